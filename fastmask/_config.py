@@ -1,0 +1,150 @@
+"""Thread control and build facts: set_num_threads, num_threads, show_config.
+
+The kernels' thread count is resolved at each call by `effective_num_threads()`:
+  1. a `with fastmask.num_threads(n):` block active in the calling thread, else
+  2. the value given to `fastmask.set_num_threads(n)`, else
+  3. OpenMP's maximum (which honours OMP_NUM_THREADS), capped at the CPUs
+     this process may use.
+A build without OpenMP always runs 1 thread. BLAS calls made by a kernel use
+the same count (see `blas_threads`) so OpenMP and BLAS threads never multiply.
+"""
+import contextlib
+import contextvars
+import os
+import platform
+import sys
+import threading
+
+from . import _openmp_helpers
+
+_global_threads = None
+_local_threads = contextvars.ContextVar("fastmask_num_threads", default=None)
+
+
+def _cpu_count():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _check_n(n, name="n"):
+    if isinstance(n, bool) or not isinstance(n, int):
+        try:
+            import numpy as np
+            if isinstance(n, np.integer):
+                n = int(n)
+            else:
+                raise TypeError
+        except TypeError:
+            raise TypeError(f"`{name}` must be an int. Received: {name}={n!r} "
+                            f"(of type {type(n).__name__})") from None
+    if n == 0:
+        raise ValueError(f"`{name}` must not be 0 (use a positive count, or a negative "
+                         f"one to count down from the maximum). Received: {name}=0")
+    return n
+
+
+def _resolve(n):
+    """n > 0: n threads; n < 0: max + 1 + n (at least 1); without OpenMP: 1."""
+    if not _openmp_helpers.openmp_enabled():
+        return 1
+    max_threads = _openmp_helpers.openmp_max_threads()
+    if "OMP_NUM_THREADS" not in os.environ:
+        max_threads = min(max_threads, _cpu_count())
+    if n is None:
+        return max(1, max_threads)
+    if n < 0:
+        return max(1, max_threads + 1 + n)
+    return n
+
+
+def set_num_threads(n):
+    """Set the number of threads the kernels use (None restores the default).
+
+    `n < 0` counts down from the maximum: -1 = all cores, -2 = all but one.
+    """
+    global _global_threads
+    _global_threads = None if n is None else _check_n(n)
+
+
+def get_num_threads():
+    """The number of threads the next kernel call in this thread will use."""
+    return effective_num_threads()
+
+
+@contextlib.contextmanager
+def num_threads(n):
+    """Context manager: kernels called in this block (this thread) use `n` threads."""
+    token = _local_threads.set(_check_n(n))
+    try:
+        yield
+    finally:
+        _local_threads.reset(token)
+
+
+def effective_num_threads(n_threads=None):
+    """Resolve an explicit `n_threads` argument or the configured count."""
+    if n_threads is None:
+        n_threads = _local_threads.get()
+    if n_threads is None:
+        n_threads = _global_threads
+    else:
+        n_threads = _check_n(n_threads, "n_threads")
+    return _resolve(n_threads)
+
+
+_controller = None
+_controller_lock = threading.Lock()
+
+
+def _threadpool_controller():
+    global _controller
+    with _controller_lock:
+        if _controller is None:
+            from threadpoolctl import ThreadpoolController
+            _controller = ThreadpoolController()
+    return _controller
+
+
+def blas_threads(n):
+    """Context manager limiting BLAS to `n` threads (for the kernels' GEMMs)."""
+    return _threadpool_controller().limit(limits=n, user_api="blas")
+
+
+def blas_info():
+    """[(library, version, threading layer, num_threads, architecture)] of loaded BLAS libraries."""
+    import scipy.linalg  # noqa: F401  (loads scipy's BLAS, the one the kernels call)
+    out = []
+    for info in _threadpool_controller().info():
+        if info.get("user_api") == "blas":
+            out.append((info.get("internal_api"), info.get("version"),
+                        info.get("threading_layer"), info.get("num_threads"),
+                        info.get("architecture"), os.path.basename(info.get("filepath", ""))))
+    return out
+
+
+def show_config(file=None):
+    """Print version, OpenMP status, thread count, BLAS and build flags."""
+    from . import __version__
+    try:
+        from . import _build_info as bi
+    except ImportError:  # built by a setup.py older than _build_info
+        bi = None
+    file = file or sys.stdout
+    lines = [
+        f"fastmask {__version__}",
+        f"  python: {sys.version.split()[0]} ({platform.machine()}, {platform.system()})",
+        f"  numpy: {__import__('numpy').__version__}, scipy: {__import__('scipy').__version__}",
+        f"  OpenMP: {'enabled' if _openmp_helpers.openmp_enabled() else 'DISABLED (serial build: kernels run on 1 thread)'}",
+        f"  threads: {get_num_threads()} (cpus available: {_cpu_count()}, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')})",
+    ]
+    for api, ver, layer, nt, arch, lib in blas_info():
+        lines.append(f"  BLAS: {api} {ver} ({lib}), threading: {layer}, threads: {nt}, arch: {arch}")
+    if bi is not None:
+        lines += [f"  compiler: {bi.COMPILER}",
+                  f"  cflags: {' '.join(bi.CFLAGS)}",
+                  f"  ldflags: {' '.join(bi.LDFLAGS)}",
+                  f"  debug build: {bi.DEBUG}, sanitizers: {bi.SANITIZE}"]
+    print("\n".join(lines), file=file)

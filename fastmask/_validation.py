@@ -1,0 +1,85 @@
+"""Argument checks shared by every public entry point.
+
+Each raises TypeError/ValueError naming the argument and what was received,
+so that no malformed array ever reaches a nogil kernel.
+"""
+import numbers
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
+
+
+def _describe(x):
+    if isinstance(x, np.ndarray):
+        return f"array of shape {x.shape} and dtype {x.dtype}"
+    return f"{x!r} (of type {type(x).__name__})"
+
+
+def as_float_array(x, name, ndim=None, min_ndim=None, dtype=None):
+    """`x` as a C-contiguous float32/float64 array (copy only when needed).
+
+    Floats keep their precision (float16 -> float32), ints and bools become
+    float32 unless `dtype` is given. Object, string and complex input is a TypeError.
+    """
+    arr = np.asarray(x) if not isinstance(x, np.ndarray) else x
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"`{name}` must be a real numeric array. Received: {name}={_describe(arr)}")
+    if dtype is None:
+        dtype = arr.dtype if arr.dtype in FLOAT_DTYPES else np.dtype(np.float32)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"`{name}` must have rank {ndim}. Received: {name}.shape={arr.shape}")
+    if min_ndim is not None and arr.ndim < min_ndim:
+        raise ValueError(f"`{name}` must have rank >= {min_ndim}. Received: {name}.shape={arr.shape}")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def as_index_array(x, name, ndim=None):
+    """`x` as C-contiguous int32/int64 ids; other ints are widened to int64.
+
+    Floats are truncated toward zero like Keras's cast to int32 (NaN/inf raise).
+    """
+    arr = np.asarray(x)
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"`{name}` contains NaN or inf; cannot use them as indices.")
+        arr = arr.astype(np.int32)
+    elif arr.dtype.kind == "b":
+        arr = arr.astype(np.int32)
+    elif arr.dtype.kind in "iu":
+        if arr.dtype not in INDEX_DTYPES:
+            if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+                raise ValueError(f"`{name}` has ids beyond int64.")
+            arr = arr.astype(np.int64)
+    else:
+        raise TypeError(f"`{name}` must be an integer array. Received: {name}={_describe(arr)}")
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"`{name}` must have rank {ndim}. Received: {name}.shape={arr.shape}")
+    return np.ascontiguousarray(arr)
+
+
+def as_mask(mask, name, shape):
+    """`mask` as a C-contiguous bool array of exactly `shape`.
+
+    Bool masks pass through; numeric masks follow Keras (`mask != 0`... via
+    `astype(bool)`); anything else is a TypeError. A shape mismatch is a ValueError.
+    """
+    m = np.asarray(mask)
+    if m.dtype.kind not in "biuf":
+        raise TypeError(f"`{name}` must be a boolean array. Received: {name}={_describe(m)}")
+    if m.dtype.kind == "f" and np.isnan(m).any():
+        raise ValueError(f"`{name}` contains NaN; a mask must be boolean.")
+    if tuple(m.shape) != tuple(shape):
+        raise ValueError(f"`{name}` must have shape {tuple(shape)}. Received: {name}.shape={m.shape}")
+    return np.ascontiguousarray(m, dtype=bool)
+
+
+def check_positive_int(value, name, allow_zero=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be an int. Received: {name}={value!r} "
+                        f"(of type {type(value).__name__})")
+    if value < 0 or (value == 0 and not allow_zero):
+        kind = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"`{name}` must be a {kind} integer. Received: {name}={value}")
+    return int(value)

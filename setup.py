@@ -1,0 +1,163 @@
+"""Build the fastmask Cython extensions (every fastmask/_*.pyx).
+
+Environment variables:
+  FASTMASK_USE_OPENMP=probe|0|1   probe (default): compile and run a tiny OpenMP
+                                  program; 0: serial build; 1: force -fopenmp.
+  FASTMASK_FAIL_NO_OPENMP=1       make a failed probe an error instead of a warning.
+  FASTMASK_DEBUG=1                -O0 -g, Cython boundscheck/wraparound/initializedcheck on.
+  FASTMASK_SANITIZE=1             -fsanitize=address,undefined (implies FASTMASK_DEBUG).
+  FASTMASK_MARCH=<arch>           add -march=<arch> (e.g. native); never set for wheels.
+  FASTMASK_EXTENSIONS=a,b         developers only: build just these modules (e.g. _padding).
+"""
+import glob
+import os
+import shutil
+import sys
+import tempfile
+import textwrap
+import warnings
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OPENMP_TEST = textwrap.dedent("""\
+    #include <omp.h>
+    #include <stdio.h>
+    int main(void) {
+        int n = 0;
+        #pragma omp parallel reduction(+:n)
+        n += 1;
+        printf("%d", n > 0 && omp_get_max_threads() > 0);
+        return 0;
+    }
+    """)
+
+
+def env_flag(name):
+    return os.environ.get(name, "0").strip().lower() in ("1", "true", "yes", "on")
+
+
+def openmp_flags(compiler_type):
+    if compiler_type == "msvc":
+        return ["/openmp"], []
+    if sys.platform == "darwin" and "openmp" in os.getenv("CPPFLAGS", ""):
+        return [], ["-lomp"]  # Apple clang: -Xpreprocessor -fopenmp comes from CPPFLAGS
+    return ["-fopenmp"], ["-fopenmp"]
+
+
+def probe_openmp(compiler, cflags, ldflags):
+    """Compile, link and run a small OpenMP program with the build's compiler."""
+    tmp = tempfile.mkdtemp(prefix="fastmask_omp_")
+    cwd = os.getcwd()
+    try:
+        os.chdir(tmp)
+        with open("omp_test.c", "w") as f:
+            f.write(OPENMP_TEST)
+        objs = compiler.compile(["omp_test.c"], extra_postargs=cflags)
+        exe = os.path.join(tmp, "omp_test")
+        compiler.link_executable(objs, exe, extra_postargs=ldflags)
+        out = os.popen(exe).read().strip()
+        return out == "1"
+    except Exception as exc:  # any compile/link failure means "no OpenMP"
+        print(f"fastmask: OpenMP probe failed: {exc}")
+        return False
+    finally:
+        os.chdir(cwd)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class BuildExt(build_ext):
+    """Adds optimisation, OpenMP and debug/sanitizer flags to every extension."""
+
+    def build_extensions(self):
+        ctype = self.compiler.compiler_type
+        debug = env_flag("FASTMASK_DEBUG") or env_flag("FASTMASK_SANITIZE")
+        if ctype == "msvc":
+            cflags, ldflags = (["/Od", "/Zi"] if debug else ["/O2"]), []
+        else:
+            cflags = ["-O0", "-g"] if debug else ["-O3", "-g0"]
+            cflags += ["-fno-math-errno", "-Wno-unused-function",
+                       "-Wno-unreachable-code"]
+            ldflags = []
+            march = os.environ.get("FASTMASK_MARCH", "").strip()
+            if march:
+                cflags.append(f"-march={march}")
+            if env_flag("FASTMASK_SANITIZE"):
+                san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]
+                cflags += san
+                ldflags += san
+
+        mode = os.environ.get("FASTMASK_USE_OPENMP", "probe").strip().lower()
+        omp_c, omp_l = openmp_flags(ctype)
+        if mode in ("0", "false", "no", "off"):
+            use_omp = False
+        elif mode in ("1", "true", "yes", "on"):
+            use_omp = True
+        else:
+            use_omp = probe_openmp(self.compiler, omp_c, omp_l)
+        if not use_omp:
+            msg = ("fastmask: building WITHOUT OpenMP; kernels will run on one "
+                   "thread (fastmask.show_config() says so).")
+            if env_flag("FASTMASK_FAIL_NO_OPENMP") and mode not in ("0", "false", "no", "off"):
+                raise RuntimeError(msg + " FASTMASK_FAIL_NO_OPENMP is set.")
+            warnings.warn(msg)
+        else:
+            cflags += omp_c
+            ldflags += omp_l
+
+        for ext in self.extensions:
+            ext.extra_compile_args = cflags + ext.extra_compile_args
+            ext.extra_link_args = ldflags + ext.extra_link_args
+        self.write_build_info(use_omp, cflags, ldflags)
+        super().build_extensions()
+
+    def write_build_info(self, use_omp, cflags, ldflags):
+        compiler = " ".join(getattr(self.compiler, "compiler_so", None) or [self.compiler.compiler_type])
+        text = (
+            '"""Written by setup.py at build time; read by fastmask.show_config()."""\n'
+            f"OPENMP = {use_omp!r}\n"
+            f"CFLAGS = {cflags!r}\n"
+            f"LDFLAGS = {ldflags!r}\n"
+            f"COMPILER = {compiler!r}\n"
+            f"DEBUG = {env_flag('FASTMASK_DEBUG') or env_flag('FASTMASK_SANITIZE')!r}\n"
+            f"SANITIZE = {env_flag('FASTMASK_SANITIZE')!r}\n"
+        )
+        targets = [os.path.join(HERE, "fastmask")] if self.inplace else [
+            os.path.join(self.build_lib, "fastmask")]
+        for d in targets:
+            os.makedirs(d, exist_ok=True)
+            with open(os.path.join(d, "_build_info.py"), "w") as f:
+                f.write(text)
+
+
+def extensions():
+    debug = env_flag("FASTMASK_DEBUG") or env_flag("FASTMASK_SANITIZE")
+    only = {m.strip() for m in os.environ.get("FASTMASK_EXTENSIONS", "").split(",") if m.strip()}
+    exts = []
+    for pyx in sorted(glob.glob(os.path.join("fastmask", "**", "_*.pyx"), recursive=True)):
+        modname = os.path.splitext(pyx)[0].replace(os.sep, ".")
+        if only and modname.rsplit(".", 1)[-1] not in only:
+            continue
+        exts.append(Extension(
+            modname, [pyx],
+            include_dirs=[np.get_include(), "csrc"],
+            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+        ))
+    directives = {
+        "language_level": 3,
+        "boundscheck": debug,
+        "wraparound": debug,
+        "initializedcheck": debug,
+        "nonecheck": False,
+        "cdivision": True,
+        "embedsignature": True,
+        "freethreading_compatible": True,
+    }
+    return cythonize(exts, compiler_directives=directives,
+                     compile_time_env={}, annotate=False, quiet=True)
+
+
+setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})

@@ -1,0 +1,264 @@
+"""Masking and Embedding(mask_zero) as kernels: one pass over the data.
+
+`masking_mask` / `masking` implement `keras.layers.Masking` and `embedding`
+implements `keras.layers.Embedding` lookup with `mask_zero`, with Keras 3's
+semantics (NumPy backend). Keras's mask convention: True = keep the step.
+"""
+import numbers
+import warnings
+
+import numpy as np
+
+from .. import _masking
+from .._config import effective_num_threads
+from .._validation import FLOAT_DTYPES, as_float_array, as_index_array
+
+__all__ = ["masking", "masking_mask", "embedding"]
+
+_INT32_MIN, _INT32_MAX = -(2 ** 31), 2 ** 31 - 1
+
+
+def _describe(x):
+    if isinstance(x, np.ndarray):
+        return f"array of shape {x.shape} and dtype {x.dtype}"
+    return f"{x!r} (of type {type(x).__name__})"
+
+
+def _float_dtype(dtype):
+    """float64 for (any byte order of) float64, else float32."""
+    return np.dtype(np.float64) if dtype.kind == "f" and dtype.itemsize == 8 else np.dtype(np.float32)
+
+
+def _as_rows(arr):
+    """A (rows, last_dim) view of a float32/float64 array whose last axis is
+    contiguous and whose row stride is a multiple of the itemsize; a C-contiguous
+    copy only when no such view exists."""
+    last = arr.shape[-1] if arr.ndim else 1
+    item = arr.itemsize
+    try:
+        rows = np.reshape(arr, (-1, last), copy=False)
+    except ValueError:  # the leading axes cannot be merged without a copy
+        rows = None
+    if (rows is None or not rows.flags.aligned or rows.dtype.byteorder not in "=|"
+            or (rows.shape[1] > 1 and rows.strides[1] != item)
+            or (rows.shape[0] > 1 and rows.strides[0] % item)):
+        rows = np.ascontiguousarray(arr).reshape(-1, last)
+    return rows
+
+
+def _masking_input(x):
+    """(x as the Keras layer computes on it, float data for the kernel or None).
+
+    float32/float64 pass through (no copy); float16 becomes float32 (Keras's
+    autocast); bool and ints of up to 16 bits become float32 (exact). Wider
+    ints get None: their mask is computed by NumPy on the raw values (exact),
+    their output is float32.
+    """
+    arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"`x` must be a real numeric array. Received: x={_describe(arr)}")
+    if arr.ndim < 1:
+        raise ValueError(f"`x` must have rank >= 1 (the last axis holds the features). "
+                         f"Received: x.shape={arr.shape}")
+    if arr.dtype in FLOAT_DTYPES and arr.dtype.isnative:
+        return arr, arr
+    if arr.dtype.kind == "f" or arr.dtype.itemsize <= 2:
+        conv = as_float_array(arr, "x", dtype=_float_dtype(arr.dtype))
+        return conv, conv
+    return arr, None
+
+
+def _kernel_mask_value(mask_value, dtype):
+    """The `dtype` scalar v such that `x != v` equals NumPy's `x != mask_value`
+    for every x of `dtype` (NaN if no x of that dtype can equal mask_value),
+    or None when mask_value is an array (broadcast: NumPy fallback)."""
+    if isinstance(mask_value, np.ndarray) and mask_value.ndim == 0:
+        mask_value = mask_value[()]
+    if isinstance(mask_value, np.ndarray):
+        if mask_value.dtype.kind not in "biufc":
+            raise TypeError(f"`mask_value` must be a number. Received: mask_value={_describe(mask_value)}")
+        return None
+    if not isinstance(mask_value, (numbers.Number, np.number, np.bool_)):
+        raise TypeError(f"`mask_value` must be a number. Received: mask_value={_describe(mask_value)}")
+    # Python scalars are "weak" (NEP 50): compared in x's dtype; NumPy scalars
+    # may promote the comparison (float32 x vs np.float64 value -> float64).
+    cmp = np.result_type(np.empty(0, dtype), mask_value)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        mv = np.asarray(mask_value, dtype=cmp)
+        if cmp == dtype:
+            return float(mv)
+        mv_x = mv.astype(dtype)
+        if mv_x.astype(cmp) == mv:  # exactly representable in x's dtype
+            return float(mv_x)
+    return float("nan")  # NaN, or not representable: nothing of x's dtype equals it
+
+
+def _resolve_masking(x, mask_value, n_threads):
+    arr, data = _masking_input(x)
+    n_threads = effective_num_threads(n_threads)
+    mv = None if data is None else _kernel_mask_value(mask_value, data.dtype)
+    if mv is None:
+        _kernel_mask_value(mask_value, np.dtype(np.float64))  # type checks mask_value
+    return arr, data, mv, n_threads
+
+
+def _numpy_masking(arr, mask_value, out_dtype):
+    """NumPy reference of Keras's Masking.call (used for array mask_values and wide ints)."""
+    keep = np.any(np.not_equal(arr, mask_value), axis=-1, keepdims=True)
+    out = np.where(keep, arr, 0).astype(out_dtype, copy=False)
+    return out, np.squeeze(keep, axis=-1)
+
+
+def masking_mask(x, mask_value=0.0, n_threads=None):
+    """Mask of `keras.layers.Masking`: `any(x != mask_value, axis=-1)`.
+
+    Args:
+        x: array of shape (..., features), rank >= 1, float32/float64 (float16,
+            bool and ints are compared as Keras compares them). Any strides.
+        mask_value: number (NaN never masks: NaN != anything, as in NumPy).
+        n_threads: OpenMP threads (None: `fastmask.get_num_threads()`).
+
+    Returns:
+        bool array of shape x.shape[:-1]; False where every feature equals
+        mask_value (an empty feature axis gives False).
+
+    >>> x = np.array([[[1., 0.], [0., 0.]]], dtype=np.float32)
+    >>> masking_mask(x)
+    array([[ True, False]])
+    """
+    arr, data, mv, n_threads = _resolve_masking(x, mask_value, n_threads)
+    if mv is None:
+        return np.any(np.not_equal(arr, mask_value), axis=-1)
+    lead = arr.shape[:-1]
+    mask = np.empty(lead, dtype=bool)
+    if mask.size and arr.shape[-1]:
+        _masking.masking_mask_rows(_as_rows(data), mask.reshape(-1).view(np.uint8),
+                                   mv, n_threads)
+    else:
+        mask[...] = False
+    return mask
+
+
+def masking(x, mask_value=0.0, n_threads=None):
+    """`keras.layers.Masking` call: zeroed output and mask in one pass over `x`.
+
+    Args:
+        x: array of shape (..., features), rank >= 1, float32/float64 (float16,
+            bool and ints are converted to float32). Any strides.
+        mask_value: number (NaN never masks).
+        n_threads: OpenMP threads (None: `fastmask.get_num_threads()`).
+
+    Returns:
+        (out, mask): out has x's shape and float dtype, equal bit for bit to
+        Keras's `where(mask[..., None], x, 0)`: kept rows are copied exactly
+        (-0.0 and NaN payloads included), masked rows are +0.0.
+        mask is bool of shape x.shape[:-1] (see `masking_mask`).
+
+    >>> x = np.array([[[1., 2.], [0., -0.]]], dtype=np.float32)
+    >>> out, mask = masking(x)
+    >>> out.tolist(), mask.tolist()
+    ([[[1.0, 2.0], [0.0, 0.0]]], [[True, False]])
+    """
+    arr, data, mv, n_threads = _resolve_masking(x, mask_value, n_threads)
+    if mv is None:
+        dtype = data.dtype if data is not None else np.float32
+        return _numpy_masking(arr if data is None else data, mask_value, dtype)
+    out = np.empty(data.shape, dtype=data.dtype)
+    mask = np.empty(data.shape[:-1], dtype=bool)
+    if out.size:
+        _masking.masking_rows(_as_rows(data), out.reshape(-1, data.shape[-1]),
+                              mask.reshape(-1).view(np.uint8), mv, n_threads)
+    else:
+        mask[...] = False
+    return out, mask
+
+
+def _embedding_ids(ids):
+    """(int32/int64 C-contiguous ids as Keras looks them up, raw mask source or None).
+
+    Floats are truncated toward zero (Keras casts them to int32); the mask is
+    then `raw != 0` on the raw values, so 0.2 looks up row 0 but is unmasked.
+    """
+    raw = ids if isinstance(ids, np.ndarray) else np.asarray(ids)
+    if raw.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            outside = np.isfinite(raw) & ((raw <= _INT32_MIN - 1) | (raw >= _INT32_MAX + 1))
+        if outside.any():
+            pos = np.unravel_index(int(np.argmax(outside.reshape(-1))), raw.shape)
+            raise IndexError(f"`ids` contains id {raw[pos]!r} at position {tuple(map(int, pos))}, "
+                             f"outside the int32 range Keras casts float ids to.")
+        return as_index_array(raw, "ids").reshape(raw.shape), raw
+    # (reshape: np.ascontiguousarray makes 0-d ids 1-d)
+    return as_index_array(raw, "ids").reshape(raw.shape), None
+
+
+def embedding(ids, embeddings, mask_zero=False, n_threads=None):
+    """`keras.layers.Embedding` lookup (+ `mask_zero` mask) in one pass over `ids`.
+
+    Args:
+        ids: integer array of any shape (int32/int64; other ints are widened,
+            bool -> int32, floats truncated toward zero like Keras's cast to int32).
+            Negative ids in [-input_dim, -1] wrap like `np.take`.
+        embeddings: table of shape (input_dim, output_dim), float32/float64
+            (other real dtypes become float32). Any row stride.
+        mask_zero: if True also return `ids != 0` (on the raw, uncast ids).
+        n_threads: OpenMP threads (None: `fastmask.get_num_threads()`).
+
+    Returns:
+        (out, mask): out = embeddings[ids], shape ids.shape + (output_dim,),
+        embeddings' dtype (id 0 returns row 0, not zeros); mask is bool of
+        ids.shape, or None if not mask_zero.
+
+    Raises:
+        IndexError: an id outside [-input_dim, input_dim); the message names
+            the first such id (in C order) and its position. Nothing is read
+            out of bounds.
+
+    >>> table = np.arange(6, dtype=np.float32).reshape(3, 2)
+    >>> out, mask = embedding(np.array([[1, 0, -1]]), table, mask_zero=True)
+    >>> out.tolist(), mask.tolist()
+    ([[[2.0, 3.0], [0.0, 1.0], [4.0, 5.0]]], [[True, False, True]])
+    """
+    if not isinstance(mask_zero, (bool, np.bool_, numbers.Integral)):
+        raise TypeError(f"`mask_zero` must be a bool. Received: mask_zero={_describe(mask_zero)}")
+    mask_zero = bool(mask_zero)
+    table = embeddings if isinstance(embeddings, np.ndarray) else np.asarray(embeddings)
+    if table.dtype.kind not in "fiub":
+        raise TypeError(f"`embeddings` must be a real numeric array. "
+                        f"Received: embeddings={_describe(table)}")
+    if table.ndim != 2:
+        raise ValueError(f"`embeddings` must have rank 2 (input_dim, output_dim). "
+                         f"Received: embeddings.shape={table.shape}")
+    if not (table.dtype in FLOAT_DTYPES and table.dtype.isnative):
+        table = as_float_array(table, "embeddings", dtype=_float_dtype(table.dtype))
+    idx, raw_float = _embedding_ids(ids)
+    n_threads = effective_num_threads(n_threads)
+
+    input_dim, output_dim = table.shape
+    out = np.empty(idx.shape + (output_dim,), dtype=table.dtype)
+    mask = np.empty(idx.shape, dtype=bool) if mask_zero else None
+    kernel_mask = mask if raw_float is None else None
+    n = idx.size
+    if n:
+        flat = idx.reshape(-1)
+        n_chunks = max(1, min(n_threads, n))
+        first_bad = np.full(n_chunks, -1, dtype=np.intp)
+        _masking.embedding_gather(
+            flat, _as_rows(table), out.reshape(n, output_dim),
+            None if kernel_mask is None else kernel_mask.reshape(-1).view(np.uint8),
+            first_bad, n_threads)
+        bad = first_bad[first_bad >= 0]
+        if bad.size:
+            pos = int(bad[0])
+            where = tuple(int(p) for p in np.unravel_index(pos, idx.shape))
+            bad_id = int(flat[pos])
+            shown = f"{bad_id}" if raw_float is None else \
+                f"{bad_id} (from {raw_float[where]!r})"
+            raise IndexError(
+                f"`ids` contains id {shown} at position {where}, out of range for "
+                f"input_dim={input_dim} (valid ids: {-input_dim} to {input_dim - 1}; "
+                f"negative ids wrap as in np.take).")
+    if mask is not None and raw_float is not None:
+        np.not_equal(raw_float, 0, out=mask)
+    return out, mask

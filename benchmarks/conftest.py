@@ -1,0 +1,20 @@
+"""pytest setup for the benchmark suites: `pytest benchmarks/` (needs pytest-benchmark).
+
+The default test run never sees these files (pyproject's testpaths is tests/).
+Here the bench_*.py files are collected as test modules and benchmarks/ is put
+on sys.path so that they can import each other and report.py.
+"""
+import os
+import sys
+
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "numpy")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+
+def pytest_collect_file(file_path, parent):
+    """Collect benchmarks/bench_*.py (pytest's default pattern is test_*.py)."""
+    if file_path.suffix == ".py" and file_path.name.startswith("bench_"):
+        return pytest.Module.from_parent(parent, path=file_path)
+    return None

@@ -1,0 +1,113 @@
+#!/usr/bin/env python
+"""Print fastmask's benchmark table: every kernel vs its peers at 1 and 2 threads.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/report.py \
+        [--family padding,masking] [--quick] [--threads 1,2] [--budget SECONDS] \
+        [--json F] [--markdown F] [--png F]
+
+Discovers benchmarks/bench_<family>.py, calls each module's cases(quick), measures
+the machine's bounds, times every case and prints one table (see fastmask.bench).
+A family whose module fails to import (or whose cases() raises) is skipped with
+its error printed. Exit status 0 even when targets fail (the summary line
+"targets: N ok, M FAIL" says so); 2 when no case could be run.
+"""
+import argparse
+import importlib.util
+import os
+import sys
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+os.environ.setdefault("KERAS_BACKEND", "numpy")
+if os.path.isdir(os.path.join(ROOT, "fastmask")):  # benchmark the source tree (built in place)
+    sys.path.insert(0, ROOT)
+
+from fastmask import bench  # noqa: E402
+
+
+def discover(directory=HERE):
+    """{family: path} for every bench_<family>.py in `directory`, sorted by family."""
+    names = sorted(f for f in os.listdir(directory)
+                   if f.startswith("bench_") and f.endswith(".py"))
+    return {f[len("bench_"):-3]: os.path.join(directory, f) for f in names}
+
+
+def load_cases(files, quick=False, err=None):
+    """Import each {family: path} module and collect its cases(quick); skip failures."""
+    err, cases = err or sys.stderr, []
+    for family, path in files.items():
+        try:
+            spec = importlib.util.spec_from_file_location(f"bench_{family}", path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+            cases += list(module.cases(quick=quick))
+        except Exception:  # noqa: BLE001  (one broken family must not stop the others)
+            sys.modules.pop(f"bench_{family}", None)
+            print(f"skipping family {family!r} ({path}):\n"
+                  + traceback.format_exc(limit=-3).rstrip(), file=err)
+    return cases
+
+
+def _threads(text):
+    try:
+        threads = tuple(int(t) for t in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected e.g. 1,2; got {text!r}") from None
+    if not threads or min(threads) < 1:
+        raise argparse.ArgumentTypeError(f"thread counts must be >= 1; got {text!r}")
+    return threads
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--family", help="comma-separated families (default: all bench_*.py)")
+    p.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    p.add_argument("--threads", type=_threads, default=(1, 2), help="e.g. 1,2 (default)")
+    p.add_argument("--budget", type=float, default=None,
+                   help="timing seconds per case (default 3, 1 with --quick)")
+    p.add_argument("--json", metavar="F", help="also write the results as JSON")
+    p.add_argument("--markdown", metavar="F", help="also write the table as Markdown")
+    p.add_argument("--png", metavar="F", help="also write a bar chart (needs matplotlib)")
+    p.add_argument("--dir", default=HERE, help=argparse.SUPPRESS)  # for tests
+    args = p.parse_args(argv)
+
+    files = discover(args.dir)
+    if args.family:
+        wanted = [f.strip() for f in args.family.split(",") if f.strip()]
+        unknown = [f for f in wanted if f not in files]
+        if unknown:
+            print(f"unknown family {', '.join(unknown)}; available: {', '.join(files)}",
+                  file=sys.stderr)
+            return 2
+        files = {f: files[f] for f in wanted}
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        if var in os.environ:
+            print(f"note: {var} is set; benchmark with `env -u OPENBLAS_CORETYPE "
+                  f"-u OPENBLAS_L2_SIZE python benchmarks/report.py ...`", file=sys.stderr)
+    cases = load_cases(files, args.quick)
+    if not cases:
+        print("no benchmark cases to run", file=sys.stderr)
+        return 2
+    budget = args.budget if args.budget is not None else (1.0 if args.quick else 3.0)
+    print(f"measuring the machine at threads {args.threads} ...", file=sys.stderr, flush=True)
+    machine = bench.measure_machine(args.threads, **(
+        dict(budget=1.5, gemm_n=1024) if args.quick else {}))
+    results = bench.run_cases(cases, args.threads, budget, progress=sys.stderr)
+    print(bench.format_table(results, machine))
+    outputs = [(args.json, bench.to_json), (args.markdown, bench.to_markdown)]
+    for path, render in outputs:
+        if path:
+            with open(path, "w") as f:
+                f.write(render(results, machine))
+    if args.png:
+        try:
+            bench.to_png(results, args.png)
+        except RuntimeError as exc:
+            print(f"--png: {exc}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,330 @@
+"""The benchmark harness (fastmask.bench, benchmarks/report.py) on tiny fake cases."""
+import importlib.util
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import fastmask
+from fastmask import bench
+from fastmask.bench import Case, Target
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FAKE_MACHINE = {"cpu": "fake cpu", "cores": 2, "fastmask": "0", "numpy": "0", "openmp": True,
+                "blas": ["fake blas"], "size_mib": 1, "gemm_n": 8, "env": {},
+                "limits": {"1": {"copy": 20.0, "read": 10.0, "gemm": 100.0, "gemm_scipy": 90.0},
+                           "2": {"copy": 40.0, "read": 20.0, "gemm": 200.0, "gemm_scipy": 180.0}}}
+
+
+def noop():
+    return None
+
+
+def fake_case(name="add one", threaded=True, targets=(), **kw):
+    impls = kw.pop("impls", {"fastmask": noop, "numpy": noop})
+    return Case("fake", name, "3 floats", impls=impls, targets=targets, threaded=threaded, **kw)
+
+
+def row(impl, threads, t, **kw):
+    """A result row as run_cases makes it (for deterministic table tests)."""
+    base = dict(family="fake", kernel="pad", case="tiny", bound="memory", bytes=2e9, flops=None,
+                targets=[["numpy", 2.0], ["x.max()", 1 / 1.3], ["torch", 3.0]], impl=impl,
+                threads=threads, time=t, best=t, samples=3, inner=1, error=None)
+    return dict(base, **kw)
+
+
+# A fastmask that is 4x faster than numpy at 1 thread, 1.5x at 2; within 1.2x
+# of x.max() at 1 thread, 1.5x slower at 2 threads; torch not installed.
+RESULTS = [row("fastmask", 1, 0.2), row("numpy", 1, 0.8), row("x.max()", 1, 0.2 / 1.2),
+           row("fastmask", 2, 0.1), row("numpy", 2, 0.15), row("x.max()", 2, 0.1 / 1.5)]
+
+
+# ----------------------------------------------------------------- Target, Case
+def test_target_at_least():
+    t = Target("keras", 5.0)
+    assert t.check(5.0) and t.check(7.1) and not t.check(4.99)
+    assert t.describe(7.1) == "keras 7.10x >= 5x ok"
+    assert t.describe(4.0).endswith("FAIL")
+
+
+def test_target_within():
+    t = Target("x.max()", 1 / 1.3)       # fastmask may take up to 1.3x the time of x.max()
+    assert t.check(1 / 1.25) and t.check(2.0) and not t.check(1 / 1.35)
+    assert t.describe(1 / 1.25) == "within 1.3x of x.max(): 1.25x ok"
+    assert t.describe(1 / 1.35) == "within 1.3x of x.max(): 1.35x FAIL"
+
+
+@pytest.mark.parametrize("ratio", [0, -1, float("nan"), float("inf"), "2"])
+def test_target_bad_ratio(ratio):
+    with pytest.raises(ValueError, match="ratio"):
+        Target("numpy", ratio)
+
+
+@pytest.mark.parametrize("kw, exc, match", [
+    (dict(impls={"numpy": noop}), ValueError, "fastmask"),
+    (dict(impls={"fastmask": 3}), TypeError, "callable"),
+    (dict(bound="cache"), ValueError, "bound"),
+    (dict(bound="memory"), ValueError, "bytes"),
+    (dict(bound="gemm", bytes=10), ValueError, "flops"),
+    (dict(targets=[("numpy", 2)]), TypeError, "Target"),
+])
+def test_case_validation(kw, exc, match):
+    with pytest.raises(exc, match=match):
+        fake_case(**kw)
+
+
+def test_setup_runs_once():
+    calls = []
+    case = fake_case(setup=lambda: calls.append(1))
+    case.prepare()
+    case.prepare()
+    bench.run_cases([case], threads=(1,), budget=0.02)
+    assert calls == [1]
+
+
+# ------------------------------------------------------------------ pytest glue
+def test_pytest_params_ids_and_counts():
+    threaded = fake_case(impls={"fastmask": noop, "numpy": noop, "keras": noop})
+    single = fake_case("serial", threaded=False)
+    params = bench.pytest_params([threaded, single])
+    ids = [p.id for p in params]
+    assert len(params) == 3 * 2 + 2 * 1
+    assert "fake-add_one-fastmask-t1" in ids and "fake-add_one-keras-t2" in ids
+    assert "fake-serial-numpy-t1" in ids and "fake-serial-fastmask-t2" not in ids
+    assert len(set(ids)) == len(ids)
+    case, impl, threads = params[0].values
+    assert case is threaded and impl == "fastmask" and threads == 1
+
+
+class FakeBenchmark:
+    """Stands in for pytest-benchmark's fixture."""
+
+    def __init__(self):
+        self.extra_info, self.group, self.calls = {}, None, None
+
+    def pedantic(self, fn, rounds, iterations, warmup_rounds):
+        self.calls = (rounds, iterations, warmup_rounds)
+        for _ in range(rounds * iterations):
+            fn()
+
+
+def test_case_bench_sets_threads_and_info():
+    seen = []
+    case = fake_case(impls={"fastmask": lambda: seen.append(fastmask.get_num_threads())})
+    fb = FakeBenchmark()
+    case.bench(fb, "fastmask", 1)
+    rounds, iterations, _ = fb.calls
+    assert 1 <= rounds <= 20 and iterations >= 1
+    assert set(seen) == {1}
+    assert fb.extra_info["impl"] == "fastmask" and fb.extra_info["threads"] == 1
+    assert "add one" in fb.group
+
+
+def test_thread_limits_reach_every_blas():
+    from threadpoolctl import threadpool_info
+    import scipy.linalg  # noqa: F401  (numpy and scipy each load an OpenBLAS)
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+    before = blas_threads()
+    with bench.thread_limits(1):
+        assert fastmask.get_num_threads() == 1
+        assert blas_threads() and set(blas_threads()) == {1}
+    assert blas_threads() == before
+
+
+# ----------------------------------------------------------------------- timing
+def test_run_cases_rows_and_ratio():
+    fast, slow = (lambda: time.sleep(0.002)), (lambda: time.sleep(0.008))
+    case = fake_case(impls={"fastmask": fast, "numpy": slow}, targets=[Target("numpy", 2.0)])
+    t0 = time.perf_counter()
+    results = bench.run_cases([case], threads=(1, 2), budget=0.3)
+    assert time.perf_counter() - t0 < 3
+    assert [(r["impl"], r["threads"]) for r in results] == [
+        ("fastmask", 1), ("numpy", 1), ("fastmask", 2), ("numpy", 2)]
+    rows = bench.analyse(results)
+    speedups = [r["speedup"] for r in rows if r["impl"] == "numpy"]
+    assert all(2 < s < 6 for s in speedups), speedups    # sleeps of 2 ms vs 8 ms
+    assert all(r["samples"] >= 3 and r["inner"] >= 1 for r in results)
+
+
+def test_failing_impl_is_reported_not_raised():
+    def broken():
+        raise RuntimeError("boom")
+    case = fake_case(impls={"fastmask": noop, "keras": broken})
+    results = bench.run_cases([case], threads=(1,), budget=0.05)
+    assert results[0]["error"] is None and "boom" in results[1]["error"]
+    assert "ERROR: RuntimeError: boom" in bench.format_table(results)
+    assert "1 ERROR row" in bench.format_table(results)
+
+
+def test_duplicate_cases_rejected():
+    with pytest.raises(ValueError, match="Duplicate"):
+        bench.run_cases([fake_case(), fake_case()], threads=(1,), budget=0.01)
+
+
+def test_parallel_helpers_match_numpy():
+    x = np.arange(1001, dtype=np.float32)
+    out = np.zeros_like(x)
+    bench.parallel_copyto(out, x, 2)
+    assert np.array_equal(out, x)
+    assert bench.parallel_max(x, 2) == x.max() and bench.parallel_sum(x, 2) == x.sum()
+    with pytest.raises(ValueError, match="shape"):
+        bench.parallel_copyto(out[:5], x, 2)
+
+
+def test_measure_machine_small():
+    m = bench.measure_machine(threads=(1, 2), budget=0.2, size_mib=4, gemm_n=64)
+    assert set(m["limits"]) == {"1", "2"} and len(m["blas"]) >= 1
+    for lim in m["limits"].values():
+        assert all(v > 0 for v in lim.values())
+    for k in m["limits"]["1"]:      # the bound at 2 threads is never below 1 thread's
+        assert m["limits"]["2"][k] >= m["limits"]["1"][k]
+    assert "t2: copy" in bench.format_machine(m)
+
+
+# ---------------------------------------------------------------------- reports
+def test_analyse_derived_fields():
+    rows = bench.analyse(RESULTS, FAKE_MACHINE)
+    fm1, np1, mx1, fm2, np2, mx2 = rows
+    assert np1["speedup"] == pytest.approx(4.0) and np2["speedup"] == pytest.approx(1.5)
+    assert fm1["pct_bound"] == pytest.approx(100 * (2e9 / 0.2 / 1e9) / 20.0)   # 50%
+    assert fm2["pct_bound"] == pytest.approx(100 * (2e9 / 0.1 / 1e9) / 40.0)   # 50%
+    assert fm1["scaling"] is None and fm2["scaling"] == pytest.approx(2.0)
+    assert [ok for _, ok in np1["checks"]] == [True] and [ok for _, ok in np2["checks"]] == [False]
+    assert [ok for _, ok in mx1["checks"]] == [True] and [ok for _, ok in mx2["checks"]] == [False]
+    assert fm1["checks"] == [("torch: n/a (not run)", None)]
+
+
+def test_pct_bound_read_and_gemm():
+    read = bench.analyse([row("fastmask", 1, 0.2, bound="memory-read")], FAKE_MACHINE)[0]
+    assert read["pct_bound"] == pytest.approx(100 * 10 / 10.0)
+    gemm = bench.analyse([row("fastmask", 2, 0.5, bound="gemm", flops=50e9)], FAKE_MACHINE)[0]
+    assert gemm["pct_bound"] == pytest.approx(50.0)
+
+
+def test_format_table_columns_and_marks():
+    text = bench.format_table(RESULTS, FAKE_MACHINE)
+    lines = text.splitlines()
+    assert lines[0].startswith("machine: fake cpu, 2 cores")
+    header = next(line for line in lines if line.startswith("family"))
+    for col in ("kernel", "case", "impl", "thr", "median", "speed-up", "% bound", "2t vs 1t",
+                "targets"):
+        assert col in header
+    assert "numpy 4.00x >= 2x ok" in text and "numpy 1.50x >= 2x FAIL" in text
+    assert "within 1.3x of x.max(): 1.20x ok" in text
+    assert "within 1.3x of x.max(): 1.50x FAIL" in text
+    assert "50% copy" in text and "2.00x" in text and "torch: n/a" in text
+    assert lines[-1] == "targets: 2 ok, 2 FAIL, 2 n/a"
+
+
+def test_scaling_flags_slower():
+    results = [row("fastmask", 1, 0.1, targets=[]), row("fastmask", 2, 0.2, targets=[])]
+    text = bench.format_table(results)
+    assert "0.50x SLOWER" in text and "2 threads slower than 1 in 1 row" in text
+
+
+def test_json_round_trip():
+    text = bench.to_json(RESULTS, FAKE_MACHINE)
+    data = json.loads(text)
+    assert data["summary"] == "targets: 2 ok, 2 FAIL, 2 n/a"
+    assert data["results"][1]["speedup"] == pytest.approx(4.0)
+    results, machine = bench.from_json(text)
+    assert machine == FAKE_MACHINE
+    assert results == RESULTS
+    assert bench.format_table(results, machine) == bench.format_table(RESULTS, FAKE_MACHINE)
+
+
+def test_markdown():
+    md = bench.to_markdown(RESULTS, FAKE_MACHINE)
+    table = [line for line in md.splitlines() if line.startswith("|")]
+    assert table[0].startswith("| family | kernel |") and len(table) == 2 + len(RESULTS)
+    assert all(line.count(" | ") == table[0].count(" | ") for line in table[2:])
+    assert "FAIL" in md and "machine: fake cpu" in md
+
+
+def test_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "bench.png"
+    bench.to_png(RESULTS, str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_png_without_matplotlib(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(RuntimeError, match="needs matplotlib"):
+        bench.to_png(RESULTS, str(tmp_path / "x.png"))
+
+
+def test_quick_table_is_quick():
+    cases = [fake_case(f"kernel {i}", impls={"fastmask": noop, "numpy": lambda: sum(range(50))})
+             for i in range(4)]
+    t0 = time.perf_counter()
+    text = bench.quick_table(cases, budget=0.1)
+    assert time.perf_counter() - t0 < 3
+    assert "kernel 3" in text and "speed-up" in text and text.count("x\n") + 1 >= 4
+
+
+# --------------------------------------------------------------- report.py CLI
+BENCH_FILE = '''
+from fastmask.bench import Case, Target
+def cases(quick=False):
+    return [Case("{family}", "k", "q" if quick else "full",
+                 impls={{"fastmask": lambda: None, "numpy": lambda: sum(range(2000))}},
+                 targets=[Target("numpy", {ratio})])]
+'''
+
+
+@pytest.fixture
+def report(monkeypatch):
+    spec = importlib.util.spec_from_file_location("fastmask_report",
+                                                  os.path.join(ROOT, "benchmarks", "report.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(bench, "measure_machine", lambda *a, **k: FAKE_MACHINE)
+    return module
+
+
+@pytest.fixture
+def bench_dir(tmp_path):
+    (tmp_path / "bench_alpha.py").write_text(BENCH_FILE.format(family="alpha", ratio=1.0))
+    (tmp_path / "bench_beta.py").write_text(BENCH_FILE.format(family="beta", ratio=1e6))
+    (tmp_path / "bench_broken.py").write_text("import no_such_module_fastmask\n")
+    (tmp_path / "helper.py").write_text("raise SystemExit('not a bench file')\n")
+    return tmp_path
+
+
+def test_report_family_filter(report, bench_dir, capsys, tmp_path):
+    out_json = tmp_path / "r.json"
+    rc = report.main(["--dir", str(bench_dir), "--family", "alpha", "--quick", "--threads", "1",
+                      "--budget", "0.05", "--json", str(out_json)])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    first = {line.split()[0] for line in out.splitlines()[5:] if line.strip()}
+    assert "alpha" in first and "beta" not in first and "broken" not in err
+    assert out.strip().splitlines()[-1] == "targets: 1 ok, 0 FAIL"
+    results, _ = bench.from_json(out_json.read_text())
+    assert {(r["family"], r["case"], r["threads"]) for r in results} == {("alpha", "q", 1)}
+
+
+def test_report_skips_broken_family_and_exits_0_on_fail(report, bench_dir, capsys, tmp_path):
+    md = tmp_path / "r.md"
+    rc = report.main(["--dir", str(bench_dir), "--threads", "1,2", "--budget", "0.05",
+                      "--markdown", str(md)])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    assert "skipping family 'broken'" in err and "no_such_module_fastmask" in err
+    assert {"alpha", "beta"} <= {line.split()[0] for line in out.splitlines() if line.strip()}
+    assert " full " in out
+    assert "FAIL" in out and out.strip().splitlines()[-1] == "targets: 2 ok, 2 FAIL"
+    assert "| beta |" in md.read_text()
+
+
+def test_report_unknown_family(report, bench_dir, capsys):
+    assert report.main(["--dir", str(bench_dir), "--family", "gamma"]) == 2
+    assert "available: alpha, beta, broken" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        report.main(["--threads", "0"])

@@ -1,0 +1,374 @@
+"""Arrays that carry a Keras mask, symbolic tensors, and mask accessors.
+
+Keras attaches a layer's output mask to the output tensor as `_keras_mask`.
+A plain `np.ndarray` refuses new attributes, so fastmask returns instances of
+`Tensor`, an ndarray subclass that accepts `_keras_mask` and is a plain ndarray
+everywhere else:
+
+* every NumPy operation on it (`x * 1`, `x[0]`, `np.sum(x)`, `x.astype(...)`,
+  `np.concatenate([x])`, iteration, copy, pickle...) returns a plain
+  `np.ndarray` *without* the mask, as in Keras where ops never propagate masks;
+* it prints like a plain ndarray.
+
+Masks themselves are plain bool ndarrays of shape `(batch, time)` (True = keep),
+or `KerasTensor`s (bool, e.g. shape `(None, None)`) during a symbolic
+(Functional API) build.
+
+`get_mask(x)` reads a mask from anything (None when there is none);
+`with_mask(x, mask)` returns `x` carrying `mask` (a new `Tensor` view of the
+same data for ndarrays; symbolic tensors are updated in place, as in Keras).
+
+`KerasTensor` is the symbolic tensor of the Functional API: shape (with None
+for unknown dims), dtype, name from a global counter, and `_keras_mask` once a
+mask-producing layer ran. Its repr is Keras's, byte for byte.
+"""
+import numpy as np
+
+__all__ = ["Tensor", "Variable", "KerasTensor", "get_mask", "with_mask",
+           "is_tensor", "is_symbolic", "standardize_dtype", "standardize_shape",
+           "plain"]
+
+
+def plain(x):
+    """`x` as a plain `np.ndarray` view when it is an ndarray subclass of ours."""
+    if isinstance(x, _PlainResultArray):
+        return np.ndarray.view(x, np.ndarray)
+    return x
+
+
+def _unwrap(obj):
+    """Plain views of our arrays inside (nested) lists/tuples; other objects as-is."""
+    if isinstance(obj, _PlainResultArray):
+        return np.ndarray.view(obj, np.ndarray)
+    if type(obj) is list or type(obj) is tuple:
+        if any(isinstance(o, (_PlainResultArray, list, tuple)) for o in obj):
+            return type(obj)(_unwrap(o) for o in obj)
+    return obj
+
+
+def _method(name):
+    base = getattr(np.ndarray, name)
+
+    def method(self, *args, **kwargs):
+        return _unwrap(base(np.ndarray.view(self, np.ndarray), *args, **kwargs))
+
+    method.__name__ = name
+    method.__doc__ = base.__doc__
+    return method
+
+
+def _prop(name):
+    base = getattr(np.ndarray, name)
+
+    def getter(self):
+        return _unwrap(base.__get__(np.ndarray.view(self, np.ndarray)))
+
+    return property(getter, doc=base.__doc__)
+
+
+# ndarray methods whose results must not be instances of our subclasses.
+_WRAPPED_METHODS = (
+    "all", "any", "argmax", "argmin", "argpartition", "argsort", "astype",
+    "byteswap", "choose", "clip", "compress", "conj", "conjugate", "copy",
+    "cumprod", "cumsum", "diagonal", "dot", "flatten", "getfield", "max",
+    "mean", "min", "nonzero", "prod", "ravel", "repeat", "reshape", "round",
+    "searchsorted", "squeeze", "std", "sum", "swapaxes", "take", "trace",
+    "transpose", "var", "to_device", "__copy__", "__deepcopy__",
+    "__reduce__", "__reduce_ex__", "__iter__", "__repr__", "__format__",
+)
+_WRAPPED_PROPERTIES = ("T", "mT", "real", "imag", "flat")
+
+
+class _PlainResultArray(np.ndarray):
+    """ndarray subclass whose every derived array is a plain `np.ndarray`."""
+
+    __array_priority__ = -1.0
+
+    def __array_finalize__(self, obj):  # views never inherit attributes
+        pass
+
+    def __getitem__(self, key):
+        out = np.ndarray.__getitem__(np.ndarray.view(self, np.ndarray), key)
+        return out
+
+    def view(self, *args, **kwargs):
+        """Like `ndarray.view`; without an explicit `type` the view is plain."""
+        if "type" in kwargs or (args and isinstance(args[0], type)
+                                and issubclass(args[0], np.ndarray)) or len(args) > 1:
+            return np.ndarray.view(self, *args, **kwargs)
+        return np.ndarray.view(np.ndarray.view(self, np.ndarray), *args, **kwargs)
+
+    def __array_wrap__(self, arr, context=None, return_scalar=False):
+        arr = np.ndarray.view(arr, np.ndarray) if isinstance(arr, np.ndarray) else arr
+        if return_scalar and isinstance(arr, np.ndarray) and arr.ndim == 0:
+            return arr[()]
+        return arr
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        inputs = tuple(_unwrap(x) for x in inputs)
+        out = kwargs.get("out")
+        if out is not None:
+            kwargs["out"] = tuple(_unwrap(o) for o in out)
+        result = getattr(ufunc, method)(*inputs, **kwargs)
+        if out is not None:
+            # In-place operations (`x += 1`) keep returning the caller's objects.
+            return out[0] if len(out) == 1 else out
+        return result
+
+    def __array_function__(self, func, types, args, kwargs):
+        args = _unwrap(args)
+        out = kwargs.get("out")
+        kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
+        result = func(*args, **kwargs)
+        if out is not None and result is kwargs.get("out"):
+            return out
+        if isinstance(result, (list, tuple)):
+            return _unwrap(result)
+        return plain(result)
+
+    def __str__(self):
+        return np.ndarray.__str__(np.ndarray.view(self, np.ndarray))
+
+
+for _name in _WRAPPED_METHODS:
+    setattr(_PlainResultArray, _name, _method(_name))
+for _name in _WRAPPED_PROPERTIES:
+    setattr(_PlainResultArray, _name, _prop(_name))
+del _name
+
+
+class Tensor(_PlainResultArray):
+    """A layer output: a NumPy array that may carry a Keras mask as `_keras_mask`.
+
+    Behaves as a plain `np.ndarray` for every operation; only the object a
+    layer returned carries the mask (reading `_keras_mask` on an unmasked one
+    raises AttributeError, like Keras's tensors). Use `fastmask.get_mask(x)`
+    to read a mask from any object.
+    """
+
+
+class Variable(_PlainResultArray):
+    """A layer weight: an ndarray with `name`, `path`, `trainable`, `assign()`, `numpy()`.
+
+    The data is updated in place by `assign` / `Layer.set_weights`, so code
+    holding `layer.kernel` sees new values. Arithmetic on it returns plain
+    ndarrays; `value` is a plain view.
+    """
+
+    @classmethod
+    def create(cls, value, name=None, trainable=True, path=None):
+        var = np.ndarray.view(np.array(value, order="C"), cls)
+        var.name = name
+        var.trainable = bool(trainable)
+        var.path = path
+        var.value = np.ndarray.view(var, np.ndarray)
+        return var
+
+    def assign(self, value):
+        """Copy `value` (same shape, cast to this dtype) into the variable."""
+        arr = np.asarray(value)
+        if arr.shape != self.shape:
+            raise ValueError(
+                f"Cannot assign a value of shape {arr.shape} to variable "
+                f"'{self.path or self.name}' of shape {self.shape}.")
+        np.copyto(self.value, arr, casting="unsafe")
+        return self
+
+    def numpy(self):
+        """A plain copy of the value."""
+        return self.value.copy()
+
+    def __repr__(self):
+        return (f"<Variable path={self.path or self.name}, shape={self.shape}, "
+                f"dtype={self.dtype.name}, value={np.ndarray.__repr__(self.value)}>")
+
+
+def standardize_dtype(dtype):
+    """Keras-style dtype name string ('float32', 'int32', 'bool', ...)."""
+    if dtype is None:
+        return "float32"
+    if dtype is float:
+        return "float32"
+    if dtype is int:
+        return "int64"
+    if dtype is bool:
+        return "bool"
+    if isinstance(dtype, str) and dtype in ("string", "str"):
+        return "string"
+    if hasattr(dtype, "name") and isinstance(getattr(dtype, "name"), str) \
+            and not isinstance(dtype, (np.dtype, type)):
+        dtype = dtype.name  # e.g. a DTypePolicy-like object
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        raise ValueError(f"Invalid dtype: {dtype!r}") from None
+
+
+def standardize_shape(shape):
+    """Tuple of ints/None; rejects negative or non-integer entries."""
+    if shape is None:
+        raise ValueError("Undefined shapes are not supported.")
+    if not hasattr(shape, "__iter__"):
+        raise ValueError(f"Cannot convert '{shape}' to a shape.")
+    out = []
+    for d in shape:
+        if d is None:
+            out.append(None)
+            continue
+        if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
+            raise ValueError(
+                f"Cannot convert '{tuple(shape)}' to a shape. Found invalid entry '{d}' "
+                f"of type '{type(d)}'. ")
+        if d < 0:
+            raise ValueError(f"Cannot convert '{tuple(shape)}' to a shape. Negative "
+                             "dimensions are not allowed.")
+        out.append(int(d))
+    return tuple(out)
+
+
+class KerasTensor:
+    """Symbolic tensor of the Functional API: a shape, a dtype and a name.
+
+    `shape` may contain None (unknown size). After a mask-producing layer, the
+    tensor carries a symbolic bool mask as `_keras_mask`. Operators (`x + y`,
+    `x * 2`, `x != 0`, ...) and `fastmask.ops` functions work on it and record
+    graph nodes, so they can be used inside Functional models.
+    """
+
+    def __init__(self, shape, dtype="float32", sparse=False, ragged=False,
+                 record_history=True, name=None):
+        from ._graph import auto_name
+        self._shape = standardize_shape(shape)
+        self._dtype = standardize_dtype(dtype)
+        self._sparse = bool(sparse)
+        self._ragged = bool(ragged)
+        if self._sparse or self._ragged:
+            raise ValueError("fastmask does not support sparse or ragged tensors.")
+        self.name = name or auto_name("KerasTensor")
+        self.record_history = record_history
+
+    shape = property(lambda self: self._shape)
+    dtype = property(lambda self: self._dtype)
+    sparse = property(lambda self: self._sparse)
+    ragged = property(lambda self: self._ragged)
+    ndim = property(lambda self: len(self._shape))
+
+    def __repr__(self):
+        return (f"<KerasTensor shape={self.shape}, dtype={self.dtype}, "
+                f"sparse={self.sparse}, ragged={self.ragged}, name={self.name}>")
+
+    def __array__(self, *args, **kwargs):
+        raise ValueError(
+            "A KerasTensor is symbolic: it's a placeholder for a shape and a dtype. "
+            "It doesn't have any actual numerical value. You cannot convert it to "
+            "a NumPy array. Use `fastmask.ops` functions or layers on it instead.")
+
+    def __iter__(self):
+        raise NotImplementedError(
+            "Iterating over a symbolic KerasTensor is not supported.")
+
+    def __bool__(self):
+        raise TypeError("A symbolic KerasTensor cannot be used as a boolean.")
+
+    def __len__(self):
+        raise TypeError("A symbolic KerasTensor has no len(); use `.shape`.")
+
+    def __int__(self):
+        raise ValueError("A KerasTensor is symbolic: it has no numerical value.")
+
+    __float__ = __int__
+
+    __hash__ = object.__hash__
+
+    def reshape(self, newshape):
+        from . import ops
+        return ops.reshape(self, newshape)
+
+    def squeeze(self, axis=None):
+        from . import ops
+        return ops.squeeze(self, axis=axis)
+
+    def __getitem__(self, key):
+        from ._graph import symbolic_apply
+        return symbolic_apply(lambda x: x[key], (self,), {}, "get_item")
+
+
+def _binary(np_func, name, reflected=False):
+    def op(self, other):
+        from ._graph import symbolic_apply
+        args = (other, self) if reflected else (self, other)
+        return symbolic_apply(np_func, args, {}, name)
+    op.__name__ = name
+    return op
+
+
+def _unary(np_func, name):
+    def op(self):
+        from ._graph import symbolic_apply
+        return symbolic_apply(np_func, (self,), {}, name)
+    op.__name__ = name
+    return op
+
+
+for _dunder, _f in (("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
+                    ("matmul", np.matmul), ("truediv", np.true_divide),
+                    ("floordiv", np.floor_divide), ("mod", np.mod), ("pow", np.power),
+                    ("and", np.logical_and), ("or", np.logical_or),
+                    ("xor", np.logical_xor)):
+    setattr(KerasTensor, f"__{_dunder}__", _binary(_f, _f.__name__))
+    setattr(KerasTensor, f"__r{_dunder}__", _binary(_f, _f.__name__, reflected=True))
+for _dunder, _f in (("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
+                    ("ge", np.greater_equal), ("ne", np.not_equal)):
+    setattr(KerasTensor, f"__{_dunder}__", _binary(_f, _f.__name__))
+for _dunder, _f in (("neg", np.negative), ("abs", np.absolute), ("invert", np.logical_not)):
+    setattr(KerasTensor, f"__{_dunder}__", _unary(_f, _f.__name__))
+del _dunder, _f
+
+
+def is_symbolic(x):
+    """True for a `KerasTensor`."""
+    return isinstance(x, KerasTensor)
+
+
+def is_tensor(x, allow_none=False):
+    """True for an ndarray (or NumPy scalar) or a `KerasTensor`."""
+    if allow_none and x is None:
+        return True
+    return isinstance(x, (np.ndarray, np.generic, KerasTensor))
+
+
+def get_mask(x):
+    """The Keras mask carried by `x` (`x._keras_mask`), or None.
+
+    Works for any object: layer outputs, symbolic tensors, plain arrays,
+    Python values (always None for the latter two).
+    """
+    try:
+        return x._keras_mask
+    except Exception:
+        return None
+
+
+def with_mask(x, mask):
+    """`x` carrying `mask` as `_keras_mask`.
+
+    For an ndarray this is a new `Tensor` view of the same data (the input
+    object is not modified); `mask=None` gives a plain view without a mask.
+    A `KerasTensor` is updated in place (Keras semantics) and returned.
+    """
+    if isinstance(x, KerasTensor):
+        if mask is None:
+            x.__dict__.pop("_keras_mask", None)
+        else:
+            x._keras_mask = mask
+        return x
+    if isinstance(x, np.ndarray):
+        if mask is None:
+            return np.ndarray.view(x, np.ndarray)
+        out = np.ndarray.view(x, Tensor)
+        out._keras_mask = mask
+        return out
+    if isinstance(x, np.generic):
+        return with_mask(np.asarray(x), mask)
+    raise TypeError(f"Cannot attach a mask to {type(x).__name__} objects. "
+                    f"Received: x={x!r}")

@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 def pytest_collect_file(file_path, parent):
     """Collect benchmarks/bench_*.py (pytest's default pattern is test_*.py)."""
-    if file_path.suffix == ".py" and file_path.name.startswith("bench_"):
+    if (file_path.suffix == ".py" and file_path.name.startswith("bench_")
+            and not parent.session.isinitpath(file_path)):  # named files: pytest collects them
         return pytest.Module.from_parent(parent, path=file_path)
     return None

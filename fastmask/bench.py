@@ -18,12 +18,12 @@ to `t`, so peers run at the same thread count as fastmask.
 Machine bounds per thread count: copy bandwidth ((read + write bytes) / time of
 `np.copyto` on a 256 MiB float32 array), read bandwidth (bytes / time of the
 faster of `x.max()` and `x.sum()`) and float32 GEMM GFLOP/s (`np.matmul`,
-2048 x 2048), from the fastest sample. NumPy runs these on one thread, so at t threads the array is split
-into t chunks handled by a pool of t Python threads (NumPy releases the GIL
-during the copy/reduction): `parallel_copyto` and `parallel_max`. The bound at
-t threads is the best measurement at <= t threads: here a 2-thread copy can be
-slower than a 1-thread one, because glibc's memcpy uses non-temporal stores
-only for large copies and each half falls under its threshold.
+2048 x 2048), each from its fastest sample. NumPy copies and reduces on one
+thread, so at t threads the array is split into t chunks handled by t Python
+threads (NumPy releases the GIL meanwhile): `parallel_copyto`, `parallel_max`.
+The bound at t threads is the best measurement at <= t threads: a 2-thread
+copy can be slower than a 1-thread one, as glibc's memcpy uses non-temporal
+stores only above a size threshold that each half may fall under.
 
 Only numpy and the standard library are imported here; threadpoolctl, torch
 and matplotlib are imported when needed.
@@ -69,7 +69,7 @@ class Target:
         return speedup >= self.ratio
 
     def describe(self, speedup):
-        """One cell of the table, e.g. 'keras 7.1x >= 5x ok' or 'within 1.3x of x.max(): 1.45x FAIL'."""
+        """A table cell: 'keras 7.10x >= 5x ok' or 'within 1.3x of x.max(): 1.45x FAIL'."""
         mark = "ok" if self.check(speedup) else "FAIL"
         if self.ratio >= 1:
             return f"{self.peer} {speedup:.2f}x >= {self.ratio:.3g}x {mark}"
@@ -101,13 +101,14 @@ class Case:
     def __post_init__(self):
         for field in ("family", "name", "shape"):
             if not isinstance(getattr(self, field), str):
-                raise TypeError(f"Case {field} must be a str. Received: {field}={getattr(self, field)!r}")
+                raise TypeError(f"Case {field} must be a str. "
+                                f"Received: {field}={getattr(self, field)!r}")
         if not isinstance(self.impls, dict) or "fastmask" not in self.impls:
             raise ValueError(f"Case impls must be a dict with a 'fastmask' entry. "
                              f"Received: impls={self.impls!r}")
-        for label, fn in self.impls.items():
-            if not callable(fn):
-                raise TypeError(f"Case impls[{label!r}] must be a zero-arg callable. Received: {fn!r}")
+        bad = {label: fn for label, fn in self.impls.items() if not callable(fn)}
+        if bad:
+            raise TypeError(f"Case impls must be zero-arg callables. Received: {bad!r}")
         if self.bound not in BOUNDS:
             raise ValueError(f"Case bound must be one of {BOUNDS}. Received: bound={self.bound!r}")
         need = {"memory": "bytes", "memory-read": "bytes", "gemm": "flops"}.get(self.bound)
@@ -116,7 +117,8 @@ class Case:
                              f"Received: {need}={getattr(self, need)!r}")
         self.targets = tuple(self.targets)
         if not all(isinstance(t, Target) for t in self.targets):
-            raise TypeError(f"Case targets must be Target objects. Received: targets={self.targets!r}")
+            raise TypeError(f"Case targets must be Target objects. "
+                            f"Received: targets={self.targets!r}")
         self._ready = False
 
     @property
@@ -146,9 +148,9 @@ class Case:
 
 
 def pytest_params(cases, threads=(1, 2)):
-    """pytest.param(case, impl, threads, id='family-name-impl-tN') for every case x impl x threads.
+    """pytest.param(case, impl, t, id="family-name-impl-tN") over cases x threads x impls.
 
-    Non-threaded cases get threads=1 only.
+    Spaces in ids become "_". Non-threaded cases get t=1 only.
     """
     import pytest
     return [pytest.param(case, impl, t, id=f"{case.id}-{impl}-t{t}".replace(" ", "_"))
@@ -239,8 +241,8 @@ def _calibrate(fn):
 def time_impls(impls, budget):
     """Median seconds per call of each zero-arg callable in `impls` ({label: fn}).
 
-    Returns {label: {"time" (median), "best", "samples", "inner", "error"}}. Each implementation is
-    timed in one block right after its own warm-up: interleaving samples of
+    Returns {label: {"time" (median), "best", "samples", "inner", "error"}}.
+    Each implementation is timed in one block right after its warm-up: mixing samples of
     different libraries would make each run against the previous one's idle
     threads, which keep spinning (OpenMP, OpenBLAS) and on a 2-core machine make
     threaded calls several times slower. The repeats (3..30, or 1 when one call
@@ -290,13 +292,14 @@ def run_cases(cases, threads=(1, 2), budget=3.0, progress=None):
         try:
             case.prepare()
         except Exception as exc:  # noqa: BLE001
-            results += [dict(common, impl=impl, threads=t, time=None, best=None, samples=0, inner=0,
-                             error=f"setup: {type(exc).__name__}: {exc}"[:200])
+            results += [dict(common, impl=impl, threads=t, time=None, best=None, samples=0,
+                             inner=0, error=f"setup: {type(exc).__name__}: {exc}"[:200])
                         for t in case_threads for impl in case.impls]
             continue
         for t in case_threads:
             if progress:
-                print(f"  {case.family}: {case.name} [{case.shape}] t{t}", file=progress, flush=True)
+                print(f"  {case.family}: {case.name} [{case.shape}] t{t}", file=progress,
+                      flush=True)
             with thread_limits(t):
                 timed = time_impls(case.impls, budget / len(case_threads))
             results += [dict(common, impl=impl, threads=t, **timed[impl]) for impl in case.impls]
@@ -380,7 +383,13 @@ def format_machine(machine):
 
 # ---------------------------------------------------------------------- report
 def analyse(results, machine=None):
-    """Add derived fields to each result: speedup, pct_bound, scaling, checks (list of (text, ok))."""
+    """Copies of `results` with derived fields.
+
+    speedup (peer rows: peer time / fastmask time at the same thread count),
+    pct_bound and scaling (fastmask rows: % of the machine bound; time at 1
+    thread / time at t threads) and checks: [(text, ok)] with ok None for a
+    target whose peer was not run.
+    """
     fm = {(r["family"], r["kernel"], r["case"], r["threads"]): r["time"]
           for r in results if r["impl"] == "fastmask"}
     have = {(r["family"], r["kernel"], r["case"], r["threads"], r["impl"])
@@ -397,7 +406,8 @@ def analyse(results, machine=None):
                 row["checks"] = [(g.describe(row["speedup"]), g.check(row["speedup"]))
                                  for g in targets if g.peer == r["impl"]]
         elif t:
-            row["pct_bound"] = _pct_bound(r, (machine or {}).get("limits", {}).get(str(r["threads"])))
+            limits = (machine or {}).get("limits", {}).get(str(r["threads"]))
+            row["pct_bound"] = _pct_bound(r, limits)
             t1 = fm.get(key[:3] + (1,))
             if r["threads"] != 1 and t1:
                 row["scaling"] = t1 / t
@@ -407,13 +417,14 @@ def analyse(results, machine=None):
     return rows
 
 
-def _pct_bound(r, lim):
-    if not lim or not r.get("bound"):
+BOUND_LIMIT = {"memory": "copy", "memory-read": "read", "gemm": "gemm"}
+
+
+def _pct_bound(r, limits):
+    if not limits or not r.get("bound"):
         return None
-    if r["bound"] == "gemm":
-        return 100 * r["flops"] / r["time"] / 1e9 / lim["gemm"]
-    bw = lim["copy" if r["bound"] == "memory" else "read"]
-    return 100 * r["bytes"] / r["time"] / 1e9 / bw
+    work = r["flops"] if r["bound"] == "gemm" else r["bytes"]
+    return 100 * work / r["time"] / 1e9 / limits[BOUND_LIMIT[r["bound"]]]
 
 
 def _fmt_time(s):
@@ -432,8 +443,8 @@ HEADERS = ("family", "kernel", "case", "impl", "thr", "median", "fastmask speed-
 def _cells(results, machine):
     out = []
     for r in analyse(results, machine):
-        bound = (f"{r['pct_bound']:.0f}% {'gemm' if r['bound'] == 'gemm' else 'copy' if r['bound'] == 'memory' else 'read'}"
-                 if r["pct_bound"] is not None else "")
+        bound = ("" if r["pct_bound"] is None
+                 else f"{r['pct_bound']:.0f}% {BOUND_LIMIT[r['bound']]}")
         scaling = "" if r["scaling"] is None else (
             f"{r['scaling']:.2f}x" + (" SLOWER" if r["scaling"] < SLOWER else ""))
         checks = "; ".join(text for text, _ in r["checks"])
@@ -458,14 +469,18 @@ def _summary(results, machine=None):
     return line
 
 
-def format_table(results, machine=None):
-    """The report: machine line, one aligned row per (case, impl, threads), summary line."""
-    rows = [list(HEADERS)] + _cells(results, machine)
-    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADERS))]
+def _aligned(rows):
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def format_table(results, machine=None):
+    """The report: machine lines, one aligned row per (case, impl, threads), summary line."""
     head = format_machine(machine) + "\n\n" if machine else ""
-    return head + "\n".join(lines) + "\n\n" + _summary(results, machine)
+    return (head + _aligned([list(HEADERS)] + _cells(results, machine)) + "\n\n"
+            + _summary(results, machine))
 
 
 def to_markdown(results, machine=None):
@@ -488,7 +503,8 @@ def from_json(text):
     """(results, machine) back from `to_json` text."""
     data = json.loads(text)
     derived = ("speedup", "pct_bound", "scaling", "checks")
-    return [{k: v for k, v in r.items() if k not in derived} for r in data["results"]], data["machine"]
+    results = [{k: v for k, v in r.items() if k not in derived} for r in data["results"]]
+    return results, data["machine"]
 
 
 def to_png(results, path):
@@ -497,34 +513,43 @@ def to_png(results, path):
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         raise RuntimeError("to_png needs matplotlib: pip install matplotlib "
                            "(or pip install '.[bench]')") from None
-    rows = [r for r in analyse(results) if r["speedup"]]
-    cases = list(dict.fromkeys(f"{r['family']}: {r['kernel']}\n{r['case']}" for r in rows))
-    series = list(dict.fromkeys((r["impl"], r["threads"]) for r in rows))
-    width = 0.8 / max(1, len(series))
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(cases)), 4.5))
-    for j, (impl, t) in enumerate(series):
-        xs, ys = [], []
-        for r in rows:
-            if (r["impl"], r["threads"]) == (impl, t):
-                xs.append(cases.index(f"{r['family']}: {r['kernel']}\n{r['case']}") + j * width)
-                ys.append(r["speedup"])
-        ax.bar(xs, ys, width, label=f"vs {impl}, {t} thr")
+    groups = {}   # case label -> [(series, speedup)]
+    for r in analyse(results):
+        if r["speedup"]:
+            label = f"{r['family']}: {r['kernel']}\n{r['case']}"
+            groups.setdefault(label, []).append((f"vs {r['impl']}, {r['threads']} thr",
+                                                 r["speedup"]))
+    series = list(dict.fromkeys(s for bars in groups.values() for s, _ in bars))
+    colors = {s: plt.get_cmap("tab20")(i % 20) for i, s in enumerate(series)}
+    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(groups)), 4.5))
+    for i, bars in enumerate(groups.values()):
+        width = 0.8 / len(bars)
+        for j, (s, speedup) in enumerate(bars):
+            ax.bar(i - 0.4 + (j + 0.5) * width, speedup, width, color=colors[s])
     ax.axhline(1.0, color="k", lw=0.8)
     ax.set_yscale("log")
+    label = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.3g}x")
+    ax.yaxis.set_major_formatter(label)
+    ax.yaxis.set_minor_formatter(label)
+    ax.tick_params(axis="y", which="minor", labelsize=6)
     ax.set_ylabel("fastmask speed-up (peer time / fastmask time)")
-    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(cases))], cases, fontsize=7,
-                  rotation=30, ha="right")
-    ax.legend(fontsize=7)
+    ax.set_xticks(range(len(groups)), list(groups), fontsize=7, rotation=30, ha="right")
+    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=colors[s]) for s in series],
+              labels=series, fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
 def quick_table(cases, budget=0.4):
-    """A short speed table of fastmask vs the "numpy" impl at the default thread count (a few seconds)."""
+    """A short table of fastmask vs each case's "numpy" impl at the default thread count.
+
+    For `python -m fastmask`: about `budget` seconds per case after warm-up.
+    """
     from . import _config
     t = _config.get_num_threads()
     rows = [("kernel", "case", "fastmask", "numpy", "speed-up")]
@@ -536,9 +561,7 @@ def quick_table(cases, budget=0.4):
             tf, tn = r["fastmask"]["time"], r.get("numpy", {}).get("time")
             rows.append((case.name, case.shape, _fmt_time(tf), _fmt_time(tn),
                          f"{tn / tf:.1f}x" if tf and tn else "-"))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    return f"speed vs the NumPy reference ({t} thread{'s' * (t > 1)}):\n" + "\n".join(lines)
+    return f"speed vs the NumPy reference ({t} thread{'s' * (t > 1)}):\n" + _aligned(rows)
 
 
 if __name__ == "__main__":

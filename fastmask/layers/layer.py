@@ -739,7 +739,7 @@ class Layer(Operation):
         return config
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config, custom_objects=None):
         """Instantiate from `get_config()` output (Keras configs are accepted too)."""
         config = dict(config)
         if isinstance(config.get("dtype"), dict):

@@ -1,0 +1,101 @@
+"""`Dense`: `activation(x @ kernel + bias)` on the last axis, one GEMM for any rank."""
+import numpy as np
+
+from .. import activations, initializers
+from .layer import InputSpec, Layer
+
+__all__ = ["Dense"]
+
+
+class Dense(Layer):
+    """Densely-connected layer on the last axis; passes the incoming mask through.
+
+    A `(batch, time, features)` input runs as a single `(batch*time, features)`
+    matrix product (float32 BLAS GEMM), not a loop over time. Masked steps are
+    computed like the others (Keras does not zero them).
+
+    Args:
+        units: output size (positive int).
+        activation: name or callable (default linear).
+        use_bias: add a bias vector (default True).
+        kernel_initializer / bias_initializer: default "glorot_uniform" / "zeros".
+
+    Weights: `kernel` (input_dim, units), `bias` (units,).
+    """
+
+    _time_distributed_merge = True  # per-sample: TimeDistributed may merge batch*time
+
+    def __init__(self, units, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, lora_rank=None,
+                 lora_alpha=None, quantization_config=None, **kwargs):
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            raise ValueError("Received an invalid value for `units`, expected a positive "
+                             f"integer. Received: units={units}")
+        if lora_rank or quantization_config is not None:
+            raise ValueError("fastmask's Dense supports neither LoRA nor quantization.")
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.units = units
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = kernel_regularizer
+        self.bias_regularizer = bias_regularizer
+        self.kernel_constraint = kernel_constraint
+        self.bias_constraint = bias_constraint
+        self.lora_rank = None
+        self.quantization_config = None
+        self.input_spec = InputSpec(min_ndim=2)
+        self.supports_masking = True
+        self.bias = None
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(f"Layer '{self.name}': the last dimension of the input must be "
+                             f"defined to build a Dense layer. Received: input_shape={input_shape}")
+        self._kernel = self.add_weight(name="kernel", shape=(input_dim, self.units),
+                                       initializer=self.kernel_initializer,
+                                       regularizer=self.kernel_regularizer,
+                                       constraint=self.kernel_constraint)
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(self.units,),
+                                        initializer=self.bias_initializer,
+                                        regularizer=self.bias_regularizer,
+                                        constraint=self.bias_constraint)
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
+
+    @property
+    def kernel(self):
+        return self._kernel
+
+    def call(self, inputs, training=None):
+        dtype = self.compute_dtype
+        kernel = self._kernel.value
+        if kernel.dtype.name != dtype:
+            kernel = kernel.astype(dtype)
+        x = inputs if inputs.dtype.name == dtype else inputs.astype(dtype)
+        lead = x.shape[:-1]
+        out = np.matmul(x.reshape(-1, x.shape[-1]), kernel)  # one GEMM for all steps
+        if self.bias is not None:
+            bias = self.bias.value
+            out += bias if bias.dtype.name == dtype else bias.astype(dtype)
+        out = out.reshape(lead + (self.units,))
+        if self.activation is not activations.linear:
+            out = self.activation(out)
+        return out
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        return {**super().get_config(),
+                "units": self.units, "activation": activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": None, "bias_regularizer": None,
+                "kernel_constraint": None, "bias_constraint": None,
+                "quantization_config": None}

@@ -1,0 +1,109 @@
+"""`LayerNormalization` (the mask passes through; every step is normalized)."""
+import numpy as np
+
+from .. import initializers
+from .layer import Layer
+
+__all__ = ["LayerNormalization"]
+
+
+class LayerNormalization(Layer):
+    """Normalizes over `axis` (default last): `(x - mean) / sqrt(var + epsilon) * gamma + beta`.
+
+    Computed in at least float32, as Keras; masked steps are normalized like
+    the others (Keras's `call` ignores the mask) and the mask passes through.
+
+    Weights: `gamma` then `beta`, shaped like the normalized axes.
+    """
+
+    _time_distributed_merge = True  # per-sample: TimeDistributed may merge batch*time
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None,
+                 **kwargs):
+        rms_scaling = kwargs.pop("rms_scaling", False)
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            self.axis = list(axis)
+        elif isinstance(axis, int):
+            self.axis = axis
+        else:
+            raise TypeError("Expected an int or a list/tuple of ints for the argument 'axis', "
+                            f"but received: {axis!r}")
+        self.epsilon = epsilon
+        self.center = center
+        self.scale = scale
+        self.rms_scaling = rms_scaling
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = beta_regularizer
+        self.gamma_regularizer = gamma_regularizer
+        self.beta_constraint = beta_constraint
+        self.gamma_constraint = gamma_constraint
+        self.supports_masking = True
+        self.autocast = False
+        self.gamma = self.beta = None
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        for a in axes:
+            if a >= ndim or a < -ndim:
+                raise ValueError(f"Axis {a} is out of bounds for input shape {input_shape}. "
+                                 f"Received: axis={self.axis}")
+        self.axis = sorted(axes)
+        shape = tuple(input_shape[a] for a in self.axis)
+        if self.scale or self.rms_scaling:
+            self.gamma = self.add_weight(name="gamma", shape=shape,
+                                         initializer=self.gamma_initializer, trainable=True)
+        if self.center and not self.rms_scaling:
+            self.beta = self.add_weight(name="beta", shape=shape,
+                                        initializer=self.beta_initializer, trainable=True)
+
+    def call(self, inputs):
+        x = inputs
+        orig = x.dtype
+        if x.dtype.kind != "f" or x.dtype.itemsize < 4:
+            x = x.astype(np.float32)
+        ndim = x.ndim
+        axes = [a % ndim for a in self.axis]
+        bshape = [1] * ndim
+        for a in axes:
+            bshape[a] = x.shape[a]
+
+        def bcast(v):
+            return None if v is None else v.value.astype(x.dtype, copy=False).reshape(bshape)
+
+        gamma, beta = bcast(self.gamma), bcast(self.beta)
+        axes_t = tuple(axes)
+        if self.rms_scaling:
+            var = np.var(x, axis=axes_t, keepdims=True)
+            out = x * (1.0 / np.sqrt(var + x.dtype.type(self.epsilon)))
+            if gamma is not None:
+                out = out * gamma
+        else:
+            mean = np.mean(x, axis=axes_t, keepdims=True)
+            var = np.mean(np.square(x - mean), axis=axes_t, keepdims=True)
+            inv = x.dtype.type(1.0) / np.sqrt(var + x.dtype.type(self.epsilon))
+            if gamma is not None:
+                inv = inv * gamma
+            res = -mean * inv
+            if beta is not None:
+                res = res + beta
+            out = x * inv + res
+        out = out.astype(orig if np.dtype(orig).kind == "f" else self.compute_dtype,
+                         copy=False)
+        return out.astype(self.compute_dtype, copy=False)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(),
+                "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
+                "scale": self.scale, "rms_scaling": self.rms_scaling,
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                "beta_regularizer": None, "gamma_regularizer": None,
+                "beta_constraint": None, "gamma_constraint": None}

@@ -1,0 +1,107 @@
+"""`Flatten` and `Reshape` (both drop the mask, with Keras's warning)."""
+import math
+
+import numpy as np
+
+from .._tensor import KerasTensor
+from .layer import InputSpec, Layer
+
+__all__ = ["Flatten", "Reshape"]
+
+
+class Flatten(Layer):
+    """Flattens all non-batch dims: `(batch, d1, d2, ...) -> (batch, d1*d2*...)`.
+
+    Does not support masking: an incoming mask is dropped with a warning.
+    """
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        data_format = "channels_last" if data_format is None else str(data_format).lower()
+        if data_format not in ("channels_last", "channels_first"):
+            raise ValueError("The `data_format` argument must be one of {'channels_first', "
+                             f"'channels_last'}}. Received: data_format={data_format}")
+        self.data_format = data_format
+        self.input_spec = InputSpec(min_ndim=1)
+        self._channels_first = data_format == "channels_first"
+
+    def call(self, inputs):
+        rank = inputs.ndim
+        if self._channels_first and rank > 1:
+            inputs = np.transpose(inputs, (0, *range(2, rank), 1))
+        n = math.prod(inputs.shape[1:]) if rank > 1 else 1
+        return np.reshape(inputs, (inputs.shape[0], n))
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        if len(rest) == 0:
+            dim = 1
+        elif any(d is None for d in rest):
+            dim = None
+        else:
+            dim = math.prod(rest)
+        return (input_shape[0], dim)
+
+    def compute_output_spec(self, inputs):
+        return KerasTensor(self.compute_output_shape(inputs.shape), dtype=inputs.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "data_format": self.data_format}
+
+
+def _resolve_target(input_shape, target_shape):
+    """Keras's compute_reshape_output_shape: fill a single -1 from the input size."""
+    unknown = [i for i, d in enumerate(target_shape) if d == -1]
+    if len(unknown) > 1:
+        raise ValueError("There must be at most one unknown dimension (-1) in target_shape. "
+                         f"Received: target_shape={target_shape}.")
+    if None in input_shape:
+        return tuple(None if d == -1 else d for d in target_shape)
+    size = math.prod(input_shape)
+    known = math.prod(d for d in target_shape if d != -1)
+    if unknown:
+        if known == 0 or size % known:
+            raise ValueError("The total size of the tensor must be unchanged. Received: "
+                             f"input_shape={tuple(input_shape)}, "
+                             f"target_shape={target_shape}")
+        out = list(target_shape)
+        out[unknown[0]] = size // known
+        return tuple(out)
+    if known != size:
+        raise ValueError("The total size of the tensor must be unchanged. Received: "
+                         f"input_shape={tuple(input_shape)}, target_shape={target_shape}")
+    return tuple(target_shape)
+
+
+class Reshape(Layer):
+    """Reshapes the non-batch dims to `target_shape` (one entry may be -1).
+
+    Does not support masking: an incoming mask is dropped with a warning.
+    """
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        try:
+            target_shape = tuple(target_shape)
+        except TypeError:
+            raise ValueError("`target_shape` must be a tuple of integers. "
+                             f"Received: target_shape={target_shape}") from None
+        for d in target_shape:
+            if isinstance(d, bool) or not isinstance(d, int) or (d < 0 and d != -1):
+                raise ValueError("`target_shape` must contain positive integers or a single "
+                                 f"-1. Received: target_shape={target_shape}")
+        self.target_shape = target_shape
+        self.built = True
+
+    def call(self, inputs):
+        target = _resolve_target(tuple(inputs.shape[1:]), self.target_shape)
+        return np.reshape(inputs, (inputs.shape[0],) + target)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + _resolve_target(tuple(input_shape[1:]), self.target_shape)
+
+    def compute_output_spec(self, inputs):
+        return KerasTensor(self.compute_output_shape(inputs.shape), dtype=inputs.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": self.target_shape}

@@ -1,0 +1,108 @@
+"""`TimeDistributed`: apply a layer to every timestep (the mask passes through)."""
+import numpy as np
+
+from .._graph import compute_output_spec
+from .._tensor import plain
+from .layer import Layer
+from .serialization import deserialize, serialize
+
+__all__ = ["Wrapper", "TimeDistributed"]
+
+
+class Wrapper(Layer):
+    """Base class of layers wrapping another layer (`self.layer`)."""
+
+    def __init__(self, layer, **kwargs):
+        if not isinstance(layer, Layer):
+            raise ValueError(f"Layer {layer} supplied to Wrapper isn't a supported layer "
+                             "type. Please ensure wrapped layer is a valid fastmask layer.")
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def build(self, input_shape=None):
+        if not self.layer.built:
+            self.layer.build(input_shape)
+            self.layer.built = True
+
+    def get_config(self):
+        return {**super().get_config(), "layer": serialize(self.layer)}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        layer = deserialize(config.pop("layer"), custom_objects=custom_objects)
+        return cls(layer, **config)
+
+
+class TimeDistributed(Wrapper):
+    """Applies `layer` to each slice `inputs[:, t]` (input rank >= 3).
+
+    As Keras 3.15.1: the wrapped layer's `call` runs on each timestep with
+    `mask[:, t]` when it takes a mask; masked steps are computed (not zeroed);
+    the output keeps the input's mask. A mask whose batch/time dims differ from
+    the input's raises ValueError. Per-sample layers (Dense, Activation, ...,
+    marked `_time_distributed_merge = True`) run once on the merged
+    `(batch*time, ...)` array instead of a Python loop over time.
+    """
+
+    def __init__(self, layer, **kwargs):
+        if not isinstance(layer, Layer):
+            raise ValueError("Please initialize `TimeDistributed` layer with a "
+                             f"`fastmask.layers.Layer` instance. Received: {layer}")
+        super().__init__(layer, **kwargs)
+        self.supports_masking = True
+
+    @staticmethod
+    def _child_shape(input_shape):
+        if not isinstance(input_shape, (tuple, list)) or len(input_shape) < 3:
+            raise ValueError("`TimeDistributed` Layer should be passed an `input_shape` with "
+                             f"at least 3 dimensions, received: {input_shape}")
+        return (input_shape[0], *input_shape[2:])
+
+    def build(self, input_shape):
+        super().build(self._child_shape(input_shape))
+
+    def compute_output_shape(self, input_shape):
+        child = self.layer.compute_output_shape(self._child_shape(input_shape))
+        return (child[0], input_shape[1], *child[1:])
+
+    def compute_output_spec(self, *args, **kwargs):
+        try:
+            return super().compute_output_spec(*args, **kwargs)
+        except NotImplementedError:
+            return compute_output_spec(self.call, *args, **kwargs)
+
+    def call(self, inputs, training=None, mask=None):
+        if mask is not None:
+            mask = np.asarray(mask)
+            if mask.ndim < 2:
+                raise ValueError("The `mask` passed to the `TimeDistributed` layer must be at "
+                                 "least 2D (e.g., `(batch_size, timesteps)`), but it has "
+                                 f"{mask.ndim} dimension(s) with shape {mask.shape}.")
+            if mask.shape[0] != inputs.shape[0] or mask.shape[1] != inputs.shape[1]:
+                raise ValueError(
+                    f"The `mask` passed to the `TimeDistributed` layer has a shape "
+                    f"{mask.shape} that is incompatible with the input shape "
+                    f"{inputs.shape}. The first two dimensions of the mask (batch size and "
+                    "timesteps) must match the input's first two dimensions. Expected mask "
+                    f"shape prefix: ({inputs.shape[0]}, {inputs.shape[1]}).")
+        x = plain(inputs)
+        info = self.layer._call_info
+        kwargs = {}
+        if info.has_training:
+            kwargs["training"] = training
+        b, t = x.shape[0], x.shape[1]
+        if getattr(self.layer, "_time_distributed_merge", False) and b * t > 0:
+            merged = x.reshape((b * t,) + x.shape[2:])
+            if info.has_mask and mask is not None:
+                kwargs["mask"] = mask.reshape((b * t,) + mask.shape[2:])
+            out = np.asarray(self.layer.call(merged, **kwargs))
+            return out.reshape((b, t) + out.shape[1:])
+        steps = []
+        for i in range(t):
+            if info.has_mask and mask is not None:
+                kwargs["mask"] = mask[:, i]
+            steps.append(np.asarray(self.layer.call(x[:, i], **kwargs)))
+        if not steps:
+            raise ValueError("`TimeDistributed` needs at least one timestep.")
+        return np.stack(steps, axis=1)

@@ -7,7 +7,7 @@
 # Rows are independent and each output element is written by exactly one
 # thread, so the results are bit-identical for any thread count.
 from cython.parallel cimport prange
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy
 
 from fastmask._typedefs cimport float32_t, float64_t, index_t, intp_t, uint8_t
 
@@ -16,46 +16,38 @@ ctypedef fused floating:
     float64_t
 
 
-cdef extern from *:
-    """
-    /* any(x[0:n] != mv) with NumPy's `!=` (NaN != anything is true).
-     * Blocks of 128 bytes are compared without branches, so the compiler can
-     * vectorise them; the row stops at the first block holding a value other
-     * than `mv`, which for data rows is usually the first one. */
-    #define FM_BLOCK_F32 32
-    #define FM_BLOCK_F64 16
-    static inline int fm_any_ne_f32(const float *x, Py_ssize_t n, float mv) {
-        Py_ssize_t i = 0;
-        for (; i + FM_BLOCK_F32 <= n; i += FM_BLOCK_F32) {
-            int acc = 0;
-            for (int j = 0; j < FM_BLOCK_F32; ++j) acc |= (x[i + j] != mv);
-            if (acc) return 1;
-        }
-        int acc = 0;
-        for (; i < n; ++i) acc |= (x[i] != mv);
-        return acc;
-    }
-    static inline int fm_any_ne_f64(const double *x, Py_ssize_t n, double mv) {
-        Py_ssize_t i = 0;
-        for (; i + FM_BLOCK_F64 <= n; i += FM_BLOCK_F64) {
-            int acc = 0;
-            for (int j = 0; j < FM_BLOCK_F64; ++j) acc |= (x[i + j] != mv);
-            if (acc) return 1;
-        }
-        int acc = 0;
-        for (; i < n; ++i) acc |= (x[i] != mv);
-        return acc;
-    }
-    """
-    bint fm_any_ne_f32(const float32_t *x, intp_t n, float32_t mv) noexcept nogil
-    bint fm_any_ne_f64(const float64_t *x, intp_t n, float64_t mv) noexcept nogil
+cdef extern from "fm_masking.h":
+    int fm_masking_init() noexcept nogil
+    int fm_masking_set_isa(int avx2) noexcept nogil
+    void fm_mask_rows_f32(const float32_t *x, intp_t rows, intp_t rs, intp_t n,
+                          float32_t mv, uint8_t *mask) noexcept nogil
+    void fm_mask_rows_f64(const float64_t *x, intp_t rows, intp_t rs, intp_t n,
+                          float64_t mv, uint8_t *mask) noexcept nogil
+    void fm_masking_rows_f32(const float32_t *x, intp_t rows, intp_t rs, intp_t n,
+                             float32_t mv, float32_t *out, uint8_t *mask,
+                             int out_is_zero) noexcept nogil
+    void fm_masking_rows_f64(const float64_t *x, intp_t rows, intp_t rs, intp_t n,
+                             float64_t mv, float64_t *out, uint8_t *mask,
+                             int out_is_zero) noexcept nogil
+
+fm_masking_init()
 
 
-cdef inline bint _row_any_ne(const floating *row, intp_t n, floating mv) noexcept nogil:
-    if floating is float32_t:
-        return fm_any_ne_f32(row, n, mv)
-    else:
-        return fm_any_ne_f64(row, n, mv)
+def set_isa(bint avx2):
+    """Tests only: use the AVX2 row kernels (if the CPU has them) or the baseline.
+
+    Returns True when AVX2 is in use afterwards.
+    """
+    return bool(fm_masking_set_isa(avx2))
+
+
+cdef intp_t _BLOCK_ROWS = 256
+
+
+cdef inline intp_t _block_rows(intp_t n_rows, int n_threads) noexcept nogil:
+    """Rows per parallel task: up to 256, at least 4 tasks per thread when possible."""
+    cdef intp_t b = n_rows // (4 * n_threads)
+    return 1 if b < 1 else (_BLOCK_ROWS if b > _BLOCK_ROWS else b)
 
 
 def masking_mask_rows(const floating[:, :] x, uint8_t[::1] mask, double mask_value,
@@ -65,7 +57,7 @@ def masking_mask_rows(const floating[:, :] x, uint8_t[::1] mask, double mask_val
     x's last axis must be contiguous (any row stride); mask is (rows,) uint8.
     """
     cdef intp_t n_rows = x.shape[0], n_feat = x.shape[1]
-    cdef intp_t i, row_stride
+    cdef intp_t b, lo, hi, n_blocks, block, row_stride
     cdef const floating *base
     cdef floating mv = <floating>mask_value
     if n_rows == 0 or n_feat == 0:
@@ -73,39 +65,51 @@ def masking_mask_rows(const floating[:, :] x, uint8_t[::1] mask, double mask_val
         return
     base = &x[0, 0]
     row_stride = x.strides[0] // <intp_t>sizeof(floating)
+    block = _block_rows(n_rows, n_threads)
+    n_blocks = (n_rows + block - 1) // block
     with nogil:
-        for i in prange(n_rows, schedule='static', num_threads=n_threads):
-            mask[i] = _row_any_ne(base + i * row_stride, n_feat, mv)
+        for b in prange(n_blocks, schedule='static', num_threads=n_threads):
+            lo = b * block
+            hi = min(lo + block, n_rows)
+            if floating is float32_t:
+                fm_mask_rows_f32(base + lo * row_stride, hi - lo, row_stride, n_feat, mv,
+                                 &mask[lo])
+            else:
+                fm_mask_rows_f64(base + lo * row_stride, hi - lo, row_stride, n_feat, mv,
+                                 &mask[lo])
 
 
 def masking_rows(const floating[:, :] x, floating[:, ::1] out, uint8_t[::1] mask,
-                 double mask_value, int n_threads):
+                 double mask_value, bint out_is_zero, int n_threads):
     """One pass over x (rows, features): mask[i] = any(x[i] != mask_value) and
     out[i] = x[i] where mask[i], else +0.0 (bit copy of kept rows).
 
     x's last axis must be contiguous (any row stride); out is C-contiguous.
+    out_is_zero: out already holds zeros (np.zeros), masked rows are skipped.
     """
     cdef intp_t n_rows = x.shape[0], n_feat = x.shape[1]
-    cdef intp_t i, row_stride
+    cdef intp_t b, lo, hi, n_blocks, block, row_stride
     cdef const floating *base
+    cdef floating *obase
     cdef floating mv = <floating>mask_value
     if n_rows == 0 or n_feat == 0:
         mask[:] = 0
         return
     base = &x[0, 0]
+    obase = &out[0, 0]
     row_stride = x.strides[0] // <intp_t>sizeof(floating)
+    block = _block_rows(n_rows, n_threads)
+    n_blocks = (n_rows + block - 1) // block
     with nogil:
-        for i in prange(n_rows, schedule='static', num_threads=n_threads):
-            mask[i] = _mask_copy_row(base + i * row_stride, &out[i, 0], n_feat, mv)
-
-
-cdef inline uint8_t _mask_copy_row(const floating *row, floating *dst, intp_t n,
-                                   floating mv) noexcept nogil:
-    if _row_any_ne(row, n, mv):
-        memcpy(dst, row, n * sizeof(floating))
-        return 1
-    memset(dst, 0, n * sizeof(floating))  # all-zero bits: +0.0, as where(mask, x, 0)
-    return 0
+        for b in prange(n_blocks, schedule='static', num_threads=n_threads):
+            lo = b * block
+            hi = min(lo + block, n_rows)
+            if floating is float32_t:
+                fm_masking_rows_f32(base + lo * row_stride, hi - lo, row_stride, n_feat, mv,
+                                    obase + lo * n_feat, &mask[lo], out_is_zero)
+            else:
+                fm_masking_rows_f64(base + lo * row_stride, hi - lo, row_stride, n_feat, mv,
+                                    obase + lo * n_feat, &mask[lo], out_is_zero)
 
 
 cdef inline intp_t _gather_chunk(const index_t *ids, intp_t lo, intp_t hi,

@@ -16,6 +16,9 @@ from .._validation import FLOAT_DTYPES, as_float_array, as_index_array
 __all__ = ["masking", "masking_mask", "embedding"]
 
 _INT32_MIN, _INT32_MAX = -(2 ** 31), 2 ** 31 - 1
+# From this size on, glibc's calloc always maps fresh zero pages (its largest
+# mmap threshold is 32 MiB), so np.zeros costs no more than np.empty.
+_ZEROED_OUT_BYTES = 32 * 2 ** 20
 
 
 def _describe(x):
@@ -33,16 +36,16 @@ def _as_rows(arr):
     """A (rows, last_dim) view of a float32/float64 array whose last axis is
     contiguous and whose row stride is a multiple of the itemsize; a C-contiguous
     copy only when no such view exists."""
-    last = arr.shape[-1] if arr.ndim else 1
+    shape = (int(np.prod(arr.shape[:-1], dtype=np.int64)), arr.shape[-1])
     item = arr.itemsize
     try:
-        rows = np.reshape(arr, (-1, last), copy=False)
+        rows = np.reshape(arr, shape, copy=False)
     except ValueError:  # the leading axes cannot be merged without a copy
         rows = None
     if (rows is None or not rows.flags.aligned or rows.dtype.byteorder not in "=|"
             or (rows.shape[1] > 1 and rows.strides[1] != item)
             or (rows.shape[0] > 1 and rows.strides[0] % item)):
-        rows = np.ascontiguousarray(arr).reshape(-1, last)
+        rows = np.ascontiguousarray(arr).reshape(shape)
     return rows
 
 
@@ -164,11 +167,14 @@ def masking(x, mask_value=0.0, n_threads=None):
     if mv is None:
         dtype = data.dtype if data is not None else np.float32
         return _numpy_masking(arr if data is None else data, mask_value, dtype)
-    out = np.empty(data.shape, dtype=data.dtype)
+    # Large outputs come from np.zeros: calloc maps them to zero pages lazily,
+    # so masked rows need no write at all (and pages of padding no page fault).
+    out_is_zero = data.nbytes >= _ZEROED_OUT_BYTES
+    out = (np.zeros if out_is_zero else np.empty)(data.shape, dtype=data.dtype)
     mask = np.empty(data.shape[:-1], dtype=bool)
     if out.size:
         _masking.masking_rows(_as_rows(data), out.reshape(-1, data.shape[-1]),
-                              mask.reshape(-1).view(np.uint8), mv, n_threads)
+                              mask.reshape(-1).view(np.uint8), mv, out_is_zero, n_threads)
     else:
         mask[...] = False
     return out, mask
@@ -182,12 +188,13 @@ def _embedding_ids(ids):
     """
     raw = ids if isinstance(ids, np.ndarray) else np.asarray(ids)
     if raw.dtype.kind == "f":
-        with np.errstate(invalid="ignore"):
-            outside = np.isfinite(raw) & ((raw <= _INT32_MIN - 1) | (raw >= _INT32_MAX + 1))
+        r64 = raw.astype(np.float64, copy=False)
+        outside = np.isfinite(r64) & ((r64 <= _INT32_MIN - 1) | (r64 >= _INT32_MAX + 1))
         if outside.any():
             pos = np.unravel_index(int(np.argmax(outside.reshape(-1))), raw.shape)
-            raise IndexError(f"`ids` contains id {raw[pos]!r} at position {tuple(map(int, pos))}, "
-                             f"outside the int32 range Keras casts float ids to.")
+            raise IndexError(f"`ids` contains id {float(raw[pos])!r} at position "
+                             f"{tuple(map(int, pos))}, outside the int32 range Keras casts "
+                             f"float ids to.")
         return as_index_array(raw, "ids").reshape(raw.shape), raw
     # (reshape: np.ascontiguousarray makes 0-d ids 1-d)
     return as_index_array(raw, "ids").reshape(raw.shape), None
@@ -254,11 +261,11 @@ def embedding(ids, embeddings, mask_zero=False, n_threads=None):
             where = tuple(int(p) for p in np.unravel_index(pos, idx.shape))
             bad_id = int(flat[pos])
             shown = f"{bad_id}" if raw_float is None else \
-                f"{bad_id} (from {raw_float[where]!r})"
-            raise IndexError(
-                f"`ids` contains id {shown} at position {where}, out of range for "
-                f"input_dim={input_dim} (valid ids: {-input_dim} to {input_dim - 1}; "
-                f"negative ids wrap as in np.take).")
+                f"{bad_id} (from {float(raw_float[where])!r})"
+            valid = (f"valid ids: {-input_dim} to {input_dim - 1}; negative ids wrap as in "
+                     f"np.take" if input_dim else "the table has no rows")
+            raise IndexError(f"`ids` contains id {shown} at position {where}, out of range "
+                             f"for input_dim={input_dim} ({valid}).")
     if mask is not None and raw_float is not None:
         np.not_equal(raw_float, 0, out=mask)
     return out, mask

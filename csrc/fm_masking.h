@@ -1,0 +1,234 @@
+/* Row kernels of fastmask/_masking.pyx (Masking layer).
+ *
+ *   fm_mask_rows_{f32,f64}:    mask[r] = any(x[r] != mv)
+ *   fm_masking_rows_{f32,f64}: the same, plus out[r] = x[r] if mask[r] else +0.0
+ *
+ * for `rows` rows of `n` elements, row r starting at x + r * rs (elements).
+ * `!=` is C's (and NumPy's) unordered not-equal: NaN != anything is true.
+ *
+ * A row is compared in blocks of 128 bytes (two cache lines) without branches
+ * and stops at the first block holding a value other than mv: a data row is
+ * usually decided by its first block, a padding row is read to the end. Each
+ * block also prefetches the memory 4 KiB ahead, which keeps a single core
+ * near its read bandwidth on the padding rows.
+ *
+ * SIMD: SSE2 on x86 (baseline), plus an AVX2 variant chosen at run time
+ * (GCC/Clang, fm_masking_init); portable C elsewhere. All variants compute the
+ * same booleans and copy rows bit for bit, so results never depend on the ISA.
+ */
+#ifndef FASTMASK_FM_MASKING_H
+#define FASTMASK_FM_MASKING_H
+
+#include <Python.h>  /* Py_ssize_t */
+#include <stdint.h>
+#include <string.h>
+
+#define FM_PREFETCH_AHEAD 4096
+
+#if defined(__x86_64__) || defined(_M_X64) || defined(__SSE2__) || \
+    (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+#define FM_MASKING_SSE2 1
+#include <emmintrin.h>
+#endif
+
+#if defined(FM_MASKING_SSE2) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(FASTMASK_NO_AVX2)
+#define FM_MASKING_AVX2 1
+#include <immintrin.h>
+#define FM_AVX2_ATTR __attribute__((target("avx2")))
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FM_PREFETCH(p) \
+    __builtin_prefetch((const void *)((uintptr_t)(p) + FM_PREFETCH_AHEAD), 0, 3)
+#elif defined(FM_MASKING_SSE2)
+#define FM_PREFETCH(p) \
+    _mm_prefetch((const char *)((uintptr_t)(p) + FM_PREFETCH_AHEAD), _MM_HINT_T0)
+#else
+#define FM_PREFETCH(p) ((void)0)
+#endif
+
+/* ------------------------------------------------------------ any(row != mv) */
+#ifdef FM_MASKING_SSE2
+static inline int fm_any_ne_f32_base(const float *x, Py_ssize_t n, float mv) {
+    const __m128 v = _mm_set1_ps(mv);
+    Py_ssize_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        FM_PREFETCH(x + i);
+        FM_PREFETCH(x + i + 16);
+        __m128 a = _mm_or_ps(_mm_cmpneq_ps(_mm_loadu_ps(x + i), v),
+                             _mm_cmpneq_ps(_mm_loadu_ps(x + i + 4), v));
+        __m128 b = _mm_or_ps(_mm_cmpneq_ps(_mm_loadu_ps(x + i + 8), v),
+                             _mm_cmpneq_ps(_mm_loadu_ps(x + i + 12), v));
+        __m128 c = _mm_or_ps(_mm_cmpneq_ps(_mm_loadu_ps(x + i + 16), v),
+                             _mm_cmpneq_ps(_mm_loadu_ps(x + i + 20), v));
+        __m128 d = _mm_or_ps(_mm_cmpneq_ps(_mm_loadu_ps(x + i + 24), v),
+                             _mm_cmpneq_ps(_mm_loadu_ps(x + i + 28), v));
+        if (_mm_movemask_ps(_mm_or_ps(_mm_or_ps(a, b), _mm_or_ps(c, d)))) return 1;
+    }
+    for (; i + 4 <= n; i += 4)
+        if (_mm_movemask_ps(_mm_cmpneq_ps(_mm_loadu_ps(x + i), v))) return 1;
+    for (; i < n; ++i)
+        if (x[i] != mv) return 1;
+    return 0;
+}
+
+static inline int fm_any_ne_f64_base(const double *x, Py_ssize_t n, double mv) {
+    const __m128d v = _mm_set1_pd(mv);
+    Py_ssize_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        FM_PREFETCH(x + i);
+        FM_PREFETCH(x + i + 8);
+        __m128d a = _mm_or_pd(_mm_cmpneq_pd(_mm_loadu_pd(x + i), v),
+                              _mm_cmpneq_pd(_mm_loadu_pd(x + i + 2), v));
+        __m128d b = _mm_or_pd(_mm_cmpneq_pd(_mm_loadu_pd(x + i + 4), v),
+                              _mm_cmpneq_pd(_mm_loadu_pd(x + i + 6), v));
+        __m128d c = _mm_or_pd(_mm_cmpneq_pd(_mm_loadu_pd(x + i + 8), v),
+                              _mm_cmpneq_pd(_mm_loadu_pd(x + i + 10), v));
+        __m128d d = _mm_or_pd(_mm_cmpneq_pd(_mm_loadu_pd(x + i + 12), v),
+                              _mm_cmpneq_pd(_mm_loadu_pd(x + i + 14), v));
+        if (_mm_movemask_pd(_mm_or_pd(_mm_or_pd(a, b), _mm_or_pd(c, d)))) return 1;
+    }
+    for (; i + 2 <= n; i += 2)
+        if (_mm_movemask_pd(_mm_cmpneq_pd(_mm_loadu_pd(x + i), v))) return 1;
+    for (; i < n; ++i)
+        if (x[i] != mv) return 1;
+    return 0;
+}
+#else  /* portable C: branch-free blocks the compiler may vectorise */
+#define FM_DEFINE_ANY_NE_PORTABLE(T, TS, BLOCK)                                   \
+    static inline int fm_any_ne_##TS##_base(const T *x, Py_ssize_t n, T mv) {     \
+        Py_ssize_t i = 0;                                                         \
+        for (; i + BLOCK <= n; i += BLOCK) {                                      \
+            int acc = 0;                                                          \
+            FM_PREFETCH(x + i);                                                   \
+            for (int j = 0; j < BLOCK; ++j) acc |= (x[i + j] != mv);              \
+            if (acc) return 1;                                                    \
+        }                                                                         \
+        for (; i < n; ++i)                                                        \
+            if (x[i] != mv) return 1;                                             \
+        return 0;                                                                 \
+    }
+FM_DEFINE_ANY_NE_PORTABLE(float, f32, 32)
+FM_DEFINE_ANY_NE_PORTABLE(double, f64, 16)
+#endif
+
+#ifdef FM_MASKING_AVX2
+FM_AVX2_ATTR static inline int fm_any_ne_f32_avx2(const float *x, Py_ssize_t n, float mv) {
+    const __m256 v = _mm256_set1_ps(mv);
+    Py_ssize_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        FM_PREFETCH(x + i);
+        FM_PREFETCH(x + i + 16);
+        __m256 a = _mm256_or_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), v, _CMP_NEQ_UQ),
+                                _mm256_cmp_ps(_mm256_loadu_ps(x + i + 8), v, _CMP_NEQ_UQ));
+        __m256 b = _mm256_or_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i + 16), v, _CMP_NEQ_UQ),
+                                _mm256_cmp_ps(_mm256_loadu_ps(x + i + 24), v, _CMP_NEQ_UQ));
+        if (_mm256_movemask_ps(_mm256_or_ps(a, b))) return 1;
+    }
+    return fm_any_ne_f32_base(x + i, n - i, mv);
+}
+
+FM_AVX2_ATTR static inline int fm_any_ne_f64_avx2(const double *x, Py_ssize_t n, double mv) {
+    const __m256d v = _mm256_set1_pd(mv);
+    Py_ssize_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        FM_PREFETCH(x + i);
+        FM_PREFETCH(x + i + 8);
+        __m256d a = _mm256_or_pd(_mm256_cmp_pd(_mm256_loadu_pd(x + i), v, _CMP_NEQ_UQ),
+                                 _mm256_cmp_pd(_mm256_loadu_pd(x + i + 4), v, _CMP_NEQ_UQ));
+        __m256d b = _mm256_or_pd(_mm256_cmp_pd(_mm256_loadu_pd(x + i + 8), v, _CMP_NEQ_UQ),
+                                 _mm256_cmp_pd(_mm256_loadu_pd(x + i + 12), v, _CMP_NEQ_UQ));
+        if (_mm256_movemask_pd(_mm256_or_pd(a, b))) return 1;
+    }
+    return fm_any_ne_f64_base(x + i, n - i, mv);
+}
+#endif
+
+/* ------------------------------------------------------- row-block kernels */
+/* out_is_zero: `out` is known to hold +0.0 already (calloc'd), so masked rows
+ * are not written at all. */
+#define FM_DEFINE_ROWS(T, TS, ISA, ATTR)                                              \
+    ATTR static void fm_mask_rows_##TS##_##ISA(const T *x, Py_ssize_t rows,           \
+                                               Py_ssize_t rs, Py_ssize_t n, T mv,     \
+                                               unsigned char *mask) {                 \
+        for (Py_ssize_t r = 0; r < rows; ++r)                                         \
+            mask[r] = (unsigned char)fm_any_ne_##TS##_##ISA(x + r * rs, n, mv);       \
+    }                                                                                 \
+    ATTR static void fm_masking_rows_##TS##_##ISA(const T *x, Py_ssize_t rows,        \
+                                                  Py_ssize_t rs, Py_ssize_t n, T mv,  \
+                                                  T *out, unsigned char *mask,        \
+                                                  int out_is_zero) {                  \
+        for (Py_ssize_t r = 0; r < rows; ++r) {                                       \
+            const T *row = x + r * rs;                                                \
+            T *dst = out + r * n;                                                     \
+            if (fm_any_ne_##TS##_##ISA(row, n, mv)) {                                 \
+                memcpy(dst, row, (size_t)n * sizeof(T));                              \
+                mask[r] = 1;                                                          \
+            } else {                                                                  \
+                if (!out_is_zero) memset(dst, 0, (size_t)n * sizeof(T)); /* +0.0 */   \
+                mask[r] = 0;                                                          \
+            }                                                                         \
+        }                                                                             \
+    }
+
+FM_DEFINE_ROWS(float, f32, base, )
+FM_DEFINE_ROWS(double, f64, base, )
+#ifdef FM_MASKING_AVX2
+FM_DEFINE_ROWS(float, f32, avx2, FM_AVX2_ATTR)
+FM_DEFINE_ROWS(double, f64, avx2, FM_AVX2_ATTR)
+#endif
+
+/* ----------------------------------------------------------------- dispatch */
+static int fm_masking_isa_avx2 = 0;   /* set once at import by fm_masking_init */
+
+/* Detects AVX2 and returns whether it is used. */
+static int fm_masking_init(void) {
+#ifdef FM_MASKING_AVX2
+    __builtin_cpu_init();
+    fm_masking_isa_avx2 = __builtin_cpu_supports("avx2") != 0;
+#endif
+    return fm_masking_isa_avx2;
+}
+
+/* Tests: force the baseline (0) or AVX2 (1, if the CPU has it); returns the ISA in use. */
+static int fm_masking_set_isa(int avx2) {
+    fm_masking_isa_avx2 = 0;
+#ifdef FM_MASKING_AVX2
+    if (avx2 && __builtin_cpu_supports("avx2")) fm_masking_isa_avx2 = 1;
+#else
+    (void)avx2;
+#endif
+    return fm_masking_isa_avx2;
+}
+
+#ifdef FM_MASKING_AVX2
+#define FM_DISPATCH(NAME, ...)                                     \
+    do {                                                           \
+        if (fm_masking_isa_avx2) NAME##_avx2(__VA_ARGS__);         \
+        else NAME##_base(__VA_ARGS__);                             \
+    } while (0)
+#else
+#define FM_DISPATCH(NAME, ...) NAME##_base(__VA_ARGS__)
+#endif
+
+static inline void fm_mask_rows_f32(const float *x, Py_ssize_t rows, Py_ssize_t rs,
+                                    Py_ssize_t n, float mv, unsigned char *mask) {
+    FM_DISPATCH(fm_mask_rows_f32, x, rows, rs, n, mv, mask);
+}
+static inline void fm_mask_rows_f64(const double *x, Py_ssize_t rows, Py_ssize_t rs,
+                                    Py_ssize_t n, double mv, unsigned char *mask) {
+    FM_DISPATCH(fm_mask_rows_f64, x, rows, rs, n, mv, mask);
+}
+static inline void fm_masking_rows_f32(const float *x, Py_ssize_t rows, Py_ssize_t rs,
+                                       Py_ssize_t n, float mv, float *out,
+                                       unsigned char *mask, int out_is_zero) {
+    FM_DISPATCH(fm_masking_rows_f32, x, rows, rs, n, mv, out, mask, out_is_zero);
+}
+static inline void fm_masking_rows_f64(const double *x, Py_ssize_t rows, Py_ssize_t rs,
+                                       Py_ssize_t n, double mv, double *out,
+                                       unsigned char *mask, int out_is_zero) {
+    FM_DISPATCH(fm_masking_rows_f64, x, rows, rs, n, mv, out, mask, out_is_zero);
+}
+
+#endif

@@ -156,6 +156,10 @@ def test_array_mask_value_broadcasts_like_keras(rng):
     assert _same_bits(mask, layer.compute_mask(x))
     assert _same_bits(out, layer(x))
     assert _same_bits(masking_mask(x, mv), mask)
+    # float16 data is compared after Keras's cast to float32, array mask_value too
+    x16 = np.array([[0.1, 0.1]], np.float16)
+    mv32 = np.array([np.float32(np.float16(0.1)), 0.1], np.float32)
+    assert masking_mask(x16, mv32).tolist() == masking(x16, mv32)[1].tolist() == [True]
 
 
 @pytest.mark.parametrize("dtype", [np.bool_, np.int8, np.uint8, np.int16, np.uint16,
@@ -328,6 +332,11 @@ def test_masking_bad_mask_value(bad):
     for fn in (masking, masking_mask):
         with pytest.raises(TypeError, match="`mask_value`"):
             fn(x, bad)
+
+
+def test_masking_mask_value_beyond_float():
+    with pytest.raises(ValueError, match="`mask_value`.*Received: mask_value=1000"):
+        masking(np.zeros((2, 3), np.float32), 10 ** 400)
 
 
 @pytest.mark.parametrize("bad", [0, 1.5, "2"])

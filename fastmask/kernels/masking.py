@@ -88,7 +88,11 @@ def _kernel_mask_value(mask_value, dtype):
     cmp = np.result_type(np.empty(0, dtype), mask_value)
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        mv = np.asarray(mask_value, dtype=cmp)
+        try:
+            mv = np.asarray(mask_value, dtype=cmp)
+        except OverflowError:  # a Python int beyond any float, as in NumPy's `x != v`
+            raise ValueError(f"`mask_value` is too large to compare with a {dtype} array. "
+                             f"Received: mask_value={mask_value!r}") from None
         if cmp == dtype:
             return float(mv)
         mv_x = mv.astype(dtype)
@@ -132,7 +136,7 @@ def masking_mask(x, mask_value=0.0, n_threads=None):
     """
     arr, data, mv, n_threads = _resolve_masking(x, mask_value, n_threads)
     if mv is None:
-        return np.any(np.not_equal(arr, mask_value), axis=-1)
+        return np.any(np.not_equal(arr if data is None else data, mask_value), axis=-1)
     lead = arr.shape[:-1]
     mask = np.empty(lead, dtype=bool)
     if mask.size and arr.shape[-1]:

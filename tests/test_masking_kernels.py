@@ -51,6 +51,20 @@ def _special_data(rng, shape, dtype, mask_value=0.0, p_masked=0.4):
     return x
 
 
+@pytest.fixture(autouse=True)
+def _threads_even_for_tiny_inputs(monkeypatch):
+    """The wrappers use 1 thread below 256 KiB of work per thread; the tests'
+    small inputs must still run the multi-threaded paths."""
+    monkeypatch.setattr(masking_module, "_BYTES_PER_THREAD", 1)
+
+
+def test_tiny_inputs_run_on_one_thread(monkeypatch):
+    monkeypatch.setattr(masking_module, "_BYTES_PER_THREAD", 256 * 2 ** 10)
+    assert masking_module._threads_for(1000, 4) == 1
+    assert masking_module._threads_for(2 ** 20, 4) == 4
+    assert masking_module._threads_for(2 ** 19, 4) == 2
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)

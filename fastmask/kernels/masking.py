@@ -19,6 +19,13 @@ _INT32_MIN, _INT32_MAX = -(2 ** 31), 2 ** 31 - 1
 # From this size on, glibc's calloc always maps fresh zero pages (its largest
 # mmap threshold is 32 MiB), so np.zeros costs no more than np.empty.
 _ZEROED_OUT_BYTES = 32 * 2 ** 20
+# Below this many bytes of work per thread, extra threads cost more than they
+# save (the results do not depend on the thread count).
+_BYTES_PER_THREAD = 256 * 2 ** 10
+
+
+def _threads_for(nbytes, n_threads):
+    return int(max(1, min(n_threads, nbytes // _BYTES_PER_THREAD)))
 
 
 def _describe(x):
@@ -141,7 +148,7 @@ def masking_mask(x, mask_value=0.0, n_threads=None):
     mask = np.empty(lead, dtype=bool)
     if mask.size and arr.shape[-1]:
         _masking.masking_mask_rows(_as_rows(data), mask.reshape(-1).view(np.uint8),
-                                   mv, n_threads)
+                                   mv, _threads_for(data.nbytes, n_threads))
     else:
         mask[...] = False
     return mask
@@ -178,7 +185,8 @@ def masking(x, mask_value=0.0, n_threads=None):
     mask = np.empty(data.shape[:-1], dtype=bool)
     if out.size:
         _masking.masking_rows(_as_rows(data), out.reshape(-1, data.shape[-1]),
-                              mask.reshape(-1).view(np.uint8), mv, out_is_zero, n_threads)
+                              mask.reshape(-1).view(np.uint8), mv, out_is_zero,
+                              _threads_for(2 * data.nbytes, n_threads))
     else:
         mask[...] = False
     return out, mask
@@ -253,6 +261,7 @@ def embedding(ids, embeddings, mask_zero=False, n_threads=None):
     n = idx.size
     if n:
         flat = idx.reshape(-1)
+        n_threads = _threads_for(2 * out.nbytes + flat.nbytes, n_threads)
         n_chunks = max(1, min(n_threads, n))
         first_bad = np.full(n_chunks, -1, dtype=np.intp)
         _masking.embedding_gather(

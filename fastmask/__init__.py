@@ -14,7 +14,16 @@ from ._config import get_num_threads, num_threads, set_num_threads, show_config
 
 from . import kernels, utils
 
+# Keras-compatible Layer API (issue 3).
+from ._tensor import KerasTensor, Tensor, Variable, get_mask, with_mask
+from . import activations, initializers, ops, layers, models, preprocessing, saving
+from .layers import Input, InputSpec, Layer
+from .models import Model, Sequential
+
 __all__ = [
     "__version__", "get_num_threads", "num_threads", "set_num_threads", "show_config",
     "kernels", "utils",
+    "KerasTensor", "Tensor", "Variable", "get_mask", "with_mask", "activations",
+    "initializers", "ops", "layers", "models", "preprocessing", "saving", "Input",
+    "InputSpec", "Layer", "Model", "Sequential",
 ]

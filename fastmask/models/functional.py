@@ -1,0 +1,434 @@
+"""Functional models: a graph of layer calls on `KerasTensor`s, replayed on arrays.
+
+Building (`Model(inputs, outputs)`) walks the recorded nodes back from the
+outputs (Keras's `map_graph`: same depth ordering, same layer order, hence
+the same `weights` order as Keras). Calling replays every node on real
+arrays through `Layer.__call__`, so masks are re-derived at run time exactly
+as in eager mode; a `mask=` given to the model is attached to its inputs.
+"""
+import collections
+
+import numpy as np
+
+from .._graph import KerasHistory, Node, flatten, map_structure, pack_as
+from .._tensor import KerasTensor, get_mask, plain, standardize_dtype, with_mask
+from ..layers.input_layer import InputLayer
+from ..layers.layer import Layer
+from ..layers.serialization import deserialize, serialize
+from .model import Model
+
+__all__ = ["Functional", "functional_from_config"]
+
+
+def _unpack_singleton(x):
+    if isinstance(x, (list, tuple)) and len(x) == 1:
+        return x[0]
+    return x
+
+
+def _map_graph(inputs, outputs):
+    """(nodes in execution order, operations in Keras's order) between inputs and outputs."""
+    input_ids = {id(x) for x in inputs}
+    finished, in_progress = set(), set()
+    ordered = []
+    op_indices = {}
+
+    def visit(tensor):
+        history = getattr(tensor, "_keras_history", None)
+        if history is None:
+            raise ValueError(f"Tensor {tensor} was not produced by a fastmask layer or op: "
+                             "Functional model outputs must be built from `Input` tensors.")
+        op, node_index, _ = history
+        if op is None:
+            return
+        node = op._inbound_nodes[node_index]
+        if node in finished:
+            return
+        if not node.is_input and id(tensor) in input_ids:
+            finished.add(node)
+            return
+        if node in in_progress:
+            raise ValueError(f"Tensor {tensor} from operation '{op.name}' is part of a cycle.")
+        if op not in op_indices:
+            op_indices[op] = len(op_indices)
+        in_progress.add(node)
+        if not node.is_input:
+            for t in node.input_tensors:
+                visit(t)
+        finished.add(node)
+        in_progress.remove(node)
+        ordered.append(node)
+
+    for out in outputs:
+        visit(out)
+
+    in_graph = set(ordered)
+    node_depths, op_depths = {}, {}
+    for node in reversed(ordered):
+        depth = node_depths.setdefault(node, 0)
+        depth = max(depth, op_depths.get(node.operation, 0))
+        op_depths[node.operation] = depth
+        node_depths[node] = depth
+        for parent in node.parent_nodes:
+            if parent in in_graph:
+                node_depths[parent] = max(depth + 1, node_depths.get(parent, 0))
+    for t in inputs:
+        op, node_index, _ = t._keras_history
+        if op is not None and op not in op_depths:
+            node = op._inbound_nodes[node_index]
+            if node.is_input:
+                op_depths[op] = 0
+                op_indices[op] = -1
+                node_depths[node] = 0
+
+    nodes_by_depth = collections.defaultdict(list)
+    for node, depth in node_depths.items():
+        nodes_by_depth[depth].append(node)
+    ops_by_depth = collections.defaultdict(list)
+    for op, depth in op_depths.items():
+        ops_by_depth[depth].append(op)
+    operations = []
+    for depth in sorted(ops_by_depth, reverse=True):
+        operations.extend(sorted(ops_by_depth[depth], key=lambda o: op_indices[o]))
+
+    computable = set(input_ids)
+    plan = []
+    seen_ops = []
+    for depth in sorted(nodes_by_depth, reverse=True):
+        for node in nodes_by_depth[depth]:
+            for x in node.input_tensors:
+                if id(x) not in computable:
+                    raise ValueError(
+                        f"Graph disconnected: cannot find parent for tensor {x} at "
+                        f"operation '{node.operation.name}'. The following previous "
+                        f"operations were accessed without issue: {seen_ops}")
+            seen_ops.append(node.operation.name)
+            for x in node.outputs:
+                computable.add(id(x))
+            if not node.is_input:
+                plan.append(node)
+    names = [op.name for op in operations]
+    for name in names:
+        if names.count(name) != 1:
+            raise ValueError(f'The name "{name}" is used {names.count(name)} times in the '
+                             "model. All operation names should be unique.")
+    return plan, operations, set(map(id, ordered)) | {id(n) for n in node_depths}
+
+
+class Functional(Model):
+    """A model defined by `Model(inputs, outputs)` (see `fastmask.Model`)."""
+
+    def __init__(self, inputs, outputs, name=None, **kwargs):
+        trainable = kwargs.pop("trainable", None)
+        if kwargs:
+            raise ValueError(f"Unrecognized keyword arguments passed to "
+                             f"{self.__class__.__name__}: {kwargs}")
+        flat_inputs, flat_outputs = flatten(inputs), flatten(outputs)
+        for what, values, struct in (("inputs", flat_inputs, inputs),
+                                     ("outputs", flat_outputs, outputs)):
+            if not values:
+                raise ValueError(f"`{what}` argument cannot be empty. Received: "
+                                 f"inputs={inputs}, outputs={outputs}")
+            for x in values:
+                if not isinstance(x, KerasTensor):
+                    raise ValueError(f"All `{what}` values must be KerasTensors. Received: "
+                                     f"{what}={struct} including invalid value {x} of type "
+                                     f"{type(x)}")
+        Layer.__init__(self, name=name)
+        self._inputs_struct = map_structure(lambda x: x, inputs)
+        self._outputs_struct = map_structure(lambda x: x, outputs)
+        self._inputs = flat_inputs
+        self._outputs = flat_outputs
+        self._plan, self._operations, self._node_ids = _map_graph(flat_inputs, flat_outputs)
+        if trainable is not None:
+            self.trainable = trainable
+        self.built = True
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+        self.output_names = [x._keras_history[0].name for x in self._outputs]
+
+    # ------------------------------------------------------------------ structure
+
+    @property
+    def _layers(self):
+        return [op for op in self._operations if isinstance(op, Layer)]
+
+    @property
+    def layers(self):
+        return self._layers
+
+    @property
+    def operations(self):
+        return list(self._operations)
+
+    @property
+    def inputs(self):
+        return self._inputs
+
+    @property
+    def outputs(self):
+        return self._outputs
+
+    @property
+    def input(self):
+        return self._inputs_struct
+
+    @property
+    def output(self):
+        return self._outputs_struct
+
+    @property
+    def input_shape(self):
+        shapes = map_structure(lambda x: x.shape, self._inputs_struct)
+        return shapes[0] if isinstance(shapes, list) and len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        shapes = map_structure(lambda x: x.shape, self._outputs_struct)
+        return shapes[0] if isinstance(shapes, list) and len(shapes) == 1 else shapes
+
+    def build(self, input_shape=None):
+        self.built = True
+
+    # ------------------------------------------------------------------ running
+
+    def _standardize_inputs(self, inputs):
+        struct = self._inputs_struct
+        if isinstance(struct, list) and len(struct) == 1 and isinstance(inputs, np.ndarray):
+            inputs = [inputs]
+        elif isinstance(inputs, dict) and not isinstance(struct, dict):
+            names = [x.name for x in self._inputs]
+            layer_names = [x._keras_history[0].name for x in self._inputs]
+            if all(n in inputs for n in names):
+                inputs = [inputs[n] for n in names]
+            elif all(n in inputs for n in layer_names):
+                inputs = [inputs[n] for n in layer_names]
+            else:
+                raise ValueError(f"Missing data for the inputs of model '{self.name}'. You "
+                                 f"passed a data dictionary with keys {list(inputs)}. "
+                                 f"Expected the following keys: {names}")
+        flat = flatten(inputs)
+        if len(flat) != len(self._inputs):
+            raise ValueError(f'Model "{self.name}" expects {len(self._inputs)} input(s), but it '
+                             f"received {len(flat)} input tensors.")
+        out = []
+        for i, (x, ref) in enumerate(zip(flat, self._inputs)):
+            if x is None:
+                raise ValueError(f"The input '{ref.name}' is not optional, but None was "
+                                 "passed. Please provide a valid tensor.")
+            mask = get_mask(x)
+            arr = plain(x) if isinstance(x, np.ndarray) else np.asarray(x)
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(f"Input {i} of model '{self.name}' must be numeric. Received "
+                                f"an array of dtype {arr.dtype}")
+            if arr.dtype.name != ref.dtype:
+                arr = arr.astype(ref.dtype)
+            if arr.ndim != len(ref.shape):
+                if arr.ndim == len(ref.shape) + 1 and arr.shape[-1] == 1:
+                    arr = np.squeeze(arr, -1)
+                elif arr.ndim == len(ref.shape) - 1 and ref.shape[-1] == 1:
+                    arr = np.expand_dims(arr, -1)
+                else:
+                    raise ValueError(f"Invalid input shape for input {i} of model "
+                                     f"'{self.name}' (name '{ref.name}'). Expected shape "
+                                     f"{ref.shape}, but input has incompatible shape "
+                                     f"{arr.shape}")
+            for d, rd in zip(arr.shape[1:], ref.shape[1:]):
+                if rd is not None and d != rd:
+                    raise ValueError(f'Input {i} of layer "{self.name}" is incompatible with '
+                                     f"the layer: expected shape={ref.shape}, found "
+                                     f"shape={arr.shape}")
+            out.append(with_mask(arr, mask) if mask is not None else arr)
+        return out
+
+    def _run_through_graph(self, flat_inputs, training=None):
+        values = {id(x): v for x, v in zip(self._inputs, flat_inputs)}
+        for node in self._plan:
+            tensors = node.input_tensors
+            if any(id(x) not in values for x in tensors):
+                continue
+            if len(node.call_args) == 1 and not node.call_kwargs and \
+                    isinstance(node.call_args[0], KerasTensor):
+                args, kwargs = (values[id(node.call_args[0])],), {}
+            else:
+                args, kwargs = node.fill_in(values)
+            op = node.operation
+            if training is not None and isinstance(op, Layer):
+                kwargs["training"] = training
+            outputs = op(*args, **kwargs)
+            if len(node.outputs) == 1 and not isinstance(outputs, (list, tuple, dict)):
+                values[id(node.outputs[0])] = outputs
+            else:
+                for x, y in zip(node.outputs, flatten(outputs)):
+                    values[id(x)] = y
+        results = []
+        for x in self._outputs:
+            if id(x) not in values:
+                raise ValueError(f"Output {x} of model '{self.name}' is not connected to "
+                                 "its inputs")
+            results.append(values[id(x)])
+        return pack_as(self._outputs_struct, results)
+
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        flat = self._standardize_inputs(inputs)
+        if mask is not None:
+            masks = flatten(mask) if isinstance(mask, (list, tuple, dict)) else [mask]
+            flat = [with_mask(x, m) if m is not None else x for x, m in zip(flat, masks)] \
+                + flat[len(masks):]
+        return _unpack_singleton(self._run_through_graph(flat, training=training))
+
+    def compute_output_spec(self, inputs, training=None, mask=None):
+        flat = flatten(inputs)
+        if len(flat) == len(self._inputs) and all(
+                isinstance(x, KerasTensor) and x.shape == r.shape
+                for x, r in zip(flat, self._inputs)):
+            def fresh(t):
+                out = KerasTensor(t.shape, dtype=t.dtype)
+                inner = get_mask(t)
+                if inner is not None:  # keep the inner mask visible symbolically
+                    out._keras_mask = KerasTensor(inner.shape, dtype=inner.dtype)
+                return out
+            return _unpack_singleton(map_structure(fresh, self._outputs_struct))
+        values = {id(x): v for x, v in zip(self._inputs, flat)}
+        for node in self._plan:
+            if any(id(x) not in values for x in node.input_tensors):
+                continue
+            args, kwargs = node.fill_in(values)
+            op = node.operation
+            if isinstance(op, Layer):
+                outputs = op.compute_output_spec(*args, **kwargs)
+            else:
+                from .._graph import compute_output_spec
+                outputs = compute_output_spec(op.fn, *args, **kwargs)
+            for x, y in zip(node.outputs, flatten(outputs)):
+                values[id(x)] = y
+        return _unpack_singleton(pack_as(self._outputs_struct,
+                                         [values[id(x)] for x in self._outputs]))
+
+    def compute_output_shape(self, input_shape):
+        specs = map_structure(lambda s: KerasTensor(s), input_shape) \
+            if not _is_shape(input_shape) else KerasTensor(input_shape)
+        for x, ref in zip(flatten(specs), self._inputs):
+            x._dtype = ref.dtype
+        out = self.compute_output_spec(specs)
+        return map_structure(lambda x: x.shape, out)
+
+    # ------------------------------------------------------------------ config
+
+    def get_config(self):
+        from .._graph import _FunctionOp
+        for op in self._operations:
+            if isinstance(op, _FunctionOp):
+                raise NotImplementedError(
+                    f"Model '{self.name}' applies `fastmask.ops.{op.fn.__name__}` directly to "
+                    "symbolic tensors; such graphs cannot be serialized. Wrap the op in a "
+                    "`Lambda` layer or a custom layer instead.")
+        reindex = {}
+        for op in self._operations:
+            kept = 1 if isinstance(op, Functional) else 0
+            for i, node in enumerate(op._inbound_nodes):
+                if id(node) in self._node_ids:
+                    reindex[(id(op), i)] = kept
+                    kept += 1
+
+        def tensor_ref(t):
+            op, node_index, tensor_index = t._keras_history
+            return [op.name, reindex[(id(op), node_index)], tensor_index]
+
+        def ser_arg(x):
+            if isinstance(x, KerasTensor):
+                return {"class_name": "__keras_tensor__",
+                        "config": {"shape": x.shape, "dtype": x.dtype,
+                                   "keras_history": tensor_ref(x)}}
+            return x
+
+        layers = []
+        for op in self._operations:
+            nodes = []
+            for i, node in enumerate(op._inbound_nodes):
+                if id(node) in self._node_ids and node.input_tensors:
+                    nodes.append({"args": map_structure(ser_arg, node.call_args),
+                                  "kwargs": map_structure(ser_arg, node.call_kwargs)})
+            entry = serialize(op)
+            entry["name"] = op.name
+            entry["inbound_nodes"] = nodes
+            layers.append(entry)
+        return {"name": self.name, "trainable": self.trainable, "layers": layers,
+                "input_layers": map_structure(tensor_ref, self._inputs_struct),
+                "output_layers": map_structure(tensor_ref, self._outputs_struct)}
+
+
+def _is_shape(s):
+    return isinstance(s, tuple) and all(d is None or isinstance(d, int) for d in s)
+
+
+def functional_from_config(cls, config, custom_objects=None):
+    """Rebuild a Functional model from `get_config()` (Keras's format)."""
+    config = dict(config)
+    created = {}
+    pending = collections.OrderedDict()
+    for layer_data in config["layers"]:
+        layer = deserialize(layer_data, custom_objects=custom_objects)
+        created[layer_data["name"]] = layer
+        for node_data in layer_data.get("inbound_nodes", []):
+            pending.setdefault(layer_data["name"], []).append(node_data)
+
+    def get_tensor(name, node_index, tensor_index):
+        layer = created[name]
+        if isinstance(layer, Functional):
+            node_index -= 1
+        if node_index >= len(layer._inbound_nodes):
+            raise IndexError(name)
+        return layer._inbound_nodes[node_index].outputs[tensor_index]
+
+    def de_arg(x):
+        if isinstance(x, dict) and x.get("class_name") == "__keras_tensor__":
+            return get_tensor(*x["config"]["keras_history"])
+        if isinstance(x, dict):
+            return {k: de_arg(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            if len(x) >= 3 and isinstance(x[0], str) and isinstance(x[1], int) \
+                    and isinstance(x[2], int) and len(x) <= 4:
+                return get_tensor(*x[:3])
+            return type(x)(de_arg(v) for v in x)
+        return x
+
+    def process(node_data):
+        if isinstance(node_data, dict):
+            args, kwargs = de_arg(list(node_data.get("args", []))), de_arg(
+                dict(node_data.get("kwargs", {})))
+        else:  # legacy list format
+            tensors = [get_tensor(*d[:3]) for d in node_data]
+            args, kwargs = [_unpack_singleton(tensors)], {}
+        return args, kwargs
+
+    while pending:
+        progressed = False
+        for name in list(pending):
+            nodes = pending[name]
+            while nodes:
+                try:
+                    args, kwargs = process(nodes[0])
+                except IndexError:
+                    break
+                created[name](*args, **kwargs)
+                nodes.pop(0)
+                progressed = True
+            if not nodes:
+                del pending[name]
+        if not progressed:
+            raise ValueError("Invalid Functional model configuration. The graph of the "
+                             "Functional model either has loops or disconnected nodes. "
+                             f"The following nodes failed to be resolved: {dict(pending)}")
+
+    def refs(x):
+        if isinstance(x, list) and len(x) == 3 and isinstance(x[0], str):
+            return get_tensor(*x)
+        if isinstance(x, dict):
+            return {k: refs(v) for k, v in x.items()}
+        return [refs(v) for v in x]
+
+    inputs = refs(config["input_layers"])
+    outputs = refs(config["output_layers"])
+    return cls(inputs=inputs, outputs=outputs, name=config.get("name"),
+               trainable=config.get("trainable"))

@@ -1,0 +1,207 @@
+"""`fastmask.Sequential`: a linear stack of layers (Keras 3 semantics).
+
+With an `Input` first, the model is built at once as a Functional graph.
+Without one, it is built on the first call from the actual input shape
+(fastmask keeps integer inputs' own dtype there, where Keras would convert
+them to the first layer's float dtype; floats are cast as in Keras).
+Masks propagate between the layers exactly as in a Functional model.
+"""
+import numpy as np
+
+from .._graph import flatten
+from .._tensor import KerasTensor, get_mask, standardize_shape
+from ..layers.input_layer import InputLayer
+from ..layers.layer import Layer
+from ..layers.serialization import deserialize, serialize
+from .functional import Functional
+from .model import Model
+
+__all__ = ["Sequential"]
+
+
+class Sequential(Model):
+    """`Sequential(layers=None, trainable=True, name=None)`; `add(layer)`, `pop()`."""
+
+    def __init__(self, layers=None, trainable=True, name=None):
+        super().__init__(trainable=trainable, name=name)
+        self._functional = None
+        self._layer_list = []
+        if layers:
+            for layer in layers:
+                self.add(layer, rebuild=False)
+            self._maybe_rebuild()
+
+    @property
+    def _layers(self):
+        return list(self._layer_list)
+
+    @property
+    def layers(self):
+        layers = self._layer_list
+        if layers and isinstance(layers[0], InputLayer):
+            return layers[1:]
+        return list(layers)
+
+    def add(self, layer, rebuild=True):
+        """Append a layer (or an `Input` tensor, which becomes the InputLayer)."""
+        if not self._layer_list and getattr(layer, "_input_shape_arg", None) is not None:
+            self.add(InputLayer(shape=layer._input_shape_arg), rebuild=False)
+        if hasattr(layer, "_keras_history") and isinstance(layer._keras_history[0], InputLayer):
+            layer = layer._keras_history[0]
+        if not isinstance(layer, Layer):
+            raise ValueError("Only instances of `fastmask.layers.Layer` can be added to a "
+                             f"Sequential model. Received: {layer} (of type {type(layer)})")
+        for ref in self._layer_list:
+            if ref.name == layer.name and ref is not layer:
+                raise ValueError("All layers added to a Sequential model should have unique "
+                                 f"names. Name '{layer.name}' is already the name of a layer "
+                                 "in this model. Update the `name` argument to pass a unique "
+                                 "name.")
+        if isinstance(layer, InputLayer) and self._layer_list and \
+                isinstance(self._layer_list[0], InputLayer):
+            raise ValueError(f"Sequential model '{self.name}' has already been configured to "
+                             f"use input shape {self._layer_list[0].batch_shape}. You cannot "
+                             "add a different Input layer to it.")
+        self._layer_list.append(layer)
+        self.built = False
+        self._functional = None
+        if rebuild:
+            self._maybe_rebuild()
+
+    def pop(self, rebuild=True):
+        """Remove and return the last layer."""
+        if not self.layers:
+            raise IndexError("There are no layers in the model.")
+        layer = self._layer_list.pop()
+        self.built = False
+        self._functional = None
+        if rebuild:
+            self._maybe_rebuild()
+        return layer
+
+    def _maybe_rebuild(self):
+        self.built = False
+        self._functional = None
+        if self._layer_list and isinstance(self._layer_list[0], InputLayer) and \
+                len(self._layer_list) > 1:
+            self._build_graph(self._layer_list[0].batch_shape, self._layer_list[0].dtype)
+
+    def build(self, input_shape=None):
+        """Build the graph for `input_shape` (including the batch dim)."""
+        try:
+            input_shape = standardize_shape(input_shape)
+        except (ValueError, TypeError):
+            return
+        self._build_graph(input_shape, None)
+
+    def _build_graph(self, input_shape, dtype):
+        if not self._layer_list:
+            raise ValueError(f"Sequential model {self.name} cannot be built because it has "
+                             "no layers. Call `model.add(layer)`.")
+        first = self._layer_list[0]
+        if isinstance(first, InputLayer):
+            if first.batch_shape != tuple(input_shape):
+                raise ValueError(f"Sequential model '{self.name}' has already been configured "
+                                 f"to use input shape {first.batch_shape}. You cannot build it "
+                                 f"with input_shape {input_shape}")
+        else:
+            if dtype is None:
+                dtype = first.compute_dtype
+            self._layer_list.insert(0, InputLayer(batch_shape=input_shape, dtype=dtype))
+        x = self._layer_list[0].output
+        inputs = x
+        for layer in self._layer_list[1:]:
+            try:
+                x = layer(x)
+            except NotImplementedError:
+                self.built = True
+                return
+        self._functional = Functional(inputs=inputs, outputs=x)
+        self.built = True
+
+    def _maybe_build(self, arguments, tensors, eager):
+        if self.built:
+            return
+        first = next(iter(arguments.values()))
+        if isinstance(first, (np.ndarray, KerasTensor)):
+            dtype = np.dtype(first.dtype).name if isinstance(first, np.ndarray) else first.dtype
+            if "float" in dtype:
+                dtype = None
+            shape = tuple(first.shape)
+            if isinstance(first, np.ndarray):
+                shape = (None,) + shape[1:] if shape else shape
+            self._build_graph(shape, dtype)
+        self.built = True
+
+    def call(self, inputs, training=None, mask=None, **kwargs):
+        if self._functional is not None:
+            return self._functional.call(inputs, training=training, mask=mask, **kwargs)
+        for layer in self.layers:
+            layer_kwargs = {}
+            if layer._call_info.has_mask:
+                layer_kwargs["mask"] = mask
+            if layer._call_info.has_training and training is not None:
+                layer_kwargs["training"] = training
+            inputs = layer(inputs, **layer_kwargs)
+            mask = get_mask(inputs)
+        return inputs
+
+    def compute_output_spec(self, inputs, training=None, mask=None, **kwargs):
+        if self._functional is not None:
+            return self._functional.compute_output_spec(inputs, training=training, mask=mask)
+        for layer in self.layers:
+            inputs = layer.compute_output_spec(inputs)
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        if self._functional is not None:
+            return self._functional.compute_output_shape(input_shape)
+        for layer in self.layers:
+            input_shape = layer.compute_output_shape(input_shape)
+        return input_shape
+
+    def _require_graph(self, what):
+        if self._functional is None:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined {what} yet.")
+        return self._functional
+
+    input_shape = property(lambda self: self._require_graph("input shape").input_shape)
+    output_shape = property(lambda self: self._require_graph("output shape").output_shape)
+    inputs = property(lambda self: self._require_graph("inputs").inputs)
+    outputs = property(lambda self: self._require_graph("outputs").outputs)
+
+    @property
+    def input(self):
+        return self._require_graph("input").input
+
+    @property
+    def output(self):
+        return self._require_graph("output").output
+
+    @property
+    def input_dtype(self):
+        if self._layer_list and isinstance(self._layer_list[0], InputLayer):
+            return self._layer_list[0].dtype
+        return super().input_dtype
+
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": self.dtype_policy.serialize(),
+                  "layers": [serialize(layer) for layer in self._layer_list]}
+        if self._functional is not None:
+            config["build_input_shape"] = self._layer_list[0].batch_shape
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        if "name" not in config or "layers" not in config:
+            raise ValueError("A Sequential model configuration must be a dictionary "
+                             "containing the 'name' and 'layers' keys. "
+                             f"Received: config={config}")
+        model = cls(name=config["name"], trainable=config.get("trainable", True))
+        for layer_config in config["layers"]:
+            model.add(deserialize(layer_config, custom_objects=custom_objects))
+        shape = config.get("build_input_shape")
+        if model._functional is None and shape and isinstance(shape, (tuple, list)):
+            model.build(tuple(shape))
+        return model

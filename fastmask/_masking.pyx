@@ -60,6 +60,8 @@ def masking_mask_rows(const floating[:, :] x, uint8_t[::1] mask, double mask_val
     cdef intp_t b, lo, hi, n_blocks, block, row_stride
     cdef const floating *base
     cdef floating mv = <floating>mask_value
+    if mask.shape[0] != n_rows:
+        raise ValueError(f"mask has {mask.shape[0]} entries for {n_rows} rows")
     if n_rows == 0 or n_feat == 0:
         mask[:] = 0
         return
@@ -92,6 +94,9 @@ def masking_rows(const floating[:, :] x, floating[:, ::1] out, uint8_t[::1] mask
     cdef const floating *base
     cdef floating *obase
     cdef floating mv = <floating>mask_value
+    if mask.shape[0] != n_rows or out.shape[0] != n_rows or out.shape[1] != n_feat:
+        raise ValueError(f"out {tuple(out.shape)[:2]} / mask ({mask.shape[0]},) do not "
+                         f"match x ({n_rows}, {n_feat})")
     if n_rows == 0 or n_feat == 0:
         mask[:] = 0
         return
@@ -151,6 +156,10 @@ def embedding_gather(const index_t[::1] ids, const floating[:, :] table, floatin
     cdef const floating *tbase = NULL  # stays NULL only when nothing can be read or written
     cdef floating *obase = NULL
     cdef uint8_t *mbase = NULL
+    if out.shape[0] != n or out.shape[1] != dim or (mask is not None and mask.shape[0] != n):
+        raise ValueError(f"out {tuple(out.shape)[:2]} / mask do not match {n} ids of dim {dim}")
+    if n_chunks < 1:
+        raise ValueError("first_bad needs one entry per chunk (at least 1)")
     if n == 0:
         return
     if n_rows > 0 and dim > 0:

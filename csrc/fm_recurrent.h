@@ -1,0 +1,335 @@
+/* Masked recurrent kernels (LSTM, GRU, SimpleRNN): the per-step work that
+ * fastmask/_recurrent.pyx drives from its nogil/OpenMP time loop.
+ *
+ * One step s of the recurrence processes only the rows active at s (their
+ * batch indices `rows[off[s] .. off[s+1])`, ascending). For them it
+ *   1. gathers A[i] = [x[b, t(s), :F] | h[b, :Upad]]  (one contiguous row),
+ *   2. computes A @ Wcat with Wcat = [kernel; recurrent_kernel] packed once
+ *      per call into panels of `lanes` units x all gates (register-blocked
+ *      micro-kernel: MR rows x gates vectors accumulate over k = 0..F+U-1 in
+ *      order, so an element's value does not depend on the row blocking or
+ *      the thread split), and
+ *   3. applies the gate activations and the state update in the same tile
+ *      (fused epilogue), writing h and c of the active rows in place and the
+ *      output row out[b, s] (processing order, as Keras stacks it).
+ * Masked (b, s) pairs cost nothing here; the caller fills their outputs.
+ * The input projection is thereby computed for unmasked steps only and in
+ * the same pass as the recurrent product (no (steps x 4U) buffer).
+ *
+ * GRU with reset_after=False needs (r * h) @ R_h after r is known for all
+ * units: phase 1 computes z, r, x@K_h + b_h and r*h into scratch, phase 2
+ * multiplies by the R_h panels.
+ *
+ * The micro-kernel and epilogues are compiled once per instruction set
+ * (fm_recurrent_impl.h instantiated for float/double x generic/AVX2/AVX-512
+ * with target attributes); fm_rnn_isa_best() picks at run time.
+ */
+#ifndef FASTMASK_FM_RECURRENT_H
+#define FASTMASK_FM_RECURRENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "fm_activations.h"
+
+enum { FM_CELL_SIMPLE = 0, FM_CELL_LSTM = 1, FM_CELL_GRU = 2 };
+enum { FM_ISA_GENERIC = 0, FM_ISA_AVX2 = 1, FM_ISA_AVX512 = 2 };
+
+typedef struct {
+    int cell;            /* FM_CELL_* */
+    int reset_after;     /* GRU only */
+    int act, ract;       /* FM_ACT_* of activation / recurrent_activation */
+    int dbl;             /* 0: float32 arrays, 1: float64 */
+    int go_backwards;
+    ptrdiff_t B, T, F, U;
+    ptrdiff_t Upad;      /* U rounded up to the ISA's lanes: row stride of h, c, bias, scratch */
+    ptrdiff_t lda;       /* F + Upad: row stride of A */
+    const void *x;       /* (B, T, F) */
+    const void *wp;      /* packed weights, fm_rnn_packed_size() elements */
+    const void *bias;    /* (n_bias_rows, Upad), see fm_rnn_bias_rows() */
+    void *h;             /* (B, Upad) state h, updated in place */
+    void *c;             /* (B, Upad) LSTM carry, updated in place; else unused */
+    void *out;           /* (B, T, U) outputs in processing order, or NULL */
+    void *A;             /* (max active rows, lda) scratch */
+    void *z, *hx, *rh;   /* (max active rows, Upad) scratch for GRU reset_after=False */
+    const ptrdiff_t *off;   /* (T + 1,) step offsets into rows */
+    const ptrdiff_t *rows;  /* active batch rows of each step, ascending */
+} fm_rnn_args;
+
+/* Gates per cell: columns of kernel are [gate 0 | gate 1 | ...], U each. */
+static inline int fm_rnn_gates(int cell) {
+    return cell == FM_CELL_LSTM ? 4 : (cell == FM_CELL_GRU ? 3 : 1);
+}
+
+/* Bias rows (each Upad long) expected in args.bias:
+ *   SimpleRNN: [b]; LSTM: [b_i, b_f, b_c, b_o];
+ *   GRU reset_after: [b0_z + b1_z, b0_r + b1_r, b0_h, b1_h];
+ *   GRU reset_before: [b_z, b_r, b_h]. */
+static inline int fm_rnn_bias_rows(int cell, int reset_after) {
+    if (cell == FM_CELL_LSTM) return 4;
+    if (cell == FM_CELL_GRU) return reset_after ? 4 : 3;
+    return 1;
+}
+
+/* Gates of the recurrent part packed with the kernel (GRU reset_before packs
+ * R_z, R_r there and R_h in separate phase-2 panels). */
+static inline int fm_rnn_gates_h(int cell, int reset_after) {
+    return (cell == FM_CELL_GRU && !reset_after) ? 2 : fm_rnn_gates(cell);
+}
+
+static inline ptrdiff_t fm_rnn_groups(ptrdiff_t U, ptrdiff_t lanes) {
+    return (U + lanes - 1) / lanes;
+}
+
+static inline ptrdiff_t fm_rnn_panel_size(int cell, int reset_after, ptrdiff_t F,
+                                          ptrdiff_t U, ptrdiff_t lanes) {
+    return (F * fm_rnn_gates(cell) + U * fm_rnn_gates_h(cell, reset_after)) * lanes;
+}
+
+static inline ptrdiff_t fm_rnn_packed_size(int cell, int reset_after, ptrdiff_t F,
+                                           ptrdiff_t U, ptrdiff_t lanes) {
+    ptrdiff_t G = fm_rnn_groups(U, lanes);
+    ptrdiff_t n = G * fm_rnn_panel_size(cell, reset_after, F, U, lanes);
+    if (cell == FM_CELL_GRU && !reset_after) n += G * U * lanes;
+    return n;
+}
+
+/* Pack kernel (F, NG*U) and recurrent_kernel (U, NG*U), row-major, into
+ * panels: for unit group g (units g*lanes ..), rows k = 0..F-1 of the kernel
+ * then k = 0..U-1 of the recurrent kernel, each row NG (or NGh) vectors of
+ * `lanes` values, gate-major; units >= U are zero. */
+#define FM_RNN_DEFINE_PACK(TT, SUF)                                                      \
+static inline void fm_rnn_pack_##SUF(int cell, int reset_after, ptrdiff_t F,           \
+                                     ptrdiff_t U, ptrdiff_t lanes, const TT *kernel,     \
+                                     const TT *rec, TT *wp) {                             \
+    const int ng = fm_rnn_gates(cell), ngh = fm_rnn_gates_h(cell, reset_after);         \
+    const ptrdiff_t G = fm_rnn_groups(U, lanes), ncol = (ptrdiff_t)ng * U;              \
+    const ptrdiff_t P = fm_rnn_panel_size(cell, reset_after, F, U, lanes);              \
+    ptrdiff_t g, k, l;                                                                  \
+    int j;                                                                              \
+    for (g = 0; g < G; g++) {                                                           \
+        TT *px = wp + g * P, *ph = px + F * ng * lanes;                                  \
+        for (k = 0; k < F; k++)                                                         \
+            for (j = 0; j < ng; j++)                                                    \
+                for (l = 0; l < lanes; l++) {                                           \
+                    ptrdiff_t u = g * lanes + l;                                        \
+                    px[(k * ng + j) * lanes + l] = u < U ? kernel[k * ncol + j * U + u] : (TT)0; \
+                }                                                                       \
+        for (k = 0; k < U; k++)                                                         \
+            for (j = 0; j < ngh; j++)                                                   \
+                for (l = 0; l < lanes; l++) {                                           \
+                    ptrdiff_t u = g * lanes + l;                                        \
+                    ph[(k * ngh + j) * lanes + l] = u < U ? rec[k * ncol + j * U + u] : (TT)0; \
+                }                                                                       \
+    }                                                                                   \
+    if (cell == FM_CELL_GRU && !reset_after) {                                          \
+        TT *p2 = wp + G * P;                                                             \
+        for (g = 0; g < G; g++)                                                         \
+            for (k = 0; k < U; k++)                                                     \
+                for (l = 0; l < lanes; l++) {                                           \
+                    ptrdiff_t u = g * lanes + l;                                        \
+                    p2[(g * U + k) * lanes + l] = u < U ? rec[k * ncol + 2 * U + u] : (TT)0; \
+                }                                                                       \
+    }                                                                                   \
+}
+FM_RNN_DEFINE_PACK(float, f)
+FM_RNN_DEFINE_PACK(double, d)
+
+/* Gather A rows i_lo..i_hi-1 of step s: [x[b, t(s)] | h[b]]. */
+#define FM_RNN_DEFINE_GATHER(TT, SUF)                                                    \
+static inline void fm_rnn_gather_##SUF(const fm_rnn_args *a, ptrdiff_t s,               \
+                                       ptrdiff_t i_lo, ptrdiff_t i_hi) {                \
+    const ptrdiff_t t = a->go_backwards ? a->T - 1 - s : s;                             \
+    const ptrdiff_t *rows = a->rows + a->off[s];                                        \
+    const TT *x = (const TT *)a->x, *h = (const TT *)a->h;                                 \
+    TT *A = (TT *)a->A;                                                                   \
+    ptrdiff_t i;                                                                        \
+    for (i = i_lo; i < i_hi; i++) {                                                     \
+        const ptrdiff_t b = rows[i];                                                    \
+        memcpy(A + i * a->lda, x + (b * a->T + t) * a->F, (size_t)a->F * sizeof(TT));    \
+        memcpy(A + i * a->lda + a->F, h + b * a->Upad, (size_t)a->Upad * sizeof(TT));    \
+    }                                                                                   \
+}
+FM_RNN_DEFINE_GATHER(float, f)
+FM_RNN_DEFINE_GATHER(double, d)
+
+static inline void fm_rnn_gather(const fm_rnn_args *a, ptrdiff_t s, ptrdiff_t i_lo,
+                                 ptrdiff_t i_hi) {
+    if (a->dbl) fm_rnn_gather_d(a, s, i_lo, i_hi);
+    else fm_rnn_gather_f(a, s, i_lo, i_hi);
+}
+
+/* OpenMP barrier usable from a function called inside a parallel region. */
+static inline void fm_rnn_barrier(void) {
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+}
+
+/* ---- Per-ISA instantiations ---- */
+#define FMR_CASES_1(F) case 1: F(1); break;
+#define FMR_CASES_2(F) FMR_CASES_1(F) case 2: F(2); break;
+#define FMR_CASES_3(F) FMR_CASES_2(F) case 3: F(3); break;
+#define FMR_CASES_4(F) FMR_CASES_3(F) case 4: F(4); break;
+#define FMR_CASES_5(F) FMR_CASES_4(F) case 5: F(5); break;
+#define FMR_CASES_6(F) FMR_CASES_5(F) case 6: F(6); break;
+#define FMR_CASES_7(F) FMR_CASES_6(F) case 7: F(7); break;
+#define FMR_CASES_8(F) FMR_CASES_7(F) case 8: F(8); break;
+#define FMR_CASES_9(F) FMR_CASES_8(F) case 9: F(9); break;
+#define FMR_CASES_10(F) FMR_CASES_9(F) case 10: F(10); break;
+#define FMR_CASES_11(F) FMR_CASES_10(F) case 11: F(11); break;
+#define FMR_CASES_12(F) FMR_CASES_11(F) case 12: F(12); break;
+#define FMR_CASES_(N, F) FMR_CASES_##N(F)
+#define FMR_CASES(N, F) FMR_CASES_(N, F)
+
+/* Generic: GCC/clang 16-byte vectors (SSE2 / NEON), else plain scalars. */
+#if FM_HAVE_VECTOR_EXT
+#define FMR_SUF f32_generic
+#define FMR_T float
+#define FMR_VT fm_f4
+#define FMR_V 4
+#define FMR_VSUF f4
+#define FMR_MR4 2
+#define FMR_MR3 3
+#define FMR_MR1 8
+#define FMR_ATTR
+#include "fm_recurrent_impl.h"
+#define FMR_SUF f64_generic
+#define FMR_T double
+#define FMR_VT fm_d2
+#define FMR_V 2
+#define FMR_VSUF d2
+#define FMR_MR4 2
+#define FMR_MR3 3
+#define FMR_MR1 8
+#define FMR_ATTR
+#include "fm_recurrent_impl.h"
+#else
+#define FMR_SUF f32_generic
+#define FMR_T float
+#define FMR_VT float
+#define FMR_V 1
+#define FMR_VSUF f
+#define FMR_MR4 2
+#define FMR_MR3 3
+#define FMR_MR1 4
+#define FMR_ATTR
+#include "fm_recurrent_impl.h"
+#define FMR_SUF f64_generic
+#define FMR_T double
+#define FMR_VT double
+#define FMR_V 1
+#define FMR_VSUF d
+#define FMR_MR4 2
+#define FMR_MR3 3
+#define FMR_MR1 4
+#define FMR_ATTR
+#include "fm_recurrent_impl.h"
+#endif
+
+#if FM_X86
+#define FMR_SUF f32_avx2
+#define FMR_T float
+#define FMR_VT fm_f8
+#define FMR_V 8
+#define FMR_VSUF f8
+#define FMR_MR4 2
+#define FMR_MR3 3
+#define FMR_MR1 8
+#define FMR_ATTR __attribute__((target(FM_TARGET_AVX2)))
+#include "fm_recurrent_impl.h"
+#define FMR_SUF f64_avx2
+#define FMR_T double
+#define FMR_VT fm_d4
+#define FMR_V 4
+#define FMR_VSUF d4
+#define FMR_MR4 2
+#define FMR_MR3 3
+#define FMR_MR1 8
+#define FMR_ATTR __attribute__((target(FM_TARGET_AVX2)))
+#include "fm_recurrent_impl.h"
+#define FMR_SUF f32_avx512
+#define FMR_T float
+#define FMR_VT fm_f16
+#define FMR_V 16
+#define FMR_VSUF f16
+#define FMR_MR4 6
+#define FMR_MR3 8
+#define FMR_MR1 12
+#define FMR_ATTR __attribute__((target(FM_TARGET_AVX512)))
+#include "fm_recurrent_impl.h"
+#define FMR_SUF f64_avx512
+#define FMR_T double
+#define FMR_VT fm_d8
+#define FMR_V 8
+#define FMR_VSUF d8
+#define FMR_MR4 6
+#define FMR_MR3 8
+#define FMR_MR1 12
+#define FMR_ATTR __attribute__((target(FM_TARGET_AVX512)))
+#include "fm_recurrent_impl.h"
+#endif
+
+/* ---- Run-time dispatch ---- */
+static inline int fm_rnn_isa_supported(int isa) {
+    if (isa == FM_ISA_GENERIC) return 1;
+#if FM_X86 && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    if (isa == FM_ISA_AVX2)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (isa == FM_ISA_AVX512)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
+            && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw")
+            && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    return 0;
+}
+
+static inline int fm_rnn_isa_best(void) {
+    if (fm_rnn_isa_supported(FM_ISA_AVX512)) return FM_ISA_AVX512;
+    if (fm_rnn_isa_supported(FM_ISA_AVX2)) return FM_ISA_AVX2;
+    return FM_ISA_GENERIC;
+}
+
+#if FM_X86
+#define FMR_DISPATCH(isa, dbl, FN, ...)                                                 \
+    do {                                                                                \
+        if ((isa) == FM_ISA_AVX512) {                                                   \
+            if (dbl) FN##_f64_avx512(__VA_ARGS__); else FN##_f32_avx512(__VA_ARGS__);   \
+        } else if ((isa) == FM_ISA_AVX2) {                                              \
+            if (dbl) FN##_f64_avx2(__VA_ARGS__); else FN##_f32_avx2(__VA_ARGS__);       \
+        } else {                                                                        \
+            if (dbl) FN##_f64_generic(__VA_ARGS__); else FN##_f32_generic(__VA_ARGS__); \
+        }                                                                               \
+    } while (0)
+#define FMR_DISPATCH_RET(isa, dbl, FN, ...)                                             \
+    ((isa) == FM_ISA_AVX512 ? ((dbl) ? FN##_f64_avx512(__VA_ARGS__) : FN##_f32_avx512(__VA_ARGS__)) \
+     : (isa) == FM_ISA_AVX2 ? ((dbl) ? FN##_f64_avx2(__VA_ARGS__) : FN##_f32_avx2(__VA_ARGS__)) \
+     : ((dbl) ? FN##_f64_generic(__VA_ARGS__) : FN##_f32_generic(__VA_ARGS__)))
+#else
+#define FMR_DISPATCH(isa, dbl, FN, ...)                                                 \
+    do { if (dbl) FN##_f64_generic(__VA_ARGS__); else FN##_f32_generic(__VA_ARGS__); } while (0)
+#define FMR_DISPATCH_RET(isa, dbl, FN, ...)                                             \
+    ((dbl) ? FN##_f64_generic(__VA_ARGS__) : FN##_f32_generic(__VA_ARGS__))
+#endif
+
+/* Lanes (units per panel) of an ISA for float32 (dbl=0) or float64. */
+static inline int fm_rnn_lanes(int isa, int dbl) {
+    return FMR_DISPATCH_RET(isa, dbl, fm_rnn_lanes_impl);
+}
+
+/* Rows per register block for the phase of a cell. */
+static inline int fm_rnn_mr(int isa, int dbl, int cell, int reset_after, int phase) {
+    return FMR_DISPATCH_RET(isa, dbl, fm_rnn_mr_impl, cell, reset_after, phase);
+}
+
+/* Tiles of step s: active rows i_lo..i_hi-1 x unit groups g_lo..g_hi-1 of
+ * phase 0 (the only phase except GRU reset_after=False, which has phase 1). */
+static inline void fm_rnn_tiles(int isa, const fm_rnn_args *a, ptrdiff_t s, int phase,
+                                ptrdiff_t i_lo, ptrdiff_t i_hi, ptrdiff_t g_lo,
+                                ptrdiff_t g_hi) {
+    FMR_DISPATCH(isa, a->dbl, fm_rnn_tiles_impl, a, s, phase, i_lo, i_hi, g_lo, g_hi);
+}
+
+#endif /* FASTMASK_FM_RECURRENT_H */

@@ -1,0 +1,259 @@
+/* Template body of fm_recurrent.h, included once per (dtype, ISA) with
+ *   FMR_SUF   name suffix (f32_avx512, ...)      FMR_T   float or double
+ *   FMR_VT    vector type (or the scalar)        FMR_V   its lanes
+ *   FMR_VSUF  suffix of the fm_activations vector functions for FMR_VT
+ *   FMR_MR4 / FMR_MR3 / FMR_MR1  rows per register block with 4 / 3 / 1
+ *             accumulator vectors per row        FMR_ATTR  target attribute
+ * No include guard on purpose; the FMR_* parameters are undefined at the end.
+ */
+#define FMR_CAT2(a, b) a##_##b
+#define FMR_CAT(a, b) FMR_CAT2(a, b)
+#define FMR(n) FMR_CAT(n, FMR_SUF)
+#define FMR_ACT(kind, x) FMR_CAT(fm_act, FMR_VSUF)(kind, x)
+#define FMR_MRMAX 12
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#define FMR_RESTRICT __restrict
+#else
+#define FMR_RESTRICT restrict
+#endif
+
+FM_INLINE FMR_ATTR FMR_VT FMR(fmr_load)(const FMR_T *p) {
+    FMR_VT v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+FM_INLINE FMR_ATTR void FMR(fmr_store)(FMR_T *p, FMR_VT v) { memcpy(p, &v, sizeof v); }
+
+/* Store the first n lanes (the last unit group may be partial). */
+FM_INLINE FMR_ATTR void FMR(fmr_store_n)(FMR_T *p, FMR_VT v, ptrdiff_t n) {
+    if (n >= FMR_V) memcpy(p, &v, sizeof v);
+    else memcpy(p, &v, (size_t)n * sizeof(FMR_T));
+}
+
+FM_INLINE FMR_ATTR FMR_VT FMR(fmr_bcast)(FMR_T x) { return ((FMR_VT){0}) + x; }
+
+/* Micro-kernel: acc[r][slot(j)] += sum_k A[r*lda + k] * W[k, j] for rows
+ * r < m and nw weight vectors per k (slot(j) = j, except the last weight
+ * vector goes to `last`). k runs in order: the value of an element does not
+ * depend on m or on which rows share the block. */
+FM_INLINE FMR_ATTR void FMR(fmr_mk)(const int m, const int nw, const int last,
+                                     const FMR_T *FMR_RESTRICT A, const ptrdiff_t lda,
+                                     const FMR_T *FMR_RESTRICT W, const ptrdiff_t K,
+                                     FMR_VT acc[FMR_MRMAX][4]) {
+    ptrdiff_t k;
+    int r;
+    for (k = 0; k < K; k++) {
+        const FMR_T *w = W + k * nw * FMR_V;
+        FMR_VT w0 = FMR(fmr_load)(w), w1 = w0, w2 = w0, w3 = w0;
+        if (nw > 1) w1 = FMR(fmr_load)(w + FMR_V);
+        if (nw > 2) w2 = FMR(fmr_load)(w + 2 * FMR_V);
+        if (nw > 3) w3 = FMR(fmr_load)(w + 3 * FMR_V);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 12
+#endif
+        for (r = 0; r < m; r++) {
+            const FMR_VT b = FMR(fmr_bcast)(A[r * lda + k]);
+            if (nw == 1) {
+                acc[r][last] += b * w0;
+            } else {
+                acc[r][0] += b * w0;
+                if (nw == 2) acc[r][last] += b * w1;
+                else acc[r][1] += b * w1;
+                if (nw == 3) acc[r][last] += b * w2;
+                if (nw == 4) {
+                    acc[r][2] += b * w2;
+                    acc[r][last] += b * w3;
+                }
+            }
+        }
+    }
+}
+
+#define FMR_ZERO_ACC(m, na)                                                   \
+    do {                                                                      \
+        int r_, j_;                                                           \
+        for (r_ = 0; r_ < (m); r_++)                                          \
+            for (j_ = 0; j_ < (na); j_++) acc[r_][j_] = (FMR_VT){0};          \
+    } while (0)
+
+/* Common tile context. */
+#define FMR_TILE_PROLOGUE                                                     \
+    const FMR_T *A = (const FMR_T *)a->A + i0 * a->lda;                       \
+    const FMR_T *bias = (const FMR_T *)a->bias + g * FMR_V;                   \
+    FMR_T *h = (FMR_T *)a->h, *out = (FMR_T *)a->out;                         \
+    const ptrdiff_t gv = g * FMR_V, nv = a->U - gv;                           \
+    const ptrdiff_t Wp = fm_rnn_panel_size(a->cell, a->reset_after, a->F, a->U, FMR_V); \
+    const FMR_T *W = (const FMR_T *)a->wp + g * Wp;                           \
+    FMR_VT acc[FMR_MRMAX][4];                                                 \
+    int r
+
+#define FMR_OUT_ROW(b) (out + ((b) * a->T + s) * a->U + gv)
+
+FM_INLINE FMR_ATTR void FMR(fmr_tile_lstm)(const int m, const fm_rnn_args *a, ptrdiff_t s,
+                                            const ptrdiff_t *rows, ptrdiff_t i0, ptrdiff_t g) {
+    FMR_TILE_PROLOGUE;
+    FMR_T *c = (FMR_T *)a->c;
+    const FMR_VT bi = FMR(fmr_load)(bias), bf = FMR(fmr_load)(bias + a->Upad);
+    const FMR_VT bc = FMR(fmr_load)(bias + 2 * a->Upad), bo = FMR(fmr_load)(bias + 3 * a->Upad);
+    FMR_ZERO_ACC(m, 4);
+    FMR(fmr_mk)(m, 4, 3, A, a->lda, W, a->F + a->U, acc);
+    for (r = 0; r < m; r++) {
+        const ptrdiff_t b = rows[i0 + r];
+        FMR_T *cp = c + b * a->Upad + gv;
+        const FMR_VT i = FMR_ACT(a->ract, acc[r][0] + bi);
+        const FMR_VT f = FMR_ACT(a->ract, acc[r][1] + bf);
+        const FMR_VT gg = FMR_ACT(a->act, acc[r][2] + bc);
+        const FMR_VT o = FMR_ACT(a->ract, acc[r][3] + bo);
+        const FMR_VT cn = f * FMR(fmr_load)(cp) + i * gg;
+        const FMR_VT hn = o * FMR_ACT(a->act, cn);
+        FMR(fmr_store)(cp, cn);
+        FMR(fmr_store)(h + b * a->Upad + gv, hn);
+        if (out) FMR(fmr_store_n)(FMR_OUT_ROW(b), hn, nv);
+    }
+}
+
+FM_INLINE FMR_ATTR void FMR(fmr_tile_simple)(const int m, const fm_rnn_args *a, ptrdiff_t s,
+                                              const ptrdiff_t *rows, ptrdiff_t i0, ptrdiff_t g) {
+    FMR_TILE_PROLOGUE;
+    const FMR_VT bb = FMR(fmr_load)(bias);
+    FMR_ZERO_ACC(m, 1);
+    FMR(fmr_mk)(m, 1, 0, A, a->lda, W, a->F + a->U, acc);
+    for (r = 0; r < m; r++) {
+        const ptrdiff_t b = rows[i0 + r];
+        const FMR_VT hn = FMR_ACT(a->act, acc[r][0] + bb);
+        FMR(fmr_store)(h + b * a->Upad + gv, hn);
+        if (out) FMR(fmr_store_n)(FMR_OUT_ROW(b), hn, nv);
+    }
+}
+
+/* GRU, reset_after=True: slots z, r, x@K_h, h@R_h. */
+FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_ra)(const int m, const fm_rnn_args *a, ptrdiff_t s,
+                                              const ptrdiff_t *rows, ptrdiff_t i0, ptrdiff_t g) {
+    FMR_TILE_PROLOGUE;
+    const FMR_VT bz = FMR(fmr_load)(bias), br = FMR(fmr_load)(bias + a->Upad);
+    const FMR_VT bxh = FMR(fmr_load)(bias + 2 * a->Upad), bhh = FMR(fmr_load)(bias + 3 * a->Upad);
+    FMR_ZERO_ACC(m, 4);
+    FMR(fmr_mk)(m, 3, 2, A, a->lda, W, a->F, acc);
+    FMR(fmr_mk)(m, 3, 3, A + a->F, a->lda, W + a->F * 3 * FMR_V, a->U, acc);
+    for (r = 0; r < m; r++) {
+        const ptrdiff_t b = rows[i0 + r];
+        const FMR_VT hp = FMR(fmr_load)(A + r * a->lda + a->F + gv);
+        const FMR_VT z = FMR_ACT(a->ract, acc[r][0] + bz);
+        const FMR_VT rr = FMR_ACT(a->ract, acc[r][1] + br);
+        const FMR_VT hh = FMR_ACT(a->act, (acc[r][2] + bxh) + rr * (acc[r][3] + bhh));
+        const FMR_VT hn = z * hp + ((FMR_T)1 - z) * hh;
+        FMR(fmr_store)(h + b * a->Upad + gv, hn);
+        if (out) FMR(fmr_store_n)(FMR_OUT_ROW(b), hn, nv);
+    }
+}
+
+/* GRU, reset_after=False, phase 0: z, r, x@K_h + b_h and r*h into scratch. */
+FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_p0)(const int m, const fm_rnn_args *a, ptrdiff_t s,
+                                              const ptrdiff_t *rows, ptrdiff_t i0, ptrdiff_t g) {
+    FMR_TILE_PROLOGUE;
+    FMR_T *zs = (FMR_T *)a->z, *hxs = (FMR_T *)a->hx, *rhs = (FMR_T *)a->rh;
+    const FMR_VT bz = FMR(fmr_load)(bias), br = FMR(fmr_load)(bias + a->Upad);
+    const FMR_VT bh = FMR(fmr_load)(bias + 2 * a->Upad);
+    (void)rows; (void)h; (void)out; (void)nv; (void)s;
+    FMR_ZERO_ACC(m, 3);
+    FMR(fmr_mk)(m, 3, 2, A, a->lda, W, a->F, acc);
+    FMR(fmr_mk)(m, 2, 1, A + a->F, a->lda, W + a->F * 3 * FMR_V, a->U, acc);
+    for (r = 0; r < m; r++) {
+        const ptrdiff_t row = (i0 + r) * a->Upad + gv;
+        const FMR_VT hp = FMR(fmr_load)(A + r * a->lda + a->F + gv);
+        const FMR_VT rr = FMR_ACT(a->ract, acc[r][1] + br);
+        FMR(fmr_store)(zs + row, FMR_ACT(a->ract, acc[r][0] + bz));
+        FMR(fmr_store)(hxs + row, acc[r][2] + bh);
+        FMR(fmr_store)(rhs + row, rr * hp);
+    }
+}
+
+/* GRU, reset_after=False, phase 1: hh = act(x@K_h + b_h + (r*h) @ R_h). */
+FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_p1)(const int m, const fm_rnn_args *a, ptrdiff_t s,
+                                              const ptrdiff_t *rows, ptrdiff_t i0, ptrdiff_t g) {
+    FMR_T *h = (FMR_T *)a->h, *out = (FMR_T *)a->out;
+    const FMR_T *A = (const FMR_T *)a->A;
+    const FMR_T *zs = (const FMR_T *)a->z, *hxs = (const FMR_T *)a->hx;
+    const FMR_T *rh = (const FMR_T *)a->rh + i0 * a->Upad;
+    const ptrdiff_t gv = g * FMR_V, nv = a->U - gv;
+    const ptrdiff_t G = fm_rnn_groups(a->U, FMR_V);
+    const FMR_T *W = (const FMR_T *)a->wp
+        + G * fm_rnn_panel_size(a->cell, a->reset_after, a->F, a->U, FMR_V) + g * a->U * FMR_V;
+    FMR_VT acc[FMR_MRMAX][4];
+    int r;
+    FMR_ZERO_ACC(m, 1);
+    FMR(fmr_mk)(m, 1, 0, rh, a->Upad, W, a->U, acc);
+    for (r = 0; r < m; r++) {
+        const ptrdiff_t b = rows[i0 + r], row = (i0 + r) * a->Upad + gv;
+        const FMR_VT hp = FMR(fmr_load)(A + (i0 + r) * a->lda + a->F + gv);
+        const FMR_VT z = FMR(fmr_load)(zs + row);
+        const FMR_VT hh = FMR_ACT(a->act, FMR(fmr_load)(hxs + row) + acc[r][0]);
+        const FMR_VT hn = z * hp + ((FMR_T)1 - z) * hh;
+        FMR(fmr_store)(h + b * a->Upad + gv, hn);
+        if (out) FMR(fmr_store_n)(FMR_OUT_ROW(b), hn, nv);
+    }
+}
+
+static inline int FMR(fm_rnn_lanes_impl)(void) { return FMR_V; }
+
+static inline int FMR(fm_rnn_mr_impl)(int cell, int reset_after, int phase) {
+    if (cell == FM_CELL_LSTM || (cell == FM_CELL_GRU && reset_after)) return FMR_MR4;
+    if (cell == FM_CELL_GRU && phase == 0) return FMR_MR3;
+    return FMR_MR1;
+}
+
+#define FMR_CALL_LSTM(M) FMR(fmr_tile_lstm)(M, a, s, rows, i0, g)
+#define FMR_CALL_SIMPLE(M) FMR(fmr_tile_simple)(M, a, s, rows, i0, g)
+#define FMR_CALL_GRU_RA(M) FMR(fmr_tile_gru_ra)(M, a, s, rows, i0, g)
+#define FMR_CALL_GRU_P0(M) FMR(fmr_tile_gru_p0)(M, a, s, rows, i0, g)
+#define FMR_CALL_GRU_P1(M) FMR(fmr_tile_gru_p1)(M, a, s, rows, i0, g)
+
+static FMR_ATTR void FMR(fm_rnn_tiles_impl)(const fm_rnn_args *a, ptrdiff_t s, int phase,
+                                             ptrdiff_t i_lo, ptrdiff_t i_hi, ptrdiff_t g_lo,
+                                             ptrdiff_t g_hi) {
+    const ptrdiff_t *rows = a->rows + a->off[s];
+    const int mr = FMR(fm_rnn_mr_impl)(a->cell, a->reset_after, phase);
+    ptrdiff_t g, i0;
+    for (g = g_lo; g < g_hi; g++) {
+        for (i0 = i_lo; i0 < i_hi; i0 += mr) {
+            const int m = (int)(i_hi - i0 < mr ? i_hi - i0 : mr);
+            if (a->cell == FM_CELL_LSTM) {
+                switch (m) { FMR_CASES(FMR_MR4, FMR_CALL_LSTM) default: break; }
+            } else if (a->cell == FM_CELL_SIMPLE) {
+                switch (m) { FMR_CASES(FMR_MR1, FMR_CALL_SIMPLE) default: break; }
+            } else if (a->reset_after) {
+                switch (m) { FMR_CASES(FMR_MR4, FMR_CALL_GRU_RA) default: break; }
+            } else if (phase == 0) {
+                switch (m) { FMR_CASES(FMR_MR3, FMR_CALL_GRU_P0) default: break; }
+            } else {
+                switch (m) { FMR_CASES(FMR_MR1, FMR_CALL_GRU_P1) default: break; }
+            }
+        }
+    }
+}
+
+#undef FMR_CALL_LSTM
+#undef FMR_CALL_SIMPLE
+#undef FMR_CALL_GRU_RA
+#undef FMR_CALL_GRU_P0
+#undef FMR_CALL_GRU_P1
+#undef FMR_TILE_PROLOGUE
+#undef FMR_OUT_ROW
+#undef FMR_ZERO_ACC
+#undef FMR_RESTRICT
+#undef FMR_MRMAX
+#undef FMR_ACT
+#undef FMR
+#undef FMR_CAT
+#undef FMR_CAT2
+#undef FMR_SUF
+#undef FMR_T
+#undef FMR_VT
+#undef FMR_V
+#undef FMR_VSUF
+#undef FMR_MR4
+#undef FMR_MR3
+#undef FMR_MR1
+#undef FMR_ATTR

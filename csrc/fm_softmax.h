@@ -1,0 +1,313 @@
+/* Masked softmax kernels (float32 / float64), shared by fastmask._softmax and
+ * fastmask._attention.
+ *
+ * Keras's formula (layers/activations/softmax.py, backend/numpy/nn.py):
+ *     y   = where(mask, x, fill)         (FM_REPLACE)   or
+ *     y   = where(mask, x, x - fill)     (FM_SUBTRACT: keras.layers.Attention)
+ *     out = exp(y - max(y)) / sum(exp(y - max(y)))
+ *     out = where(mask, out, 0)          (only when zero_masked)
+ * NaN and +-inf follow NumPy: a NaN or +inf logit, or a row of -inf logits,
+ * makes the max non-finite and the row NaN (then masked entries are zeroed
+ * when zero_masked).
+ *
+ * Each row is read once from memory: pass 1 writes the masked logits into
+ * `out` and takes the max, pass 2 exponentiates in place and sums, pass 3
+ * scales; passes 2-3 run on a row that is still in cache. The work per row is
+ * fixed, so results do not depend on how rows are split among threads.
+ *
+ * exp is a branch-free polynomial (Cephes) that GCC vectorises. On x86-64
+ * with GCC >= 12 the kernels are compiled for x86-64-v4 (AVX-512), x86-64-v3
+ * (AVX2+FMA) and the baseline (target attributes), and each call picks one
+ * for the CPU, so wheels need no -march. Define FASTMASK_NO_MULTIVERSION to
+ * build the baseline only. (target_clones vectorised some loops of the
+ * AVX-512 clone with 16-byte vectors under GCC 12, so it is not used.) Results may differ from NumPy's by a few ulp; exp results below
+ * the smallest normal number are flushed to 0.
+ */
+#ifndef FASTMASK_FM_SOFTMAX_H
+#define FASTMASK_FM_SOFTMAX_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Instruction-set variants of the row/column kernels: x86-64-v4 (AVX-512),
+ * x86-64-v3 (AVX2 + FMA) and the baseline, chosen at run time. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && \
+    !defined(FASTMASK_NO_MULTIVERSION)
+#define FM_MULTIVERSION 1
+static inline int fm_isa_level(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("x86-64-v4"))
+        return 2;
+    return __builtin_cpu_supports("x86-64-v3") ? 1 : 0;
+}
+#else
+#define FM_MULTIVERSION 0
+static inline int fm_isa_level(void) { return 0; }
+#endif
+
+/* Vectorised reductions: `omp simd` lets the compiler reorder a sum or max
+ * (fixed order for a given build and CPU, so results stay deterministic). */
+#if defined(_OPENMP)
+#define FM_PRAGMA(x) _Pragma(#x)
+#define FM_PRAGMA_SIMD(clauses) FM_PRAGMA(omp simd clauses)
+#else
+#define FM_PRAGMA_SIMD(clauses)
+#endif
+
+#define FM_REPLACE 0
+#define FM_SUBTRACT 1
+#define FM_LSE_INF 2
+
+/* Column block of the strided (axis not last) kernel, in elements. */
+#define FM_COL_BLOCK 64
+
+/* Offset of outer row `o` in an array described by (shape, stride) of `nd`
+ * collapsed outer dimensions (C order). */
+static inline ptrdiff_t fm_outer_offset(ptrdiff_t o, int nd, const int64_t *shape,
+                                        const int64_t *stride) {
+    ptrdiff_t off = 0;
+    for (int d = nd - 1; d >= 0; --d) {
+        ptrdiff_t q = o / shape[d];
+        off += (o - q * shape[d]) * stride[d];
+        o = q;
+    }
+    return off;
+}
+
+/* exp(t) for t <= 88; t < -87.33 (and -inf) gives 0. */
+static inline float fm_exp_f32(float t) {
+    const float lo = -87.33654f, shifter = 12582912.0f; /* 1.5 * 2**23 */
+    float tc = t < lo ? lo : t;
+    float kf = tc * 1.44269504088896341f + shifter;      /* round(t / ln 2) */
+    int32_t kb;
+    memcpy(&kb, &kf, sizeof kb);
+    kf -= shifter;
+    float r = tc - kf * 0.693359375f;
+    r = r - kf * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    float e = p * (r * r) + r + 1.0f;
+    int32_t sb = (kb - 0x4B400000 + 127) << 23;           /* 2**k */
+    float s;
+    memcpy(&s, &sb, sizeof s);
+    e = e * s;
+    return t < lo ? 0.0f : e;
+}
+
+/* exp(t) for t <= 709; t < -708.39 (and -inf) gives 0. */
+static inline double fm_exp_f64(double t) {
+    const double lo = -708.39, shifter = 6755399441055744.0; /* 1.5 * 2**52 */
+    double tc = t < lo ? lo : t;
+    double kd = tc * 1.4426950408889634074 + shifter;
+    int64_t kb;
+    memcpy(&kb, &kd, sizeof kb);
+    kd -= shifter;
+    double r = tc - kd * 6.93147180369123816490e-01;
+    r = r - kd * 1.90821492927058770002e-10;
+    /* Taylor series to r**13 / 13!, |r| <= 0.347: truncation < 1e-17. */
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    double e = p * (r * r) + r + 1.0;
+    int64_t sb = (int64_t)((uint64_t)(kb - INT64_C(0x4338000000000000) + 1023) << 52);
+    double s;
+    memcpy(&s, &sb, sizeof s);
+    e = e * s;
+    return t < lo ? 0.0 : e;
+}
+
+/* keep ? a : b for a mask byte keep in {0, 1}, as bit operations: no branch,
+ * both operands always evaluated, so GCC vectorises it under -ftrapping-math
+ * (and widens the byte straight to the element's integer width). */
+static inline float fm_select_f32(uint8_t keep, float a, float b) {
+    int32_t ia, ib, k = -(int32_t)keep;
+    memcpy(&ia, &a, sizeof ia);
+    memcpy(&ib, &b, sizeof ib);
+    ia = (ia & k) | (ib & ~k);
+    memcpy(&a, &ia, sizeof a);
+    return a;
+}
+
+static inline double fm_select_f64(uint8_t keep, double a, double b) {
+    int64_t ia, ib, k = -(int64_t)keep;
+    memcpy(&ia, &a, sizeof ia);
+    memcpy(&ib, &b, sizeof ib);
+    ia = (ia & k) | (ib & ~k);
+    memcpy(&a, &ia, sizeof a);
+    return a;
+}
+
+/* Orders a thread's non-temporal stores before what follows; each thread
+ * that streamed calls it once when done (not per row: it waits for memory). */
+#if defined(__x86_64__) || defined(_M_X64)
+#include <emmintrin.h>
+static inline void fm_store_fence(void) { _mm_sfence(); }
+#else
+static inline void fm_store_fence(void) { }
+#endif
+
+/* out[j] = s[j] * inv, or 0 where m[j] == 0 (m may be NULL): pass 3 of a
+ * row, with non-temporal stores where the ISA variant has them. */
+static inline void fm_stream_scale_f32_base(const float *s, const uint8_t *m, float *out,
+                                            ptrdiff_t n, float inv) {
+    for (ptrdiff_t j = 0; j < n; ++j)
+        out[j] = s[j] * ((m == NULL || m[j]) ? inv : 0.0f);
+}
+
+static inline void fm_stream_scale_f64_base(const double *s, const uint8_t *m, double *out,
+                                            ptrdiff_t n, double inv) {
+    for (ptrdiff_t j = 0; j < n; ++j)
+        out[j] = s[j] * ((m == NULL || m[j]) ? inv : 0.0);
+}
+
+#if FM_MULTIVERSION
+#include <immintrin.h>
+#define FM_TARGET_V3 __attribute__((target("arch=x86-64-v3")))
+#define FM_TARGET_V4 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
+
+/* Scalar head up to `align`-byte alignment of out; returns the next index. */
+#define FM_STREAM_HEAD(align)                                                  \
+    ptrdiff_t j = 0;                                                           \
+    for (; j < n && ((uintptr_t)(out + j) & ((align) - 1)) != 0; ++j)          \
+        out[j] = s[j] * ((m == NULL || m[j]) ? inv : 0)
+#define FM_STREAM_TAIL()                                                       \
+    for (; j < n; ++j)                                                         \
+        out[j] = s[j] * ((m == NULL || m[j]) ? inv : 0)
+
+FM_TARGET_V4 static void fm_stream_scale_f32_v4(const float *s, const uint8_t *m, float *out,
+                                                ptrdiff_t n, float inv) {
+    FM_STREAM_HEAD(64);
+    __m512 vi = _mm512_set1_ps(inv);
+    for (; j + 16 <= n; j += 16) {
+        __m512 v = _mm512_mul_ps(_mm512_loadu_ps(s + j), vi);
+        if (m != NULL) {
+            __m128i mb = _mm_loadu_si128((const __m128i *)(m + j));
+            v = _mm512_maskz_mov_ps(_mm_test_epi8_mask(mb, mb), v);
+        }
+        _mm512_stream_ps(out + j, v);
+    }
+    FM_STREAM_TAIL();
+}
+
+FM_TARGET_V4 static void fm_stream_scale_f64_v4(const double *s, const uint8_t *m, double *out,
+                                                ptrdiff_t n, double inv) {
+    FM_STREAM_HEAD(64);
+    __m512d vi = _mm512_set1_pd(inv);
+    for (; j + 8 <= n; j += 8) {
+        __m512d v = _mm512_mul_pd(_mm512_loadu_pd(s + j), vi);
+        if (m != NULL) {
+            __m128i mb = _mm_loadl_epi64((const __m128i *)(m + j));
+            v = _mm512_maskz_mov_pd((__mmask8)_mm_test_epi8_mask(mb, mb), v);
+        }
+        _mm512_stream_pd(out + j, v);
+    }
+    FM_STREAM_TAIL();
+}
+
+FM_TARGET_V3 static void fm_stream_scale_f32_v3(const float *s, const uint8_t *m, float *out,
+                                                ptrdiff_t n, float inv) {
+    FM_STREAM_HEAD(32);
+    __m256 vi = _mm256_set1_ps(inv);
+    for (; j + 8 <= n; j += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(s + j), vi);
+        if (m != NULL) {
+            __m256i mi = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(m + j)));
+            v = _mm256_and_ps(v, _mm256_castsi256_ps(
+                    _mm256_cmpgt_epi32(mi, _mm256_setzero_si256())));
+        }
+        _mm256_stream_ps(out + j, v);
+    }
+    FM_STREAM_TAIL();
+}
+
+FM_TARGET_V3 static void fm_stream_scale_f64_v3(const double *s, const uint8_t *m, double *out,
+                                                ptrdiff_t n, double inv) {
+    FM_STREAM_HEAD(32);
+    __m256d vi = _mm256_set1_pd(inv);
+    for (; j + 4 <= n; j += 4) {
+        __m256d v = _mm256_mul_pd(_mm256_loadu_pd(s + j), vi);
+        if (m != NULL) {
+            int32_t b4;
+            memcpy(&b4, m + j, sizeof b4);
+            __m256i mi = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(b4));
+            v = _mm256_and_pd(v, _mm256_castsi256_pd(
+                    _mm256_cmpgt_epi64(mi, _mm256_setzero_si256())));
+        }
+        _mm256_stream_pd(out + j, v);
+    }
+    FM_STREAM_TAIL();
+}
+#endif
+
+/* One set of kernels per (ISA, dtype). */
+#define FM_ISA base
+#define FM_TARGET
+#include "fm_softmax_dtypes.h"
+#undef FM_ISA
+#undef FM_TARGET
+#if FM_MULTIVERSION
+#define FM_ISA v3
+#define FM_TARGET FM_TARGET_V3
+#include "fm_softmax_dtypes.h"
+#undef FM_ISA
+#undef FM_TARGET
+#define FM_ISA v4
+#define FM_TARGET FM_TARGET_V4
+#include "fm_softmax_dtypes.h"
+#undef FM_ISA
+#undef FM_TARGET
+#define FM_DISPATCH(fn, args) do {                                     \
+        int isa_ = fm_isa_level();                                     \
+        if (isa_ == 2) fn##_v4 args;                                   \
+        else if (isa_ == 1) fn##_v3 args;                              \
+        else fn##_base args;                                           \
+    } while (0)
+#else
+#define FM_DISPATCH(fn, args) fn##_base args
+#endif
+
+/* Public entry points (see fm_softmax_impl.h for the arguments). */
+static void fm_softmax_row_f32(const float *x, const uint8_t *m, int m_stride, float *out,
+                               ptrdiff_t n, int mode, float fill, int zero_masked,
+                               float *scratch, int stream) {
+    FM_DISPATCH(fm_softmax_row_f32, (x, m, m_stride, out, n, mode, fill, zero_masked,
+                                     scratch, stream));
+}
+
+static void fm_softmax_row_f64(const double *x, const uint8_t *m, int m_stride, double *out,
+                               ptrdiff_t n, int mode, double fill, int zero_masked,
+                               double *scratch, int stream) {
+    FM_DISPATCH(fm_softmax_row_f64, (x, m, m_stride, out, n, mode, fill, zero_masked,
+                                     scratch, stream));
+}
+
+static void fm_softmax_cols_f32(const float *x, ptrdiff_t n, ptrdiff_t row_stride, ptrdiff_t w,
+                                const uint8_t *m, ptrdiff_t m_ls, ptrdiff_t m_cs, float *out,
+                                int mode, float fill, int zero_masked) {
+    FM_DISPATCH(fm_softmax_cols_f32, (x, n, row_stride, w, m, m_ls, m_cs, out, mode, fill,
+                                      zero_masked));
+}
+
+static void fm_softmax_cols_f64(const double *x, ptrdiff_t n, ptrdiff_t row_stride, ptrdiff_t w,
+                                const uint8_t *m, ptrdiff_t m_ls, ptrdiff_t m_cs, double *out,
+                                int mode, double fill, int zero_masked) {
+    FM_DISPATCH(fm_softmax_cols_f64, (x, n, row_stride, w, m, m_ls, m_cs, out, mode, fill,
+                                      zero_masked));
+}
+
+#endif

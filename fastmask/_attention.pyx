@@ -1,0 +1,145 @@
+"""Fused masked scaled dot-product attention (kernel; checks in kernels/attention.py).
+
+For every (batch b, head h), in chunks of query rows:
+    scores = scale * Q[b, :, h] @ K[b, :, h].T      (gemm into per-thread scratch,
+                                                     or into the weights output)
+    weights = masked softmax of each scores row    (fm_softmax_row, in place)
+    out[b, :, h] = weights @ V[b, :, h]            (gemm)
+so the only (Tq, S) temporary is one chunk per thread. (b, h) pairs are split
+among OpenMP threads; the caller limits BLAS to one thread (OpenMP and BLAS
+threads must not multiply). Each (b, h) is computed by one thread in a fixed
+order, so results do not depend on the thread count.
+
+Arrays are flat with element strides: q[b * q_bs + h * q_hs + i * q_rs + d],
+likewise k, v, out; weights (if given) is (B, H, Tq, S) C-contiguous.
+Row masks: key mask km[b * km_bs + j]; query mask qm[b * qm_bs + i]; general
+mask am[b * am_bs + h * am_hs + i * am_is + j * am_js]; causal keeps j <= i.
+With zero_qrows the query mask only zeroes output rows (keras.layers.Attention);
+otherwise a masked query masks its whole row (MultiHeadAttention).
+"""
+from cython.parallel cimport prange
+from libc.string cimport memset
+
+from fastmask._typedefs cimport float32_t, float64_t, uint8_t
+from fastmask._cython_blas cimport gemm, floating
+from fastmask._softmax cimport fm_softmax_row_f32, fm_softmax_row_f64
+from fastmask._openmp_helpers cimport omp_get_thread_num
+
+cdef uint8_t _ZERO = 0
+
+
+cdef inline void _softmax_inplace(floating *row, const uint8_t *m, int m_stride, Py_ssize_t n,
+                                  int mode, floating fill, int zero_masked) noexcept nogil:
+    if floating is float32_t:
+        fm_softmax_row_f32(row, m, m_stride, row, n, mode, fill, zero_masked, NULL, 0)
+    else:
+        fm_softmax_row_f64(row, m, m_stride, row, n, mode, fill, zero_masked, NULL, 0)
+
+
+cdef inline const uint8_t *_row_mask(
+        Py_ssize_t b, Py_ssize_t h, Py_ssize_t i, Py_ssize_t S,
+        const uint8_t *km, Py_ssize_t km_bs, const uint8_t *qm, Py_ssize_t qm_bs,
+        const uint8_t *am, Py_ssize_t am_bs, Py_ssize_t am_hs, Py_ssize_t am_is,
+        Py_ssize_t am_js, bint causal, bint zero_qrows, uint8_t *mrow,
+        int *m_stride) noexcept nogil:
+    """The mask row for query i (NULL: keep all); sets *m_stride (0: m[0] for all)."""
+    cdef Py_ssize_t j
+    cdef const uint8_t *kr
+    cdef const uint8_t *ar
+    m_stride[0] = 1
+    if qm != NULL and not zero_qrows and not qm[b * qm_bs + i]:
+        m_stride[0] = 0
+        return &_ZERO
+    if am == NULL and not causal:
+        return (km + b * km_bs) if km != NULL else NULL
+    if km == NULL and not causal and am_js == 1:
+        return am + b * am_bs + h * am_hs + i * am_is
+    kr = (km + b * km_bs) if km != NULL else NULL
+    ar = (am + b * am_bs + h * am_hs + i * am_is) if am != NULL else NULL
+    for j in range(S):
+        mrow[j] = ((kr[j] if kr != NULL else 1) & (ar[j * am_js] if ar != NULL else 1)
+                   & (1 if (not causal or j <= i) else 0))
+    return mrow
+
+
+def sdpa_flat(
+        const floating[::1] q, Py_ssize_t q_bs, Py_ssize_t q_hs, Py_ssize_t q_rs,
+        const floating[::1] k, Py_ssize_t k_bs, Py_ssize_t k_hs, Py_ssize_t k_rs,
+        const floating[::1] v, Py_ssize_t v_bs, Py_ssize_t v_hs, Py_ssize_t v_rs,
+        floating[::1] out, Py_ssize_t o_bs, Py_ssize_t o_hs, Py_ssize_t o_rs,
+        floating[::1] weights, bint has_weights, bint compute_output,
+        Py_ssize_t B, Py_ssize_t H, Py_ssize_t Tq, Py_ssize_t S, Py_ssize_t D, Py_ssize_t Dv,
+        const uint8_t[::1] km, bint has_km, Py_ssize_t km_bs,
+        const uint8_t[::1] qm, bint has_qm, Py_ssize_t qm_bs,
+        const uint8_t[::1] am, bint has_am, Py_ssize_t am_bs, Py_ssize_t am_hs,
+        Py_ssize_t am_is, Py_ssize_t am_js,
+        bint causal, bint zero_qrows, int mode, double fill, bint zero_masked,
+        double scale, Py_ssize_t chunk_rows,
+        floating[::1] scratch,        # (n_threads * chunk_rows * S,) unless has_weights
+        uint8_t[::1] mask_rows,       # (n_threads * S,)
+        int n_threads):
+    """Fill out (and weights) with masked attention; see the module docstring."""
+    cdef const floating *qp = &q[0]
+    cdef const floating *kp = &k[0]
+    cdef const floating *vp = &v[0]
+    cdef floating *op = &out[0] if compute_output else NULL
+    cdef floating *wp = &weights[0] if has_weights else NULL
+    cdef const uint8_t *kmp = &km[0] if has_km else NULL
+    cdef const uint8_t *qmp = &qm[0] if has_qm else NULL
+    cdef const uint8_t *amp = &am[0] if has_am else NULL
+    cdef floating f = <floating>fill
+    cdef floating alpha = <floating>scale
+    cdef Py_ssize_t R = chunk_rows if chunk_rows > 0 else Tq
+    cdef Py_ssize_t n_items = B * H
+    cdef Py_ssize_t it, b, h, r0, nr, ii, i
+    cdef floating *scr = &scratch[0] if not has_weights else NULL
+    cdef uint8_t *mrows = &mask_rows[0]
+    cdef floating *blk
+    cdef uint8_t *mrow
+    cdef const uint8_t *mr
+    cdef int ms, tid
+    if n_items <= 0 or Tq <= 0:
+        return
+    if R > Tq:
+        R = Tq
+    if n_threads > n_items:
+        n_threads = <int>n_items
+    for it in prange(n_items, nogil=True, schedule='static', num_threads=n_threads):
+        tid = omp_get_thread_num()
+        mrow = mrows + tid * S
+        b = it // H
+        h = it - b * H
+        r0 = 0
+        while r0 < Tq:
+            nr = Tq - r0
+            if nr > R:
+                nr = R
+            blk = (wp + (it * Tq + r0) * S) if wp != NULL else (scr + tid * R * S)
+            if S > 0 and D > 0:
+                gemm(False, True, <int>nr, <int>S, <int>D, alpha,
+                     qp + b * q_bs + h * q_hs + r0 * q_rs, <int>q_rs,
+                     kp + b * k_bs + h * k_hs, <int>k_rs,
+                     <floating>0, blk, <int>S)
+            elif S > 0:
+                memset(blk, 0, nr * S * sizeof(floating))
+            for ii in range(nr):
+                i = r0 + ii
+                ms = 1
+                mr = _row_mask(b, h, i, S, kmp, km_bs, qmp, qm_bs, amp, am_bs, am_hs,
+                               am_is, am_js, causal, zero_qrows, mrow, &ms)
+                _softmax_inplace(blk + ii * S, mr, ms, S, mode, f, zero_masked)
+            if op != NULL and Dv > 0:
+                if S > 0:
+                    gemm(False, False, <int>nr, <int>Dv, <int>S, <floating>1,
+                         blk, <int>S, vp + b * v_bs + h * v_hs, <int>v_rs,
+                         <floating>0, op + b * o_bs + h * o_hs + r0 * o_rs, <int>o_rs)
+                else:
+                    for ii in range(nr):
+                        memset(op + b * o_bs + h * o_hs + (r0 + ii) * o_rs, 0,
+                               Dv * sizeof(floating))
+                if zero_qrows and qmp != NULL:
+                    for ii in range(nr):
+                        if not qmp[b * qm_bs + r0 + ii]:
+                            memset(op + b * o_bs + h * o_hs + (r0 + ii) * o_rs, 0,
+                                   Dv * sizeof(floating))
+            r0 = r0 + nr

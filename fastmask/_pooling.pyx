@@ -1,0 +1,122 @@
+"""Masked reductions over the time axis (kernel; validation in kernels/pooling.py).
+
+x is viewed as (B, P, T, Q), C-contiguous and flattened, the mask as (B, T)
+uint8 (1 = keep, or no mask), the output as (B, P, Q). Work items are
+(b, p, block of Q): each output element is reduced over t in order by one
+thread, so results do not depend on the thread count.
+"""
+from cython.parallel cimport prange
+
+from fastmask._typedefs cimport float32_t, float64_t, uint8_t
+
+cdef extern from *:
+    """
+    #include <math.h>
+    #include <stddef.h>
+    #include <stdint.h>
+
+    #define FM_POOL_SUM 0
+    #define FM_POOL_MEAN 1
+    #define FM_POOL_MAX 2
+    #define FM_POOL_MIN 3
+    #define FM_POOL_BLOCK 256
+
+    /* Reduce rows x[t * q_stride + c] (c < w) over t < n where m[t] (m NULL:
+     * all t) into out[c]; empty (no kept t) -> empty_value. NaN propagates
+     * through max/min as in NumPy. */
+    #define FM_POOL_DEFINE(T, SFX)                                              \\
+    static void fm_pool_##SFX(const T *x, const uint8_t *m, ptrdiff_t n,        \\
+                              ptrdiff_t q_stride, ptrdiff_t w, int op,          \\
+                              T empty_value, T *out) {                          \\
+        T acc[FM_POOL_BLOCK];                                                   \\
+        ptrdiff_t t, c, count = 0;                                              \\
+        T init = op == FM_POOL_MAX ? -INFINITY : op == FM_POOL_MIN ? INFINITY : 0; \\
+        for (c = 0; c < w; ++c)                                                 \\
+            acc[c] = init;                                                      \\
+        for (t = 0; t < n; ++t) {                                               \\
+            const T *row = x + t * q_stride;                                    \\
+            if (m != NULL && !m[t])                                             \\
+                continue;                                                       \\
+            ++count;                                                            \\
+            if (op == FM_POOL_SUM || op == FM_POOL_MEAN) {                      \\
+                for (c = 0; c < w; ++c)                                         \\
+                    acc[c] += row[c];                                           \\
+            } else if (op == FM_POOL_MAX) {                                     \\
+                for (c = 0; c < w; ++c) {                                       \\
+                    T v = row[c], a = acc[c];                                   \\
+                    acc[c] = (v > a || v != v) ? v : a;                         \\
+                }                                                               \\
+            } else {                                                            \\
+                for (c = 0; c < w; ++c) {                                       \\
+                    T v = row[c], a = acc[c];                                   \\
+                    acc[c] = (v < a || v != v) ? v : a;                         \\
+                }                                                               \\
+            }                                                                   \\
+        }                                                                       \\
+        if (count == 0) {                                                       \\
+            for (c = 0; c < w; ++c)                                             \\
+                out[c] = empty_value;                                           \\
+        } else if (op == FM_POOL_MEAN) {                                        \\
+            T d = (T)count;                                                     \\
+            for (c = 0; c < w; ++c)                                             \\
+                out[c] = acc[c] / d;                                            \\
+        } else {                                                                \\
+            for (c = 0; c < w; ++c)                                             \\
+                out[c] = acc[c];                                                \\
+        }                                                                       \\
+    }
+    FM_POOL_DEFINE(float, f32)
+    FM_POOL_DEFINE(double, f64)
+    """
+    int FM_POOL_BLOCK
+    void fm_pool_f32(const float32_t *x, const uint8_t *m, Py_ssize_t n, Py_ssize_t q_stride,
+                     Py_ssize_t w, int op, float32_t empty_value, float32_t *out) noexcept nogil
+    void fm_pool_f64(const float64_t *x, const uint8_t *m, Py_ssize_t n, Py_ssize_t q_stride,
+                     Py_ssize_t w, int op, float64_t empty_value, float64_t *out) noexcept nogil
+
+ctypedef fused floating:
+    float32_t
+    float64_t
+
+
+cdef inline void _pool(const floating *x, const uint8_t *m, Py_ssize_t n, Py_ssize_t q_stride,
+                       Py_ssize_t w, int op, floating empty_value,
+                       floating *out) noexcept nogil:
+    if floating is float32_t:
+        fm_pool_f32(x, m, n, q_stride, w, op, empty_value, out)
+    else:
+        fm_pool_f64(x, m, n, q_stride, w, op, empty_value, out)
+
+
+def masked_reduce_flat(
+        const floating[::1] x,        # IN  (B * P * T * Q,)
+        const uint8_t[::1] mask,      # IN  (B * T,) when has_mask
+        bint has_mask,
+        Py_ssize_t n_batch, Py_ssize_t n_pre, Py_ssize_t n_time, Py_ssize_t n_post,
+        int op,                       # 0 sum, 1 mean, 2 max, 3 min
+        double empty_value,
+        floating[::1] out,            # OUT (B * P * Q,)
+        int n_threads):
+    """Reduce x (B, P, T, Q) over T where mask (B, T) keeps, into out (B, P, Q)."""
+    cdef const floating *xp = &x[0] if x.shape[0] > 0 else NULL
+    cdef const uint8_t *mp = &mask[0] if has_mask and mask.shape[0] > 0 else NULL
+    cdef floating *op_ = &out[0] if out.shape[0] > 0 else NULL
+    cdef floating ev = <floating>empty_value
+    cdef Py_ssize_t n_blocks = (n_post + FM_POOL_BLOCK - 1) // FM_POOL_BLOCK
+    cdef Py_ssize_t n_items = n_batch * n_pre * n_blocks
+    cdef Py_ssize_t it, bp, b, blk, q0, w
+    if op_ == NULL or n_items <= 0:
+        return
+    if n_threads > n_items:
+        n_threads = <int>n_items
+    for it in prange(n_items, nogil=True, schedule='static', num_threads=n_threads):
+        bp = it // n_blocks
+        blk = it - bp * n_blocks
+        b = bp // n_pre
+        q0 = blk * FM_POOL_BLOCK
+        w = n_post - q0
+        if w > FM_POOL_BLOCK:
+            w = FM_POOL_BLOCK
+        _pool(xp + bp * n_time * n_post + q0 if xp != NULL else NULL,
+              (mp + b * n_time) if mp != NULL else NULL,
+              n_time, n_post, w, op, ev, op_ + bp * n_post + q0)

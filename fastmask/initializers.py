@@ -2,14 +2,16 @@
 
 Values are drawn with NumPy (so they differ from Keras's random streams; copy
 weights with `set_weights` to reproduce a Keras model). A seeded initializer
-returns the same values on every call, as in Keras; unseeded ones draw from
-NumPy's global RNG (so `np.random.seed` makes them reproducible).
+returns the same values on every call, as in Keras; unseeded ones draw their
+seed from Python's `random` module, as Keras's default seeds do (so they never
+consume NumPy's global random stream; `random.seed` makes them reproducible).
 
 `get(identifier)` accepts a name ("glorot_uniform", "GlorotUniform",
 "uniform", "zeros", ...), a serialized dict (Keras's format), a class, an
 instance, or a callable `fn(shape, dtype=None)`.
 """
 import math
+import random
 
 import numpy as np
 
@@ -99,7 +101,7 @@ class _Random(Initializer):
 
     def _rng(self):
         if self.seed is None:
-            return np.random.default_rng(np.random.randint(0, 2 ** 31 - 1))
+            return np.random.default_rng(random.randint(1, int(1e9)))
         return np.random.default_rng(self.seed)
 
     def get_config(self):

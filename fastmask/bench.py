@@ -278,7 +278,8 @@ def _busy(cpu0, cpu1, wall):
     """Cores used by other processes between two `_cpu_seconds()` readings."""
     if cpu0 is None or cpu1 is None or wall <= 0:
         return None
-    return max(0.0, ((cpu1[0] - cpu0[0]) - (cpu1[1] - cpu0[1])) / wall)
+    other = ((cpu1[0] - cpu0[0]) - (cpu1[1] - cpu0[1])) / wall
+    return min(max(0.0, other), float(os.cpu_count() or 1))   # clip tick rounding
 
 
 def time_impls(impls, budget, retries=1):
@@ -400,7 +401,8 @@ def measure_machine(threads=(1, 2), budget=4.0, size_mib=256, gemm_n=2048):
             for i in threadpool_info() if i["user_api"] == "blas"]
     return {"cpu": _cpu_model(), "cores": _config._cpu_count(), "fastmask": __version__,
             "numpy": np.__version__, "openmp": bool(_config._openmp_helpers.openmp_enabled()),
-            "blas": blas, "loadavg": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None, "size_mib": size_mib, "gemm_n": gemm_n, "limits": limits,
+            "blas": blas, "size_mib": size_mib, "gemm_n": gemm_n, "limits": limits,
+            "loadavg": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
             "env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
                                                "OMP_NUM_THREADS") if k in os.environ}}
 
@@ -440,30 +442,30 @@ def analyse(results, machine=None):
     thread / time at t threads), checks: [(text, ok)] with ok None for a
     target whose peer was not run, and contended (see `time_impls`).
     """
-    fm = {(r["family"], r["kernel"], r["case"], r["threads"]): r["time"]
-          for r in results if r["impl"] == "fastmask"}
-    have = {(r["family"], r["kernel"], r["case"], r["threads"], r["impl"])
-            for r in results if r["time"]}
+    times = {(r["family"], r["kernel"], r["case"], r["threads"], r["impl"]): r["time"]
+             for r in results}
     rows = []
     for r in results:
+        key = (r["family"], r["kernel"], r["case"], r["threads"])
+        t, t_fm = r["time"], times.get(key + ("fastmask",))
         row = dict(r, speedup=None, pct_bound=None, scaling=None, checks=[],
                    contended=_contended(r.get("busy"), r["threads"], (machine or {}).get("cores")))
-        key = (r["family"], r["kernel"], r["case"], r["threads"])
-        t_fm, t = fm.get(key), r["time"]
         targets = [Target(p, q) for p, q in r.get("targets") or ()]
-        if r["impl"] != "fastmask":
-            if t and t_fm:
-                row["speedup"] = t / t_fm
-                row["checks"] = [(g.describe(row["speedup"]), g.check(row["speedup"]))
-                                 for g in targets if g.peer == r["impl"]]
-        elif t:
-            limits = (machine or {}).get("limits", {}).get(str(r["threads"]))
-            row["pct_bound"] = _pct_bound(r, limits)
-            t1 = fm.get(key[:3] + (1,))
-            if r["threads"] != 1 and t1:
-                row["scaling"] = t1 / t
-            row["checks"] = [(f"{g.peer}: n/a (not run)", None) for g in targets
-                             if key + (g.peer,) not in have]
+        if r["impl"] == "fastmask":
+            if t:
+                limits = (machine or {}).get("limits", {}).get(str(r["threads"]))
+                row["pct_bound"] = _pct_bound(r, limits)
+                t1 = times.get(key[:3] + (1, "fastmask"))
+                row["scaling"] = t1 / t if r["threads"] != 1 and t1 else None
+            for g in targets:   # a target that cannot be checked is reported here
+                if key + (g.peer,) not in times:
+                    row["checks"].append((f"{g.peer}: n/a (not run)", None))
+                elif not (t and times[key + (g.peer,)]):
+                    row["checks"].append((f"{g.peer}: n/a (error)", None))
+        elif t and t_fm:
+            row["speedup"] = t / t_fm
+            row["checks"] = [(g.describe(row["speedup"]), g.check(row["speedup"]))
+                             for g in targets if g.peer == r["impl"]]
         rows.append(row)
     return rows
 
@@ -607,16 +609,23 @@ def quick_table(cases, budget=0.4):
     """
     from . import _config
     t = _config.get_num_threads()
-    rows = [("kernel", "case", "fastmask", "numpy", "speed-up")]
+    rows, contended = [("kernel", "case", "fastmask", "numpy", "speed-up")], False
     with thread_limits(t):
         for case in cases:
             case.prepare()
             impls = {k: v for k, v in case.impls.items() if k in ("fastmask", "numpy")}
             r = time_impls(impls, budget, retries=0)
+            cells = []
+            for label in ("fastmask", "numpy"):
+                res = r.get(label, {"time": None, "error": None, "busy": None})
+                busy = _contended(res["busy"], t)
+                contended |= busy
+                cells.append("error" if res["error"] else _fmt_time(res["time"]) + " *" * busy)
             tf, tn = r["fastmask"]["time"], r.get("numpy", {}).get("time")
-            rows.append((case.name, case.shape, _fmt_time(tf), _fmt_time(tn),
-                         f"{tn / tf:.1f}x" if tf and tn else "-"))
-    return f"speed vs the NumPy reference ({t} thread{'s' * (t > 1)}):\n" + _aligned(rows)
+            rows.append((case.name, case.shape, *cells, f"{tn / tf:.1f}x" if tf and tn else "-"))
+    note = ("\n* other processes kept the CPUs busy during this timing: re-run for a fair "
+            "number" if contended else "")
+    return f"speed vs the NumPy reference ({t} thread{'s' * (t > 1)}):\n" + _aligned(rows) + note
 
 
 if __name__ == "__main__":

@@ -189,6 +189,15 @@ def test_failing_impl_is_reported_not_raised():
     assert "1 ERROR row" in bench.format_table(results)
 
 
+def test_targets_on_failed_rows_count_as_na():
+    results = [row("fastmask", 1, None, error="ValueError: x"), row("numpy", 1, 0.5),
+               row("x.max()", 1, None, error="E")]
+    checks = [c for r in bench.analyse(results) for c in r["checks"]]
+    assert checks == [("numpy: n/a (error)", None), ("x.max(): n/a (error)", None),
+                      ("torch: n/a (not run)", None)]
+    assert bench.format_table(results).splitlines()[-1].startswith("targets: 0 ok, 0 FAIL, 3 n/a")
+
+
 def test_duplicate_cases_rejected():
     with pytest.raises(ValueError, match="Duplicate"):
         bench.run_cases([fake_case(), fake_case()], threads=(1,), budget=0.01)

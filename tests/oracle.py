@@ -15,11 +15,14 @@ Usage in a test file::
 * `random_mask(rng, batch, time, kind)`: kinds "post", "pre", "holes",
   "all_masked_row", "none" (None); `mask_cases` yields all of them;
   `SHAPES` has the T=1 / B=1 corner cases.
-* `compare_layer(k_layer, fm_layer, x, mask=...)`: runs both (building
-  them), copies Keras's weights into fastmask (`set_weights`), and compares
-  outputs (atol 1e-5 float32) and output masks (exact). Keras's NumPy backend
-  cannot attach masks to arrays, so its output mask is taken from
-  `k_layer.compute_mask(x, mask)` (None when the layer does not support masking).
+* `compare_layer(k_layer, fm_layer, x, mask=..., input_mask=...)`: runs both
+  (building them), copies Keras's weights into fastmask (`set_weights`), and
+  compares outputs (atol 1e-5 float32) and output masks (exact). `mask` is
+  passed as `mask=`; `input_mask` is attached to the input instead (the
+  auto-mask path). Keras's NumPy backend cannot set `_keras_mask` on arrays,
+  but its `set_keras_mask`/`get_keras_mask` fall back to a global id-keyed
+  dict, which is how masks are attached and read on the Keras side
+  (`k_set_mask`, `k_get_mask`).
 * `keras_symbolic_masks(inputs, outputs, data)`: builds a Keras Functional
   model whose extra outputs are the symbolic masks, and returns the real
   `(outputs, masks)` - the way to read Keras's propagated masks through a graph.
@@ -122,37 +125,56 @@ def fm_masks(outputs):
     return [fastmask.get_mask(o) for o in flat(outputs)]
 
 
-def keras_output_masks(k_layer, x, mask, outputs):
-    """Keras's output masks for an eager call (compute_mask, as __call__ would)."""
-    n = len(flat(outputs))
-    if not k_layer.supports_masking:
-        return [None] * n
-    prev = mask if mask is not None else None
-    m = k_layer.compute_mask(x, prev)
-    if m is None:
-        return [None] * n
-    ms = flat(m)
-    return (ms + [None] * n)[:n]
+def k_get_mask(x):
+    """The mask Keras (NumPy backend) attached to `x`, or None."""
+    keras()
+    from keras.src.backend.common.masking import get_keras_mask
+    return get_keras_mask(x)
 
 
-def compare_layer(k_layer, fm_layer, x, mask=None, call_kwargs=None, copy_weights=True,
-                  atol=ATOL, check_mask=True):
+def k_set_mask(x, mask):
+    """A copy of array `x` carrying `mask` for Keras (NumPy backend)."""
+    keras()
+    from keras.src.backend.common.masking import set_keras_mask
+    y = np.array(x)
+    if mask is not None:
+        set_keras_mask(y, mask)
+    return y
+
+
+def fm_set_mask(x, mask):
+    import fastmask
+    return fastmask.with_mask(np.asarray(x), mask) if mask is not None else np.asarray(x)
+
+
+def _attach(x, masks, setter):
+    if isinstance(x, (list, tuple)):
+        masks = masks if isinstance(masks, (list, tuple)) else [masks] * len(x)
+        return type(x)(setter(a, m) for a, m in zip(x, masks))
+    return setter(x, masks)
+
+
+def compare_layer(k_layer, fm_layer, x, mask=None, input_mask=None, call_kwargs=None,
+                  copy_weights=True, atol=ATOL, check_mask=True):
     """Run a Keras layer and the same fastmask layer on (x, mask); compare both.
 
+    `x` may be a list (merge layers); `input_mask` then is a list of masks.
     Returns (fastmask outputs, Keras outputs).
     """
     call_kwargs = dict(call_kwargs or {})
     if mask is not None:
         call_kwargs["mask"] = mask
-    k_out = k_layer(x, **call_kwargs)
+    kx = _attach(x, input_mask, k_set_mask) if input_mask is not None else x
+    fx = _attach(x, input_mask, fm_set_mask) if input_mask is not None else x
+    k_out = k_layer(kx, **call_kwargs)
     if copy_weights:
         if not fm_layer.built:
-            fm_layer(x, **call_kwargs)
+            fm_layer(fx, **call_kwargs)
         fm_layer.set_weights(k_layer.get_weights())
-    fm_out = fm_layer(x, **call_kwargs)
+    fm_out = fm_layer(fx, **call_kwargs)
     assert_outputs_close(k_out, fm_out, atol=atol)
     if check_mask:
-        assert_masks_equal(keras_output_masks(k_layer, x, mask, k_out), fm_masks(fm_out))
+        assert_masks_equal([k_get_mask(o) for o in flat(k_out)], fm_masks(fm_out))
     return fm_out, k_out
 
 

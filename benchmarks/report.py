@@ -12,6 +12,7 @@ its error printed. Exit status 0 even when targets fail (the summary line
 "targets: N ok, M FAIL" says so); 2 when no case could be run.
 """
 import argparse
+import glob
 import importlib.util
 import os
 import sys
@@ -20,8 +21,9 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 os.environ.setdefault("KERAS_BACKEND", "numpy")
-if os.path.isdir(os.path.join(ROOT, "fastmask")):  # benchmark the source tree (built in place)
-    sys.path.insert(0, ROOT)
+if any(glob.glob(os.path.join(ROOT, "fastmask", "_openmp_helpers*." + ext))
+       for ext in ("so", "pyd")):
+    sys.path.insert(0, ROOT)   # a source tree built in place: benchmark it, not an install
 
 from fastmask import bench  # noqa: E402
 

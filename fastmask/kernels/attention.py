@@ -1,0 +1,268 @@
+"""Masked scaled dot-product attention, and Keras's multi-head attention forward.
+
+    masked_attention(query, key, value, *, key_mask=None, query_mask=None,
+                     attention_mask=None, causal=False, scale=None,
+                     layout="BTHD", fully_masked="zeros", return_weights=False,
+                     n_threads=None)
+    multi_head_attention(query, value, key, kernels..., masks..., n_threads=None)
+
+Masks are boolean, True = attend (Keras's convention; torch's key_padding_mask
+is the opposite). A key j is attended by query i iff key_mask[b, j] and
+query_mask[b, i] and attention_mask[b, h, i, j] and (not causal or j <= i).
+
+Rows with no attended key ("fully masked", e.g. padded queries) follow one of
+Keras's two MultiHeadAttention paths:
+  fully_masked="zeros":   the Softmax-layer path (return_attention_scores or
+                          dropout): weights 0, output 0.
+  fully_masked="uniform": ops.dot_product_attention (the default path):
+                          masked logits -0.7 * 3.38953e38, weights 1/S, output
+                          the mean of the values.
+Rows with at least one attended key agree between the two.
+
+Work: one GEMM pair per (batch, head) around the fused masked softmax, with
+per-thread scratch of at most `chunk_rows x S` scores; BLAS runs single
+threaded inside the OpenMP loop.
+"""
+import math
+import numbers
+
+import numpy as np
+
+from .._config import blas_threads, effective_num_threads
+from .._validation import _describe, as_float_array
+from .. import _attention
+
+__all__ = ["masked_attention", "multi_head_attention", "DOT_PRODUCT_FILL", "SOFTMAX_FILL"]
+
+# Kernel modes (csrc/fm_softmax.h).
+_REPLACE, _SUBTRACT = 0, 1
+# Keras's fills: backend/numpy/nn.py _get_large_negative (float32), and
+# layers/activations/softmax.py _large_negative_number.
+DOT_PRODUCT_FILL = float(np.float32(3.38953e38 * -0.7))
+SOFTMAX_FILL = -1e9
+# Query rows per scores block: about 256 KiB of float32 scratch per thread.
+_CHUNK_ELEMS = 1 << 16
+_EMPTY_U8 = np.zeros(1, dtype=np.uint8)
+
+
+def _bool_array(mask, name, shape):
+    m = np.asarray(mask)
+    if m.dtype.kind not in "biuf":
+        raise TypeError(f"`{name}` must be a boolean array. Received: {name}={_describe(m)}")
+    if tuple(m.shape) != tuple(shape):
+        raise ValueError(f"`{name}` must have shape {tuple(shape)}. Received: {name}.shape={m.shape}")
+    return np.ascontiguousarray(m if m.dtype == bool else m.astype(bool)).view(np.uint8)
+
+
+def _attention_mask(mask, B, H, Tq, S):
+    """(uint8 array, strides (b, h, i, j)) of a mask broadcastable to (B, H, Tq, S).
+
+    Rank 4: (B|1, H|1, Tq|1, S|1). Rank 3: (B|1, Tq|1, S|1), Keras's
+    MultiHeadAttention attention_mask (shared by heads). Rank 2: (Tq|1, S|1).
+    """
+    m = np.asarray(mask)
+    if m.dtype.kind not in "biuf":
+        raise TypeError(f"`attention_mask` must be a boolean array. Received: "
+                        f"attention_mask={_describe(m)}")
+    if m.ndim == 3:
+        m = m[:, None]
+    elif m.ndim == 2:
+        m = m[None, None]
+    elif m.ndim != 4:
+        raise ValueError(f"`attention_mask` must have rank 2, 3 or 4. Received: "
+                         f"attention_mask.shape={m.shape}")
+    full = (B, H, Tq, S)
+    if any(md != 1 and md != fd for md, fd in zip(m.shape, full)):
+        raise ValueError(f"`attention_mask` must broadcast to (batch, heads, query_len, key_len) "
+                         f"= {full}. Received: attention_mask.shape={np.asarray(mask).shape}")
+    m = np.ascontiguousarray(m if m.dtype == bool else m.astype(bool)).view(np.uint8)
+    strides = [0 if m.shape[d] == 1 else m.strides[d] for d in range(4)]
+    return m.reshape(-1), strides
+
+
+def _heads_view(x, name, layout, ndim):
+    """(B, T, H, D) strides in elements of C-contiguous x for the layout."""
+    if x.ndim != ndim:
+        raise ValueError(f"`{name}` must have rank {ndim} like `query`. Received: {name}.shape={x.shape}")
+    if ndim == 3:
+        B, T, D = x.shape
+        return (B, T, 1, D), (T * D, 0, D)
+    if layout == "BTHD":
+        B, T, H, D = x.shape
+        return (B, T, H, D), (T * H * D, D, H * D)       # batch, head, row strides
+    B, H, T, D = x.shape
+    return (B, T, H, D), (H * T * D, T * D, D)
+
+
+def _sdpa(query, key, value, *, key_mask, query_mask, attention_mask, causal, scale, layout,
+          mode, fill, zero_masked, zero_qrows, return_weights, n_threads):
+    if layout not in ("BTHD", "BHTD"):
+        raise ValueError(f"`layout` must be 'BTHD' or 'BHTD'. Received: layout={layout!r}")
+    q = as_float_array(query, "query")
+    k = as_float_array(key, "key")
+    v = as_float_array(value, "value")
+    if q.ndim not in (3, 4):
+        raise ValueError(f"`query` must have rank 3 (batch, time, dim) or 4 (batch, time, heads, "
+                         f"dim). Received: query.shape={q.shape}")
+    dtype = np.result_type(q.dtype, k.dtype, v.dtype)
+    q, k, v = (np.ascontiguousarray(a, dtype=dtype) for a in (q, k, v))
+    (B, Tq, H, D), (q_bs, q_hs, q_rs) = _heads_view(q, "query", layout, q.ndim)
+    (Bk, S, Hk, Dk), (k_bs, k_hs, k_rs) = _heads_view(k, "key", layout, q.ndim)
+    (Bv, Sv, Hv, Dv), (v_bs, v_hs, v_rs) = _heads_view(v, "value", layout, q.ndim)
+    if (Bk, Hk) != (B, H) or (Bv, Hv) != (B, H):
+        raise ValueError(f"`query`, `key` and `value` must have the same batch and head sizes. "
+                         f"Received: query.shape={q.shape}, key.shape={k.shape}, value.shape={v.shape}")
+    if Sv != S:
+        raise ValueError(f"`key` and `value` must have the same length. Received: "
+                         f"key.shape={k.shape}, value.shape={v.shape}")
+    if Dk != D:
+        raise ValueError(f"`query` and `key` must have the same last dimension. Received: "
+                         f"query.shape={q.shape}, key.shape={k.shape}")
+    if scale is None:
+        scale = 1.0 / math.sqrt(D) if D > 0 else 1.0
+    elif isinstance(scale, bool) or not isinstance(scale, numbers.Real):
+        raise TypeError(f"`scale` must be a real number or None. Received: scale={scale!r}")
+    km = None if key_mask is None else _bool_array(key_mask, "key_mask", (B, S))
+    qm = None if query_mask is None else _bool_array(query_mask, "query_mask", (B, Tq))
+    am, ast = (None, [0, 0, 0, 0]) if attention_mask is None else \
+        _attention_mask(attention_mask, B, H, Tq, S)
+
+    if q.ndim == 3:
+        out = np.empty((B, Tq, Dv), dtype)
+        o_strides = (Tq * Dv, 0, Dv)
+    elif layout == "BTHD":
+        out = np.empty((B, Tq, H, Dv), dtype)
+        o_strides = (Tq * H * Dv, Dv, H * Dv)
+    else:
+        out = np.empty((B, H, Tq, Dv), dtype)
+        o_strides = (H * Tq * Dv, Tq * Dv, Dv)
+    weights = np.empty((B, H, Tq, S) if q.ndim == 4 else (B, Tq, S), dtype) if return_weights else None
+    if B * H * Tq == 0:
+        out[...] = 0
+        return (out, weights) if return_weights else out
+    if S == 0 or Dv == 0 or D == 0:
+        pass  # handled by the kernel (zero scores / zero output)
+
+    n_threads = max(1, min(effective_num_threads(n_threads), B * H))
+    chunk = max(16, _CHUNK_ELEMS // max(S, 1))
+    chunk = min(chunk, Tq)
+    scratch = np.empty(1 if return_weights else n_threads * chunk * max(S, 1), dtype)
+    mrows = np.empty(n_threads * max(S, 1), np.uint8)
+    dummy = np.zeros(1, dtype)
+    with blas_threads(1):
+        _attention.sdpa_flat(
+            q.reshape(-1) if q.size else dummy, q_bs, q_hs, q_rs,
+            k.reshape(-1) if k.size else dummy, k_bs, k_hs, k_rs,
+            v.reshape(-1) if v.size else dummy, v_bs, v_hs, v_rs,
+            out.reshape(-1) if out.size else dummy, *o_strides,
+            weights.reshape(-1) if return_weights and weights.size else dummy,
+            return_weights and weights.size > 0, out.size > 0,
+            B, H, Tq, S, D, Dv,
+            _EMPTY_U8 if km is None else km.reshape(-1), km is not None, S,
+            _EMPTY_U8 if qm is None else qm.reshape(-1), qm is not None, Tq,
+            _EMPTY_U8 if am is None else am, am is not None, *ast,
+            bool(causal), bool(zero_qrows), mode, float(fill), bool(zero_masked),
+            float(scale), chunk, scratch, mrows, n_threads)
+    return (out, weights) if return_weights else out
+
+
+def masked_attention(query, key, value, *, key_mask=None, query_mask=None, attention_mask=None,
+                     causal=False, scale=None, layout="BTHD", fully_masked="zeros",
+                     return_weights=False, n_threads=None):
+    """softmax(scale * Q K^T, masked) V per batch and head.
+
+    Args:
+        query: (B, Tq, H, D) for layout "BTHD" (Keras's projected layout),
+            (B, H, Tq, D) for "BHTD" (torch's), or (B, Tq, D) for one head.
+        key: like query with length S; value: like key with last dim Dv.
+        key_mask: (B, S) bool, True = attend to this key.
+        query_mask: (B, Tq) bool; a False query attends to nothing (its row
+            is fully masked; see `fully_masked`).
+        attention_mask: bool, broadcastable to (B, H, Tq, S); rank 3 means
+            (B, Tq, S) shared by all heads (Keras's MultiHeadAttention).
+        causal: also mask keys after the query (j > i), top-left aligned.
+        scale: logit scale; None = 1/sqrt(D).
+        fully_masked: "zeros" or "uniform" (see the module docstring).
+        return_weights: also return the attention weights (B, H, Tq, S)
+            ((B, Tq, S) for rank-3 inputs).
+
+    Returns:
+        Output in query's layout with last dim Dv (and the weights).
+    """
+    if fully_masked == "zeros":
+        fill, zero_masked = SOFTMAX_FILL, True
+    elif fully_masked == "uniform":
+        fill, zero_masked = DOT_PRODUCT_FILL, False
+    else:
+        raise ValueError(f"`fully_masked` must be 'zeros' or 'uniform'. Received: "
+                         f"fully_masked={fully_masked!r}")
+    return _sdpa(query, key, value, key_mask=key_mask, query_mask=query_mask,
+                 attention_mask=attention_mask, causal=causal, scale=scale, layout=layout,
+                 mode=_REPLACE, fill=fill, zero_masked=zero_masked, zero_qrows=False,
+                 return_weights=return_weights, n_threads=n_threads)
+
+
+def _project(x, kernel, bias, n_threads):
+    """x (..., E) @ kernel (E, *out) + bias (*out): one GEMM, BLAS threads = n_threads."""
+    E = x.shape[-1]
+    k2 = kernel.reshape(E, -1)
+    with blas_threads(n_threads):
+        y = np.matmul(x.reshape(-1, E), k2)
+    if bias is not None:
+        y += np.asarray(bias, y.dtype).reshape(-1)
+    return y.reshape(x.shape[:-1] + kernel.shape[1:])
+
+
+def multi_head_attention(query, value, key=None, *, query_kernel, key_kernel, value_kernel,
+                         output_kernel, query_bias=None, key_bias=None, value_bias=None,
+                         output_bias=None, query_mask=None, value_mask=None, key_mask=None,
+                         attention_mask=None, causal=False, fully_masked="uniform",
+                         return_weights=False, n_threads=None):
+    """Keras MultiHeadAttention forward (attention over axis 1) with Keras's weight layout.
+
+    Args:
+        query (B, Tq, E), value (B, S, Ev), key (B, S, Ek) (None: value).
+        query_kernel (E, H, D), key_kernel (Ek, H, D), value_kernel (Ev, H, Dv),
+        output_kernel (H, Dv, *O); biases (H, D), (H, D), (H, Dv), (*O) or None.
+        query_mask (B, Tq), value_mask/key_mask (B, S), attention_mask (B, Tq, S):
+            combined as Keras does (all must allow), plus `causal`.
+        fully_masked: "uniform" (Keras's default dot_product_attention path)
+            or "zeros" (its Softmax path, used when scores are returned).
+        return_weights: also return the weights (B, H, Tq, S).
+
+    Returns:
+        (B, Tq, *O) float array (and the weights).
+    """
+    key = value if key is None else key
+    q_in = as_float_array(query, "query", ndim=3)
+    v_in = as_float_array(value, "value", ndim=3)
+    k_in = v_in if key is value else as_float_array(key, "key", ndim=3)
+    if k_in.shape[:2] != v_in.shape[:2]:
+        raise ValueError(f"All dimensions of `value` and `key`, except the last one, must be "
+                         f"equal. Received: value.shape={v_in.shape}, key.shape={k_in.shape}")
+    if q_in.shape[0] != v_in.shape[0]:
+        raise ValueError(f"`query` and `value` must have the same batch size. Received: "
+                         f"query.shape={q_in.shape}, value.shape={v_in.shape}")
+    n = effective_num_threads(n_threads)
+    qp = _project(q_in, np.asarray(query_kernel, q_in.dtype), query_bias, n)
+    kp = _project(k_in, np.asarray(key_kernel, q_in.dtype), key_bias, n)
+    vp = _project(v_in, np.asarray(value_kernel, q_in.dtype), value_bias, n)
+    B, Tq, S = q_in.shape[0], q_in.shape[1], v_in.shape[1]
+    km = None
+    for mk, nm in ((value_mask, "value_mask"), (key_mask, "key_mask")):
+        if mk is not None:
+            mk = _bool_array(mk, nm, (B, S)).view(bool)
+            km = mk if km is None else (km & mk)
+    res = masked_attention(qp, kp, vp, key_mask=km, query_mask=query_mask,
+                           attention_mask=attention_mask, causal=causal,
+                           scale=1.0 / math.sqrt(float(qp.shape[-1])), layout="BTHD",
+                           fully_masked=fully_masked, return_weights=return_weights, n_threads=n)
+    ctx, w = res if return_weights else (res, None)
+    ok = np.asarray(output_kernel, q_in.dtype)
+    H, Dv = ok.shape[0], ok.shape[1]
+    with blas_threads(n):
+        y = np.matmul(ctx.reshape(B * Tq, H * Dv), ok.reshape(H * Dv, -1))
+    if output_bias is not None:
+        y += np.asarray(output_bias, q_in.dtype).reshape(-1)
+    y = y.reshape((B, Tq) + ok.shape[2:])
+    return (y, w) if return_weights else y

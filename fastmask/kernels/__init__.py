@@ -1,2 +1,5 @@
 """Kernels as plain functions: validated NumPy in, NumPy out, no Layer API needed."""
 from .masking import masking, masking_mask, embedding
+from .softmax import masked_softmax
+from .pooling import masked_mean, masked_sum, masked_max, masked_min
+from .attention import masked_attention, multi_head_attention

@@ -874,9 +874,8 @@ class Layer(Operation):
                 f"Received: mask.shape={mask.shape}, inputs.shape={x.shape}")
 
     def __call__(self, *args, **kwargs):
-        try:
-            info = self.__dict__["_call_info"]
-        except KeyError:
+        info = self.__dict__.get("_call_info")
+        if info is None:
             self._check_super_called()
         self._called = True
         original_args, original_kwargs = args, kwargs

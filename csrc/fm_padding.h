@@ -322,16 +322,24 @@ static inline int fm_items_are_plain_scalars(PyObject *const *items, Py_ssize_t 
 
 /* Row layout shared by every kernel: `keep` elements (each `inner` items of
  * `itemsize` bytes) land at step `off` of a row of `maxlen` steps; the rest
- * is `fill`; mask (if any) is 1 on the kept steps. */
+ * is `fill`; mask (if any) is 1 on the kept steps, 0 elsewhere. This writes
+ * the padding and the mask; the caller writes the kept elements.
+ * prezeroed: row and mask_row are already all zero bytes and so is `fill`
+ * (fresh np.zeros output): only the mask's 1s are written. */
 static inline void fm_pad_row(char *row, Py_ssize_t maxlen, Py_ssize_t inner, Py_ssize_t itemsize,
-                              const char *fill, Py_ssize_t off, Py_ssize_t keep, uint8_t *mask_row)
+                              const char *fill, Py_ssize_t off, Py_ssize_t keep,
+                              uint8_t *mask_row, int prezeroed)
 {
-    fm_fill(row, fill, off * inner, itemsize);
-    fm_fill(row + (off + keep) * inner * itemsize, fill, (maxlen - off - keep) * inner, itemsize);
+    if (!prezeroed) {
+        fm_fill(row, fill, off * inner, itemsize);
+        fm_fill(row + (off + keep) * inner * itemsize, fill, (maxlen - off - keep) * inner, itemsize);
+    }
     if (mask_row) {
-        memset(mask_row, 0, (size_t)off);
+        if (!prezeroed) {
+            memset(mask_row, 0, (size_t)off);
+            memset(mask_row + off + keep, 0, (size_t)(maxlen - off - keep));
+        }
         memset(mask_row + off, 1, (size_t)keep);
-        memset(mask_row + off + keep, 0, (size_t)(maxlen - off - keep));
     }
 }
 

@@ -36,7 +36,7 @@ cdef extern from "fm_padding.h":
                       Py_ssize_t s0, Py_ssize_t s1) noexcept nogil
     void fm_pad_row(char *row, Py_ssize_t maxlen, Py_ssize_t inner, Py_ssize_t itemsize,
                     const char *fill, Py_ssize_t off, Py_ssize_t keep,
-                    uint8_t *mask_row) noexcept nogil
+                    uint8_t *mask_row, int prezeroed) noexcept nogil
     int64_t fm_count_nonzero(const uint8_t *p, Py_ssize_t n) noexcept nogil
 
 cdef extern from "Python.h":
@@ -115,7 +115,7 @@ cdef void _pad_rows(char *out, Py_ssize_t n, Py_ssize_t maxlen, Py_ssize_t inner
                     Py_ssize_t itemsize, int dst_code, const char *fill,
                     const intptr_t *src, const int64_t *keep, const int64_t *s0,
                     const uint8_t *codes, Py_ssize_t s1, bint pre, uint8_t *mask,
-                    uint8_t *flags, int n_threads) noexcept nogil:
+                    bint prezeroed, uint8_t *flags, int n_threads) noexcept nogil:
     """IN: n row descriptors; OUT: out (n, maxlen, inner), mask (n, maxlen) or NULL, flags (n,)."""
     cdef Py_ssize_t i, k, off
     cdef Py_ssize_t row_bytes = maxlen * inner * itemsize
@@ -125,7 +125,7 @@ cdef void _pad_rows(char *out, Py_ssize_t n, Py_ssize_t maxlen, Py_ssize_t inner
         k = keep[i]
         off = maxlen - k if pre else 0
         fm_pad_row(out + i * row_bytes, maxlen, inner, itemsize, fill, off, k,
-                   mask + i * maxlen if mask != NULL else NULL)
+                   mask + i * maxlen if mask != NULL else NULL, prezeroed)
         flags[i] = fm_copy_block(out + i * row_bytes + off * inner * itemsize, dst_code,
                                  itemsize, <const char *>src[i], codes[i], k, inner,
                                  s0[i], s1)
@@ -137,14 +137,15 @@ cdef inline char *_data(cnp.ndarray a) noexcept:
 
 def pad_rows(cnp.ndarray out, cnp.ndarray mask, const uint8_t[::1] fill, int dst_code,
              const intptr_t[::1] src, const int64_t[::1] keep, const int64_t[::1] s0,
-             const uint8_t[::1] codes, Py_ssize_t s1, bint pre,
+             const uint8_t[::1] codes, Py_ssize_t s1, bint pre, bint prezeroed,
              uint8_t[::1] flags, int n_threads):
     """Pad rows of raw arrays into `out` (n, maxlen, *sample), C-contiguous.
 
     IN: src[i] address of the first kept step of row i, keep[i] kept steps,
     s0[i] byte stride between steps, s1 byte stride between the (flattened)
     sample items, codes[i] its type code (SKIP: leave row i alone), fill the
-    pad element's bytes (out.itemsize), pre: right-align rows.
+    pad element's bytes (out.itemsize), pre: right-align rows, prezeroed:
+    `out` and `mask` are all zeros and so is `fill` (only data and 1s written).
     OUT: out, mask (bool (n, maxlen) or None), flags[i] = 1 if NumPy must cast
     row i's kept part (the padding and mask of that row are written).
     """
@@ -161,7 +162,8 @@ def pad_rows(cnp.ndarray out, cnp.ndarray mask, const uint8_t[::1] fill, int dst
     cdef Py_ssize_t itemsize = out.itemsize
     with nogil:
         _pad_rows(out_p, n, maxlen, inner, itemsize, dst_code, <const char *>&fill[0],
-                  &src[0], &keep[0], &s0[0], &codes[0], s1, pre, mask_p, &flags[0], n_threads)
+                  &src[0], &keep[0], &s0[0], &codes[0], s1, pre, mask_p, prezeroed,
+                  &flags[0], n_threads)
 
 
 def ragged_descriptors(const int64_t[::1] starts, const int64_t[::1] lengths, intptr_t base,
@@ -178,7 +180,8 @@ def ragged_descriptors(const int64_t[::1] starts, const int64_t[::1] lengths, in
 
 def pad_object_rows(list rows, const int64_t[::1] lengths, const uint8_t[::1] kinds,
                     cnp.ndarray out, cnp.ndarray mask, const uint8_t[::1] fill,
-                    int dst_code, bint pre_pad, bint pre_trunc, int n_threads):
+                    int dst_code, bint pre_pad, bint pre_trunc, bint prezeroed,
+                    int n_threads):
     """Pad `rows` (classified by `scan_rows`) into `out` (n, maxlen), C-contiguous.
 
     List/tuple rows are unboxed here, array rows copied by the nogil kernel.
@@ -211,7 +214,7 @@ def pad_object_rows(list rows, const int64_t[::1] lengths, const uint8_t[::1] ki
                 return 1, None   # changed since scan_rows (only a finalizer could do that)
             off = maxlen - k if pre_pad else 0
             fm_pad_row(base + i * maxlen * itemsize, maxlen, 1, itemsize, <const char *>&fill[0],
-                       off, k, mbase + i * maxlen if mbase != NULL else NULL)
+                       off, k, mbase + i * maxlen if mbase != NULL else NULL, prezeroed)
             if convert(PySequence_Fast_ITEMS(row) + (lengths[i] - k if pre_trunc else 0), k,
                        base + (i * maxlen + off) * itemsize):
                 return 1, None
@@ -227,7 +230,8 @@ def pad_object_rows(list rows, const int64_t[::1] lengths, const uint8_t[::1] ki
     if not any_array:
         return 0, None
     flags = np.zeros(n, dtype=np.uint8)
-    pad_rows(out, mask, fill, dst_code, src, keep, s0, codes, 0, pre_pad, flags, n_threads)
+    pad_rows(out, mask, fill, dst_code, src, keep, s0, codes, 0, pre_pad, prezeroed, flags,
+             n_threads)
     return 0, np.flatnonzero(flags)
 
 

@@ -104,12 +104,11 @@ def _pad_sequences_compiled(sequences, maxlen, dtype, padding, truncating, value
         maxlen = int(lengths.max())
         if maxlen == 0:
             return None
-    padded = np.empty((n, maxlen), dtype=out_dtype)
-    mask = np.empty((n, maxlen), dtype=bool) if return_mask else None
+    fill = fill.reshape(1).view(np.uint8)
+    padded, mask, prezeroed = _allocate((n, maxlen), out_dtype, fill, return_mask)
     pre_pad, pre_trunc = padding == "pre", truncating == "pre"
-    status, flagged = _padding.pad_object_rows(rows, lengths, kinds, padded, mask,
-                                               fill.reshape(1).view(np.uint8), code,
-                                               pre_pad, pre_trunc, n_threads)
+    status, flagged = _padding.pad_object_rows(rows, lengths, kinds, padded, mask, fill, code,
+                                               pre_pad, pre_trunc, prezeroed, n_threads)
     if status:
         return None
     if flagged is not None:
@@ -185,6 +184,16 @@ def _pad_sequences_reference(sequences, maxlen, dtype, padding, truncating, valu
         if mask is not None:
             mask[idx, steps] = True
     return x, mask
+
+
+def _allocate(shape, dtype, fill, return_mask):
+    """(padded, mask or None, prezeroed): zero-filled (calloc: fresh pages come zeroed
+    from the OS, so the kernels skip writing the padding) when the pad value's
+    bytes are all zero, else uninitialised."""
+    prezeroed = not fill.any()
+    alloc = np.zeros if prezeroed else np.empty
+    mask = alloc(shape[:2], dtype=bool) if return_mask else None
+    return alloc(shape, dtype=dtype), mask, prezeroed
 
 
 def _check_side(arg, name):
@@ -286,7 +295,7 @@ def pad_ragged(values, lengths=None, offsets=None, maxlen=None, dtype=None, padd
         if lengths.size and lengths.min() < 0:
             i = _first_bad(lengths < 0)
             raise ValueError(f"`lengths` must be >= 0. Received: lengths[{i}]={lengths[i]}")
-        total = int(lengths.sum()) if lengths.size and lengths.max() <= n_values else None
+        total = int(lengths.sum()) if not lengths.size or lengths.max() <= n_values else None
         if total != n_values:
             raise ValueError(f"`lengths` must sum to values.shape[0]={n_values}. Received: "
                              f"sum(lengths)={sum(lengths.tolist()) if total is None else total}")
@@ -323,10 +332,12 @@ def pad_ragged(values, lengths=None, offsets=None, maxlen=None, dtype=None, padd
 
     sample_shape = values.shape[1:]
     n_rows = lengths.size
-    padded = np.empty((n_rows, maxlen) + sample_shape, dtype=out_dtype)
+    padded_shape = (n_rows, maxlen) + sample_shape
     inner = int(np.prod(sample_shape, dtype=np.int64))
-    if padded.size == 0:  # nothing to copy; the mask may still have entries
-        mask = mask_from_lengths(lengths, maxlen, padding, n_threads=n_threads) if return_mask else None
+    if n_rows * maxlen * inner == 0:  # nothing to copy; the mask may still have entries
+        padded = np.empty(padded_shape, dtype=out_dtype)
+        mask = mask_from_lengths(np.minimum(lengths, maxlen), maxlen, padding,
+                                 n_threads=n_threads) if return_mask else None
         return (padded, mask) if return_mask else padded
 
     src_code, dst_code = _padding.dtype_code(values.dtype), _padding.dtype_code(out_dtype)
@@ -340,12 +351,13 @@ def pad_ragged(values, lengths=None, offsets=None, maxlen=None, dtype=None, padd
     keep = np.empty(n_rows, dtype=np.int64)
     _padding.ragged_descriptors(starts, lengths, flat.ctypes.data, flat.strides[0], maxlen,
                                 pre_trunc, src, keep)
-    mask = np.empty((n_rows, maxlen), dtype=bool) if return_mask else None
+    fill = fill.reshape(1).view(np.uint8)
+    padded, mask, prezeroed = _allocate(padded_shape, out_dtype, fill, return_mask)
     flags = np.zeros(n_rows, dtype=np.uint8)
-    _padding.pad_rows(padded, mask, fill.reshape(1).view(np.uint8), dst_code, src, keep,
+    _padding.pad_rows(padded, mask, fill, dst_code, src, keep,
                       np.full(n_rows, flat.strides[0], dtype=np.int64),
                       np.full(n_rows, src_code, dtype=np.uint8), flat.strides[1], pre_pad,
-                      flags, n_threads)
+                      prezeroed, flags, n_threads)
     for i in np.flatnonzero(flags):  # kept steps NumPy must cast itself (NaN -> int, ...)
         k, first = keep[i], starts[i] + (lengths[i] - keep[i] if pre_trunc else 0)
         off = maxlen - k if pre_pad else 0

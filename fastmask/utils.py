@@ -205,10 +205,9 @@ def _check_side(arg, name):
 def _as_int64_vector(x, name):
     """`x` as a C-contiguous int64 vector (ints only: bools and floats are a TypeError)."""
     arr = np.asarray(x)
-    if arr.dtype.kind not in "iu":
-        if not (arr.dtype.kind == "f" and arr.size == 0 and not isinstance(x, np.ndarray)):
-            raise TypeError(f"`{name}` must be an array of integers. "
-                            f"Received: {name} of dtype {arr.dtype}")
+    if arr.dtype.kind not in "iu" and not (arr.dtype.kind == "f" and arr.size == 0):  # [] is float
+        raise TypeError(f"`{name}` must be an array of integers. "
+                        f"Received: {name} of dtype {arr.dtype}")
     if arr.ndim != 1:
         raise ValueError(f"`{name}` must be 1-D. Received: {name}.shape={arr.shape}")
     if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:

@@ -5,10 +5,11 @@
         [--family padding,masking] [--quick] [--threads 1,2] [--budget SECONDS] \
         [--json F] [--markdown F] [--png F]
 
-Discovers benchmarks/bench_<family>.py, calls each module's cases(quick), measures
-the machine's bounds, times every case and prints one table (see fastmask.bench).
-A family whose module fails to import (or whose cases() raises) is skipped with
-its error printed. Exit status 0 even when targets fail (the summary line
+Discovers benchmarks/bench_<family>.py, measures the machine's bounds, then per
+family calls the module's cases(quick) and times every case (one family's inputs
+in memory at a time), and prints one table (see fastmask.bench). A family whose
+module fails to import (or whose cases() raises) is skipped with its error
+printed. Exit status 0 even when targets fail (the summary line
 "targets: N ok, M FAIL" says so); 2 when no case could be run.
 """
 import argparse
@@ -35,21 +36,41 @@ def discover(directory=HERE):
     return {f[len("bench_"):-3]: os.path.join(directory, f) for f in names}
 
 
-def load_cases(files, quick=False, err=None):
-    """Import each {family: path} module and collect its cases(quick); skip failures."""
-    err, cases = err or sys.stderr, []
+def load_modules(files, err=None):
+    """{family: module} for each importable {family: path}; failures are printed and skipped."""
+    modules = {}
     for family, path in files.items():
+        name = f"bench_{family}"
         try:
-            spec = importlib.util.spec_from_file_location(f"bench_{family}", path)
+            spec = importlib.util.spec_from_file_location(name, path)
             module = importlib.util.module_from_spec(spec)
-            sys.modules[spec.name] = module
+            sys.modules[name] = module
             spec.loader.exec_module(module)
-            cases += list(module.cases(quick=quick))
+            modules[family] = module
         except Exception:  # noqa: BLE001  (one broken family must not stop the others)
-            sys.modules.pop(f"bench_{family}", None)
-            print(f"skipping family {family!r} ({path}):\n"
-                  + traceback.format_exc(limit=-3).rstrip(), file=err)
-    return cases
+            sys.modules.pop(name, None)
+            _skip(family, path, err)
+    return modules
+
+
+def family_cases(family, module, quick=False, err=None):
+    """module.cases(quick) as a list, or [] (printed) when it raises."""
+    try:
+        return list(module.cases(quick=quick))
+    except Exception:  # noqa: BLE001
+        _skip(family, module.__file__, err)
+        return []
+
+
+def load_cases(files, quick=False, err=None):
+    """All cases of the {family: path} files that import and build."""
+    return [case for family, module in load_modules(files, err).items()
+            for case in family_cases(family, module, quick, err)]
+
+
+def _skip(family, path, err):
+    print(f"skipping family {family!r} ({path}):\n" + traceback.format_exc(limit=-3).rstrip(),
+          file=err or sys.stderr)
 
 
 def _threads(text):
@@ -88,15 +109,22 @@ def main(argv=None):
         if var in os.environ:
             print(f"note: {var} is set; benchmark with `env -u OPENBLAS_CORETYPE "
                   f"-u OPENBLAS_L2_SIZE python benchmarks/report.py ...`", file=sys.stderr)
-    cases = load_cases(files, args.quick)
-    if not cases:
-        print("no benchmark cases to run", file=sys.stderr)
+    modules = load_modules(files)
+    if not modules:
+        print("no benchmark family could be imported", file=sys.stderr)
         return 2
     budget = args.budget if args.budget is not None else (1.0 if args.quick else 3.0)
     print(f"measuring the machine at threads {args.threads} ...", file=sys.stderr, flush=True)
     machine = bench.measure_machine(args.threads, **(
         dict(budget=1.5, gemm_n=1024) if args.quick else {}))
-    results = bench.run_cases(cases, args.threads, budget, progress=sys.stderr)
+    results = []
+    for family, module in modules.items():   # one family's inputs in memory at a time
+        cases = family_cases(family, module, args.quick)
+        results += bench.run_cases(cases, args.threads, budget, progress=sys.stderr)
+        del cases
+    if not results:
+        print("no benchmark cases to run", file=sys.stderr)
+        return 2
     print(bench.format_table(results, machine))
     outputs = [(args.json, bench.to_json), (args.markdown, bench.to_markdown)]
     for path, render in outputs:

@@ -346,6 +346,7 @@ def bench_dir(tmp_path):
     (tmp_path / "bench_alpha.py").write_text(BENCH_FILE.format(family="alpha", ratio=1.0))
     (tmp_path / "bench_beta.py").write_text(BENCH_FILE.format(family="beta", ratio=1e6))
     (tmp_path / "bench_broken.py").write_text("import no_such_module_fastmask\n")
+    (tmp_path / "bench_raises.py").write_text("def cases(quick=False):\n    raise OSError('no data')\n")
     (tmp_path / "helper.py").write_text("raise SystemExit('not a bench file')\n")
     return tmp_path
 
@@ -370,6 +371,7 @@ def test_report_skips_broken_family_and_exits_0_on_fail(report, bench_dir, capsy
     out, err = capsys.readouterr()
     assert rc == 0
     assert "skipping family 'broken'" in err and "no_such_module_fastmask" in err
+    assert "skipping family 'raises'" in err and "OSError: no data" in err
     assert {"alpha", "beta"} <= {line.split()[0] for line in out.splitlines() if line.strip()}
     assert " full " in out
     assert "FAIL" in out and out.strip().splitlines()[-1].startswith("targets: 2 ok, 2 FAIL")
@@ -378,6 +380,7 @@ def test_report_skips_broken_family_and_exits_0_on_fail(report, bench_dir, capsy
 
 def test_report_unknown_family(report, bench_dir, capsys):
     assert report.main(["--dir", str(bench_dir), "--family", "gamma"]) == 2
-    assert "available: alpha, beta, broken" in capsys.readouterr().err
+    assert "available: alpha, beta, broken, raises" in capsys.readouterr().err
+    assert report.main(["--dir", str(bench_dir), "--family", "broken,raises"]) == 2
     with pytest.raises(SystemExit):
         report.main(["--threads", "0"])

@@ -108,7 +108,8 @@ def _pad_sequences_compiled(sequences, maxlen, dtype, padding, truncating, value
     padded, mask, prezeroed = _allocate((n, maxlen), out_dtype, fill, return_mask)
     pre_pad, pre_trunc = padding == "pre", truncating == "pre"
     status, flagged = _padding.pad_object_rows(rows, lengths, kinds, padded, mask, fill, code,
-                                               pre_pad, pre_trunc, prezeroed, n_threads)
+                                               pre_pad, pre_trunc, prezeroed,
+                                               _threads_for(n_threads, padded.nbytes))
     if status:
         return None
     if flagged is not None:
@@ -194,6 +195,14 @@ def _allocate(shape, dtype, fill, return_mask):
     alloc = np.zeros if prezeroed else np.empty
     mask = alloc(shape[:2], dtype=bool) if return_mask else None
     return alloc(shape, dtype=dtype), mask, prezeroed
+
+
+_MIN_BYTES_PER_THREAD = 1 << 20  # below this a second OpenMP thread costs more than it saves
+
+
+def _threads_for(n_threads, nbytes):
+    """`n_threads` capped so that each thread moves >= 1 MiB (results do not depend on it)."""
+    return max(1, min(n_threads, nbytes // _MIN_BYTES_PER_THREAD))
 
 
 def _check_side(arg, name):
@@ -356,7 +365,7 @@ def pad_ragged(values, lengths=None, offsets=None, maxlen=None, dtype=None, padd
     _padding.pad_rows(padded, mask, fill, dst_code, src, keep,
                       np.full(n_rows, flat.strides[0], dtype=np.int64),
                       np.full(n_rows, src_code, dtype=np.uint8), flat.strides[1], pre_pad,
-                      prezeroed, flags, n_threads)
+                      prezeroed, flags, _threads_for(n_threads, padded.nbytes))
     for i in np.flatnonzero(flags):  # kept steps NumPy must cast itself (NaN -> int, ...)
         k, first = keep[i], starts[i] + (lengths[i] - keep[i] if pre_trunc else 0)
         off = maxlen - k if pre_pad else 0
@@ -398,7 +407,7 @@ def mask_from_lengths(lengths, maxlen=None, padding="post", n_threads=None):
         raise ValueError(f"`lengths` must be >= 0. Received: lengths.flat[{i}]={flat[i]}")
     maxlen = _check_maxlen(maxlen, flat)
     out = np.empty((flat.size, maxlen), dtype=bool)
-    _padding.mask_from_lengths(flat, out.view(np.uint8), pre, n_threads)
+    _padding.mask_from_lengths(flat, out.view(np.uint8), pre, _threads_for(n_threads, out.nbytes))
     return out.reshape(shape + (maxlen,))
 
 
@@ -436,5 +445,5 @@ def lengths_from_mask(mask, n_threads=None):
                               np.zeros((int(np.prod(m.shape[:-1])), m.shape[-1]), bool))
     out = np.empty(m2.shape[0], dtype=np.int64)
     if out.size:
-        _padding.lengths_from_mask(m2.view(np.uint8), out, n_threads)
+        _padding.lengths_from_mask(m2.view(np.uint8), out, _threads_for(n_threads, m2.nbytes))
     return out.reshape(m.shape[:-1])

@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import fastmask.utils
 from fastmask.utils import lengths_from_mask, mask_from_lengths, pad_sequences
 
 
@@ -61,7 +62,8 @@ def test_mask_from_lengths_matches_pad_sequences_mask():
         np.testing.assert_array_equal(mask, mask_from_lengths(lengths, 4, padding))
 
 
-def test_threads_bit_identical():
+def test_threads_bit_identical(monkeypatch):
+    monkeypatch.setattr(fastmask.utils, "_MIN_BYTES_PER_THREAD", 1)  # 2 threads on small input
     rng = np.random.default_rng(0)
     lengths = rng.integers(0, 300, size=5000)
     for padding in ("pre", "post"):
@@ -128,3 +130,11 @@ def test_lengths_from_mask_layouts_and_dtypes():
 def test_lengths_from_mask_bad_input(mask, exc, match):
     with pytest.raises(exc, match=match):
         lengths_from_mask(mask)
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(fastmask.utils, extraglobs={"np": np},
+                             optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 8 and result.failed == 0

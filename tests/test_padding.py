@@ -364,7 +364,8 @@ def test_hypothesis_array_rows_match_keras(rows, maxlen, dtype, padding, truncat
     check_like_keras(rows, maxlen=maxlen, dtype=dtype, padding=padding, truncating=truncating)
 
 
-def test_array_rows_thread_count_bit_identical():
+def test_array_rows_thread_count_bit_identical(monkeypatch):
+    monkeypatch.setattr(utils, "_MIN_BYTES_PER_THREAD", 1)  # use 2 threads even on small input
     rng = np.random.default_rng(3)
     rows = [rng.standard_normal(int(n)).astype(np.float32) for n in rng.integers(0, 60, 500)]
     a = pad_sequences(rows, maxlen=40, dtype="float32", n_threads=1)
@@ -482,7 +483,8 @@ def test_pad_ragged_examples():
     assert got[1].tolist() == [[0, 1], [2, 3], [4, 5]]
 
 
-def test_pad_ragged_thread_count_bit_identical():
+def test_pad_ragged_thread_count_bit_identical(monkeypatch):
+    monkeypatch.setattr(utils, "_MIN_BYTES_PER_THREAD", 1)
     rng = np.random.default_rng(0)
     lengths = rng.integers(0, 80, size=2000)
     values = rng.standard_normal((int(lengths.sum()), 3)).astype(np.float32)

@@ -343,6 +343,8 @@ def get_mask(x):
     Works for any object: layer outputs, symbolic tensors, plain arrays,
     Python values (always None for the latter two).
     """
+    if type(x) is np.ndarray:
+        return None
     try:
         return x._keras_mask
     except Exception:

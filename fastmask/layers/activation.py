@@ -1,6 +1,6 @@
 """`Activation` and `ReLU` layers (mask pass-through)."""
 from .. import activations
-from .._tensor import KerasTensor
+from .._tensor import plain
 from .layer import Layer
 
 __all__ = ["Activation", "ReLU"]
@@ -18,7 +18,7 @@ class Activation(Layer):
         self.built = True
 
     def call(self, inputs):
-        return self.activation(inputs)
+        return self.activation(plain(inputs))
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -50,7 +50,7 @@ class ReLU(Layer):
         self.built = True
 
     def call(self, inputs):
-        return activations.relu(inputs, negative_slope=self.negative_slope,
+        return activations.relu(plain(inputs), negative_slope=self.negative_slope,
                                 max_value=self.max_value, threshold=self.threshold)
 
     def compute_output_shape(self, input_shape):

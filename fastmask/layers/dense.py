@@ -72,16 +72,21 @@ class Dense(Layer):
         return self._kernel
 
     def call(self, inputs, training=None):
-        dtype = self.compute_dtype
+        dtype = self._dtype_policy._compute_np
         kernel = self._kernel.value
-        if kernel.dtype.name != dtype:
+        if kernel.dtype != dtype:
             kernel = kernel.astype(dtype)
-        x = inputs if inputs.dtype.name == dtype else inputs.astype(dtype)
+        x = np.ndarray.view(inputs, np.ndarray)  # drop the Tensor subclass: plain NumPy
+        if x.dtype != dtype:
+            x = x.astype(dtype)
         lead = x.shape[:-1]
-        out = np.matmul(x.reshape(-1, x.shape[-1]), kernel)  # one GEMM for all steps
+        if x.ndim == 2:
+            out = np.matmul(x, kernel)
+        else:
+            out = np.matmul(x.reshape(-1, x.shape[-1]), kernel)  # one GEMM for all steps
         if self.bias is not None:
             bias = self.bias.value
-            out += bias if bias.dtype.name == dtype else bias.astype(dtype)
+            out += bias if bias.dtype == dtype else bias.astype(dtype)
         out = out.reshape(lead + (self.units,))
         if self.activation is not activations.linear:
             out = self.activation(out)

@@ -121,6 +121,7 @@ class DTypePolicy:
         self._name = name
         self._compute_dtype = compute
         self._variable_dtype = variable
+        self._compute_np = np.dtype(compute)
 
     name = property(lambda self: self._name)
     compute_dtype = property(lambda self: self._compute_dtype)
@@ -208,6 +209,21 @@ class InputSpec:
 
 
 def _assert_input_compatibility(input_spec, inputs, layer_name):
+    if type(input_spec) is InputSpec and isinstance(inputs, np.ndarray) \
+            and input_spec.dtype is None and input_spec.shape is None:
+        # Common case (rank/axes checks on one array), without the generality.
+        ndim = inputs.ndim
+        if (input_spec.ndim is None or input_spec.allow_last_axis_squeeze
+                or ndim == input_spec.ndim) \
+                and (input_spec.max_ndim is None or ndim <= input_spec.max_ndim) \
+                and (input_spec.min_ndim is None or ndim >= input_spec.min_ndim):
+            shape = inputs.shape
+            for axis, value in input_spec.axes.items():
+                if value is not None and (axis >= ndim or axis < -ndim
+                                          or shape[axis] != value):
+                    break
+            else:
+                return
     specs = list(input_spec) if isinstance(input_spec, (list, tuple)) else [input_spec]
     flat = flatten(inputs)
     if len(flat) != len(specs) and len(specs) > 1:
@@ -271,6 +287,13 @@ class _Signature:
         self.simple = (self.var_positional is None
                        and all(p.kind == p.POSITIONAL_OR_KEYWORD or p.kind == p.VAR_KEYWORD
                                for p in params))
+        # Fast path of __call__: `layer(x)` with one array and nothing else.
+        self.single = (self.simple and len(self.positional) >= 1
+                       and len(self.required) <= 1
+                       and (not self.required or self.required[0] == self.positional[0]))
+        self.first = self.positional[0] if self.positional else None
+        self.mask_default_none = self.defaults.get("mask", None) is None
+        self.training_default = self.defaults.get("training")
 
     def bind(self, args, kwargs):
         """(arguments with defaults applied in signature order, user arguments)."""
@@ -351,6 +374,7 @@ class Layer(Operation):
         name: layer name (default: snake_case class name, made unique).
     """
 
+    _plain_input_dtype = True
     # Class-level hooks (see the module docstring).
     _mask_from_first_arg = False
     _check_mask_shape = True
@@ -386,6 +410,7 @@ class Layer(Operation):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        cls._plain_input_dtype = cls.input_dtype is Layer.input_dtype
         # Wrap a subclass's own `build` so that calling it marks the layer built.
         build = cls.__dict__.get("build")
         if build is not None and not getattr(build, "_fm_build_wrapper", False):
@@ -762,7 +787,7 @@ class Layer(Operation):
     def _maybe_convert(self, x):
         """Cast float arrays to the compute dtype (keeping their mask); ints/bools untouched."""
         if isinstance(x, np.ndarray):
-            if self.autocast and x.dtype.kind == "f" and x.dtype.name != self.input_dtype:
+            if self.autocast and x.dtype.kind == "f" and x.dtype != np.dtype(self.input_dtype):
                 y = x.astype(self.input_dtype)
                 m = get_mask(x)
                 return with_mask(y, m) if m is not None else y
@@ -877,14 +902,18 @@ class Layer(Operation):
         info = self.__dict__.get("_call_info")
         if info is None:
             self._check_super_called()
+        if (not kwargs and len(args) == 1 and self.built and info.single
+                and (type(args[0]) is np.ndarray or type(args[0]) is Tensor)
+                and self._convert_input_args):
+            return self._fast_call(args[0], info)
         self._called = True
         original_args, original_kwargs = args, kwargs
 
         # 1. Convert array arguments (floats cast to the compute dtype).
         if self._convert_input_args and (
                 kwargs or len(args) != 1 or not isinstance(args[0], np.ndarray)
-                or (args[0].dtype.kind == "f" and args[0].dtype.name != self.input_dtype
-                    and self.autocast)):
+                or (args[0].dtype.kind == "f" and self.autocast
+                    and args[0].dtype != np.dtype(self.input_dtype))):
             args = map_structure(self._maybe_convert, args)
             kwargs = map_structure(self._maybe_convert, kwargs)
         else:
@@ -991,6 +1020,56 @@ class Layer(Operation):
         # 8. Record a graph node for symbolic calls.
         if symbolic:
             Node(self, original_args, original_kwargs, outputs)
+        return outputs
+
+    def _fast_call(self, x, info):
+        """`layer(x)` for one built array argument: the general path, minus its generality."""
+        self._called = True
+        if x.dtype.kind == "f" and self.autocast:
+            target = (self._dtype_policy._compute_np if self._plain_input_dtype
+                      else np.dtype(self.input_dtype))
+            if x.dtype != target:
+                m = get_mask(x)
+                x = x.astype(target)
+                if m is not None:
+                    x = with_mask(x, m)
+        if self._input_spec is not None:
+            _assert_input_compatibility(self._input_spec, x, self.name)
+        kwargs = {}
+        ctx = CALL_CONTEXT
+        is_entry = ctx.entry is None
+        if is_entry:
+            ctx.entry = self
+            ctx.training = None
+        try:
+            value = ctx.training
+            if value is None:
+                value = info.training_default
+            ctx.training = value
+            if info.has_training and value is not None:
+                kwargs["training"] = value
+            previous_mask = get_mask(x)
+            if info.has_mask and info.mask_default_none:
+                kwargs["mask"] = previous_mask
+            outputs = self.call(x, **kwargs) if kwargs else self.call(x)
+            if self._supports_masking:
+                if type(outputs) is np.ndarray:
+                    m = self.compute_mask(x, previous_mask)
+                    if m is not None:
+                        outputs = (with_mask(outputs, m) if not isinstance(m, (list, tuple))
+                                   else self._set_mask_metadata(x, outputs, previous_mask))
+                else:
+                    outputs = self._set_mask_metadata(x, outputs, previous_mask)
+            elif previous_mask is not None:
+                warnings.warn(
+                    f"Layer '{self.name}' (of type {self.__class__.__name__}) was passed "
+                    "an input with a mask attached to it. However, this layer does not "
+                    "support masking and will therefore destroy the mask information. "
+                    "Downstream layers will not see the mask.", stacklevel=2)
+        finally:
+            if is_entry:
+                ctx.entry = None
+                ctx.training = None
         return outputs
 
     def _set_mask_metadata(self, inputs, outputs, previous_mask):

@@ -62,7 +62,7 @@ class LayerNormalization(Layer):
                                         initializer=self.beta_initializer, trainable=True)
 
     def call(self, inputs):
-        x = inputs
+        x = np.ndarray.view(inputs, np.ndarray)
         orig = x.dtype
         if x.dtype.kind != "f" or x.dtype.itemsize < 4:
             x = x.astype(np.float32)

@@ -140,6 +140,15 @@ class Functional(Model):
         self._inputs = flat_inputs
         self._outputs = flat_outputs
         self._plan, self._operations, self._node_ids = _map_graph(flat_inputs, flat_outputs)
+        self._input_np_dtypes = [np.dtype(x.dtype) for x in flat_inputs]
+        # Per node: (node, operation, ids of its input tensors, single positional tensor id)
+        self._steps = []
+        for node in self._plan:
+            single = (id(node.call_args[0]) if len(node.call_args) == 1 and not node.call_kwargs
+                      and isinstance(node.call_args[0], KerasTensor) else None)
+            out_id = id(node.outputs[0]) if len(node.outputs) == 1 else None
+            self._steps.append((node, node.operation, tuple(id(x) for x in node.input_tensors),
+                                single, out_id, isinstance(node.operation, Layer)))
         if trainable is not None:
             self.trainable = trainable
         self.built = True
@@ -221,8 +230,9 @@ class Functional(Model):
             if arr.dtype.kind not in "biuf":
                 raise TypeError(f"Input {i} of model '{self.name}' must be numeric. Received "
                                 f"an array of dtype {arr.dtype}")
-            if arr.dtype.name != ref.dtype:
-                arr = arr.astype(ref.dtype)
+            ref_dtype = self._input_np_dtypes[i]
+            if arr.dtype != ref_dtype:
+                arr = arr.astype(ref_dtype)
             if arr.ndim != len(ref.shape):
                 if arr.ndim == len(ref.shape) + 1 and arr.shape[-1] == 1:
                     arr = np.squeeze(arr, -1)
@@ -243,21 +253,26 @@ class Functional(Model):
 
     def _run_through_graph(self, flat_inputs, training=None):
         values = {id(x): v for x, v in zip(self._inputs, flat_inputs)}
-        for node in self._plan:
-            tensors = node.input_tensors
-            if any(id(x) not in values for x in tensors):
+        for node, op, input_ids, single, out_id, is_layer in self._steps:
+            computable = True
+            for i in input_ids:
+                if i not in values:
+                    computable = False
+                    break
+            if not computable:
                 continue
-            if len(node.call_args) == 1 and not node.call_kwargs and \
-                    isinstance(node.call_args[0], KerasTensor):
-                args, kwargs = (values[id(node.call_args[0])],), {}
+            if single is not None:
+                if training is not None and is_layer:
+                    outputs = op(values[single], training=training)
+                else:
+                    outputs = op(values[single])
             else:
                 args, kwargs = node.fill_in(values)
-            op = node.operation
-            if training is not None and isinstance(op, Layer):
-                kwargs["training"] = training
-            outputs = op(*args, **kwargs)
-            if len(node.outputs) == 1 and not isinstance(outputs, (list, tuple, dict)):
-                values[id(node.outputs[0])] = outputs
+                if training is not None and is_layer:
+                    kwargs["training"] = training
+                outputs = op(*args, **kwargs)
+            if out_id is not None and not isinstance(outputs, (list, tuple, dict)):
+                values[out_id] = outputs
             else:
                 for x, y in zip(node.outputs, flatten(outputs)):
                     values[id(x)] = y

@@ -1,0 +1,157 @@
+"""Family "layers": the Python cost of the Layer API (calls, mask propagation, models).
+
+The kernels under these layers are benchmarked by their own families; here the
+question is what the Keras-compatible API adds on top of them.
+
+* "Sequential 3 small layers": `Sequential([Input((20,)), Dense(16), ReLU(),
+  Dense(8)])` on a (32, 20) float32 batch. Peers: "kernels" (the same NumPy
+  operations with no API: two matmuls, two bias adds, a maximum), and
+  "kernels + 50us" (the same, then a 50 microsecond busy-wait): the target
+  `Target("kernels + 50us", 1.0)` says the API costs less than 50 us of Python
+  per call above its kernels. Keras 3 (NumPy backend) runs the same model.
+* "Sequential masked ids": Embedding(mask_zero) -> Dense -> Dense on (32, 20)
+  ids, every layer carrying the mask. Keras as the peer.
+* "Dense on (batch, time, features)": one GEMM (`np.matmul` on the 2-D view),
+  shown as % of the machine's GEMM rate next to `np.matmul` itself.
+* "guide functional model": the guide's Embedding(mask_zero) -> Dense(1) ->
+  TemporalSoftmax graph on (32, 100) ids.
+"""
+import os
+import time
+
+import numpy as np
+import pytest
+
+import fastmask
+from fastmask import layers, ops
+from fastmask.bench import Case, Target, pytest_params
+
+FAMILY = "layers"
+
+
+def _keras():
+    os.environ.setdefault("KERAS_BACKEND", "numpy")
+    try:
+        import keras
+    except ImportError:
+        return None
+    return keras if keras.backend.backend() == "numpy" else None
+
+
+def _spin(seconds):
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def _temporal_softmax(K):
+    class TemporalSoftmax(K.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.supports_masking = True
+
+        def call(self, inputs, mask=None):
+            broadcast_float_mask = K.ops.expand_dims(K.ops.cast(mask, "float32"), -1)
+            inputs_exp = K.ops.exp(inputs) * broadcast_float_mask
+            inputs_sum = K.ops.sum(inputs_exp * broadcast_float_mask, axis=-1, keepdims=True)
+            return inputs_exp / inputs_sum
+    return TemporalSoftmax
+
+
+def _guide_model(K, vocab=10):
+    inputs = K.Input(shape=(None,), dtype="int32")
+    x = K.layers.Embedding(input_dim=vocab, output_dim=32, mask_zero=True)(inputs)
+    x = K.layers.Dense(1)(x)
+    return K.Model(inputs, _temporal_softmax(K)()(x))
+
+
+def cases(quick=False):
+    rng = np.random.default_rng(0)
+    keras = _keras()
+    out = []
+
+    # 1. Layer-call overhead of a small Sequential.
+    x = rng.standard_normal((32, 20)).astype(np.float32)
+    model = fastmask.Sequential([fastmask.Input((20,)), layers.Dense(16), layers.ReLU(),
+                                 layers.Dense(8)])
+    model(x)
+    k1, b1, k2, b2 = [w.value for w in model.weights]
+
+    def kernels():
+        h = np.matmul(x, k1)
+        h += b1
+        h = np.maximum(h, np.float32(0))
+        o = np.matmul(h, k2)
+        o += b2
+        return o
+
+    def kernels_plus_budget():
+        kernels()
+        _spin(50e-6)
+
+    impls = {"fastmask": lambda: model(x), "kernels": kernels,
+             "kernels + 50us": kernels_plus_budget}
+    if keras is not None:
+        k_model = keras.Sequential([keras.Input((20,)), keras.layers.Dense(16),
+                                    keras.layers.ReLU(), keras.layers.Dense(8)])
+        k_model.set_weights(model.get_weights())
+        impls["keras"] = lambda: k_model(x)
+    out.append(Case(FAMILY, "Sequential 3 small layers", "x (32, 20) float32, Dense-ReLU-Dense",
+                    impls=impls, targets=[Target("kernels + 50us", 1.0), Target("keras", 3.0)],
+                    threaded=False))
+
+    # 2. Masked Sequential on ids (mask created, propagated through two Dense).
+    ids = rng.integers(1, 100, (32, 20))
+    ids[:, 15:] = 0
+    m_model = fastmask.Sequential([layers.Embedding(100, 16, mask_zero=True),
+                                   layers.Dense(16), layers.Dense(8)])
+    m_model(ids)
+    impls = {"fastmask": lambda: m_model(ids)}
+    if keras is not None:
+        km = keras.Sequential([keras.layers.Embedding(100, 16, mask_zero=True),
+                               keras.layers.Dense(16), keras.layers.Dense(8)])
+        km(ids)
+        km.set_weights(m_model.get_weights())
+        impls["keras"] = lambda: km(ids)
+    out.append(Case(FAMILY, "Sequential masked ids", "ids (32, 20), Embedding(mask_zero)-"
+                    "Dense-Dense", impls=impls, targets=[Target("keras", 3.0)],
+                    threaded=False))
+
+    # 3. Dense over (batch, time, features): one GEMM.
+    b, t, f, u = (32, 64, 128, 128) if quick else (64, 256, 256, 256)
+    x3 = rng.standard_normal((b, t, f)).astype(np.float32)
+    dense = layers.Dense(u)
+    dense(x3)
+    kernel, bias = [w.value for w in dense.weights]
+    impls = {"fastmask": lambda: dense(x3),
+             "numpy": lambda: np.matmul(x3.reshape(-1, f), kernel).reshape(b, t, u) + bias}
+    if keras is not None:
+        kd = keras.layers.Dense(u)
+        kd(x3)
+        kd.set_weights(dense.get_weights())
+        impls["keras"] = lambda: kd(x3)
+    out.append(Case(FAMILY, "Dense on (batch, time, features)",
+                    f"x ({b}, {t}, {f}) float32 -> {u} units", impls=impls, bound="gemm",
+                    flops=2 * b * t * f * u,
+                    targets=[Target("numpy", 1 / 1.15), Target("keras", 1.0)]))
+
+    # 4. The guide's Functional model with a mask-consuming custom layer.
+    gids = rng.integers(0, 10, (32, 100))
+    g_model = _guide_model(fastmask)
+    with np.errstate(all="ignore"):
+        g_model(gids)
+    impls = {"fastmask": lambda: g_model(gids)}
+    if keras is not None:
+        kg = _guide_model(keras)
+        kg.set_weights(g_model.get_weights())
+        impls["keras"] = lambda: kg(gids)
+    out.append(Case(FAMILY, "guide functional model", "ids (32, 100), Embedding(mask_zero)-"
+                    "Dense(1)-TemporalSoftmax", impls=impls, targets=[Target("keras", 2.0)],
+                    threaded=False))
+    return out
+
+
+@pytest.mark.parametrize("case,impl,threads", pytest_params(cases(quick=True)))
+def test_bench(benchmark, case, impl, threads):
+    with np.errstate(all="ignore"):
+        case.bench(benchmark, impl, threads)

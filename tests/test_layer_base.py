@@ -11,6 +11,8 @@ from fastmask.layers import InputSpec, Layer
 from oracle import (assert_masks_equal, assert_outputs_close, k_get_mask, k_set_mask, keras,
                     keras_symbolic_masks, mask_cases, random_mask)
 
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
 WARNING = ("Layer '{name}' (of type {cls}) was passed an input with a mask attached to it. "
            "However, this layer does not support masking and will therefore destroy the mask "
            "information. Downstream layers will not see the mask.")

@@ -40,6 +40,7 @@ FM_INLINE FMA_VT FMA_NAME(fm_copysign)(FMA_VT a, FMA_VT b) {
 FM_INLINE FMA_VT FMA_NAME(fm_exp)(FMA_VT x) {
 #if FMA_IS_DOUBLE
     FMA_VT y, n, r, xx, px, qx, e;
+    const FMA_VT x0 = x;
     x = FMA_NAME(fm_clamp)(x, -708.0, 709.0);
     /* y = round(x / ln 2) + 1.5 * 2^52: its low mantissa bits hold n */
     y = x * 1.4426950408889634 + 6755399441055744.0;
@@ -52,9 +53,13 @@ FM_INLINE FMA_VT FMA_NAME(fm_exp)(FMA_VT x) {
     qx = ((3.00198505138664455042E-6 * xx + 2.52448340349684104192E-3) * xx
           + 2.27265548208155028766E-1) * xx + 2.00000000000000000009E0;
     e = 1.0 + 2.0 * (px / (qx - px));
-    return e * FMA_AS_VT((FMA_AS_INT(y) - FMA_AS_INT(FMA_SPLAT(6755399441055744.0)) + 1023) << 52);
+    e = e * FMA_AS_VT((FMA_AS_INT(y) - FMA_AS_INT(FMA_SPLAT(6755399441055744.0)) + 1023) << 52);
+    /* overflow to inf like libm; below the clamp (denormal range) flush to 0 */
+    e = FMA_SEL(x0 > 709.782712893384, FMA_SPLAT(INFINITY), e);
+    return FMA_SEL(x0 < -708.0, FMA_SPLAT(0), e);
 #else
     FMA_VT y, n, r, p;
+    const FMA_VT x0 = x;
     x = FMA_NAME(fm_clamp)(x, -87.3f, 88.0f);
     /* y = round(x / ln 2) + 1.5 * 2^23: its low mantissa bits hold n */
     y = x * 1.44269504088896341f + 12582912.0f;
@@ -67,7 +72,10 @@ FM_INLINE FMA_VT FMA_NAME(fm_exp)(FMA_VT x) {
     p = p * r + 1.6666665459E-1f;
     p = p * r + 5.0000001201E-1f;
     p = p * (r * r) + r + 1.0f;
-    return p * FMA_AS_VT((FMA_AS_INT(y) - FMA_AS_INT(FMA_SPLAT(12582912.0f)) + 127) << 23);
+    p = p * FMA_AS_VT((FMA_AS_INT(y) - FMA_AS_INT(FMA_SPLAT(12582912.0f)) + 127) << 23);
+    /* overflow to inf like libm; below the clamp (denormal range) flush to 0 */
+    p = FMA_SEL(x0 > 88.72283935546875f, FMA_SPLAT(INFINITY), p);
+    return FMA_SEL(x0 < -87.3f, FMA_SPLAT(0), p);
 #endif
 }
 
@@ -89,7 +97,7 @@ FM_INLINE FMA_VT FMA_NAME(fm_tanh)(FMA_VT x) {
 #else
     small = ((((-5.70498872745E-3f * z + 2.06390887954E-2f) * z - 5.37397155531E-2f) * z
               + 1.33314422036E-1f) * z - 3.33332819422E-1f) * z * x + x;
-    e = FMA_NAME(fm_exp)(2.0f * FMA_SEL(ax > 9.0f, FMA_SPLAT(9.0f), ax));
+    e = FMA_NAME(fm_exp)(2.0f * FMA_SEL(ax > 10.0f, FMA_SPLAT(10.0f), ax));
     large = 1.0f - 2.0f / (e + 1.0f);
     return FMA_SEL(ax < 0.625f, small, FMA_NAME(fm_copysign)(large, x));
 #endif

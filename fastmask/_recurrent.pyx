@@ -91,6 +91,11 @@ ISAS = {"generic": FM_ISA_GENERIC, "avx2": FM_ISA_AVX2, "avx512": FM_ISA_AVX512}
 
 _isa_override = None
 
+# A step is split between threads only when the average step is worth this
+# many flops (~20 us): below it the per-step barriers cost more than they
+# save (and on a loaded machine a barrier can cost a scheduler time slice).
+MIN_STEP_FLOPS_PER_THREAD = 2e6
+
 
 def isa_supported(name):
     """Whether this CPU can run the kernels compiled for ISA `name`."""
@@ -105,6 +110,8 @@ def best_isa():
 def set_isa(name=None):
     """Test hook: force the kernels' ISA ("generic", "avx2", "avx512"); None = best."""
     global _isa_override
+    if name is not None and name not in ISAS:
+        raise ValueError(f"Unknown ISA {name!r}: expected one of {tuple(ISAS)} or None.")
     if name is not None and not fm_rnn_isa_supported(ISAS[name]):
         raise ValueError(f"ISA {name!r} is not supported by this CPU.")
     _isa_override = None if name is None else ISAS[name]
@@ -345,6 +352,10 @@ def forward(str cell_name, floating[:, :, ::1] x, packed, floating[:, ::1] bias_
     a.off = <const ptrdiff_t *>&off[0]
     a.rows = <const ptrdiff_t *>&rows[0]
 
+    n_steps = int(np.count_nonzero(counts))
+    if n_steps and MIN_STEP_FLOPS_PER_THREAD > 0:
+        step_flops = 2.0 * (rows_arr.shape[0] / n_steps) * (F + U) * fm_rnn_gates(cell) * U
+        n_threads = max(1, min(n_threads, int(step_flops / MIN_STEP_FLOPS_PER_THREAD)))
     cdef int mode = 2 if unroll else (1 if zero_output_for_mask else 0)
     cdef Py_ssize_t row_bytes = U * (8 if dbl else 4)
     with nogil:

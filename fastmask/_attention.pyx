@@ -143,3 +143,43 @@ def sdpa_flat(
                             memset(op + b * o_bs + h * o_hs + (r0 + ii) * o_rs, 0,
                                    Dv * sizeof(floating))
             r0 = r0 + nr
+
+
+def linear_flat(
+        const floating[::1] x,        # IN  (M, K) row-major
+        const floating[::1] w,        # IN  (K, N) row-major
+        const floating[::1] bias,     # IN  (N,) when has_bias
+        bint has_bias,
+        floating[::1] out,            # OUT (M, N)
+        Py_ssize_t M, Py_ssize_t K, Py_ssize_t N, int n_threads):
+    """out = x @ w (+ bias): row blocks split among OpenMP threads, one
+    single-threaded GEMM per block (the caller limits BLAS to one thread), so
+    BLAS's own threads never run or spin next to fastmask's."""
+    cdef const floating *xp = &x[0]
+    cdef const floating *wp = &w[0]
+    cdef const floating *bp = &bias[0] if has_bias else NULL
+    cdef floating *op = &out[0]
+    cdef Py_ssize_t n_blocks, rows, blk, r0, nr, r, c
+    cdef floating beta
+    if M <= 0 or N <= 0:
+        return
+    if n_threads < 1:
+        n_threads = 1
+    rows = (M + n_threads - 1) // n_threads
+    n_blocks = (M + rows - 1) // rows
+    for blk in prange(n_blocks, nogil=True, schedule='static', num_threads=n_threads):
+        r0 = blk * rows
+        nr = M - r0
+        if nr > rows:
+            nr = rows
+        beta = 0
+        if bp != NULL:
+            beta = 1
+            for r in range(nr):
+                for c in range(N):
+                    op[(r0 + r) * N + c] = bp[c]
+        if K > 0:
+            gemm(False, False, <int>nr, <int>N, <int>K, <floating>1, xp + r0 * K, <int>K,
+                 wp, <int>N, beta, op + r0 * N, <int>N)
+        elif bp == NULL:
+            memset(op + r0 * N, 0, nr * N * sizeof(floating))

@@ -23,6 +23,7 @@ Work: one GEMM pair per (batch, head) around the fused masked softmax, with
 per-thread scratch of at most `chunk_rows x S` scores; BLAS runs single
 threaded inside the OpenMP loop.
 """
+import contextlib
 import math
 import numbers
 
@@ -32,7 +33,8 @@ from .._config import blas_threads, effective_num_threads
 from .._validation import _describe, as_float_array
 from .. import _attention
 
-__all__ = ["masked_attention", "multi_head_attention", "DOT_PRODUCT_FILL", "SOFTMAX_FILL"]
+__all__ = ["masked_attention", "multi_head_attention", "linear", "DOT_PRODUCT_FILL",
+           "SOFTMAX_FILL"]
 
 # Kernel modes (csrc/fm_softmax.h).
 _REPLACE, _SUBTRACT = 0, 1
@@ -94,8 +96,13 @@ def _heads_view(x, name, layout, ndim):
     return (B, T, H, D), (H * T * D, T * D, D)
 
 
+def _single_threaded_blas(already):
+    """BLAS limited to one thread (OpenMP threads call it), unless the caller did."""
+    return contextlib.nullcontext() if already else blas_threads(1)
+
+
 def _sdpa(query, key, value, *, key_mask, query_mask, attention_mask, causal, scale, layout,
-          mode, fill, zero_masked, zero_qrows, return_weights, n_threads):
+          mode, fill, zero_masked, zero_qrows, return_weights, n_threads, blas_limited=False):
     if layout not in ("BTHD", "BHTD"):
         raise ValueError(f"`layout` must be 'BTHD' or 'BHTD'. Received: layout={layout!r}")
     q = as_float_array(query, "query")
@@ -149,7 +156,7 @@ def _sdpa(query, key, value, *, key_mask, query_mask, attention_mask, causal, sc
     scratch = np.empty(1 if return_weights else n_threads * chunk * max(S, 1), dtype)
     mrows = np.empty(n_threads * max(S, 1), np.uint8)
     dummy = np.zeros(1, dtype)
-    with blas_threads(1):
+    with _single_threaded_blas(blas_limited):
         _attention.sdpa_flat(
             q.reshape(-1) if q.size else dummy, q_bs, q_hs, q_rs,
             k.reshape(-1) if k.size else dummy, k_bs, k_hs, k_rs,
@@ -164,6 +171,16 @@ def _sdpa(query, key, value, *, key_mask, query_mask, attention_mask, causal, sc
             bool(causal), bool(zero_qrows), mode, float(fill), bool(zero_masked),
             float(scale), chunk, scratch, mrows, n_threads)
     return (out, weights) if return_weights else out
+
+
+def _fully_masked_mode(fully_masked):
+    """(fill, zero_masked) of Keras's two MultiHeadAttention paths."""
+    if fully_masked == "zeros":
+        return SOFTMAX_FILL, True
+    if fully_masked == "uniform":
+        return DOT_PRODUCT_FILL, False
+    raise ValueError(f"`fully_masked` must be 'zeros' or 'uniform'. Received: "
+                     f"fully_masked={fully_masked!r}")
 
 
 def masked_attention(query, key, value, *, key_mask=None, query_mask=None, attention_mask=None,
@@ -189,28 +206,46 @@ def masked_attention(query, key, value, *, key_mask=None, query_mask=None, atten
     Returns:
         Output in query's layout with last dim Dv (and the weights).
     """
-    if fully_masked == "zeros":
-        fill, zero_masked = SOFTMAX_FILL, True
-    elif fully_masked == "uniform":
-        fill, zero_masked = DOT_PRODUCT_FILL, False
-    else:
-        raise ValueError(f"`fully_masked` must be 'zeros' or 'uniform'. Received: "
-                         f"fully_masked={fully_masked!r}")
+    fill, zero_masked = _fully_masked_mode(fully_masked)
     return _sdpa(query, key, value, key_mask=key_mask, query_mask=query_mask,
                  attention_mask=attention_mask, causal=causal, scale=scale, layout=layout,
                  mode=_REPLACE, fill=fill, zero_masked=zero_masked, zero_qrows=False,
                  return_weights=return_weights, n_threads=n_threads)
 
 
-def _project(x, kernel, bias, n_threads):
-    """x (..., E) @ kernel (E, *out) + bias (*out): one GEMM, BLAS threads = n_threads."""
+def linear(x, kernel, bias=None, *, n_threads=None, blas_limited=False):
+    """x (..., E) @ kernel (E, *out) + bias (*out) -> (..., *out), one GEMM per thread.
+
+    Rows of x are split among the OpenMP threads, each calling single-threaded
+    BLAS (this is how every GEMM in this module runs: BLAS's own threads would
+    otherwise spin next to fastmask's on a machine with few cores).
+    """
+    x = as_float_array(x, "x", min_ndim=1)
+    k = np.ascontiguousarray(kernel, dtype=x.dtype)
     E = x.shape[-1]
-    k2 = kernel.reshape(E, -1)
-    with blas_threads(n_threads):
-        y = np.matmul(x.reshape(-1, E), k2)
+    if k.ndim < 1 or k.shape[0] != E:
+        raise ValueError(f"`kernel` must have shape ({E}, ...) for x.shape={x.shape}. "
+                         f"Received: kernel.shape={k.shape}")
+    out_tail = k.shape[1:]
+    N = int(np.prod(out_tail, dtype=np.int64))
+    M = x.size // E if E else int(np.prod(x.shape[:-1], dtype=np.int64))
+    b = None
     if bias is not None:
-        y += np.asarray(bias, y.dtype).reshape(-1)
-    return y.reshape(x.shape[:-1] + kernel.shape[1:])
+        b = np.ascontiguousarray(bias, dtype=x.dtype)
+        if b.size != N:
+            raise ValueError(f"`bias` must have {N} elements (shape {out_tail}). "
+                             f"Received: bias.shape={b.shape}")
+    out = np.empty(x.shape[:-1] + out_tail, dtype=x.dtype)
+    if M == 0 or N == 0:
+        return out
+    dummy = np.zeros(1, x.dtype)
+    with _single_threaded_blas(blas_limited):
+        _attention.linear_flat(x.reshape(-1) if x.size else dummy,
+                               k.reshape(-1) if k.size else dummy,
+                               dummy if b is None else b.reshape(-1), b is not None,
+                               out.reshape(-1), M, E, N,
+                               max(1, min(effective_num_threads(n_threads), M)))
+    return out
 
 
 def multi_head_attention(query, value, key=None, *, query_kernel, key_kernel, value_kernel,
@@ -244,25 +279,30 @@ def multi_head_attention(query, value, key=None, *, query_kernel, key_kernel, va
         raise ValueError(f"`query` and `value` must have the same batch size. Received: "
                          f"query.shape={q_in.shape}, value.shape={v_in.shape}")
     n = effective_num_threads(n_threads)
-    qp = _project(q_in, np.asarray(query_kernel, q_in.dtype), query_bias, n)
-    kp = _project(k_in, np.asarray(key_kernel, q_in.dtype), key_bias, n)
-    vp = _project(v_in, np.asarray(value_kernel, q_in.dtype), value_bias, n)
     B, Tq, S = q_in.shape[0], q_in.shape[1], v_in.shape[1]
     km = None
     for mk, nm in ((value_mask, "value_mask"), (key_mask, "key_mask")):
         if mk is not None:
             mk = _bool_array(mk, nm, (B, S)).view(bool)
             km = mk if km is None else (km & mk)
-    res = masked_attention(qp, kp, vp, key_mask=km, query_mask=query_mask,
-                           attention_mask=attention_mask, causal=causal,
-                           scale=1.0 / math.sqrt(float(qp.shape[-1])), layout="BTHD",
-                           fully_masked=fully_masked, return_weights=return_weights, n_threads=n)
-    ctx, w = res if return_weights else (res, None)
-    ok = np.asarray(output_kernel, q_in.dtype)
-    H, Dv = ok.shape[0], ok.shape[1]
-    with blas_threads(n):
-        y = np.matmul(ctx.reshape(B * Tq, H * Dv), ok.reshape(H * Dv, -1))
-    if output_bias is not None:
-        y += np.asarray(output_bias, q_in.dtype).reshape(-1)
-    y = y.reshape((B, Tq) + ok.shape[2:])
+    with blas_threads(1):
+        qp = linear(q_in, query_kernel, query_bias, n_threads=n, blas_limited=True)
+        kp = linear(k_in, key_kernel, key_bias, n_threads=n, blas_limited=True)
+        vp = linear(v_in, value_kernel, value_bias, n_threads=n, blas_limited=True)
+        if qp.ndim != 4 or kp.ndim != 4 or vp.ndim != 4:
+            raise ValueError("`query_kernel`, `key_kernel` and `value_kernel` must have shape "
+                             "(dim, num_heads, head_dim).")
+        fill, zero_masked = _fully_masked_mode(fully_masked)
+        res = _sdpa(qp, kp, vp, key_mask=km, query_mask=query_mask,
+                    attention_mask=attention_mask, causal=causal,
+                    scale=1.0 / math.sqrt(float(qp.shape[-1])), layout="BTHD",
+                    mode=_REPLACE, fill=fill, zero_masked=zero_masked, zero_qrows=False,
+                    return_weights=return_weights, n_threads=n, blas_limited=True)
+        ctx, w = res if return_weights else (res, None)
+        ok = np.asarray(output_kernel)
+        if ok.ndim < 2 or ok.shape[:2] != ctx.shape[2:]:
+            raise ValueError(f"`output_kernel` must have shape (num_heads, head_dim, ...) = "
+                             f"{ctx.shape[2:]} + (...). Received: output_kernel.shape={ok.shape}")
+        y = linear(ctx.reshape(B, Tq, -1), ok.reshape((-1,) + ok.shape[2:]), output_bias,
+                   n_threads=n, blas_limited=True)
     return (y, w) if return_weights else y

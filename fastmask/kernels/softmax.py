@@ -138,9 +138,9 @@ def _check_out(out, x):
 
 def _masked_softmax(x, mask, axis, *, mode, fill, zero_masked, out=None, n_threads=None):
     """Shared driver: validation, axis handling, tuple axes by transposition."""
+    if np.ndim(x) == 0:
+        raise ValueError(f"`x` must have rank >= 1. Received: x={x!r}")
     xa = as_float_array(x, "x")
-    if xa.ndim == 0:
-        raise ValueError(f"`x` must have rank >= 1. Received: x.shape={xa.shape}")
     if fill is None:
         fill = keras_mask_fill(np.asarray(x).dtype)
     axes = _normalize_axis(axis, xa.ndim)

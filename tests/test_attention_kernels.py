@@ -1,0 +1,211 @@
+"""masked_attention / multi_head_attention / linear: Keras 3.15.1 conformance (both
+MultiHeadAttention paths), NumPy reference, threads, layouts and errors."""
+import warnings
+
+import numpy as np
+import pytest
+
+import fastmask.kernels.attention as A
+from fastmask.kernels import masked_attention, multi_head_attention
+from oracle import keras
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(3)
+
+
+def reference(q, k, v, allowed, scale, fully_masked):
+    """q (B,T,H,D), k (B,S,H,D), v (B,S,H,Dv), allowed (B,H,T,S) -> (out BTHD, weights BHTS)."""
+    logits = np.einsum("bthd,bshd->bhts", q.astype(np.float64), k.astype(np.float64)) * scale
+    fill = A.SOFTMAX_FILL if fully_masked == "zeros" else A.DOT_PRODUCT_FILL
+    y = np.where(allowed, logits, fill)
+    e = np.exp(y - y.max(-1, keepdims=True))
+    w = e / e.sum(-1, keepdims=True)
+    if fully_masked == "zeros":
+        w = np.where(allowed, w, 0)
+    out = np.einsum("bhts,bshd->bthd", w, v.astype(np.float64))
+    return out, w
+
+
+def allowed_mask(B, H, T, S, km=None, qm=None, am=None, causal=False):
+    a = np.ones((B, H, T, S), bool)
+    if km is not None:
+        a &= km[:, None, None, :]
+    if qm is not None:
+        a &= qm[:, None, :, None]
+    if am is not None:
+        a &= am if am.ndim == 4 else am[:, None]
+    if causal:
+        a &= np.tril(np.ones((T, S), bool))
+    return a
+
+
+def data(rng, B=3, T=5, S=6, H=2, D=4, Dv=3, dtype=np.float32):
+    q = rng.standard_normal((B, T, H, D)).astype(dtype)
+    k = rng.standard_normal((B, S, H, D)).astype(dtype)
+    v = rng.standard_normal((B, S, H, Dv)).astype(dtype)
+    km = rng.random((B, S)) < 0.7
+    km[1] = False
+    qm = rng.random((B, T)) < 0.7
+    return q, k, v, km, qm
+
+
+@pytest.mark.parametrize("fully_masked", ["zeros", "uniform"])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matches_reference(rng, fully_masked, causal, dtype):
+    q, k, v, km, qm = data(rng, dtype=dtype)
+    am = rng.random((3, 5, 6)) < 0.8
+    B, T, H, D = q.shape
+    S = k.shape[1]
+    for kw in ({}, {"key_mask": km}, {"query_mask": qm}, {"attention_mask": am},
+               {"key_mask": km, "query_mask": qm, "attention_mask": am[:, None]}):
+        allowed = allowed_mask(B, H, T, S, kw.get("key_mask"), kw.get("query_mask"),
+                               kw.get("attention_mask"), causal)
+        out, w = masked_attention(q, k, v, causal=causal, fully_masked=fully_masked,
+                                  return_weights=True, **kw)
+        ro, rw = reference(q, k, v, allowed, 1 / np.sqrt(D), fully_masked)
+        tol = 2e-6 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(w, rw, rtol=tol * 10, atol=tol)
+        np.testing.assert_allclose(out, ro, rtol=tol * 10, atol=tol * 10)
+        assert out.dtype == dtype and w.dtype == dtype
+        out2 = masked_attention(q, k, v, causal=causal, fully_masked=fully_masked, **kw)
+        np.testing.assert_array_equal(out2, out)
+
+
+def test_layouts_and_chunks(rng, monkeypatch):
+    q, k, v, km, qm = data(rng, B=2, T=40, S=33, H=3)
+    want = masked_attention(q, k, v, key_mask=km, causal=True)
+    tr = lambda a: np.ascontiguousarray(a.transpose(0, 2, 1, 3))
+    got = masked_attention(tr(q), tr(k), tr(v), key_mask=km, causal=True, layout="BHTD")
+    np.testing.assert_allclose(tr(got), want, rtol=1e-6, atol=1e-6)
+    monkeypatch.setattr(A, "_CHUNK_ELEMS", 1)        # 16-row chunks of the scores
+    np.testing.assert_allclose(masked_attention(q, k, v, key_mask=km, causal=True), want,
+                               rtol=1e-6, atol=1e-6)
+    # rank 3 = one head
+    o3 = masked_attention(q[:, :, 0], k[:, :, 0], v[:, :, 0], key_mask=km, scale=0.5)
+    o4 = masked_attention(q[:, :, :1], k[:, :, :1], v[:, :, :1], key_mask=km, scale=0.5)
+    np.testing.assert_allclose(o3, o4[:, :, 0], rtol=1e-6)
+
+
+def test_matches_keras_dot_product_attention(rng):
+    kops = keras().ops
+    q, k, v, km, qm = data(rng, B=2, T=5, S=5, H=2, D=4, Dv=4)
+    mask = (qm[:, :, None] & km[:, None, :])[:, None]
+    for causal in (False, True):
+        want = np.asarray(kops.dot_product_attention(q, k, v, mask=mask, is_causal=causal))
+        got = masked_attention(q, k, v, key_mask=km, query_mask=qm, causal=causal,
+                               fully_masked="uniform")
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=2e-6)
+
+
+def _keras_mha(H, D, **kw):
+    return keras().layers.MultiHeadAttention(H, D, **kw)
+
+
+def _weights(mha):
+    W = mha.get_weights()
+    names = ["query_kernel", "query_bias", "key_kernel", "key_bias", "value_kernel",
+             "value_bias", "output_kernel", "output_bias"]
+    return dict(zip(names, W)) if len(W) == 8 else dict(zip(names[::2], W))
+
+
+@pytest.mark.parametrize("scores", [False, True])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_mha_matches_keras(rng, scores, causal, use_bias):
+    B, T, S, E = 3, 5, 6, 8
+    q = rng.standard_normal((B, T, E)).astype(np.float32)
+    v = rng.standard_normal((B, S, 7)).astype(np.float32)
+    key = rng.standard_normal((B, S, 5)).astype(np.float32)
+    qm = rng.random((B, T)) < 0.7
+    qm[0] = False
+    vm = rng.random((B, S)) < 0.7
+    vm[1] = False
+    km = rng.random((B, S)) < 0.8
+    mha = _keras_mha(2, 4, value_dim=3, output_shape=(2, 3), use_bias=use_bias)
+    am = qm[:, :, None] & vm[:, None, :] & km[:, None, :]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = mha(q, v, key, attention_mask=am, return_attention_scores=scores,
+                use_causal_mask=causal)
+    got = multi_head_attention(q, v, key, **_weights(mha), query_mask=qm, value_mask=vm,
+                               key_mask=km, causal=causal,
+                               fully_masked="zeros" if scores else "uniform",
+                               return_weights=scores)
+    if scores:
+        np.testing.assert_allclose(got[0], np.asarray(r[0]), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(got[1], np.asarray(r[1]), rtol=1e-5, atol=1e-6)
+    else:
+        np.testing.assert_allclose(got, np.asarray(r), rtol=1e-5, atol=1e-5)
+
+
+def test_fully_masked_rows_conventions(rng):
+    q, k, v, km, qm = data(rng)
+    qm[:] = True
+    qm[0, 0] = False
+    z = masked_attention(q, k, v, query_mask=qm, fully_masked="zeros")
+    u = masked_attention(q, k, v, query_mask=qm, fully_masked="uniform")
+    np.testing.assert_array_equal(z[0, 0], 0)
+    np.testing.assert_allclose(u[0, 0], v[0].mean(0), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(z[:, 1:], u[:, 1:], rtol=1e-6)
+    z = masked_attention(q, k, v, key_mask=km, fully_masked="zeros")   # batch 1: no key
+    np.testing.assert_array_equal(z[1], 0)
+
+
+def test_threads_bit_identical(rng):
+    q, k, v, km, qm = data(rng, B=4, T=17, S=19, H=3)
+    ref = masked_attention(q, k, v, key_mask=km, query_mask=qm, causal=True, n_threads=1)
+    for t in (2, 5):
+        np.testing.assert_array_equal(
+            masked_attention(q, k, v, key_mask=km, query_mask=qm, causal=True, n_threads=t), ref)
+    x = rng.standard_normal((37, 11)).astype(np.float32)
+    w = rng.standard_normal((11, 2, 3)).astype(np.float32)
+    b = rng.standard_normal((2, 3)).astype(np.float32)
+    lin = A.linear(x, w, b, n_threads=1)
+    np.testing.assert_allclose(lin, (x @ w.reshape(11, 6) + b.reshape(6)).reshape(37, 2, 3),
+                               rtol=1e-5, atol=1e-5)
+    for t in (2, 3):
+        np.testing.assert_array_equal(A.linear(x, w, b, n_threads=t), lin)
+
+
+def test_degenerate_sizes(rng):
+    q, k, v, km, qm = data(rng, T=1, S=1)
+    out = masked_attention(q, k, v, key_mask=km)
+    np.testing.assert_allclose(out[0], np.where(km[0, 0], v[0, 0], 0)[None], rtol=1e-6)
+    q0 = np.zeros((2, 0, 1, 4), np.float32)
+    assert masked_attention(q0, k[:2, :, :1], v[:2, :, :1]).shape == (2, 0, 1, 3)
+
+
+def test_bad_input(rng):
+    q, k, v, km, qm = data(rng)
+    with pytest.raises(ValueError, match="same length"):
+        masked_attention(q, k, v[:, :4])
+    with pytest.raises(ValueError, match="last dimension"):
+        masked_attention(q, k[..., :3], v)
+    with pytest.raises(ValueError, match="batch and head"):
+        masked_attention(q, k[:2], v[:2])
+    with pytest.raises(ValueError, match="key_mask"):
+        masked_attention(q, k, v, key_mask=km[:, :5])
+    with pytest.raises(ValueError, match="query_mask"):
+        masked_attention(q, k, v, query_mask=km)
+    with pytest.raises(ValueError, match="attention_mask"):
+        masked_attention(q, k, v, attention_mask=np.ones((3, 5, 5), bool))
+    with pytest.raises(ValueError, match="attention_mask"):
+        masked_attention(q, k, v, attention_mask=np.ones(6, bool))
+    with pytest.raises(ValueError, match="fully_masked"):
+        masked_attention(q, k, v, fully_masked="nan")
+    with pytest.raises(ValueError, match="layout"):
+        masked_attention(q, k, v, layout="TBHD")
+    with pytest.raises(ValueError, match="key"):
+        masked_attention(q, k[:, :, :, None], v)
+    with pytest.raises(TypeError, match="scale"):
+        masked_attention(q, k, v, scale="x")
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    kk = rng.standard_normal((4, 2, 2)).astype(np.float32)
+    with pytest.raises(ValueError, match="value.*key"):
+        multi_head_attention(x, x, x[:, :2], query_kernel=kk, key_kernel=kk, value_kernel=kk,
+                             output_kernel=rng.standard_normal((2, 2, 4)))
+    with pytest.raises(ValueError, match="kernel"):
+        A.linear(x, kk[:3])

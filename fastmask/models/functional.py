@@ -7,10 +7,11 @@ arrays through `Layer.__call__`, so masks are re-derived at run time exactly
 as in eager mode; a `mask=` given to the model is attached to its inputs.
 """
 import collections
+import functools
 
 import numpy as np
 
-from .._graph import KerasHistory, Node, flatten, map_structure, pack_as
+from .._graph import KerasHistory, Node, Operation, flatten, map_structure, pack_as
 from .._tensor import KerasTensor, get_mask, plain, standardize_dtype, with_mask
 from ..layers.input_layer import InputLayer
 from ..layers.layer import Layer
@@ -18,6 +19,36 @@ from ..layers.serialization import deserialize, serialize
 from .model import Model
 
 __all__ = ["Functional", "functional_from_config"]
+
+
+class _KerasOp(Operation):
+    """A `keras.ops` operation node found in a Keras Functional config (e.g. the
+    `NotEqual` that Keras records when it passes an Embedding's mask explicitly),
+    replayed with the `fastmask.ops` function of the same (snake_case) name."""
+
+    def __init__(self, class_name, module, config):
+        from .. import ops
+        from .._graph import to_snake_case
+        config = dict(config or {})
+        super().__init__(name=config.pop("name", None))
+        fn = getattr(ops, to_snake_case(class_name), None)
+        if fn is None:
+            raise TypeError(f"Cannot load Keras op '{class_name}' (module {module}): fastmask.ops "
+                            f"has no `{to_snake_case(class_name)}`.")
+        self.class_name, self.module, self.config = class_name, module, config
+        self.fn = functools.partial(fn, **config) if config else fn
+
+    def __call__(self, *args, **kwargs):
+        from .._graph import any_symbolic, compute_output_spec
+        if any_symbolic(args, kwargs):
+            outputs = compute_output_spec(self.fn, *args, **kwargs)
+            Node(self, args, kwargs, outputs)
+            return outputs
+        return self.fn(*args, **kwargs)
+
+    def serialize(self):
+        return {"module": self.module, "class_name": self.class_name,
+                "config": {"name": self.name, **self.config}, "registered_name": None}
 
 
 def _unpack_singleton(x):
@@ -107,6 +138,14 @@ def _map_graph(inputs, outputs):
                 computable.add(id(x))
             if not node.is_input:
                 plan.append(node)
+    known = set(input_ids)
+    for node in plan:
+        if all(id(x) in known for x in node.input_tensors):
+            known.update(id(x) for x in node.outputs)
+    for i, out in enumerate(outputs):
+        if id(out) not in known:
+            raise ValueError(f"Output {i} ({out.name}) is not connected to `inputs`: it depends "
+                             "on tensors that are not among the model's inputs.")
     names = [op.name for op in operations]
     for name in names:
         if names.count(name) != 1:
@@ -333,7 +372,7 @@ class Functional(Model):
     def get_config(self):
         from .._graph import _FunctionOp
         for op in self._operations:
-            if isinstance(op, _FunctionOp):
+            if isinstance(op, _FunctionOp) and not isinstance(op, _KerasOp):
                 raise NotImplementedError(
                     f"Model '{self.name}' applies `fastmask.ops.{op.fn.__name__}` directly to "
                     "symbolic tensors; such graphs cannot be serialized. Wrap the op in a "
@@ -364,7 +403,7 @@ class Functional(Model):
                 if id(node) in self._node_ids and node.input_tensors:
                     nodes.append({"args": map_structure(ser_arg, node.call_args),
                                   "kwargs": map_structure(ser_arg, node.call_kwargs)})
-            entry = serialize(op)
+            entry = op.serialize() if isinstance(op, _KerasOp) else serialize(op)
             entry["name"] = op.name
             entry["inbound_nodes"] = nodes
             layers.append(entry)
@@ -383,7 +422,11 @@ def functional_from_config(cls, config, custom_objects=None):
     created = {}
     pending = collections.OrderedDict()
     for layer_data in config["layers"]:
-        layer = deserialize(layer_data, custom_objects=custom_objects)
+        if str(layer_data.get("module", "")).startswith("keras.src.ops"):
+            layer = _KerasOp(layer_data["class_name"], layer_data["module"],
+                             layer_data.get("config"))
+        else:
+            layer = deserialize(layer_data, custom_objects=custom_objects)
         created[layer_data["name"]] = layer
         for node_data in layer_data.get("inbound_nodes", []):
             pending.setdefault(layer_data["name"], []).append(node_data)

@@ -11,9 +11,7 @@ from fastmask._typedefs cimport float32_t, float64_t, uint8_t
 
 cdef extern from *:
     """
-    #include <math.h>
-    #include <stddef.h>
-    #include <stdint.h>
+    #include "fm_softmax.h"   /* fm_isa_level, FM_TARGET_V3/V4, FM_MULTIVERSION */
 
     #define FM_POOL_SUM 0
     #define FM_POOL_MEAN 1
@@ -23,16 +21,19 @@ cdef extern from *:
 
     /* Reduce rows x[t * q_stride + c] (c < w) over t < n where m[t] (m NULL:
      * all t) into out[c]; empty (no kept t) -> empty_value. NaN propagates
-     * through max/min as in NumPy. */
-    #define FM_POOL_DEFINE(T, SFX)                                              \\
-    static void fm_pool_##SFX(const T *x, const uint8_t *m, ptrdiff_t n,        \\
-                              ptrdiff_t q_stride, ptrdiff_t w, int op,          \\
-                              T empty_value, T *out) {                          \\
+     * through max/min as in NumPy (tracked apart, so max/min vectorise). */
+    #define FM_POOL_DEFINE(T, SFX, ATTR)                                        \\
+    ATTR static void fm_pool_##SFX(const T *x, const uint8_t *m, ptrdiff_t n,   \\
+                                   ptrdiff_t q_stride, ptrdiff_t w, int op,     \\
+                                   T empty_value, T *out) {                     \\
         T acc[FM_POOL_BLOCK];                                                   \\
+        int32_t nan[FM_POOL_BLOCK];                                             \\
         ptrdiff_t t, c, count = 0;                                              \\
         T init = op == FM_POOL_MAX ? -INFINITY : op == FM_POOL_MIN ? INFINITY : 0; \\
-        for (c = 0; c < w; ++c)                                                 \\
+        for (c = 0; c < w; ++c) {                                               \\
             acc[c] = init;                                                      \\
+            nan[c] = 0;                                                         \\
+        }                                                                       \\
         for (t = 0; t < n; ++t) {                                               \\
             const T *row = x + t * q_stride;                                    \\
             if (m != NULL && !m[t])                                             \\
@@ -43,13 +44,15 @@ cdef extern from *:
                     acc[c] += row[c];                                           \\
             } else if (op == FM_POOL_MAX) {                                     \\
                 for (c = 0; c < w; ++c) {                                       \\
-                    T v = row[c], a = acc[c];                                   \\
-                    acc[c] = (v > a || v != v) ? v : a;                         \\
+                    T v = row[c];                                               \\
+                    acc[c] = v > acc[c] ? v : acc[c];                           \\
+                    nan[c] |= (v != v);                                         \\
                 }                                                               \\
             } else {                                                            \\
                 for (c = 0; c < w; ++c) {                                       \\
-                    T v = row[c], a = acc[c];                                   \\
-                    acc[c] = (v < a || v != v) ? v : a;                         \\
+                    T v = row[c];                                               \\
+                    acc[c] = v < acc[c] ? v : acc[c];                           \\
+                    nan[c] |= (v != v);                                         \\
                 }                                                               \\
             }                                                                   \\
         }                                                                       \\
@@ -62,11 +65,25 @@ cdef extern from *:
                 out[c] = acc[c] / d;                                            \\
         } else {                                                                \\
             for (c = 0; c < w; ++c)                                             \\
-                out[c] = acc[c];                                                \\
+                out[c] = nan[c] ? (T)NAN : acc[c];                              \\
         }                                                                       \\
     }
-    FM_POOL_DEFINE(float, f32)
-    FM_POOL_DEFINE(double, f64)
+    FM_POOL_DEFINE(float, f32_base, )
+    FM_POOL_DEFINE(double, f64_base, )
+    #if FM_MULTIVERSION
+    FM_POOL_DEFINE(float, f32_v3, FM_TARGET_V3)
+    FM_POOL_DEFINE(double, f64_v3, FM_TARGET_V3)
+    FM_POOL_DEFINE(float, f32_v4, FM_TARGET_V4)
+    FM_POOL_DEFINE(double, f64_v4, FM_TARGET_V4)
+    #endif
+    static void fm_pool_f32(const float *x, const uint8_t *m, ptrdiff_t n, ptrdiff_t q_stride,
+                            ptrdiff_t w, int op, float empty_value, float *out) {
+        FM_DISPATCH(fm_pool_f32, (x, m, n, q_stride, w, op, empty_value, out));
+    }
+    static void fm_pool_f64(const double *x, const uint8_t *m, ptrdiff_t n, ptrdiff_t q_stride,
+                            ptrdiff_t w, int op, double empty_value, double *out) {
+        FM_DISPATCH(fm_pool_f64, (x, m, n, q_stride, w, op, empty_value, out));
+    }
     """
     int FM_POOL_BLOCK
     void fm_pool_f32(const float32_t *x, const uint8_t *m, Py_ssize_t n, Py_ssize_t q_stride,

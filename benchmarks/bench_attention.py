@@ -1,0 +1,108 @@
+"""Family "attention": masked attention kernels (fastmask.kernels.attention).
+
+MultiHeadAttention forward, B=32, T=256, 8 heads, key_dim 64 (model dim 512),
+self-attention with a padding mask (lengths uniform in 128..256) used as
+query and key mask, Keras's default (dot_product_attention) semantics:
+- fastmask: multi_head_attention (4 projections as GEMMs + fused masked
+  attention), Keras weight layout;
+- torch: F.linear projections + F.scaled_dot_product_attention with the
+  boolean key padding mask (B, 1, 1, S) + output F.linear (same FLOPs);
+- keras: keras.layers.MultiHeadAttention (numpy backend) with the same mask
+  as attention_mask.
+Also the attention core alone (projected q, k, v in torch's (B, H, T, D)
+layout) against F.scaled_dot_product_attention.
+"""
+import math
+import os
+
+import numpy as np
+import pytest
+
+from fastmask.bench import Case, Target, pytest_params
+from fastmask.kernels import masked_attention, multi_head_attention
+
+FAMILY = "attention"
+
+
+def _torch():
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        return None, None
+    return torch, F
+
+
+def _keras():
+    os.environ.setdefault("KERAS_BACKEND", "numpy")
+    try:
+        import keras
+    except ImportError:
+        return None
+    return keras if keras.backend.backend() == "numpy" else None
+
+
+def cases(quick=False):
+    rng = np.random.default_rng(0)
+    B, T, H, D = (4, 64, 4, 16) if quick else (32, 256, 8, 64)
+    E = H * D
+    x = rng.standard_normal((B, T, E), dtype=np.float32)
+    lengths = rng.integers(T // 2, T + 1, B)
+    mask = np.arange(T)[None, :] < lengths[:, None]
+    w = {n: (rng.standard_normal(s, dtype=np.float32) / math.sqrt(s[0]))
+         for n, s in (("query_kernel", (E, H, D)), ("key_kernel", (E, H, D)),
+                      ("value_kernel", (E, H, D)), ("output_kernel", (H, D, E)))}
+    w.update({n: rng.standard_normal(s, dtype=np.float32) * 0.1
+              for n, s in (("query_bias", (H, D)), ("key_bias", (H, D)),
+                           ("value_bias", (H, D)), ("output_bias", (E,)))})
+    shape = f"B={B}, T={T}, {H} heads, key_dim {D}, padding mask ({mask.mean():.0%} kept)"
+    flops = 2 * B * T * E * E * 4 + 4 * B * H * T * T * D
+
+    impls = {"fastmask": lambda: multi_head_attention(x, x, **w, query_mask=mask,
+                                                      value_mask=mask)}
+    torch, F = _torch()
+    core_impls = {}
+    if torch is not None:
+        xt = torch.from_numpy(x)
+        tw = {n: torch.from_numpy(np.ascontiguousarray(a.reshape(E, E).T))
+              for n, a in w.items() if n.endswith("kernel") and n != "output_kernel"}
+        tw["output_kernel"] = torch.from_numpy(np.ascontiguousarray(
+            w["output_kernel"].reshape(E, E).T))
+        tb = {n: torch.from_numpy(a.reshape(-1)) for n, a in w.items() if n.endswith("bias")}
+        tmask = torch.from_numpy(mask[:, None, None, :])
+
+        def torch_mha():
+            def heads(n):
+                return F.linear(xt, tw[n + "_kernel"], tb[n + "_bias"]).view(B, T, H, D) \
+                    .transpose(1, 2)
+            o = F.scaled_dot_product_attention(heads("query"), heads("key"), heads("value"),
+                                               attn_mask=tmask)
+            return F.linear(o.transpose(1, 2).reshape(B, T, E), tw["output_kernel"],
+                            tb["output_bias"])
+        impls["torch"] = torch_mha
+
+        q = rng.standard_normal((B, H, T, D), dtype=np.float32)
+        qt = torch.from_numpy(q)
+        core_impls["torch"] = lambda: F.scaled_dot_product_attention(qt, qt, qt, attn_mask=tmask)
+        core_impls["fastmask"] = lambda: masked_attention(q, q, q, key_mask=mask, layout="BHTD",
+                                                          fully_masked="uniform")
+    keras = _keras()
+    if keras is not None:
+        mha = keras.layers.MultiHeadAttention(H, D)
+        mha(x[:1, :2], x[:1, :2])
+        mha.set_weights([w[n] for n in ("query_kernel", "query_bias", "key_kernel", "key_bias",
+                                        "value_kernel", "value_bias", "output_kernel",
+                                        "output_bias")])
+        impls["keras"] = lambda: mha(x, x, attention_mask=mask[:, :, None] & mask[:, None, :])
+    out = [Case(FAMILY, "MultiHeadAttention", shape, impls=impls, bound="gemm", flops=flops,
+                targets=[Target("torch", 1.0), Target("keras", 3.0)])]
+    if core_impls:
+        out.append(Case(FAMILY, "masked_attention core", f"q=k=v ({B}, {H}, {T}, {D}), key mask",
+                        impls=core_impls, bound="gemm", flops=4 * B * H * T * T * D,
+                        targets=[Target("torch", 1.0)]))
+    return out
+
+
+@pytest.mark.parametrize("case,impl,threads", pytest_params(cases(quick=True)))
+def test_bench(benchmark, case, impl, threads):
+    case.bench(benchmark, impl, threads)

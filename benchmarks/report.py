@@ -7,7 +7,8 @@
 
 Discovers benchmarks/bench_<family>.py, measures the machine's bounds, then per
 family calls the module's cases(quick) and times every case (one family's inputs
-in memory at a time), and prints one table (see fastmask.bench). A family whose
+in memory at a time), measures the bounds again (keeping the better of each)
+and prints one table (see fastmask.bench). A family whose
 module fails to import (or whose cases() raises) is skipped with its error
 printed. Exit status 0 even when targets fail (the summary line
 "targets: N ok, M FAIL" says so); 2 when no case could be run.
@@ -115,8 +116,8 @@ def main(argv=None):
         return 2
     budget = args.budget if args.budget is not None else (1.0 if args.quick else 3.0)
     print(f"measuring the machine at threads {args.threads} ...", file=sys.stderr, flush=True)
-    machine = bench.measure_machine(args.threads, **(
-        dict(budget=1.5, gemm_n=1024) if args.quick else {}))
+    sizes = dict(budget=1.5, gemm_n=1024) if args.quick else {}
+    machine = bench.measure_machine(args.threads, **sizes)
     results = []
     for family, module in modules.items():   # one family's inputs in memory at a time
         cases = family_cases(family, module, args.quick)
@@ -125,6 +126,8 @@ def main(argv=None):
     if not results:
         print("no benchmark cases to run", file=sys.stderr)
         return 2
+    print("measuring the machine again ...", file=sys.stderr, flush=True)
+    machine = bench.measure_machine(args.threads, previous=machine, **sizes)
     print(bench.format_table(results, machine))
     outputs = [(args.json, bench.to_json), (args.markdown, bench.to_markdown)]
     for path, render in outputs:

@@ -358,12 +358,16 @@ def run_cases(cases, threads=(1, 2), budget=3.0, progress=None):
 
 
 # --------------------------------------------------------------------- machine
-def measure_machine(threads=(1, 2), budget=4.0, size_mib=256, gemm_n=2048):
+def measure_machine(threads=(1, 2), budget=4.0, size_mib=256, gemm_n=2048, previous=None):
     """CPU, BLAS and, per thread count, copy/read bandwidth (GB/s) and GEMM GFLOP/s.
 
     "gemm" (the bound) is np.matmul's float32 GFLOP/s; "gemm_scipy" is scipy's
     sgemm, the OpenBLAS that fastmask's kernels call through cython_blas (scipy
     and numpy ship different OpenBLAS builds, which need not be equally fast).
+    "busy" per thread count: cores other processes used meanwhile (see
+    `time_impls`). previous: an earlier result of this run to merge with (each
+    bound the better of the two): measuring before and after the cases makes a
+    bound spoiled by a burst of load from other processes less likely.
     """
     import scipy.linalg.blas
     from threadpoolctl import threadpool_info
@@ -375,7 +379,7 @@ def measure_machine(threads=(1, 2), budget=4.0, size_mib=256, gemm_n=2048):
     a = np.random.default_rng(0).random((gemm_n, gemm_n), dtype=np.float32)
     b, c = a.copy(), np.empty_like(a)
     af, bf = np.asfortranarray(a), np.asfortranarray(b)
-    limits = {}
+    limits, busy = {}, {}
     for t in sorted(threads):
         with thread_limits(t):
             r = time_impls({"copy": lambda: parallel_copyto(dst, src, t),
@@ -396,12 +400,17 @@ def measure_machine(threads=(1, 2), budget=4.0, size_mib=256, gemm_n=2048):
         for fewer in [str(u) for u in threads if u < t]:
             lim = {k: max(v, limits[fewer][k]) for k, v in lim.items()}
         limits[str(t)] = lim
+        busy[str(t)] = max((v["busy"] for v in r.values() if v["busy"] is not None), default=None)
+        if previous and str(t) in previous["limits"]:
+            limits[str(t)] = {k: max(v, previous["limits"][str(t)][k]) for k, v in lim.items()}
+            old = previous.get("busy", {}).get(str(t))
+            busy[str(t)] = busy[str(t)] if old is None else min(old, busy[str(t)] or 0)
     blas = [f"{i['internal_api']} {i['version']} {i.get('threading_layer', '')} "
             f"[{i.get('architecture', '?')}] ({os.path.basename(os.path.dirname(i['filepath']))})"
             for i in threadpool_info() if i["user_api"] == "blas"]
     return {"cpu": _cpu_model(), "cores": _config._cpu_count(), "fastmask": __version__,
             "numpy": np.__version__, "openmp": bool(_config._openmp_helpers.openmp_enabled()),
-            "blas": blas, "size_mib": size_mib, "gemm_n": gemm_n, "limits": limits,
+            "blas": blas, "size_mib": size_mib, "gemm_n": gemm_n, "limits": limits, "busy": busy,
             "loadavg": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
             "env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
                                                "OMP_NUM_THREADS") if k in os.environ}}
@@ -425,9 +434,10 @@ def format_machine(machine):
              f"fastmask {m['fastmask']}, numpy {m['numpy']}, load average {m.get('loadavg')}",
              "  BLAS: " + "; ".join(m["blas"])]
     for t, lim in m["limits"].items():
+        star = " *" if _contended(m.get("busy", {}).get(t), int(t), m["cores"]) else ""
         lines.append(f"  t{t}: copy {lim['copy']:.1f} GB/s, read {lim['read']:.1f} GB/s "
                      f"({m['size_mib']} MiB float32), sgemm {lim['gemm']:.0f} GFLOP/s "
-                     f"(np.matmul {m['gemm_n']}^2; scipy's sgemm {lim['gemm_scipy']:.0f})")
+                     f"(np.matmul {m['gemm_n']}^2; scipy's sgemm {lim['gemm_scipy']:.0f}){star}")
     if m.get("env"):
         lines.append(f"  note: measured with {m['env']} set")
     return "\n".join(lines)

@@ -221,6 +221,18 @@ def test_measure_machine_small():
     for k in m["limits"]["1"]:      # the bound at 2 threads is never below 1 thread's
         assert m["limits"]["2"][k] >= m["limits"]["1"][k]
     assert "t2: copy" in bench.format_machine(m)
+    assert set(m["busy"]) == {"1", "2"}
+    better = {t: {k: v * 1000 for k, v in lim.items()} for t, lim in m["limits"].items()}
+    merged = bench.measure_machine(threads=(1, 2), budget=0.2, size_mib=4, gemm_n=64,
+                                   previous=dict(m, limits=better))
+    assert merged["limits"] == better     # each bound: the better of the two measurements
+
+
+def test_machine_line_marks_contended_bounds():
+    m = dict(FAKE_MACHINE, busy={"1": 0.0, "2": 1.0})
+    lines = bench.format_machine(m).splitlines()
+    assert lines[2].startswith("  t1") and not lines[2].endswith("*")
+    assert lines[3].startswith("  t2") and lines[3].endswith("*")
 
 
 # ---------------------------------------------------------------------- reports
@@ -346,7 +358,8 @@ def bench_dir(tmp_path):
     (tmp_path / "bench_alpha.py").write_text(BENCH_FILE.format(family="alpha", ratio=1.0))
     (tmp_path / "bench_beta.py").write_text(BENCH_FILE.format(family="beta", ratio=1e6))
     (tmp_path / "bench_broken.py").write_text("import no_such_module_fastmask\n")
-    (tmp_path / "bench_raises.py").write_text("def cases(quick=False):\n    raise OSError('no data')\n")
+    (tmp_path / "bench_raises.py").write_text(
+        "def cases(quick=False):\n    raise OSError('no data')\n")
     (tmp_path / "helper.py").write_text("raise SystemExit('not a bench file')\n")
     return tmp_path
 

@@ -358,7 +358,8 @@ def run_cases(cases, threads=(1, 2), budget=3.0, progress=None):
 
 
 # --------------------------------------------------------------------- machine
-def measure_machine(threads=(1, 2), budget=4.0, size_mib=256, gemm_n=2048, previous=None):
+def measure_machine(threads=(1, 2), budget=4.0, size_mib=256, gemm_n=2048, previous=None,
+                    retries=2):
     """CPU, BLAS and, per thread count, copy/read bandwidth (GB/s) and GEMM GFLOP/s.
 
     "gemm" (the bound) is np.matmul's float32 GFLOP/s; "gemm_scipy" is scipy's
@@ -368,6 +369,7 @@ def measure_machine(threads=(1, 2), budget=4.0, size_mib=256, gemm_n=2048, previ
     `time_impls`). previous: an earlier result of this run to merge with (each
     bound the better of the two): measuring before and after the cases makes a
     bound spoiled by a burst of load from other processes less likely.
+    retries: see `time_impls`.
     """
     import scipy.linalg.blas
     from threadpoolctl import threadpool_info
@@ -387,7 +389,7 @@ def measure_machine(threads=(1, 2), budget=4.0, size_mib=256, gemm_n=2048, previ
                             "sum": lambda: parallel_sum(src, t),
                             "gemm": lambda: np.matmul(a, b, out=c),
                             "gemm_scipy": lambda: scipy.linalg.blas.sgemm(1.0, af, bf)},
-                           budget / len(threads), retries=2)
+                           budget / len(threads), retries)
         bad = {k: v["error"] for k, v in r.items() if v["error"]}
         if bad:
             raise RuntimeError(f"measuring the machine failed: {bad}")

@@ -214,7 +214,7 @@ def test_parallel_helpers_match_numpy():
 
 
 def test_measure_machine_small():
-    m = bench.measure_machine(threads=(1, 2), budget=0.2, size_mib=4, gemm_n=64)
+    m = bench.measure_machine(threads=(1, 2), budget=0.2, size_mib=4, gemm_n=64, retries=0)
     assert set(m["limits"]) == {"1", "2"} and len(m["blas"]) >= 1
     for lim in m["limits"].values():
         assert all(v > 0 for v in lim.values())
@@ -224,7 +224,7 @@ def test_measure_machine_small():
     assert set(m["busy"]) == {"1", "2"}
     better = {t: {k: v * 1000 for k, v in lim.items()} for t, lim in m["limits"].items()}
     merged = bench.measure_machine(threads=(1, 2), budget=0.2, size_mib=4, gemm_n=64,
-                                   previous=dict(m, limits=better))
+                                   previous=dict(m, limits=better), retries=0)
     assert merged["limits"] == better     # each bound: the better of the two measurements
 
 

@@ -14,6 +14,7 @@ of a row of `maxlen` steps (`off = maxlen - keep` for "pre" padding, 0 for
   (handed to `pad_rows`). It returns 1 when an item needs NumPy's Python-level
   semantics; the caller then runs the reference implementation.
 """
+cimport cython
 from cpython.object cimport PyObject
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t, intptr_t, uint8_t
@@ -85,7 +86,7 @@ def scan_rows(list rows, int64_t[::1] lengths, uint8_t[::1] kinds):
     Python ints/floats (then NumPy's sample-shape discovery could differ).
     """
     cdef Py_ssize_t i, n = len(rows)
-    cdef bint first = True
+    cdef bint first = True, plain
     cdef object row
     cdef cnp.ndarray arr
     for i in range(n):
@@ -95,7 +96,10 @@ def scan_rows(list rows, int64_t[::1] lengths, uint8_t[::1] kinds):
             lengths[i] = len(row)
             if first and lengths[i]:
                 first = False
-                if not fm_items_are_plain_scalars(PySequence_Fast_ITEMS(row), lengths[i]):
+                with cython.critical_section(row):
+                    plain = len(row) == lengths[i] and fm_items_are_plain_scalars(
+                        PySequence_Fast_ITEMS(row), lengths[i])
+                if not plain:
                     return -1
         elif type(row) is np.ndarray:
             arr = <cnp.ndarray>row
@@ -194,7 +198,7 @@ def pad_object_rows(list rows, const int64_t[::1] lengths, const uint8_t[::1] ki
     cdef char *base = _data(out)
     cdef uint8_t *mbase = <uint8_t *>_data(mask) if mask is not None else NULL
     cdef fm_list_row_fn convert = fm_list_row_for(dst_code)
-    cdef bint any_array = False
+    cdef bint any_array = False, failed
     cdef object row
     cdef cnp.ndarray arr
     if convert == NULL:
@@ -210,13 +214,17 @@ def pad_object_rows(list rows, const int64_t[::1] lengths, const uint8_t[::1] ki
         k = lengths[i] if lengths[i] < maxlen else maxlen
         row = rows[i]
         if kinds[i] == _ROW_LIST:
-            if (type(row) is not list and type(row) is not tuple) or len(row) != lengths[i]:
+            if type(row) is not list and type(row) is not tuple:
                 return 1, None   # changed since scan_rows (only a finalizer could do that)
             off = maxlen - k if pre_pad else 0
             fm_pad_row(base + i * maxlen * itemsize, maxlen, 1, itemsize, <const char *>&fill[0],
                        off, k, mbase + i * maxlen if mbase != NULL else NULL, prezeroed)
-            if convert(PySequence_Fast_ITEMS(row) + (lengths[i] - k if pre_trunc else 0), k,
-                       base + (i * maxlen + off) * itemsize):
+            # the items are borrowed: lock the row (free-threaded builds; no-op with a GIL)
+            with cython.critical_section(row):
+                failed = len(row) != lengths[i] or convert(
+                    PySequence_Fast_ITEMS(row) + (lengths[i] - k if pre_trunc else 0), k,
+                    base + (i * maxlen + off) * itemsize)
+            if failed:
                 return 1, None
         else:
             if type(row) is not np.ndarray or cnp.PyArray_DIMS(<cnp.ndarray>row)[0] != lengths[i]:

@@ -71,11 +71,20 @@ class Target:
         return speedup >= self.ratio
 
     def describe(self, speedup):
-        """A table cell: 'keras 7.10x >= 5x ok' or 'within 1.3x of x.max(): 1.45x FAIL'."""
+        """A table cell: 'keras 7.10x >= 5x ok' or 'within 1.3x of x.max(): 1.45x FAIL'.
+
+        Numbers are rounded towards failing (4.999 shows as 4.99, not 5.00).
+        """
         mark = "ok" if self.check(speedup) else "FAIL"
         if self.ratio >= 1:
-            return f"{self.peer} {speedup:.2f}x >= {self.ratio:.3g}x {mark}"
-        return f"within {1 / self.ratio:.3g}x of {self.peer}: {1 / speedup:.2f}x {mark}"
+            return f"{self.peer} {_ratio(speedup)} >= {self.ratio:.3g}x {mark}"
+        slower = math.ceil(100 / speedup - 1e-9) / 100
+        return f"within {1 / self.ratio:.3g}x of {self.peer}: {slower:.2f}x {mark}"
+
+
+def _ratio(x):
+    """'4.99x' for 4.999: truncated, never rounded up past a threshold."""
+    return f"{math.floor(x * 100 + 1e-9) / 100:.2f}x"
 
 
 @dataclasses.dataclass(eq=False)
@@ -516,7 +525,7 @@ def _cells(results, machine):
         median = _fmt_time(r["time"]) if not r.get("error") else "ERROR: " + r["error"]
         median += " *" if r["contended"] else ""
         out.append([r["family"], r["kernel"], r["case"], r["impl"], str(r["threads"]), median,
-                    "" if r["speedup"] is None else f"{r['speedup']:.2f}x", bound, scaling, checks])
+                    "" if r["speedup"] is None else _ratio(r["speedup"]), bound, scaling, checks])
     return out
 
 

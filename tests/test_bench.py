@@ -48,6 +48,8 @@ def test_target_at_least():
     assert t.check(5.0) and t.check(7.1) and not t.check(4.99)
     assert t.describe(7.1) == "keras 7.10x >= 5x ok"
     assert t.describe(4.0).endswith("FAIL")
+    assert t.describe(4.9999) == "keras 4.99x >= 5x FAIL"      # never shown as 5.00x
+    assert t.describe(5.0) == "keras 5.00x >= 5x ok"
 
 
 def test_target_within():
@@ -55,6 +57,7 @@ def test_target_within():
     assert t.check(1 / 1.25) and t.check(2.0) and not t.check(1 / 1.35)
     assert t.describe(1 / 1.25) == "within 1.3x of x.max(): 1.25x ok"
     assert t.describe(1 / 1.35) == "within 1.3x of x.max(): 1.35x FAIL"
+    assert t.describe(1 / 1.3001) == "within 1.3x of x.max(): 1.31x FAIL"
 
 
 @pytest.mark.parametrize("ratio", [0, -1, float("nan"), float("inf"), "2"])

@@ -102,6 +102,9 @@ def _threadpool_controller():
     global _controller
     with _controller_lock:
         if _controller is None:
+            # Load scipy's BLAS first: the kernels call it through cython_blas, and
+            # a controller only sees the libraries loaded when it is created.
+            import scipy.linalg  # noqa: F401
             from threadpoolctl import ThreadpoolController
             _controller = ThreadpoolController()
     return _controller

@@ -81,3 +81,11 @@ def test_row_major_gemm_wrapper(dtype, ta, tb):
                  c, ta, tb, 2.0, 0.5)
     rtol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(c, expected, rtol=rtol, atol=rtol)
+
+
+def test_blas_threads_limits_scipy_blas_used_by_the_kernels():
+    from threadpoolctl import threadpool_info
+    with _config.blas_threads(1):
+        libs = [i for i in threadpool_info() if i["user_api"] == "blas"]
+        assert any("scipy_openblas" in i["filepath"] for i in libs)
+        assert all(i["num_threads"] == 1 for i in libs), libs

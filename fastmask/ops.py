@@ -600,3 +600,8 @@ def arange(start, stop=None, step=None, dtype=None):
 
 def cond(pred, true_fn, false_fn):
     return true_fn() if pred else false_fn()
+
+# Masked reductions and softmax (fastmask.kernels), as ops.
+from .kernels.softmax import masked_softmax  # noqa: E402
+from .kernels.pooling import masked_max, masked_mean, masked_min, masked_sum  # noqa: E402
+__all__ += ["masked_softmax", "masked_mean", "masked_sum", "masked_max", "masked_min"]

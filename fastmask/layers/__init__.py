@@ -14,3 +14,7 @@ from .time_distributed import TimeDistributed, Wrapper
 from .merging import Add, Average, Concatenate, Dot, Maximum, Merge, Minimum, Multiply, Subtract
 from .merging import add, average, concatenate, dot, maximum, minimum, multiply, subtract
 from .serialization import deserialize, serialize
+from .softmax import Softmax
+from .pooling import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPooling1D, GlobalMaxPool1D
+from .attention import Attention
+from .multi_head_attention import MultiHeadAttention

@@ -1,0 +1,295 @@
+"""`MultiHeadAttention`: Keras's layer (weights, masks, both attention paths) over fused kernels."""
+import math
+
+import numpy as np
+
+from .. import activations, initializers
+from .._config import blas_threads, effective_num_threads
+from .._tensor import KerasTensor, get_mask, plain
+from ..kernels import attention as _att
+from .layer import Layer
+
+__all__ = ["MultiHeadAttention"]
+
+
+class _Projection(Layer):
+    """x (..., *in_dims) @ kernel (*in_dims, *out_dims) + bias (*out_dims): the role of
+    Keras's EinsumDense sublayers of MultiHeadAttention (same weight shapes and names)."""
+
+    def __init__(self, out_dims, use_bias, activation=None, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.out_dims = tuple(out_dims)
+        self.use_bias = use_bias
+        self.activation = activations.get(activation)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel = None
+        self.bias = None
+
+    def build_for(self, in_dims):
+        self.kernel = self.add_weight(name="kernel", shape=tuple(in_dims) + self.out_dims,
+                                      initializer=self.kernel_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=self.out_dims,
+                                        initializer=self.bias_initializer)
+        self._in_dims = tuple(in_dims)
+        self.built = True
+
+    def project(self, x, n_threads=None, blas_limited=False):
+        """x (..., *in_dims) -> (..., *out_dims) in the compute dtype."""
+        dtype = self._dtype_policy._compute_np
+        n_in = len(self._in_dims)
+        x = np.asarray(plain(x), dtype=dtype)
+        lead = x.shape[:x.ndim - n_in]
+        kernel = np.asarray(self.kernel, dtype=dtype)
+        y = _att.linear(x.reshape(lead + (-1,)), kernel.reshape((-1,) + self.out_dims),
+                        None if self.bias is None else np.asarray(self.bias, dtype=dtype),
+                        n_threads=n_threads, blas_limited=blas_limited)
+        if self.activation is not activations.linear:
+            y = self.activation(y)
+        return y
+
+    def call(self, inputs):
+        return self.project(inputs)
+
+    def get_config(self):
+        return {**super().get_config(), "out_dims": self.out_dims, "use_bias": self.use_bias}
+
+
+def _positive_int(value, name, allow_none=False):
+    if allow_none and value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        extra = " or `None`" if allow_none else ""
+        raise ValueError(f"Received an invalid value for argument `{name}`, expected a positive "
+                         f"integer{extra}. Received: {name}={value}")
+    return value
+
+
+class MultiHeadAttention(Layer):
+    """Multi-head attention (keras.layers.MultiHeadAttention) with fused masked kernels.
+
+    Projections are GEMMs (rows split among OpenMP threads), attention runs per
+    (batch, head) as GEMM, fused masked softmax, GEMM, with no (B, H, T, S)
+    array unless the scores are returned. Weights have Keras's layout and
+    order (query, key, [gate,] value, attention_output; kernel then bias), so
+    `set_weights(keras_layer.get_weights())` works.
+
+    Masks (Keras's rules): the query's own mask (an explicit `query_mask=` is
+    ignored, as in Keras), `value_mask`/`key_mask` (filled from the inputs'
+    masks), `attention_mask` (B, T, S) and `use_causal_mask` are AND-ed.
+    Keras has two numerical paths that differ for a query that sees no key
+    (e.g. a padded query): the default one (dropout=0, no scores returned,
+    ops.dot_product_attention) gives it uniform weights, so its output is the
+    projected mean of the values; the Softmax-layer path (dropout > 0 or
+    return_attention_scores=True) gives it zero weights, so its output is the
+    output bias. Both are reproduced. The output's mask is the query's mask.
+    Unlike Keras, the inputs' masks are not removed by the call.
+
+    Args:
+        num_heads, key_dim, value_dim (default key_dim), dropout, use_bias,
+        output_shape, attention_axes (None or the sequence axis of rank-3
+        inputs), sliding_window, kernel_initializer, bias_initializer,
+        use_gate, seed: as in Keras. Regularizers/constraints and
+        flash_attention are accepted for compatibility and not used.
+
+    Call arguments:
+        query (B, T, dim), value (B, S, dim), key (B, S, dim) (default value),
+        attention_mask (B, T, S) bool, return_attention_scores, training,
+        use_causal_mask.
+    """
+
+    _check_mask_shape = False
+
+    def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,
+                 output_shape=None, attention_axes=None, sliding_window=None,
+                 flash_attention=None, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 use_gate=False, seed=None, **kwargs):
+        _positive_int(num_heads, "num_heads")
+        _positive_int(key_dim, "key_dim")
+        if value_dim is not None and (isinstance(value_dim, bool)
+                                      or not isinstance(value_dim, int) or value_dim <= 0):
+            raise ValueError("Received an invalid value for argument `value_dim`, expected a "
+                             f"positive integer or `None`. Received: value_dim={value_dim}")
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.supports_masking = True
+        self._num_heads = num_heads
+        self._key_dim = key_dim
+        self._value_dim = value_dim if value_dim else key_dim
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) \
+                or not 0 <= dropout <= 1:
+            raise ValueError(f"`dropout` must be a float in [0, 1]. Received: dropout={dropout}")
+        self._dropout = dropout
+        self._use_bias = use_bias
+        self._use_gate = use_gate
+        if output_shape:
+            if isinstance(output_shape, int):
+                output_shape = (output_shape,)
+            try:
+                output_shape = tuple(output_shape)
+            except TypeError:
+                raise ValueError(f"Invalid `output_shape`: {output_shape}. When specified, the "
+                                 "`output_shape` should be of type tuple, list, or int.") from None
+        self._output_shape = output_shape
+        if isinstance(attention_axes, int):
+            attention_axes = (attention_axes,)
+        elif attention_axes and not isinstance(attention_axes, (list, tuple)):
+            raise ValueError("`attention_axes` must be an int, list, or tuple."
+                             f"Received: attention_axes={attention_axes}")
+        self._attention_axes = attention_axes
+        if sliding_window is not None and (isinstance(sliding_window, bool)
+                                           or not isinstance(sliding_window, int)
+                                           or sliding_window <= 0):
+            raise ValueError("`sliding_window` must be `None` or a positive integer. "
+                             f"Received: sliding_window={sliding_window}")
+        self._sliding_window = sliding_window
+        self._flash_attention = flash_attention
+        self._kernel_initializer = initializers.get(kernel_initializer)
+        self._bias_initializer = initializers.get(bias_initializer)
+        self.seed = seed
+        self._rng = np.random.default_rng(seed)
+        self._inverse_sqrt_key_dim = 1.0 / math.sqrt(float(self._key_dim))
+
+    # Keras's read-only properties
+    num_heads = property(lambda self: self._num_heads)
+    key_dim = property(lambda self: self._key_dim)
+    value_dim = property(lambda self: self._value_dim)
+    dropout = property(lambda self: self._dropout)
+    use_bias = property(lambda self: self._use_bias)
+    attention_axes = property(lambda self: self._attention_axes)
+    query_dense = property(lambda self: self._query_dense)
+    key_dense = property(lambda self: self._key_dense)
+    value_dense = property(lambda self: self._value_dense)
+    output_dense = property(lambda self: self._output_dense)
+
+    def _sublayer(self, out_dims, name, activation=None):
+        return _Projection(out_dims, self._use_bias, activation=activation,
+                           kernel_initializer=self._kernel_initializer.clone(),
+                           bias_initializer=self._bias_initializer.clone(),
+                           name=name, dtype=self.dtype_policy)
+
+    def build(self, query_shape, value_shape, key_shape=None):
+        key_shape = value_shape if key_shape is None else key_shape
+        if tuple(value_shape[1:-1]) != tuple(key_shape[1:-1]):
+            raise ValueError("All dimensions of `value` and `key`, except the last one, must be "
+                             f"equal. Received: value_shape={value_shape} and "
+                             f"key_shape={key_shape}")
+        if len(query_shape) != 3 or len(value_shape) != 3 or len(key_shape) != 3:
+            raise ValueError("fastmask's MultiHeadAttention supports inputs of rank 3 "
+                             f"(batch, time, dim). Received: query_shape={query_shape}, "
+                             f"value_shape={value_shape}, key_shape={key_shape}")
+        if self._attention_axes is not None and tuple(
+                a % 3 if a < 0 else a for a in self._attention_axes) not in ((1,),):
+            raise ValueError("fastmask's MultiHeadAttention supports attention over the time "
+                             f"axis only (attention_axes None or 1). Received: "
+                             f"attention_axes={self._attention_axes}")
+        H, D, Dv = self._num_heads, self._key_dim, self._value_dim
+        self._query_dense = self._sublayer((H, D), "query")
+        self._query_dense.build_for((query_shape[-1],))
+        self._key_dense = self._sublayer((H, D), "key")
+        self._key_dense.build_for((key_shape[-1],))
+        if self._use_gate:
+            self._gate_dense = self._sublayer((H, Dv), "gate", activation="sigmoid")
+            self._gate_dense.build_for((query_shape[-1],))
+        self._value_dense = self._sublayer((H, Dv), "value")
+        self._value_dense.build_for((value_shape[-1],))
+        out = self._output_shape if self._output_shape else (query_shape[-1],)
+        self._output_dense = self._sublayer(tuple(out), "attention_output")
+        self._output_dense.build_for((H, Dv))
+
+    def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
+             attention_mask=None, return_attention_scores=False, training=None,
+             use_causal_mask=False):
+        key_given = key is not None
+        if key is None:
+            key = value
+        query_mask = get_mask(query)          # Keras ignores an explicit query_mask
+        q, v = plain(query), plain(value)
+        k = plain(key)
+        B, T, S = q.shape[0], q.shape[1], v.shape[1]
+        if k.shape[:2] != v.shape[:2]:
+            raise ValueError("All dimensions of `value` and `key`, except the last one, must be "
+                             f"equal. Received: value_shape={v.shape} and key_shape={k.shape}")
+        km = None
+        for m in (value_mask, key_mask if key_given else None):
+            if m is not None:
+                m = _att._bool_array(plain(m), "value_mask" if m is value_mask else "key_mask",
+                                     (B, S)).view(bool)
+                km = m if km is None else (km & m)
+        qm = None if query_mask is None else _att._bool_array(plain(query_mask), "query_mask",
+                                                              (B, T)).view(bool)
+        am = None
+        if attention_mask is not None:
+            am = np.asarray(plain(attention_mask))
+            am = am if am.dtype == bool else am.astype(bool)
+        if self._sliding_window is not None:
+            band = np.abs(np.arange(T)[:, None] - np.arange(S)[None, :]) < self._sliding_window
+            am = band if am is None else (am & band)
+
+        softmax_path = self._dropout > 0 or return_attention_scores
+        fill, zero_masked = _att._fully_masked_mode("zeros" if softmax_path else "uniform")
+        dropping = bool(training) and self._dropout > 0
+        n = effective_num_threads()
+        with blas_threads(1):
+            qp = self._query_dense.project(q, n, True)
+            kp = self._key_dense.project(k, n, True)
+            vp = self._value_dense.project(v, n, True)
+            gate = self._gate_dense.project(q, n, True) if self._use_gate else None
+            res = _att._sdpa(qp, kp, vp, key_mask=km, query_mask=qm, attention_mask=am,
+                             causal=use_causal_mask, scale=self._inverse_sqrt_key_dim,
+                             layout="BTHD", mode=_att._REPLACE, fill=fill,
+                             zero_masked=zero_masked, zero_qrows=False,
+                             return_weights=softmax_path, n_threads=n, blas_limited=True)
+            ctx, scores = res if softmax_path else (res, None)
+            if dropping:
+                keep = 1.0 - self._dropout
+                w = np.where(self._rng.random(scores.shape) < keep,
+                             scores * np.asarray(1.0 / keep, scores.dtype),
+                             np.zeros((), scores.dtype))
+                ctx = np.ascontiguousarray(np.matmul(w, vp.transpose(0, 2, 1, 3))
+                                           .transpose(0, 2, 1, 3))
+            if gate is not None:
+                ctx = ctx * gate
+            out = self._output_dense.project(ctx, n, True)
+        if return_attention_scores:
+            return out, scores
+        return out
+
+    def compute_output_spec(self, query, value, key=None, query_mask=None, value_mask=None,
+                            key_mask=None, attention_mask=None, return_attention_scores=False,
+                            training=None, use_causal_mask=False):
+        out_shape = self.compute_output_shape(query.shape, value.shape,
+                                              None if key is None else key.shape)
+        out = KerasTensor(out_shape, dtype=self.compute_dtype)
+        if return_attention_scores:
+            length = query.shape[1]
+            return out, KerasTensor((query.shape[0], self._num_heads, length, length),
+                                    dtype=self.compute_dtype)
+        return out
+
+    def compute_output_shape(self, query_shape, value_shape, key_shape=None):
+        query_shape, value_shape = tuple(query_shape), tuple(value_shape)
+        key_shape = value_shape if key_shape is None else tuple(key_shape)
+        if value_shape[1:-1] != key_shape[1:-1]:
+            raise ValueError("All dimensions of `value` and `key`, except the last one, must be "
+                             f"equal. Received: value_shape={value_shape} and "
+                             f"key_shape={key_shape}")
+        if self._output_shape:
+            query_shape = query_shape[:-1] + self._output_shape
+        return query_shape
+
+    def get_config(self):
+        return {**super().get_config(),
+                "num_heads": self._num_heads, "key_dim": self._key_dim,
+                "value_dim": self._value_dim, "dropout": self._dropout,
+                "use_bias": self._use_bias, "use_gate": self._use_gate,
+                "output_shape": self._output_shape, "attention_axes": self._attention_axes,
+                "sliding_window": self._sliding_window,
+                "kernel_initializer": initializers.serialize(self._kernel_initializer),
+                "bias_initializer": initializers.serialize(self._bias_initializer),
+                "kernel_regularizer": None, "bias_regularizer": None,
+                "activity_regularizer": None, "kernel_constraint": None,
+                "bias_constraint": None, "seed": self.seed}

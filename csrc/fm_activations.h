@@ -43,6 +43,7 @@
  * those instruction sets (fm_recurrent.h selects one at run time). */
 #if FM_HAVE_VECTOR_EXT && (defined(__x86_64__) || defined(_M_X64) || defined(__i386__))
 #define FM_X86 1
+#include <immintrin.h>
 #define FM_TARGET_AVX2 "avx2,fma"
 #define FM_TARGET_AVX512 "avx512f,avx512dq,avx512vl,avx512bw,avx2,fma"
 #if defined(__clang__)
@@ -122,7 +123,7 @@ typedef int64_t fm_l8 __attribute__((vector_size(64)));
 #define FMA_VT fm_f4
 #define FMA_IT fm_i4
 #define FMA_IS_DOUBLE 0
-#define FMA_SPLAT(c) ((fm_f4){0} + (float)(c))
+#define FMA_SPLAT(c) ((float)(c) - (fm_f4){0})
 #define FMA_SEL(m, a, b) FMA_SEL_VEC(fm_i4, fm_f4, m, a, b)
 #define FMA_AS_INT(x) ((fm_i4)(x))
 #define FMA_AS_VT(i) ((fm_f4)(i))
@@ -136,7 +137,7 @@ FM_BEGIN_AVX2
 #define FMA_VT fm_f8
 #define FMA_IT fm_i8
 #define FMA_IS_DOUBLE 0
-#define FMA_SPLAT(c) ((fm_f8){0} + (float)(c))
+#define FMA_SPLAT(c) ((float)(c) - (fm_f8){0})
 #define FMA_SEL(m, a, b) FMA_SEL_VEC(fm_i8, fm_f8, m, a, b)
 #define FMA_AS_INT(x) ((fm_i8)(x))
 #define FMA_AS_VT(i) ((fm_f8)(i))
@@ -145,13 +146,39 @@ FM_BEGIN_AVX2
 #if FM_X86
 FM_END_TARGET
 FM_BEGIN_AVX512
+/* AVX-512 float: exp with vscalefps (2^n scaling that overflows to inf and
+ * underflows through the denormals exactly like libm, no clamps on n) and
+ * 1/x as rcp14 + one Newton step (<= 1 ulp more than a division, 4x the
+ * throughput of vdivps). */
+FM_INLINE fm_f16 fm__exp_avx512_f16(fm_f16 x) {
+    __m512 v = _mm512_max_ps(_mm512_set1_ps(-104.0f), (__m512)x); /* NaN stays */
+    __m512 n, r, p;
+    v = _mm512_min_ps(_mm512_set1_ps(89.0f), v);
+    n = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(1.44269504088896341f)),
+                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), v);
+    r = _mm512_fmadd_ps(n, _mm512_set1_ps(2.12194440e-4f), r);
+    p = _mm512_fmadd_ps(_mm512_set1_ps(1.9875691500E-4f), r, _mm512_set1_ps(1.3981999507E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073E-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894E-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459E-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201E-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return (fm_f16)_mm512_scalef_ps(p, n);
+}
+FM_INLINE fm_f16 fm__rcp_avx512_f16(fm_f16 x) {
+    __m512 v = (__m512)x, r = _mm512_rcp14_ps(v);
+    return (fm_f16)_mm512_fmadd_ps(r, _mm512_fnmadd_ps(v, r, _mm512_set1_ps(1.0f)), r);
+}
+#define FMA_EXP(x) fm__exp_avx512_f16(x)
+#define FMA_RCP(x) fm__rcp_avx512_f16(x)
 #endif
 #define FMA_SUF f16
 #define FMA_T float
 #define FMA_VT fm_f16
 #define FMA_IT fm_i16
 #define FMA_IS_DOUBLE 0
-#define FMA_SPLAT(c) ((fm_f16){0} + (float)(c))
+#define FMA_SPLAT(c) ((float)(c) - (fm_f16){0})
 #define FMA_SEL(m, a, b) FMA_SEL_VEC(fm_i16, fm_f16, m, a, b)
 #define FMA_AS_INT(x) ((fm_i16)(x))
 #define FMA_AS_VT(i) ((fm_f16)(i))
@@ -165,7 +192,7 @@ FM_END_TARGET
 #define FMA_VT fm_d2
 #define FMA_IT fm_l2
 #define FMA_IS_DOUBLE 1
-#define FMA_SPLAT(c) ((fm_d2){0} + (double)(c))
+#define FMA_SPLAT(c) ((double)(c) - (fm_d2){0})
 #define FMA_SEL(m, a, b) FMA_SEL_VEC(fm_l2, fm_d2, m, a, b)
 #define FMA_AS_INT(x) ((fm_l2)(x))
 #define FMA_AS_VT(i) ((fm_d2)(i))
@@ -179,7 +206,7 @@ FM_BEGIN_AVX2
 #define FMA_VT fm_d4
 #define FMA_IT fm_l4
 #define FMA_IS_DOUBLE 1
-#define FMA_SPLAT(c) ((fm_d4){0} + (double)(c))
+#define FMA_SPLAT(c) ((double)(c) - (fm_d4){0})
 #define FMA_SEL(m, a, b) FMA_SEL_VEC(fm_l4, fm_d4, m, a, b)
 #define FMA_AS_INT(x) ((fm_l4)(x))
 #define FMA_AS_VT(i) ((fm_d4)(i))
@@ -194,7 +221,7 @@ FM_BEGIN_AVX512
 #define FMA_VT fm_d8
 #define FMA_IT fm_l8
 #define FMA_IS_DOUBLE 1
-#define FMA_SPLAT(c) ((fm_d8){0} + (double)(c))
+#define FMA_SPLAT(c) ((double)(c) - (fm_d8){0})
 #define FMA_SEL(m, a, b) FMA_SEL_VEC(fm_l8, fm_d8, m, a, b)
 #define FMA_AS_INT(x) ((fm_l8)(x))
 #define FMA_AS_VT(i) ((fm_d8)(i))

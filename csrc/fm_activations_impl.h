@@ -7,10 +7,16 @@
  *   FMA_SPLAT(c) constant as FMA_VT
  *   FMA_SEL(m, a, b)  m ? a : b per lane (m from a comparison)
  *   FMA_AS_INT / FMA_AS_VT  bit casts
+ * and optionally FMA_RCP(x) (1 / x, e.g. a refined hardware estimate) and
+ * FMA_EXP(x) (an ISA-specific exp replacing the portable one).
  * No include guard on purpose; every FMA_* macro is undefined at the end.
  * Comparisons are written so that NaN propagates (a NaN never selects a
  * clamp bound).
  */
+#ifndef FMA_RCP
+#define FMA_RCP(x) ((FMA_T)1 / (x))
+#endif
+
 #define FMA_CAT2(a, b) a##_##b
 #define FMA_CAT(a, b) FMA_CAT2(a, b)
 #define FMA_NAME(n) FMA_CAT(n, FMA_SUF)
@@ -37,6 +43,9 @@ FM_INLINE FMA_VT FMA_NAME(fm_copysign)(FMA_VT a, FMA_VT b) {
 #endif
 }
 
+#ifdef FMA_EXP
+FM_INLINE FMA_VT FMA_NAME(fm_exp)(FMA_VT x) { return FMA_EXP(x); }
+#else
 FM_INLINE FMA_VT FMA_NAME(fm_exp)(FMA_VT x) {
 #if FMA_IS_DOUBLE
     FMA_VT y, n, r, xx, px, qx, e;
@@ -78,9 +87,19 @@ FM_INLINE FMA_VT FMA_NAME(fm_exp)(FMA_VT x) {
     return FMA_SEL(x0 < -87.3f, FMA_SPLAT(0), p);
 #endif
 }
+#endif /* FMA_EXP */
 
+/* 1 / (1 + exp(-x)); exp's argument is capped so that 1 + e stays finite for
+ * FMA_RCP (exactly 0 is returned where exp(-x) overflows, as in NumPy). */
 FM_INLINE FMA_VT FMA_NAME(fm_sigmoid)(FMA_VT x) {
-    return (FMA_T)1 / ((FMA_T)1 + FMA_NAME(fm_exp)(-x));
+#if FMA_IS_DOUBLE
+    const FMA_T cap = 709.0, ovf = 709.782712893384;
+#else
+    const FMA_T cap = 88.0f, ovf = 88.72283935546875f;
+#endif
+    FMA_VT nx = -x;
+    FMA_VT s = FMA_RCP((FMA_T)1 + FMA_NAME(fm_exp)(FMA_SEL(nx > cap, FMA_SPLAT(cap), nx)));
+    return FMA_SEL(nx > ovf, FMA_SPLAT(0), s);
 }
 
 FM_INLINE FMA_VT FMA_NAME(fm_tanh)(FMA_VT x) {
@@ -92,13 +111,13 @@ FM_INLINE FMA_VT FMA_NAME(fm_tanh)(FMA_VT x) {
                          / (((z + 1.12811678491632931402E2) * z + 2.23548839060100448583E3) * z
                             + 4.84406305325125486048E3));
     e = FMA_NAME(fm_exp)(2.0 * FMA_SEL(ax > 20.0, FMA_SPLAT(20.0), ax));
-    large = 1.0 - 2.0 / (e + 1.0);
+    large = 1.0 - 2.0 * FMA_RCP(e + 1.0);
     return FMA_SEL(ax < 0.625, small, FMA_NAME(fm_copysign)(large, x));
 #else
     small = ((((-5.70498872745E-3f * z + 2.06390887954E-2f) * z - 5.37397155531E-2f) * z
               + 1.33314422036E-1f) * z - 3.33332819422E-1f) * z * x + x;
     e = FMA_NAME(fm_exp)(2.0f * FMA_SEL(ax > 10.0f, FMA_SPLAT(10.0f), ax));
-    large = 1.0f - 2.0f / (e + 1.0f);
+    large = 1.0f - 2.0f * FMA_RCP(e + 1.0f);
     return FMA_SEL(ax < 0.625f, small, FMA_NAME(fm_copysign)(large, x));
 #endif
 }
@@ -135,3 +154,7 @@ FM_INLINE FMA_VT FMA_NAME(fm_act)(int kind, FMA_VT x) {
 #undef FMA_SEL
 #undef FMA_AS_INT
 #undef FMA_AS_VT
+#undef FMA_RCP
+#ifdef FMA_EXP
+#undef FMA_EXP
+#endif

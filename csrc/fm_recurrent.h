@@ -324,6 +324,11 @@ static inline int fm_rnn_mr(int isa, int dbl, int cell, int reset_after, int pha
     return FMR_DISPATCH_RET(isa, dbl, fm_rnn_mr_impl, cell, reset_after, phase);
 }
 
+/* Test hook: apply the activation `kind` with the vector code of `isa`. */
+static inline void fm_rnn_act_vec(int isa, int dbl, int kind, void *x, ptrdiff_t n) {
+    FMR_DISPATCH(isa, dbl, fm_rnn_act_vec_impl, kind, x, n);
+}
+
 /* Tiles of step s: active rows i_lo..i_hi-1 x unit groups g_lo..g_hi-1 of
  * phase 0 (the only phase except GRU reset_after=False, which has phase 1). */
 static inline void fm_rnn_tiles(int isa, const fm_rnn_args *a, ptrdiff_t s, int phase,

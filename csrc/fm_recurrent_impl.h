@@ -32,7 +32,8 @@ FM_INLINE FMR_ATTR void FMR(fmr_store_n)(FMR_T *p, FMR_VT v, ptrdiff_t n) {
     else memcpy(p, &v, (size_t)n * sizeof(FMR_T));
 }
 
-FM_INLINE FMR_ATTR FMR_VT FMR(fmr_bcast)(FMR_T x) { return ((FMR_VT){0}) + x; }
+/* x - 0 folds to a plain broadcast (0 + x would not: -0.0 + 0 is +0). */
+FM_INLINE FMR_ATTR FMR_VT FMR(fmr_bcast)(FMR_T x) { return x - ((FMR_VT){0}); }
 
 /* Micro-kernel: acc[r][slot(j)] += sum_k A[r*lda + k] * W[k, j] for rows
  * r < m and nw weight vectors per k (slot(j) = j, except the last weight
@@ -197,6 +198,20 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_p1)(const int m, const fm_rnn_args *a, 
 }
 
 static inline int FMR(fm_rnn_lanes_impl)(void) { return FMR_V; }
+
+/* Test hook: the vector activations of this ISA applied to x[0..n) in place. */
+static FMR_ATTR void FMR(fm_rnn_act_vec_impl)(int kind, void *xv, ptrdiff_t n) {
+    FMR_T *x = (FMR_T *)xv, tmp[FMR_V];
+    ptrdiff_t i;
+    for (i = 0; i + FMR_V <= n; i += FMR_V)
+        FMR(fmr_store)(x + i, FMR_ACT(kind, FMR(fmr_load)(x + i)));
+    if (i < n) {
+        memset(tmp, 0, sizeof tmp);
+        memcpy(tmp, x + i, (size_t)(n - i) * sizeof(FMR_T));
+        FMR(fmr_store)(tmp, FMR_ACT(kind, FMR(fmr_load)(tmp)));
+        memcpy(x + i, tmp, (size_t)(n - i) * sizeof(FMR_T));
+    }
+}
 
 static inline int FMR(fm_rnn_mr_impl)(int cell, int reset_after, int phase) {
     if (cell == FM_CELL_LSTM || (cell == FM_CELL_GRU && reset_after)) return FMR_MR4;

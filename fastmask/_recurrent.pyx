@@ -77,6 +77,7 @@ cdef extern from "fm_recurrent.h" nogil:
     void fm_rnn_tiles(int isa, const fm_rnn_args *a, ptrdiff_t s, int phase,
                       ptrdiff_t i_lo, ptrdiff_t i_hi, ptrdiff_t g_lo, ptrdiff_t g_hi)
     void fm_rnn_barrier()
+    void fm_rnn_act_vec(int isa, int dbl, int kind, void *x, ptrdiff_t n)
     float fm_act_f(int kind, float x)
     double fm_act_d(int kind, double x)
 
@@ -136,6 +137,17 @@ def activation_c(name, floating[::1] x):
                 x[i] = fm_act_f(kind, x[i])
             else:
                 x[i] = fm_act_d(kind, x[i])
+
+
+def activation_vec(name, floating[::1] x):
+    """Test hook: apply the C activation `name` to x in place with the vector
+    code of the current ISA (the code the fused kernels run)."""
+    cdef int kind = ACTIVATIONS[name]
+    cdef int isa = _isa()
+    if x.shape[0] == 0:
+        return
+    with nogil:
+        fm_rnn_act_vec(isa, floating is float64_t, kind, &x[0], x.shape[0])
 
 
 class Packed:

@@ -1,0 +1,181 @@
+"""Family "recurrent": masked LSTM / GRU / SimpleRNN kernels (fastmask.kernels).
+
+float32, x (64, 100, 128), 256 units, sequence lengths uniform in 1..100
+(seeded), outputs for every step (return_sequences=True). The same weights
+are copied into every implementation.
+
+Peers:
+* "torch": torch.nn.LSTM (oneDNN) on the full padded batch without a mask: it
+  computes every padded step.
+* "torch packed": pack_padded_sequence(enforce_sorted=False) -> LSTM/GRU/RNN ->
+  pad_packed_sequence (PyTorch's way to skip padding; right padding only).
+* "keras": keras.layers.LSTM (numpy backend) called with the mask.
+* "fastmask post": the post-padding fastmask call, for the pre-padding and
+  random-hole masks with the same number of unmasked steps per row, and
+  "fastmask 1 direction" for the bidirectional LSTM.
+All under torch.no_grad(). bound="gemm": FLOPs of the unmasked steps only,
+2 * steps * (F + U) * gates * U, against np.matmul's GFLOP/s.
+"""
+import os
+
+import numpy as np
+import pytest
+
+from fastmask.bench import Case, Target, pytest_params
+from fastmask.kernels import gru, lstm, simple_rnn
+
+FAMILY = "recurrent"
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def _keras():
+    os.environ.setdefault("KERAS_BACKEND", "numpy")
+    try:
+        import keras
+    except ImportError:
+        return None
+    return keras if keras.backend.backend() == "numpy" else None
+
+
+def _masks(rng, B, T):
+    lengths = rng.integers(1, T + 1, B)
+    post = np.arange(T)[None, :] < lengths[:, None]
+    pre = np.ascontiguousarray(post[:, ::-1])
+    holes = np.zeros((B, T), bool)
+    for b in range(B):
+        holes[b, np.sort(rng.choice(T, lengths[b], replace=False))] = True
+    return lengths, post, pre, holes
+
+
+def _torch_module(torch, kind, F, U, kernel, recurrent_kernel, bias):
+    """A torch LSTM/GRU/RNN holding the Keras-layout weights (gates reordered for GRU)."""
+    cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "simple_rnn": torch.nn.RNN}[kind]
+    m = cls(F, U, batch_first=True).eval()
+    k, r = kernel.T, recurrent_kernel.T
+    if kind == "gru":  # keras z, r, h -> torch r, z, n; bias (2, 3U): input, recurrent
+        order = np.r_[U:2 * U, 0:U, 2 * U:3 * U]
+        k, r = k[order], r[order]
+        b_ih, b_hh = bias[0][order], bias[1][order]
+    else:
+        b_ih, b_hh = bias, np.zeros_like(bias)
+    with torch.no_grad():
+        for name, value in (("weight_ih_l0", k), ("weight_hh_l0", r), ("bias_ih_l0", b_ih),
+                            ("bias_hh_l0", b_hh)):
+            getattr(m, name).copy_(torch.from_numpy(np.ascontiguousarray(value)))
+    return m
+
+
+def _torch_impls(torch, module, x, lengths):
+    xt = torch.from_numpy(x)
+    lt = torch.from_numpy(lengths)
+    T = x.shape[1]
+
+    def full():
+        with torch.no_grad():
+            return module(xt)
+
+    def packed():
+        with torch.no_grad():
+            p = torch.nn.utils.rnn.pack_padded_sequence(xt, lt, batch_first=True,
+                                                        enforce_sorted=False)
+            out, _ = module(p)
+            return torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True,
+                                                          total_length=T)
+    return full, packed
+
+
+def _weights(rng, kind, F, U):
+    ng = {"lstm": 4, "gru": 3, "simple_rnn": 1}[kind]
+    k = (rng.standard_normal((F, ng * U)) * (1 / np.sqrt(F))).astype(np.float32)
+    r = (rng.standard_normal((U, ng * U)) * (1 / np.sqrt(U))).astype(np.float32)
+    shape = (2, 3 * U) if kind == "gru" else (ng * U,)
+    b = (rng.standard_normal(shape) * 0.1).astype(np.float32)
+    return k, r, b
+
+
+def cases(quick=False):
+    rng = np.random.default_rng(0)
+    B, T, F, U = (16, 20, 32, 64) if quick else (64, 100, 128, 256)
+    x = rng.standard_normal((B, T, F), dtype=np.float32)
+    lengths, post, pre, holes = _masks(rng, B, T)
+    steps = int(lengths.sum())
+    torch, keras = _torch(), _keras()
+    shape = (f"x ({B}, {T}, {F}) float32, {U} units, lengths 1..{T} "
+             f"({steps / (B * T):.0%} of steps)")
+    out = []
+
+    def flops(gates, n_steps):
+        return 2 * n_steps * (F + U) * gates * U
+
+    # ---- LSTM
+    k, r, b = _weights(rng, "lstm", F, U)
+
+    def run_lstm(mask, **kw):
+        return lambda: lstm(x, k, r, b, mask, return_sequences=True, **kw)
+
+    impls = {"fastmask": run_lstm(post)}
+    if torch is not None:
+        module = _torch_module(torch, "lstm", F, U, k, r, b)
+        impls["torch"], impls["torch packed"] = _torch_impls(torch, module, x, lengths)
+    targets = [Target("torch", 1.3), Target("torch packed", 2.5)]
+    if keras is not None:
+        layer = keras.layers.LSTM(U, return_sequences=True)
+        layer(x[:1, :1])
+        layer.set_weights([k, r, b])
+        impls["keras"] = lambda: layer(x, mask=post)
+        targets.append(Target("keras", 5.0))
+    out.append(Case(FAMILY, "lstm post-padding", shape, impls=impls, bound="gemm",
+                    flops=flops(4, steps), targets=targets))
+    for name, mask in (("pre-padding", pre), ("random holes", holes)):
+        out.append(Case(FAMILY, f"lstm {name}", shape + ", same steps as post",
+                        impls={"fastmask": run_lstm(mask), "fastmask post": run_lstm(post)},
+                        bound="gemm", flops=flops(4, steps),
+                        targets=[Target("fastmask post", 1 / 1.2)]))
+    impls = {"fastmask": run_lstm(None)}
+    if torch is not None:
+        impls["torch"] = _torch_impls(torch, module, x, lengths)[0]
+    out.append(Case(FAMILY, "lstm no mask", f"x ({B}, {T}, {F}) float32, {U} units",
+                    impls=impls, bound="gemm", flops=flops(4, B * T),
+                    targets=[Target("torch", 1 / 1.15)] if torch is not None else []))
+
+    # ---- Bidirectional LSTM (two kernel calls: forward + go_backwards, Keras's
+    # forced zero_output_for_mask=return_sequences, outputs concatenated)
+    kb, rb, bb = _weights(rng, "lstm", F, U)
+
+    def bidirectional():
+        fwd = lstm(x, k, r, b, post, return_sequences=True, zero_output_for_mask=True)[0]
+        bwd = lstm(x, kb, rb, bb, post, return_sequences=True, zero_output_for_mask=True,
+                   go_backwards=True)[0]
+        return np.concatenate([fwd, bwd[:, ::-1]], axis=-1)
+
+    out.append(Case(FAMILY, "bidirectional lstm post-padding", shape,
+                    impls={"fastmask": bidirectional,
+                           "fastmask 1 direction": run_lstm(post, zero_output_for_mask=True)},
+                    bound="gemm", flops=flops(4, 2 * steps),
+                    targets=[Target("fastmask 1 direction", 1 / 2.2)]))
+
+    # ---- GRU and SimpleRNN
+    for kind, fn, gates in (("gru", gru, 3), ("simple_rnn", simple_rnn, 1)):
+        kw, rw, bw = _weights(rng, kind, F, U)
+        impls = {"fastmask": (lambda fn=fn, kw=kw, rw=rw, bw=bw:
+                              fn(x, kw, rw, bw, post, return_sequences=True))}
+        targets = []
+        if torch is not None:
+            module_k = _torch_module(torch, kind, F, U, kw, rw, bw)
+            impls["torch"], impls["torch packed"] = _torch_impls(torch, module_k, x, lengths)
+            targets = [Target("torch packed", 1.5)]
+        out.append(Case(FAMILY, f"{kind} post-padding", shape, impls=impls, bound="gemm",
+                        flops=flops(gates, steps), targets=targets))
+    return out
+
+
+@pytest.mark.parametrize("case,impl,threads", pytest_params(cases(quick=True)))
+def test_bench(benchmark, case, impl, threads):
+    case.bench(benchmark, impl, threads)

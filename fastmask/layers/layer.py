@@ -33,7 +33,9 @@ A layer is written exactly as in Keras 3::
   returns an array, or a list/tuple/dict of arrays. Inside `call`, use NumPy
   or `fastmask.ops` freely; the kernels of `fastmask.kernels` are the fast path.
   Inputs may be `fastmask.Tensor` (an ndarray subclass carrying a mask); any
-  NumPy operation on them returns plain ndarrays, so nothing special is needed.
+  NumPy operation on them returns plain ndarrays, so nothing special is needed,
+  but `fastmask._tensor.plain(x)` (a free plain view) avoids the subclass's
+  Python-level dispatch in hot code and before handing arrays to Cython.
 * **Weights.** `self.add_weight(shape, initializer, dtype, trainable=True,
   name=...)` returns a `fastmask.Variable` (an ndarray updated in place by
   `set_weights`). Initializers: names ("zeros", "glorot_uniform", ...) or
@@ -55,15 +57,25 @@ A layer is written exactly as in Keras 3::
   overridden; set it in `__init__` to override. A layer that does not
   support masking but receives a mask drops it with Keras's warning.
   To attach a mask yourself inside `call` (it then wins over
-  `compute_mask`), return `fastmask.with_mask(out, mask)`.
+  `compute_mask`), return `fastmask.with_mask(out, mask)` (a new view of
+  `out` carrying `mask`). Returning the input object itself keeps its mask
+  (Keras: masks belong to tensor objects).
 * **Several outputs.** Return a tuple/list; `compute_mask` returns a
   tuple/list of the same length (None entries = no mask), e.g. an RNN with
   `return_state` returns `(out, h, c)` and masks `(mask, None, None)`.
 * **compute_mask must work symbolically.** In the Functional API it receives
   `KerasTensor`s; use `fastmask.ops` functions (they accept both) rather than
-  raw NumPy there. `call` itself is only ever given real arrays (symbolic
-  shapes are inferred by running `call` on small dummy arrays, unless
-  `compute_output_shape` is overridden, which is then used instead).
+  raw NumPy there. `call` itself is only ever given real arrays: symbolic
+  output shapes come from `compute_output_shape` when it is overridden
+  (its argument is the first input's shape; `foo_shape` arguments for
+  several inputs), else from running `call` on dummy arrays (unknown dims set
+  to 83, then 89; bool dummies True, others 0), as Keras's NumPy backend does.
+  Each symbolic output is one new `KerasTensor` (names `keras_tensor_N` come
+  from a global counter, as in Keras).
+* **TimeDistributed.** A per-sample layer (its output at a row depends only on
+  that row) can set the class attribute `_time_distributed_merge = True`:
+  `TimeDistributed` then runs it once on the `(batch*time, ...)` array instead
+  of once per timestep.
 * **Validation.** Set `self.input_spec = InputSpec(ndim=3)` (or `min_ndim`,
   `max_ndim`, `axes`, `dtype`, `shape`) to get Keras's rank/shape errors for the
   first argument. An explicit `mask=` whose shape is not the input's leading
@@ -76,6 +88,8 @@ A layer is written exactly as in Keras 3::
   are supported. `autocast=False` skips the input cast (as Embedding does).
 * **training.** If `call` has a `training` parameter it receives the value given
   to this call, else the one of the outermost layer call, else its default.
+  Passing `training=` to a layer whose `call` lacks it is allowed (it only
+  reaches nested layers).
 * **Recurrent layers and `initial_state`.** Keras fills `mask` only when there is
   exactly one tensor argument, so `RNN(x, initial_state=s)` silently ignores
   x's mask (a known Keras bug). A layer can opt out of this by setting the class
@@ -938,6 +952,8 @@ class Layer(Operation):
         except TypeError as e:
             raise TypeError(f"Layer '{self.name}' (of type {self.__class__.__name__}): "
                             f"invalid arguments for call(): {e}") from None
+        if "training" in given and not explicit_training:
+            explicit_training, training_value = True, given["training"]
         first_arg = next(iter(arguments.values())) if arguments else None
         tensors = self._tensor_arguments(arguments)
         symbolic = False

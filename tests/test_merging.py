@@ -3,6 +3,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import fastmask
 from fastmask import get_mask, layers, with_mask
@@ -171,3 +173,38 @@ def test_merge_inputs_keep_their_own_objects():
     out = layers.Maximum()([a, b])
     assert get_mask(a) is m and get_mask(out) is None
     np.testing.assert_array_equal(out[0, 1], [2, 2])
+
+
+@given(st.integers(2, 4), st.lists(st.booleans(), min_size=4, max_size=4),
+       st.integers(1, 3), st.integers(1, 5), st.integers(0, 2 ** 31 - 1))
+def test_merge_mask_rules_property(n, present, batch, steps, seed):
+    """§6 against a plain NumPy statement of the rules, for any mix of masked inputs."""
+    rng = np.random.default_rng(seed)
+    xs = [rng.standard_normal((batch, steps, 2)).astype(np.float32) for _ in range(n)]
+    masks = [rng.random((batch, steps)) < 0.5 if present[i] else None for i in range(n)]
+    inputs = [with_mask(x, m) if m is not None else x for x, m in zip(xs, masks)]
+    ors = np.logical_or.reduce([m for m in masks if m is not None]) if any(present[:n]) \
+        else None
+    expected = ors if all(present[:n]) else None
+    for layer in (layers.Add(), layers.Average(), layers.Maximum(), layers.Minimum(),
+                  layers.Multiply()):
+        out = layer(inputs)
+        got = get_mask(out)
+        assert (got is None) == (expected is None)
+        if expected is not None:
+            np.testing.assert_array_equal(got, expected)
+    time_mask = get_mask(layers.Concatenate(axis=1)(inputs))
+    feat_mask = get_mask(layers.Concatenate()(inputs))
+    if not any(present[:n]):
+        assert time_mask is None and feat_mask is None
+    else:
+        full = [m if m is not None else np.ones((batch, steps), bool) for m in masks]
+        np.testing.assert_array_equal(time_mask, np.concatenate(full, axis=1))
+        np.testing.assert_array_equal(feat_mask, np.logical_or.reduce(full))
+    # Maximum never lets a masked entry win where another input is unmasked there.
+    out = np.asarray(layers.Maximum()(inputs))
+    keep = np.stack([np.ones((batch, steps), bool) if m is None else m for m in masks])
+    vals = np.stack(xs)
+    ref = np.where(keep[..., None], vals, -np.inf).max(axis=0)
+    some = keep.any(axis=0)
+    np.testing.assert_array_equal(out[some], ref[some])

@@ -1,0 +1,265 @@
+"""Softmax, GlobalAveragePooling1D/GlobalMaxPooling1D, Attention and MultiHeadAttention
+layers against Keras 3.15.1 (numpy backend): values, masks, weights, configs, errors."""
+import warnings
+
+import numpy as np
+import pytest
+
+import fastmask
+from fastmask import layers as L
+from oracle import SHAPES, compare_layer, k_set_mask, keras, mask_cases
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(11)
+
+
+def quiet(fn, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args, **kwargs)
+
+
+# --------------------------------------------------------------------- Softmax
+def test_softmax_case_11_and_broadcast_masks(rng):
+    x = np.array([[1, 2, 5, 1], [1, 1, 1, 1], [3, 1, 2, 4]], np.float32)
+    m = np.array([[1, 1, 0, 0], [0, 0, 0, 0], [1, 1, 1, 1]], bool)
+    out, _ = compare_layer(keras().layers.Softmax(), L.Softmax(), x, mask=m, check_mask=False)
+    np.testing.assert_allclose(out, [[.268941, .731059, 0, 0], [0, 0, 0, 0],
+                                     [.236883, .032059, .087144, .643914]], atol=1e-6)
+    x4 = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    for mshape in ((2, 1, 1, 5), (4, 5), (5,), (2, 3, 4, 1)):
+        m = rng.random(mshape) < 0.5
+        compare_layer(keras().layers.Softmax(), L.Softmax(), x4, mask=m, check_mask=False)
+    for axis in (1, (2, 3), [-1]):
+        compare_layer(keras().layers.Softmax(axis=axis), L.Softmax(axis=axis), x4,
+                      mask=rng.random((2, 1, 4, 5)) < 0.5, check_mask=False)
+
+
+def test_softmax_auto_mask_error_and_passthrough(rng):
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    m = np.array([[1, 1, 0], [1, 0, 0]], bool)
+    with pytest.raises(ValueError, match="broadcastable"):
+        quiet(keras().layers.Softmax(), k_set_mask(x, m))
+    with pytest.raises(ValueError, match="broadcastable"):
+        L.Softmax()(fastmask.with_mask(x, m))
+    out = L.Softmax()(fastmask.with_mask(x, m), mask=m[..., None])
+    np.testing.assert_array_equal(fastmask.get_mask(out), m[..., None])
+    with pytest.raises(ValueError, match="more dimensions"):
+        L.Softmax()(x, mask=np.ones((1, 2, 3, 4), bool))
+    with pytest.warns(UserWarning, match="has size 1"):
+        L.Softmax()(np.ones((2, 1), np.float32))
+    cfg = L.Softmax(axis=(1, 2)).get_config()
+    assert cfg["axis"] == (1, 2) and L.Softmax.from_config(cfg).axis == (1, 2)
+
+
+# --------------------------------------------------------------------- pooling
+@pytest.mark.parametrize("b,t", SHAPES)
+@pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
+def test_gap_matches_keras(rng, b, t, data_format):
+    shape = (b, t, 3) if data_format == "channels_last" else (b, 3, t)
+    x = rng.standard_normal(shape).astype(np.float32)
+    for keepdims in (False, True):
+        for kind, m in mask_cases(rng, b, t):
+            k = keras().layers.GlobalAveragePooling1D(data_format=data_format, keepdims=keepdims)
+            f = L.GlobalAveragePooling1D(data_format=data_format, keepdims=keepdims)
+            quiet(compare_layer, k, f, x, input_mask=m)        # auto mask; output mask None
+            if m is not None:
+                quiet(compare_layer, k, f, x, mask=m)
+
+
+def test_gap_case_14_and_empty_value():
+    x = np.array([[[1], [2], [100]], [[3], [5], [7]]], np.float32)
+    m = np.array([[1, 1, 0], [0, 0, 0]], bool)
+    np.testing.assert_array_equal(L.GlobalAveragePooling1D()(x, mask=m), [[1.5], [np.nan]])
+    zero = L.GlobalAveragePooling1D(empty_value=0.0)
+    np.testing.assert_array_equal(zero(x, mask=m), [[1.5], [0.0]])
+    cfg = zero.get_config()
+    assert cfg["empty_value"] == 0.0 and "empty_value" not in L.GlobalAveragePooling1D().get_config()
+    assert L.GlobalAveragePooling1D.from_config(cfg).empty_value == 0.0
+    with pytest.raises(ValueError, match="data_format"):
+        L.GlobalAveragePooling1D(data_format="nchw")
+    with pytest.raises(ValueError, match="mask"):
+        L.GlobalAveragePooling1D()(x, mask=np.ones((2, 2), bool))
+    with pytest.raises(ValueError):
+        L.GlobalAveragePooling1D()(np.ones((2, 3), np.float32))
+
+
+def test_gmp_ignores_mask_like_keras_and_masked_variant():
+    x = np.array([[[1], [2], [100]], [[3], [5], [7]]], np.float32)
+    m = np.array([[1, 1, 0], [0, 0, 0]], bool)
+    with pytest.warns(UserWarning, match="does not support masking"):
+        out = L.GlobalMaxPooling1D()(fastmask.with_mask(x, m))
+    np.testing.assert_array_equal(out, [[100], [7]])
+    assert fastmask.get_mask(out) is None
+    kout = quiet(keras().layers.GlobalMaxPooling1D(), k_set_mask(x, m))
+    np.testing.assert_array_equal(out, kout)
+    with pytest.raises(TypeError, match="mask"):
+        L.GlobalMaxPooling1D()(x, mask=m)
+    masked = L.GlobalMaxPooling1D(masked=True, empty_value=-1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = masked(fastmask.with_mask(x, m))
+    np.testing.assert_array_equal(out, [[2], [-1]])
+    assert fastmask.get_mask(out) is None
+    np.testing.assert_array_equal(masked(x, mask=m), [[2], [-1]])
+    again = L.GlobalMaxPooling1D.from_config(masked.get_config())
+    np.testing.assert_array_equal(again(x, mask=m), [[2], [-1]])
+    xc = np.ascontiguousarray(x.transpose(0, 2, 1))
+    np.testing.assert_array_equal(
+        L.GlobalMaxPooling1D(data_format="channels_first", masked=True, keepdims=True)(xc, mask=m),
+        [[[2]], [[0]]])
+
+
+# ------------------------------------------------------------------- Attention
+def test_attention_case_12():
+    q = np.array([[[1, 0], [0, 1]]], np.float32)
+    v = np.ones((1, 2, 2), np.float32)
+    m = [np.array([[True, False]]), np.array([[True, False]])]
+    out, scores = L.Attention()([q, v], mask=m, return_attention_scores=True)
+    np.testing.assert_array_equal(out, [[[1, 1], [0, 0]]])
+    np.testing.assert_array_equal(scores, [[[1, 0], [1, 0]]])
+
+
+@pytest.mark.parametrize("score_mode", ["dot", "concat"])
+@pytest.mark.parametrize("use_scale", [False, True])
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_matches_keras(rng, score_mode, use_scale, causal):
+    for (b, t) in SHAPES:
+        q = rng.standard_normal((b, t, 4)).astype(np.float32)
+        v = rng.standard_normal((b, t + 1, 4)).astype(np.float32)
+        k = rng.standard_normal((b, t + 1, 4)).astype(np.float32)
+        for (_, qm), (_, vm) in zip(mask_cases(rng, b, t), mask_cases(rng, b, t + 1)):
+            ka = keras().layers.Attention(use_scale=use_scale, score_mode=score_mode)
+            fa = L.Attention(use_scale=use_scale, score_mode=score_mode)
+            kw = dict(return_attention_scores=True, use_causal_mask=causal)
+            compare_layer(ka, fa, [q, v, k], input_mask=[qm, vm, None], call_kwargs=kw)
+            if qm is not None and vm is not None:
+                compare_layer(ka, fa, [q, v], mask=[qm, vm], call_kwargs=kw)
+
+
+def test_attention_dropout_and_errors(rng):
+    q = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    fa = L.Attention(dropout=0.5, seed=1)
+    out, w = fa([q, q], training=True, return_attention_scores=True)
+    assert out.shape == (2, 3, 4) and w.shape == (2, 3, 3)
+    np.testing.assert_allclose(w.sum(-1), 1.0, rtol=1e-6)    # scores returned before dropout
+    inf = fa([q, q])
+    np.testing.assert_allclose(inf, L.Attention()([q, q]), rtol=1e-6)
+    with pytest.raises(ValueError, match="list of inputs"):
+        L.Attention()(q)
+    with pytest.raises(ValueError, match="length 2 or 3"):
+        L.Attention()([q])
+    with pytest.raises(ValueError, match="mask must be a list"):
+        L.Attention()([q, q], mask=np.ones((2, 3), bool))
+    with pytest.raises(ValueError, match="score_mode"):
+        L.Attention(score_mode="add")
+    cfg = L.Attention(use_scale=True, score_mode="concat", dropout=0.1).get_config()
+    assert L.Attention.from_config(cfg).score_mode == "concat"
+
+
+# ------------------------------------------------------------ MultiHeadAttention
+def _pair(rng, b=3, t=5, s=6, e=8, **kw):
+    k = quiet(keras().layers.MultiHeadAttention, **kw)
+    f = L.MultiHeadAttention(**kw)
+    return k, f
+
+
+@pytest.mark.parametrize("scores", [False, True])
+@pytest.mark.parametrize("causal", [False, True])
+def test_mha_masks_from_inputs_match_keras(rng, scores, causal):
+    for (b, t) in SHAPES:
+        q = rng.standard_normal((b, t, 8)).astype(np.float32)
+        v = rng.standard_normal((b, t + 2, 6)).astype(np.float32)
+        for (kind, qm), (_, vm) in zip(mask_cases(rng, b, t), mask_cases(rng, b, t + 2)):
+            k, f = _pair(rng, num_heads=2, key_dim=4, value_dim=3)
+            kq, kv = k_set_mask(q, qm), k_set_mask(v, vm)
+            kout = quiet(k, kq, kv, return_attention_scores=scores, use_causal_mask=causal)
+            f(q, v)
+            f.set_weights(k.get_weights())
+            fq = fastmask.with_mask(q, qm) if qm is not None else q
+            fv = fastmask.with_mask(v, vm) if vm is not None else v
+            fout = f(fq, fv, return_attention_scores=scores, use_causal_mask=causal)
+            ko, fo = (kout[0], fout[0]) if scores else (kout, fout)
+            np.testing.assert_allclose(fo, np.asarray(ko), rtol=1e-5, atol=1e-5, err_msg=kind)
+            if scores:
+                np.testing.assert_allclose(fout[1], np.asarray(kout[1]), rtol=1e-5, atol=1e-6)
+            fm = fastmask.get_mask(fo)
+            assert (fm is None) == (qm is None)
+            if qm is not None:
+                np.testing.assert_array_equal(fm, qm)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(num_heads=2, key_dim=3),
+    dict(num_heads=1, key_dim=4, value_dim=2, output_shape=(2, 3)),
+    dict(num_heads=3, key_dim=2, use_bias=False, output_shape=5),
+    dict(num_heads=2, key_dim=4, use_gate=True),
+    dict(num_heads=2, key_dim=4, sliding_window=2),
+    dict(num_heads=2, key_dim=4, dropout=0.3),          # Softmax path also at inference
+])
+def test_mha_options_match_keras(rng, kw):
+    q = rng.standard_normal((3, 5, 8)).astype(np.float32)
+    v = rng.standard_normal((3, 6, 7)).astype(np.float32)
+    key = rng.standard_normal((3, 6, 4)).astype(np.float32)
+    am = rng.random((3, 5, 6)) < 0.7
+    am[0, 0] = False
+    for causal in (False, True):
+        k, f = _pair(rng, **kw)
+        kout = quiet(k, q, v, key, attention_mask=am, use_causal_mask=causal)
+        f(q, v, key)
+        assert [w.shape for w in f.get_weights()] == [w.shape for w in k.get_weights()]
+        f.set_weights(k.get_weights())
+        fout = f(q, v, key, attention_mask=am, use_causal_mask=causal)
+        np.testing.assert_allclose(fout, np.asarray(kout), rtol=1e-5, atol=1e-5)
+
+
+def test_mha_case_15_auto_masks_equal_attention_mask(rng):
+    ids = rng.integers(1, 9, (3, 6))
+    ids[0, 4:] = 0
+    ids[1, 1:] = 0
+    emb = L.Embedding(10, 8, mask_zero=True)
+    x = emb(ids)
+    f = L.MultiHeadAttention(2, 4)
+    qm = ids != 0
+    for causal in (False, True):
+        auto = f(x, x, use_causal_mask=causal)
+        plain = np.asarray(x)
+        explicit = f(plain, plain, attention_mask=qm[:, :, None] & qm[:, None, :],
+                     use_causal_mask=causal)
+        np.testing.assert_allclose(auto, explicit, rtol=1e-6, atol=1e-7)
+
+
+def test_mha_dropout_training_and_errors(rng):
+    q = rng.standard_normal((2, 4, 6)).astype(np.float32)
+    f = L.MultiHeadAttention(2, 3, dropout=0.5, seed=0)
+    out, w = f(q, q, training=True, return_attention_scores=True)
+    assert out.shape == (2, 4, 6) and w.shape == (2, 2, 4, 4)
+    with pytest.raises(ValueError, match="num_heads"):
+        L.MultiHeadAttention(0, 4)
+    with pytest.raises(ValueError, match="key_dim"):
+        L.MultiHeadAttention(2, -1)
+    with pytest.raises(ValueError, match="value_dim"):
+        L.MultiHeadAttention(2, 4, value_dim=0)
+    with pytest.raises(ValueError, match="except the last one"):
+        L.MultiHeadAttention(2, 4)(q, q, q[:, :3])
+    with pytest.raises(ValueError, match="attention_mask"):
+        L.MultiHeadAttention(2, 4)(q, q, attention_mask=np.ones((2, 3, 4), bool))
+    with pytest.raises(ValueError, match="attention_axes"):
+        L.MultiHeadAttention(2, 4, attention_axes=(2,))(q, q)
+
+
+def test_mha_config_roundtrip_and_functional(rng):
+    f = L.MultiHeadAttention(2, 4, value_dim=3, output_shape=(5,), use_bias=False, seed=3)
+    g = L.MultiHeadAttention.from_config(f.get_config())
+    assert g.get_config() == f.get_config()
+    ids = fastmask.layers.Input(shape=(6,), dtype="int32")
+    x = L.Embedding(10, 8, mask_zero=True)(ids)
+    y = L.MultiHeadAttention(2, 4)(x, x)
+    z = L.GlobalAveragePooling1D(empty_value=0.0)(y)
+    model = fastmask.Model(ids, z)
+    data = rng.integers(0, 10, (3, 6))
+    data[0] = 0
+    out = model(data)
+    assert out.shape == (3, 8) and np.all(out[0] == 0) and np.all(np.isfinite(out))

@@ -20,7 +20,8 @@ otherwise a masked query masks its whole row (MultiHeadAttention).
 from cython.parallel cimport prange
 from libc.string cimport memset
 
-from fastmask._typedefs cimport float32_t, float64_t, uint8_t
+from fastmask._typedefs cimport float32_t, float64_t, int64_t, uint8_t
+from libc.math cimport INFINITY
 from fastmask._cython_blas cimport gemm, floating
 from fastmask._softmax cimport fm_softmax_row_f32, fm_softmax_row_f64
 from fastmask._openmp_helpers cimport omp_get_thread_num
@@ -183,3 +184,122 @@ def linear_flat(
                  wp, <int>N, beta, op + r0 * N, <int>N)
         elif bp == NULL:
             memset(op + r0 * N, 0, nr * N * sizeof(floating))
+
+
+def sdpa_compact_flat(
+        const floating[::1] q,        # IN  (Nq, H, D): kept query rows, batch by batch
+        const floating[::1] k,        # IN  (Nk, H, D): kept key rows
+        const floating[::1] v,        # IN  (Nk, H, Dv)
+        floating[::1] out,            # OUT (Nq, H, Dv)
+        const int64_t[::1] qoff,      # IN  (B + 1,): batch b's rows are qoff[b]:qoff[b+1]
+        const int64_t[::1] koff,      # IN  (B + 1,)
+        const int64_t[::1] qpos,      # IN  (Nq,): original query position of each row
+        const int64_t[::1] kpos,      # IN  (Nk,): original key position of each row
+        Py_ssize_t B, Py_ssize_t H, Py_ssize_t D, Py_ssize_t Dv, Py_ssize_t S,
+        const uint8_t[::1] am, bint has_am, Py_ssize_t am_bs, Py_ssize_t am_hs,
+        Py_ssize_t am_is, Py_ssize_t am_js, bint causal,
+        const floating[::1] empty_row,  # IN  (B, H, Dv): output of a query that sees no key
+        double fill, bint zero_masked, double scale, double margin,
+        Py_ssize_t chunk_rows,
+        floating[::1] scratch,        # (n_threads * chunk_rows * max_nk,)
+        uint8_t[::1] mask_rows,       # (n_threads * (max_nk + chunk_rows),)
+        uint8_t[::1] fallback,        # OUT (B,): 1 where the compact result may differ
+        int n_threads):
+    """Masked attention over the kept queries and keys only (key/query padding
+    removed before the GEMMs). A row whose full-length softmax would have had
+    masked logits within `margin` of its max (logits near the fill value, or
+    all -inf) is not exact here: its batch is flagged in `fallback`."""
+    cdef const floating *qp = &q[0]
+    cdef const floating *kp = &k[0]
+    cdef const floating *vp = &v[0]
+    cdef floating *op = &out[0]
+    cdef const floating *ep = &empty_row[0]
+    cdef const uint8_t *amp = &am[0] if has_am else NULL
+    cdef floating *scr = &scratch[0]
+    cdef uint8_t *mrows = &mask_rows[0]
+    cdef uint8_t *fb = &fallback[0]
+    cdef floating f = <floating>fill
+    cdef floating alpha = <floating>scale
+    cdef floating mg = <floating>margin
+    cdef Py_ssize_t max_nk = 0, n_items = B * H
+    cdef Py_ssize_t it, b, h, nq, nk, q0, k0, r0, nr, ii, i, j, c, R
+    cdef Py_ssize_t ld_q = H * D, ld_v = H * Dv
+    cdef floating *blk
+    cdef floating *row
+    cdef floating mx
+    cdef uint8_t *mrow
+    cdef uint8_t *rowok
+    cdef const uint8_t *ar
+    cdef int tid, ms, kept, partial
+    for b in range(B):
+        if koff[b + 1] - koff[b] > max_nk:
+            max_nk = koff[b + 1] - koff[b]
+    R = chunk_rows if chunk_rows > 0 else 1
+    if n_items <= 0:
+        return
+    if n_threads > n_items:
+        n_threads = <int>n_items
+    for it in prange(n_items, nogil=True, schedule='static', num_threads=n_threads):
+        tid = omp_get_thread_num()
+        b = it // H
+        h = it - b * H
+        q0 = qoff[b]
+        nq = qoff[b + 1] - q0
+        k0 = koff[b]
+        nk = koff[b + 1] - k0
+        mrow = mrows + tid * (max_nk + R)
+        rowok = mrow + max_nk
+        r0 = 0
+        while r0 < nq:
+            nr = nq - r0
+            if nr > R:
+                nr = R
+            blk = scr + tid * R * max_nk
+            if nk > 0:
+                if D > 0:
+                    gemm(False, True, <int>nr, <int>nk, <int>D, alpha,
+                         qp + (q0 + r0) * ld_q + h * D, <int>ld_q,
+                         kp + k0 * ld_q + h * D, <int>ld_q, <floating>0, blk, <int>nk)
+                else:
+                    memset(blk, 0, nr * nk * sizeof(floating))
+            for ii in range(nr):
+                i = qpos[q0 + r0 + ii]
+                row = blk + ii * nk
+                ms = 0              # 0: no mask row; 1: mrow
+                kept = nk
+                if amp != NULL or causal:
+                    ms = 1
+                    kept = 0
+                    ar = (amp + b * am_bs + h * am_hs + i * am_is) if amp != NULL else NULL
+                    for j in range(nk):
+                        c = kpos[k0 + j]
+                        mrow[j] = ((ar[c * am_js] if ar != NULL else 1)
+                                   & (1 if (not causal or c <= i) else 0))
+                        kept = kept + mrow[j]
+                partial = kept < S      # the full row had masked logits
+                rowok[ii] = kept > 0
+                if kept == 0:
+                    for j in range(nk):
+                        row[j] = 0
+                    continue
+                if partial:
+                    mx = -INFINITY
+                    for j in range(nk):
+                        if (ms == 0 or mrow[j]) and row[j] > mx:
+                            mx = row[j]
+                    if mx != mx:
+                        pass            # NaN in the row: NaN either way
+                    elif not (mx - f >= mg):
+                        fb[b] = 1       # masked fills would not vanish: not exact here
+                _softmax_inplace(row, mrow if ms else NULL, 1, nk, 0, f, zero_masked)
+            if Dv > 0:
+                if nk > 0:
+                    gemm(False, False, <int>nr, <int>Dv, <int>nk, <floating>1, blk, <int>nk,
+                         vp + k0 * ld_v + h * Dv, <int>ld_v, <floating>0,
+                         op + (q0 + r0) * ld_v + h * Dv, <int>ld_v)
+                for ii in range(nr):
+                    if not rowok[ii]:
+                        for c in range(Dv):
+                            op[(q0 + r0 + ii) * ld_v + h * Dv + c] = \
+                                0 if zero_masked else ep[(b * H + h) * Dv + c]
+            r0 = r0 + nr

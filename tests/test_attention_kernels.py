@@ -209,3 +209,59 @@ def test_bad_input(rng):
                              output_kernel=rng.standard_normal((2, 2, 4)))
     with pytest.raises(ValueError, match="kernel"):
         A.linear(x, kk[:3])
+
+
+def _mha_weights(rng, E=8, H=2, D=4, Dv=3, O=(5,)):
+    return dict(query_kernel=rng.standard_normal((E, H, D)).astype(np.float32),
+                query_bias=rng.standard_normal((H, D)).astype(np.float32),
+                key_kernel=rng.standard_normal((E, H, D)).astype(np.float32),
+                key_bias=rng.standard_normal((H, D)).astype(np.float32),
+                value_kernel=rng.standard_normal((E, H, Dv)).astype(np.float32),
+                value_bias=rng.standard_normal((H, Dv)).astype(np.float32),
+                output_kernel=rng.standard_normal((H, Dv) + O).astype(np.float32),
+                output_bias=rng.standard_normal(O).astype(np.float32))
+
+
+@pytest.mark.parametrize("fully_masked", ["uniform", "zeros"])
+def test_mha_padding_skipped_equals_full_path(rng, fully_masked, monkeypatch):
+    """The compact path (kept rows only) against the plain path (return_weights=True)."""
+    w = _mha_weights(rng)
+    x = rng.standard_normal((4, 7, 8)).astype(np.float32)
+    qm = rng.random((4, 7)) < 0.6
+    qm[0] = False
+    km = rng.random((4, 7)) < 0.6
+    km[1] = False
+    am = rng.random((4, 7, 7)) < 0.8
+    for kw in (dict(query_mask=qm, value_mask=qm), dict(value_mask=km),
+               dict(query_mask=qm, key_mask=km, attention_mask=am, causal=True),
+               dict(query_mask=qm, causal=True)):
+        full, _ = multi_head_attention(x, x, **w, **kw, fully_masked=fully_masked,
+                                       return_weights=True)
+        fast = multi_head_attention(x, x, **w, **kw, fully_masked=fully_masked)
+        np.testing.assert_allclose(fast, full, rtol=2e-5, atol=2e-5)
+        monkeypatch.setattr(A, "_COMPACT_MARGIN", {np.dtype(np.float32): 1e30})
+        again = multi_head_attention(x, x, **w, **kw, fully_masked=fully_masked)  # all fall back
+        np.testing.assert_allclose(again, full, rtol=2e-5, atol=2e-5)
+        monkeypatch.undo()
+
+
+def test_mha_padding_skipped_keeps_keras_fill_semantics(rng, monkeypatch):
+    """Logits below Keras's -1e9 fill: the masked fills win there, so the compact
+    path (which drops masked keys) must detect it and fall back."""
+    w = _mha_weights(rng, E=2, H=1, D=1, Dv=1, O=(1,))
+    for n in ("query", "key"):
+        w[n + "_kernel"][:] = 1.0
+        w[n + "_bias"][:] = 0
+    x = np.zeros((1, 3, 2), np.float32)
+    x[0, :, 0] = 5e4
+    x[0, :, 1] = [1.0, 2.0, 3.0]
+    q = x.copy()
+    q[0, :, 0] = -4e4                       # logits -2e9, below the fill
+    km = np.array([[True, True, False]])
+    full, _ = multi_head_attention(q, x, **w, value_mask=km, fully_masked="zeros",
+                                   return_weights=True)
+    fast = multi_head_attention(q, x, **w, value_mask=km, fully_masked="zeros")
+    np.testing.assert_allclose(fast, full, rtol=1e-5)
+    monkeypatch.setattr(A, "_COMPACT_MARGIN", {np.dtype(np.float32): -np.inf})
+    wrong = multi_head_attention(q, x, **w, value_mask=km, fully_masked="zeros")
+    assert not np.allclose(wrong, full)     # without the check the result would differ

@@ -285,7 +285,16 @@ def multi_head_attention(query, value, key=None, *, query_kernel, key_kernel, va
         if mk is not None:
             mk = _bool_array(mk, nm, (B, S)).view(bool)
             km = mk if km is None else (km & mk)
+    qm = None if query_mask is None else _bool_array(query_mask, "query_mask", (B, Tq)).view(bool)
+    weights = dict(query_kernel=query_kernel, query_bias=query_bias, key_kernel=key_kernel,
+                   key_bias=key_bias, value_kernel=value_kernel, value_bias=value_bias,
+                   output_kernel=output_kernel, output_bias=output_bias)
     with blas_threads(1):
+        if not return_weights:
+            y = _mha_compact(q_in, k_in, v_in, weights, qm, km, attention_mask, causal,
+                             fully_masked, n)
+            if y is not None:
+                return y
         qp = linear(q_in, query_kernel, query_bias, n_threads=n, blas_limited=True)
         kp = linear(k_in, key_kernel, key_bias, n_threads=n, blas_limited=True)
         vp = linear(v_in, value_kernel, value_bias, n_threads=n, blas_limited=True)
@@ -293,7 +302,7 @@ def multi_head_attention(query, value, key=None, *, query_kernel, key_kernel, va
             raise ValueError("`query_kernel`, `key_kernel` and `value_kernel` must have shape "
                              "(dim, num_heads, head_dim).")
         fill, zero_masked = _fully_masked_mode(fully_masked)
-        res = _sdpa(qp, kp, vp, key_mask=km, query_mask=query_mask,
+        res = _sdpa(qp, kp, vp, key_mask=km, query_mask=qm,
                     attention_mask=attention_mask, causal=causal,
                     scale=1.0 / math.sqrt(float(qp.shape[-1])), layout="BTHD",
                     mode=_REPLACE, fill=fill, zero_masked=zero_masked, zero_qrows=False,
@@ -306,3 +315,113 @@ def multi_head_attention(query, value, key=None, *, query_kernel, key_kernel, va
         y = linear(ctx.reshape(B, Tq, -1), ok.reshape((-1,) + ok.shape[2:]), output_bias,
                    n_threads=n, blas_limited=True)
     return (y, w) if return_weights else y
+
+
+# Exactness margin of the compact path: masked logits (at the fill value) lower
+# than the row's max by more than this contribute exactly 0 to a float32
+# (float64) softmax, so dropping them changes nothing.
+_COMPACT_MARGIN = {np.dtype(np.float32): 110.0, np.dtype(np.float64): 750.0}
+
+
+def _mha_compact(q_in, k_in, v_in, w, qm, km, attention_mask, causal, fully_masked, n):
+    """MultiHeadAttention forward that skips padding: only kept query rows and
+    kept key/value rows are projected and attended (Keras's masked logits
+    contribute exact zeros, and a query that sees no key gets the mean of all
+    values (uniform) or nothing (zeros), computed without its Q row). Returns
+    None when nothing is masked (the plain path is as fast). A batch element
+    whose result could differ from Keras's (logits within the margin of the
+    fill value) is recomputed by the plain path. Call with BLAS limited to 1."""
+    if qm is None and km is None:
+        return None
+    B, T, S = q_in.shape[0], q_in.shape[1], v_in.shape[1]
+    qkeep = np.ones((B, T), bool) if qm is None else qm
+    kkeep = np.ones((B, S), bool) if km is None else km
+    if qkeep.all() and kkeep.all():
+        return None
+    fill, zero_masked = _fully_masked_mode(fully_masked)
+    dtype = q_in.dtype
+    bq, tq = np.nonzero(qkeep)
+    bk, sk = np.nonzero(kkeep)
+    qoff = np.zeros(B + 1, np.int64)
+    np.cumsum(qkeep.sum(axis=1), out=qoff[1:])
+    koff = np.zeros(B + 1, np.int64)
+    np.cumsum(kkeep.sum(axis=1), out=koff[1:])
+    xk = k_in[bk, sk]
+    xv = xk if v_in is k_in else v_in[bk, sk]
+    xq = xv if (q_in is v_in and np.array_equal(qkeep, kkeep)) else q_in[bq, tq]
+    Q = linear(xq, w["query_kernel"], w["query_bias"], n_threads=n, blas_limited=True)
+    K = linear(xk, w["key_kernel"], w["key_bias"], n_threads=n, blas_limited=True)
+    V = linear(xv, w["value_kernel"], w["value_bias"], n_threads=n, blas_limited=True)
+    if Q.ndim != 3 or K.ndim != 3 or V.ndim != 3:
+        raise ValueError("`query_kernel`, `key_kernel` and `value_kernel` must have shape "
+                         "(dim, num_heads, head_dim).")
+    H, D, Dv = Q.shape[1], Q.shape[2], V.shape[2]
+    if K.shape[1:] != (H, D) or V.shape[1] != H:
+        raise ValueError(f"Projected query/key/value heads do not match: query {Q.shape[1:]}, "
+                         f"key {K.shape[1:]}, value {V.shape[1:]}.")
+    ok = np.asarray(w["output_kernel"])
+    if ok.ndim < 2 or ok.shape[:2] != (H, Dv):
+        raise ValueError(f"`output_kernel` must have shape (num_heads, head_dim, ...) = "
+                         f"{(H, Dv)} + (...). Received: output_kernel.shape={ok.shape}")
+    ok2 = ok.reshape((H * Dv,) + ok.shape[2:])
+    # Output of a query that sees no key: mean of all S values (uniform), or 0.
+    if zero_masked:
+        empty = np.zeros((B, H, Dv), dtype)
+    else:
+        empty = linear(v_in.mean(axis=1, dtype=dtype), w["value_kernel"], w["value_bias"],
+                       n_threads=n, blas_limited=True).astype(dtype, copy=False)
+    if attention_mask is None:
+        am, ast = None, [0, 0, 0, 0]
+    else:
+        am, ast = _attention_mask(attention_mask, B, H, T, S)
+    nt = max(1, min(n, B * H))
+    max_nk = int((koff[1:] - koff[:-1]).max()) if B else 0
+    chunk = max(16, _CHUNK_ELEMS // max(max_nk, 1))
+    scratch = np.empty(nt * chunk * max(max_nk, 1), dtype)
+    mrows = np.empty(nt * (max(max_nk, 1) + chunk), np.uint8)
+    fallback = np.zeros(max(B, 1), np.uint8)
+    ctx = np.empty((len(bq), H, Dv), dtype)
+    dummy = np.zeros(1, dtype)
+    if len(bq):
+        _attention.sdpa_compact_flat(
+            Q.reshape(-1) if Q.size else dummy, K.reshape(-1) if K.size else dummy,
+            V.reshape(-1) if V.size else dummy, ctx.reshape(-1) if ctx.size else dummy,
+            qoff, koff, tq.astype(np.int64), sk.astype(np.int64), B, H, D, Dv, S,
+            _EMPTY_U8 if am is None else am, am is not None, *ast, bool(causal),
+            empty.reshape(-1) if empty.size else dummy, fill, zero_masked,
+            1.0 / math.sqrt(float(D)) if D else 1.0, _COMPACT_MARGIN[np.dtype(dtype)], chunk,
+            scratch, mrows, fallback, nt)
+    out_tail = ok.shape[2:]
+    y = np.empty((B, T) + out_tail, dtype)
+    if len(bq):
+        y[bq, tq] = linear(ctx.reshape(len(bq), H * Dv), ok2, w["output_bias"], n_threads=n,
+                           blas_limited=True)
+    pb, pt = np.nonzero(~qkeep)
+    if len(pb):
+        pad = linear(empty.reshape(B, H * Dv), ok2, w["output_bias"], n_threads=n,
+                     blas_limited=True)
+        y[pb, pt] = pad[pb]
+    for b in np.flatnonzero(fallback[:B]):
+        sl = slice(b, b + 1)
+        qp = linear(q_in[sl], w["query_kernel"], w["query_bias"], n_threads=n, blas_limited=True)
+        kp = linear(k_in[sl], w["key_kernel"], w["key_bias"], n_threads=n, blas_limited=True)
+        vp = linear(v_in[sl], w["value_kernel"], w["value_bias"], n_threads=n, blas_limited=True)
+        ctx_b = _sdpa(qp, kp, vp, key_mask=None if km is None else km[sl],
+                      query_mask=None if qm is None else qm[sl],
+                      attention_mask=_batch_slice(attention_mask, b, B), causal=causal,
+                      scale=1.0 / math.sqrt(float(D)) if D else 1.0,
+                      layout="BTHD", mode=_REPLACE, fill=fill, zero_masked=zero_masked,
+                      zero_qrows=False, return_weights=False, n_threads=n, blas_limited=True)
+        y[b] = linear(ctx_b.reshape(1, T, H * Dv), ok2, w["output_bias"], n_threads=n,
+                      blas_limited=True)[0]
+    return y
+
+
+def _batch_slice(attention_mask, b, B):
+    """attention_mask for batch element b alone (rank 3/4 masks with a batch axis)."""
+    if attention_mask is None:
+        return None
+    m = np.asarray(attention_mask)
+    if m.ndim in (3, 4) and m.shape[0] == B:
+        return m[b:b + 1]
+    return m

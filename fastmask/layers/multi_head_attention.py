@@ -207,8 +207,10 @@ class MultiHeadAttention(Layer):
         if key is None:
             key = value
         query_mask = get_mask(query)          # Keras ignores an explicit query_mask
-        q, v = plain(query), plain(value)
-        k = plain(key)
+        dtype = self._dtype_policy._compute_np
+        q = np.asarray(plain(query), dtype)
+        v = q if value is query else np.asarray(plain(value), dtype)
+        k = v if key is value else np.asarray(plain(key), dtype)   # same objects: one gather
         B, T, S = q.shape[0], q.shape[1], v.shape[1]
         if k.shape[:2] != v.shape[:2]:
             raise ValueError("All dimensions of `value` and `key`, except the last one, must be "
@@ -234,6 +236,12 @@ class MultiHeadAttention(Layer):
         dropping = bool(training) and self._dropout > 0
         n = effective_num_threads()
         with blas_threads(1):
+            if not return_attention_scores and not dropping and not self._use_gate:
+                # Padding skipped: only kept queries/keys are projected and attended.
+                y = _att._mha_compact(q, k, v, self._weights_dict(dtype), qm, km, am,
+                                      use_causal_mask, "zeros" if softmax_path else "uniform", n)
+                if y is not None:
+                    return y
             qp = self._query_dense.project(q, n, True)
             kp = self._key_dense.project(k, n, True)
             vp = self._value_dense.project(v, n, True)
@@ -256,6 +264,14 @@ class MultiHeadAttention(Layer):
             out = self._output_dense.project(ctx, n, True)
         if return_attention_scores:
             return out, scores
+        return out
+
+    def _weights_dict(self, dtype):
+        out = {}
+        for name, layer in (("query", self._query_dense), ("key", self._key_dense),
+                            ("value", self._value_dense), ("output", self._output_dense)):
+            out[name + "_kernel"] = np.asarray(layer.kernel, dtype)
+            out[name + "_bias"] = None if layer.bias is None else np.asarray(layer.bias, dtype)
         return out
 
     def compute_output_spec(self, query, value, key=None, query_mask=None, value_mask=None,

@@ -27,6 +27,7 @@ import numpy as np
 from cython.parallel cimport parallel, prange
 from libc.stddef cimport ptrdiff_t
 from libc.stdint cimport uint8_t
+from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 from fastmask._openmp_helpers cimport omp_get_num_threads, omp_get_thread_num
@@ -97,6 +98,9 @@ _isa_override = None
 # save (and on a loaded machine a barrier can cost a scheduler time slice).
 MIN_STEP_FLOPS_PER_THREAD = 2e6
 
+# How the last `forward` call ran (for tests and diagnostics).
+last_plan = None
+
 
 def isa_supported(name):
     """Whether this CPU can run the kernels compiled for ISA `name`."""
@@ -125,6 +129,12 @@ cdef int _isa():
 def lanes(dtype):
     """Units per weight panel (vector lanes) of the current ISA for `dtype`."""
     return fm_rnn_lanes(_isa(), np.dtype(dtype) == np.float64)
+
+
+def rows_per_block(str cell_name, bint reset_after, dtype):
+    """Register-block rows (phase 0) of the current ISA: the batch split gives
+    each thread at least 2 such blocks of rows."""
+    return fm_rnn_mr(_isa(), np.dtype(dtype) == np.float64, CELLS[cell_name], reset_after, 0)
 
 
 def activation_c(name, floating[::1] x):
@@ -184,20 +194,28 @@ def pack(str cell_name, floating[:, ::1] kernel, floating[:, ::1] recurrent_kern
     return p
 
 
-def schedule(const uint8_t[:, ::1] mask, Py_ssize_t B, Py_ssize_t T, bint go_backwards):
-    """(off (T+1,), rows) of the active rows per processing step; mask None = all."""
-    cdef Py_ssize_t s, t, b, n = 0
+def schedule(const uint8_t[:, ::1] mask, Py_ssize_t B, Py_ssize_t T, bint go_backwards,
+             row_subset=None):
+    """(off (T+1,), rows) of the active rows per processing step, rows ascending.
+
+    mask None = every step active. row_subset: ascending batch rows to schedule
+    (default all B rows).
+    """
+    cdef Py_ssize_t s, t, i, b, n = 0
     cdef intp_t[::1] off = np.empty(T + 1, dtype=np.intp)
     cdef intp_t[::1] rows
+    cdef const intp_t[::1] sub = (np.arange(B, dtype=np.intp) if row_subset is None
+                                  else np.ascontiguousarray(row_subset, dtype=np.intp))
+    cdef Py_ssize_t nsub = sub.shape[0]
     if mask is None:
-        rows_arr = np.tile(np.arange(B, dtype=np.intp), T)
+        rows_arr = np.tile(np.asarray(sub), T)
         for s in range(T + 1):
-            off[s] = s * B
+            off[s] = s * nsub
         return np.asarray(off), rows_arr
     with nogil:
-        for t in range(T):
-            for b in range(B):
-                n += mask[b, t] != 0
+        for i in range(nsub):
+            for t in range(T):
+                n += mask[sub[i], t] != 0
     rows_arr = np.empty(n, dtype=np.intp)
     rows = rows_arr
     n = 0
@@ -205,12 +223,26 @@ def schedule(const uint8_t[:, ::1] mask, Py_ssize_t B, Py_ssize_t T, bint go_bac
         for s in range(T):
             t = T - 1 - s if go_backwards else s
             off[s] = n
-            for b in range(B):
+            for i in range(nsub):
+                b = sub[i]
                 if mask[b, t]:
                     rows[n] = b
                     n += 1
         off[T] = n
     return np.asarray(off), rows_arr
+
+
+def partition_rows(lengths, int n_parts):
+    """Split batch rows into n_parts ascending index arrays with balanced work.
+
+    Rows sorted by decreasing active-step count are dealt in a zigzag, so the
+    parts get about the same total and the same number of rows still active
+    at each step (which keeps their register blocks full).
+    """
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    lane = np.arange(order.shape[0]) % (2 * n_parts)
+    part = np.where(lane < n_parts, lane, 2 * n_parts - 1 - lane)
+    return [np.sort(order[part == p]).astype(np.intp) for p in range(n_parts)]
 
 
 cdef void _step(const fm_rnn_args *a, int isa, Py_ssize_t s, int tid, int nth, int mr,
@@ -267,6 +299,14 @@ cdef void _time_loop(const fm_rnn_args *a, int isa, int n_threads) noexcept nogi
             _step(a, isa, s, tid, nth, mr, G, two_phase)
 
 
+cdef void _run_parts(fm_rnn_args *parts, int n_parts, int isa) noexcept nogil:
+    """Batch split: each thread runs the whole time loop on its own rows (own
+    schedule and scratch); rows are independent, so there is no barrier."""
+    cdef int p
+    for p in prange(n_parts, schedule='static', num_threads=n_parts):
+        _time_loop(&parts[p], isa, 1)
+
+
 cdef void _fill_masked_outputs(char *out, const char *h0, const uint8_t[:, ::1] mask,
                                Py_ssize_t B, Py_ssize_t T, Py_ssize_t row_bytes,
                                bint go_backwards, int mode, int n_threads) noexcept nogil:
@@ -312,17 +352,34 @@ def forward(str cell_name, floating[:, :, ::1] x, packed, floating[:, ::1] bias_
     cdef bint reset_after = packed.reset_after
     cdef bint two_phase = cell == FM_CELL_GRU and not reset_after
     cdef fm_rnn_args a
+    cdef Py_ssize_t Mmax
     dtype = np.float64 if dbl else np.float32
     if not packed.matches(cell, reset_after, F, U, np.dtype(dtype), isa):
         raise ValueError("packed weights do not match this call (cell, shapes, dtype or ISA).")
     if bias_rows.shape[0] != fm_rnn_bias_rows(cell, reset_after) or bias_rows.shape[1] != U:
         raise ValueError(f"bias_rows must have shape ({fm_rnn_bias_rows(cell, reset_after)}, {U}).")
 
-    off_arr, rows_arr = schedule(mask, B, T, go_backwards)
-    counts = np.diff(off_arr)
-    cdef Py_ssize_t Mmax = int(counts.max()) if T > 0 else 0
-    cdef intp_t[::1] off = off_arr
-    cdef intp_t[::1] rows = rows_arr if rows_arr.shape[0] > 0 else np.zeros(1, np.intp)
+    # ---- threads: batch split (no barrier) when each thread gets enough rows,
+    # else per-step split (barriers) when steps are big enough, else 1 thread.
+    lengths = (np.full(B, T, dtype=np.intp) if mask is None
+               else np.count_nonzero(np.asarray(mask), axis=1))
+    n_active = int(lengths.sum())
+    cdef int mr = fm_rnn_mr(isa, dbl, cell, reset_after, 0)
+    flops = 2.0 * n_active * (F + U) * fm_rnn_gates(cell) * U
+    n_threads = max(1, min(n_threads, B))
+    if n_threads > 1 and MIN_STEP_FLOPS_PER_THREAD > 0:
+        n_threads = max(1, min(n_threads, int(flops / (10 * MIN_STEP_FLOPS_PER_THREAD))))
+    batch_split = n_threads > 1 and B >= 2 * mr * n_threads
+    if n_threads > 1 and not batch_split and MIN_STEP_FLOPS_PER_THREAD > 0:
+        n_steps = T if mask is None else int(np.count_nonzero(np.asarray(mask).any(axis=0)))
+        step_flops = flops / max(1, n_steps)
+        n_threads = max(1, min(n_threads, int(step_flops / MIN_STEP_FLOPS_PER_THREAD)))
+    n_parts = n_threads if batch_split else 1
+    global last_plan
+    last_plan = {"n_threads": n_threads, "batch_split": batch_split}
+    subsets = partition_rows(lengths, n_parts) if batch_split else [None]
+    scheds = [schedule(mask, B, T, go_backwards, sub) for sub in subsets]
+    Mmax = max(1, max(int(np.diff(o).max()) if T > 0 else 0 for o, _ in scheds))
 
     hs_arr = np.zeros((B, Upad), dtype=dtype)
     hs_arr[:, :U] = h0
@@ -332,17 +389,16 @@ def forward(str cell_name, floating[:, :, ::1] x, packed, floating[:, ::1] bias_
         cs_arr[:, :U] = c0
     bias_arr = np.zeros((bias_rows.shape[0], Upad), dtype=dtype)
     bias_arr[:, :U] = bias_rows
-    A_arr = np.empty((max(Mmax, 1), F + Upad), dtype=dtype)
-    n_scratch = max(Mmax, 1) * Upad if two_phase else 1
-    z_arr = np.empty(n_scratch, dtype=dtype)
-    hx_arr = np.empty(n_scratch, dtype=dtype)
-    rh_arr = np.empty(n_scratch, dtype=dtype)
+    A_arr = np.empty((n_parts, Mmax, F + Upad), dtype=dtype)
+    scratch_shape = (3, n_parts, Mmax * Upad if two_phase else 1)
+    scratch_arr = np.empty(scratch_shape, dtype=dtype)
     out_arr = np.empty((B, T, U), dtype=dtype) if return_sequences else None
 
     cdef floating[::1] wp = packed.wp
-    cdef floating[:, ::1] hs = hs_arr, cs = cs_arr, bias = bias_arr, A = A_arr
-    cdef floating[::1] zs = z_arr, hxs = hx_arr, rhs = rh_arr
+    cdef floating[:, ::1] hs = hs_arr, cs = cs_arr, bias = bias_arr
+    cdef floating[:, :, ::1] A = A_arr, scratch = scratch_arr
     cdef floating[:, :, ::1] out
+    cdef intp_t[::1] off, rows
     a.cell = cell
     a.reset_after = reset_after
     a.act = ACTIVATIONS[activation]
@@ -359,19 +415,35 @@ def forward(str cell_name, floating[:, :, ::1] x, packed, floating[:, ::1] bias_
     if out_arr is not None and out_arr.size > 0:
         out = out_arr
         a.out = &out[0, 0, 0]
-    a.A = &A[0, 0]
-    a.z, a.hx, a.rh = &zs[0], &hxs[0], &rhs[0]
-    a.off = <const ptrdiff_t *>&off[0]
-    a.rows = <const ptrdiff_t *>&rows[0]
-
-    n_steps = int(np.count_nonzero(counts))
-    if n_steps and MIN_STEP_FLOPS_PER_THREAD > 0:
-        step_flops = 2.0 * (rows_arr.shape[0] / n_steps) * (F + U) * fm_rnn_gates(cell) * U
-        n_threads = max(1, min(n_threads, int(step_flops / MIN_STEP_FLOPS_PER_THREAD)))
+    cdef int c_parts = n_parts, c_threads = n_threads
+    cdef fm_rnn_args *parts = <fm_rnn_args *>malloc(c_parts * sizeof(fm_rnn_args))
+    if parts == NULL:
+        raise MemoryError()
+    cdef int p
+    keep = []
+    try:
+        for p in range(n_parts):
+            off_arr, rows_arr = scheds[p]
+            if rows_arr.shape[0] == 0:
+                rows_arr = np.zeros(1, np.intp)
+            keep.append((off_arr, rows_arr))
+            off, rows = off_arr, rows_arr
+            parts[p] = a
+            parts[p].off = <const ptrdiff_t *>&off[0]
+            parts[p].rows = <const ptrdiff_t *>&rows[0]
+            parts[p].A = &A[p, 0, 0]
+            parts[p].z = &scratch[0, p, 0]
+            parts[p].hx = &scratch[1, p, 0]
+            parts[p].rh = &scratch[2, p, 0]
+        with nogil:
+            if c_parts > 1:
+                _run_parts(parts, c_parts, isa)
+            else:
+                _time_loop(&parts[0], isa, c_threads)
+    finally:
+        free(parts)
     cdef int mode = 2 if unroll else (1 if zero_output_for_mask else 0)
     cdef Py_ssize_t row_bytes = U * (8 if dbl else 4)
-    with nogil:
-        _time_loop(&a, isa, n_threads)
     if mask is not None and out_arr is not None and out_arr.size > 0:
         h0_bytes = np.ascontiguousarray(h0).view(np.uint8).reshape(-1)
         _fill(out_arr, h0_bytes, mask, B, T, row_bytes, go_backwards, mode, n_threads)

@@ -368,14 +368,18 @@ def test_masked_step_semantics():
 @pytest.mark.parametrize("cell,reset_after", CELLS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_thread_count_invariance(cell, reset_after, dtype, split_small_steps):
+    """Batch split (B=80: rows dealt to threads) and per-step split (B=7)."""
     rng = np.random.default_rng(2)
-    B, T, F, U = 37, 12, 5, 45
-    x = rng.standard_normal((B, T, F)).astype(dtype)
-    for kind in ("post", "pre", "holes"):
+    mr = _recurrent.rows_per_block(cell, reset_after, dtype)
+    for (B, T, F, U), kind in itertools.product([(80, 10, 5, 45), (7, 9, 4, 50)],
+                                                ("post", "pre", "holes")):
+        x = rng.standard_normal((B, T, F)).astype(dtype)
         mask = make_mask(kind, B, T, rng)
         w = make_weights(cell, F, U, dtype, rng, reset_after, scale=0.3)
-        res = [call(cell, reset_after, x, *w, mask, return_sequences=True, n_threads=n)
-               for n in (1, 2, 3)]
+        res = []
+        for n in (1, 2, 3):
+            res.append(call(cell, reset_after, x, *w, mask, return_sequences=True, n_threads=n))
+            assert _recurrent.last_plan == {"n_threads": n, "batch_split": n > 1 and B >= 2 * mr * n}
         for other in res[1:]:
             for a, b in zip(res[0], other):
                 np.testing.assert_array_equal(a, b)

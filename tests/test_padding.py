@@ -446,8 +446,8 @@ def test_hypothesis_pad_ragged_matches_reference(data, maxlen, dtype, padding, t
     assert exc is None, exc
     assert_identical(got, exp[0])
     np.testing.assert_array_equal(mask, exp[1])
-    if np.dtype(dtype or values.dtype) == values.dtype or values.dtype.kind not in "biuf":
-        assert got_warn == exp_warn
+    if values.dtype != np.float16 or np.dtype(dtype or values.dtype) == values.dtype:
+        assert got_warn == exp_warn  # (float16 is cast by one astype: one warning, not per row)
     assert_identical(pad_ragged(values, return_mask=False, **split, **kw), exp[0])
 
 

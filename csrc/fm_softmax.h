@@ -284,16 +284,16 @@ FM_TARGET_V3 static void fm_stream_scale_f64_v3(const double *s, const uint8_t *
 /* Public entry points (see fm_softmax_impl.h for the arguments). */
 static void fm_softmax_row_f32(const float *x, const uint8_t *m, int m_stride, float *out,
                                ptrdiff_t n, int mode, float fill, int zero_masked,
-                               float *scratch, int stream) {
+                               float *scratch, int stream, float *row_max) {
     FM_DISPATCH(fm_softmax_row_f32, (x, m, m_stride, out, n, mode, fill, zero_masked,
-                                     scratch, stream));
+                                     scratch, stream, row_max));
 }
 
 static void fm_softmax_row_f64(const double *x, const uint8_t *m, int m_stride, double *out,
                                ptrdiff_t n, int mode, double fill, int zero_masked,
-                               double *scratch, int stream) {
+                               double *scratch, int stream, double *row_max) {
     FM_DISPATCH(fm_softmax_row_f64, (x, m, m_stride, out, n, mode, fill, zero_masked,
-                                     scratch, stream));
+                                     scratch, stream, row_max));
 }
 
 static void fm_softmax_cols_f32(const float *x, ptrdiff_t n, ptrdiff_t row_stride, ptrdiff_t w,

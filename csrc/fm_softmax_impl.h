@@ -15,13 +15,15 @@
  *                elsewhere, as Keras's exp(x - logsumexp) for tuple axes).
  *   zero_masked: masked outputs are 0 (Keras's Softmax layer); else they keep
  *                their softmax value (dot_product_attention, Attention).
+ *   row_max:     NULL, or where to store the max of the masked logits (NaN
+ *                if the row has a NaN; not set for a row masked by m_stride 0).
  *   scratch:     NULL (work in `out`), or n elements of per-thread scratch:
  *                then `out` is written once, in pass 3, with non-temporal
  *                stores if `stream` (for outputs larger than the caches).
  * `out` may be `x`. */
 FM_TARGET static void FM_NAME(fm_softmax_row)(
         const FM_T *x, const uint8_t *m, int m_stride, FM_T *out, ptrdiff_t n,
-        int mode, FM_T fill, int zero_masked, FM_T *scratch, int stream) {
+        int mode, FM_T fill, int zero_masked, FM_T *scratch, int stream, FM_T *row_max) {
     FM_T shift = 0;
     ptrdiff_t j;
     FM_T *w = scratch != NULL ? scratch : out;   /* passes 1-2 work here */
@@ -76,6 +78,8 @@ FM_TARGET static void FM_NAME(fm_softmax_row)(
         }
     }
 
+    if (row_max != NULL)
+        *row_max = any_bad ? (FM_T)NAN : mx;
     if (any_bad || !(mx > -INFINITY && mx < INFINITY)) {
         /* NumPy: exp(y - max) has a NaN in every entry or the sum is NaN.
          * exp(y - logsumexp(y)) with a +inf logit: NaN there, 0 elsewhere. */

@@ -30,11 +30,12 @@ cdef uint8_t _ZERO = 0
 
 
 cdef inline void _softmax_inplace(floating *row, const uint8_t *m, int m_stride, Py_ssize_t n,
-                                  int mode, floating fill, int zero_masked) noexcept nogil:
+                                  int mode, floating fill, int zero_masked,
+                                  floating *row_max) noexcept nogil:
     if floating is float32_t:
-        fm_softmax_row_f32(row, m, m_stride, row, n, mode, fill, zero_masked, NULL, 0)
+        fm_softmax_row_f32(row, m, m_stride, row, n, mode, fill, zero_masked, NULL, 0, row_max)
     else:
-        fm_softmax_row_f64(row, m, m_stride, row, n, mode, fill, zero_masked, NULL, 0)
+        fm_softmax_row_f64(row, m, m_stride, row, n, mode, fill, zero_masked, NULL, 0, row_max)
 
 
 cdef inline const uint8_t *_row_mask(
@@ -128,7 +129,7 @@ def sdpa_flat(
                 ms = 1
                 mr = _row_mask(b, h, i, S, kmp, km_bs, qmp, qm_bs, amp, am_bs, am_hs,
                                am_is, am_js, causal, zero_qrows, mrow, &ms)
-                _softmax_inplace(blk + ii * S, mr, ms, S, mode, f, zero_masked)
+                _softmax_inplace(blk + ii * S, mr, ms, S, mode, f, zero_masked, NULL)
             if op != NULL and Dv > 0:
                 if S > 0:
                     gemm(False, False, <int>nr, <int>Dv, <int>S, <floating>1,
@@ -230,7 +231,7 @@ def sdpa_compact_flat(
     cdef uint8_t *mrow
     cdef uint8_t *rowok
     cdef const uint8_t *ar
-    cdef int tid, ms, kept, partial
+    cdef int tid, ms, kept
     for b in range(B):
         if koff[b + 1] - koff[b] > max_nk:
             max_nk = koff[b + 1] - koff[b]
@@ -276,22 +277,16 @@ def sdpa_compact_flat(
                         mrow[j] = ((ar[c * am_js] if ar != NULL else 1)
                                    & (1 if (not causal or c <= i) else 0))
                         kept = kept + mrow[j]
-                partial = kept < S      # the full row had masked logits
                 rowok[ii] = kept > 0
                 if kept == 0:
                     for j in range(nk):
                         row[j] = 0
                     continue
-                if partial:
-                    mx = -INFINITY
-                    for j in range(nk):
-                        if (ms == 0 or mrow[j]) and row[j] > mx:
-                            mx = row[j]
-                    if mx != mx:
-                        pass            # NaN in the row: NaN either way
-                    elif not (mx - f >= mg):
-                        fb[b] = 1       # masked fills would not vanish: not exact here
-                _softmax_inplace(row, mrow if ms else NULL, 1, nk, 0, f, zero_masked)
+                _softmax_inplace(row, mrow if ms else NULL, 1, nk, 0, f, zero_masked, &mx)
+                # The full row also had S - kept logits at `fill`; they add exact
+                # zeros only if the max is above fill + margin (NaN: NaN anyway).
+                if kept < S and mx == mx and not (mx - f >= mg):
+                    fb[b] = 1
             if Dv > 0:
                 if nk > 0:
                     gemm(False, False, <int>nr, <int>Dv, <int>nk, <floating>1, blk, <int>nk,

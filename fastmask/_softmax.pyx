@@ -24,9 +24,11 @@ cdef inline void _row(const floating *x, const uint8_t *m, int m_stride,
                       floating *out, Py_ssize_t n, int mode, floating fill,
                       int zero_masked, floating *scratch, int stream) noexcept nogil:
     if floating is float32_t:
-        fm_softmax_row_f32(x, m, m_stride, out, n, mode, fill, zero_masked, scratch, stream)
+        fm_softmax_row_f32(x, m, m_stride, out, n, mode, fill, zero_masked, scratch, stream,
+                           NULL)
     else:
-        fm_softmax_row_f64(x, m, m_stride, out, n, mode, fill, zero_masked, scratch, stream)
+        fm_softmax_row_f64(x, m, m_stride, out, n, mode, fill, zero_masked, scratch, stream,
+                           NULL)
 
 
 cdef inline void _cols(const floating *x, Py_ssize_t n, Py_ssize_t row_stride,

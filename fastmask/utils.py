@@ -74,7 +74,8 @@ def _pad_sequences_compiled(sequences, maxlen, dtype, padding, truncating, value
         rows = list(sequences)  # private list: rows stay alive while the GIL is released
     else:
         return None
-    if not rows or padding not in _SIDES or truncating not in _SIDES or dtype is None:
+    if not rows or dtype is None or not all(isinstance(side, str) and side in _SIDES
+                                            for side in (padding, truncating)):
         return None
     if maxlen is not None:
         if isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer)) or maxlen < 1:

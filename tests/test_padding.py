@@ -229,6 +229,9 @@ def test_error_cases_match_keras():
     check_like_keras([[], [1]], padding="middle")
     check_like_keras([[], [1]], truncating="middle")
     check_like_keras([[1]], padding=None)
+    check_like_keras([[1]], padding=np.array(["pre", "post"]))  # ambiguous truth value
+    check_like_keras([[]], padding=np.array(["pre", "post"]))
+    check_like_keras([[1]], padding=np.str_("post"), truncating=np.str_("post"))
     check_like_keras([[1, 2]], maxlen=-1)
     check_like_keras([[1, 2]], maxlen=2.0)
     check_like_keras([[1, 2]], maxlen="2")

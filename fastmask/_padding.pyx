@@ -103,7 +103,8 @@ def scan_rows(list rows, int64_t[::1] lengths, uint8_t[::1] kinds):
                     return -1
         elif type(row) is np.ndarray:
             arr = <cnp.ndarray>row
-            if cnp.PyArray_NDIM(arr) != 1 or not (cnp.PyArray_ISBOOL(arr) or cnp.PyArray_ISINTEGER(arr)
+            if cnp.PyArray_NDIM(arr) != 1 or not (cnp.PyArray_ISBOOL(arr)
+                                                  or cnp.PyArray_ISINTEGER(arr)
                                                   or cnp.PyArray_ISFLOAT(arr)):
                 return -1
             kinds[i] = _array_code(arr)
@@ -139,6 +140,18 @@ cdef inline char *_data(cnp.ndarray a) noexcept:
     return <char *>cnp.PyArray_DATA(a)
 
 
+cdef _check_outputs(cnp.ndarray out, cnp.ndarray mask, Py_ssize_t fill_size):
+    """The kernels write through raw pointers: insist on the layout they assume."""
+    if out.ndim < 2 or not out.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError("`out` must be a writeable C-contiguous array of rank >= 2")
+    if fill_size != out.itemsize:
+        raise ValueError("`fill` must hold exactly one element of out.dtype")
+    if mask is not None and (mask.dtype != np.bool_ or not mask.flags.c_contiguous
+                             or not mask.flags.writeable
+                             or (<object>mask).shape != (<object>out).shape[:2]):
+        raise ValueError("`mask` must be a writeable C-contiguous bool array of shape out.shape[:2]")
+
+
 def pad_rows(cnp.ndarray out, cnp.ndarray mask, const uint8_t[::1] fill, int dst_code,
              const intptr_t[::1] src, const int64_t[::1] keep, const int64_t[::1] s0,
              const uint8_t[::1] codes, Py_ssize_t s1, bint pre, bint prezeroed,
@@ -153,14 +166,14 @@ def pad_rows(cnp.ndarray out, cnp.ndarray mask, const uint8_t[::1] fill, int dst
     OUT: out, mask (bool (n, maxlen) or None), flags[i] = 1 if NumPy must cast
     row i's kept part (the padding and mask of that row are written).
     """
-    cdef Py_ssize_t n = out.shape[0]
-    cdef Py_ssize_t maxlen = out.shape[1] if out.ndim > 1 else 0
+    _check_outputs(out, mask, fill.shape[0])
+    cdef Py_ssize_t n = out.shape[0], maxlen = out.shape[1]
     cdef Py_ssize_t inner = out.size // (n * maxlen) if n * maxlen else 0
+    if src.shape[0] != n or keep.shape[0] != n or s0.shape[0] != n or codes.shape[0] != n \
+            or flags.shape[0] != n:
+        raise ValueError("pad_rows: descriptor arrays do not match `out`")
     if n == 0 or maxlen == 0 or inner == 0:
         return
-    if src.shape[0] != n or keep.shape[0] != n or s0.shape[0] != n or codes.shape[0] != n \
-            or flags.shape[0] != n or fill.shape[0] != out.itemsize:
-        raise ValueError("pad_rows: descriptor arrays do not match `out`")
     cdef char *out_p = _data(out)
     cdef uint8_t *mask_p = <uint8_t *>_data(mask) if mask is not None else NULL
     cdef Py_ssize_t itemsize = out.itemsize
@@ -193,8 +206,11 @@ def pad_object_rows(list rows, const int64_t[::1] lengths, const uint8_t[::1] ki
     conversion (caller falls back; `out` is garbage); flagged are the indices
     of array rows NumPy must cast (their padding and mask are written).
     """
+    _check_outputs(out, mask, fill.shape[0])
     cdef Py_ssize_t i, k, off, n = out.shape[0], maxlen = out.shape[1]
     cdef Py_ssize_t itemsize = out.itemsize
+    if out.ndim != 2 or len(rows) != n or lengths.shape[0] != n or kinds.shape[0] != n:
+        raise ValueError("pad_object_rows: `rows`, `lengths`, `kinds` and `out` disagree")
     cdef char *base = _data(out)
     cdef uint8_t *mbase = <uint8_t *>_data(mask) if mask is not None else NULL
     cdef fm_list_row_fn convert = fm_list_row_for(dst_code)
@@ -246,6 +262,8 @@ def pad_object_rows(list rows, const int64_t[::1] lengths, const uint8_t[::1] ki
 def mask_from_lengths(const int64_t[::1] lengths, uint8_t[:, ::1] out, bint pre, int n_threads):
     """OUT: out[i] = 1 on the first (post) or last (pre) min(lengths[i], T) steps, else 0."""
     cdef Py_ssize_t i, k, t = out.shape[1]
+    if lengths.shape[0] != out.shape[0]:
+        raise ValueError("mask_from_lengths: `lengths` and `out` disagree")
     if out.shape[0] == 0 or t == 0:
         return
     for i in prange(out.shape[0], schedule="static", nogil=True, num_threads=n_threads):
@@ -261,6 +279,8 @@ def mask_from_lengths(const int64_t[::1] lengths, uint8_t[:, ::1] out, bint pre,
 def lengths_from_mask(const uint8_t[:, ::1] mask, int64_t[::1] out, int n_threads):
     """OUT: out[i] = number of nonzero entries of mask[i]."""
     cdef Py_ssize_t i, t = mask.shape[1]
+    if out.shape[0] != mask.shape[0]:
+        raise ValueError("lengths_from_mask: `mask` and `out` disagree")
     if t == 0:
         out[:] = 0
         return

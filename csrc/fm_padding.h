@@ -44,7 +44,8 @@ static inline void fm_fill(char *dst, const char *fill, Py_ssize_t count, Py_ssi
     switch (itemsize) {
     case 1: memset(dst, fill[0], (size_t)count); return;
 #define FM_FILL_CASE(N, T) \
-    case N: { T v, *d = (T *)dst; memcpy(&v, fill, N); for (i = 0; i < count; i++) d[i] = v; return; }
+    case N: { T v, *d = (T *)dst; memcpy(&v, fill, N);                         \
+              for (i = 0; i < count; i++) d[i] = v; return; }
     FM_FILL_CASE(2, uint16_t)
     FM_FILL_CASE(4, uint32_t)
     FM_FILL_CASE(8, uint64_t)
@@ -152,7 +153,8 @@ static int fm_copy_block(char *dst, int dst_type, Py_ssize_t itemsize, const cha
         } else {
             for (r = 0; r < nrows; r++)
                 for (j = 0; j < ncols; j++)
-                    memcpy(dst + r * dst_row + j * itemsize, src + r * s0 + j * s1, (size_t)itemsize);
+                    memcpy(dst + r * dst_row + j * itemsize, src + r * s0 + j * s1,
+                           (size_t)itemsize);
         }
         return 0;
     }
@@ -332,7 +334,8 @@ static inline void fm_pad_row(char *row, Py_ssize_t maxlen, Py_ssize_t inner, Py
 {
     if (!prezeroed) {
         fm_fill(row, fill, off * inner, itemsize);
-        fm_fill(row + (off + keep) * inner * itemsize, fill, (maxlen - off - keep) * inner, itemsize);
+        fm_fill(row + (off + keep) * inner * itemsize, fill, (maxlen - off - keep) * inner,
+                itemsize);
     }
     if (mask_row) {
         if (!prezeroed) {

@@ -149,7 +149,8 @@ cdef _check_outputs(cnp.ndarray out, cnp.ndarray mask, Py_ssize_t fill_size):
     if mask is not None and (mask.dtype != np.bool_ or not mask.flags.c_contiguous
                              or not mask.flags.writeable
                              or (<object>mask).shape != (<object>out).shape[:2]):
-        raise ValueError("`mask` must be a writeable C-contiguous bool array of shape out.shape[:2]")
+        raise ValueError("`mask` must be a writeable C-contiguous bool array "
+                         "of shape out.shape[:2]")
 
 
 def pad_rows(cnp.ndarray out, cnp.ndarray mask, const uint8_t[::1] fill, int dst_code,

@@ -333,11 +333,13 @@ def pad_ragged(values, lengths=None, offsets=None, maxlen=None, dtype=None, padd
         except TypeError as e:
             raise TypeError(f"`dtype` is not a NumPy dtype. Received: dtype={dtype!r}") from e
     if out_dtype.kind in "OV" or out_dtype.itemsize == 0:
-        raise TypeError(f"`dtype` must be a fixed-size non-object dtype. Received: dtype={out_dtype}")
+        raise TypeError(f"`dtype` must be a fixed-size non-object dtype. "
+                        f"Received: dtype={out_dtype}")
     try:
         fill = np.full((), value, dtype=out_dtype)
     except (ValueError, TypeError, OverflowError) as e:
-        raise type(e)(f"`value` cannot be cast to {out_dtype}: {e}. Received: value={value!r}") from e
+        raise type(e)(f"`value` cannot be cast to {out_dtype}: {e}. "
+                      f"Received: value={value!r}") from e
 
     sample_shape = values.shape[1:]
     n_rows = lengths.size
@@ -437,7 +439,8 @@ def lengths_from_mask(mask, n_threads=None):
     if m.ndim < 1:
         raise ValueError(f"`mask` must have rank >= 1. Received: mask.shape={m.shape}")
     if m.dtype.kind not in "biuf":
-        raise TypeError(f"`mask` must be a boolean (or numeric) array. Received: mask.dtype={m.dtype}")
+        raise TypeError(f"`mask` must be a boolean (or numeric) array. "
+                        f"Received: mask.dtype={m.dtype}")
     if m.dtype.kind == "f" and np.isnan(m).any():
         raise ValueError("`mask` contains NaN; a mask must be boolean.")
     if m.dtype != bool:

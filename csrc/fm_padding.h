@@ -45,7 +45,7 @@ static inline void fm_fill(char *dst, const char *fill, Py_ssize_t count, Py_ssi
     case 1: memset(dst, fill[0], (size_t)count); return;
 #define FM_FILL_CASE(N, T) \
     case N: { T v, *d = (T *)dst; memcpy(&v, fill, N);                         \
-              for (i = 0; i < count; i++) d[i] = v; return; }
+              for (i = 0; i < count; i++) { d[i] = v; } return; }
     FM_FILL_CASE(2, uint16_t)
     FM_FILL_CASE(4, uint32_t)
     FM_FILL_CASE(8, uint64_t)

@@ -70,8 +70,9 @@ def test_matches_reference(rng, fully_masked, causal, dtype):
         np.testing.assert_allclose(w, rw, rtol=tol * 10, atol=tol)
         np.testing.assert_allclose(out, ro, rtol=tol * 10, atol=tol * 10)
         assert out.dtype == dtype and w.dtype == dtype
+        # without weights: padding skipped (queries with no key: mean of the values)
         out2 = masked_attention(q, k, v, causal=causal, fully_masked=fully_masked, **kw)
-        np.testing.assert_array_equal(out2, out)
+        np.testing.assert_allclose(out2, out, rtol=tol * 10, atol=tol * 10)
 
 
 def test_layouts_and_chunks(rng, monkeypatch):

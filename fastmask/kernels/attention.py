@@ -102,7 +102,8 @@ def _single_threaded_blas(already):
 
 
 def _sdpa(query, key, value, *, key_mask, query_mask, attention_mask, causal, scale, layout,
-          mode, fill, zero_masked, zero_qrows, return_weights, n_threads, blas_limited=False):
+          mode, fill, zero_masked, zero_qrows, return_weights, n_threads, blas_limited=False,
+          compact=False):
     if layout not in ("BTHD", "BHTD"):
         raise ValueError(f"`layout` must be 'BTHD' or 'BHTD'. Received: layout={layout!r}")
     q = as_float_array(query, "query")
@@ -131,6 +132,11 @@ def _sdpa(query, key, value, *, key_mask, query_mask, attention_mask, causal, sc
         raise TypeError(f"`scale` must be a real number or None. Received: scale={scale!r}")
     km = None if key_mask is None else _bool_array(key_mask, "key_mask", (B, S))
     qm = None if query_mask is None else _bool_array(query_mask, "query_mask", (B, Tq))
+    if (compact and mode == _REPLACE and not return_weights and not zero_qrows
+            and ((km is not None and not km.all()) or (qm is not None and not qm.all()))):
+        with _single_threaded_blas(blas_limited):
+            return _sdpa_compact(q, k, v, layout, km, qm, attention_mask, causal, scale, fill,
+                                 zero_masked, effective_num_threads(n_threads))
     am, ast = (None, [0, 0, 0, 0]) if attention_mask is None else \
         _attention_mask(attention_mask, B, H, Tq, S)
 
@@ -210,7 +216,7 @@ def masked_attention(query, key, value, *, key_mask=None, query_mask=None, atten
     return _sdpa(query, key, value, key_mask=key_mask, query_mask=query_mask,
                  attention_mask=attention_mask, causal=causal, scale=scale, layout=layout,
                  mode=_REPLACE, fill=fill, zero_masked=zero_masked, zero_qrows=False,
-                 return_weights=return_weights, n_threads=n_threads)
+                 return_weights=return_weights, n_threads=n_threads, compact=True)
 
 
 def linear(x, kernel, bias=None, *, n_threads=None, blas_limited=False):
@@ -334,18 +340,11 @@ def _mha_compact(q_in, k_in, v_in, w, qm, km, attention_mask, causal, fully_mask
     if qm is None and km is None:
         return None
     B, T, S = q_in.shape[0], q_in.shape[1], v_in.shape[1]
-    qkeep = np.ones((B, T), bool) if qm is None else qm
-    kkeep = np.ones((B, S), bool) if km is None else km
+    qkeep, kkeep, bq, tq, qoff, bk, sk, koff = _keep_index(qm, km, B, T, S)
     if qkeep.all() and kkeep.all():
         return None
     fill, zero_masked = _fully_masked_mode(fully_masked)
     dtype = q_in.dtype
-    bq, tq = np.nonzero(qkeep)
-    bk, sk = np.nonzero(kkeep)
-    qoff = np.zeros(B + 1, np.int64)
-    np.cumsum(qkeep.sum(axis=1), out=qoff[1:])
-    koff = np.zeros(B + 1, np.int64)
-    np.cumsum(kkeep.sum(axis=1), out=koff[1:])
     xk = k_in[bk, sk]
     xv = xk if v_in is k_in else v_in[bk, sk]
     xq = xv if (q_in is v_in and np.array_equal(qkeep, kkeep)) else q_in[bq, tq]
@@ -370,27 +369,9 @@ def _mha_compact(q_in, k_in, v_in, w, qm, km, attention_mask, causal, fully_mask
     else:
         empty = linear(v_in.mean(axis=1, dtype=dtype), w["value_kernel"], w["value_bias"],
                        n_threads=n, blas_limited=True).astype(dtype, copy=False)
-    if attention_mask is None:
-        am, ast = None, [0, 0, 0, 0]
-    else:
-        am, ast = _attention_mask(attention_mask, B, H, T, S)
-    nt = max(1, min(n, B * H))
-    max_nk = int((koff[1:] - koff[:-1]).max()) if B else 0
-    chunk = max(16, _CHUNK_ELEMS // max(max_nk, 1))
-    scratch = np.empty(nt * chunk * max(max_nk, 1), dtype)
-    mrows = np.empty(nt * (max(max_nk, 1) + chunk), np.uint8)
-    fallback = np.zeros(max(B, 1), np.uint8)
-    ctx = np.empty((len(bq), H, Dv), dtype)
-    dummy = np.zeros(1, dtype)
-    if len(bq):
-        _attention.sdpa_compact_flat(
-            Q.reshape(-1) if Q.size else dummy, K.reshape(-1) if K.size else dummy,
-            V.reshape(-1) if V.size else dummy, ctx.reshape(-1) if ctx.size else dummy,
-            qoff, koff, tq.astype(np.int64), sk.astype(np.int64), B, H, D, Dv, S,
-            _EMPTY_U8 if am is None else am, am is not None, *ast, bool(causal),
-            empty.reshape(-1) if empty.size else dummy, fill, zero_masked,
-            1.0 / math.sqrt(float(D)) if D else 1.0, _COMPACT_MARGIN[np.dtype(dtype)], chunk,
-            scratch, mrows, fallback, nt)
+    ctx, fallback = _compact_core(Q, K, V, qoff, koff, tq, sk, T, S, attention_mask, causal,
+                                  empty, fill, zero_masked, 1.0 / math.sqrt(float(D)) if D else 1.0,
+                                  n)
     out_tail = ok.shape[2:]
     y = np.empty((B, T) + out_tail, dtype)
     if len(bq):
@@ -401,7 +382,7 @@ def _mha_compact(q_in, k_in, v_in, w, qm, km, attention_mask, causal, fully_mask
         pad = linear(empty.reshape(B, H * Dv), ok2, w["output_bias"], n_threads=n,
                      blas_limited=True)
         y[pb, pt] = pad[pb]
-    for b in np.flatnonzero(fallback[:B]):
+    for b in fallback:
         sl = slice(b, b + 1)
         qp = linear(q_in[sl], w["query_kernel"], w["query_bias"], n_threads=n, blas_limited=True)
         kp = linear(k_in[sl], w["key_kernel"], w["key_bias"], n_threads=n, blas_limited=True)
@@ -425,3 +406,83 @@ def _batch_slice(attention_mask, b, B):
     if m.ndim in (3, 4) and m.shape[0] == B:
         return m[b:b + 1]
     return m
+
+
+def _keep_index(qm, km, B, T, S):
+    """Positions kept by the query and key masks: (bq, tq, qoff, bk, sk, koff)."""
+    qkeep = np.ones((B, T), bool) if qm is None else qm.astype(bool, copy=False)
+    kkeep = np.ones((B, S), bool) if km is None else km.astype(bool, copy=False)
+    bq, tq = np.nonzero(qkeep)
+    bk, sk = np.nonzero(kkeep)
+    qoff = np.zeros(B + 1, np.int64)
+    np.cumsum(qkeep.sum(axis=1), out=qoff[1:])
+    koff = np.zeros(B + 1, np.int64)
+    np.cumsum(kkeep.sum(axis=1), out=koff[1:])
+    return qkeep, kkeep, bq, tq, qoff, bk, sk, koff
+
+
+def _compact_core(Q, K, V, qoff, koff, tq, sk, T, S, attention_mask, causal, empty, fill,
+                  zero_masked, scale, n):
+    """Attention over kept rows: Q (Nq, H, D), K (Nk, H, D), V (Nk, H, Dv) gathered batch
+    by batch (offsets qoff/koff, original positions tq/sk). Returns (ctx (Nq, H, Dv),
+    indices of batch elements to recompute by the full path)."""
+    B = len(qoff) - 1
+    H, D, Dv = Q.shape[1], Q.shape[2], V.shape[2]
+    dtype = Q.dtype
+    if attention_mask is None:
+        am, ast = None, [0, 0, 0, 0]
+    else:
+        am, ast = _attention_mask(attention_mask, B, H, T, S)
+    nt = max(1, min(n, B * H))
+    max_nk = int((koff[1:] - koff[:-1]).max()) if B else 0
+    chunk = max(16, _CHUNK_ELEMS // max(max_nk, 1))
+    scratch = np.empty(nt * chunk * max(max_nk, 1), dtype)
+    mrows = np.empty(nt * (max(max_nk, 1) + chunk), np.uint8)
+    fallback = np.zeros(max(B, 1), np.uint8)
+    ctx = np.empty((len(tq), H, Dv), dtype)
+    dummy = np.zeros(1, dtype)
+    if len(tq):
+        _attention.sdpa_compact_flat(
+            Q.reshape(-1) if Q.size else dummy, K.reshape(-1) if K.size else dummy,
+            V.reshape(-1) if V.size else dummy, ctx.reshape(-1) if ctx.size else dummy,
+            qoff, koff, tq.astype(np.int64), sk.astype(np.int64), B, H, D, Dv, S,
+            _EMPTY_U8 if am is None else am, am is not None, *ast, bool(causal),
+            np.ascontiguousarray(empty, dtype).reshape(-1) if empty.size else dummy,
+            fill, zero_masked, scale, _COMPACT_MARGIN[np.dtype(dtype)], chunk,
+            scratch, mrows, fallback, nt)
+    return ctx, np.flatnonzero(fallback[:B])
+
+
+def _bthd(x, layout):
+    """A (B, T, H, D) view of a rank-3 (one head) or rank-4 array in `layout`."""
+    if x.ndim == 3:
+        return x[:, :, None, :]
+    return x if layout == "BTHD" else x.transpose(0, 2, 1, 3)
+
+
+def _sdpa_compact(q, k, v, layout, km, qm, attention_mask, causal, scale, fill, zero_masked, n):
+    """masked_attention over the kept queries and keys only (gathered), same result."""
+    qv, kv, vv = _bthd(q, layout), _bthd(k, layout), _bthd(v, layout)
+    B, T, H, D = qv.shape
+    S, Dv = kv.shape[1], vv.shape[3]
+    qkeep, kkeep, bq, tq, qoff, bk, sk, koff = _keep_index(qm, km, B, T, S)
+    Q, K, V = qv[bq, tq], kv[bk, sk], vv[bk, sk]
+    dtype = q.dtype
+    empty = (np.zeros((B, H, Dv), dtype) if zero_masked
+             else vv.mean(axis=1, dtype=dtype).astype(dtype, copy=False))
+    ctx, fallback = _compact_core(Q, K, V, qoff, koff, tq, sk, T, S, attention_mask, causal,
+                                  empty, fill, zero_masked, scale, n)
+    out = np.empty(q.shape[:-1] + (Dv,), dtype)
+    ov = _bthd(out, layout)
+    ov[bq, tq] = ctx
+    pb, pt = np.nonzero(~qkeep)
+    ov[pb, pt] = empty[pb]
+    for b in fallback:
+        sl = slice(b, b + 1)
+        ov[b] = _bthd(_sdpa(q[sl], k[sl], v[sl], key_mask=None if km is None else km[sl],
+                            query_mask=None if qm is None else qm[sl],
+                            attention_mask=_batch_slice(attention_mask, b, B), causal=causal,
+                            scale=scale, layout=layout, mode=_REPLACE, fill=fill,
+                            zero_masked=zero_masked, zero_qrows=False, return_weights=False,
+                            n_threads=n, blas_limited=True), layout)[0]
+    return out

@@ -10,6 +10,8 @@ so masked entries are exactly 0 and a fully masked row is all zeros. A NaN or
 +inf logit among the kept entries, or a row whose kept logits are all -inf
 with nothing masked, gives NaN on the row's kept entries, as in NumPy.
 """
+import math
+
 import numpy as np
 
 from .._config import effective_num_threads
@@ -103,7 +105,7 @@ def _mask_layout(m, shape, axis):
     outer_shape = np.array([n for n, _ in outer], dtype=np.int64)
     outer_strides = np.array([s for _, s in outer], dtype=np.int64)
     m_ls = mstr[axis]
-    inner_size = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    inner_size = math.prod(shape[axis + 1:])
     m_is = 1 if (inner_size > 1 and any(mstr[d] for d in inner)) else 0
     return m.reshape(-1), outer_shape, outer_strides, m_ls, m_is
 
@@ -111,14 +113,18 @@ def _mask_layout(m, shape, axis):
 def _softmax_call(x, m, axis, out, mode, fill, zero_masked, n_threads):
     """Run the kernel on C-contiguous `x` over the single axis `axis`."""
     shape = x.shape
-    n_outer = int(np.prod(shape[:axis], dtype=np.int64))
+    n_outer = math.prod(shape[:axis])
     n_axis = shape[axis]
-    n_inner = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    n_inner = math.prod(shape[axis + 1:])
     if m is None:
         mflat, oshape, ostr, m_ls, m_is = _EMPTY_U8, _EMPTY_I64, _EMPTY_I64, 0, 0
+    elif m.shape == shape:      # full mask: rows of the mask follow the rows of x
+        mflat, m_ls, m_is = m.reshape(-1), n_inner, 1 if n_inner > 1 else 0
+        oshape = np.array([n_outer], np.int64)
+        ostr = np.array([n_axis * n_inner], np.int64)
     else:
         mflat, oshape, ostr, m_ls, m_is = _mask_layout(m, shape, axis)
-    stream = out.nbytes >= STREAM_BYTES and not np.shares_memory(x, out)
+    stream = out.nbytes >= STREAM_BYTES and not np.may_share_memory(x, out)
     _softmax.masked_softmax_flat(
         x.reshape(-1), out.reshape(-1), n_outer, n_axis, n_inner,
         mflat if mflat.size else _EMPTY_U8, m is not None, oshape, ostr, m_ls, m_is,

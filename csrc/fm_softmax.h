@@ -152,106 +152,9 @@ static inline double fm_select_f64(uint8_t keep, double a, double b) {
     return a;
 }
 
-/* Orders a thread's non-temporal stores before what follows; each thread
- * that streamed calls it once when done (not per row: it waits for memory). */
-#if defined(__x86_64__) || defined(_M_X64)
-#include <emmintrin.h>
-static inline void fm_store_fence(void) { _mm_sfence(); }
-#else
-static inline void fm_store_fence(void) { }
-#endif
-
-/* out[j] = s[j] * inv, or 0 where m[j] == 0 (m may be NULL): pass 3 of a
- * row, with non-temporal stores where the ISA variant has them. */
-static inline void fm_stream_scale_f32_base(const float *s, const uint8_t *m, float *out,
-                                            ptrdiff_t n, float inv) {
-    for (ptrdiff_t j = 0; j < n; ++j)
-        out[j] = s[j] * ((m == NULL || m[j]) ? inv : 0.0f);
-}
-
-static inline void fm_stream_scale_f64_base(const double *s, const uint8_t *m, double *out,
-                                            ptrdiff_t n, double inv) {
-    for (ptrdiff_t j = 0; j < n; ++j)
-        out[j] = s[j] * ((m == NULL || m[j]) ? inv : 0.0);
-}
-
 #if FM_MULTIVERSION
-#include <immintrin.h>
 #define FM_TARGET_V3 __attribute__((target("arch=x86-64-v3")))
 #define FM_TARGET_V4 __attribute__((target("arch=x86-64-v4,prefer-vector-width=512")))
-
-/* Scalar head up to `align`-byte alignment of out; returns the next index. */
-#define FM_STREAM_HEAD(align)                                                  \
-    ptrdiff_t j = 0;                                                           \
-    for (; j < n && ((uintptr_t)(out + j) & ((align) - 1)) != 0; ++j)          \
-        out[j] = s[j] * ((m == NULL || m[j]) ? inv : 0)
-#define FM_STREAM_TAIL()                                                       \
-    for (; j < n; ++j)                                                         \
-        out[j] = s[j] * ((m == NULL || m[j]) ? inv : 0)
-
-FM_TARGET_V4 static void fm_stream_scale_f32_v4(const float *s, const uint8_t *m, float *out,
-                                                ptrdiff_t n, float inv) {
-    FM_STREAM_HEAD(64);
-    __m512 vi = _mm512_set1_ps(inv);
-    for (; j + 16 <= n; j += 16) {
-        __m512 v = _mm512_mul_ps(_mm512_loadu_ps(s + j), vi);
-        if (m != NULL) {
-            __m128i mb = _mm_loadu_si128((const __m128i *)(m + j));
-            v = _mm512_maskz_mov_ps(_mm_test_epi8_mask(mb, mb), v);
-        }
-        _mm512_stream_ps(out + j, v);
-    }
-    FM_STREAM_TAIL();
-}
-
-FM_TARGET_V4 static void fm_stream_scale_f64_v4(const double *s, const uint8_t *m, double *out,
-                                                ptrdiff_t n, double inv) {
-    FM_STREAM_HEAD(64);
-    __m512d vi = _mm512_set1_pd(inv);
-    for (; j + 8 <= n; j += 8) {
-        __m512d v = _mm512_mul_pd(_mm512_loadu_pd(s + j), vi);
-        if (m != NULL) {
-            __m128i mb = _mm_loadl_epi64((const __m128i *)(m + j));
-            v = _mm512_maskz_mov_pd((__mmask8)_mm_test_epi8_mask(mb, mb), v);
-        }
-        _mm512_stream_pd(out + j, v);
-    }
-    FM_STREAM_TAIL();
-}
-
-FM_TARGET_V3 static void fm_stream_scale_f32_v3(const float *s, const uint8_t *m, float *out,
-                                                ptrdiff_t n, float inv) {
-    FM_STREAM_HEAD(32);
-    __m256 vi = _mm256_set1_ps(inv);
-    for (; j + 8 <= n; j += 8) {
-        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(s + j), vi);
-        if (m != NULL) {
-            __m256i mi = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(m + j)));
-            v = _mm256_and_ps(v, _mm256_castsi256_ps(
-                    _mm256_cmpgt_epi32(mi, _mm256_setzero_si256())));
-        }
-        _mm256_stream_ps(out + j, v);
-    }
-    FM_STREAM_TAIL();
-}
-
-FM_TARGET_V3 static void fm_stream_scale_f64_v3(const double *s, const uint8_t *m, double *out,
-                                                ptrdiff_t n, double inv) {
-    FM_STREAM_HEAD(32);
-    __m256d vi = _mm256_set1_pd(inv);
-    for (; j + 4 <= n; j += 4) {
-        __m256d v = _mm256_mul_pd(_mm256_loadu_pd(s + j), vi);
-        if (m != NULL) {
-            int32_t b4;
-            memcpy(&b4, m + j, sizeof b4);
-            __m256i mi = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(b4));
-            v = _mm256_and_pd(v, _mm256_castsi256_pd(
-                    _mm256_cmpgt_epi64(mi, _mm256_setzero_si256())));
-        }
-        _mm256_stream_pd(out + j, v);
-    }
-    FM_STREAM_TAIL();
-}
 #endif
 
 /* One set of kernels per (ISA, dtype). */
@@ -284,16 +187,14 @@ FM_TARGET_V3 static void fm_stream_scale_f64_v3(const double *s, const uint8_t *
 /* Public entry points (see fm_softmax_impl.h for the arguments). */
 static void fm_softmax_row_f32(const float *x, const uint8_t *m, int m_stride, float *out,
                                ptrdiff_t n, int mode, float fill, int zero_masked,
-                               float *scratch, int stream, float *row_max) {
-    FM_DISPATCH(fm_softmax_row_f32, (x, m, m_stride, out, n, mode, fill, zero_masked,
-                                     scratch, stream, row_max));
+                               float *row_max) {
+    FM_DISPATCH(fm_softmax_row_f32, (x, m, m_stride, out, n, mode, fill, zero_masked, row_max));
 }
 
 static void fm_softmax_row_f64(const double *x, const uint8_t *m, int m_stride, double *out,
                                ptrdiff_t n, int mode, double fill, int zero_masked,
-                               double *scratch, int stream, double *row_max) {
-    FM_DISPATCH(fm_softmax_row_f64, (x, m, m_stride, out, n, mode, fill, zero_masked,
-                                     scratch, stream, row_max));
+                               double *row_max) {
+    FM_DISPATCH(fm_softmax_row_f64, (x, m, m_stride, out, n, mode, fill, zero_masked, row_max));
 }
 
 static void fm_softmax_cols_f32(const float *x, ptrdiff_t n, ptrdiff_t row_stride, ptrdiff_t w,

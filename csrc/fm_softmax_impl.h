@@ -17,16 +17,12 @@
  *                their softmax value (dot_product_attention, Attention).
  *   row_max:     NULL, or where to store the max of the masked logits (NaN
  *                if the row has a NaN; not set for a row masked by m_stride 0).
- *   scratch:     NULL (work in `out`), or n elements of per-thread scratch:
- *                then `out` is written once, in pass 3, with non-temporal
- *                stores if `stream` (for outputs larger than the caches).
  * `out` may be `x`. */
 FM_TARGET static void FM_NAME(fm_softmax_row)(
         const FM_T *x, const uint8_t *m, int m_stride, FM_T *out, ptrdiff_t n,
-        int mode, FM_T fill, int zero_masked, FM_T *scratch, int stream, FM_T *row_max) {
+        int mode, FM_T fill, int zero_masked, FM_T *row_max) {
     FM_T shift = 0;
     ptrdiff_t j;
-    FM_T *w = scratch != NULL ? scratch : out;   /* passes 1-2 work here */
 
     if (n <= 0)
         return;
@@ -46,14 +42,14 @@ FM_TARGET static void FM_NAME(fm_softmax_row)(
         }
     }
 
-    /* Pass 1: masked logits into w, their max and a NaN flag. */
+    /* Pass 1: masked logits into out, their max and a NaN flag. */
     FM_T mx = -INFINITY;
     int any_bad = 0;
     if (m == NULL) {
         FM_PRAGMA_SIMD(simdlen(FM_MVLEN) reduction(max:mx) reduction(|:any_bad))
         for (j = 0; j < n; ++j) {
             FM_T y = x[j] - shift;
-            w[j] = y;
+            out[j] = y;
             mx = y > mx ? y : mx;
             any_bad |= (y != y);
         }
@@ -63,7 +59,7 @@ FM_TARGET static void FM_NAME(fm_softmax_row)(
             for (j = 0; j < n; ++j) {
                 FM_T xv = x[j];
                 FM_T y = FM_SELECT(m[j], xv, xv - fill);
-                w[j] = y;
+                out[j] = y;
                 mx = y > mx ? y : mx;
                 any_bad |= (y != y);
             }
@@ -71,7 +67,7 @@ FM_TARGET static void FM_NAME(fm_softmax_row)(
             FM_PRAGMA_SIMD(simdlen(FM_MVLEN) reduction(max:mx) reduction(|:any_bad))
             for (j = 0; j < n; ++j) {
                 FM_T y = FM_SELECT(m[j], x[j], fill);
-                w[j] = y;
+                out[j] = y;
                 mx = y > mx ? y : mx;
                 any_bad |= (y != y);
             }
@@ -85,7 +81,7 @@ FM_TARGET static void FM_NAME(fm_softmax_row)(
          * exp(y - logsumexp(y)) with a +inf logit: NaN there, 0 elsewhere. */
         int lse = !any_bad && mx == INFINITY && (mode & FM_LSE_INF);
         for (j = 0; j < n; ++j) {
-            FM_T v = (lse && w[j] != INFINITY) ? (FM_T)0 : (FM_T)NAN;
+            FM_T v = (lse && out[j] != INFINITY) ? (FM_T)0 : (FM_T)NAN;
             out[j] = (zero_masked && m != NULL && !m[j]) ? (FM_T)0 : v;
         }
         return;
@@ -95,24 +91,22 @@ FM_TARGET static void FM_NAME(fm_softmax_row)(
     FM_T s = 0;
     FM_PRAGMA_SIMD(reduction(+:s))
     for (j = 0; j < n; ++j) {
-        FM_T e = FM_EXP(w[j] - mx);
-        w[j] = e;
+        FM_T e = FM_EXP(out[j] - mx);
+        out[j] = e;
         s += e;
     }
 
-    /* Pass 3: normalise (s >= 1), zero masked entries (w[j] is finite, so
-     * 0 * w[j] == 0). stream: non-temporal stores into out. */
+    /* Pass 3: normalise (s >= 1), zero masked entries (out[j] is finite, so
+     * 0 * out[j] == 0). (Non-temporal stores of a staged row were tried: slower.) */
     FM_T inv = (FM_T)1 / s;
     const uint8_t *zm = zero_masked ? m : NULL;
-    if (stream && scratch != NULL) {
-        FM_CAT3(fm_stream_scale, FM_SFX, FM_ISA)(w, zm, out, n, inv);
-    } else if (zm == NULL) {
+    if (zm == NULL) {
         for (j = 0; j < n; ++j)
-            out[j] = w[j] * inv;
+            out[j] = out[j] * inv;
     } else {
         FM_PRAGMA_SIMD(simdlen(FM_MVLEN))
         for (j = 0; j < n; ++j)
-            out[j] = w[j] * (zm[j] ? inv : (FM_T)0);
+            out[j] = out[j] * (zm[j] ? inv : (FM_T)0);
     }
 }
 

@@ -33,9 +33,9 @@ cdef inline void _softmax_inplace(floating *row, const uint8_t *m, int m_stride,
                                   int mode, floating fill, int zero_masked,
                                   floating *row_max) noexcept nogil:
     if floating is float32_t:
-        fm_softmax_row_f32(row, m, m_stride, row, n, mode, fill, zero_masked, NULL, 0, row_max)
+        fm_softmax_row_f32(row, m, m_stride, row, n, mode, fill, zero_masked, row_max)
     else:
-        fm_softmax_row_f64(row, m, m_stride, row, n, mode, fill, zero_masked, NULL, 0, row_max)
+        fm_softmax_row_f64(row, m, m_stride, row, n, mode, fill, zero_masked, row_max)
 
 
 cdef inline const uint8_t *_row_mask(

@@ -7,17 +7,14 @@ cdef extern from "fm_softmax.h" nogil:
     int FM_SUBTRACT
     int FM_LSE_INF
     int FM_COL_BLOCK
-    void fm_store_fence() noexcept
     Py_ssize_t fm_outer_offset(Py_ssize_t o, int nd, const int64_t *shape,
                                const int64_t *stride) noexcept
     void fm_softmax_row_f32(const float32_t *x, const uint8_t *m, int m_stride,
                             float32_t *out, Py_ssize_t n, int mode, float32_t fill,
-                            int zero_masked, float32_t *scratch, int stream,
-                            float32_t *row_max) noexcept
+                            int zero_masked, float32_t *row_max) noexcept
     void fm_softmax_row_f64(const float64_t *x, const uint8_t *m, int m_stride,
                             float64_t *out, Py_ssize_t n, int mode, float64_t fill,
-                            int zero_masked, float64_t *scratch, int stream,
-                            float64_t *row_max) noexcept
+                            int zero_masked, float64_t *row_max) noexcept
     void fm_softmax_cols_f32(const float32_t *x, Py_ssize_t n, Py_ssize_t row_stride,
                              Py_ssize_t w, const uint8_t *m, Py_ssize_t m_ls,
                              Py_ssize_t m_cs, float32_t *out, int mode,

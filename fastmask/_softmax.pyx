@@ -5,12 +5,11 @@ is a C-contiguous uint8 array (nonzero = keep) addressed with element strides:
 outer row `o` starts at fm_outer_offset(o, outer_shape, outer_mstride), then
 `m_ls` per step along the axis and `m_is` (0 or 1) per inner element.
 """
-from cython.parallel cimport parallel, prange
-from libc.stdlib cimport free, malloc
+from cython.parallel cimport prange
 
 from fastmask._typedefs cimport float32_t, float64_t, int64_t, uint8_t
 from fastmask._softmax cimport (
-    FM_COL_BLOCK, fm_outer_offset, fm_store_fence,
+    FM_COL_BLOCK, fm_outer_offset,
     fm_softmax_row_f32, fm_softmax_row_f64,
     fm_softmax_cols_f32, fm_softmax_cols_f64,
 )
@@ -22,13 +21,11 @@ ctypedef fused floating:
 
 cdef inline void _row(const floating *x, const uint8_t *m, int m_stride,
                       floating *out, Py_ssize_t n, int mode, floating fill,
-                      int zero_masked, floating *scratch, int stream) noexcept nogil:
+                      int zero_masked) noexcept nogil:
     if floating is float32_t:
-        fm_softmax_row_f32(x, m, m_stride, out, n, mode, fill, zero_masked, scratch, stream,
-                           NULL)
+        fm_softmax_row_f32(x, m, m_stride, out, n, mode, fill, zero_masked, NULL)
     else:
-        fm_softmax_row_f64(x, m, m_stride, out, n, mode, fill, zero_masked, scratch, stream,
-                           NULL)
+        fm_softmax_row_f64(x, m, m_stride, out, n, mode, fill, zero_masked, NULL)
 
 
 cdef inline void _cols(const floating *x, Py_ssize_t n, Py_ssize_t row_stride,
@@ -52,13 +49,8 @@ def masked_softmax_flat(
         const int64_t[::1] outer_shape,      # IN  collapsed outer dims of the mask
         const int64_t[::1] outer_mstride,    # IN  their mask strides (elements)
         Py_ssize_t m_ls, Py_ssize_t m_is,
-        int mode, double fill, bint zero_masked, bint stream, int n_threads):
-    """Fill `out` with the masked softmax of `x` along the middle axis.
-
-    stream: rows are staged in per-thread scratch and written to `out` once,
-    with non-temporal stores (for outputs much larger than the caches; never
-    when `out` is `x`). Only used when n_inner == 1.
-    """
+        int mode, double fill, bint zero_masked, int n_threads):
+    """Fill `out` with the masked softmax of `x` along the middle axis."""
     cdef const floating *xp = &x[0] if x.shape[0] > 0 else NULL
     cdef floating *op = &out[0] if out.shape[0] > 0 else NULL
     cdef const uint8_t *mp = &mask[0] if has_mask and mask.shape[0] > 0 else NULL
@@ -69,25 +61,15 @@ def masked_softmax_flat(
     cdef Py_ssize_t o, t, blk, i0, w, n_blocks
     cdef Py_ssize_t row = n_axis * n_inner
     cdef int m_stride = 1 if m_ls != 0 else 0
-    cdef floating *scratch = NULL
     if xp == NULL or n_outer <= 0 or row <= 0:
         return
     if n_threads > n_outer and n_inner == 1:
         n_threads = <int>n_outer
-    if n_inner == 1 and stream:
-        with nogil, parallel(num_threads=n_threads):
-            scratch = <floating *>malloc(n_axis * sizeof(floating))  # NULL: work in out
-            for o in prange(n_outer, schedule='static'):
-                _row(xp + o * row,
-                     (mp + fm_outer_offset(o, nd, shp, stp)) if mp != NULL else NULL,
-                     m_stride, op + o * row, n_axis, mode, f, zero_masked, scratch, 1)
-            free(scratch)
-            fm_store_fence()
-    elif n_inner == 1:
+    if n_inner == 1:
         for o in prange(n_outer, nogil=True, schedule='static', num_threads=n_threads):
             _row(xp + o * row,
                  (mp + fm_outer_offset(o, nd, shp, stp)) if mp != NULL else NULL,
-                 m_stride, op + o * row, n_axis, mode, f, zero_masked, NULL, 0)
+                 m_stride, op + o * row, n_axis, mode, f, zero_masked)
     else:
         n_blocks = (n_inner + FM_COL_BLOCK - 1) // FM_COL_BLOCK
         for t in prange(n_outer * n_blocks, nogil=True, schedule='static',

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
-import fastmask.kernels.softmax as S
 from fastmask.kernels import masked_softmax
 from oracle import keras
 
@@ -170,17 +169,6 @@ def test_bit_identical_across_threads(rng, shape, mshape, axis):
     ref = masked_softmax(x, m, axis=axis, n_threads=1)
     for t in (2, 3, 8):
         np.testing.assert_array_equal(masked_softmax(x, m, axis=axis, n_threads=t), ref)
-
-
-def test_streaming_path(rng, monkeypatch):
-    monkeypatch.setattr(S, "STREAM_BYTES", 0)
-    for dtype in (np.float32, np.float64):
-        x = rng.standard_normal((7, 3, 37)).astype(dtype)
-        m = rng.random((7, 1, 37)) < 0.6
-        m[0] = False
-        ref = reference(x, m)
-        for t in (1, 2):
-            assert_close(masked_softmax(x, m, n_threads=t), ref, dtype)
 
 
 def test_noncontiguous_readonly_and_out(rng):

@@ -23,9 +23,6 @@ __all__ = ["masked_softmax"]
 _REPLACE, _SUBTRACT, _LSE_INF = 0, 1, 2
 _EMPTY_I64 = np.zeros(0, dtype=np.int64)
 _EMPTY_U8 = np.zeros(1, dtype=np.uint8)
-# Outputs at least this large are written with non-temporal stores (they
-# would not stay in cache anyway, and this saves reading them first).
-STREAM_BYTES = 16 << 20
 
 
 def keras_mask_fill(dtype):
@@ -124,11 +121,10 @@ def _softmax_call(x, m, axis, out, mode, fill, zero_masked, n_threads):
         ostr = np.array([n_axis * n_inner], np.int64)
     else:
         mflat, oshape, ostr, m_ls, m_is = _mask_layout(m, shape, axis)
-    stream = out.nbytes >= STREAM_BYTES and not np.may_share_memory(x, out)
     _softmax.masked_softmax_flat(
         x.reshape(-1), out.reshape(-1), n_outer, n_axis, n_inner,
         mflat if mflat.size else _EMPTY_U8, m is not None, oshape, ostr, m_ls, m_is,
-        mode, float(fill), bool(zero_masked), stream, effective_num_threads(n_threads))
+        mode, float(fill), bool(zero_masked), effective_num_threads(n_threads))
     return out
 
 

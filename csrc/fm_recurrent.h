@@ -78,6 +78,13 @@ static inline int fm_rnn_gates_h(int cell, int reset_after) {
     return (cell == FM_CELL_GRU && !reset_after) ? 2 : fm_rnn_gates(cell);
 }
 
+/* Units per weight panel ("unit block"): one vector of lanes, two for
+ * SimpleRNN (one gate: two accumulator vectors per row keep the micro-kernel
+ * FMA-bound). Groups, padding (Upad) and packing all use the unit block. */
+static inline ptrdiff_t fm_rnn_unit_block(int cell, ptrdiff_t lanes) {
+    return cell == FM_CELL_SIMPLE ? 2 * lanes : lanes;
+}
+
 static inline ptrdiff_t fm_rnn_groups(ptrdiff_t U, ptrdiff_t lanes) {
     return (U + lanes - 1) / lanes;
 }
@@ -193,6 +200,7 @@ static inline void fm_rnn_barrier(void) {
 #define FMR_MR4 2
 #define FMR_MR3 3
 #define FMR_MR1 8
+#define FMR_MRS 6
 #define FMR_ATTR
 #include "fm_recurrent_impl.h"
 #define FMR_SUF f64_generic
@@ -203,6 +211,7 @@ static inline void fm_rnn_barrier(void) {
 #define FMR_MR4 2
 #define FMR_MR3 3
 #define FMR_MR1 8
+#define FMR_MRS 6
 #define FMR_ATTR
 #include "fm_recurrent_impl.h"
 #else
@@ -214,6 +223,7 @@ static inline void fm_rnn_barrier(void) {
 #define FMR_MR4 2
 #define FMR_MR3 3
 #define FMR_MR1 4
+#define FMR_MRS 4
 #define FMR_ATTR
 #include "fm_recurrent_impl.h"
 #define FMR_SUF f64_generic
@@ -224,6 +234,7 @@ static inline void fm_rnn_barrier(void) {
 #define FMR_MR4 2
 #define FMR_MR3 3
 #define FMR_MR1 4
+#define FMR_MRS 4
 #define FMR_ATTR
 #include "fm_recurrent_impl.h"
 #endif
@@ -237,6 +248,7 @@ static inline void fm_rnn_barrier(void) {
 #define FMR_MR4 2
 #define FMR_MR3 3
 #define FMR_MR1 8
+#define FMR_MRS 6
 #define FMR_ATTR __attribute__((target(FM_TARGET_AVX2)))
 #include "fm_recurrent_impl.h"
 #define FMR_SUF f64_avx2
@@ -247,6 +259,7 @@ static inline void fm_rnn_barrier(void) {
 #define FMR_MR4 2
 #define FMR_MR3 3
 #define FMR_MR1 8
+#define FMR_MRS 6
 #define FMR_ATTR __attribute__((target(FM_TARGET_AVX2)))
 #include "fm_recurrent_impl.h"
 #define FMR_SUF f32_avx512
@@ -257,6 +270,7 @@ static inline void fm_rnn_barrier(void) {
 #define FMR_MR4 6
 #define FMR_MR3 8
 #define FMR_MR1 12
+#define FMR_MRS 12
 #define FMR_ATTR __attribute__((target(FM_TARGET_AVX512)))
 #include "fm_recurrent_impl.h"
 #define FMR_SUF f64_avx512
@@ -267,6 +281,7 @@ static inline void fm_rnn_barrier(void) {
 #define FMR_MR4 6
 #define FMR_MR3 8
 #define FMR_MR1 12
+#define FMR_MRS 12
 #define FMR_ATTR __attribute__((target(FM_TARGET_AVX512)))
 #include "fm_recurrent_impl.h"
 #endif

@@ -14,8 +14,10 @@
 
 #if defined(_MSC_VER) && !defined(__clang__)
 #define FMR_RESTRICT __restrict
+#define FMR_NOINLINE __declspec(noinline)
 #else
 #define FMR_RESTRICT restrict
+#define FMR_NOINLINE __attribute__((noinline))
 #endif
 
 FM_INLINE FMR_ATTR FMR_VT FMR(fmr_load)(const FMR_T *p) {
@@ -72,6 +74,49 @@ FM_INLINE FMR_ATTR void FMR(fmr_mk)(const int m, const int nw, const int last,
     }
 }
 
+/* Out-of-line copies of the micro-kernel for each (weight vectors, last
+ * slot, rows): inlined into the large tile functions, the register allocator
+ * ran out of general registers for the row addresses and reloaded them in
+ * the k loop (-20% on GRU); out of line, the loop has the registers to
+ * itself. `acc` is read and written back around the loop. */
+#define FMR_MK_DEF(NW, LAST, M)                                                       \
+    static FMR_ATTR FMR_NOINLINE void FMR(fmr_mkn_##NW##_##LAST##_##M)(              \
+        const FMR_T *FMR_RESTRICT A, const ptrdiff_t lda, const FMR_T *FMR_RESTRICT W,  \
+        const ptrdiff_t K, FMR_VT (*FMR_RESTRICT acc)[4]) {                           \
+        FMR_VT r_[FMR_MRMAX][4];                                                      \
+        int i_, j_;                                                                   \
+        for (i_ = 0; i_ < M; i_++)                                                    \
+            for (j_ = 0; j_ < 4; j_++) r_[i_][j_] = acc[i_][j_];                      \
+        FMR(fmr_mk)(M, NW, LAST, A, lda, W, K, r_);                                   \
+        for (i_ = 0; i_ < M; i_++)                                                    \
+            for (j_ = 0; j_ < 4; j_++) acc[i_][j_] = r_[i_][j_];                      \
+    }
+#define FMR_MK_DEFS(NW, LAST)                                                         \
+    FMR_MK_DEF(NW, LAST, 1) FMR_MK_DEF(NW, LAST, 2) FMR_MK_DEF(NW, LAST, 3)           \
+    FMR_MK_DEF(NW, LAST, 4) FMR_MK_DEF(NW, LAST, 5) FMR_MK_DEF(NW, LAST, 6)           \
+    FMR_MK_DEF(NW, LAST, 7) FMR_MK_DEF(NW, LAST, 8) FMR_MK_DEF(NW, LAST, 9)           \
+    FMR_MK_DEF(NW, LAST, 10) FMR_MK_DEF(NW, LAST, 11) FMR_MK_DEF(NW, LAST, 12)
+FMR_MK_DEFS(4, 3)
+FMR_MK_DEFS(3, 2)
+FMR_MK_DEFS(3, 3)
+FMR_MK_DEFS(2, 1)
+FMR_MK_DEFS(1, 0)
+
+#define FMR_MK_PICK(M)                                                                \
+    if (nw == 4) FMR(fmr_mkn_4_3_##M)(A, lda, W, K, acc);                             \
+    else if (nw == 3 && last == 2) FMR(fmr_mkn_3_2_##M)(A, lda, W, K, acc);           \
+    else if (nw == 3) FMR(fmr_mkn_3_3_##M)(A, lda, W, K, acc);                        \
+    else if (nw == 2) FMR(fmr_mkn_2_1_##M)(A, lda, W, K, acc);                        \
+    else FMR(fmr_mkn_1_0_##M)(A, lda, W, K, acc)
+
+/* fmr_mk through the out-of-line copy for these (constant) m, nw, last. */
+FM_INLINE FMR_ATTR void FMR(fmr_mk_call)(const int m, const int nw, const int last,
+                                          const FMR_T *A, const ptrdiff_t lda,
+                                          const FMR_T *W, const ptrdiff_t K,
+                                          FMR_VT acc[FMR_MRMAX][4]) {
+    switch (m) { FMR_CASES(12, FMR_MK_PICK) default: break; }
+}
+
 #define FMR_ZERO_ACC(m, na)                                                   \
     do {                                                                      \
         int r_, j_;                                                           \
@@ -80,70 +125,83 @@ FM_INLINE FMR_ATTR void FMR(fmr_mk)(const int m, const int nw, const int last,
     } while (0)
 
 /* Common tile context. */
+#define FMR_UB(cell) fm_rnn_unit_block(cell, FMR_V)
+
 #define FMR_TILE_PROLOGUE                                                     \
+    const ptrdiff_t ub = FMR_UB(a->cell);                                     \
     const FMR_T *A = (const FMR_T *)a->A + i0 * a->lda;                       \
-    const FMR_T *bias = (const FMR_T *)a->bias + g * FMR_V;                   \
+    const FMR_T *bias = (const FMR_T *)a->bias + g * ub;                      \
     FMR_T *h = (FMR_T *)a->h, *out = (FMR_T *)a->out;                         \
-    const ptrdiff_t gv = g * FMR_V, nv = a->U - gv;                           \
-    const ptrdiff_t Wp = fm_rnn_panel_size(a->cell, a->reset_after, a->F, a->U, FMR_V); \
+    const ptrdiff_t gv = g * ub, nv = a->U - gv;                              \
+    const ptrdiff_t Wp = fm_rnn_panel_size(a->cell, a->reset_after, a->F, a->U, ub); \
     const FMR_T *W = (const FMR_T *)a->wp + g * Wp;                           \
     FMR_VT acc[FMR_MRMAX][4];                                                 \
     int r
 
 #define FMR_OUT_ROW(b) (out + ((b) * a->T + s) * a->U + gv)
 
-FM_INLINE FMR_ATTR void FMR(fmr_tile_lstm)(const int m, const fm_rnn_args *a, ptrdiff_t s,
-                                            const ptrdiff_t *rows, ptrdiff_t i0, ptrdiff_t g) {
+FM_INLINE FMR_ATTR void FMR(fmr_tile_lstm)(const int m, const int act, const int ract,
+                                              const fm_rnn_args *a, ptrdiff_t s,
+                                              const ptrdiff_t *rows, ptrdiff_t i0, ptrdiff_t g) {
     FMR_TILE_PROLOGUE;
     FMR_T *c = (FMR_T *)a->c;
     const FMR_VT bi = FMR(fmr_load)(bias), bf = FMR(fmr_load)(bias + a->Upad);
     const FMR_VT bc = FMR(fmr_load)(bias + 2 * a->Upad), bo = FMR(fmr_load)(bias + 3 * a->Upad);
     FMR_ZERO_ACC(m, 4);
-    FMR(fmr_mk)(m, 4, 3, A, a->lda, W, a->F + a->U, acc);
+    FMR(fmr_mk_call)(m, 4, 3, A, a->lda, W, a->F + a->U, acc);
     for (r = 0; r < m; r++) {
         const ptrdiff_t b = rows[i0 + r];
         FMR_T *cp = c + b * a->Upad + gv;
-        const FMR_VT i = FMR_ACT(a->ract, acc[r][0] + bi);
-        const FMR_VT f = FMR_ACT(a->ract, acc[r][1] + bf);
-        const FMR_VT gg = FMR_ACT(a->act, acc[r][2] + bc);
-        const FMR_VT o = FMR_ACT(a->ract, acc[r][3] + bo);
+        const FMR_VT i = FMR_ACT(ract, acc[r][0] + bi);
+        const FMR_VT f = FMR_ACT(ract, acc[r][1] + bf);
+        const FMR_VT gg = FMR_ACT(act, acc[r][2] + bc);
+        const FMR_VT o = FMR_ACT(ract, acc[r][3] + bo);
         const FMR_VT cn = f * FMR(fmr_load)(cp) + i * gg;
-        const FMR_VT hn = o * FMR_ACT(a->act, cn);
+        const FMR_VT hn = o * FMR_ACT(act, cn);
         FMR(fmr_store)(cp, cn);
         FMR(fmr_store)(h + b * a->Upad + gv, hn);
         if (out) FMR(fmr_store_n)(FMR_OUT_ROW(b), hn, nv);
     }
 }
 
-FM_INLINE FMR_ATTR void FMR(fmr_tile_simple)(const int m, const fm_rnn_args *a, ptrdiff_t s,
+FM_INLINE FMR_ATTR void FMR(fmr_tile_simple)(const int m, const int act, const int ract,
+                                              const fm_rnn_args *a, ptrdiff_t s,
                                               const ptrdiff_t *rows, ptrdiff_t i0, ptrdiff_t g) {
+    /* SimpleRNN panels hold 2 vectors of units: 2 accumulators per row keep
+     * the micro-kernel FMA-bound (1 would make it load-bound). */
     FMR_TILE_PROLOGUE;
-    const FMR_VT bb = FMR(fmr_load)(bias);
-    FMR_ZERO_ACC(m, 1);
-    FMR(fmr_mk)(m, 1, 0, A, a->lda, W, a->F + a->U, acc);
+    const FMR_VT b0 = FMR(fmr_load)(bias), b1 = FMR(fmr_load)(bias + FMR_V);
+    (void)ract;
+    FMR_ZERO_ACC(m, 2);
+    FMR(fmr_mk_call)(m, 2, 1, A, a->lda, W, a->F + a->U, acc);
     for (r = 0; r < m; r++) {
         const ptrdiff_t b = rows[i0 + r];
-        const FMR_VT hn = FMR_ACT(a->act, acc[r][0] + bb);
-        FMR(fmr_store)(h + b * a->Upad + gv, hn);
-        if (out) FMR(fmr_store_n)(FMR_OUT_ROW(b), hn, nv);
+        const FMR_VT h0 = FMR_ACT(act, acc[r][0] + b0), h1 = FMR_ACT(act, acc[r][1] + b1);
+        FMR(fmr_store)(h + b * a->Upad + gv, h0);
+        FMR(fmr_store)(h + b * a->Upad + gv + FMR_V, h1);
+        if (out) {
+            FMR(fmr_store_n)(FMR_OUT_ROW(b), h0, nv);
+            if (nv > FMR_V) FMR(fmr_store_n)(FMR_OUT_ROW(b) + FMR_V, h1, nv - FMR_V);
+        }
     }
 }
 
 /* GRU, reset_after=True: slots z, r, x@K_h, h@R_h. */
-FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_ra)(const int m, const fm_rnn_args *a, ptrdiff_t s,
+FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_ra)(const int m, const int act, const int ract,
+                                              const fm_rnn_args *a, ptrdiff_t s,
                                               const ptrdiff_t *rows, ptrdiff_t i0, ptrdiff_t g) {
     FMR_TILE_PROLOGUE;
     const FMR_VT bz = FMR(fmr_load)(bias), br = FMR(fmr_load)(bias + a->Upad);
     const FMR_VT bxh = FMR(fmr_load)(bias + 2 * a->Upad), bhh = FMR(fmr_load)(bias + 3 * a->Upad);
     FMR_ZERO_ACC(m, 4);
-    FMR(fmr_mk)(m, 3, 2, A, a->lda, W, a->F, acc);
-    FMR(fmr_mk)(m, 3, 3, A + a->F, a->lda, W + a->F * 3 * FMR_V, a->U, acc);
+    FMR(fmr_mk_call)(m, 3, 2, A, a->lda, W, a->F, acc);
+    FMR(fmr_mk_call)(m, 3, 3, A + a->F, a->lda, W + a->F * 3 * FMR_V, a->U, acc);
     for (r = 0; r < m; r++) {
         const ptrdiff_t b = rows[i0 + r];
         const FMR_VT hp = FMR(fmr_load)(A + r * a->lda + a->F + gv);
-        const FMR_VT z = FMR_ACT(a->ract, acc[r][0] + bz);
-        const FMR_VT rr = FMR_ACT(a->ract, acc[r][1] + br);
-        const FMR_VT hh = FMR_ACT(a->act, (acc[r][2] + bxh) + rr * (acc[r][3] + bhh));
+        const FMR_VT z = FMR_ACT(ract, acc[r][0] + bz);
+        const FMR_VT rr = FMR_ACT(ract, acc[r][1] + br);
+        const FMR_VT hh = FMR_ACT(act, (acc[r][2] + bxh) + rr * (acc[r][3] + bhh));
         const FMR_VT hn = z * hp + ((FMR_T)1 - z) * hh;
         FMR(fmr_store)(h + b * a->Upad + gv, hn);
         if (out) FMR(fmr_store_n)(FMR_OUT_ROW(b), hn, nv);
@@ -151,7 +209,8 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_ra)(const int m, const fm_rnn_args *a, 
 }
 
 /* GRU, reset_after=False, phase 0: z, r, x@K_h + b_h and r*h into scratch. */
-FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_p0)(const int m, const fm_rnn_args *a, ptrdiff_t s,
+FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_p0)(const int m, const int act, const int ract,
+                                              const fm_rnn_args *a, ptrdiff_t s,
                                               const ptrdiff_t *rows, ptrdiff_t i0, ptrdiff_t g) {
     FMR_TILE_PROLOGUE;
     FMR_T *zs = (FMR_T *)a->z, *hxs = (FMR_T *)a->hx, *rhs = (FMR_T *)a->rh;
@@ -159,20 +218,21 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_p0)(const int m, const fm_rnn_args *a, 
     const FMR_VT bh = FMR(fmr_load)(bias + 2 * a->Upad);
     (void)rows; (void)h; (void)out; (void)nv; (void)s;
     FMR_ZERO_ACC(m, 3);
-    FMR(fmr_mk)(m, 3, 2, A, a->lda, W, a->F, acc);
-    FMR(fmr_mk)(m, 2, 1, A + a->F, a->lda, W + a->F * 3 * FMR_V, a->U, acc);
+    FMR(fmr_mk_call)(m, 3, 2, A, a->lda, W, a->F, acc);
+    FMR(fmr_mk_call)(m, 2, 1, A + a->F, a->lda, W + a->F * 3 * FMR_V, a->U, acc);
     for (r = 0; r < m; r++) {
         const ptrdiff_t row = (i0 + r) * a->Upad + gv;
         const FMR_VT hp = FMR(fmr_load)(A + r * a->lda + a->F + gv);
-        const FMR_VT rr = FMR_ACT(a->ract, acc[r][1] + br);
-        FMR(fmr_store)(zs + row, FMR_ACT(a->ract, acc[r][0] + bz));
+        const FMR_VT rr = FMR_ACT(ract, acc[r][1] + br);
+        FMR(fmr_store)(zs + row, FMR_ACT(ract, acc[r][0] + bz));
         FMR(fmr_store)(hxs + row, acc[r][2] + bh);
         FMR(fmr_store)(rhs + row, rr * hp);
     }
 }
 
 /* GRU, reset_after=False, phase 1: hh = act(x@K_h + b_h + (r*h) @ R_h). */
-FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_p1)(const int m, const fm_rnn_args *a, ptrdiff_t s,
+FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_p1)(const int m, const int act, const int ract,
+                                              const fm_rnn_args *a, ptrdiff_t s,
                                               const ptrdiff_t *rows, ptrdiff_t i0, ptrdiff_t g) {
     FMR_T *h = (FMR_T *)a->h, *out = (FMR_T *)a->out;
     const FMR_T *A = (const FMR_T *)a->A;
@@ -185,12 +245,12 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_p1)(const int m, const fm_rnn_args *a, 
     FMR_VT acc[FMR_MRMAX][4];
     int r;
     FMR_ZERO_ACC(m, 1);
-    FMR(fmr_mk)(m, 1, 0, rh, a->Upad, W, a->U, acc);
+    FMR(fmr_mk_call)(m, 1, 0, rh, a->Upad, W, a->U, acc);
     for (r = 0; r < m; r++) {
         const ptrdiff_t b = rows[i0 + r], row = (i0 + r) * a->Upad + gv;
         const FMR_VT hp = FMR(fmr_load)(A + (i0 + r) * a->lda + a->F + gv);
         const FMR_VT z = FMR(fmr_load)(zs + row);
-        const FMR_VT hh = FMR_ACT(a->act, FMR(fmr_load)(hxs + row) + acc[r][0]);
+        const FMR_VT hh = FMR_ACT(act, FMR(fmr_load)(hxs + row) + acc[r][0]);
         const FMR_VT hn = z * hp + ((FMR_T)1 - z) * hh;
         FMR(fmr_store)(h + b * a->Upad + gv, hn);
         if (out) FMR(fmr_store_n)(FMR_OUT_ROW(b), hn, nv);
@@ -216,18 +276,19 @@ static FMR_ATTR void FMR(fm_rnn_act_vec_impl)(int kind, void *xv, ptrdiff_t n) {
 static inline int FMR(fm_rnn_mr_impl)(int cell, int reset_after, int phase) {
     if (cell == FM_CELL_LSTM || (cell == FM_CELL_GRU && reset_after)) return FMR_MR4;
     if (cell == FM_CELL_GRU && phase == 0) return FMR_MR3;
+    if (cell == FM_CELL_SIMPLE) return FMR_MRS;
     return FMR_MR1;
 }
 
-#define FMR_CALL_LSTM(M) FMR(fmr_tile_lstm)(M, a, s, rows, i0, g)
-#define FMR_CALL_SIMPLE(M) FMR(fmr_tile_simple)(M, a, s, rows, i0, g)
-#define FMR_CALL_GRU_RA(M) FMR(fmr_tile_gru_ra)(M, a, s, rows, i0, g)
-#define FMR_CALL_GRU_P0(M) FMR(fmr_tile_gru_p0)(M, a, s, rows, i0, g)
-#define FMR_CALL_GRU_P1(M) FMR(fmr_tile_gru_p1)(M, a, s, rows, i0, g)
+#define FMR_CALL_LSTM(M) FMR(fmr_tile_lstm)(M, act, ract, a, s, rows, i0, g)
+#define FMR_CALL_SIMPLE(M) FMR(fmr_tile_simple)(M, act, ract, a, s, rows, i0, g)
+#define FMR_CALL_GRU_RA(M) FMR(fmr_tile_gru_ra)(M, act, ract, a, s, rows, i0, g)
+#define FMR_CALL_GRU_P0(M) FMR(fmr_tile_gru_p0)(M, act, ract, a, s, rows, i0, g)
+#define FMR_CALL_GRU_P1(M) FMR(fmr_tile_gru_p1)(M, act, ract, a, s, rows, i0, g)
 
-static FMR_ATTR void FMR(fm_rnn_tiles_impl)(const fm_rnn_args *a, ptrdiff_t s, int phase,
-                                             ptrdiff_t i_lo, ptrdiff_t i_hi, ptrdiff_t g_lo,
-                                             ptrdiff_t g_hi) {
+FM_INLINE FMR_ATTR void FMR(fmr_tiles)(const int act, const int ract, const fm_rnn_args *a,
+                                        ptrdiff_t s, int phase, ptrdiff_t i_lo, ptrdiff_t i_hi,
+                                        ptrdiff_t g_lo, ptrdiff_t g_hi) {
     const ptrdiff_t *rows = a->rows + a->off[s];
     const int mr = FMR(fm_rnn_mr_impl)(a->cell, a->reset_after, phase);
     ptrdiff_t g, i0;
@@ -237,7 +298,7 @@ static FMR_ATTR void FMR(fm_rnn_tiles_impl)(const fm_rnn_args *a, ptrdiff_t s, i
             if (a->cell == FM_CELL_LSTM) {
                 switch (m) { FMR_CASES(FMR_MR4, FMR_CALL_LSTM) default: break; }
             } else if (a->cell == FM_CELL_SIMPLE) {
-                switch (m) { FMR_CASES(FMR_MR1, FMR_CALL_SIMPLE) default: break; }
+                switch (m) { FMR_CASES(FMR_MRS, FMR_CALL_SIMPLE) default: break; }
             } else if (a->reset_after) {
                 switch (m) { FMR_CASES(FMR_MR4, FMR_CALL_GRU_RA) default: break; }
             } else if (phase == 0) {
@@ -249,6 +310,17 @@ static FMR_ATTR void FMR(fm_rnn_tiles_impl)(const fm_rnn_args *a, ptrdiff_t s, i
     }
 }
 
+/* The default activations (tanh, sigmoid) get their own compiled copy with
+ * the activation dispatch resolved at compile time. */
+static FMR_ATTR void FMR(fm_rnn_tiles_impl)(const fm_rnn_args *a, ptrdiff_t s, int phase,
+                                             ptrdiff_t i_lo, ptrdiff_t i_hi, ptrdiff_t g_lo,
+                                             ptrdiff_t g_hi) {
+    if (a->act == FM_ACT_TANH && (a->ract == FM_ACT_SIGMOID || a->cell == FM_CELL_SIMPLE))
+        FMR(fmr_tiles)(FM_ACT_TANH, FM_ACT_SIGMOID, a, s, phase, i_lo, i_hi, g_lo, g_hi);
+    else
+        FMR(fmr_tiles)(a->act, a->ract, a, s, phase, i_lo, i_hi, g_lo, g_hi);
+}
+
 #undef FMR_CALL_LSTM
 #undef FMR_CALL_SIMPLE
 #undef FMR_CALL_GRU_RA
@@ -258,6 +330,10 @@ static FMR_ATTR void FMR(fm_rnn_tiles_impl)(const fm_rnn_args *a, ptrdiff_t s, i
 #undef FMR_OUT_ROW
 #undef FMR_ZERO_ACC
 #undef FMR_RESTRICT
+#undef FMR_NOINLINE
+#undef FMR_MK_DEF
+#undef FMR_MK_DEFS
+#undef FMR_MK_PICK
 #undef FMR_MRMAX
 #undef FMR_ACT
 #undef FMR
@@ -271,4 +347,6 @@ static FMR_ATTR void FMR(fm_rnn_tiles_impl)(const fm_rnn_args *a, ptrdiff_t s, i
 #undef FMR_MR4
 #undef FMR_MR3
 #undef FMR_MR1
+#undef FMR_MRS
+#undef FMR_UB
 #undef FMR_ATTR

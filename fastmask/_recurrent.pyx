@@ -68,6 +68,7 @@ cdef extern from "fm_recurrent.h" nogil:
     int fm_rnn_gates(int cell)
     int fm_rnn_bias_rows(int cell, int reset_after)
     ptrdiff_t fm_rnn_groups(ptrdiff_t U, ptrdiff_t lanes)
+    ptrdiff_t fm_rnn_unit_block(int cell, ptrdiff_t lanes)
     ptrdiff_t fm_rnn_packed_size(int cell, int reset_after, ptrdiff_t F, ptrdiff_t U,
                                  ptrdiff_t lanes)
     void fm_rnn_pack_f(int cell, int reset_after, ptrdiff_t F, ptrdiff_t U, ptrdiff_t lanes,
@@ -161,7 +162,9 @@ def activation_vec(name, floating[::1] x):
 
 
 class Packed:
-    """Weights packed for one (cell, reset_after, dtype, ISA): reusable across calls."""
+    """Weights packed for one (cell, reset_after, dtype, ISA): reusable across calls.
+
+    `lanes` is the unit block of the panels (fm_rnn_unit_block)."""
     __slots__ = ("wp", "cell", "reset_after", "F", "U", "dtype", "isa", "lanes")
 
     def matches(self, cell, reset_after, F, U, dtype, isa):
@@ -177,7 +180,7 @@ def pack(str cell_name, floating[:, ::1] kernel, floating[:, ::1] recurrent_kern
     cdef int dbl = floating is float64_t
     cdef Py_ssize_t F = kernel.shape[0]
     cdef Py_ssize_t U = recurrent_kernel.shape[0]
-    cdef Py_ssize_t L = fm_rnn_lanes(isa, dbl)
+    cdef Py_ssize_t L = fm_rnn_unit_block(cell, fm_rnn_lanes(isa, dbl))
     dtype = np.float64 if dbl else np.float32
     wp_arr = np.empty(fm_rnn_packed_size(cell, reset_after, F, U, L), dtype=dtype)
     cdef floating[::1] wp = wp_arr
@@ -283,7 +286,7 @@ cdef void _step(const fm_rnn_args *a, int isa, Py_ssize_t s, int tid, int nth, i
 
 cdef void _time_loop(const fm_rnn_args *a, int isa, int n_threads) noexcept nogil:
     cdef Py_ssize_t s
-    cdef Py_ssize_t G = fm_rnn_groups(a.U, fm_rnn_lanes(isa, a.dbl))
+    cdef Py_ssize_t G = fm_rnn_groups(a.U, fm_rnn_unit_block(a.cell, fm_rnn_lanes(isa, a.dbl)))
     cdef bint two_phase = a.cell == FM_CELL_GRU and not a.reset_after
     cdef int mr = fm_rnn_mr(isa, a.dbl, a.cell, a.reset_after, 0)
     cdef int tid = 0, nth = 1

@@ -133,7 +133,7 @@ def _sdpa(query, key, value, *, key_mask, query_mask, attention_mask, causal, sc
     km = None if key_mask is None else _bool_array(key_mask, "key_mask", (B, S))
     qm = None if query_mask is None else _bool_array(query_mask, "query_mask", (B, Tq))
     if (compact and mode == _REPLACE and not return_weights and not zero_qrows
-            and ((km is not None and not km.all()) or (qm is not None and not qm.all()))):
+            and _compact_pays(qm, km)):
         with _single_threaded_blas(blas_limited):
             return _sdpa_compact(q, k, v, layout, km, qm, attention_mask, causal, scale, fill,
                                  zero_masked, effective_num_threads(n_threads))
@@ -451,6 +451,17 @@ def _compact_core(Q, K, V, qoff, koff, tq, sk, T, S, attention_mask, causal, emp
             fill, zero_masked, scale, _COMPACT_MARGIN[np.dtype(dtype)], chunk,
             scratch, mrows, fallback, nt)
     return ctx, np.flatnonzero(fallback[:B])
+
+
+# Skip padding in masked_attention only when it removes at least this fraction
+# of the score matrix (gathering q, k, v and scattering the output cost a pass).
+_COMPACT_MIN_SAVING = 0.3
+
+
+def _compact_pays(qm, km):
+    q_frac = 1.0 if qm is None else float(np.count_nonzero(qm)) / max(qm.size, 1)
+    k_frac = 1.0 if km is None else float(np.count_nonzero(km)) / max(km.size, 1)
+    return q_frac * k_frac <= 1.0 - _COMPACT_MIN_SAVING
 
 
 def _bthd(x, layout):

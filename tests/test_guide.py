@@ -88,7 +88,11 @@ def _run(script, tmp_path, tag, backend=None):
     runner.write_text(RUNNER)
     out = tmp_path / f"y_{tag}.npy"
     env = dict(os.environ)
-    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    # Import the fastmask this test process imported (the installed one in CI,
+    # the in-place build in development), never the uncompiled source tree.
+    import fastmask
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(fastmask.__file__)))
+    env["PYTHONPATH"] = pkg_parent + os.pathsep + env.get("PYTHONPATH", "")
     env.pop("KERAS_BACKEND", None)
     if backend:
         env["KERAS_BACKEND"] = backend

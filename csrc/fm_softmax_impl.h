@@ -131,23 +131,44 @@ FM_TARGET static void FM_NAME(fm_softmax_cols)(
         bad[c] = 0;
         sum[c] = 0;
     }
-    /* Pass 1: masked logits, column max, NaN flags. */
+    /* Pass 1: masked logits, column max, NaN flags. Every operand is computed
+     * unconditionally and chosen with selects, so GCC vectorises over c; the
+     * `omp simd` loops keep c innermost (GCC's loop interchange otherwise
+     * turned some of these nests into scalar loops over l). */
     for (l = 0; l < n; ++l) {
         const FM_T *xr = x + l * row_stride;
         FM_T *orow = out + l * row_stride;
-        if (m == NULL) {
+        const uint8_t *mr = m == NULL ? NULL : m + l * m_ls;
+        if (mr == NULL || (m_cs == 0 && mr[0])) {          /* whole row kept */
+            FM_PRAGMA_SIMD()
             for (c = 0; c < w; ++c) {
                 FM_T y = xr[c];
                 orow[c] = y;
                 mx[c] = y > mx[c] ? y : mx[c];
                 bad[c] |= (y != y);
             }
-        } else {
-            const uint8_t *mr = m + l * m_ls;
+        } else if (m_cs == 0) {                            /* whole row masked */
+            FM_PRAGMA_SIMD()
             for (c = 0; c < w; ++c) {
                 FM_T xv = xr[c];
-                FM_T alt = sub ? xv - fill : fill;
-                FM_T y = mr[c * m_cs] ? xv : alt;
+                FM_T y = sub ? xv - fill : fill;
+                orow[c] = y;
+                mx[c] = y > mx[c] ? y : mx[c];
+                bad[c] |= (y != y);
+            }
+        } else if (sub) {
+            FM_PRAGMA_SIMD()
+            for (c = 0; c < w; ++c) {
+                FM_T xv = xr[c];
+                FM_T y = FM_SELECT(mr[c], xv, xv - fill);
+                orow[c] = y;
+                mx[c] = y > mx[c] ? y : mx[c];
+                bad[c] |= (y != y);
+            }
+        } else {
+            FM_PRAGMA_SIMD()
+            for (c = 0; c < w; ++c) {
+                FM_T y = FM_SELECT(mr[c], xr[c], fill);
                 orow[c] = y;
                 mx[c] = y > mx[c] ? y : mx[c];
                 bad[c] |= (y != y);
@@ -158,28 +179,45 @@ FM_TARGET static void FM_NAME(fm_softmax_cols)(
         lse[c] = !bad[c] && mx[c] == INFINITY && (mode & FM_LSE_INF);
         bad[c] |= !(mx[c] > -INFINITY && mx[c] < INFINITY);
     }
-    /* Pass 2: exponentiate and sum (bad columns are overwritten below). */
+    /* Pass 2: exponentiate and sum; bad columns keep their logits (their
+     * exp and sum are garbage and unused). */
     for (l = 0; l < n; ++l) {
         FM_T *orow = out + l * row_stride;
+        FM_PRAGMA_SIMD()
         for (c = 0; c < w; ++c) {
-            FM_T t = bad[c] ? (FM_T)0 : orow[c] - mx[c];
-            FM_T e = FM_EXP(t);
-            orow[c] = bad[c] ? orow[c] : e;  /* bad columns keep their logits */
+            FM_T y = orow[c];
+            FM_T e = FM_EXP(y - mx[c]);
+            orow[c] = bad[c] ? y : e;
             sum[c] += e;
         }
     }
     for (c = 0; c < w; ++c)
         sum[c] = (FM_T)1 / sum[c];
-    /* Pass 3: normalise; NaN for bad columns; zero masked entries. */
+    /* Pass 3: normalise; NaN for bad columns (lse: NaN at +inf logits, 0
+     * elsewhere); zero masked entries. */
     for (l = 0; l < n; ++l) {
         FM_T *orow = out + l * row_stride;
         const uint8_t *mr = m == NULL ? NULL : m + l * m_ls;
-        for (c = 0; c < w; ++c) {
-            FM_T v = orow[c] * sum[c];
-            if (bad[c])  /* lse: NaN at +inf logits, 0 elsewhere */
-                v = (lse[c] && orow[c] != INFINITY) ? (FM_T)0 : (FM_T)NAN;
-            int drop = zero_masked && mr != NULL && !mr[c * m_cs];
-            orow[c] = drop ? (FM_T)0 : v;
+        if (mr == NULL || !zero_masked || (m_cs == 0 && mr[0])) {
+            FM_PRAGMA_SIMD()
+            for (c = 0; c < w; ++c) {
+                FM_T y = orow[c];
+                FM_T special = (lse[c] && y != INFINITY) ? (FM_T)0 : (FM_T)NAN;
+                FM_T v = y * sum[c];
+                orow[c] = bad[c] ? special : v;
+            }
+        } else if (m_cs == 0) {
+            FM_PRAGMA_SIMD()
+            for (c = 0; c < w; ++c)
+                orow[c] = 0;
+        } else {
+            FM_PRAGMA_SIMD()
+            for (c = 0; c < w; ++c) {
+                FM_T y = orow[c];
+                FM_T special = (lse[c] && y != INFINITY) ? (FM_T)0 : (FM_T)NAN;
+                FM_T v = y * sum[c];
+                orow[c] = FM_SELECT(mr[c], bad[c] ? special : v, (FM_T)0);
+            }
         }
     }
 }

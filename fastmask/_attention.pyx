@@ -27,6 +27,9 @@ from fastmask._softmax cimport fm_softmax_row_f32, fm_softmax_row_f64
 from fastmask._openmp_helpers cimport omp_get_thread_num
 
 cdef uint8_t _ZERO = 0
+# Rows per GEMM of linear_flat (fixed, so results do not depend on threads).
+cdef enum:
+    LINEAR_BLOCK_ROWS = 512
 
 
 cdef inline void _softmax_inplace(floating *row, const uint8_t *m, int m_stride, Py_ssize_t n,
@@ -154,9 +157,10 @@ def linear_flat(
         bint has_bias,
         floating[::1] out,            # OUT (M, N)
         Py_ssize_t M, Py_ssize_t K, Py_ssize_t N, int n_threads):
-    """out = x @ w (+ bias): row blocks split among OpenMP threads, one
-    single-threaded GEMM per block (the caller limits BLAS to one thread), so
-    BLAS's own threads never run or spin next to fastmask's."""
+    """out = x @ w (+ bias): blocks of LINEAR_BLOCK_ROWS rows split among OpenMP
+    threads, one single-threaded GEMM per block (the caller limits BLAS to one
+    thread), so BLAS's own threads never run or spin next to fastmask's. The
+    blocks do not depend on the thread count, nor do the results."""
     cdef const floating *xp = &x[0]
     cdef const floating *wp = &w[0]
     cdef const floating *bp = &bias[0] if has_bias else NULL
@@ -167,8 +171,10 @@ def linear_flat(
         return
     if n_threads < 1:
         n_threads = 1
-    rows = (M + n_threads - 1) // n_threads
+    rows = LINEAR_BLOCK_ROWS
     n_blocks = (M + rows - 1) // rows
+    if n_threads > n_blocks:
+        n_threads = <int>n_blocks
     for blk in prange(n_blocks, nogil=True, schedule='static', num_threads=n_threads):
         r0 = blk * rows
         nr = M - r0

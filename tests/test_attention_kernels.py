@@ -267,3 +267,13 @@ def test_mha_padding_skipped_keeps_keras_fill_semantics(rng, monkeypatch):
     monkeypatch.setattr(A, "_COMPACT_MARGIN", {np.dtype(np.float32): -np.inf})
     wrong = multi_head_attention(q, x, **w, value_mask=km, fully_masked="zeros")
     assert not np.allclose(wrong, full)     # without the check the result would differ
+
+
+def test_mha_bit_identical_across_threads(rng):
+    w = _mha_weights(rng, E=16, H=2, D=8, Dv=8, O=(16,))
+    x = rng.standard_normal((5, 150, 16)).astype(np.float32)     # 750 rows: several GEMM blocks
+    m = np.arange(150)[None, :] < rng.integers(1, 151, 5)[:, None]
+    for kw in ({}, dict(query_mask=m, value_mask=m), dict(value_mask=m, causal=True)):
+        ref = multi_head_attention(x, x, **w, **kw, n_threads=1)
+        for t in (2, 3):
+            np.testing.assert_array_equal(multi_head_attention(x, x, **w, **kw, n_threads=t), ref)

@@ -169,24 +169,19 @@ static int fm_copy_block(char *dst, int dst_type, Py_ssize_t itemsize, const cha
 
 typedef int (*fm_list_row_fn)(PyObject *const *items, Py_ssize_t n, char *dst);
 
-/* Value of an exact int: inline read of CPython's one-digit ("compact") ints,
- * PyLong_AsLongLongAndOverflow otherwise. *overflow != 0: outside int64. */
-static inline long long fm_long_value(PyObject *o, int *overflow)
-{
+/* CPython's one-digit ("compact") ints, read inline: |value| < 2**30. */
 #if PY_VERSION_HEX >= 0x030C0000
-    if (PyUnstable_Long_IsCompact((PyLongObject *)o)) {
-        *overflow = 0;
-        return (long long)PyUnstable_Long_CompactValue((PyLongObject *)o);
-    }
+#define FM_LONG_IS_COMPACT(o) PyUnstable_Long_IsCompact((PyLongObject *)(o))
+#define FM_LONG_COMPACT(o) ((long long)PyUnstable_Long_CompactValue((PyLongObject *)(o)))
 #elif PY_VERSION_HEX >= 0x030900A0 && !defined(Py_LIMITED_API) && !defined(PYPY_VERSION)
-    Py_ssize_t size = Py_SIZE(o);
-    if (size >= -1 && size <= 1) {
-        *overflow = 0;
-        return (long long)size * (long long)((PyLongObject *)o)->ob_digit[0];
-    }
+#define FM_LONG_IS_COMPACT(o) ((size_t)(Py_SIZE(o) + 1) <= 2)
+#define FM_LONG_COMPACT(o) ((long long)Py_SIZE(o) * (long long)((PyLongObject *)(o))->ob_digit[0])
+#else
+#define FM_LONG_IS_COMPACT(o) 0
+#define FM_LONG_COMPACT(o) 0LL
 #endif
-    return PyLong_AsLongLongAndOverflow(o, overflow);
-}
+/* Does every compact int fit [LO, HI]? (then the range check is skipped) */
+#define FM_COMPACT_FITS(LO, HI) ((long long)(LO) <= -(1LL << 30) && (long long)(HI) >= (1LL << 30))
 
 /* Exact int/float items -> integer DT. ints: must lie in [LO, HI];
  * floats: int(x) must lie there (LOM1 < x < HIP1, NaN/inf fail). */
@@ -197,9 +192,14 @@ static int NAME(PyObject *const *items, Py_ssize_t n, char *dst_)               
     Py_ssize_t i;                                                               \
     for (i = 0; i < n; i++) {                                                   \
         PyObject *o = items[i];                                                 \
-        if (Py_IS_TYPE(o, &PyLong_Type)) {                                      \
+        if (Py_IS_TYPE(o, &PyLong_Type) && FM_LONG_IS_COMPACT(o)) {             \
+            long long v = FM_LONG_COMPACT(o);                                   \
+            if (!FM_COMPACT_FITS(LO, HI) && (v < (long long)(LO) || v > (long long)(HI))) \
+                return 1;                                                       \
+            dst[i] = (DT)v;                                                     \
+        } else if (Py_IS_TYPE(o, &PyLong_Type)) {                               \
             int overflow;                                                       \
-            long long v = fm_long_value(o, &overflow);           \
+            long long v = PyLong_AsLongLongAndOverflow(o, &overflow);           \
             if (overflow || v < (long long)(LO) || v > (long long)(HI)) return 1; \
             dst[i] = (DT)v;                                                     \
         } else if (Py_IS_TYPE(o, &PyFloat_Type)) {                              \
@@ -229,9 +229,13 @@ static int fm_list_row_u64(PyObject *const *items, Py_ssize_t n, char *dst_)
     Py_ssize_t i;
     for (i = 0; i < n; i++) {
         PyObject *o = items[i];
-        if (Py_IS_TYPE(o, &PyLong_Type)) {
+        if (Py_IS_TYPE(o, &PyLong_Type) && FM_LONG_IS_COMPACT(o)) {
+            long long v = FM_LONG_COMPACT(o);
+            if (v < 0) return 1;
+            dst[i] = (uint64_t)v;
+        } else if (Py_IS_TYPE(o, &PyLong_Type)) {
             int overflow;
-            long long v = fm_long_value(o, &overflow);
+            long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
             if (overflow > 0) {
                 unsigned long long u = PyLong_AsUnsignedLongLong(o);
                 if (u == (unsigned long long)-1 && PyErr_Occurred()) { PyErr_Clear(); return 1; }
@@ -264,9 +268,11 @@ static int NAME(PyObject *const *items, Py_ssize_t n, char *dst_)               
         double x;                                                               \
         if (Py_IS_TYPE(o, &PyFloat_Type)) {                                     \
             x = PyFloat_AS_DOUBLE(o);                                           \
+        } else if (Py_IS_TYPE(o, &PyLong_Type) && FM_LONG_IS_COMPACT(o)) {      \
+            x = (double)FM_LONG_COMPACT(o);                                     \
         } else if (Py_IS_TYPE(o, &PyLong_Type)) {                               \
             int overflow;                                                       \
-            long long v = fm_long_value(o, &overflow);           \
+            long long v = PyLong_AsLongLongAndOverflow(o, &overflow);           \
             if (overflow) {                                                     \
                 x = PyLong_AsDouble(o);                                         \
                 if (x == -1.0 && PyErr_Occurred()) { PyErr_Clear(); return 1; } \

@@ -1,0 +1,181 @@
+"""Shared pieces of fastmask's LSTM/GRU/SimpleRNN cells and layers.
+
+`KernelCell`: the common constructor arguments of the three cells and the
+`_fm_forward` hook through which `RNN` runs the compiled masked kernel
+(`fastmask.kernels.recurrent`) instead of calling the cell step by step.
+`KernelRNN`: the layer classes' attribute delegation and Keras's config.
+"""
+import numpy as np
+
+from ... import activations, initializers
+from ...kernels import recurrent as _kr
+from ..layer import Layer
+from .rnn import RNN, DropoutRNNCell
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def check_units(units):
+    if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+        raise ValueError("Received an invalid value for argument `units`, expected a "
+                         f"positive integer, got {units}.")
+    return int(units)
+
+
+def serialize_activation(fn):
+    try:
+        return activations.serialize(fn)
+    except (ValueError, TypeError):
+        return getattr(fn, "__name__", fn)
+
+
+def _serializable(value):
+    """Regularizers/constraints are stored as given; configs keep None/str/dict only."""
+    return value if value is None or isinstance(value, (str, dict)) else None
+
+
+class KernelCell(Layer, DropoutRNNCell):
+    """Base of LSTMCell/GRUCell/SimpleRNNCell (constructor arguments as Keras)."""
+
+    _fm_kernel = None          # "lstm" | "gru" | "simple_rnn"
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
+                 use_bias=True, kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
+                 kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
+                 dropout=0.0, recurrent_dropout=0.0, seed=None, **kwargs):
+        units = check_units(units)
+        super().__init__(**kwargs)
+        self.units = units
+        self.activation = activations.get(activation)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = kernel_regularizer
+        self.recurrent_regularizer = recurrent_regularizer
+        self.bias_regularizer = bias_regularizer
+        self.kernel_constraint = kernel_constraint
+        self.recurrent_constraint = recurrent_constraint
+        self.bias_constraint = bias_constraint
+        self.dropout = min(1.0, max(0.0, dropout))
+        self.recurrent_dropout = min(1.0, max(0.0, recurrent_dropout))
+        self.seed = seed
+        self.bias = None
+
+    def _add_kernels(self, input_dim, gates):
+        self.kernel = self.add_weight(shape=(input_dim, gates * self.units), name="kernel",
+                                      initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, gates * self.units), name="recurrent_kernel",
+            initializer=self.recurrent_initializer, regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint)
+
+    def get_initial_state(self, batch_size=None):
+        sizes = self.state_size if isinstance(self.state_size, (list, tuple)) \
+            else [self.state_size]
+        return [np.zeros((batch_size, d), dtype=self.compute_dtype) for d in sizes]
+
+    def _base_config(self):
+        return {
+            "units": self.units,
+            "activation": serialize_activation(self.activation),
+            "recurrent_activation": serialize_activation(self.recurrent_activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": _serializable(self.kernel_regularizer),
+            "recurrent_regularizer": _serializable(self.recurrent_regularizer),
+            "bias_regularizer": _serializable(self.bias_regularizer),
+            "kernel_constraint": _serializable(self.kernel_constraint),
+            "recurrent_constraint": _serializable(self.recurrent_constraint),
+            "bias_constraint": _serializable(self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+
+    # ------------------------------------------------------------ compiled path
+    def _fm_weights(self, dtype):
+        k = self.kernel.value
+        r = self.recurrent_kernel.value
+        b = self.bias.value if self.bias is not None else None
+        if k.dtype != dtype:
+            k, r = k.astype(dtype), r.astype(dtype)
+            b = None if b is None else b.astype(dtype)
+        return k, r, b
+
+    def _fm_applicable(self, sequences, training):
+        if type(self).call is not self._fm_call_impl:
+            return False  # a subclass changed the cell's computation
+        if training and (self.dropout > 0 or self.recurrent_dropout > 0):
+            return False
+        return (np.dtype(self.compute_dtype) in _FLOATS and sequences.ndim == 3
+                and self.built)
+
+    def _fm_forward(self, sequences, initial_state, mask, training, *, go_backwards,
+                    return_sequences, zero_output_for_mask, unroll):
+        """(output, states) computed by the masked kernel, or None to use the generic loop."""
+        if not self._fm_applicable(sequences, training):
+            return None
+        dtype = np.dtype(self.compute_dtype)
+        k, r, b = self._fm_weights(dtype)
+        x = sequences if sequences.dtype == dtype else sequences.astype(dtype)
+        res = _kr._run(self._fm_kernel, x, k, r, b, mask, list(initial_state), go_backwards,
+                       return_sequences, zero_output_for_mask, unroll, self.activation,
+                       self.recurrent_activation, getattr(self, "reset_after", True), None)
+        return res[0], list(res[1:])
+
+
+class KernelRNN(RNN):
+    """Base of the LSTM/GRU/SimpleRNN layers: cell attributes and Keras's config."""
+
+    _cell_keys = ()   # extra cell config keys (unit_forget_bias, reset_after, ...)
+
+    def __init__(self, cell, use_cudnn="auto", **kwargs):
+        super().__init__(cell, **kwargs)
+        from ..layer import InputSpec
+        self.input_spec = InputSpec(ndim=3)
+        if use_cudnn not in ("auto", True, False):
+            raise ValueError("Invalid valid received for argument `use_cudnn`. Expected one "
+                             f"of {{'auto', True, False}}. Received: use_cudnn={use_cudnn}")
+        self.use_cudnn = use_cudnn
+
+    def __getattr__(self, name):
+        # units, activation, use_bias, initializers, dropout, ... live on the cell.
+        if name in _CELL_ATTRS and "cell" in self.__dict__:
+            return getattr(self.__dict__["cell"], name)
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def get_config(self):
+        cell_config = self.cell._base_config()
+        base = super().get_config()
+        del base["cell"]
+        config = {k: v for k, v in cell_config.items() if k != "seed"}
+        config["activity_regularizer"] = _serializable(self.activity_regularizer)
+        for key in self._cell_keys:
+            config[key] = getattr(self.cell, key)
+        config["seed"] = self.cell.seed
+        ordered = {**base, **{k: config[k] for k in self._config_order if k in config}}
+        return ordered
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            from ..layer import get_policy
+            config["dtype"] = get_policy(config["dtype"]).name
+        return cls(**config)
+
+
+_CELL_ATTRS = frozenset((
+    "units", "activation", "recurrent_activation", "use_bias", "kernel_initializer",
+    "recurrent_initializer", "bias_initializer", "kernel_regularizer",
+    "recurrent_regularizer", "bias_regularizer", "kernel_constraint", "recurrent_constraint",
+    "bias_constraint", "dropout", "recurrent_dropout", "unit_forget_bias", "reset_after",
+    "implementation"))

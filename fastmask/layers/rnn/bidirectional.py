@@ -1,0 +1,212 @@
+"""`Bidirectional`: a forward and a backward copy of an RNN layer, merged (Keras 3.15.1)."""
+import copy
+
+import numpy as np
+
+from ..._graph import flatten
+from ..layer import Layer
+from ..serialization import deserialize, serialize
+
+__all__ = ["Bidirectional"]
+
+_MERGE_MODES = ("sum", "mul", "ave", "concat", None)
+
+
+def _removeprefix(name, prefix):
+    return name[len(prefix):] if name.startswith(prefix) else name
+
+
+class Bidirectional(Layer):
+    """Bidirectional wrapper for RNN layers.
+
+    >>> bi = fastmask.layers.Bidirectional(fastmask.layers.LSTM(4, return_sequences=True))
+    >>> bi(np.ones((2, 5, 3), "float32")).shape
+    (2, 5, 8)
+
+    Args:
+        layer: an RNN layer (LSTM, GRU, SimpleRNN, RNN): its config is copied
+            into a forward layer and a `go_backwards=True` backward layer
+            (fresh weights, as in Keras).
+        merge_mode: "concat" (default), "sum", "ave", "mul" or None (a list of
+            the two outputs).
+        weights: optional initial weights (forward half, then backward half).
+        backward_layer: optional explicit backward layer.
+
+    As in Keras 3.15.1: both layers get `zero_output_for_mask =
+    return_sequences` (whatever the wrapped layer said); `initial_state` is
+    split in half (forward first); with `return_state` the output is
+    `(output, *forward_states, *backward_states)` (5 arrays for LSTM); the
+    backward output sequence is flipped back to time order before merging,
+    so masked steps are 0 in both halves; the output mask is the input mask
+    with `return_sequences` (both, with merge_mode None), else None.
+    Deviation: the input's mask is used even when `initial_state` is given.
+
+    Weights: the forward layer's, then the backward layer's.
+    """
+
+    _mask_from_first_arg = True
+
+    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None,
+                 **kwargs):
+        if not isinstance(layer, Layer):
+            raise ValueError("Please initialize `Bidirectional` layer with a "
+                             f"`fastmask.layers.Layer` instance. Received: {layer}")
+        if backward_layer is not None and not isinstance(backward_layer, Layer):
+            raise ValueError("`backward_layer` need to be a `fastmask.layers.Layer` "
+                             f"instance. Received: {backward_layer}")
+        if merge_mode not in _MERGE_MODES:
+            raise ValueError(f"Invalid merge mode. Received: {merge_mode}. Merge mode should "
+                             'be one of {"sum", "mul", "ave", "concat", None}')
+        super().__init__(**kwargs)
+        config = serialize(layer)
+        config["config"]["name"] = f"forward_{_removeprefix(layer.name, 'forward_')}"
+        self.forward_layer = deserialize(config)
+        if backward_layer is None:
+            config = serialize(layer)
+            config["config"]["go_backwards"] = True
+            config["config"]["name"] = f"backward_{_removeprefix(layer.name, 'backward_')}"
+            self.backward_layer = deserialize(config)
+        else:
+            self.backward_layer = backward_layer
+        if hasattr(layer, "use_cudnn"):
+            self.forward_layer.use_cudnn = layer.use_cudnn
+            self.backward_layer.use_cudnn = layer.use_cudnn
+        self._verify_layer_config()
+        for sub in (self.forward_layer, self.backward_layer):
+            if getattr(sub, "zero_output_for_mask", None) is not None:
+                sub.zero_output_for_mask = sub.return_sequences
+        self.merge_mode = merge_mode
+        self._initial_weights = list(weights) if weights else None
+        self.stateful = layer.stateful
+        self.return_sequences = layer.return_sequences
+        self.return_state = layer.return_state
+        self.supports_masking = True
+        self.input_spec = layer.input_spec
+
+    def _verify_layer_config(self):
+        fwd, bwd = self.forward_layer, self.backward_layer
+        if fwd.go_backwards == bwd.go_backwards:
+            raise ValueError("Forward layer and backward layer should have different "
+                             "`go_backwards` value. Received: forward_layer.go_backwards "
+                             f"{fwd.go_backwards}, backward_layer.go_backwards="
+                             f"{bwd.go_backwards}")
+        for a in ("stateful", "return_sequences", "return_state"):
+            if getattr(fwd, a) != getattr(bwd, a):
+                raise ValueError("Forward layer and backward layer are expected to have the "
+                                 f'same value for attribute "{a}", got "{getattr(fwd, a)}" '
+                                 f'for forward layer and "{getattr(bwd, a)}" for backward layer')
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        for sub in (self.forward_layer, self.backward_layer):
+            if not sub.built:
+                sub.build(sequences_shape)
+                sub.built = True
+                sub._build_shapes_dict = {"sequences_shape": tuple(sequences_shape)}
+        if self._initial_weights:
+            n = len(self._initial_weights)
+            self.forward_layer.set_weights(self._initial_weights[:n // 2])
+            self.backward_layer.set_weights(self._initial_weights[n // 2:])
+            self._initial_weights = None
+
+    def compute_output_shape(self, sequences_shape, initial_state_shape=None):
+        output_shape = self.forward_layer.compute_output_shape(sequences_shape)
+        if self.return_state:
+            output_shape, state_shape = output_shape[0], output_shape[1:]
+        if self.merge_mode == "concat":
+            output_shape = list(output_shape)
+            output_shape[-1] *= 2
+            output_shape = tuple(output_shape)
+        elif self.merge_mode is None:
+            output_shape = [output_shape, output_shape]
+        if self.return_state:
+            if self.merge_mode is None:
+                return tuple(output_shape) + state_shape + state_shape
+            return tuple([output_shape]) + state_shape + state_shape
+        return tuple(output_shape)
+
+    def call(self, sequences, initial_state=None, mask=None, training=None):
+        kwargs = {}
+        if self.forward_layer._call_info.has_training:
+            kwargs["training"] = training
+        if self.forward_layer._call_info.has_mask:
+            kwargs["mask"] = mask
+        if initial_state is not None:
+            half = len(initial_state) // 2
+            forward_state, backward_state = initial_state[:half], initial_state[half:]
+        else:
+            forward_state = backward_state = None
+        seq = np.ndarray.view(sequences, np.ndarray) if isinstance(sequences, np.ndarray) \
+            else sequences
+        y = self.forward_layer(seq, initial_state=forward_state, **kwargs)
+        y_rev = self.backward_layer(seq, initial_state=backward_state, **kwargs)
+        states = ()
+        if self.return_state:
+            states = tuple(y[1:]) + tuple(y_rev[1:])
+            y, y_rev = y[0], y_rev[0]
+        dtype = np.dtype(self.compute_dtype)
+        y = np.asarray(y).astype(dtype, copy=False)
+        y_rev = np.asarray(y_rev).astype(dtype, copy=False)
+        if self.return_sequences:
+            y_rev = y_rev[:, ::-1]
+        if self.merge_mode == "concat":
+            output = np.concatenate([y, y_rev], axis=-1)
+        elif self.merge_mode == "sum":
+            output = y + y_rev
+        elif self.merge_mode == "ave":
+            output = (y + y_rev) / dtype.type(2)
+        elif self.merge_mode == "mul":
+            output = y * y_rev
+        else:
+            output = (y, np.ascontiguousarray(y_rev))
+        states = tuple(np.asarray(s) for s in states)
+        if self.return_state:
+            if self.merge_mode is None:
+                return output + states
+            return (output,) + states
+        return output
+
+    def reset_states(self):
+        self.reset_state()
+
+    def reset_state(self):
+        if not self.stateful:
+            raise AttributeError("Layer must be stateful.")
+        self.forward_layer.reset_state()
+        self.backward_layer.reset_state()
+
+    @property
+    def states(self):
+        if self.forward_layer.states and self.backward_layer.states:
+            return tuple(flatten(self.forward_layer.states) + flatten(self.backward_layer.states))
+        return None
+
+    def compute_mask(self, _, mask):
+        if isinstance(mask, list):
+            mask = mask[0]
+        if self.return_sequences:
+            output_mask = (mask, mask) if not self.merge_mode else mask
+        else:
+            output_mask = (None, None) if not self.merge_mode else None
+        if self.return_state and self.states is not None:
+            state_mask = tuple(None for _ in self.states)
+            if isinstance(output_mask, list):
+                return output_mask + list(state_mask) * 2
+            return (output_mask,) + state_mask * 2
+        return output_mask
+
+    def get_config(self):
+        config = {"merge_mode": self.merge_mode, "layer": serialize(self.forward_layer),
+                  "backward_layer": serialize(self.backward_layer)}
+        return {**super().get_config(), **config}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = copy.deepcopy(config)
+        if isinstance(config.get("dtype"), dict):
+            from ..layer import get_policy
+            config["dtype"] = get_policy(config["dtype"]).name
+        config["layer"] = deserialize(config["layer"], custom_objects=custom_objects)
+        backward = config.pop("backward_layer", None)
+        if backward is not None:
+            config["backward_layer"] = deserialize(backward, custom_objects=custom_objects)
+        return cls(**config)

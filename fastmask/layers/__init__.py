@@ -18,3 +18,4 @@ from .softmax import Softmax
 from .pooling import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPooling1D, GlobalMaxPool1D
 from .attention import Attention
 from .multi_head_attention import MultiHeadAttention
+from .rnn import RNN, StackedRNNCells, LSTM, LSTMCell, GRU, GRUCell, SimpleRNN, SimpleRNNCell, Bidirectional

@@ -194,9 +194,11 @@ def linear_flat(
 
 
 def sdpa_compact_flat(
-        const floating[::1] q,        # IN  (Nq, H, D): kept query rows, batch by batch
-        const floating[::1] k,        # IN  (Nk, H, D): kept key rows
-        const floating[::1] v,        # IN  (Nk, H, Dv)
+        const floating[::1] q,        # IN  kept query rows, batch by batch: row r, head h
+                                      #     at q[r * q_rs + h * D] (D values)
+        const floating[::1] k,        # IN  kept key rows: k[r * k_rs + h * D]
+        const floating[::1] v,        # IN  v[r * v_rs + h * Dv]
+        Py_ssize_t q_rs, Py_ssize_t k_rs, Py_ssize_t v_rs,
         floating[::1] out,            # OUT (Nq, H, Dv)
         const int64_t[::1] qoff,      # IN  (B + 1,): batch b's rows are qoff[b]:qoff[b+1]
         const int64_t[::1] koff,      # IN  (B + 1,)
@@ -230,7 +232,7 @@ def sdpa_compact_flat(
     cdef floating mg = <floating>margin
     cdef Py_ssize_t max_nk = 0, n_items = B * H
     cdef Py_ssize_t it, b, h, nq, nk, q0, k0, r0, nr, ii, i, j, c, R
-    cdef Py_ssize_t ld_q = H * D, ld_v = H * Dv
+    cdef Py_ssize_t ld_v = H * Dv
     cdef floating *blk
     cdef floating *row
     cdef floating mx
@@ -265,8 +267,8 @@ def sdpa_compact_flat(
             if nk > 0:
                 if D > 0:
                     gemm(False, True, <int>nr, <int>nk, <int>D, alpha,
-                         qp + (q0 + r0) * ld_q + h * D, <int>ld_q,
-                         kp + k0 * ld_q + h * D, <int>ld_q, <floating>0, blk, <int>nk)
+                         qp + (q0 + r0) * q_rs + h * D, <int>q_rs,
+                         kp + k0 * k_rs + h * D, <int>k_rs, <floating>0, blk, <int>nk)
                 else:
                     memset(blk, 0, nr * nk * sizeof(floating))
             for ii in range(nr):
@@ -296,7 +298,7 @@ def sdpa_compact_flat(
             if Dv > 0:
                 if nk > 0:
                     gemm(False, False, <int>nr, <int>Dv, <int>nk, <floating>1, blk, <int>nk,
-                         vp + k0 * ld_v + h * Dv, <int>ld_v, <floating>0,
+                         vp + k0 * v_rs + h * Dv, <int>v_rs, <floating>0,
                          op + (q0 + r0) * ld_v + h * Dv, <int>ld_v)
                 for ii in range(nr):
                     if not rowok[ii]:

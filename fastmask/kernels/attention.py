@@ -348,16 +348,38 @@ def _mha_compact(q_in, k_in, v_in, w, qm, km, attention_mask, causal, fully_mask
     xk = k_in[bk, sk]
     xv = xk if v_in is k_in else v_in[bk, sk]
     xq = xv if (q_in is v_in and np.array_equal(qkeep, kkeep)) else q_in[bq, tq]
-    Q = linear(xq, w["query_kernel"], w["query_bias"], n_threads=n, blas_limited=True)
-    K = linear(xk, w["key_kernel"], w["key_bias"], n_threads=n, blas_limited=True)
-    V = linear(xv, w["value_kernel"], w["value_bias"], n_threads=n, blas_limited=True)
-    if Q.ndim != 3 or K.ndim != 3 or V.ndim != 3:
+    wq, wk, wv = (np.asarray(w[n + "_kernel"], dtype) for n in ("query", "key", "value"))
+    if wq.ndim != 3 or wk.ndim != 3 or wv.ndim != 3:
         raise ValueError("`query_kernel`, `key_kernel` and `value_kernel` must have shape "
                          "(dim, num_heads, head_dim).")
-    H, D, Dv = Q.shape[1], Q.shape[2], V.shape[2]
-    if K.shape[1:] != (H, D) or V.shape[1] != H:
-        raise ValueError(f"Projected query/key/value heads do not match: query {Q.shape[1:]}, "
-                         f"key {K.shape[1:]}, value {V.shape[1:]}.")
+    H, D, Dv = wq.shape[1], wq.shape[2], wv.shape[2]
+    if wk.shape[1:] != (H, D) or wv.shape[1] != H:
+        raise ValueError(f"Projected query/key/value heads do not match: query {wq.shape[1:]}, "
+                         f"key {wk.shape[1:]}, value {wv.shape[1:]}.")
+    # Projections of the same rows run as one GEMM on concatenated kernels.
+    groups = [["query"], ["key"], ["value"]]
+    if xk is xv:
+        groups = [["query"], ["key", "value"]]
+        if xq is xv:
+            groups = [["query", "key", "value"]]
+    src = {"query": xq, "key": xk, "value": xv}
+    proj = {}
+    for g in groups:
+        kernels = [np.asarray(w[n + "_kernel"], dtype).reshape(src[g[0]].shape[-1], -1)
+                   for n in g]
+        if all(w[n + "_bias"] is None for n in g):
+            bias = None
+        else:
+            bias = np.concatenate([np.zeros(kk.shape[1], dtype) if w[n + "_bias"] is None
+                                   else np.asarray(w[n + "_bias"], dtype).reshape(-1)
+                                   for n, kk in zip(g, kernels)])
+        out = linear(src[g[0]], kernels[0] if len(g) == 1 else np.concatenate(kernels, axis=1),
+                     bias, n_threads=n, blas_limited=True)
+        c0 = 0
+        for nm, kk in zip(g, kernels):
+            proj[nm] = out[:, c0:c0 + kk.shape[1]]
+            c0 += kk.shape[1]
+    Q, K, V = proj["query"], proj["key"], proj["value"]
     ok = np.asarray(w["output_kernel"])
     if ok.ndim < 2 or ok.shape[:2] != (H, Dv):
         raise ValueError(f"`output_kernel` must have shape (num_heads, head_dim, ...) = "
@@ -371,7 +393,7 @@ def _mha_compact(q_in, k_in, v_in, w, qm, km, attention_mask, causal, fully_mask
                        n_threads=n, blas_limited=True).astype(dtype, copy=False)
     ctx, fallback = _compact_core(Q, K, V, qoff, koff, tq, sk, T, S, attention_mask, causal,
                                   empty, fill, zero_masked, 1.0 / math.sqrt(float(D)) if D else 1.0,
-                                  n)
+                                  n, H)
     out_tail = ok.shape[2:]
     y = np.empty((B, T) + out_tail, dtype)
     if len(bq):
@@ -421,13 +443,26 @@ def _keep_index(qm, km, B, T, S):
     return qkeep, kkeep, bq, tq, qoff, bk, sk, koff
 
 
+def _rows(a):
+    """(flat view from a's first element, row stride) of a 2-D array whose rows are
+    contiguous (C-contiguous, or a column slice of a C-contiguous array)."""
+    if a.size == 0:
+        return np.zeros(1, a.dtype), max(a.shape[1], 1)
+    rs = a.strides[0] // a.itemsize
+    flat = np.lib.stride_tricks.as_strided(a, shape=((a.shape[0] - 1) * rs + a.shape[1],),
+                                           strides=(a.itemsize,), writeable=False)
+    return flat, rs
+
+
 def _compact_core(Q, K, V, qoff, koff, tq, sk, T, S, attention_mask, causal, empty, fill,
-                  zero_masked, scale, n):
-    """Attention over kept rows: Q (Nq, H, D), K (Nk, H, D), V (Nk, H, Dv) gathered batch
-    by batch (offsets qoff/koff, original positions tq/sk). Returns (ctx (Nq, H, Dv),
+                  zero_masked, scale, n, heads):
+    """Attention over kept rows gathered batch by batch (offsets qoff/koff, original
+    positions tq/sk): Q (Nq, H*D), K (Nk, H*D), V (Nk, H*Dv), each with contiguous
+    rows (views into one fused projection are fine). Returns (ctx (Nq, H, Dv),
     indices of batch elements to recompute by the full path)."""
     B = len(qoff) - 1
-    H, D, Dv = Q.shape[1], Q.shape[2], V.shape[2]
+    H = heads
+    D, Dv = Q.shape[1] // H, V.shape[1] // H
     dtype = Q.dtype
     if attention_mask is None:
         am, ast = None, [0, 0, 0, 0]
@@ -442,9 +477,9 @@ def _compact_core(Q, K, V, qoff, koff, tq, sk, T, S, attention_mask, causal, emp
     ctx = np.empty((len(tq), H, Dv), dtype)
     dummy = np.zeros(1, dtype)
     if len(tq):
+        (qb, q_rs), (kb, k_rs), (vb, v_rs) = _rows(Q), _rows(K), _rows(V)
         _attention.sdpa_compact_flat(
-            Q.reshape(-1) if Q.size else dummy, K.reshape(-1) if K.size else dummy,
-            V.reshape(-1) if V.size else dummy, ctx.reshape(-1) if ctx.size else dummy,
+            qb, kb, vb, q_rs, k_rs, v_rs, ctx.reshape(-1) if ctx.size else dummy,
             qoff, koff, tq.astype(np.int64), sk.astype(np.int64), B, H, D, Dv, S,
             _EMPTY_U8 if am is None else am, am is not None, *ast, bool(causal),
             np.ascontiguousarray(empty, dtype).reshape(-1) if empty.size else dummy,
@@ -481,8 +516,9 @@ def _sdpa_compact(q, k, v, layout, km, qm, attention_mask, causal, scale, fill, 
     dtype = q.dtype
     empty = (np.zeros((B, H, Dv), dtype) if zero_masked
              else vv.mean(axis=1, dtype=dtype).astype(dtype, copy=False))
-    ctx, fallback = _compact_core(Q, K, V, qoff, koff, tq, sk, T, S, attention_mask, causal,
-                                  empty, fill, zero_masked, scale, n)
+    ctx, fallback = _compact_core(Q.reshape(len(tq), -1), K.reshape(len(sk), -1),
+                                  V.reshape(len(sk), -1), qoff, koff, tq, sk, T, S,
+                                  attention_mask, causal, empty, fill, zero_masked, scale, n, H)
     out = np.empty(q.shape[:-1] + (Dv,), dtype)
     ov = _bthd(out, layout)
     ov[bq, tq] = ctx

@@ -104,6 +104,11 @@ def _single_threaded_blas(already):
 def _sdpa(query, key, value, *, key_mask, query_mask, attention_mask, causal, scale, layout,
           mode, fill, zero_masked, zero_qrows, return_weights, n_threads, blas_limited=False,
           compact=False):
+    """Validated masked attention: the kernel driver behind masked_attention and the
+    layers. mode/fill/zero_masked select the softmax convention (Keras's Softmax
+    layer, dot_product_attention or Attention's subtraction); zero_qrows zeroes the
+    output of masked queries instead of masking their rows; compact allows the
+    padding-skipping path (no weights returned)."""
     if layout not in ("BTHD", "BHTD"):
         raise ValueError(f"`layout` must be 'BTHD' or 'BHTD'. Received: layout={layout!r}")
     q = as_float_array(query, "query")
@@ -153,9 +158,6 @@ def _sdpa(query, key, value, *, key_mask, query_mask, attention_mask, causal, sc
     if B * H * Tq == 0:
         out[...] = 0
         return (out, weights) if return_weights else out
-    if S == 0 or Dv == 0 or D == 0:
-        pass  # handled by the kernel (zero scores / zero output)
-
     n_threads = max(1, min(effective_num_threads(n_threads), B * H))
     chunk = max(16, _CHUNK_ELEMS // max(S, 1))
     chunk = min(chunk, Tq)

@@ -76,7 +76,8 @@ def test_gap_case_14_and_empty_value():
     zero = L.GlobalAveragePooling1D(empty_value=0.0)
     np.testing.assert_array_equal(zero(x, mask=m), [[1.5], [0.0]])
     cfg = zero.get_config()
-    assert cfg["empty_value"] == 0.0 and "empty_value" not in L.GlobalAveragePooling1D().get_config()
+    assert cfg["empty_value"] == 0.0
+    assert "empty_value" not in L.GlobalAveragePooling1D().get_config()
     assert L.GlobalAveragePooling1D.from_config(cfg).empty_value == 0.0
     with pytest.raises(ValueError, match="data_format"):
         L.GlobalAveragePooling1D(data_format="nchw")

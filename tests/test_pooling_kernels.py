@@ -40,7 +40,8 @@ def rng():
 def keras_gap(x, mask, data_format="channels_last"):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return np.asarray(keras().layers.GlobalAveragePooling1D(data_format=data_format)(x, mask=mask))
+        layer = keras().layers.GlobalAveragePooling1D(data_format=data_format)
+        return np.asarray(layer(x, mask=mask))
 
 
 def test_keras_case_14():

@@ -37,7 +37,8 @@ def keras_softmax(x, mask, axis=-1):
 
 
 def assert_close(a, b, dtype=np.float32):
-    np.testing.assert_allclose(a, b, rtol=RTOL[dtype], atol=1e-30 if dtype == np.float32 else 1e-300)
+    np.testing.assert_allclose(a, b, rtol=RTOL[dtype],
+                               atol=1e-30 if dtype == np.float32 else 1e-300)
 
 
 @pytest.fixture

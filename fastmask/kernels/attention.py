@@ -52,7 +52,8 @@ def _bool_array(mask, name, shape):
     if m.dtype.kind not in "biuf":
         raise TypeError(f"`{name}` must be a boolean array. Received: {name}={_describe(m)}")
     if tuple(m.shape) != tuple(shape):
-        raise ValueError(f"`{name}` must have shape {tuple(shape)}. Received: {name}.shape={m.shape}")
+        raise ValueError(f"`{name}` must have shape {tuple(shape)}. "
+                         f"Received: {name}.shape={m.shape}")
     return np.ascontiguousarray(m if m.dtype == bool else m.astype(bool)).view(np.uint8)
 
 
@@ -85,7 +86,8 @@ def _attention_mask(mask, B, H, Tq, S):
 def _heads_view(x, name, layout, ndim):
     """(B, T, H, D) strides in elements of C-contiguous x for the layout."""
     if x.ndim != ndim:
-        raise ValueError(f"`{name}` must have rank {ndim} like `query`. Received: {name}.shape={x.shape}")
+        raise ValueError(f"`{name}` must have rank {ndim} like `query`. "
+                         f"Received: {name}.shape={x.shape}")
     if ndim == 3:
         B, T, D = x.shape
         return (B, T, 1, D), (T * D, 0, D)
@@ -124,7 +126,8 @@ def _sdpa(query, key, value, *, key_mask, query_mask, attention_mask, causal, sc
     (Bv, Sv, Hv, Dv), (v_bs, v_hs, v_rs) = _heads_view(v, "value", layout, q.ndim)
     if (Bk, Hk) != (B, H) or (Bv, Hv) != (B, H):
         raise ValueError(f"`query`, `key` and `value` must have the same batch and head sizes. "
-                         f"Received: query.shape={q.shape}, key.shape={k.shape}, value.shape={v.shape}")
+                         f"Received: query.shape={q.shape}, key.shape={k.shape}, "
+                         f"value.shape={v.shape}")
     if Sv != S:
         raise ValueError(f"`key` and `value` must have the same length. Received: "
                          f"key.shape={k.shape}, value.shape={v.shape}")
@@ -154,7 +157,9 @@ def _sdpa(query, key, value, *, key_mask, query_mask, attention_mask, causal, sc
     else:
         out = np.empty((B, H, Tq, Dv), dtype)
         o_strides = (H * Tq * Dv, Tq * Dv, Dv)
-    weights = np.empty((B, H, Tq, S) if q.ndim == 4 else (B, Tq, S), dtype) if return_weights else None
+    weights = None
+    if return_weights:
+        weights = np.empty((B, H, Tq, S) if q.ndim == 4 else (B, Tq, S), dtype)
     if B * H * Tq == 0:
         out[...] = 0
         return (out, weights) if return_weights else out

@@ -27,7 +27,8 @@ _NO_MASK = np.zeros(1, dtype=np.uint8)
 def _reduce(x, mask, axis, op, empty_value, keepdims, n_threads):
     xa = as_float_array(x, "x")
     if xa.ndim < 2:
-        raise ValueError(f"`x` must have rank >= 2 (batch, time, ...). Received: x.shape={xa.shape}")
+        raise ValueError(f"`x` must have rank >= 2 (batch, time, ...). "
+                         f"Received: x.shape={xa.shape}")
     if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
         raise TypeError(f"`axis` must be an int. Received: axis={axis!r}")
     ax = int(axis)
@@ -36,7 +37,8 @@ def _reduce(x, mask, axis, op, empty_value, keepdims, n_threads):
                          f"{xa.ndim}, or negative). Received: axis={axis!r}")
     ax %= xa.ndim
     if isinstance(empty_value, bool) or not isinstance(empty_value, numbers.Real):
-        raise TypeError(f"`empty_value` must be a real number. Received: empty_value={empty_value!r}")
+        raise TypeError(f"`empty_value` must be a real number. "
+                        f"Received: empty_value={empty_value!r}")
     n_batch, n_time = xa.shape[0], xa.shape[ax]
     if mask is None:
         m = _NO_MASK

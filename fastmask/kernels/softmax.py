@@ -58,10 +58,12 @@ def as_broadcast_mask(mask, shape, name="mask"):
     """
     m = np.asarray(mask)
     if m.dtype.kind not in "biuf":
-        raise TypeError(f"`{name}` must be a boolean or numeric array. Received: {name}={_describe(m)}")
+        raise TypeError(f"`{name}` must be a boolean or numeric array. "
+                        f"Received: {name}={_describe(m)}")
     if m.ndim > len(shape):
         raise ValueError(f"The `{name}` must be broadcastable to `inputs` and must not have more "
-                         f"dimensions. Received: inputs.shape={tuple(shape)}, {name}.shape={m.shape}")
+                         f"dimensions. Received: inputs.shape={tuple(shape)}, "
+                         f"{name}.shape={m.shape}")
     for md, xd in zip(m.shape[::-1], tuple(shape)[::-1]):
         if md != 1 and md != xd:
             raise ValueError(f"The `{name}` must be broadcastable to `inputs`. Each mask dimension "

@@ -81,7 +81,8 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
     def __init__(self, data_format=None, keepdims=False, empty_value=math.nan, **kwargs):
         super().__init__(data_format=data_format, keepdims=keepdims, **kwargs)
         if isinstance(empty_value, bool) or not isinstance(empty_value, (int, float, np.number)):
-            raise TypeError(f"`empty_value` must be a number. Received: empty_value={empty_value!r}")
+            raise TypeError("`empty_value` must be a number. "
+                            f"Received: empty_value={empty_value!r}")
         self.empty_value = float(empty_value)
         self.supports_masking = True
 
@@ -125,7 +126,8 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
                  **kwargs):
         super().__init__(data_format=data_format, keepdims=keepdims, **kwargs)
         if isinstance(empty_value, bool) or not isinstance(empty_value, (int, float, np.number)):
-            raise TypeError(f"`empty_value` must be a number. Received: empty_value={empty_value!r}")
+            raise TypeError("`empty_value` must be a number. "
+                            f"Received: empty_value={empty_value!r}")
         self.masked = bool(masked)
         self.empty_value = float(empty_value)
         self.supports_masking = self.masked    # Keras: False (mask dropped, with a warning)

@@ -81,11 +81,12 @@ def scan_rows(list rows, int64_t[::1] lengths, uint8_t[::1] kinds):
     """Classify `rows` for `pad_object_rows`; fill lengths[i] and kinds[i].
 
     kinds[i] is ROW_LIST (exact list/tuple) or the type code of a 1-D
-    bool/int/uint/float array. Returns 0, or -1 if some row is anything else
-    or the first non-empty row is a list whose items are not all plain
-    Python ints/floats (then NumPy's sample-shape discovery could differ).
+    bool/int/uint/float array. Returns (longest row, number of array rows),
+    or None if some row is anything else or the first non-empty row is a
+    list whose items are not all plain Python ints/floats (then NumPy's
+    sample-shape discovery could differ).
     """
-    cdef Py_ssize_t i, n = len(rows)
+    cdef Py_ssize_t i, n = len(rows), longest = 0, n_arrays = 0
     cdef bint first = True, plain
     cdef object row
     cdef cnp.ndarray arr
@@ -100,20 +101,23 @@ def scan_rows(list rows, int64_t[::1] lengths, uint8_t[::1] kinds):
                     plain = len(row) == lengths[i] and fm_items_are_plain_scalars(
                         PySequence_Fast_ITEMS(row), lengths[i])
                 if not plain:
-                    return -1
+                    return None
         elif type(row) is np.ndarray:
             arr = <cnp.ndarray>row
             if cnp.PyArray_NDIM(arr) != 1 or not (cnp.PyArray_ISBOOL(arr)
                                                   or cnp.PyArray_ISINTEGER(arr)
                                                   or cnp.PyArray_ISFLOAT(arr)):
-                return -1
+                return None
             kinds[i] = _array_code(arr)
             lengths[i] = cnp.PyArray_DIMS(arr)[0]
+            n_arrays += 1
             if lengths[i]:
                 first = False
         else:
-            return -1
-    return 0
+            return None
+        if lengths[i] > longest:
+            longest = lengths[i]
+    return longest, n_arrays
 
 
 cdef void _pad_rows(char *out, Py_ssize_t n, Py_ssize_t maxlen, Py_ssize_t inner,
@@ -197,10 +201,10 @@ def ragged_descriptors(const int64_t[::1] starts, const int64_t[::1] lengths, in
 
 
 def pad_object_rows(list rows, const int64_t[::1] lengths, const uint8_t[::1] kinds,
-                    cnp.ndarray out, cnp.ndarray mask, const uint8_t[::1] fill,
-                    int dst_code, bint pre_pad, bint pre_trunc, bint prezeroed,
-                    int n_threads):
-    """Pad `rows` (classified by `scan_rows`) into `out` (n, maxlen), C-contiguous.
+                    Py_ssize_t n_arrays, cnp.ndarray out, cnp.ndarray mask,
+                    const uint8_t[::1] fill, int dst_code, bint pre_pad, bint pre_trunc,
+                    bint prezeroed, int n_threads):
+    """Pad `rows` (classified by `scan_rows`, n_arrays array rows) into `out` (n, maxlen).
 
     List/tuple rows are unboxed here, array rows copied by the nogil kernel.
     Returns (status, flagged): status 1 means a list item needs NumPy's own
@@ -220,10 +224,11 @@ def pad_object_rows(list rows, const int64_t[::1] lengths, const uint8_t[::1] ki
     cdef cnp.ndarray arr
     if convert == NULL:
         return 1, None
-    src = np.zeros(n, dtype=np.intp)
-    keep = np.zeros(n, dtype=np.int64)
-    s0 = np.zeros(n, dtype=np.int64)
-    codes = np.full(n, FM_SKIP, dtype=np.uint8)
+    cdef Py_ssize_t m = n if n_arrays else 1  # descriptors of array rows (SKIP: list rows)
+    src = np.zeros(m, dtype=np.intp)
+    keep = np.zeros(m, dtype=np.int64)
+    s0 = np.zeros(m, dtype=np.int64)
+    codes = np.full(m, FM_SKIP, dtype=np.uint8)
     cdef intptr_t[::1] src_v = src
     cdef int64_t[::1] keep_v = keep, s0_v = s0
     cdef uint8_t[::1] codes_v = codes
@@ -244,7 +249,8 @@ def pad_object_rows(list rows, const int64_t[::1] lengths, const uint8_t[::1] ki
             if failed:
                 return 1, None
         else:
-            if type(row) is not np.ndarray or cnp.PyArray_DIMS(<cnp.ndarray>row)[0] != lengths[i]:
+            if type(row) is not np.ndarray or cnp.PyArray_DIMS(<cnp.ndarray>row)[0] != lengths[i] \
+                    or not n_arrays:
                 return 1, None
             arr = <cnp.ndarray>row
             any_array = True

@@ -57,7 +57,8 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre",
     array([[ True, False],
            [ True,  True]])
     """
-    n_threads = effective_num_threads(n_threads)
+    if n_threads is not None:  # validate now; None is resolved when a kernel needs it
+        n_threads = effective_num_threads(n_threads)
     result = _pad_sequences_compiled(sequences, maxlen, dtype, padding, truncating, value,
                                      return_mask, n_threads)
     if result is None:
@@ -90,27 +91,28 @@ def _pad_sequences_compiled(sequences, maxlen, dtype, padding, truncating, value
     code = _padding.dtype_code(out_dtype)
     if code in (_padding.OTHER, _padding.BOOL):
         return None
-    try:
-        with np.errstate(all="raise"):  # a warning here: let the reference path emit it
-            fill = np.full((), value, dtype=out_dtype)
-    except (FloatingPointError, OverflowError, ValueError, TypeError):
+    fill = _fill_bytes(value, out_dtype)
+    if fill is None:
         return None
 
     n = len(rows)
     lengths = np.empty(n, dtype=np.int64)
     kinds = np.empty(n, dtype=np.uint8)
-    if _padding.scan_rows(rows, lengths, kinds) < 0:
+    scanned = _padding.scan_rows(rows, lengths, kinds)
+    if scanned is None:
         return None
+    longest, n_arrays = scanned
     if maxlen is None:
-        maxlen = int(lengths.max())
+        maxlen = longest
         if maxlen == 0:
             return None
-    fill = fill.reshape(1).view(np.uint8)
     padded, mask, prezeroed = _allocate((n, maxlen), out_dtype, fill, return_mask)
     pre_pad, pre_trunc = padding == "pre", truncating == "pre"
-    status, flagged = _padding.pad_object_rows(rows, lengths, kinds, padded, mask, fill, code,
-                                               pre_pad, pre_trunc, prezeroed,
-                                               _threads_for(n_threads, padded.nbytes))
+    if n_arrays:
+        n_threads = _threads_for(effective_num_threads(n_threads), padded.nbytes)
+    status, flagged = _padding.pad_object_rows(rows, lengths, kinds, n_arrays, padded, mask,
+                                               fill, code, pre_pad, pre_trunc, prezeroed,
+                                               n_threads or 1)
     if status:
         return None
     if flagged is not None:
@@ -121,6 +123,18 @@ def _pad_sequences_compiled(sequences, maxlen, dtype, padding, truncating, value
             else:
                 padded[i, :len(trunc)] = np.asarray(trunc, dtype=dtype)
     return padded, mask
+
+
+def _fill_bytes(value, dtype):
+    """Bytes of `np.full((), value, dtype)`, or None when NumPy raises or warns (NaN into
+    an int dtype...): the reference path then reproduces that."""
+    if type(value) in (int, float) and value == 0 and str(value)[0] != "-":
+        return bytes(dtype.itemsize)  # +0 / +0.0: all-zero bytes in every numeric dtype
+    try:
+        with np.errstate(all="raise"):
+            return np.full((), value, dtype=dtype).tobytes()
+    except (FloatingPointError, OverflowError, ValueError, TypeError):
+        return None
 
 
 def _pad_sequences_reference(sequences, maxlen, dtype, padding, truncating, value,
@@ -192,7 +206,7 @@ def _allocate(shape, dtype, fill, return_mask):
     """(padded, mask or None, prezeroed): zero-filled (calloc: fresh pages come zeroed
     from the OS, so the kernels skip writing the padding) when the pad value's
     bytes are all zero, else uninitialised."""
-    prezeroed = not fill.any()
+    prezeroed = not any(fill)
     alloc = np.zeros if prezeroed else np.empty
     mask = alloc(shape[:2], dtype=bool) if return_mask else None
     return alloc(shape, dtype=dtype), mask, prezeroed
@@ -362,7 +376,7 @@ def pad_ragged(values, lengths=None, offsets=None, maxlen=None, dtype=None, padd
     keep = np.empty(n_rows, dtype=np.int64)
     _padding.ragged_descriptors(starts, lengths, flat.ctypes.data, flat.strides[0], maxlen,
                                 pre_trunc, src, keep)
-    fill = fill.reshape(1).view(np.uint8)
+    fill = fill.tobytes()
     padded, mask, prezeroed = _allocate(padded_shape, out_dtype, fill, return_mask)
     flags = np.zeros(n_rows, dtype=np.uint8)
     _padding.pad_rows(padded, mask, fill, dst_code, src, keep,

@@ -144,6 +144,8 @@ def extensions():
         exts.append(Extension(
             modname, [pyx],
             include_dirs=[np.get_include(), "csrc"],
+            depends=sorted(glob.glob(os.path.join("csrc", "*.h"))) + sorted(
+                glob.glob(os.path.join("fastmask", "*.pxd"))),
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
         ))
     directives = {

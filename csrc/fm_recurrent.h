@@ -50,7 +50,9 @@ typedef struct {
     const void *bias;    /* (n_bias_rows, Upad), see fm_rnn_bias_rows() */
     void *h;             /* (B, Upad) state h, updated in place */
     void *c;             /* (B, Upad) LSTM carry, updated in place; else unused */
-    void *out;           /* (B, T, U) outputs in processing order, or NULL */
+    void *out;           /* outputs (rows of U values ldo apart) or NULL: out + (b*T + s)*ldo */
+    ptrdiff_t ldo;       /* distance between output rows (U for a plain (B, T, U) array) */
+    int out_time;        /* 1: write step s at time slot t(s) (time order) instead of s */
     void *A;             /* (max active rows, lda) scratch */
     void *z, *hx, *rh;   /* (max active rows, Upad) scratch for GRU reset_after=False */
     const ptrdiff_t *off;   /* (T + 1,) step offsets into rows */

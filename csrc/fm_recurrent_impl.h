@@ -138,7 +138,11 @@ FM_INLINE FMR_ATTR void FMR(fmr_mk_call)(const int m, const int nw, const int la
     FMR_VT acc[FMR_MRMAX][4];                                                 \
     int r
 
-#define FMR_OUT_ROW(b) (out + ((b) * a->T + s) * a->U + gv)
+/* Output row of (b, step s): time slot s (processing order, as Keras stacks
+ * outputs) or t(s) with out_time; rows ldo apart (U, or 2U inside a
+ * Bidirectional concat buffer). */
+#define FMR_OUT_ROW(b)                                                        \
+    (out + ((b) * a->T + ((a->out_time && a->go_backwards) ? a->T - 1 - s : s)) * a->ldo + gv)
 
 FM_INLINE FMR_ATTR void FMR(fmr_tile_lstm)(const int m, const int act, const int ract,
                                               const fm_rnn_args *a, ptrdiff_t s,

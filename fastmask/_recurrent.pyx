@@ -30,6 +30,7 @@ from libc.stdint cimport uint8_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
+cimport numpy as cnp
 from fastmask._openmp_helpers cimport omp_get_num_threads, omp_get_thread_num
 from fastmask._typedefs cimport float32_t, float64_t, intp_t
 
@@ -55,6 +56,8 @@ cdef extern from "fm_recurrent.h" nogil:
         void *h
         void *c
         void *out
+        ptrdiff_t ldo
+        int out_time
         void *A
         void *z
         void *hx
@@ -82,6 +85,8 @@ cdef extern from "fm_recurrent.h" nogil:
     void fm_rnn_act_vec(int isa, int dbl, int kind, void *x, ptrdiff_t n)
     float fm_act_f(int kind, float x)
     double fm_act_d(int kind, double x)
+
+cnp.import_array()
 
 ctypedef fused floating:
     float32_t
@@ -302,21 +307,27 @@ cdef void _time_loop(const fm_rnn_args *a, int isa, int n_threads) noexcept nogi
             _step(a, isa, s, tid, nth, mr, G, two_phase)
 
 
-cdef void _run_parts(fm_rnn_args *parts, int n_parts, int isa) noexcept nogil:
-    """Batch split: each thread runs the whole time loop on its own rows (own
-    schedule and scratch); rows are independent, so there is no barrier."""
+cdef void _run_parts(fm_rnn_args *parts, int n_parts, int n_threads, int isa) noexcept nogil:
+    """Batch split: each part (a problem's rows, own schedule and scratch) runs
+    the whole time loop on one thread; parts are independent: no barrier."""
     cdef int p
-    for p in prange(n_parts, schedule='static', num_threads=n_parts):
+    for p in prange(n_parts, schedule='dynamic', num_threads=n_threads):
         _time_loop(&parts[p], isa, 1)
 
 
-cdef void _fill_masked_outputs(char *out, const char *h0, const uint8_t[:, ::1] mask,
-                               Py_ssize_t B, Py_ssize_t T, Py_ssize_t row_bytes,
-                               bint go_backwards, int mode, int n_threads) noexcept nogil:
-    """out[b, s] at masked steps: mode 0 = previous h (h0 first), 1 = zeros,
-    2 = previous output (zeros first), in processing order."""
-    cdef Py_ssize_t b, s, t
+cdef void _fill_masked_outputs(char *out, Py_ssize_t ldo_bytes, const char *h0,
+                               const uint8_t[:, ::1] mask, Py_ssize_t B, Py_ssize_t T,
+                               Py_ssize_t row_bytes, bint go_backwards, bint out_time, int mode,
+                               int n_threads) noexcept nogil:
+    """Output rows of the masked steps, walking each row in processing order.
+
+    mode 0 = previous h (h0 first), 1 = zeros, 2 = previous output (zeros
+    first). Step s lives in time slot s, or t(s) with out_time; rows of
+    `row_bytes` are `ldo_bytes` apart.
+    """
+    cdef Py_ssize_t b, s, t, slot
     cdef const char *prev
+    cdef char *dst
     for b in prange(B, schedule='static', num_threads=n_threads):
         if mode != 0:
             prev = NULL
@@ -324,141 +335,248 @@ cdef void _fill_masked_outputs(char *out, const char *h0, const uint8_t[:, ::1] 
             prev = h0 + b * row_bytes
         for s in range(T):
             t = T - 1 - s if go_backwards else s
+            slot = t if out_time else s
+            dst = out + (b * T + slot) * ldo_bytes
             if mask[b, t]:
                 if mode != 1:
-                    prev = out + (b * T + s) * row_bytes
+                    prev = dst
             elif prev == NULL:
-                memset(out + (b * T + s) * row_bytes, 0, row_bytes)
+                memset(dst, 0, row_bytes)
             else:
-                memcpy(out + (b * T + s) * row_bytes, prev, row_bytes)
+                memcpy(dst, prev, row_bytes)
 
 
-def forward(str cell_name, floating[:, :, ::1] x, packed, floating[:, ::1] bias_rows,
-            floating[:, ::1] h0, floating[:, ::1] c0, const uint8_t[:, ::1] mask,
-            bint go_backwards=False, bint return_sequences=False,
-            bint zero_output_for_mask=False, bint unroll=False, str activation="tanh",
-            str recurrent_activation="sigmoid", int n_threads=1):
-    """Run the recurrence. Arguments are already validated by fastmask.kernels.recurrent:
+cdef inline void *_data(arr):
+    return cnp.PyArray_DATA(arr) if arr.size > 0 else NULL
 
-    x (B, T, F); packed = pack(...) of the same dtype; bias_rows (fm_rnn_bias_rows, U);
+
+def _c_array(arr, dtype, name):
+    if not (isinstance(arr, np.ndarray) and arr.dtype == dtype and arr.flags.c_contiguous):
+        raise TypeError(f"`{name}` must be a C-contiguous {np.dtype(dtype).name} array.")
+    return arr
+
+
+class Problem:
+    """One recurrence for `forward_many` (arrays validated, output layout fixed)."""
+    __slots__ = ("cell", "x", "packed", "bias_rows", "h0", "c0", "mask", "go_backwards",
+                 "return_sequences", "zero_output_for_mask", "unroll", "act", "ract",
+                 "out", "out_offset", "out_time", "dtype", "B", "T", "F", "U")
+
+
+def problem(str cell_name, x, packed, bias_rows, h0, c0, mask, bint go_backwards=False,
+            bint return_sequences=False, bint zero_output_for_mask=False, bint unroll=False,
+            str activation="tanh", str recurrent_activation="sigmoid", out=None,
+            Py_ssize_t out_offset=0, bint out_time=False):
+    """Describe one recurrence (arguments as `forward`).
+
+    out: optional (B, T, ldo) C-contiguous output buffer: this recurrence
+    writes units [out_offset, out_offset + U) of each row; out_time writes
+    step s at time t(s) (the backward half of a Bidirectional, flipped back).
+    """
+    p = Problem()
+    p.cell = CELLS[cell_name]
+    dtype = packed.dtype
+    p.dtype = dtype
+    p.x = _c_array(x, dtype, "x")
+    if p.x.ndim != 3:
+        raise ValueError("`x` must have rank 3.")
+    p.B, p.T, p.F = p.x.shape
+    p.h0 = _c_array(h0, dtype, "h0")
+    p.U = p.h0.shape[1]
+    if p.h0.shape != (p.B, p.U):
+        raise ValueError(f"h0 must have shape (batch, units) = {(p.B, p.U)}.")
+    p.c0 = _c_array(c0, dtype, "c0") if p.cell == FM_CELL_LSTM else None
+    if p.c0 is not None and p.c0.shape != (p.B, p.U):
+        raise ValueError(f"c0 must have shape (batch, units) = {(p.B, p.U)}.")
+    if not packed.matches(p.cell, packed.reset_after, p.F, p.U, dtype, packed.isa):
+        raise ValueError("packed weights do not match this call (cell, shapes, dtype or ISA).")
+    p.packed = packed
+    nb = fm_rnn_bias_rows(p.cell, packed.reset_after)
+    p.bias_rows = _c_array(bias_rows, dtype, "bias_rows")
+    if p.bias_rows.shape != (nb, p.U):
+        raise ValueError(f"bias_rows must have shape ({nb}, {p.U}).")
+    if mask is not None:
+        mask = _c_array(mask, np.uint8, "mask")
+        if mask.shape != (p.B, p.T):
+            raise ValueError(f"mask must have shape (batch, timesteps) = {(p.B, p.T)}.")
+    p.mask = mask
+    p.go_backwards, p.return_sequences = go_backwards, return_sequences
+    p.zero_output_for_mask, p.unroll = zero_output_for_mask, unroll
+    p.act, p.ract = ACTIVATIONS[activation], ACTIVATIONS[recurrent_activation]
+    if return_sequences and out is not None:
+        out = _c_array(out, dtype, "out")
+        if out.ndim != 3 or out.shape[:2] != (p.B, p.T) or not (
+                0 <= out_offset and out_offset + p.U <= out.shape[2]):
+            raise ValueError("`out` must be (batch, timesteps, >= out_offset + units).")
+    elif return_sequences:
+        out, out_offset = np.empty((p.B, p.T, p.U), dtype=dtype), 0
+    else:
+        out = None
+    p.out, p.out_offset, p.out_time = out, out_offset, out_time
+    return p
+
+
+def _plan(problems, int n_threads):
+    """[parts per problem], team size: batch split per problem when it has the
+    rows for it, per-step split for a single problem with few rows."""
+    flops = []
+    for p in problems:
+        lengths = (np.full(p.B, p.T, dtype=np.intp) if p.mask is None
+                   else np.count_nonzero(p.mask, axis=1))
+        p_flops = 2.0 * lengths.sum() * (p.F + p.U) * fm_rnn_gates(p.cell) * p.U
+        flops.append((lengths, p_flops))
+    total = sum(f for _, f in flops)
+    nt = max(1, n_threads)
+    if nt > 1 and MIN_STEP_FLOPS_PER_THREAD > 0:
+        nt = max(1, min(nt, int(total / (10 * MIN_STEP_FLOPS_PER_THREAD))))
+    per = max(1, nt // len(problems))
+    parts, step_threads = [], 1
+    for p, (lengths, p_flops) in zip(problems, flops):
+        mr = fm_rnn_mr(p.packed.isa, p.dtype == np.float64, p.cell, p.packed.reset_after, 0)
+        k = max(1, min(per, p.B))
+        parts.append(k if (k > 1 and p.B >= 2 * mr * k) else 1)
+    if len(problems) == 1 and parts[0] == 1 and nt > 1:
+        p, (lengths, p_flops) = problems[0], flops[0]
+        n_steps = p.T if p.mask is None else int(np.count_nonzero(p.mask.any(axis=0)))
+        step_threads = max(1, min(nt, p.B))
+        if MIN_STEP_FLOPS_PER_THREAD > 0:
+            step_threads = max(1, min(step_threads,
+                                      int(p_flops / max(1, n_steps) / MIN_STEP_FLOPS_PER_THREAD)))
+    return [(lengths, k) for (lengths, _), k in zip(flops, parts)], nt, step_threads
+
+
+def forward_many(problems, int n_threads=1):
+    """Run independent recurrences (e.g. both halves of a Bidirectional) in one
+    OpenMP team: each is split into batch parts (or run whole, one per
+    thread), and every part runs its time loop with no barrier.
+
+    Returns [(outputs or None, h (B, U), c (B, U) or None)] per problem.
+    """
+    global last_plan
+    plan, nt, step_threads = _plan(problems, n_threads)
+    total_parts = sum(k for _, k in plan)
+    cdef fm_rnn_args a
+    cdef fm_rnn_args *parts = <fm_rnn_args *>malloc(max(1, total_parts) * sizeof(fm_rnn_args))
+    if parts == NULL:
+        raise MemoryError()
+    cdef intp_t[::1] off, rows
+    cdef int i = 0, c_parts = total_parts, c_team, c_step, isa = problems[0].packed.isa
+    cdef Py_ssize_t itemsize, out_off, a_block, s_stride
+    cdef int jj, kk
+    cdef char *base
+    keep, states = [], []
+    try:
+        for p, (lengths, k) in zip(problems, plan):
+            if p.packed.isa != isa:
+                raise ValueError("all problems must use weights packed for the same ISA.")
+            L = p.packed.lanes
+            Upad = fm_rnn_groups(p.U, L) * L
+            two_phase = p.cell == FM_CELL_GRU and not p.packed.reset_after
+            subsets = partition_rows(lengths, k) if k > 1 else [None]
+            scheds = [schedule(p.mask, p.B, p.T, p.go_backwards, sub) for sub in subsets]
+            Mmax = max(1, max(int(np.diff(o).max()) if p.T > 0 else 0 for o, _ in scheds))
+            hs = np.zeros((p.B, Upad), dtype=p.dtype)
+            hs[:, :p.U] = p.h0
+            cs = np.zeros((p.B, Upad) if p.cell == FM_CELL_LSTM else (1, 1), dtype=p.dtype)
+            if p.cell == FM_CELL_LSTM:
+                cs[:, :p.U] = p.c0
+            bias = np.zeros((p.bias_rows.shape[0], Upad), dtype=p.dtype)
+            bias[:, :p.U] = p.bias_rows
+            A = np.empty((k, Mmax, p.F + Upad), dtype=p.dtype)
+            scratch = np.empty((3, k, Mmax * Upad if two_phase else 1), dtype=p.dtype)
+            keep.append((hs, cs, bias, A, scratch))
+            states.append((hs, cs))
+            itemsize = p.dtype.itemsize
+            a.cell, a.reset_after, a.act, a.ract = p.cell, p.packed.reset_after, p.act, p.ract
+            a.dbl = p.dtype == np.float64
+            a.go_backwards = p.go_backwards
+            a.B, a.T, a.F, a.U, a.Upad, a.lda = p.B, p.T, p.F, p.U, Upad, p.F + Upad
+            a.x = _data(p.x)
+            a.wp = _data(p.packed.wp)
+            a.bias = _data(bias)
+            a.h = _data(hs)
+            a.c = _data(cs)
+            a.out = NULL
+            a.ldo = p.U
+            a.out_time = p.out_time
+            if p.out is not None and p.out.size > 0:
+                out_off = p.out_offset * itemsize
+                a.out = <char *>_data(p.out) + out_off
+                a.ldo = p.out.shape[2]
+            a_block = Mmax * (p.F + Upad) * itemsize
+            s_stride = scratch.shape[2] * itemsize
+            kk = k
+            for jj in range(kk):
+                off_arr, rows_arr = scheds[jj]
+                if rows_arr.shape[0] == 0:
+                    rows_arr = np.zeros(1, np.intp)
+                keep.append((off_arr, rows_arr))
+                off, rows = off_arr, rows_arr
+                parts[i] = a
+                parts[i].off = <const ptrdiff_t *>&off[0]
+                parts[i].rows = <const ptrdiff_t *>&rows[0]
+                base = <char *>_data(A)
+                parts[i].A = base + jj * a_block
+                base = <char *>_data(scratch)
+                parts[i].z = base + (0 * kk + jj) * s_stride
+                parts[i].hx = base + (1 * kk + jj) * s_stride
+                parts[i].rh = base + (2 * kk + jj) * s_stride
+                i += 1
+        c_team = min(nt, total_parts)
+        c_step = step_threads
+        with nogil:
+            if c_parts > 1 and c_team > 1:
+                _run_parts(parts, c_parts, c_team, isa)
+            else:
+                for i in range(c_parts):
+                    _time_loop(&parts[i], isa, c_step)
+    finally:
+        free(parts)
+    if len(problems) == 1:
+        last_plan = {"n_threads": max(plan[0][1], step_threads),
+                     "batch_split": plan[0][1] > 1}
+    else:
+        last_plan = {"n_threads": min(nt, total_parts), "batch_split": True,
+                     "problems": len(problems)}
+    results = []
+    for p, (hs, cs) in zip(problems, states):
+        out = None
+        if p.return_sequences:
+            if p.mask is not None and p.out.size > 0:
+                _fill(p, nt)
+            out = p.out if p.out.shape[2] == p.U else None
+        h = np.ascontiguousarray(hs[:, :p.U])
+        c = np.ascontiguousarray(cs[:, :p.U]) if p.cell == FM_CELL_LSTM else None
+        results.append((out, h, c))
+    return results
+
+
+def _fill(p, int n_threads):
+    cdef Py_ssize_t itemsize = p.dtype.itemsize
+    cdef Py_ssize_t out_off = p.out_offset * itemsize
+    out_arr = p.out
+    cdef char *out = <char *>_data(out_arr) + out_off
+    cdef Py_ssize_t ldo_bytes = p.out.shape[2] * itemsize
+    cdef Py_ssize_t row_bytes = p.U * itemsize
+    h0_arr = p.h0
+    cdef const char *h0 = <const char *>_data(h0_arr)
+    cdef const uint8_t[:, ::1] mask = p.mask
+    cdef int mode = 2 if p.unroll else (1 if p.zero_output_for_mask else 0)
+    cdef bint gb = p.go_backwards, ot = p.out_time
+    cdef Py_ssize_t B = p.B, T = p.T
+    with nogil:
+        _fill_masked_outputs(out, ldo_bytes, h0, mask, B, T, row_bytes, gb, ot, mode, n_threads)
+
+
+def forward(str cell_name, x, packed, bias_rows, h0, c0, mask, bint go_backwards=False,
+            bint return_sequences=False, bint zero_output_for_mask=False, bint unroll=False,
+            str activation="tanh", str recurrent_activation="sigmoid", int n_threads=1):
+    """Run one recurrence. Arguments are validated by fastmask.kernels.recurrent:
+
+    x (B, T, F); packed = pack(...) of x's dtype; bias_rows (fm_rnn_bias_rows, U);
     h0 (B, U); c0 (B, U) for LSTM (ignored otherwise); mask (B, T) uint8 or None.
     Returns (outputs (B, T, U) in processing order or None, h (B, U), c (B, U) or None).
     """
-    cdef int cell = CELLS[cell_name]
-    cdef int dbl = floating is float64_t
-    cdef int isa = packed.isa
-    cdef Py_ssize_t B = x.shape[0], T = x.shape[1], F = x.shape[2]
-    cdef Py_ssize_t U = h0.shape[1]
-    cdef Py_ssize_t L = packed.lanes
-    cdef Py_ssize_t G = fm_rnn_groups(U, L)
-    cdef Py_ssize_t Upad = G * L
-    cdef bint reset_after = packed.reset_after
-    cdef bint two_phase = cell == FM_CELL_GRU and not reset_after
-    cdef fm_rnn_args a
-    cdef Py_ssize_t Mmax
-    dtype = np.float64 if dbl else np.float32
-    if not packed.matches(cell, reset_after, F, U, np.dtype(dtype), isa):
-        raise ValueError("packed weights do not match this call (cell, shapes, dtype or ISA).")
-    if bias_rows.shape[0] != fm_rnn_bias_rows(cell, reset_after) or bias_rows.shape[1] != U:
-        raise ValueError(f"bias_rows must have shape ({fm_rnn_bias_rows(cell, reset_after)}, {U}).")
-
-    # ---- threads: batch split (no barrier) when each thread gets enough rows,
-    # else per-step split (barriers) when steps are big enough, else 1 thread.
-    lengths = (np.full(B, T, dtype=np.intp) if mask is None
-               else np.count_nonzero(np.asarray(mask), axis=1))
-    n_active = int(lengths.sum())
-    cdef int mr = fm_rnn_mr(isa, dbl, cell, reset_after, 0)
-    flops = 2.0 * n_active * (F + U) * fm_rnn_gates(cell) * U
-    n_threads = max(1, min(n_threads, B))
-    if n_threads > 1 and MIN_STEP_FLOPS_PER_THREAD > 0:
-        n_threads = max(1, min(n_threads, int(flops / (10 * MIN_STEP_FLOPS_PER_THREAD))))
-    batch_split = n_threads > 1 and B >= 2 * mr * n_threads
-    if n_threads > 1 and not batch_split and MIN_STEP_FLOPS_PER_THREAD > 0:
-        n_steps = T if mask is None else int(np.count_nonzero(np.asarray(mask).any(axis=0)))
-        step_flops = flops / max(1, n_steps)
-        n_threads = max(1, min(n_threads, int(step_flops / MIN_STEP_FLOPS_PER_THREAD)))
-    n_parts = n_threads if batch_split else 1
-    global last_plan
-    last_plan = {"n_threads": n_threads, "batch_split": batch_split}
-    subsets = partition_rows(lengths, n_parts) if batch_split else [None]
-    scheds = [schedule(mask, B, T, go_backwards, sub) for sub in subsets]
-    Mmax = max(1, max(int(np.diff(o).max()) if T > 0 else 0 for o, _ in scheds))
-
-    hs_arr = np.zeros((B, Upad), dtype=dtype)
-    hs_arr[:, :U] = h0
-    cs_shape = (int(B), int(Upad)) if cell == FM_CELL_LSTM else (1, 1)
-    cs_arr = np.zeros(cs_shape, dtype=dtype)
-    if cell == FM_CELL_LSTM:
-        cs_arr[:, :U] = c0
-    bias_arr = np.zeros((bias_rows.shape[0], Upad), dtype=dtype)
-    bias_arr[:, :U] = bias_rows
-    A_arr = np.empty((n_parts, Mmax, F + Upad), dtype=dtype)
-    scratch_shape = (3, n_parts, Mmax * Upad if two_phase else 1)
-    scratch_arr = np.empty(scratch_shape, dtype=dtype)
-    out_arr = np.empty((B, T, U), dtype=dtype) if return_sequences else None
-
-    cdef floating[::1] wp = packed.wp
-    cdef floating[:, ::1] hs = hs_arr, cs = cs_arr, bias = bias_arr
-    cdef floating[:, :, ::1] A = A_arr, scratch = scratch_arr
-    cdef floating[:, :, ::1] out
-    cdef intp_t[::1] off, rows
-    a.cell = cell
-    a.reset_after = reset_after
-    a.act = ACTIVATIONS[activation]
-    a.ract = ACTIVATIONS[recurrent_activation]
-    a.dbl = dbl
-    a.go_backwards = go_backwards
-    a.B, a.T, a.F, a.U, a.Upad, a.lda = B, T, F, U, Upad, F + Upad
-    a.x = &x[0, 0, 0] if x.size > 0 else NULL
-    a.wp = &wp[0]
-    a.bias = &bias[0, 0]
-    a.h = &hs[0, 0] if B > 0 else NULL
-    a.c = &cs[0, 0] if cs_arr.size > 0 else NULL
-    a.out = NULL
-    if out_arr is not None and out_arr.size > 0:
-        out = out_arr
-        a.out = &out[0, 0, 0]
-    cdef int c_parts = n_parts, c_threads = n_threads
-    cdef fm_rnn_args *parts = <fm_rnn_args *>malloc(c_parts * sizeof(fm_rnn_args))
-    if parts == NULL:
-        raise MemoryError()
-    cdef int p
-    keep = []
-    try:
-        for p in range(n_parts):
-            off_arr, rows_arr = scheds[p]
-            if rows_arr.shape[0] == 0:
-                rows_arr = np.zeros(1, np.intp)
-            keep.append((off_arr, rows_arr))
-            off, rows = off_arr, rows_arr
-            parts[p] = a
-            parts[p].off = <const ptrdiff_t *>&off[0]
-            parts[p].rows = <const ptrdiff_t *>&rows[0]
-            parts[p].A = &A[p, 0, 0]
-            parts[p].z = &scratch[0, p, 0]
-            parts[p].hx = &scratch[1, p, 0]
-            parts[p].rh = &scratch[2, p, 0]
-        with nogil:
-            if c_parts > 1:
-                _run_parts(parts, c_parts, isa)
-            else:
-                _time_loop(&parts[0], isa, c_threads)
-    finally:
-        free(parts)
-    cdef int mode = 2 if unroll else (1 if zero_output_for_mask else 0)
-    cdef Py_ssize_t row_bytes = U * (8 if dbl else 4)
-    if mask is not None and out_arr is not None and out_arr.size > 0:
-        h0_bytes = np.ascontiguousarray(h0).view(np.uint8).reshape(-1)
-        _fill(out_arr, h0_bytes, mask, B, T, row_bytes, go_backwards, mode, n_threads)
-    h_out = np.ascontiguousarray(hs_arr[:, :U])
-    c_out = np.ascontiguousarray(cs_arr[:, :U]) if cell == FM_CELL_LSTM else None
-    return out_arr, h_out, c_out
-
-
-def _fill(out_arr, h0_bytes, const uint8_t[:, ::1] mask, Py_ssize_t B, Py_ssize_t T,
-          Py_ssize_t row_bytes, bint go_backwards, int mode, int n_threads):
-    cdef uint8_t[::1] ob = out_arr.view(np.uint8).reshape(-1)
-    cdef const uint8_t[::1] hb = h0_bytes
-    with nogil:
-        _fill_masked_outputs(<char *>&ob[0], <const char *>&hb[0] if hb.shape[0] > 0 else NULL,
-                             mask, B, T, row_bytes, go_backwards, mode, n_threads)
+    return forward_many([problem(cell_name, x, packed, bias_rows, h0, c0, mask, go_backwards,
+                                 return_sequences, zero_output_for_mask, unroll, activation,
+                                 recurrent_activation)], n_threads)[0]

@@ -327,6 +327,50 @@ def _run(cell, x, kernel, recurrent_kernel, bias, mask, initial_state, go_backwa
     return (out, h, c) if cell == "lstm" else (out, h)
 
 
+def _run_many(cell, x, specs, mask, return_sequences, zero_output_for_mask, unroll,
+              n_threads, concat=False):
+    """Several recurrences of the same cell type over the same x and mask, run in
+    one OpenMP team (each thread takes whole recurrences or batch parts of them:
+    no barrier). Used by Bidirectional: specs[1] is the backward half with
+    out_time=True (its sequence output comes back in time order).
+
+    specs: [dict(kernel, recurrent_kernel, bias, initial_state, go_backwards,
+    activation, recurrent_activation, reset_after, out_time)].
+    Returns (results as `_run` gives them, the (B, T, n * U) concat buffer or
+    None), or None when an activation needs the NumPy reference loop.
+    """
+    n_threads = effective_num_threads(n_threads)
+    preps, problems = [], []
+    for sp in specs:
+        act_c = resolve_activation(sp["activation"], "activation")[0]
+        ract_c = resolve_activation(sp["recurrent_activation"], "recurrent_activation")[0]
+        if act_c is None or ract_c is None:
+            return None
+        p = _prepare(cell, x, sp["kernel"], sp["recurrent_kernel"], sp["bias"], mask,
+                     sp["initial_state"], sp["reset_after"])
+        preps.append((p, act_c, ract_c))
+    B, T, U = preps[0][0]["B"], preps[0][0]["T"], preps[0][0]["U"]
+    buf = None
+    if concat and return_sequences:
+        buf = np.empty((B, T, len(specs) * U), dtype=preps[0][0]["x"].dtype)
+    for i, (sp, (p, act_c, ract_c)) in enumerate(zip(specs, preps)):
+        packed = _recurrent.pack(cell, p["kernel"], p["recurrent_kernel"], sp["reset_after"])
+        mask_u8 = None if p["mask"] is None else p["mask"].view(np.uint8)
+        h0 = p["states"][0]
+        c0 = p["states"][1] if cell == "lstm" else h0
+        problems.append(_recurrent.problem(
+            cell, p["x"], packed, p["bias_rows"], h0, c0, mask_u8, sp["go_backwards"],
+            return_sequences, zero_output_for_mask, unroll, act_c, ract_c,
+            out=buf, out_offset=i * U, out_time=sp.get("out_time", False)))
+    results = []
+    for sp, (p, _, _), (out, h, c) in zip(specs, preps,
+                                           _recurrent.forward_many(problems, n_threads)):
+        if not return_sequences:
+            out = _last_output(h, p["mask"], sp["go_backwards"], zero_output_for_mask, unroll)
+        results.append((out, h, c) if cell == "lstm" else (out, h))
+    return results, buf
+
+
 def lstm(x, kernel, recurrent_kernel, bias=None, mask=None, initial_state=None, *,
          go_backwards=False, return_sequences=False, zero_output_for_mask=False, unroll=False,
          activation="tanh", recurrent_activation="sigmoid", n_threads=None):

@@ -124,6 +124,71 @@ class Bidirectional(Layer):
             return tuple([output_shape]) + state_shape + state_shape
         return tuple(output_shape)
 
+    def _fused_call(self, sequences, forward_state, backward_state, mask, training):
+        """Both directions in one kernel call (one OpenMP team, the backward half
+        written straight into time order / the concat buffer), or None."""
+        from ...kernels import recurrent as _kr
+        from ._base import KernelRNN
+        fw, bw = self.forward_layer, self.backward_layer
+        if (type(fw) is not type(bw) or not isinstance(fw, KernelRNN) or fw.stateful
+                or fw.go_backwards or not bw.go_backwards or fw.unroll != bw.unroll
+                or fw.zero_output_for_mask != bw.zero_output_for_mask):
+            return None
+        cf, cb = fw.cell, bw.cell
+        seq = np.ndarray.view(sequences, np.ndarray)
+        if not (cf._fm_applicable(seq, training) and cb._fm_applicable(seq, training)):
+            return None
+        dtype = np.dtype(cf.compute_dtype)
+        if np.dtype(cb.compute_dtype) != dtype or np.dtype(self.compute_dtype) != dtype \
+                or cf.units != cb.units or getattr(cf, "reset_after", True) != \
+                getattr(cb, "reset_after", True):
+            return None
+        if mask is not None:
+            mask = flatten(mask)[0] if isinstance(mask, (list, tuple)) else mask
+            mask = np.asarray(np.ndarray.view(mask, np.ndarray) if isinstance(mask, np.ndarray)
+                              else mask)
+            if mask.shape != seq.shape[:2]:
+                return None
+            mask = mask.astype(bool, copy=False)
+        x = seq if seq.dtype == dtype else seq.astype(dtype)
+        specs = []
+        for cell, state, back in ((cf, forward_state, False), (cb, backward_state, True)):
+            k, r, b = cell._fm_weights(dtype)
+            specs.append(dict(kernel=k, recurrent_kernel=r, bias=b,
+                              initial_state=None if state is None else list(state),
+                              go_backwards=back, out_time=back,
+                              activation=cell.activation,
+                              recurrent_activation=cell.recurrent_activation,
+                              reset_after=getattr(cell, "reset_after", True)))
+        concat = self.merge_mode == "concat"
+        res = _kr._run_many(cf._fm_kernel, x, specs, mask, self.return_sequences,
+                            fw.zero_output_for_mask, fw.unroll, None, concat=concat)
+        if res is None:
+            return None
+        (fwd, bwd), buf = res
+        y, y_rev = fwd[0], bwd[0]   # y_rev is already in time order
+        if buf is not None:
+            output = buf
+        else:
+            output = self._merge(y, y_rev, dtype)
+        if self.return_state:
+            states = tuple(fwd[1:]) + tuple(bwd[1:])
+            if self.merge_mode is None:
+                return output + states
+            return (output,) + states
+        return output
+
+    def _merge(self, y, y_rev, dtype):
+        if self.merge_mode == "concat":
+            return np.concatenate([y, y_rev], axis=-1)
+        if self.merge_mode == "sum":
+            return y + y_rev
+        if self.merge_mode == "ave":
+            return (y + y_rev) / dtype.type(2)
+        if self.merge_mode == "mul":
+            return y * y_rev
+        return (y, np.ascontiguousarray(y_rev))
+
     def call(self, sequences, initial_state=None, mask=None, training=None):
         kwargs = {}
         if self.forward_layer._call_info.has_training:
@@ -135,6 +200,9 @@ class Bidirectional(Layer):
             forward_state, backward_state = initial_state[:half], initial_state[half:]
         else:
             forward_state = backward_state = None
+        fused = self._fused_call(sequences, forward_state, backward_state, mask, training)
+        if fused is not None:
+            return fused
         seq = np.ndarray.view(sequences, np.ndarray) if isinstance(sequences, np.ndarray) \
             else sequences
         y = self.forward_layer(seq, initial_state=forward_state, **kwargs)
@@ -148,16 +216,7 @@ class Bidirectional(Layer):
         y_rev = np.asarray(y_rev).astype(dtype, copy=False)
         if self.return_sequences:
             y_rev = y_rev[:, ::-1]
-        if self.merge_mode == "concat":
-            output = np.concatenate([y, y_rev], axis=-1)
-        elif self.merge_mode == "sum":
-            output = y + y_rev
-        elif self.merge_mode == "ave":
-            output = (y + y_rev) / dtype.type(2)
-        elif self.merge_mode == "mul":
-            output = y * y_rev
-        else:
-            output = (y, np.ascontiguousarray(y_rev))
+        output = self._merge(y, y_rev, dtype)
         states = tuple(np.asarray(s) for s in states)
         if self.return_state:
             if self.merge_mode is None:

@@ -12,7 +12,8 @@ Peers:
 * "keras": keras.layers.LSTM (numpy backend) called with the mask.
 * "fastmask post": the post-padding fastmask call, for the pre-padding and
   random-hole masks with the same number of unmasked steps per row, and
-  "fastmask 1 direction" for the bidirectional LSTM.
+  "fastmask 1 direction": fastmask.layers.LSTM against
+  fastmask.layers.Bidirectional(LSTM) (both directions in one kernel call).
 All under torch.no_grad(). bound="gemm": FLOPs of the unmasked steps only,
 2 * steps * (F + U) * gates * U, against np.matmul's GFLOP/s.
 """
@@ -145,19 +146,19 @@ def cases(quick=False):
                     impls=impls, bound="gemm", flops=flops(4, B * T),
                     targets=[Target("torch", 1 / 1.15)] if torch is not None else []))
 
-    # ---- Bidirectional LSTM (two kernel calls: forward + go_backwards, Keras's
-    # forced zero_output_for_mask=return_sequences, outputs concatenated)
+    # ---- Bidirectional(LSTM) layer vs the one-direction LSTM layer (Keras's forced
+    # zero_output_for_mask=return_sequences on both), same API overhead on both sides
+    from fastmask import layers as fm_layers
+    bi = fm_layers.Bidirectional(fm_layers.LSTM(U, return_sequences=True))
+    one = fm_layers.LSTM(U, return_sequences=True, zero_output_for_mask=True)
+    bi(x[:1, :1])
+    one(x[:1, :1])
     kb, rb, bb = _weights(rng, "lstm", F, U)
-
-    def bidirectional():
-        fwd = lstm(x, k, r, b, post, return_sequences=True, zero_output_for_mask=True)[0]
-        bwd = lstm(x, kb, rb, bb, post, return_sequences=True, zero_output_for_mask=True,
-                   go_backwards=True)[0]
-        return np.concatenate([fwd, bwd[:, ::-1]], axis=-1)
-
-    out.append(Case(FAMILY, "bidirectional lstm post-padding", shape,
-                    impls={"fastmask": bidirectional,
-                           "fastmask 1 direction": run_lstm(post, zero_output_for_mask=True)},
+    bi.set_weights([k, r, b, kb, rb, bb])
+    one.set_weights([k, r, b])
+    out.append(Case(FAMILY, "bidirectional lstm post-padding", shape + " (layers)",
+                    impls={"fastmask": lambda: bi(x, mask=post),
+                           "fastmask 1 direction": lambda: one(x, mask=post)},
                     bound="gemm", flops=flops(4, 2 * steps),
                     targets=[Target("fastmask 1 direction", 1 / 2.2)]))
 

@@ -17,13 +17,24 @@ def _describe(x):
     return f"{x!r} (of type {type(x).__name__})"
 
 
+def as_array(x, name):
+    """np.asarray(x); a ragged nested list is a ValueError naming `name`."""
+    if isinstance(x, np.ndarray):
+        return x
+    try:
+        return np.asarray(x)
+    except ValueError as e:  # inhomogeneous (ragged) nested sequences
+        raise ValueError(f"`{name}` must be a rectangular array, not a ragged nested "
+                         f"sequence ({e}). Received: {name} of type {type(x).__name__}") from None
+
+
 def as_float_array(x, name, ndim=None, min_ndim=None, dtype=None):
     """`x` as a C-contiguous float32/float64 array (copy only when needed).
 
     Floats keep their precision (float16 -> float32), ints and bools become
     float32 unless `dtype` is given. Object, string and complex input is a TypeError.
     """
-    arr = np.asarray(x) if not isinstance(x, np.ndarray) else x
+    arr = as_array(x, name)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"`{name}` must be a real numeric array. Received: {name}={_describe(arr)}")
     if dtype is None:
@@ -40,7 +51,7 @@ def as_index_array(x, name, ndim=None):
 
     Floats are truncated toward zero like Keras's cast to int32 (NaN/inf raise).
     """
-    arr = np.asarray(x)
+    arr = as_array(x, name)
     if arr.dtype.kind == "f":
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"`{name}` contains NaN or inf; cannot use them as indices.")
@@ -65,7 +76,7 @@ def as_mask(mask, name, shape):
     Bool masks pass through; numeric masks follow Keras (`mask != 0`... via
     `astype(bool)`); anything else is a TypeError. A shape mismatch is a ValueError.
     """
-    m = np.asarray(mask)
+    m = as_array(mask, name)
     if m.dtype.kind not in "biuf":
         raise TypeError(f"`{name}` must be a boolean array. Received: {name}={_describe(m)}")
     if m.dtype.kind == "f" and np.isnan(m).any():

@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _masking
 from .._config import effective_num_threads
-from .._validation import FLOAT_DTYPES, as_float_array, as_index_array
+from .._validation import FLOAT_DTYPES, as_array, as_float_array, as_index_array
 
 __all__ = ["masking", "masking_mask", "embedding"]
 
@@ -64,7 +64,7 @@ def _masking_input(x):
     ints get None: their mask is computed by NumPy on the raw values (exact),
     their output is float32.
     """
-    arr = x if isinstance(x, np.ndarray) else np.asarray(x)
+    arr = as_array(x, "x")
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"`x` must be a real numeric array. Received: x={_describe(arr)}")
     if arr.ndim < 1:
@@ -198,7 +198,7 @@ def _embedding_ids(ids):
     Floats are truncated toward zero (Keras casts them to int32); the mask is
     then `raw != 0` on the raw values, so 0.2 looks up row 0 but is unmasked.
     """
-    raw = ids if isinstance(ids, np.ndarray) else np.asarray(ids)
+    raw = as_array(ids, "ids")
     if raw.dtype.kind == "f":
         r64 = raw.astype(np.float64, copy=False)
         outside = np.isfinite(r64) & ((r64 <= _INT32_MIN - 1) | (r64 >= _INT32_MAX + 1))
@@ -242,7 +242,7 @@ def embedding(ids, embeddings, mask_zero=False, n_threads=None):
     if not isinstance(mask_zero, (bool, np.bool_, numbers.Integral)):
         raise TypeError(f"`mask_zero` must be a bool. Received: mask_zero={_describe(mask_zero)}")
     mask_zero = bool(mask_zero)
-    table = embeddings if isinstance(embeddings, np.ndarray) else np.asarray(embeddings)
+    table = as_array(embeddings, "embeddings")
     if table.dtype.kind not in "fiub":
         raise TypeError(f"`embeddings` must be a real numeric array. "
                         f"Received: embeddings={_describe(table)}")

@@ -222,8 +222,10 @@ def test_weights_io_round_trip(tmp_path):
     np.testing.assert_array_equal(a(ids), b(ids))
     with pytest.raises(FileExistsError):
         a.save_weights(path, overwrite=False)
-    with pytest.raises(NotImplementedError, match="weights.h5"):
-        a.save_weights(tmp_path / "m.weights.h5")
+    a.save_weights(tmp_path / "m.weights.h5")   # Keras's layout: tests/test_keras_models.py
+    c = fastmask.Sequential(_stack(fastmask, True))
+    c.load_weights(tmp_path / "m.weights.h5")
+    np.testing.assert_array_equal(a(ids), c(ids))
     with pytest.raises(ValueError, match="holds"):
         fastmask.Sequential([fastmask.Input((3,)), layers.Dense(2)]).load_weights(path)
     weights = a.get_weights()

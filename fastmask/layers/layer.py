@@ -1117,6 +1117,11 @@ class Layer(Operation):
 
     # ------------------------------------------------------------------ misc
 
+    def __reduce_ex__(self, protocol):
+        # Pickling (pickle, cloudpickle, Dask): see fastmask/saving/pickling.py.
+        from ..saving.pickling import reduce_layer
+        return reduce_layer(self, protocol)
+
     def __repr__(self):
         return f"<{self.__class__.__name__} name={self.name}, built={self.built}>"
 

@@ -2,33 +2,145 @@
 
 `serialize(layer)` gives Keras's dict `{"module", "class_name", "config",
 "registered_name", "build_config"}`; `deserialize(d)` rebuilds the object,
-looking the class up in `custom_objects`, the classes registered with
-`register_keras_serializable`, fastmask's layers/models, then any `Layer`
-subclass with that name.
+looking the class up in `custom_objects`, the active `custom_object_scope`s,
+the objects registered with `register_keras_serializable`, fastmask's
+layers/models, then any `Layer` subclass with that name. A class found
+nowhere raises a TypeError naming it and listing the supported layers.
+
+Custom layers keep their masking behaviour across a save/load: the class
+(found by its registered name) brings back `compute_mask`, and the saved
+`build_config` records `supports_masking`, so a value set on the instance after
+construction is restored too (Keras ignores the extra key).
 """
 import base64
+import contextlib
 import importlib
+import inspect
 import marshal
+import threading
 import types
 
-__all__ = ["serialize", "deserialize", "register_keras_serializable", "get_custom_objects",
-           "serialize_function", "deserialize_function"]
+__all__ = ["serialize", "deserialize", "register_keras_serializable", "register_serializable",
+           "get_custom_objects", "get_registered_name", "get_registered_object",
+           "custom_object_scope", "CustomObjectScope", "safe_mode_scope", "in_safe_mode",
+           "supported_layer_names", "serialize_function", "deserialize_function"]
 
-_REGISTRY = {}
+_REGISTRY = {}   # "package>Name" -> class or function
+_NAMES = {}      # class or function -> "package>Name"
+_LOCAL = threading.local()
 
 
 def register_keras_serializable(package="Custom", name=None):
-    """Class decorator: make a custom layer findable by `deserialize` ("package>Name")."""
-    def decorator(cls):
-        key = f"{package}>{name or cls.__name__}"
-        _REGISTRY[key] = cls
-        cls._registered_name = key
-        return cls
+    """Decorator registering a class or function as `"package>name"` (Keras's signature).
+
+    A registered layer is found by `fastmask.models.load_model` and by
+    `deserialize` without `custom_objects`, and is saved under its registered
+    name (the name Keras looks up), so one class name can be shared by a
+    Keras layer and its fastmask twin.
+
+    Args:
+        package: package part of the key (default "Custom").
+        name: name part of the key (default: the object's `__name__`).
+    """
+    if not isinstance(package, str) or ">" in package:
+        raise ValueError(f"`package` must be a string without '>'. Received: package={package!r}")
+    if name is not None and not isinstance(name, str):
+        raise ValueError(f"`name` must be a string or None. Received: name={name!r}")
+
+    def decorator(arg):
+        key = f"{package}>{name if name is not None else arg.__name__}"
+        if inspect.isclass(arg) and not hasattr(arg, "get_config"):
+            raise ValueError("Cannot register a class that does not have a get_config() method.")
+        _REGISTRY[key] = arg
+        _NAMES[arg] = key
+        return arg
     return decorator
 
 
+register_serializable = register_keras_serializable
+
+
 def get_custom_objects():
+    """The live global registry `{"package>Name": object}` (Keras's `get_custom_objects`)."""
     return _REGISTRY
+
+
+def get_registered_name(obj):
+    """`"package>Name"` for a registered object, else its `__name__`."""
+    return _NAMES.get(obj, getattr(obj, "__name__", None))
+
+
+def _scopes():
+    stack = getattr(_LOCAL, "scopes", None)
+    if stack is None:
+        stack = _LOCAL.scopes = []
+    return stack
+
+
+def get_registered_object(name, custom_objects=None, module_objects=None):
+    """The object registered (or in scope / `custom_objects`) under `name`, else None."""
+    for scope in reversed(_scopes()):
+        if name in scope:
+            return scope[name]
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if custom_objects and name in custom_objects:
+        return custom_objects[name]
+    if module_objects and name in module_objects:
+        return module_objects[name]
+    return None
+
+
+class CustomObjectScope:
+    """`with custom_object_scope({"Name": cls}):` makes objects findable by `deserialize`."""
+
+    def __init__(self, custom_objects=None):
+        if custom_objects is not None and not isinstance(custom_objects, dict):
+            raise TypeError("`custom_objects` must be a dict {name: class or function}. "
+                            f"Received: custom_objects={custom_objects!r}")
+        self.custom_objects = dict(custom_objects or {})
+
+    def __enter__(self):
+        _scopes().append(self.custom_objects)
+        return self
+
+    def __exit__(self, *exc):
+        _scopes().pop()
+
+
+custom_object_scope = CustomObjectScope
+
+
+@contextlib.contextmanager
+def safe_mode_scope(safe_mode=True):
+    """Within the block, `deserialize` uses `safe_mode` when not given one explicitly."""
+    previous = getattr(_LOCAL, "safe_mode", None)
+    _LOCAL.safe_mode = safe_mode
+    try:
+        yield
+    finally:
+        _LOCAL.safe_mode = previous
+
+
+def in_safe_mode():
+    """The safe mode of the innermost `safe_mode_scope` (True outside any)."""
+    value = getattr(_LOCAL, "safe_mode", None)
+    return True if value is None else bool(value)
+
+
+def supported_layer_names():
+    """Sorted names of the layer and model classes fastmask can rebuild from a config."""
+    from .. import layers as layers_mod
+    from .. import models as models_mod
+    from .layer import Layer
+    names = set()
+    for mod in (layers_mod, models_mod):
+        for key in dir(mod):
+            obj = getattr(mod, key)
+            if isinstance(obj, type) and issubclass(obj, Layer) and obj is not Layer \
+                    and not key.startswith("_") and key == obj.__name__:
+                names.add(key)
+    return sorted(names - {"Wrapper", "Merge"})
 
 
 def _all_subclasses(cls):
@@ -39,13 +151,16 @@ def _all_subclasses(cls):
     return out
 
 
-def _lookup(class_name, registered_name=None, custom_objects=None):
+def _lookup(class_name, registered_name=None, custom_objects=None, module=None):
     custom_objects = custom_objects or {}
     for key in (registered_name, class_name):
-        if key and key in custom_objects:
+        if not key:
+            continue
+        if key in custom_objects:
             return custom_objects[key]
-        if key and key in _REGISTRY:
-            return _REGISTRY[key]
+        found = get_registered_object(key)
+        if found is not None:
+            return found
     from .. import layers as layers_mod
     from .. import models as models_mod
     for mod in (layers_mod, models_mod):
@@ -56,9 +171,14 @@ def _lookup(class_name, registered_name=None, custom_objects=None):
     found = [c for c in _all_subclasses(Layer) if c.__name__ == class_name]
     if found:
         return found[-1]
-    raise TypeError(f"Could not locate class '{class_name}'. Make sure custom classes are "
-                    "decorated with `@fastmask.saving.register_keras_serializable()` or "
-                    "passed in `custom_objects`.")
+    where = f" (module '{module}')" if module else ""
+    if registered_name and registered_name != class_name:
+        where += f", registered as '{registered_name}'"
+    raise TypeError(
+        f"Could not locate class '{class_name}'{where}: fastmask does not support this layer. "
+        f"Supported layers and models: {', '.join(supported_layer_names())}. A custom "
+        "class must be decorated with `@fastmask.saving.register_keras_serializable()` "
+        "(same package and name as in Keras) or passed in `custom_objects`.")
 
 
 def serialize(obj):
@@ -69,39 +189,81 @@ def serialize(obj):
     if not isinstance(obj, Layer):
         raise TypeError(f"Cannot serialize {obj!r}: not a fastmask layer.")
     cls = type(obj)
-    module = "keras" if cls.__name__ in ("Sequential", "Functional", "Model") else "keras.layers"
+    registered = _NAMES.get(cls)
+    builtin = _is_builtin(cls)
+    if cls.__name__ == "Functional" and builtin:
+        module, registered = "keras.src.models.functional", "Functional"
+    elif cls.__name__ in ("Sequential", "Model") and builtin:
+        module = "keras"
+    elif builtin:
+        module = "keras.layers"
+    else:
+        module = cls.__module__
+        registered = registered or cls.__name__
     out = {"module": module, "class_name": cls.__name__, "config": obj.get_config(),
-           "registered_name": getattr(cls, "_registered_name", None)}
+           "registered_name": registered}
+    build_config = {}
     if obj.built and getattr(obj, "_build_shapes_dict", None):
         shapes = obj._build_shapes_dict
         if len(shapes) == 1:
-            out["build_config"] = {"input_shape": next(iter(shapes.values()))}
+            build_config["input_shape"] = next(iter(shapes.values()))
         else:
-            out["build_config"] = {"shapes_dict": shapes}
+            build_config["shapes_dict"] = shapes
+    if not builtin:
+        build_config["supports_masking"] = bool(obj.supports_masking)
+    if build_config:
+        out["build_config"] = build_config
     return out
 
 
-def deserialize(config, custom_objects=None):
-    """Rebuild a layer/model from `serialize` output (or Keras's own)."""
+def _is_builtin(cls):
+    return cls.__module__.startswith("fastmask.")
+
+
+def deserialize(config, custom_objects=None, safe_mode=None):
+    """Rebuild a layer/model from `serialize` output (or Keras's own).
+
+    Args:
+        config: the serialized dict.
+        custom_objects: optional `{name: class or function}` for custom objects
+            (looked up by registered name, then class name).
+        safe_mode: refuse to rebuild Python lambdas from marshalled code. None
+            means the enclosing `safe_mode_scope` (True by default).
+    """
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"Expected a serialized layer dict with a 'class_name' key. "
                          f"Received: config={config!r}")
-    cls = _lookup(config["class_name"], config.get("registered_name"), custom_objects)
+    if safe_mode is None:
+        safe_mode = in_safe_mode()
+    cls = _lookup(config["class_name"], config.get("registered_name"), custom_objects,
+                  config.get("module"))
     inner = config.get("config", {})
+    kwargs = {}
     try:
-        obj = cls.from_config(inner, custom_objects=custom_objects)
-    except TypeError as e:
-        if "custom_objects" not in str(e):
-            raise
-        obj = cls.from_config(inner)
-    build_config = config.get("build_config")
+        params = inspect.signature(cls.from_config).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if "custom_objects" in params:
+        kwargs["custom_objects"] = custom_objects
+    if "safe_mode" in params:
+        kwargs["safe_mode"] = safe_mode
+    with safe_mode_scope(safe_mode):
+        obj = cls.from_config(inner, **kwargs)
+    build_config = config.get("build_config") or {}
     if build_config and not obj.built:
         shape = build_config.get("input_shape")
-        if shape is not None:
-            try:
+        shapes = build_config.get("shapes_dict")
+        try:
+            if shape is not None:
                 obj.build(_shape_from_json(shape))
-            except Exception:
-                pass
+            elif isinstance(shapes, dict) and shapes:
+                obj.build(**{k: _shape_from_json(v) for k, v in shapes.items()})
+        except Exception:
+            pass
+    masking = build_config.get("supports_masking")
+    if isinstance(masking, bool) and hasattr(obj, "supports_masking") \
+            and obj.supports_masking != masking:
+        obj.supports_masking = masking
     return obj
 
 
@@ -152,6 +314,10 @@ def deserialize_function(config, custom_objects=None, safe_mode=True):
         name = config.get("config")
         if custom_objects and name in custom_objects:
             return custom_objects[name]
+        for key in (config.get("registered_name"), name):
+            found = get_registered_object(key) if isinstance(key, str) else None
+            if found is not None and key != "function":
+                return found
         module = config.get("module") or "builtins"
         try:
             return getattr(importlib.import_module(module), name)
@@ -161,6 +327,9 @@ def deserialize_function(config, custom_objects=None, safe_mode=True):
     if isinstance(config, str):
         if custom_objects and config in custom_objects:
             return custom_objects[config]
+        found = get_registered_object(config)
+        if found is not None:
+            return found
         from .. import activations
         return activations.get(config)
     raise ValueError(f"Cannot deserialize function from {config!r}")

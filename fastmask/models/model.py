@@ -1,9 +1,10 @@
 """`fastmask.Model`: Functional (`Model(inputs, outputs)`) or subclassed models.
 
 A model is a `Layer`: calling it runs its layers with Keras's mask rules. It
-adds `predict`, `summary`, `get_layer`, `save_weights`/`load_weights` (a
+adds `predict`, `summary`, `get_layer`, `save` (a Keras 3 `.keras` archive),
+`save_weights`/`load_weights` (Keras's `.weights.h5` layout, or a
 `.weights.npz` file: one array per weight, in `model.weights` order) and
-config round trips.
+config round trips. Models pickle (see `fastmask.saving.pickling`).
 
 A model has no `compute_mask`: like Keras, it does not "support masking"
 itself (a masked input to a model emits Keras's warning), but its outputs
@@ -161,34 +162,88 @@ class Model(Layer):
         print_summary(self, line_length=line_length, print_fn=print_fn,
                       show_trainable=show_trainable)
 
-    # ------------------------------------------------------------------ weights I/O
+    # ------------------------------------------------------------------ saving
+
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Save as a Keras 3 `.keras` archive (loads in `keras.saving.load_model` too).
+
+        `zipped=False` writes the archive's members into a directory instead.
+        """
+        if kwargs:
+            raise ValueError(f"The following argument(s) are not supported: {list(kwargs)}")
+        from ..saving.keras_archive import save_model
+        save_model(self, filepath, overwrite=overwrite,
+                   zipped=True if zipped is None else zipped)
 
     def save_weights(self, filepath, overwrite=True):
-        """Save `model.weights` to a `.weights.npz` file (arrays in `weights` order)."""
+        """Save `model.weights` to a file.
+
+        * `*.weights.h5`: Keras 3's HDF5 layout (`keras_model.load_weights`
+          reads it); needs h5py.
+        * `*.npz` (e.g. `*.weights.npz`): one array per weight, in
+          `model.weights` order.
+        """
         filepath = os.fspath(filepath)
-        if filepath.endswith(".weights.h5"):
-            raise NotImplementedError("Keras's .weights.h5 format is not supported yet; use a "
-                                      f"'.weights.npz' file. Received: filepath={filepath}")
-        if not filepath.endswith(".npz"):
-            raise ValueError("The filename must end in `.weights.npz` (or `.npz`). "
-                             f"Received: filepath={filepath}")
+        if not filepath.endswith((".h5", ".npz")):
+            raise ValueError("The filename must end in `.weights.h5` (Keras's HDF5 layout) or "
+                             f"`.weights.npz`. Received: filepath={filepath}")
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"{filepath} exists and overwrite=False.")
-        weights = self.weights
-        arrays = {f"w{i:05d}": w.numpy() for i, w in enumerate(weights)}
-        arrays["__paths__"] = np.array([w.path or w.name or "" for w in weights], dtype=str)
-        with open(filepath, "wb") as f:
-            np.savez(f, **arrays)
+        tmp = f"{filepath}.tmp{os.getpid()}"   # written whole, then moved into place
+        try:
+            if filepath.endswith(".h5"):
+                from ..saving.keras_h5 import save_weights_h5
+                save_weights_h5(self, tmp)
+            else:
+                weights = self.weights
+                arrays = {f"w{i:05d}": w.numpy() for i, w in enumerate(weights)}
+                arrays["__paths__"] = np.array([w.path or w.name or "" for w in weights],
+                                               dtype=str)
+                with open(tmp, "wb") as f:
+                    np.savez(f, **arrays)
+            os.replace(tmp, filepath)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
 
     def load_weights(self, filepath, skip_mismatch=False):
-        """Load weights saved by `save_weights` (same architecture, same order)."""
+        """Load weights saved by `save_weights` (or by Keras), all or nothing.
+
+        * `*.h5` (`*.weights.h5`): Keras 3's HDF5 layout, matched layer by
+          layer by path; a missing, extra or mis-shaped weight raises a
+          ValueError naming the layer (nothing is assigned), unless
+          `skip_mismatch=True` (such layers are skipped with a warning).
+        * `*.keras`: the weights of a Keras archive.
+        * `*.npz`: arrays in `model.weights` order.
+        """
         filepath = os.fspath(filepath)
-        if filepath.endswith(".h5"):
-            raise NotImplementedError("Keras's .weights.h5 format is not supported yet; use a "
-                                      f"'.weights.npz' file. Received: filepath={filepath}")
-        with np.load(filepath, allow_pickle=False) as data:
-            keys = sorted(k for k in data.files if k.startswith("w"))
-            values = [data[k] for k in keys]
+        if not os.path.exists(filepath):
+            raise FileNotFoundError(f"No such file: {filepath!r}")
+        if filepath.endswith((".h5", ".hdf5", ".keras")):
+            if not self.built:
+                raise ValueError(f"Model '{self.name}' is not built yet: call it on data (or "
+                                 "build it) before `load_weights`.")
+            from ..saving.keras_h5 import assign_weights, read_weights_h5
+            if filepath.endswith(".keras"):
+                import io
+                from ..saving.keras_archive import WEIGHTS, _read_members
+                _, data = _read_members(filepath)
+                if data is None:
+                    raise ValueError(f"{filepath!r} has no `{WEIGHTS}`.")
+                what = f"{WEIGHTS} of {filepath!r}"
+                entries = read_weights_h5(io.BytesIO(data), what)
+            else:
+                what = repr(filepath)
+                entries = read_weights_h5(filepath, what)
+            assign_weights(self, entries, what=what, skip_mismatch=skip_mismatch)
+            return
+        try:
+            with np.load(filepath, allow_pickle=False) as data:
+                keys = sorted(k for k in data.files if k.startswith("w"))
+                values = [data[k] for k in keys]
+        except (ValueError, OSError, EOFError) as e:
+            raise ValueError(f"{filepath!r} is not a readable `.npz` weights file ({e}).") \
+                from None
         weights = self.weights
         if len(values) != len(weights):
             if not weights and not self.built:
@@ -196,12 +251,15 @@ class Model(Layer):
                                  "build it) before `load_weights`.")
             raise ValueError(f"Weight file {filepath} holds {len(values)} weights but model "
                              f"'{self.name}' has {len(weights)}.")
+        pending = []
         for w, v in zip(weights, values):
             if w.shape != v.shape:
                 if skip_mismatch:
                     continue
                 raise ValueError(f"Weight {w.path} of model '{self.name}' has shape {w.shape} "
-                                 f"but the file holds shape {v.shape}.")
+                                 f"but the file holds shape {v.shape}. Nothing was loaded.")
+            pending.append((w, v))
+        for w, v in pending:
             w.assign(v)
 
     # ------------------------------------------------------------------ config

@@ -1,0 +1,102 @@
+"""Pickling of layers and models (pickle, cloudpickle; what Dask uses to ship them).
+
+* Sequential and Functional models pickle as (Keras config, weights, custom
+  classes): unpickling rebuilds the graph from the config, as `load_model`
+  does, and sets the weights. Their symbolic graph (nodes, KerasTensors) is
+  never pickled. Custom layer classes and functions travel with the pickle
+  (by reference with `pickle`, by value for `__main__` classes with
+  cloudpickle) and are used to rebuild it, so nothing needs registering in
+  the unpickling process.
+* Other layers (and subclassed models) pickle their state: their attributes,
+  without graph nodes, with weights restored as `fastmask.Variable`s (same
+  sharing between attributes as in the original).
+
+`Layer.__reduce_ex__` calls `reduce_layer`. Outputs are identical after a
+round trip; as in Keras, RNN states of stateful layers inside models reset.
+"""
+import numpy as np
+
+from .._tensor import Variable
+from ..layers.serialization import (_NAMES, custom_object_scope, deserialize,
+                                    safe_mode_scope, serialize)
+
+__all__ = ["reduce_layer"]
+
+
+def reduce_layer(layer, protocol=2):
+    """The `__reduce_ex__` value of a fastmask layer or model (see the module docstring)."""
+    from ..models.functional import Functional
+    from ..models.sequential import Sequential
+    if isinstance(layer, (Functional, Sequential)):
+        config = serialize(layer)
+        weights = [np.array(w.value) for w in layer.weights]
+        return (_rebuild_model, (config, weights, _custom_objects(layer)))
+    boxes = {}
+    state = {k: _box(v, boxes) for k, v in layer.__dict__.items()
+             if k not in ("_inbound_nodes", "_outbound_nodes", "_call_info")}
+    return (_restore_layer, (type(layer), state))
+
+
+def _custom_objects(model):
+    """{registered or class name: object} for the non-fastmask classes/functions in `model`."""
+    import types
+    found = {}
+    for layer in model._flatten_layers(include_self=False):
+        cls = type(layer)
+        if not cls.__module__.startswith("fastmask."):
+            found[_NAMES.get(cls, cls.__name__)] = cls
+            found.setdefault(cls.__name__, cls)
+        for value in vars(layer).values():
+            if isinstance(value, types.FunctionType) and value.__name__ != "<lambda>" \
+                    and not value.__module__.startswith(("fastmask", "numpy")):
+                found.setdefault(_NAMES.get(value, value.__name__), value)
+    return found
+
+
+def _rebuild_model(config, weights, custom_objects):
+    with custom_object_scope(custom_objects), safe_mode_scope(False):
+        model = deserialize(config, custom_objects=custom_objects, safe_mode=False)
+    model.set_weights(weights)
+    return model
+
+
+class _VariableBox:
+    """Stands for one `Variable` in a pickled layer state (restored as a Variable)."""
+
+    def __init__(self, var):
+        self.var = var
+
+    def __reduce__(self):
+        v = self.var
+        extra = {k: getattr(v, k) for k in ("regularizer", "constraint") if hasattr(v, k)}
+        return (_make_variable, (np.array(v.value), v.name, v.trainable, v.path, extra))
+
+
+def _make_variable(value, name, trainable, path, extra):
+    var = Variable.create(value, name=name, trainable=trainable, path=path)
+    for k, v in extra.items():
+        setattr(var, k, v)
+    return var
+
+
+def _box(value, boxes):
+    if isinstance(value, Variable):
+        box = boxes.get(id(value))
+        if box is None:
+            box = boxes[id(value)] = _VariableBox(value)
+        return box
+    if type(value) in (list, tuple):
+        return type(value)(_box(v, boxes) for v in value)
+    if type(value) is dict:
+        return {k: _box(v, boxes) for k, v in value.items()}
+    return value
+
+
+def _restore_layer(cls, state):
+    from ..layers.layer import _signature_of
+    layer = object.__new__(cls)
+    layer.__dict__.update(state)
+    layer.__dict__["_inbound_nodes"] = []
+    layer.__dict__["_outbound_nodes"] = []
+    layer.__dict__["_call_info"] = _signature_of(cls.call)
+    return layer

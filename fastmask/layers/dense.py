@@ -77,6 +77,10 @@ class Dense(Layer):
         if kernel.dtype != dtype:
             kernel = kernel.astype(dtype)
         x = np.ndarray.view(inputs, np.ndarray)  # drop the Tensor subclass: plain NumPy
+        if x.dtype.kind not in "biuf":  # complex would lose its imaginary part in the cast
+            raise TypeError(f"Layer '{self.name}' (of type Dense) computes in {dtype}; its "
+                            f"inputs must be real numbers (bool, int or float dtype). "
+                            f"Received: inputs.dtype={x.dtype}")
         if x.dtype != dtype:
             x = x.astype(dtype)
         lead = x.shape[:-1]

@@ -416,3 +416,21 @@ def test_layers_run_the_compiled_kernel(monkeypatch):
         monkeypatch.setattr(_recurrent, "last_plan", None)
         layer(x, mask=mask, **kw)
         assert _recurrent.last_plan is None, layer
+
+
+def test_bidirectional_thread_count_invariance(monkeypatch):
+    """Both directions in one team (1 part each, or batch parts): bit-identical."""
+    from fastmask import _recurrent
+    monkeypatch.setattr(_recurrent, "MIN_STEP_FLOPS_PER_THREAD", 0.0)
+    rng = np.random.default_rng(13)
+    x, mask = _x(rng, 40, 6, 4), random_mask(rng, 40, 6, "holes")
+    for merge_mode in ("concat", "ave"):
+        f = layers.Bidirectional(layers.GRU(5, return_sequences=True, return_state=True),
+                                 merge_mode=merge_mode)
+        res = []
+        for n in (1, 2, 4):
+            with fastmask.num_threads(n):
+                res.append(f(x, mask=mask))
+        for other in res[1:]:
+            for a, b in zip(res[0], other):
+                np.testing.assert_array_equal(a, b)

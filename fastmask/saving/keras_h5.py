@@ -12,6 +12,10 @@ attribute names that leads to it from the model:
   `<parent path>/<attribute>/<snake_case class name>[_N]`
   (`layers/rnn/cell/cells/lstm_cell`).
 
+For a custom class registered with `register_keras_serializable`, the class
+name used is the registered one (`"Custom>MaskedDense"` -> `masked_dense`),
+the name of its Keras twin, whatever the fastmask class is called.
+
 Attributes are visited public ones first, each in sorted order, and a layer
 reachable twice is saved at the first path only. Each layer's group holds
 `vars/0`, `vars/1`, ...: its own weights (trainable, then non-trainable, in
@@ -26,7 +30,6 @@ warning instead, as Keras does.
 
 h5py is imported lazily (`pip install fastmask[keras]`).
 """
-import io
 import os
 import warnings
 
@@ -34,6 +37,7 @@ import numpy as np
 
 from .._graph import to_snake_case
 from ..layers.layer import Layer
+from ..layers.serialization import _NAMES
 
 __all__ = ["require_h5py", "weight_paths", "save_weights_h5", "read_weights_h5",
            "assign_weights", "WeightsFileError"]
@@ -111,6 +115,13 @@ def _unique(name, used):
     return name
 
 
+def _class_name(layer):
+    """The class name Keras would see: the registered name of a custom class
+    (its Keras twin is registered under the same name), else the class name."""
+    registered = _NAMES.get(type(layer))
+    return registered.split(">", 1)[-1] if registered else type(layer).__name__
+
+
 def weight_paths(model):
     """[(path, layer, own weights)] for every layer reachable from `model`, Keras's order.
 
@@ -140,7 +151,7 @@ def weight_paths(model):
         items = container.values() if isinstance(container, dict) else container
         for item in items:
             if isinstance(item, Layer):
-                visit(item, f"{path}/{_unique(to_snake_case(type(item).__name__), used)}")
+                visit(item, f"{path}/{_unique(to_snake_case(_class_name(item)), used)}")
             elif isinstance(item, (list, tuple, dict)):
                 visit_container(item, f"{path}/{_unique('container', used)}")
 
@@ -191,15 +202,14 @@ def read_weights_h5(source, what=None):
                     values[key] = np.array(ds)
                 entries[parent] = values
         f.visititems(visit)
+        if not entries and ("layer_names" in f.attrs or "model_weights" in f):
+            raise ValueError(f"{what} is a legacy Keras 2 HDF5 file; fastmask reads Keras 3's "
+                             "layout (`model.save_weights('x.weights.h5')` in Keras 3).")
     except (OSError, RuntimeError, KeyError) as e:
         raise ValueError(f"{what} is corrupt: reading it failed ({e}).") from None
     finally:
         f.close()
     return entries
-
-
-def read_weights_h5_bytes(data, what):
-    return read_weights_h5(io.BytesIO(data), what)
 
 
 # ----------------------------------------------------------------------------- assigning

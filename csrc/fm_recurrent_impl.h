@@ -296,9 +296,14 @@ FM_INLINE FMR_ATTR void FMR(fmr_tiles)(const int act, const int ract, const fm_r
     const ptrdiff_t *rows = a->rows + a->off[s];
     const int mr = FMR(fm_rnn_mr_impl)(a->cell, a->reset_after, phase);
     ptrdiff_t g, i0;
+    int m;
     for (g = g_lo; g < g_hi; g++) {
-        for (i0 = i_lo; i0 < i_hi; i0 += mr) {
-            const int m = (int)(i_hi - i0 < mr ? i_hi - i0 : mr);
+        for (i0 = i_lo; i0 < i_hi; i0 += m) {
+            /* Blocks of 1-2 rows are bound by streaming the weight panel (they
+             * cost about as much as 3 rows): the last full block and such a
+             * remainder are split evenly instead (7 -> 4 + 3, 8 -> 4 + 4). */
+            const ptrdiff_t left = i_hi - i0;
+            m = (int)(left <= mr ? left : (left < mr + 3 ? (left + 1) / 2 : mr));
             if (a->cell == FM_CELL_LSTM) {
                 switch (m) { FMR_CASES(FMR_MR4, FMR_CALL_LSTM) default: break; }
             } else if (a->cell == FM_CELL_SIMPLE) {

@@ -507,3 +507,34 @@ def test_weight_paths_follow_keras_attribute_walk():
     paths = [p for p, _, own in weight_paths(f) if own]
     assert paths == ["layers/embedding", "layers/bidirectional/backward_layer/cell",
                      "layers/bidirectional/forward_layer/cell", "layers/dense"]
+
+
+# --------------------------------------------------------------------------- the demo
+
+def test_shipped_demo_model_and_serve_demo():
+    from fastmask.models.demo import shipped_model_path
+    path = shipped_model_path()
+    assert os.path.getsize(path) < 200_000
+    with np.load(path + ".npz") as data:
+        ids, recorded = data["ids"], data["keras"]
+    k = keras().saving.load_model(path)
+    f = fastmask.models.load_model(path)
+    assert_outputs_close(k(ids), f(ids))
+    assert_outputs_close(recorded, f(ids))
+    lines = []
+    result = fastmask.models.serve_demo(print_fn=lines.append, train=False)
+    assert result["source"] == "shipped file" and result["max_abs_diff_vs_keras"] < 1e-5
+    assert result["pre_post_max_diff"] < 1e-6
+    np.testing.assert_array_equal(result["mask"], ids != 0)
+    assert any("mask (1 = token)" in line for line in lines)
+
+
+def test_serve_demo_trains_in_keras():
+    import importlib.util
+    if not any(importlib.util.find_spec(b) for b in ("jax", "torch", "tensorflow")):
+        pytest.skip("no Keras training backend installed")
+    lines = []
+    result = fastmask.models.serve_demo(print_fn=lines.append, train=True, epochs=1)
+    assert result["source"].startswith("trained in Keras")
+    assert result["max_abs_diff_vs_keras"] < 1e-5
+    assert not os.path.exists(result["path"])          # temporary files removed

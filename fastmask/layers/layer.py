@@ -98,6 +98,7 @@ A layer is written exactly as in Keras 3::
   documented deviation from Keras, used by fastmask's RNN layers.
 """
 import inspect
+import threading
 import warnings
 from functools import wraps
 
@@ -110,6 +111,21 @@ from .._tensor import (KerasTensor, Tensor, Variable, get_mask, standardize_dtyp
                        standardize_shape, with_mask)
 
 __all__ = ["Layer", "InputSpec", "DTypePolicy"]
+
+# Held while a layer builds, so that threads making the first call of an unbuilt
+# layer at the same time build it once (one set of weights). Reentrant: building a
+# model calls (and builds) its sublayers.
+_BUILD_LOCK = threading.RLock()
+# Array dtypes Keras refuses as layer inputs ("Invalid dtype"): str, bytes, object,
+# void, datetime, timedelta.
+_NON_NUMERIC_KINDS = frozenset("SUOVMm")
+
+
+def _check_input_dtype(layer, x, name="inputs"):
+    if isinstance(x, np.ndarray) and x.dtype.kind in _NON_NUMERIC_KINDS:
+        raise ValueError(f"Layer '{layer.name}' (of type {layer.__class__.__name__}) "
+                         f"received an input of non-numeric dtype {x.dtype} (Keras: Invalid "
+                         f"dtype). Received: {name}.dtype={x.dtype}")
 
 
 # --------------------------------------------------------------------------- dtype policy
@@ -933,6 +949,14 @@ class Layer(Operation):
         else:
             kwargs = dict(kwargs)
 
+        if self._convert_input_args:
+            for arg in flatten(args):
+                _check_input_dtype(self, arg)
+            for k, v in kwargs.items():
+                if not k.endswith("mask"):
+                    for arg in flatten(v):
+                        _check_input_dtype(self, arg, k)
+
         # 2. Only tensors positionally.
         if not self._allow_non_tensor_positional_args:
             for arg in flatten(args):
@@ -968,9 +992,11 @@ class Layer(Operation):
         if self._input_spec is not None:
             _assert_input_compatibility(self._input_spec, first_arg, self.name)
 
-        # 4. Build.
+        # 4. Build (once, also when several threads make the first call together).
         if not self.built:
-            self._maybe_build(arguments, tensors, eager=not symbolic)
+            with _BUILD_LOCK:
+                if not self.built:
+                    self._maybe_build(arguments, tensors, eager=not symbolic)
 
         # 5. training: explicit, else outer call's, else signature default.
         ctx = CALL_CONTEXT
@@ -1041,6 +1067,8 @@ class Layer(Operation):
     def _fast_call(self, x, info):
         """`layer(x)` for one built array argument: the general path, minus its generality."""
         self._called = True
+        if x.dtype.kind in _NON_NUMERIC_KINDS:
+            _check_input_dtype(self, x)
         if x.dtype.kind == "f" and self.autocast:
             target = (self._dtype_policy._compute_np if self._plain_input_dtype
                       else np.dtype(self.input_dtype))

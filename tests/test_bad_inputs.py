@@ -1265,8 +1265,6 @@ case("threads-n_threads-negative-huge", lambda: K.masked_softmax(xf((4, 5)), n_t
 # cases are skipped (run them with FASTMASK_RUN_KNOWN_BUGS=1).
 _NAN_MASK = ("a float mask holding NaN is silently read as True (kept), where as_mask, "
              "lengths_from_mask and the layers raise ValueError('`mask` contains NaN')")
-_LAYER_STR = ("str/object inputs are computed (strings parsed as numbers) where Keras raises "
-              "ValueError('Invalid dtype: str128'); fix in Layer.__call__ (layers/layer.py)")
 KNOWN_BUGS = {
     # kernels/recurrent.py, _recurrent.pyx (pack() takes non-const memoryviews)
     **{f"layout-{c}-{w}-readonly": (
@@ -1316,12 +1314,6 @@ KNOWN_BUGS = {
         "regions', SIGSEGV (about 1 run in 5)"),
     "threads-n_threads-2**31": ("K.masked_softmax(x, n_threads=2**31)",
                                 "OverflowError: value too large to convert to int"),
-    # layers/layer.py (being edited by its owner right now)
-    **{f"layer-{n}-x-{k}": (f"L.{n.split('-')[0]}(...)(x.astype("
-                            f"{'U4' if k == 'str' else 'object'!r}))", _LAYER_STR)
-       for n in ("LSTM", "GRU", "SimpleRNN", "Bidirectional", "LayerNormalization",
-                 "Dropout-inference") for k in ("str", "object")},
-    "layer-Masking-x-object": ("L.Masking()(x.astype(object))", _LAYER_STR),
 }
 
 

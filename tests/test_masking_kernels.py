@@ -147,11 +147,13 @@ def test_masking_nan_payload_is_copied():
 @pytest.mark.parametrize("mask_value", [0.1, np.float64(0.1), np.float32(0.1), np.float16(0.1),
                                         1 + 0j, 0.1 + 1j, 10 ** 40, 10 ** 38, 2 ** 200, 1e300,
                                         True, np.int64(2 ** 60), np.longdouble(0.1),
-                                        float("inf"), np.array(0.1), np.array(np.float32(0.1))])
+                                        float("inf"), np.array(0.1), np.array(np.float32(0.1)),
+                                        3, -7, 2 ** 24 + 1, 2 ** 53 + 1, 1e-46, -0.0, 3.4e38,
+                                        float("nan")])
 def test_mask_value_promotion_follows_numpy(mask_value):
     # Python scalars are "weak" (compared in x's dtype), NumPy scalars promote.
-    vals = np.array([0.1, np.float32(0.1), 1.0, np.inf, 1e38, 0.0, np.float16(0.1), 2 ** 60],
-                    np.float32)
+    vals = np.array([0.1, np.float32(0.1), 1.0, np.inf, 1e38, 0.0, np.float16(0.1), 2 ** 60,
+                     3.0, -7.0, 2 ** 24, 2 ** 53, 3.4e38, np.nan], np.float32)
     for dtype in FLOATS:
         x = np.repeat(vals.astype(dtype)[:, None], 3, axis=1)
         out, mask = masking(x, mask_value)

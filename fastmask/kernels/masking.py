@@ -4,6 +4,7 @@
 implements `keras.layers.Embedding` lookup with `mask_zero`, with Keras 3's
 semantics (NumPy backend). Keras's mask convention: True = keep the step.
 """
+import math
 import numbers
 import warnings
 
@@ -16,6 +17,7 @@ from .._validation import FLOAT_DTYPES, as_array, as_float_array, as_index_array
 __all__ = ["masking", "masking_mask", "embedding"]
 
 _INT32_MIN, _INT32_MAX = -(2 ** 31), 2 ** 31 - 1
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 # From this size on, glibc's calloc always maps fresh zero pages (its largest
 # mmap threshold is 32 MiB), so np.zeros costs no more than np.empty.
 _ZEROED_OUT_BYTES = 32 * 2 ** 20
@@ -43,7 +45,9 @@ def _as_rows(arr):
     """A (rows, last_dim) view of a float32/float64 array whose last axis is
     contiguous and whose row stride is a multiple of the itemsize; a C-contiguous
     copy only when no such view exists."""
-    shape = (int(np.prod(arr.shape[:-1], dtype=np.int64)), arr.shape[-1])
+    shape = (math.prod(arr.shape[:-1]), arr.shape[-1])
+    if arr.flags.c_contiguous and arr.flags.aligned:
+        return arr.reshape(shape)
     item = arr.itemsize
     try:
         rows = np.reshape(arr, shape, copy=False)
@@ -82,6 +86,13 @@ def _kernel_mask_value(mask_value, dtype):
     """The `dtype` scalar v such that `x != v` equals NumPy's `x != mask_value`
     for every x of `dtype` (NaN if no x of that dtype can equal mask_value),
     or None when mask_value is an array (broadcast: NumPy fallback)."""
+    if type(mask_value) is float or type(mask_value) is int:
+        # Python scalars are "weak" (NEP 50): converted to x's dtype, then compared.
+        if dtype == np.float64 and (type(mask_value) is float or abs(mask_value) < 2 ** 53):
+            return float(mask_value)
+        if dtype == np.float32 and (type(mask_value) is float and abs(mask_value) <= _FLOAT32_MAX
+                                    or abs(mask_value) < 2 ** 24):
+            return float(np.float32(mask_value))
     if isinstance(mask_value, np.ndarray) and mask_value.ndim == 0:
         mask_value = mask_value[()]
     if isinstance(mask_value, np.ndarray):

@@ -553,3 +553,9 @@ def test_embedding_bad_mask_zero(bad):
 def test_embedding_int_table_becomes_float32():
     out, _ = embedding(np.array([1]), np.array([[1, 2], [3, 4]], np.int64))
     assert out.dtype == np.float32 and out.tolist() == [[3.0, 4.0]]
+
+
+def test_docstring_examples():
+    import doctest
+    result = doctest.testmod(masking_module, extraglobs={"np": np})
+    assert result.attempted >= 6 and result.failed == 0

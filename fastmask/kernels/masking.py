@@ -142,7 +142,8 @@ def masking_mask(x, mask_value=0.0, n_threads=None):
         x: array of shape (..., features), rank >= 1, float32/float64 (float16,
             bool and ints are compared as Keras compares them). Any strides.
         mask_value: number (NaN never masks: NaN != anything, as in NumPy).
-        n_threads: OpenMP threads (None: `fastmask.get_num_threads()`).
+        n_threads: OpenMP threads (None: `fastmask.get_num_threads()`); inputs
+            under 256 KiB per thread use fewer. Results never depend on it.
 
     Returns:
         bool array of shape x.shape[:-1]; False where every feature equals
@@ -172,7 +173,8 @@ def masking(x, mask_value=0.0, n_threads=None):
         x: array of shape (..., features), rank >= 1, float32/float64 (float16,
             bool and ints are converted to float32). Any strides.
         mask_value: number (NaN never masks).
-        n_threads: OpenMP threads (None: `fastmask.get_num_threads()`).
+        n_threads: OpenMP threads (None: `fastmask.get_num_threads()`); inputs
+            under 256 KiB per thread use fewer. Results never depend on it.
 
     Returns:
         (out, mask): out has x's shape and float dtype, equal bit for bit to
@@ -233,7 +235,8 @@ def embedding(ids, embeddings, mask_zero=False, n_threads=None):
         embeddings: table of shape (input_dim, output_dim), float32/float64
             (other real dtypes become float32). Any row stride.
         mask_zero: if True also return `ids != 0` (on the raw, uncast ids).
-        n_threads: OpenMP threads (None: `fastmask.get_num_threads()`).
+        n_threads: OpenMP threads (None: `fastmask.get_num_threads()`); inputs
+            under 256 KiB per thread use fewer. Results never depend on it.
 
     Returns:
         (out, mask): out = embeddings[ids], shape ids.shape + (output_dim,),

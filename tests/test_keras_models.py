@@ -538,3 +538,79 @@ def test_serve_demo_trains_in_keras():
     assert result["source"].startswith("trained in Keras")
     assert result["max_abs_diff_vs_keras"] < 1e-5
     assert not os.path.exists(result["path"])          # temporary files removed
+
+
+# --------------------------------------------------------------------------- more formats
+
+def test_lambda_layers_need_safe_mode_off(tmp_path):
+    K = keras()
+    k = K.Sequential([K.Input((None, 3)), K.layers.Lambda(lambda t: t * 2.0 + 1.0),
+                      K.layers.Dense(2)])
+    k.save(tmp_path / "lam.keras")
+    with pytest.raises(ValueError, match="safe_mode=False"):
+        fastmask.models.load_model(tmp_path / "lam.keras")
+    f = fastmask.models.load_model(tmp_path / "lam.keras", safe_mode=False)
+    x = np.random.default_rng(0).standard_normal((2, 4, 3)).astype("float32")
+    assert_outputs_close(k(x), f(x))
+    f.save(tmp_path / "lam_fm.keras")                   # and back to Keras
+    k2 = K.saving.load_model(tmp_path / "lam_fm.keras", safe_mode=False)
+    assert_outputs_close(k2(x), f(x))
+
+
+def test_extra_non_layer_state_is_ignored(tmp_path):
+    """Optimizer/metric state Keras keeps next to `layers/` is not model weights."""
+    k = keras_model("gru")
+    k.save_weights(tmp_path / "k.weights.h5")
+    with h5py.File(tmp_path / "k.weights.h5", "a") as h:
+        h.create_dataset("optimizer/vars/0", data=np.zeros(3))
+    f = fm_model("gru")
+    f.load_weights(tmp_path / "k.weights.h5")
+    assert_same(k, f, "gru")
+    (tmp_path / "w.weights.json").write_text("{}")
+    with pytest.raises(ValueError, match="sharded"):
+        f.load_weights(tmp_path / "w.weights.json")
+
+
+def _random_stack(draw_layers, units, vocab=VOCAB):
+    from fastmask import layers as L
+    stack = [fastmask.Input((None,), dtype="int32"), L.Embedding(vocab, units, mask_zero=True)]
+    for kind in draw_layers:
+        stack.append({"lstm": lambda: L.LSTM(units, return_sequences=True),
+                      "gru": lambda: L.GRU(units, return_sequences=True),
+                      "rnn": lambda: L.SimpleRNN(units, return_sequences=True),
+                      "bi": lambda: L.Bidirectional(L.LSTM(units, return_sequences=True),
+                                                    merge_mode="sum"),
+                      "dense": lambda: L.Dense(units, activation="tanh"),
+                      "td": lambda: L.TimeDistributed(L.Dense(units)),
+                      "ln": lambda: L.LayerNormalization(),
+                      "cells": lambda: L.RNN([L.GRUCell(units), L.LSTMCell(units)],
+                                             return_sequences=True)}[kind]())
+    return fastmask.Sequential(stack)
+
+
+def test_round_trip_property(tmp_path):
+    """Random stacks: .keras, .weights.h5 and pickle round trips give identical outputs."""
+    import pickle
+
+    from hypothesis import given, settings, strategies as st
+
+    kinds = st.sampled_from(["lstm", "gru", "rnn", "bi", "dense", "td", "ln", "cells"])
+
+    @settings(max_examples=15, deadline=None)
+    @given(st.lists(kinds, min_size=1, max_size=4), st.integers(1, 5), st.integers(0, 2 ** 16))
+    def check(kinds_drawn, units, seed):
+        model = _random_stack(kinds_drawn, units)
+        randomize(model, seed)
+        ids = _ids(np.random.default_rng(seed), T, ("pre", "post", "holes")[seed % 3])
+        ref = model(ids)
+        model.save(tmp_path / "r.keras")
+        loaded = fastmask.models.load_model(tmp_path / "r.keras")
+        np.testing.assert_array_equal(loaded(ids), ref)
+        np.testing.assert_array_equal(get_mask(loaded(ids)), get_mask(ref))
+        assert [p for p, _, _ in weight_paths(loaded)] == [p for p, _, _ in weight_paths(model)]
+        other = _random_stack(kinds_drawn, units)
+        other.load_weights(_h5_of(model, tmp_path))
+        np.testing.assert_array_equal(other(ids), ref)
+        np.testing.assert_array_equal(pickle.loads(pickle.dumps(model))(ids), ref)
+
+    check()

@@ -219,6 +219,10 @@ class Model(Layer):
         filepath = os.fspath(filepath)
         if not os.path.exists(filepath):
             raise FileNotFoundError(f"No such file: {filepath!r}")
+        if filepath.endswith(".json"):
+            raise ValueError(f"{filepath!r}: sharded Keras weights (`.weights.json` + shards) "
+                             "are not supported; save them unsharded with Keras's "
+                             "`model.save_weights('m.weights.h5')`.")
         if filepath.endswith((".h5", ".hdf5", ".keras")):
             if not self.built:
                 raise ValueError(f"Model '{self.name}' is not built yet: call it on data (or "

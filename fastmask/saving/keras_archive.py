@@ -17,6 +17,7 @@ import json
 import os
 import warnings
 import zipfile
+import zlib
 
 from .. import __version__
 from ..layers.serialization import custom_object_scope, deserialize, safe_mode_scope, serialize
@@ -49,6 +50,7 @@ def save_model(model, filepath, overwrite=True, zipped=True):
         overwrite: if False, refuse to replace an existing file.
     """
     require_h5py()
+    zipped = True if zipped is None else zipped
     if not getattr(model, "built", False):
         warnings.warn(f"You are saving model '{model.name}', which has not yet been built: "
                       "it might not contain any weights yet. Consider building it first by "
@@ -89,9 +91,13 @@ def save_model(model, filepath, overwrite=True, zipped=True):
         filepath.write(buffer.getvalue())
         return
     tmp = f"{filepath}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(buffer.getvalue())
-    os.replace(tmp, filepath)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(buffer.getvalue())
+        os.replace(tmp, filepath)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def _json_default(obj):
@@ -143,13 +149,9 @@ def _read_members(filepath):
                 raise ValueError(f"{what}: `{CONFIG}` is implausibly large.")
             config = zf.read(CONFIG)
             weights = zf.read(WEIGHTS) if WEIGHTS in names else None
-        except (zipfile.BadZipFile, EOFError, OSError, RuntimeError) as e:
+        except (zipfile.BadZipFile, EOFError, OSError, RuntimeError, zlib.error) as e:
             raise ValueError(f"{what} is corrupt: reading its members failed ({e}). It may "
                              "be truncated.") from None
-        except Exception as e:
-            if "Error -3" in str(e) or "CRC" in str(e):
-                raise ValueError(f"{what} is corrupt: {e}") from None
-            raise
     return config, weights
 
 

@@ -106,8 +106,8 @@ def predict(model, x, batch_size=None, mask=None, return_mask=False, n_threads=N
         raise TypeError(f"`model` must be a fastmask model or layer. Received: model={model!r}")
     for name, value in (("batch_size", batch_size), ("n_threads", n_threads),
                         ("rows_per_block", rows_per_block)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
-                                  or value <= 0):
+        bad_type = isinstance(value, bool) or not isinstance(value, (int, np.integer))
+        if value is not None and (bad_type or value <= 0):
             raise ValueError(f"`{name}` must be a positive integer or None. "
                              f"Received: {name}={value!r}")
     rows = rows_per_block or _DEFAULT_ROWS

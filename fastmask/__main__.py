@@ -84,6 +84,12 @@ def tour():
     print(layers.Softmax()(logits, mask=smask))
 
 
+def serve():
+    section("6. Serving a Keras-trained masked model with fastmask")
+    from fastmask.models.demo import serve_demo
+    serve_demo()
+
+
 def speed_table(budget):
     from fastmask.bench import Case, quick_table
     from fastmask import kernels
@@ -116,8 +122,8 @@ def speed_table(budget):
         return np.where(m, e / e.sum(-1, keepdims=True), 0)
 
     def np_lstm(x, m):
-        from fastmask.kernels.recurrent import lstm_reference
-        return lstm_reference(x, K, R, b, mask=m)
+        from fastmask.kernels.recurrent import rnn_reference
+        return rnn_reference("lstm", x, K, R, b, mask=m)
 
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     cases = [
@@ -153,8 +159,9 @@ def main(argv=None):
     np.set_printoptions(linewidth=100)
     keras.show_config()
     tour()
+    serve()
     if not args.no_bench:
-        section("6. Speed: fastmask kernels vs the NumPy reference")
+        section("7. Speed: fastmask kernels vs the NumPy reference")
         speed_table(args.budget)
     return 0
 

@@ -614,3 +614,14 @@ def test_round_trip_property(tmp_path):
         np.testing.assert_array_equal(pickle.loads(pickle.dumps(model))(ids), ref)
 
     check()
+
+
+def test_keras_2_13_layout_is_read(tmp_path):
+    """`.keras` files of Keras 2.13 name the layer list `_layer_checkpoint_dependencies`."""
+    k = keras_model("gru")
+    k.save_weights(tmp_path / "k.weights.h5")
+    with h5py.File(tmp_path / "k.weights.h5", "a") as h:
+        h.move("layers", "_layer_checkpoint_dependencies")
+    f = fm_model("gru")
+    f.load_weights(tmp_path / "k.weights.h5")
+    assert_same(k, f, "gru")

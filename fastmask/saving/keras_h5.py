@@ -228,8 +228,13 @@ def assign_weights(model, entries, what="the weights file", skip_mismatch=False)
     With `skip_mismatch=True` such layers are skipped with a warning.
     """
     plan, problems, used = [], [], set()
+    legacy = any(p.startswith("_layer_checkpoint_dependencies") for p in entries)
     for path, layer, own in weight_paths(model):
         stored = entries.get(path)
+        if stored is None and legacy:   # Keras 2.13's `.keras` layout (as Keras 3 reads it)
+            old = path.replace("layers", "_layer_checkpoint_dependencies")
+            if old in entries:
+                path, stored = old, entries[old]
         if stored is not None:
             used.add(path)
         stored = stored or {}
@@ -263,7 +268,8 @@ def assign_weights(model, entries, what="the weights file", skip_mismatch=False)
         if pending:
             plan.extend(pending)
     extra = sorted(p for p, v in entries.items() if v and p not in used
-                   and (p == "" or p == "layers" or p.startswith("layers/")))
+                   and (p == "" or p.split("/")[0] in ("layers",
+                                                        "_layer_checkpoint_dependencies")))
     if extra:
         problems.append(f"{what} holds weights that model '{model.name}' has no place for: "
                         + ", ".join(f"'{p}/vars' ({len(entries[p])} array(s))" if p else

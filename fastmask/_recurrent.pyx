@@ -433,8 +433,13 @@ def _plan(problems, int n_threads):
     parts, step_threads = [], 1
     for p, (lengths, p_flops) in zip(problems, flops):
         mr = fm_rnn_mr(p.packed.isa, p.dtype == np.float64, p.cell, p.packed.reset_after, 0)
-        k = max(1, min(per, p.B))
-        parts.append(k if (k > 1 and p.B >= 2 * mr * k) else 1)
+        k_max = p.B // (2 * mr)          # each part keeps >= 2 register blocks of rows
+        if nt > 1 and k_max >= per:
+            # Twice as many parts as threads (dynamic schedule): a thread slowed
+            # down by another process hands its remaining parts to the others.
+            parts.append(max(1, min(2 * per, k_max)))
+        else:
+            parts.append(1)
     if len(problems) == 1 and parts[0] == 1 and nt > 1:
         p, (lengths, p_flops) = problems[0], flops[0]
         n_steps = p.T if p.mask is None else int(np.count_nonzero(p.mask.any(axis=0)))
@@ -532,12 +537,9 @@ def forward_many(problems, int n_threads=1):
                     _time_loop(&parts[i], isa, c_step)
     finally:
         free(parts)
-    if len(problems) == 1:
-        last_plan = {"n_threads": max(plan[0][1], step_threads),
-                     "batch_split": plan[0][1] > 1}
-    else:
-        last_plan = {"n_threads": min(nt, total_parts), "batch_split": True,
-                     "problems": len(problems)}
+    last_plan = {"n_threads": min(nt, total_parts) if total_parts > 1 else step_threads,
+                 "batch_split": total_parts > len(problems), "parts": total_parts,
+                 "problems": len(problems)}
     results = []
     for p, (hs, cs) in zip(problems, states):
         out = None

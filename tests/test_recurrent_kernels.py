@@ -379,7 +379,9 @@ def test_thread_count_invariance(cell, reset_after, dtype, split_small_steps):
         res = []
         for n in (1, 2, 3):
             res.append(call(cell, reset_after, x, *w, mask, return_sequences=True, n_threads=n))
-            assert _recurrent.last_plan == {"n_threads": n, "batch_split": n > 1 and B >= 2 * mr * n}
+            plan = _recurrent.last_plan
+            assert plan["n_threads"] == n
+            assert plan["batch_split"] == (n > 1 and B >= 2 * mr * n)
         for other in res[1:]:
             for a, b in zip(res[0], other):
                 np.testing.assert_array_equal(a, b)

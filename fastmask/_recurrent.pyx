@@ -12,14 +12,20 @@ order. Work is done only for unmasked (b, t) pairs:
 * Each step gathers the active rows' [x_t | h] into A and runs the fused
   tile kernel (A @ [kernel; recurrent_kernel] + gates + state update) of
   fm_recurrent.h on them. The kernel/recurrent weights are packed once per
-  call (or once per layer, see `pack`).
-* Threads: one OpenMP team for the whole time loop. When a step has at least
-  2 register blocks of rows per thread, the active rows are split between
-  threads (each gathers and updates its own rows: one barrier per step);
-  otherwise the unit groups are split (gather, barrier, tiles, barrier).
-  No BLAS is called, so BLAS threads never multiply with OpenMP threads,
-  and every output element is computed by the same instruction sequence
-  whatever the split: results are bit-identical for any thread count.
+  call (`pack`; a `Packed` can be reused by the caller).
+* Threads (`_plan`): rows are independent through the whole recurrence, so
+  the batch is dealt (by decreasing length, zigzag) into 2 parts per thread,
+  each keeping >= 2 register blocks of rows; every part runs the entire time
+  loop on one thread with its own schedule and scratch (dynamic schedule, no
+  barrier at all: a thread slowed by another process hands over parts).
+  Several recurrences (both halves of a Bidirectional) share one team the
+  same way. A single problem with too few rows for that is split per step
+  instead (rows, or unit groups when rows are few: gather, barrier, tiles,
+  barrier);
+  tiny problems run on one thread. No BLAS is called, so BLAS threads never
+  multiply with OpenMP threads, and every output element is computed by the
+  same instruction sequence whatever the split: results are bit-identical
+  for any thread count.
 * Masked outputs are filled afterwards (memcpy of the previous h row).
 """
 import numpy as np

@@ -8,6 +8,10 @@
 * `fastmask.models.from_keras(keras_model)` converts a live Keras model.
 * Custom layers: `register_keras_serializable(package="Custom", name=None)`
   (alias `register_serializable`), `custom_objects=` or `custom_object_scope`.
+  Register the fastmask twin of a Keras layer under the Keras layer's name;
+  its `supports_masking` and `compute_mask` come back with it.
+* Layers and models pickle (`pickling`), so they run in Dask workers
+  (`fastmask.dask.predict`).
 
 h5py is needed for `.keras` and `.weights.h5` files (`pip install fastmask[keras]`).
 """

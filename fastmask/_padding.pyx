@@ -267,20 +267,27 @@ def pad_object_rows(list rows, const int64_t[::1] lengths, const uint8_t[::1] ki
 
 
 def mask_from_lengths(const int64_t[::1] lengths, uint8_t[:, ::1] out, bint pre, int n_threads):
-    """OUT: out[i] = 1 on the first (post) or last (pre) min(lengths[i], T) steps, else 0."""
+    """OUT: out[i] = 1 on the first (post) or last (pre) min(lengths[i], T) steps, else 0.
+
+    (Negative lengths count as 0.)
+    """
     cdef Py_ssize_t i, k, t = out.shape[1]
+    cdef uint8_t *row
     if lengths.shape[0] != out.shape[0]:
         raise ValueError("mask_from_lengths: `lengths` and `out` disagree")
     if out.shape[0] == 0 or t == 0:
         return
     for i in prange(out.shape[0], schedule="static", nogil=True, num_threads=n_threads):
         k = lengths[i] if lengths[i] < t else t
+        if k < 0:
+            k = 0
+        row = &out[i, 0]   # (not &out[i, k]: k == t is one past the end, a bounds error)
         if pre:
-            memset(&out[i, 0], 0, t - k)
-            memset(&out[i, t - k], 1, k)
+            memset(row, 0, t - k)
+            memset(row + t - k, 1, k)
         else:
-            memset(&out[i, 0], 1, k)
-            memset(&out[i, k], 0, t - k)
+            memset(row, 1, k)
+            memset(row + k, 0, t - k)
 
 
 def lengths_from_mask(const uint8_t[:, ::1] mask, int64_t[::1] out, int n_threads):

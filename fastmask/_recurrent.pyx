@@ -14,10 +14,11 @@ order. Work is done only for unmasked (b, t) pairs:
   fm_recurrent.h on them. The kernel/recurrent weights are packed once per
   call (`pack`; a `Packed` can be reused by the caller).
 * Threads (`_plan`): rows are independent through the whole recurrence, so
-  the batch is dealt (by decreasing length, zigzag) into 2 parts per thread,
-  each keeping >= 2 register blocks of rows; every part runs the entire time
-  loop on one thread with its own schedule and scratch (dynamic schedule, no
-  barrier at all: a thread slowed by another process hands over parts).
+  the batch is dealt (by decreasing length, zigzag) into PARTS_PER_THREAD
+  parts per thread, each keeping >= 2 register blocks of rows; every part
+  runs the entire time loop on one thread with its own schedule and scratch
+  (dynamic schedule, no barrier at all: a thread slowed by another process
+  costs at most its own share).
   Several recurrences (both halves of a Bidirectional) share one team the
   same way. A single problem with too few rows for that is split per step
   instead (rows, or unit groups when rows are few: gather, barrier, tiles,
@@ -109,6 +110,12 @@ _isa_override = None
 # many flops (~20 us): below it the per-step barriers cost more than they
 # save (and on a loaded machine a barrier can cost a scheduler time slice).
 MIN_STEP_FLOPS_PER_THREAD = 2e6
+
+# Batch parts per thread in the batch split (dynamic schedule). More parts
+# balance better when another process takes a core, but each part has its own
+# tail of nearly empty steps: measured on B=64 LSTM/GRU at 2 threads, 2 parts
+# per thread cost 4-12% more than 1 on an idle machine.
+PARTS_PER_THREAD = 1
 
 # How the last `forward` call ran (for tests and diagnostics).
 last_plan = None
@@ -441,9 +448,7 @@ def _plan(problems, int n_threads):
         mr = fm_rnn_mr(p.packed.isa, p.dtype == np.float64, p.cell, p.packed.reset_after, 0)
         k_max = p.B // (2 * mr)          # each part keeps >= 2 register blocks of rows
         if nt > 1 and k_max >= per:
-            # Twice as many parts as threads (dynamic schedule): a thread slowed
-            # down by another process hands its remaining parts to the others.
-            parts.append(max(1, min(2 * per, k_max)))
+            parts.append(max(1, min(PARTS_PER_THREAD * per, k_max)))
         else:
             parts.append(1)
     if len(problems) == 1 and parts[0] == 1 and nt > 1:

@@ -17,6 +17,17 @@ def _describe(x):
     return f"{x!r} (of type {type(x).__name__})"
 
 
+def contiguous(arr, dtype=None):
+    """`arr` as a C-contiguous, aligned array (of `dtype`), copied only when needed.
+
+    np.ascontiguousarray keeps a misaligned array (e.g. a view at an odd byte
+    offset of a buffer) as it is; the kernels load typed values from it, which is
+    undefined behaviour in C (and vectorised loads may fault).
+    """
+    out = np.ascontiguousarray(arr, dtype=dtype)
+    return out if out.flags.aligned else out.copy()
+
+
 def as_array(x, name):
     """np.asarray(x); a ragged nested list is a ValueError naming `name`."""
     if isinstance(x, np.ndarray):
@@ -43,7 +54,7 @@ def as_float_array(x, name, ndim=None, min_ndim=None, dtype=None):
         raise ValueError(f"`{name}` must have rank {ndim}. Received: {name}.shape={arr.shape}")
     if min_ndim is not None and arr.ndim < min_ndim:
         raise ValueError(f"`{name}` must have rank >= {min_ndim}. Received: {name}.shape={arr.shape}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return contiguous(arr, dtype=dtype)
 
 
 def as_index_array(x, name, ndim=None):
@@ -67,7 +78,7 @@ def as_index_array(x, name, ndim=None):
         raise TypeError(f"`{name}` must be an integer array. Received: {name}={_describe(arr)}")
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"`{name}` must have rank {ndim}. Received: {name}.shape={arr.shape}")
-    return np.ascontiguousarray(arr)
+    return contiguous(arr)
 
 
 def as_mask(mask, name, shape):

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import _padding
 from ._config import effective_num_threads
+from ._validation import contiguous
 
 __all__ = ["pad_sequences", "pad_ragged", "mask_from_lengths", "lengths_from_mask"]
 
@@ -236,7 +237,7 @@ def _as_int64_vector(x, name):
         raise ValueError(f"`{name}` must be 1-D. Received: {name}.shape={arr.shape}")
     if arr.dtype == np.uint64 and arr.size and arr.max() > np.iinfo(np.int64).max:
         raise ValueError(f"`{name}` has values beyond int64. Received: max={arr.max()}")
-    return np.ascontiguousarray(arr, dtype=np.int64)
+    return contiguous(arr, dtype=np.int64)
 
 
 def _check_maxlen(maxlen, lengths):

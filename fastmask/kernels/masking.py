@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import _masking
 from .._config import effective_num_threads
-from .._validation import FLOAT_DTYPES, as_array, as_float_array, as_index_array
+from .._validation import FLOAT_DTYPES, as_array, as_float_array, as_index_array, contiguous
 
 __all__ = ["masking", "masking_mask", "embedding"]
 
@@ -56,7 +56,7 @@ def _as_rows(arr):
     if (rows is None or not rows.flags.aligned or rows.dtype.byteorder not in "=|"
             or (rows.shape[1] > 1 and rows.strides[1] != item)
             or (rows.shape[0] > 1 and rows.strides[0] % item)):
-        rows = np.ascontiguousarray(arr).reshape(shape)
+        rows = contiguous(arr).reshape(shape)
     return rows
 
 

@@ -30,8 +30,7 @@ import threading
 import time
 import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+_SYS_PATH_VAR = "CRASH_HARNESS_SYS_PATH"
 
 
 def _signal_name(rc):
@@ -48,8 +47,12 @@ class _Worker:
         self.stderr = tempfile.TemporaryFile(mode="w+b")
         cmd = [sys.executable, "-X", "faulthandler", os.path.abspath(__file__),
                os.path.abspath(module_file), table_name]
+        # The worker imports exactly what this process imports (the installed fastmask
+        # or the source tree, whichever the test run uses).
+        env = dict(os.environ if env is None else env)
+        env[_SYS_PATH_VAR] = json.dumps(sys.path)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.stderr, env=env, cwd=ROOT, bufsize=0)
+                                     stderr=self.stderr, env=env, cwd=os.getcwd(), bufsize=0)
         self.lines = queue.Queue()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -142,8 +145,9 @@ def run_cases(module_file, table_name, ids, timeout=60.0, n_workers=2, env=None)
 # ----------------------------------------------------------------------- worker side
 
 def _load_table(module_file, table_name):
+    if _SYS_PATH_VAR in os.environ:
+        sys.path[:] = json.loads(os.environ[_SYS_PATH_VAR])
     sys.path.insert(0, os.path.dirname(module_file))
-    sys.path.insert(0, ROOT)
     name = "_harness_" + os.path.splitext(os.path.basename(module_file))[0]
     spec = importlib.util.spec_from_file_location(name, module_file)
     mod = importlib.util.module_from_spec(spec)

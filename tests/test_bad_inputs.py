@@ -1317,10 +1317,29 @@ KNOWN_BUGS = {
 }
 
 
+# Cases that pass natively but trip UBSan/ASan in a FASTMASK_SANITIZE=1 build
+# (scripts/sanitize.sh); skipped only there.
+SANITIZER_KNOWN_BUGS = {
+    **{f"zerosize-{c}-F0": (
+        f"K.{c}(np.zeros((2, 3, 0), 'f4'), <kernel (0, G*U)>, ...)",
+        "csrc/fm_recurrent.h:163 fm_rnn_gather: memcpy(dst, NULL, 0) when features == 0 "
+        "(UBSan: null pointer passed as argument 2)") for c in ("lstm", "gru", "simple_rnn")},
+}
+
+
+def _sanitizer_build():
+    try:
+        from fastmask import _build_info
+    except ImportError:
+        return False
+    return bool(getattr(_build_info, "SANITIZE", False))
+
+
 def _selected():
     if os.environ.get("FASTMASK_RUN_KNOWN_BUGS") == "1":
         return [c.id for c in CASES]
-    return [c.id for c in CASES if c.id not in KNOWN_BUGS]
+    skip = set(KNOWN_BUGS) | (set(SANITIZER_KNOWN_BUGS) if _sanitizer_build() else set())
+    return [c.id for c in CASES if c.id not in skip]
 
 
 @pytest.fixture(scope="module")
@@ -1331,7 +1350,7 @@ def battery():
 
 def test_battery_size():
     assert len(CASES) >= 200
-    unknown = set(KNOWN_BUGS) - {c.id for c in CASES}
+    unknown = (set(KNOWN_BUGS) | set(SANITIZER_KNOWN_BUGS)) - {c.id for c in CASES}
     assert not unknown, f"KNOWN_BUGS entries without a case: {sorted(unknown)}"
 
 
@@ -1368,5 +1387,6 @@ def test_harness_reports_crashes_and_hangs():
     status = {k: v[0] for k, v in res.items()}
     assert status == {"segfault": "crash", "abort": "crash", "hang": "timeout",
                       "fails": "fail", "passes": "ok"}, res
-    assert "SIGSEGV" in res["segfault"][1] and "Segmentation fault" in res["segfault"][1]
+    # (under ASan the SEGV is reported by ASan, which then aborts)
+    assert re.search("SIGSEGV|SEGV", res["segfault"][1]), res["segfault"][1]
     assert "SIGABRT" in res["abort"][1]

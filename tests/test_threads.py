@@ -25,7 +25,6 @@ import fastmask
 from fastmask import get_mask, kernels as K, layers as L, utils as U
 
 N_PY_THREADS = 8
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_in_threads(fn, n=N_PY_THREADS, args_for=None):
@@ -382,10 +381,11 @@ def test_openmp_in_user_threads_does_not_deadlock():
             [x.start() for x in th]; [x.join() for x in th]
         print("done")
     """) % os.path.dirname(os.path.abspath(__file__))
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # the child imports the same fastmask as this process (installed or source tree)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     try:
         res = subprocess.run([sys.executable, "-X", "faulthandler", "-c", script], env=env,
-                             capture_output=True, text=True, timeout=240, cwd=ROOT)
+                             capture_output=True, text=True, timeout=240)
     except subprocess.TimeoutExpired as e:
         pytest.fail(f"OpenMP kernels in 8 Python threads did not finish in 240 s "
                     f"(deadlock?):\n{(e.stderr or '')[-3000:]}")

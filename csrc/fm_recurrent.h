@@ -321,7 +321,8 @@ static inline int fm_rnn_isa_best(void) {
         }                                                                               \
     } while (0)
 #define FMR_DISPATCH_RET(isa, dbl, FN, ...)                                             \
-    ((isa) == FM_ISA_AVX512 ? ((dbl) ? FN##_f64_avx512(__VA_ARGS__) : FN##_f32_avx512(__VA_ARGS__)) \
+    ((isa) == FM_ISA_AVX512                                                             \
+     ? ((dbl) ? FN##_f64_avx512(__VA_ARGS__) : FN##_f32_avx512(__VA_ARGS__))             \
      : (isa) == FM_ISA_AVX2 ? ((dbl) ? FN##_f64_avx2(__VA_ARGS__) : FN##_f32_avx2(__VA_ARGS__)) \
      : ((dbl) ? FN##_f64_generic(__VA_ARGS__) : FN##_f32_generic(__VA_ARGS__)))
 #else

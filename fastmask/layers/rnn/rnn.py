@@ -9,7 +9,6 @@ is not float32/float64): the same numbers, without computing masked steps.
 import numpy as np
 
 from ..._graph import flatten, map_structure, pack_as
-from ..._tensor import KerasTensor
 from ..layer import Layer
 from ..serialization import deserialize, serialize
 
@@ -479,7 +478,3 @@ def _reset_dropout_masks(cell):
     if isinstance(cell, StackedRNNCells):
         for c in cell.cells:
             _reset_dropout_masks(c)
-
-
-def _is_symbolic(x):
-    return isinstance(x, KerasTensor)

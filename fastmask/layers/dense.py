@@ -1,4 +1,6 @@
 """`Dense`: `activation(x @ kernel + bias)` on the last axis, one GEMM for any rank."""
+import math
+
 import numpy as np
 
 from .. import activations, initializers
@@ -81,13 +83,12 @@ class Dense(Layer):
             raise TypeError(f"Layer '{self.name}' (of type Dense) computes in {dtype}; its "
                             f"inputs must be real numbers (bool, int or float dtype). "
                             f"Received: inputs.dtype={x.dtype}")
-        if x.dtype != dtype:
-            x = x.astype(dtype)
         lead = x.shape[:-1]
-        if x.ndim == 2:
-            out = np.matmul(x, kernel)
-        else:
-            out = np.matmul(x.reshape(-1, x.shape[-1]), kernel)  # one GEMM for all steps
+        # One GEMM for all steps, on a C-contiguous (rows, features) matrix: BLAS
+        # rounds differently for transposed/strided operands, so this makes the
+        # result independent of the input's memory layout.
+        x = np.ascontiguousarray(x.reshape(math.prod(lead), x.shape[-1]), dtype=dtype)
+        out = np.matmul(x, kernel)
         if self.bias is not None:
             bias = self.bias.value
             out += bias if bias.dtype == dtype else bias.astype(dtype)

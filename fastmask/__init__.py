@@ -8,22 +8,31 @@ Drop-in for code written against Keras's masking guide:
 Kernels (Cython + OpenMP) are plain functions in `fastmask.kernels`; padding
 utilities in `fastmask.utils`.
 """
+import sys as _sys
+
+from ._source_tree import installed_copy as _installed_copy
+
 __version__ = "0.1.0"
 
-from ._config import get_num_threads, num_threads, set_num_threads, show_config
+_installed = _installed_copy(__file__)
+if _installed is not None:
+    # An unbuilt source checkout shadows the installed build: use the latter.
+    _sys.modules[__name__] = _installed
+else:
+    from ._config import get_num_threads, num_threads, set_num_threads, show_config
 
-from . import kernels, utils
+    from . import kernels, utils
 
-# Keras-compatible Layer API (issue 3).
-from ._tensor import KerasTensor, Tensor, Variable, get_mask, with_mask
-from . import activations, initializers, ops, layers, models, preprocessing, saving
-from .layers import Input, InputSpec, Layer
-from .models import Model, Sequential
+    # Keras-compatible Layer API (issue 3).
+    from ._tensor import KerasTensor, Tensor, Variable, get_mask, with_mask
+    from . import activations, initializers, ops, layers, models, preprocessing, saving
+    from .layers import Input, InputSpec, Layer
+    from .models import Model, Sequential
 
-__all__ = [
-    "__version__", "get_num_threads", "num_threads", "set_num_threads", "show_config",
-    "kernels", "utils",
-    "KerasTensor", "Tensor", "Variable", "get_mask", "with_mask", "activations",
-    "initializers", "ops", "layers", "models", "preprocessing", "saving", "Input",
-    "InputSpec", "Layer", "Model", "Sequential",
-]
+    __all__ = [
+        "__version__", "get_num_threads", "num_threads", "set_num_threads", "show_config",
+        "kernels", "utils",
+        "KerasTensor", "Tensor", "Variable", "get_mask", "with_mask", "activations",
+        "initializers", "ops", "layers", "models", "preprocessing", "saving", "Input",
+        "InputSpec", "Layer", "Model", "Sequential",
+    ]

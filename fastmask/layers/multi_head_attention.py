@@ -43,7 +43,9 @@ class _Projection(Layer):
         x = np.asarray(plain(x), dtype=dtype)
         lead = x.shape[:x.ndim - n_in]
         kernel = np.asarray(self.kernel, dtype=dtype)
-        y = _att.linear(x.reshape(lead + (-1,)), kernel.reshape((-1,) + self.out_dims),
+        n_features = math.prod(self._in_dims)   # (not -1: ambiguous for empty inputs)
+        y = _att.linear(x.reshape(lead + (n_features,)),
+                        kernel.reshape((n_features,) + self.out_dims),
                         None if self.bias is None else np.asarray(self.bias, dtype=dtype),
                         n_threads=n_threads, blas_limited=blas_limited)
         if self.activation is not activations.linear:

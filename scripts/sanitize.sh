@@ -12,7 +12,7 @@
 # How: the sources (git-tracked and untracked-not-ignored files) are copied to a
 # temporary directory and built there (never the developer's in-place build or
 # ./build); the venv sees the system site-packages (numpy, scipy, pytest,
-# hypothesis, ...) so no download is needed. Python itself is not instrumented,
+# hypothesis, ...); missing test dependencies are installed. Python is not instrumented,
 # so the ASan/UBSan runtimes are LD_PRELOADed (gcc's libasan/libubsan). Leak
 # detection is off (CPython does not free everything at exit; scripts/valgrind.sh
 # covers leaks); allocator_may_return_null=1 lets huge allocations fail with
@@ -70,8 +70,11 @@ if [ "${SANITIZE_REBUILD:-0}" = 1 ] || ! is_sanitized; then
   # with the sanitizer's directives)
   { git ls-files -z; git ls-files -z --others --exclude-standard; } \
     | tar --null -T - -cf - | tar -C "$work/src" -xf -
-  (cd "$work/src" && FASTMASK_SANITIZE=1 "$VENV/bin/python" -m pip install -q \
-     --no-build-isolation --no-deps --force-reinstall .)
+  # The test extra's dependencies come from the system site-packages when present,
+  # else from the index (a fresh machine); fastmask itself is built with the
+  # sanitizer flags (FASTMASK_SANITIZE reaches the isolated build).
+  "$VENV/bin/python" -m pip uninstall -q -y fastmask 2>/dev/null || true
+  (cd "$work/src" && FASTMASK_SANITIZE=1 "$VENV/bin/python" -m pip install -q ".[test]")
 fi
 
 # Run from a directory without a fastmask/ source tree, so the sanitized install is used.

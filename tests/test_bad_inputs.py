@@ -32,6 +32,7 @@ from fastmask import get_mask, kernels as K, layers as L, utils as U
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from np_reference import sdpa_ref  # noqa: E402
 
 # --------------------------------------------------------------------------- case machinery
 
@@ -1233,6 +1234,76 @@ def _pad_sequences_concurrent_mutation():
 case("pad_sequences-rows-mutated-concurrently", _pad_sequences_concurrent_mutation, returns())
 
 
+# masked_softmax: every broadcast mask layout, against Keras's formula
+def _bcast_softmax_ref(x, m, axis):
+    m = np.broadcast_to(m, x.shape)
+    y = np.where(m, x, x.dtype.type(-1e9))
+    if isinstance(axis, tuple):   # Keras: exp(x - logsumexp(x, axes))
+        mx = np.max(y, axis=axis, keepdims=True)
+        lse = mx + np.log(np.sum(np.exp(y - mx), axis=axis, keepdims=True))
+        out = np.exp(y - lse)
+    else:
+        e = np.exp(y - np.max(y, axis=axis, keepdims=True))
+        out = e / np.sum(e, axis=axis, keepdims=True)
+    return np.where(m, out, x.dtype.type(0))
+
+
+for _mshape in ((5,), (1, 5), (4, 1), (3, 1, 1), (1, 4, 5), (3, 4, 1), (3, 1, 5), (1, 1, 1),
+                (3, 4, 5)):
+    for _axis in (-1, 1, 0, (1, 2), (0, 2)):
+        def _mk(ms=_mshape):
+            m = rng(sum(ms)).random(ms) < 0.7
+            m.reshape(-1)[0] = True
+            return m
+        case(f"broadcast-masked_softmax-mask{_mshape}-axis{_axis}",
+             lambda ms=_mshape, ax=_axis, mk=_mk: K.masked_softmax(xf((3, 4, 5)), mk(), axis=ax),
+             same_as(lambda ms=_mshape, ax=_axis, mk=_mk: _bcast_softmax_ref(
+                 xf((3, 4, 5)), mk(), ax), 2e-6, 1e-7))
+
+
+_AQ, _AK, _AV = (lambda: xf((3, 4, 2, 3), 21)), (lambda: xf((3, 6, 2, 3), 22)), \
+    (lambda: xf((3, 6, 2, 3), 23))
+for _amshape in ((4, 6), (1, 4, 6), (3, 4, 6), (3, 1, 4, 6), (1, 2, 1, 6), (3, 2, 4, 1),
+                 (1, 1, 1, 1)):
+    for _mode in ("zeros", "uniform"):
+        def _am(ms=_amshape):
+            m = rng(len(ms) + sum(ms)).random(ms) < 0.6
+            return m
+        case(f"broadcast-masked_attention-attention_mask{_amshape}-{_mode}",
+             lambda ms=_amshape, md=_mode, am=_am: K.masked_attention(
+                 _AQ(), _AK(), _AV(), key_mask=mask_bt(3, 6), attention_mask=am(),
+                 fully_masked=md),
+             same_as(lambda ms=_amshape, md=_mode, am=_am: sdpa_ref(
+                 _AQ(), _AK(), _AV(), key_mask=mask_bt(3, 6), attention_mask=am(),
+                 fully_masked=md), 1e-5, 1e-6))
+for _causal in (False, True):
+    for _mode in ("zeros", "uniform"):
+        case(f"reference-masked_attention-qk-masks-causal{_causal}-{_mode}",
+             lambda c=_causal, md=_mode: K.masked_attention(
+                 _AQ(), _AK(), _AV(), key_mask=mask_bt(3, 6), query_mask=mask_bt(3, 4, 5),
+                 causal=c, fully_masked=md),
+             same_as(lambda c=_causal, md=_mode: sdpa_ref(
+                 _AQ(), _AK(), _AV(), key_mask=mask_bt(3, 6), query_mask=mask_bt(3, 4, 5),
+                 causal=c, fully_masked=md), 1e-5, 1e-6))
+
+# everything masked (e.g. a batch of empty sequences)
+_O = lambda: np.ones((1, 2, 1, 1), F32)  # noqa: E731
+for _mname in ("query_mask", "key_mask"):
+    for _mode in ("zeros", "uniform"):
+        case(f"fullymasked-masked_attention-all-{_mname}-{_mode}",
+             lambda mn=_mname, md=_mode: K.masked_attention(
+                 _O(), _O(), _O(), fully_masked=md, **{mn: np.zeros((1, 2), bool)}),
+             same_as(lambda md=_mode: np.full((1, 2, 1, 1), 0.0 if md == "zeros" else 1.0,
+                                             F32)))
+
+# MultiHeadAttention layer on empty inputs (Keras: B=0 and E=0 work; S=0 raises there)
+for _sid, _q, _v in (("B0", (0, 3, 4), (0, 2, 4)), ("E0", (2, 3, 0), (2, 2, 0)),
+                     ("S0", (2, 3, 4), (2, 0, 4)), ("Tq0", (2, 0, 4), (2, 2, 4))):
+    case(f"zerosize-layer-MultiHeadAttention-{_sid}",
+         lambda q=_q, v=_v: L.MultiHeadAttention(2, 3)(np.ones(q, F32), np.ones(v, F32)),
+         returns(lambda r, q=_q: r.shape == q and np.isfinite(r).all(), "finite, query's shape"))
+
+
 # thread counts far beyond the machine: a result (the same as 1 thread) or a clear error
 def result_or_raises(ref, exc, pattern):
     def check(call):
@@ -1297,6 +1368,12 @@ KNOWN_BUGS = {
                                                 "mask with NaN>)", _NAN_MASK),
     "masknan-multi_head_attention-value_mask": ("K.multi_head_attention(..., value_mask=<float "
                                                 "mask with NaN>)", _NAN_MASK),
+    **{f"fullymasked-masked_attention-all-{mn}-{md}": (
+        f"o = np.ones((1, 2, 1, 1), 'f4'); K.masked_attention(o, o, o, fully_masked={md!r}, "
+        f"{mn}=np.zeros((1, 2), bool))",
+        "ValueError: cannot reshape array of size 0 into shape (0,newaxis) (the "
+        "padding-skipping path gathers zero rows) instead of zeros / the mean of the values")
+       for mn in ("query_mask", "key_mask") for md in ("zeros", "uniform")},
     "zerosize-multi_head_attention-B0": (
         "K.multi_head_attention(np.ones((0, 3, 6), 'f4'), np.ones((0, 4, 6), 'f4'), "
         "**weights)", "ValueError: cannot reshape array of size 0 into shape (0,3,newaxis) "

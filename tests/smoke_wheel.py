@@ -9,7 +9,8 @@ import fastmask
 
 here = os.path.dirname(os.path.abspath(__file__))
 repo = os.path.dirname(here)
-assert not os.path.dirname(fastmask.__file__).startswith(repo), fastmask.__file__
+pkg = os.path.dirname(os.path.abspath(fastmask.__file__))
+assert pkg != os.path.join(repo, "fastmask") and "site-packages" in pkg, fastmask.__file__
 assert importlib.util.find_spec("Cython") is None, "Cython must not be needed at run time"
 fastmask.show_config()
 padded = fastmask.utils.pad_sequences([[1, 2, 3], [4, 5], [6]], padding="post")

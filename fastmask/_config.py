@@ -18,6 +18,10 @@ import threading
 from . import _openmp_helpers
 
 _global_threads = None
+# Upper bound on any thread count: kernels call single-threaded BLAS from every
+# OpenMP thread, and OpenBLAS has a fixed number of per-thread buffers (it
+# crashes past them); libgomp also fails to create thousands of threads.
+MAX_THREADS = 64
 _local_threads = contextvars.ContextVar("fastmask_num_threads", default=None)
 
 
@@ -46,7 +50,8 @@ def _check_n(n, name="n"):
 
 
 def _resolve(n):
-    """n > 0: n threads; n < 0: max + 1 + n (at least 1); without OpenMP: 1."""
+    """n > 0: n threads (at most MAX_THREADS); n < 0: max + 1 + n (at least 1);
+    without OpenMP: 1."""
     if not _openmp_helpers.openmp_enabled():
         return 1
     max_threads = _openmp_helpers.openmp_max_threads()
@@ -56,7 +61,7 @@ def _resolve(n):
         return max(1, max_threads)
     if n < 0:
         return max(1, max_threads + 1 + n)
-    return n
+    return min(n, MAX_THREADS)
 
 
 def set_num_threads(n):

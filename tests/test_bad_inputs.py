@@ -1304,6 +1304,17 @@ for _sid, _q, _v in (("B0", (0, 3, 4), (0, 2, 4)), ("E0", (2, 3, 0), (2, 2, 0)),
          returns(lambda r, q=_q: r.shape == q and np.isfinite(r).all(), "finite, query's shape"))
 
 
+# fastmask.ops re-exports the masked kernels (same objects) and must fail clearly on
+# symbolic inputs it cannot run eagerly
+for _op in ("masked_softmax", "masked_mean", "masked_sum", "masked_max", "masked_min"):
+    case(f"ops-{_op}-is-kernel", lambda op=_op: getattr(fastmask.ops, op) is getattr(K, op),
+         returns(lambda r: r is True, "the kernel itself"))
+    case(f"ops-{_op}-symbolic-input", lambda op=_op: getattr(fastmask.ops, op)(
+        fastmask.Input((None, 4))), raises(ValueError, "symbolic|KerasTensor"))
+    case(f"ops-{_op}-bad-mask", lambda op=_op: getattr(fastmask.ops, op)(
+        xf((2, 3, 4)), np.ones((3, 2), bool)), raises(ValueError, "mask"))
+
+
 # thread counts far beyond the machine: a result (the same as 1 thread) or a clear error
 def result_or_raises(ref, exc, pattern):
     def check(call):
@@ -1381,16 +1392,6 @@ KNOWN_BUGS = {
     "zerosize-multi_head_attention-Tq0": (
         "K.multi_head_attention(np.ones((2, 0, 6), 'f4'), np.ones((2, 4, 6), 'f4'), "
         "**weights)", "ValueError: cannot reshape array of size 0 into shape (2,0,newaxis)"),
-    # _config.py: effective_num_threads() passes any positive n_threads on
-    "threads-huge-n_threads-masked_softmax": (
-        "K.masked_softmax(np.ones((40000, 2), 'f4'), n_threads=100000)",
-        "process exits: 'libgomp: Thread creation failed: Resource temporarily unavailable'"),
-    "threads-huge-n_threads-masked_attention": (
-        "a = np.ones((200, 3, 50, 2), 'f4'); K.masked_attention(a, a, a, n_threads=100000)",
-        "600 OpenMP threads call OpenBLAS at once; OpenBLAS supports 128: 'too many memory "
-        "regions', SIGSEGV (about 1 run in 5)"),
-    "threads-n_threads-2**31": ("K.masked_softmax(x, n_threads=2**31)",
-                                "OverflowError: value too large to convert to int"),
 }
 
 

@@ -89,3 +89,9 @@ def test_blas_threads_limits_scipy_blas_used_by_the_kernels():
         libs = [i for i in threadpool_info() if i["user_api"] == "blas"]
         assert any("scipy_openblas" in i["filepath"] for i in libs)
         assert all(i["num_threads"] == 1 for i in libs), libs
+
+
+@pytest.mark.parametrize("n", [65, 100000, 2 ** 31])
+def test_huge_thread_counts_are_capped(n):
+    with fastmask.num_threads(n):
+        assert fastmask.get_num_threads() == _config.MAX_THREADS

@@ -34,7 +34,9 @@ def as_array(x, name):
         return x
     try:
         return np.asarray(x)
-    except ValueError as e:  # inhomogeneous (ragged) nested sequences
+    except ValueError as e:
+        if "inhomogeneous" not in str(e) and "with a sequence" not in str(e):
+            raise   # e.g. a symbolic KerasTensor's own message
         raise ValueError(f"`{name}` must be a rectangular array, not a ragged nested "
                          f"sequence ({e}). Received: {name} of type {type(x).__name__}") from None
 

@@ -1379,19 +1379,6 @@ KNOWN_BUGS = {
                                                 "mask with NaN>)", _NAN_MASK),
     "masknan-multi_head_attention-value_mask": ("K.multi_head_attention(..., value_mask=<float "
                                                 "mask with NaN>)", _NAN_MASK),
-    **{f"fullymasked-masked_attention-all-{mn}-{md}": (
-        f"o = np.ones((1, 2, 1, 1), 'f4'); K.masked_attention(o, o, o, fully_masked={md!r}, "
-        f"{mn}=np.zeros((1, 2), bool))",
-        "ValueError: cannot reshape array of size 0 into shape (0,newaxis) (the "
-        "padding-skipping path gathers zero rows) instead of zeros / the mean of the values")
-       for mn in ("query_mask", "key_mask") for md in ("zeros", "uniform")},
-    "zerosize-multi_head_attention-B0": (
-        "K.multi_head_attention(np.ones((0, 3, 6), 'f4'), np.ones((0, 4, 6), 'f4'), "
-        "**weights)", "ValueError: cannot reshape array of size 0 into shape (0,3,newaxis) "
-        "instead of an empty (0, 3, 6) result"),
-    "zerosize-multi_head_attention-Tq0": (
-        "K.multi_head_attention(np.ones((2, 0, 6), 'f4'), np.ones((2, 4, 6), 'f4'), "
-        "**weights)", "ValueError: cannot reshape array of size 0 into shape (2,0,newaxis)"),
 }
 
 

@@ -293,6 +293,11 @@ def multi_head_attention(query, value, key=None, *, query_kernel, key_kernel, va
                          f"query.shape={q_in.shape}, value.shape={v_in.shape}")
     n = effective_num_threads(n_threads)
     B, Tq, S = q_in.shape[0], q_in.shape[1], v_in.shape[1]
+    if B == 0 or Tq == 0:  # nothing to attend from: an empty result of the right shape
+        y = np.zeros((B, Tq) + np.shape(output_kernel)[2:], q_in.dtype)
+        if return_weights:
+            return y, np.zeros((B, np.shape(query_kernel)[1], Tq, S), q_in.dtype)
+        return y
     km = None
     for mk, nm in ((value_mask, "value_mask"), (key_mask, "key_mask")):
         if mk is not None:
@@ -501,6 +506,8 @@ _COMPACT_MIN_SAVING = 0.3
 
 
 def _compact_pays(qm, km):
+    if (qm is not None and not qm.any()) or (km is not None and not km.any()):
+        return False  # nothing kept: the full path gives Keras's fully-masked values
     q_frac = 1.0 if qm is None else float(np.count_nonzero(qm)) / max(qm.size, 1)
     k_frac = 1.0 if km is None else float(np.count_nonzero(km)) / max(km.size, 1)
     return q_frac * k_frac <= 1.0 - _COMPACT_MIN_SAVING

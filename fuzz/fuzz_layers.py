@@ -229,5 +229,8 @@ def TestOneInput(data):
 
 
 if __name__ == "__main__":
+    for arg in sys.argv[1:]:
+        if not arg.startswith("-") and not os.path.isfile(arg):
+            os.makedirs(arg, exist_ok=True)   # the corpus directory (libFuzzer wants it)
     atheris.Setup(sys.argv, TestOneInput)
     atheris.Fuzz()

@@ -14,7 +14,7 @@ Run by hand (not in CI), e.g. for 10 minutes:
 
     python fuzz/fuzz_pad_sequences.py -max_total_time=600 -artifact_prefix=fuzz/ fuzz/corpus_pad_sequences
 
-(The corpus directory is created if missing; `-jobs=2` runs two workers.) Replay
+Replay
 a saved crash: python fuzz/fuzz_pad_sequences.py crash-<sha1>.
 """
 import os
@@ -170,5 +170,8 @@ def TestOneInput(data):
 
 
 if __name__ == "__main__":
+    for arg in sys.argv[1:]:
+        if not arg.startswith("-") and not os.path.isfile(arg):
+            os.makedirs(arg, exist_ok=True)   # the corpus directory (libFuzzer wants it)
     atheris.Setup(sys.argv, TestOneInput)
     atheris.Fuzz()

@@ -5,21 +5,14 @@ masked rows included), attention masks of every broadcast shape, causal, both
 fully-masked conventions and 1 or 2 threads; the reference is
 tests/np_reference.py (float64). Hypothesis shrinks a failure to a minimal case.
 """
-import os
-
 import numpy as np
-from hypothesis import assume, given, strategies as st
+from hypothesis import given, strategies as st
 
 from fastmask import kernels as K
 from np_reference import mha_ref, sdpa_ref
 
 TOL = {np.float32: dict(rtol=2e-4, atol=2e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}
 
-# Known bug (kernels/attention.py, reported; see KNOWN_BUGS in test_bad_inputs.py):
-# masked_attention raises "cannot reshape array of size 0" when the query mask or the
-# key mask masks everything (the padding-skipping path gathers zero rows). Such draws
-# are skipped until it is fixed; FASTMASK_RUN_KNOWN_BUGS=1 keeps them.
-SKIP_ALL_MASKED = os.environ.get("FASTMASK_RUN_KNOWN_BUGS") != "1"
 
 
 def _mask(draw, shape, p_true):
@@ -61,8 +54,6 @@ def attention_problems(draw):
 @given(attention_problems())
 def test_masked_attention_matches_numpy(p):
     q, k, v = p["q"], p["k"], p["v"]
-    if SKIP_ALL_MASKED:
-        assume(not any(m is not None and not m.any() for m in (p["key_mask"], p["query_mask"])))
     want = sdpa_ref(q, k, v, key_mask=p["key_mask"], query_mask=p["query_mask"],
                     attention_mask=p["attention_mask"], causal=p["causal"],
                     fully_masked=p["fully_masked"])

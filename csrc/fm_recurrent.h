@@ -156,7 +156,8 @@ static inline void fm_rnn_gather_##SUF(const fm_rnn_args *a, ptrdiff_t s,       
     ptrdiff_t i;                                                                        \
     for (i = i_lo; i < i_hi; i++) {                                                     \
         const ptrdiff_t b = rows[i];                                                    \
-        memcpy(A + i * a->lda, x + (b * a->T + t) * a->F, (size_t)a->F * sizeof(TT));    \
+        if (a->F > 0) /* x may be NULL when there are no features */                  \
+            memcpy(A + i * a->lda, x + (b * a->T + t) * a->F, (size_t)a->F * sizeof(TT)); \
         memcpy(A + i * a->lda + a->F, h + b * a->Upad, (size_t)a->Upad * sizeof(TT));    \
     }                                                                                   \
 }

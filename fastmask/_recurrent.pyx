@@ -190,7 +190,7 @@ class Packed:
                 and self.U == U and self.dtype == dtype and self.isa == isa)
 
 
-def pack(str cell_name, floating[:, ::1] kernel, floating[:, ::1] recurrent_kernel,
+def pack(str cell_name, const floating[:, ::1] kernel, const floating[:, ::1] recurrent_kernel,
          bint reset_after=True):
     """Pack kernel (F, NG*U) and recurrent_kernel (U, NG*U) for `forward`."""
     cdef int cell = CELLS[cell_name]

@@ -26,14 +26,7 @@ PY=${PYTHON:-python3}
 VENV=${SANITIZE_VENV:-$ROOT/.venv-sanitize}
 start=$(date +%s)
 
-# Known sanitizer reports, deselected until fixed (each with its reproducer):
-#  - csrc/fm_recurrent.h:163 fm_rnn_gather: memcpy(dst, NULL, 0) when features == 0
-#    (UBSan: "null pointer passed as argument 2"); reproducer:
-#    K.lstm(np.zeros((2, 3, 0), 'f4'), np.zeros((0, 8), 'f4'), np.ones((2, 8), 'f4'))
-#    (the hypothesis test draws F = 0).
-KNOWN_SANITIZER_BUGS=(
-  --deselect tests/test_recurrent_kernels.py::test_hypothesis_matches_reference
-)
+KNOWN_SANITIZER_BUGS=()
 if [ $# -eq 0 ]; then
   # The kernel tests (the battery skips its own SANITIZER_KNOWN_BUGS).
   set -- tests/test_masking_kernels.py tests/test_recurrent_kernels.py \

@@ -1348,12 +1348,6 @@ case("threads-n_threads-negative-huge", lambda: K.masked_softmax(xf((4, 5)), n_t
 _NAN_MASK = ("a float mask holding NaN is silently read as True (kept), where as_mask, "
              "lengths_from_mask and the layers raise ValueError('`mask` contains NaN')")
 KNOWN_BUGS = {
-    # kernels/recurrent.py, _recurrent.pyx (pack() takes non-const memoryviews)
-    **{f"layout-{c}-{w}-readonly": (
-        f"K.{c}(x, w['kernel'], w['recurrent_kernel'], w['bias']) with a read-only {w} "
-        "(e.g. weights from np.load(mmap_mode='r')) -> ValueError: buffer source array is "
-        "read-only (from _recurrent.pack)", "read-only weights rejected")
-       for c in ("lstm", "gru", "simple_rnn") for w in ("kernel", "recurrent_kernel")},
     # kernels/softmax.py
     "ragged-masked_softmax-x": ("K.masked_softmax([[1., 2.], [3.]])",
                                 "numpy's inhomogeneous-shape ValueError, not naming `x` "
@@ -1385,10 +1379,6 @@ KNOWN_BUGS = {
 # Cases that pass natively but trip UBSan/ASan in a FASTMASK_SANITIZE=1 build
 # (scripts/sanitize.sh); skipped only there.
 SANITIZER_KNOWN_BUGS = {
-    **{f"zerosize-{c}-F0": (
-        f"K.{c}(np.zeros((2, 3, 0), 'f4'), <kernel (0, G*U)>, ...)",
-        "csrc/fm_recurrent.h:163 fm_rnn_gather: memcpy(dst, NULL, 0) when features == 0 "
-        "(UBSan: null pointer passed as argument 2)") for c in ("lstm", "gru", "simple_rnn")},
 }
 
 

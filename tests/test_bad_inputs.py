@@ -1348,31 +1348,6 @@ case("threads-n_threads-negative-huge", lambda: K.masked_softmax(xf((4, 5)), n_t
 _NAN_MASK = ("a float mask holding NaN is silently read as True (kept), where as_mask, "
              "lengths_from_mask and the layers raise ValueError('`mask` contains NaN')")
 KNOWN_BUGS = {
-    # kernels/softmax.py
-    "ragged-masked_softmax-x": ("K.masked_softmax([[1., 2.], [3.]])",
-                                "numpy's inhomogeneous-shape ValueError, not naming `x` "
-                                "(np.ndim(x) runs before as_float_array)"),
-    "ragged-masked_softmax3d-x": ("K.masked_softmax([[[1.]], [[2.], [3.]]], axis=1)",
-                                  "same as ragged-masked_softmax-x"),
-    "out-softmax-partial-overlap": (
-        "buf = np.arange(13, dtype='float32'); K.masked_softmax(buf[:12].reshape(3, 4), "
-        "out=buf[1:].reshape(3, 4))",
-        "silently wrong result when `out` partially overlaps `x` (rows read after "
-        "being overwritten); copy x first when np.shares_memory(out, x) and out is not x, "
-        "or raise ValueError"),
-    # kernels/pooling.py
-    "masknan-masked_mean-mask": ("K.masked_mean(x, np.array([[1., np.nan]]))", _NAN_MASK),
-    "masknan-masked_sum-mask": ("K.masked_sum(x, np.array([[1., np.nan]]))", _NAN_MASK),
-    "masknan-masked_max-mask": ("K.masked_max(x, np.array([[1., np.nan]]))", _NAN_MASK),
-    # kernels/attention.py
-    "masknan-masked_attention-key_mask": ("K.masked_attention(q, k, v, key_mask=<float mask "
-                                          "with NaN>)", _NAN_MASK),
-    "masknan-masked_attention-query_mask": ("K.masked_attention(q, k, v, query_mask=<float "
-                                            "mask with NaN>)", _NAN_MASK),
-    "masknan-multi_head_attention-query_mask": ("K.multi_head_attention(..., query_mask=<float "
-                                                "mask with NaN>)", _NAN_MASK),
-    "masknan-multi_head_attention-value_mask": ("K.multi_head_attention(..., value_mask=<float "
-                                                "mask with NaN>)", _NAN_MASK),
 }
 
 

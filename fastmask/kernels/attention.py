@@ -30,7 +30,7 @@ import numbers
 import numpy as np
 
 from .._config import blas_threads, effective_num_threads
-from .._validation import _describe, as_float_array
+from .._validation import _describe, as_float_array, as_mask
 from .. import _attention
 
 __all__ = ["masked_attention", "multi_head_attention", "linear", "DOT_PRODUCT_FILL",
@@ -48,13 +48,8 @@ _EMPTY_U8 = np.zeros(1, dtype=np.uint8)
 
 
 def _bool_array(mask, name, shape):
-    m = np.asarray(mask)
-    if m.dtype.kind not in "biuf":
-        raise TypeError(f"`{name}` must be a boolean array. Received: {name}={_describe(m)}")
-    if tuple(m.shape) != tuple(shape):
-        raise ValueError(f"`{name}` must have shape {tuple(shape)}. "
-                         f"Received: {name}.shape={m.shape}")
-    return np.ascontiguousarray(m if m.dtype == bool else m.astype(bool)).view(np.uint8)
+    """`mask` checked (dtype, NaN, shape) as a C-contiguous uint8 view."""
+    return as_mask(mask, name, shape).view(np.uint8)
 
 
 def _attention_mask(mask, B, H, Tq, S):

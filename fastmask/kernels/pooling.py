@@ -15,7 +15,7 @@ import numbers
 import numpy as np
 
 from .._config import effective_num_threads
-from .._validation import _describe, as_float_array
+from .._validation import as_float_array, as_mask
 from .. import _pooling
 
 __all__ = ["masked_mean", "masked_sum", "masked_max", "masked_min"]
@@ -43,14 +43,7 @@ def _reduce(x, mask, axis, op, empty_value, keepdims, n_threads):
     if mask is None:
         m = _NO_MASK
     else:
-        mk = np.asarray(mask)
-        if mk.dtype.kind not in "biuf":
-            raise TypeError(f"`mask` must be a boolean array. Received: mask={_describe(mk)}")
-        if mk.shape != (n_batch, n_time):
-            raise ValueError(f"`mask` must have shape (batch, time) = {(n_batch, n_time)} for "
-                             f"x.shape={xa.shape} and axis={axis}. Received: mask.shape={mk.shape}")
-        m = np.ascontiguousarray(mk if mk.dtype == bool else mk.astype(bool)).view(np.uint8)
-        m = m.reshape(-1)
+        m = as_mask(mask, "mask", (n_batch, n_time)).view(np.uint8).reshape(-1)
     n_pre = int(np.prod(xa.shape[1:ax], dtype=np.int64))
     n_post = int(np.prod(xa.shape[ax + 1:], dtype=np.int64))
     out_shape = xa.shape[:ax] + xa.shape[ax + 1:]

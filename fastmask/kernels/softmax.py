@@ -142,15 +142,17 @@ def _check_out(out, x):
 
 def _masked_softmax(x, mask, axis, *, mode, fill, zero_masked, out=None, n_threads=None):
     """Shared driver: validation, axis handling, tuple axes by transposition."""
-    if np.ndim(x) == 0:
-        raise ValueError(f"`x` must have rank >= 1. Received: x={x!r}")
-    xa = as_float_array(x, "x")
+    xa = as_float_array(x, "x", min_ndim=1)
     if fill is None:
-        fill = keras_mask_fill(np.asarray(x).dtype)
+        fill = keras_mask_fill(getattr(x, "dtype", xa.dtype))
     axes = _normalize_axis(axis, xa.ndim)
     m = None if mask is None else as_broadcast_mask(mask, xa.shape)
     if out is not None:
         out = _check_out(out, xa)
+        if out is not xa and np.shares_memory(out, xa) and not (
+                out.__array_interface__["data"][0] == xa.__array_interface__["data"][0]
+                and out.strides == xa.strides):
+            xa = xa.copy()  # `out` partially overlaps `x`: read from a copy
     if xa.size == 0:
         return np.empty_like(xa) if out is None else out
     if len(axes) == 1:

@@ -218,6 +218,16 @@ def _layouts(x):
     ro.flags.writeable = False
     yield "read-only", ro
     yield "big-endian", x.astype(x.dtype.newbyteorder(">"))
+    yield "misaligned", _misaligned(x)
+
+
+def _misaligned(a):
+    """A copy of `a` whose data pointer is off by one byte (flags.aligned False)."""
+    buf = np.zeros(a.nbytes + 1, np.uint8)
+    out = np.ndarray(a.shape, a.dtype, buffer=buf, offset=1)
+    out[...] = a
+    assert not out.flags.aligned
+    return out
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
@@ -472,8 +482,9 @@ def test_embedding_layouts(rng, dtype):
     ro = table.copy()
     ro.flags.writeable = False
     tables["read-only"] = ro
+    tables["misaligned"] = _misaligned(table)
     id_views = {"fortran": np.asfortranarray(ids), "transposed": ids.T.copy().T,
-                "strided": np.repeat(ids, 2, 1)[:, ::2]}
+                "strided": np.repeat(ids, 2, 1)[:, ::2], "misaligned": _misaligned(ids)}
     for name, tb in tables.items():
         out, mask = embedding(ids, tb, True)
         assert _same_bits(out, ref_out) and _same_bits(mask, ref_mask), name

@@ -12,7 +12,8 @@ import numpy as np
 
 from .. import _masking
 from .._config import effective_num_threads
-from .._validation import FLOAT_DTYPES, as_array, as_float_array, as_index_array, contiguous
+from .._validation import (FLOAT_DTYPES, as_array, as_float_array, as_index_array,
+                           contiguous)
 
 __all__ = ["masking", "masking_mask", "embedding"]
 
@@ -38,7 +39,8 @@ def _describe(x):
 
 def _float_dtype(dtype):
     """float64 for (any byte order of) float64, else float32."""
-    return np.dtype(np.float64) if dtype.kind == "f" and dtype.itemsize == 8 else np.dtype(np.float32)
+    is_f64 = dtype.kind == "f" and dtype.itemsize == 8
+    return np.dtype(np.float64) if is_f64 else np.dtype(np.float32)
 
 
 def _as_rows(arr):
@@ -95,12 +97,13 @@ def _kernel_mask_value(mask_value, dtype):
             return float(np.float32(mask_value))
     if isinstance(mask_value, np.ndarray) and mask_value.ndim == 0:
         mask_value = mask_value[()]
+    bad = TypeError(f"`mask_value` must be a number. Received: mask_value={_describe(mask_value)}")
     if isinstance(mask_value, np.ndarray):
         if mask_value.dtype.kind not in "biufc":
-            raise TypeError(f"`mask_value` must be a number. Received: mask_value={_describe(mask_value)}")
+            raise bad
         return None
     if not isinstance(mask_value, (numbers.Number, np.number, np.bool_)):
-        raise TypeError(f"`mask_value` must be a number. Received: mask_value={_describe(mask_value)}")
+        raise bad
     # Python scalars are "weak" (NEP 50): compared in x's dtype; NumPy scalars
     # may promote the comparison (float32 x vs np.float64 value -> float64).
     cmp = np.result_type(np.empty(0, dtype), mask_value)

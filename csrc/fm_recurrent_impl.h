@@ -278,8 +278,8 @@ static FMR_ATTR void FMR(fm_rnn_act_vec_impl)(int kind, void *xv, ptrdiff_t n) {
 }
 
 static inline int FMR(fm_rnn_mr_impl)(int cell, int reset_after, int phase) {
-    if (cell == FM_CELL_LSTM || (cell == FM_CELL_GRU && reset_after)) return FMR_MR4;
-    if (cell == FM_CELL_GRU && phase == 0) return FMR_MR3;
+    if (cell == FM_CELL_LSTM) return FMR_MR4;
+    if (cell == FM_CELL_GRU && (reset_after || phase == 0)) return FMR_MR3;
     if (cell == FM_CELL_SIMPLE) return FMR_MRS;
     return FMR_MR1;
 }
@@ -309,7 +309,7 @@ FM_INLINE FMR_ATTR void FMR(fmr_tiles)(const int act, const int ract, const fm_r
             } else if (a->cell == FM_CELL_SIMPLE) {
                 switch (m) { FMR_CASES(FMR_MRS, FMR_CALL_SIMPLE) default: break; }
             } else if (a->reset_after) {
-                switch (m) { FMR_CASES(FMR_MR4, FMR_CALL_GRU_RA) default: break; }
+                switch (m) { FMR_CASES(FMR_MR3, FMR_CALL_GRU_RA) default: break; }
             } else if (phase == 0) {
                 switch (m) { FMR_CASES(FMR_MR3, FMR_CALL_GRU_P0) default: break; }
             } else {

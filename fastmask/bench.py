@@ -70,16 +70,24 @@ class Target:
         """True when the measured `speedup` (peer time / fastmask time) meets the target."""
         return speedup >= self.ratio
 
-    def describe(self, speedup):
+    def describe(self, speedup, ceiling=None):
         """A table cell: 'keras 7.10x >= 5x ok' or 'within 1.3x of x.max(): 1.45x FAIL'.
 
         Numbers are rounded towards failing (4.999 shows as 4.99, not 5.00).
+        `ceiling`: the speed-up an implementation running at the machine bound
+        would get (see `analyse`); a failed target above it says so.
         """
         mark = "ok" if self.check(speedup) else "FAIL"
+        if not self.check(speedup) and self.unreachable(ceiling):
+            mark += f" (unreachable: the machine bound allows {_ratio(ceiling)})"
         if self.ratio >= 1:
             return f"{self.peer} {_ratio(speedup)} >= {self.ratio:.3g}x {mark}"
         slower = math.ceil(100 / speedup - 1e-9) / 100
         return f"within {1 / self.ratio:.3g}x of {self.peer}: {slower:.2f}x {mark}"
+
+    def unreachable(self, ceiling):
+        """True when even the machine bound (speed-up `ceiling`) misses the target."""
+        return ceiling is not None and ceiling < self.ratio
 
 
 def _ratio(x):
@@ -461,7 +469,10 @@ def analyse(results, machine=None):
     speedup (peer rows: peer time / fastmask time at the same thread count),
     pct_bound and scaling (fastmask rows: % of the machine bound; time at 1
     thread / time at t threads), checks: [(text, ok)] with ok None for a
-    target whose peer was not run, and contended (see `time_impls`).
+    target whose peer was not run, contended (see `time_impls`), and for peer
+    rows of bound cases `ceiling` (peer time / the case's work at the machine
+    bound: the largest speed-up any implementation could show) and
+    `unreachable` (how many of the row's failed targets lie above it).
     """
     times = {(r["family"], r["kernel"], r["case"], r["threads"], r["impl"]): r["time"]
              for r in results}
@@ -469,7 +480,8 @@ def analyse(results, machine=None):
     for r in results:
         key = (r["family"], r["kernel"], r["case"], r["threads"])
         t, t_fm = r["time"], times.get(key + ("fastmask",))
-        row = dict(r, speedup=None, pct_bound=None, scaling=None, checks=[],
+        row = dict(r, speedup=None, pct_bound=None, scaling=None, checks=[], ceiling=None,
+                   unreachable=0,
                    contended=_contended(r.get("busy"), r["threads"], (machine or {}).get("cores")))
         targets = [Target(p, q) for p, q in r.get("targets") or ()]
         if r["impl"] == "fastmask":
@@ -485,8 +497,15 @@ def analyse(results, machine=None):
                     row["checks"].append((f"{g.peer}: n/a (error)", None))
         elif t and t_fm:
             row["speedup"] = t / t_fm
-            row["checks"] = [(g.describe(row["speedup"]), g.check(row["speedup"]))
+            limits = (machine or {}).get("limits", {}).get(str(r["threads"]))
+            pct = _pct_bound(dict(r, time=t_fm), limits)
+            # Speed-up over this peer of an implementation doing the case's
+            # work at the machine bound (100% bound): no target above it can be met.
+            row["ceiling"] = row["speedup"] * 100 / pct if pct else None
+            row["checks"] = [(g.describe(row["speedup"], row["ceiling"]), g.check(row["speedup"]))
                              for g in targets if g.peer == r["impl"]]
+            row["unreachable"] = sum(g.unreachable(row["ceiling"]) and not g.check(row["speedup"])
+                                     for g in targets if g.peer == r["impl"])
         rows.append(row)
     return rows
 
@@ -539,6 +558,8 @@ def _summary(results, machine=None):
     errors = sum(bool(r.get("error")) for r in rows)
     busy = [r["busy"] for r in rows if r["contended"]]
     line = f"targets: {ok} ok, {len(fail)} FAIL"
+    unreachable = sum(r["unreachable"] for r in rows)
+    line += f" ({unreachable} of them above what the machine bound allows)" if unreachable else ""
     line += f", {na} n/a" if na else ""
     line += f"; 2 threads slower than 1 in {slower} row(s)" if slower else ""
     line += f"; {errors} ERROR row(s)" if errors else ""
@@ -580,7 +601,7 @@ def to_json(results, machine=None):
 def from_json(text):
     """(results, machine) back from `to_json` text."""
     data = json.loads(text)
-    derived = ("speedup", "pct_bound", "scaling", "checks", "contended")
+    derived = ("speedup", "pct_bound", "scaling", "checks", "contended", "ceiling", "unreachable")
     results = [{k: v for k, v in r.items() if k not in derived} for r in data["results"]]
     return results, data["machine"]
 

@@ -258,6 +258,27 @@ def test_pct_bound_read_and_gemm():
     assert gemm["pct_bound"] == pytest.approx(50.0)
 
 
+def test_ceiling_marks_targets_beyond_the_machine_bound():
+    # 50 GFLOP of work: 0.5 s at the 1-thread gemm bound (100 GFLOP/s). fastmask
+    # takes 0.6 s; numpy 1.2 s (2.0x, ceiling 2.4x: a 3x target is unreachable);
+    # torch 2.4 s (4.0x, ceiling 4.8x: the 3x target is met).
+    kw = dict(bound="gemm", flops=50e9, bytes=None, targets=[["numpy", 3.0], ["torch", 3.0]])
+    results = [row("fastmask", 1, 0.6, **kw), row("numpy", 1, 1.2, **kw),
+               row("torch", 1, 2.4, **kw)]
+    fm, np1, torch1 = bench.analyse(results, FAKE_MACHINE)
+    assert fm["ceiling"] is None
+    assert np1["ceiling"] == pytest.approx(2.4) and np1["unreachable"] == 1
+    assert torch1["ceiling"] == pytest.approx(4.8) and torch1["unreachable"] == 0
+    assert np1["checks"] == [("numpy 2.00x >= 3x FAIL (unreachable: the machine bound allows "
+                              "2.40x)", False)]
+    assert torch1["checks"] == [("torch 4.00x >= 3x ok", True)]
+    text = bench.format_table(results, FAKE_MACHINE)
+    assert text.splitlines()[-1] == ("targets: 1 ok, 1 FAIL (1 of them above what the machine "
+                                     "bound allows)")
+    # without machine limits there is no ceiling and no verdict about it
+    assert bench.analyse(results)[1]["ceiling"] is None
+
+
 def test_format_table_columns_and_marks():
     text = bench.format_table(RESULTS, FAKE_MACHINE)
     lines = text.splitlines()

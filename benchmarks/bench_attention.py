@@ -15,33 +15,14 @@ information (no target: GEMM, fused masked softmax, GEMM per (batch, head)
 against torch's fused CPU kernel).
 """
 import math
-import os
 
 import numpy as np
 import pytest
 
-from fastmask.bench import Case, Target, pytest_params
+from fastmask.bench import Case, Target, peer_keras, peer_torch, pytest_params
 from fastmask.kernels import masked_attention, multi_head_attention
 
 FAMILY = "attention"
-
-
-def _torch():
-    try:
-        import torch
-        import torch.nn.functional as F
-    except ImportError:
-        return None, None
-    return torch, F
-
-
-def _keras():
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    try:
-        import keras
-    except ImportError:
-        return None
-    return keras if keras.backend.backend() == "numpy" else None
 
 
 def cases(quick=False):
@@ -62,9 +43,10 @@ def cases(quick=False):
 
     impls = {"fastmask": lambda: multi_head_attention(x, x, **w, query_mask=mask,
                                                       value_mask=mask)}
-    torch, F = _torch()
+    torch = peer_torch()
     core_impls = {}
     if torch is not None:
+        F = torch.nn.functional
         xt = torch.from_numpy(x)
         tw = {n: torch.from_numpy(np.ascontiguousarray(a.reshape(E, E).T))
               for n, a in w.items() if n.endswith("kernel") and n != "output_kernel"}
@@ -88,7 +70,7 @@ def cases(quick=False):
         core_impls["torch"] = lambda: F.scaled_dot_product_attention(qt, qt, qt, attn_mask=tmask)
         core_impls["fastmask"] = lambda: masked_attention(q, q, q, key_mask=mask, layout="BHTD",
                                                           fully_masked="uniform")
-    keras = _keras()
+    keras = peer_keras()
     if keras is not None:
         mha = keras.layers.MultiHeadAttention(H, D)
         mha(x[:1, :2], x[:1, :2])

@@ -16,7 +16,6 @@ question is what the Keras-compatible API adds on top of them.
 * "guide functional model": the guide's Embedding(mask_zero) -> Dense(1) ->
   TemporalSoftmax graph on (32, 100) ids.
 """
-import os
 import time
 
 import numpy as np
@@ -24,18 +23,9 @@ import pytest
 
 import fastmask
 from fastmask import layers, ops
-from fastmask.bench import Case, Target, pytest_params
+from fastmask.bench import Case, Target, peer_keras, pytest_params
 
 FAMILY = "layers"
-
-
-def _keras():
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    try:
-        import keras
-    except ImportError:
-        return None
-    return keras if keras.backend.backend() == "numpy" else None
 
 
 def _spin(seconds):
@@ -67,7 +57,7 @@ def _guide_model(K, vocab=10):
 
 def cases(quick=False):
     rng = np.random.default_rng(0)
-    keras = _keras()
+    keras = peer_keras()
     out = []
 
     # 1. Layer-call overhead of a small Sequential.

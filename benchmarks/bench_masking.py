@@ -13,12 +13,10 @@ output with its mask attached, computed inside the call). "np.full(out)" is
 not a competitor but the floor of any function returning a new output of that
 size: allocate it and write it once (page faults included), NumPy, 1 thread.
 """
-import os
-
 import numpy as np
 import pytest
 
-from fastmask.bench import Case, Target, pytest_params
+from fastmask.bench import Case, Target, peer_keras, pytest_params
 from fastmask.kernels import embedding, masking, masking_mask
 
 FAMILY = "masking"
@@ -30,17 +28,6 @@ def _padded(rng, batch, steps, features):
     lengths = rng.integers(1, steps + 1, batch)
     x[np.arange(steps)[None, :] >= lengths[:, None]] = 0.0
     return x
-
-
-def _keras_layers():
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    try:
-        import keras
-    except ImportError:
-        return None
-    if keras.backend.backend() != "numpy":
-        return None
-    return keras
 
 
 def _numpy_masking(x):
@@ -56,7 +43,7 @@ def cases(quick=False):
     x_masked = np.zeros_like(x)
     x_masked[...] = 0.0                     # written: not lazily mapped zero pages
     x_kept = rng.standard_normal(x.shape, dtype=np.float32)
-    keras = _keras_layers()
+    keras = peer_keras()
     read_targets = [Target("x.max()", 1 / 1.3), Target("numpy", 2.0)]
 
     out = []

@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from fastmask.bench import Case, Target, pytest_params
+from fastmask.bench import Case, Target, peer_keras, pytest_params
 
 FAMILY = "models"
 
@@ -51,15 +51,6 @@ for line in sys.stdin:
     model.predict(ids, batch_size=batch, verbose=0)
     print("ok", flush=True)
 '''
-
-
-def _keras():
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    try:
-        import keras
-    except ImportError:
-        return None
-    return keras if keras.backend.backend() == "numpy" else None
 
 
 def build(K, vocab, emb, units):
@@ -119,7 +110,7 @@ class KerasTorchPeer:
 
 
 def cases(quick=False):
-    keras = _keras()
+    keras = peer_keras()
     if keras is None:
         return []      # the model is built in Keras (the point of this family)
     B, T, vocab, emb, units = (16, 20, 200, 16, 16) if quick else (64, 100, 1000, 64, 64)

@@ -6,24 +6,14 @@ Peers: `x.sum()` (one read pass over the whole array, split over the same
 number of Python threads), the NumPy expression of Keras's layer, and
 keras.layers.GlobalAveragePooling1D (numpy backend) called with the mask.
 """
-import os
 
 import numpy as np
 import pytest
 
-from fastmask.bench import Case, Target, parallel_sum, pytest_params
+from fastmask.bench import Case, Target, parallel_sum, peer_keras, pytest_params
 from fastmask.kernels import masked_max, masked_mean
 
 FAMILY = "pooling"
-
-
-def _keras():
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    try:
-        import keras
-    except ImportError:
-        return None
-    return keras if keras.backend.backend() == "numpy" else None
 
 
 def numpy_masked_mean(x, mask):
@@ -38,7 +28,7 @@ def cases(quick=False):
     lengths = rng.integers(t // 2, t + 1, b)
     mask = np.arange(t)[None, :] < lengths[:, None]
     shape = f"x ({b}, {t}, {f}) float32, padding mask ({mask.mean():.0%} kept)"
-    keras = _keras()
+    keras = peer_keras()
     impls = {"fastmask": lambda: masked_mean(x, mask, empty_value=np.nan),
              "x.sum()": lambda: parallel_sum(x),
              "numpy": lambda: numpy_masked_mean(x, mask)}

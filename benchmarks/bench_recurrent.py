@@ -17,33 +17,16 @@ Peers:
 All under torch.no_grad(). bound="gemm": FLOPs of the unmasked steps only,
 2 * steps * (F + U) * gates * U, against np.matmul's GFLOP/s.
 """
-import os
 import time
 
 import numpy as np
 import pytest
 
 from fastmask.bench import Case, Target, pytest_params
+from fastmask.bench import peer_keras as _keras, peer_torch as _torch
 from fastmask.kernels import gru, lstm, simple_rnn
 
 FAMILY = "recurrent"
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
-
-
-def _keras():
-    os.environ.setdefault("KERAS_BACKEND", "numpy")
-    try:
-        import keras
-    except ImportError:
-        return None
-    return keras if keras.backend.backend() == "numpy" else None
 
 
 def _masks(rng, B, T):

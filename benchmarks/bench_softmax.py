@@ -18,18 +18,10 @@ quick=True shrinks the big case to (8, 4, 128, 128).
 import numpy as np
 import pytest
 
-from fastmask.bench import Case, Target, parallel_copyto, pytest_params
+from fastmask.bench import Case, Target, parallel_copyto, peer_torch, pytest_params
 from fastmask.kernels import masked_softmax
 
 FAMILY = "softmax"
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
 
 
 def numpy_masked_softmax(x, mask, axis=-1):
@@ -46,7 +38,7 @@ def _key_mask(rng, batch, steps):
 
 def cases(quick=False):
     rng = np.random.default_rng(0)
-    torch = _torch()
+    torch = peer_torch()
     b, h, t = (8, 4, 128) if quick else (64, 8, 512)
     x = rng.standard_normal((b, h, t, t), dtype=np.float32)
     km = _key_mask(rng, b, t)[:, None, None, :]

@@ -182,6 +182,30 @@ def _case_threads(case, threads):
     return tuple(threads) if case.threaded else (1,)
 
 
+# ----------------------------------------------------------------------- peers
+def peer_keras():
+    """Keras on its numpy backend (the peer of the benchmark families), or None.
+
+    Sets KERAS_BACKEND=numpy unless already set; None when Keras is missing or
+    was imported with another backend.
+    """
+    os.environ.setdefault("KERAS_BACKEND", "numpy")
+    try:
+        import keras
+    except ImportError:
+        return None
+    return keras if keras.backend.backend() == "numpy" else None
+
+
+def peer_torch():
+    """The torch module, or None when PyTorch is not installed."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
 # --------------------------------------------------------------------- threads
 @contextlib.contextmanager
 def thread_limits(threads):

@@ -4,6 +4,8 @@
 `_fm_forward` hook through which `RNN` runs the compiled masked kernel
 (`fastmask.kernels.recurrent`) instead of calling the cell step by step.
 `KernelRNN`: the layer classes' attribute delegation and Keras's config.
+The subclasses keep Keras's explicit signatures and pass their arguments on
+with `arguments(locals(), names)`.
 """
 import numpy as np
 
@@ -13,6 +15,20 @@ from ..layer import Layer
 from .rnn import RNN, DropoutRNNCell
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+# The constructor arguments of `KernelCell`, shared by the three cells and layers.
+CELL_ARGS = ("units", "activation", "recurrent_activation", "use_bias", "kernel_initializer",
+             "recurrent_initializer", "bias_initializer", "kernel_regularizer",
+             "recurrent_regularizer", "bias_regularizer", "kernel_constraint",
+             "recurrent_constraint", "bias_constraint", "dropout", "recurrent_dropout", "seed")
+# The arguments a layer passes on to `RNN` (besides its cell and **kwargs).
+RNN_ARGS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll",
+            "activity_regularizer")
+
+
+def arguments(namespace, names):
+    """{name: value} of the `names` found in `namespace` (a constructor's `locals()`)."""
+    return {k: namespace[k] for k in names if k in namespace}
 
 
 def check_units(units):
@@ -38,6 +54,7 @@ class KernelCell(Layer, DropoutRNNCell):
     """Base of LSTMCell/GRUCell/SimpleRNNCell (constructor arguments as Keras)."""
 
     _fm_kernel = None          # "lstm" | "gru" | "simple_rnn"
+    _gates = 1                 # gate blocks of the kernels (LSTM 4, GRU 3)
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
                  use_bias=True, kernel_initializer="glorot_uniform",
@@ -64,8 +81,30 @@ class KernelCell(Layer, DropoutRNNCell):
         self.recurrent_dropout = min(1.0, max(0.0, recurrent_dropout))
         self.seed = seed
         self.bias = None
+        self.state_size = self.units
+        self.output_size = self.units
 
-    def _add_kernels(self, input_dim, gates):
+    def _set_implementation(self, implementation):
+        """Keras's `implementation` of LSTM/GRU: 1 (one mask and product per gate) is
+        forced by recurrent dropout."""
+        self.implementation = 1 if self.recurrent_dropout != 0.0 else implementation
+        if self.implementation == 1:
+            self.dropout_mask_count = self._gates
+
+    def _gate_inputs(self, x, h, training):
+        """Implementation 1: per-gate copies of the input `x` and state `h`, each with
+        its own dropout mask in training."""
+        xs, hs = [x] * self._gates, [h] * self._gates
+        if training and 0.0 < self.dropout < 1.0:
+            dp = self.get_dropout_mask(x)
+            xs = [x * m for m in dp]
+        if training and 0.0 < self.recurrent_dropout < 1.0:
+            rdp = self.get_recurrent_dropout_mask(h)
+            hs = [h * m for m in rdp]
+        return xs, hs
+
+    def _add_kernels(self, input_dim):
+        gates = self._gates
         self.kernel = self.add_weight(shape=(input_dim, gates * self.units), name="kernel",
                                       initializer=self.kernel_initializer,
                                       regularizer=self.kernel_regularizer,
@@ -146,6 +185,13 @@ class KernelRNN(RNN):
                              f"of {{'auto', True, False}}. Received: use_cudnn={use_cudnn}")
         self.use_cudnn = use_cudnn
 
+    def _cell_arguments(self, namespace, kwargs, name):
+        """The cell's arguments from the layer constructor's `locals()` (as Keras: the
+        layer's dtype and trainable, the cell named `name`)."""
+        return {**arguments(namespace, CELL_ARGS + self._cell_keys),
+                "dtype": kwargs.get("dtype", None), "trainable": kwargs.get("trainable", True),
+                "name": name}
+
     def __getattr__(self, name):
         # units, activation, use_bias, initializers, dropout, ... live on the cell.
         if name in _CELL_ATTRS and "cell" in self.__dict__:
@@ -173,9 +219,5 @@ class KernelRNN(RNN):
         return cls(**config)
 
 
-_CELL_ATTRS = frozenset((
-    "units", "activation", "recurrent_activation", "use_bias", "kernel_initializer",
-    "recurrent_initializer", "bias_initializer", "kernel_regularizer",
-    "recurrent_regularizer", "bias_regularizer", "kernel_constraint", "recurrent_constraint",
-    "bias_constraint", "dropout", "recurrent_dropout", "unit_forget_bias", "reset_after",
-    "implementation"))
+_CELL_ATTRS = frozenset(CELL_ARGS + ("unit_forget_bias", "reset_after", "implementation")) \
+    - {"seed"}

@@ -1,5 +1,5 @@
 """`GRUCell` and `GRU` (Keras 3.15.1 arguments, weights and numbers)."""
-from ._base import KernelCell, KernelRNN
+from ._base import CELL_ARGS, RNN_ARGS, KernelCell, KernelRNN, arguments
 from .rnn import _plain
 
 __all__ = ["GRUCell", "GRU"]
@@ -22,6 +22,7 @@ class GRUCell(KernelCell):
     """
 
     _fm_kernel = "gru"
+    _gates = 3
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
                  use_bias=True, kernel_initializer="glorot_uniform",
@@ -30,28 +31,12 @@ class GRUCell(KernelCell):
                  kernel_constraint=None, recurrent_constraint=None, bias_constraint=None,
                  dropout=0.0, recurrent_dropout=0.0, reset_after=True, seed=None, **kwargs):
         implementation = kwargs.pop("implementation", 2)
-        super().__init__(units, activation=activation,
-                         recurrent_activation=recurrent_activation, use_bias=use_bias,
-                         kernel_initializer=kernel_initializer,
-                         recurrent_initializer=recurrent_initializer,
-                         bias_initializer=bias_initializer,
-                         kernel_regularizer=kernel_regularizer,
-                         recurrent_regularizer=recurrent_regularizer,
-                         bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-                         recurrent_constraint=recurrent_constraint,
-                         bias_constraint=bias_constraint, dropout=dropout,
-                         recurrent_dropout=recurrent_dropout, seed=seed, **kwargs)
-        self.implementation = implementation
-        if self.recurrent_dropout != 0.0:
-            self.implementation = 1
-        if self.implementation == 1:
-            self.dropout_mask_count = 3
+        super().__init__(**arguments(locals(), CELL_ARGS), **kwargs)
+        self._set_implementation(implementation)
         self.reset_after = reset_after
-        self.state_size = self.units
-        self.output_size = self.units
 
     def build(self, input_shape):
-        self._add_kernels(input_shape[-1], 3)
+        self._add_kernels(input_shape[-1])
         if self.use_bias:
             shape = (2, 3 * self.units) if self.reset_after else (3 * self.units,)
             self.bias = self.add_weight(shape=shape, name="bias",
@@ -72,11 +57,7 @@ class GRUCell(KernelCell):
             else:
                 input_bias = bias
         if self.implementation == 1:
-            if training and 0.0 < self.dropout < 1.0:
-                dp = self.get_dropout_mask(x)
-                x_z, x_r, x_h = x * dp[0], x * dp[1], x * dp[2]
-            else:
-                x_z = x_r = x_h = x
+            (x_z, x_r, x_h), (h_z, h_r, h_h) = self._gate_inputs(x, h_tm1, training)
             x_z = x_z @ kernel[:, :u]
             x_r = x_r @ kernel[:, u:2 * u]
             x_h = x_h @ kernel[:, 2 * u:]
@@ -84,11 +65,6 @@ class GRUCell(KernelCell):
                 x_z = x_z + input_bias[:u]
                 x_r = x_r + input_bias[u:2 * u]
                 x_h = x_h + input_bias[2 * u:]
-            if training and 0.0 < self.recurrent_dropout < 1.0:
-                rdp = self.get_recurrent_dropout_mask(h_tm1)
-                h_z, h_r, h_h = h_tm1 * rdp[0], h_tm1 * rdp[1], h_tm1 * rdp[2]
-            else:
-                h_z = h_r = h_h = h_tm1
             rec_z = h_z @ rec[:, :u]
             rec_r = h_r @ rec[:, u:2 * u]
             if self.reset_after and recurrent_bias is not None:
@@ -173,19 +149,6 @@ class GRU(KernelRNN):
                  bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None,
                  return_sequences=False, return_state=False, go_backwards=False,
                  stateful=False, unroll=False, reset_after=True, use_cudnn="auto", **kwargs):
-        cell = GRUCell(units, activation=activation, recurrent_activation=recurrent_activation,
-                       use_bias=use_bias, kernel_initializer=kernel_initializer,
-                       recurrent_initializer=recurrent_initializer,
-                       bias_initializer=bias_initializer, kernel_regularizer=kernel_regularizer,
-                       recurrent_regularizer=recurrent_regularizer,
-                       bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-                       recurrent_constraint=recurrent_constraint,
-                       bias_constraint=bias_constraint, dropout=dropout,
-                       recurrent_dropout=recurrent_dropout, reset_after=reset_after,
-                       dtype=kwargs.get("dtype", None), trainable=kwargs.get("trainable", True),
-                       name="gru_cell", seed=seed,
+        cell = GRUCell(**self._cell_arguments(locals(), kwargs, "gru_cell"),
                        implementation=kwargs.pop("implementation", 2))
-        super().__init__(cell, use_cudnn=use_cudnn, return_sequences=return_sequences,
-                         return_state=return_state, go_backwards=go_backwards,
-                         stateful=stateful, unroll=unroll,
-                         activity_regularizer=activity_regularizer, **kwargs)
+        super().__init__(cell, use_cudnn=use_cudnn, **arguments(locals(), RNN_ARGS), **kwargs)

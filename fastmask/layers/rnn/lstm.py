@@ -1,7 +1,7 @@
 """`LSTMCell` and `LSTM` (Keras 3.15.1 arguments, weights and numbers)."""
 import numpy as np
 
-from ._base import KernelCell, KernelRNN
+from ._base import CELL_ARGS, RNN_ARGS, KernelCell, KernelRNN, arguments
 from .rnn import _plain
 
 __all__ = ["LSTMCell", "LSTM"]
@@ -33,6 +33,7 @@ class LSTMCell(KernelCell):
     """
 
     _fm_kernel = "lstm"
+    _gates = 4
 
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
                  use_bias=True, kernel_initializer="glorot_uniform",
@@ -41,28 +42,13 @@ class LSTMCell(KernelCell):
                  bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
                  bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None, **kwargs):
         implementation = kwargs.pop("implementation", 2)
-        super().__init__(units, activation=activation,
-                         recurrent_activation=recurrent_activation, use_bias=use_bias,
-                         kernel_initializer=kernel_initializer,
-                         recurrent_initializer=recurrent_initializer,
-                         bias_initializer=bias_initializer,
-                         kernel_regularizer=kernel_regularizer,
-                         recurrent_regularizer=recurrent_regularizer,
-                         bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-                         recurrent_constraint=recurrent_constraint,
-                         bias_constraint=bias_constraint, dropout=dropout,
-                         recurrent_dropout=recurrent_dropout, seed=seed, **kwargs)
-        self.implementation = implementation
-        if self.recurrent_dropout != 0.0:
-            self.implementation = 1
-        if self.implementation == 1:
-            self.dropout_mask_count = 4
+        super().__init__(**arguments(locals(), CELL_ARGS), **kwargs)
+        self._set_implementation(implementation)
         self.unit_forget_bias = unit_forget_bias
         self.state_size = [self.units, self.units]
-        self.output_size = self.units
 
     def build(self, input_shape):
-        self._add_kernels(input_shape[-1], 4)
+        self._add_kernels(input_shape[-1])
         if self.use_bias:
             if self.unit_forget_bias:
                 base = self.bias_initializer
@@ -86,19 +72,10 @@ class LSTMCell(KernelCell):
         kernel, rec = self.kernel.value, self.recurrent_kernel.value
         bias = None if self.bias is None else self.bias.value
         if self.implementation == 1:
-            if training and 0.0 < self.dropout < 1.0:
-                dp = self.get_dropout_mask(x)
-                xs = [x * dp[j] for j in range(4)]
-            else:
-                xs = [x] * 4
+            xs, hs = self._gate_inputs(x, h_tm1, training)
             xz = [xs[j] @ kernel[:, j * u:(j + 1) * u] for j in range(4)]
             if bias is not None:
                 xz = [xz[j] + bias[j * u:(j + 1) * u] for j in range(4)]
-            if training and 0.0 < self.recurrent_dropout < 1.0:
-                rdp = self.get_recurrent_dropout_mask(h_tm1)
-                hs = [h_tm1 * rdp[j] for j in range(4)]
-            else:
-                hs = [h_tm1] * 4
             i = self.recurrent_activation(xz[0] + hs[0] @ rec[:, :u])
             f = self.recurrent_activation(xz[1] + hs[1] @ rec[:, u:2 * u])
             c = f * c_tm1 + i * self.activation(xz[2] + hs[2] @ rec[:, 2 * u:3 * u])
@@ -170,23 +147,7 @@ class LSTM(KernelRNN):
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, seed=None, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, use_cudnn="auto", **kwargs):
-        cell = LSTMCell(units, activation=activation,
-                        recurrent_activation=recurrent_activation, use_bias=use_bias,
-                        kernel_initializer=kernel_initializer,
-                        unit_forget_bias=unit_forget_bias,
-                        recurrent_initializer=recurrent_initializer,
-                        bias_initializer=bias_initializer,
-                        kernel_regularizer=kernel_regularizer,
-                        recurrent_regularizer=recurrent_regularizer,
-                        bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-                        recurrent_constraint=recurrent_constraint,
-                        bias_constraint=bias_constraint, dropout=dropout,
-                        recurrent_dropout=recurrent_dropout,
-                        dtype=kwargs.get("dtype", None), trainable=kwargs.get("trainable", True),
-                        name="lstm_cell", seed=seed,
+        cell = LSTMCell(**self._cell_arguments(locals(), kwargs, "lstm_cell"),
                         implementation=kwargs.pop("implementation", 2))
-        super().__init__(cell, use_cudnn=use_cudnn, return_sequences=return_sequences,
-                         return_state=return_state, go_backwards=go_backwards,
-                         stateful=stateful, unroll=unroll,
-                         activity_regularizer=activity_regularizer, **kwargs)
+        super().__init__(cell, use_cudnn=use_cudnn, **arguments(locals(), RNN_ARGS), **kwargs)
 

@@ -1,5 +1,5 @@
 """`SimpleRNNCell` and `SimpleRNN` (Keras 3.15.1 arguments, weights and numbers)."""
-from ._base import KernelCell, KernelRNN
+from ._base import CELL_ARGS, RNN_ARGS, KernelCell, KernelRNN, arguments
 from .rnn import _plain
 
 __all__ = ["SimpleRNNCell", "SimpleRNN"]
@@ -23,21 +23,10 @@ class SimpleRNNCell(KernelCell):
                  bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
                  bias_regularizer=None, kernel_constraint=None, recurrent_constraint=None,
                  bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None, **kwargs):
-        super().__init__(units, activation=activation, recurrent_activation=None,
-                         use_bias=use_bias, kernel_initializer=kernel_initializer,
-                         recurrent_initializer=recurrent_initializer,
-                         bias_initializer=bias_initializer,
-                         kernel_regularizer=kernel_regularizer,
-                         recurrent_regularizer=recurrent_regularizer,
-                         bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
-                         recurrent_constraint=recurrent_constraint,
-                         bias_constraint=bias_constraint, dropout=dropout,
-                         recurrent_dropout=recurrent_dropout, seed=seed, **kwargs)
-        self.state_size = self.units
-        self.output_size = self.units
+        super().__init__(recurrent_activation=None, **arguments(locals(), CELL_ARGS), **kwargs)
 
     def build(self, input_shape):
-        self._add_kernels(input_shape[-1], 1)
+        self._add_kernels(input_shape[-1])
         if self.use_bias:
             self.bias = self.add_weight(shape=(self.units,), name="bias",
                                         initializer=self.bias_initializer,
@@ -98,19 +87,5 @@ class SimpleRNN(KernelRNN):
                  recurrent_constraint=None, bias_constraint=None, dropout=0.0,
                  recurrent_dropout=0.0, return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, unroll=False, seed=None, **kwargs):
-        cell = SimpleRNNCell(units, activation=activation, use_bias=use_bias,
-                             kernel_initializer=kernel_initializer,
-                             recurrent_initializer=recurrent_initializer,
-                             bias_initializer=bias_initializer,
-                             kernel_regularizer=kernel_regularizer,
-                             recurrent_regularizer=recurrent_regularizer,
-                             bias_regularizer=bias_regularizer,
-                             kernel_constraint=kernel_constraint,
-                             recurrent_constraint=recurrent_constraint,
-                             bias_constraint=bias_constraint, dropout=dropout,
-                             recurrent_dropout=recurrent_dropout, seed=seed,
-                             dtype=kwargs.get("dtype", None),
-                             trainable=kwargs.get("trainable", True), name="simple_rnn_cell")
-        super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
-                         go_backwards=go_backwards, stateful=stateful, unroll=unroll,
-                         activity_regularizer=activity_regularizer, **kwargs)
+        cell = SimpleRNNCell(**self._cell_arguments(locals(), kwargs, "simple_rnn_cell"))
+        super().__init__(cell, **arguments(locals(), RNN_ARGS), **kwargs)

@@ -198,6 +198,15 @@ def get_policy(dtype):
     return policy
 
 
+def constructor_config(config):
+    """A copy of a `get_config()` dict for the constructor (`cls(**config)`): a
+    serialized dtype policy (dict) is replaced by its name."""
+    config = dict(config)
+    if isinstance(config.get("dtype"), dict):
+        config["dtype"] = get_policy(config["dtype"]).name
+    return config
+
+
 # --------------------------------------------------------------------------- input spec
 
 class InputSpec:
@@ -796,9 +805,7 @@ class Layer(Operation):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """Instantiate from `get_config()` output (Keras configs are accepted too)."""
-        config = dict(config)
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = get_policy(config["dtype"]).name
+        config = constructor_config(config)
         try:
             return cls(**config)
         except Exception as e:

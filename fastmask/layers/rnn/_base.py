@@ -11,7 +11,7 @@ import numpy as np
 
 from ... import activations, initializers
 from ...kernels import recurrent as _kr
-from ..layer import Layer
+from ..layer import Layer, constructor_config
 from .rnn import RNN, DropoutRNNCell
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -212,11 +212,7 @@ class KernelRNN(RNN):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        if isinstance(config.get("dtype"), dict):
-            from ..layer import get_policy
-            config["dtype"] = get_policy(config["dtype"]).name
-        return cls(**config)
+        return cls(**constructor_config(config))   # as Keras: errors not wrapped
 
 
 _CELL_ATTRS = frozenset(CELL_ARGS + ("unit_forget_bias", "reset_after", "implementation")) \

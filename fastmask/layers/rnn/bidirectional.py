@@ -4,7 +4,7 @@ import copy
 import numpy as np
 
 from ..._graph import flatten
-from ..layer import Layer
+from ..layer import Layer, constructor_config
 from ..serialization import deserialize, serialize
 
 __all__ = ["Bidirectional"]
@@ -260,10 +260,7 @@ class Bidirectional(Layer):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        config = copy.deepcopy(config)
-        if isinstance(config.get("dtype"), dict):
-            from ..layer import get_policy
-            config["dtype"] = get_policy(config["dtype"]).name
+        config = constructor_config(copy.deepcopy(config))
         config["layer"] = deserialize(config["layer"], custom_objects=custom_objects)
         backward = config.pop("backward_layer", None)
         if backward is not None:

@@ -9,7 +9,7 @@ is not float32/float64): the same numbers, without computing masked steps.
 import numpy as np
 
 from ..._graph import flatten, map_structure, pack_as
-from ..layer import Layer
+from ..layer import Layer, constructor_config
 from ..serialization import deserialize, serialize
 
 __all__ = ["RNN", "StackedRNNCells", "DropoutRNNCell", "rnn_loop"]
@@ -463,10 +463,7 @@ class RNN(Layer):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        if isinstance(config.get("dtype"), dict):
-            from ..layer import get_policy
-            config["dtype"] = get_policy(config["dtype"]).name
+        config = constructor_config(config)
         cell = deserialize(config.pop("cell"), custom_objects=custom_objects)
         return cls(cell, **config)
 

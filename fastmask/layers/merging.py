@@ -33,6 +33,19 @@ def _check_list(inputs, what="inputs"):
                          f"Received: {what}={inputs} (not a list of tensors)")
 
 
+def _check_mask_lists(inputs, mask, received="Received: "):
+    """Keras's checks of `compute_mask`'s arguments: two lists of one length.
+    `received` opens the `mask` message (Concatenate's has no colon, as Keras)."""
+    if not isinstance(mask, (tuple, list)):
+        raise ValueError(f"`mask` should be a list. {received}mask={mask}")
+    if not isinstance(inputs, (tuple, list)):
+        raise ValueError(f"`inputs` should be a list. Received: inputs={inputs}")
+    if len(mask) != len(inputs):
+        raise ValueError("The lists `inputs` and `mask` should have the same length. "
+                         f"Received: inputs={inputs} of length {len(inputs)}, and "
+                         f"mask={mask} of length {len(mask)}")
+
+
 class Merge(Layer):
     """Base class of elementwise merge layers (`_merge_function` on a list of arrays)."""
 
@@ -134,14 +147,7 @@ class Merge(Layer):
     def compute_mask(self, inputs, mask=None):
         if mask is None:
             return None
-        if not isinstance(mask, (tuple, list)):
-            raise ValueError(f"`mask` should be a list. Received: mask={mask}")
-        if not isinstance(inputs, (tuple, list)):
-            raise ValueError(f"`inputs` should be a list. Received: inputs={inputs}")
-        if len(mask) != len(inputs):
-            raise ValueError("The lists `inputs` and `mask` should have the same length. "
-                             f"Received: inputs={inputs} of length {len(inputs)}, and "
-                             f"mask={mask} of length {len(mask)}")
+        _check_mask_lists(inputs, mask)
         if any(m is None for m in mask):
             return None
         out = mask[0]
@@ -273,14 +279,7 @@ class Concatenate(Merge):
     def compute_mask(self, inputs, mask=None):
         if mask is None:
             return None
-        if not isinstance(mask, (tuple, list)):
-            raise ValueError(f"`mask` should be a list. Received mask={mask}")
-        if not isinstance(inputs, (tuple, list)):
-            raise ValueError(f"`inputs` should be a list. Received: inputs={inputs}")
-        if len(mask) != len(inputs):
-            raise ValueError("The lists `inputs` and `mask` should have the same length. "
-                             f"Received: inputs={inputs} of length {len(inputs)}, and "
-                             f"mask={mask} of length {len(mask)}")
+        _check_mask_lists(inputs, mask, received="Received ")
         if all(m is None for m in mask):
             return None
         masks = []

@@ -50,6 +50,21 @@ class _GlobalPooling1D(Layer):
         dtype = self._dtype_policy._compute_np
         return out if out.dtype == dtype else out.astype(dtype)
 
+    def _set_empty_value(self, empty_value):
+        if isinstance(empty_value, bool) or not isinstance(empty_value, (int, float, np.number)):
+            raise TypeError("`empty_value` must be a number. "
+                            f"Received: empty_value={empty_value!r}")
+        self.empty_value = float(empty_value)
+
+    def _masked(self, reduce, inputs, mask):
+        """`reduce` (masked_mean or masked_max) over the kept steps, in the compute dtype."""
+        out = reduce(plain(inputs), None if mask is None else plain(mask),
+                     axis=self._steps_axis, empty_value=self.empty_value, keepdims=self.keepdims)
+        return self._cast(out)
+
+    def compute_mask(self, inputs, mask=None):
+        return None   # the steps axis is reduced: no output mask
+
 
 class GlobalAveragePooling1D(_GlobalPooling1D):
     """Average over the (kept) time steps; supports masking, output has no mask.
@@ -80,20 +95,11 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
 
     def __init__(self, data_format=None, keepdims=False, empty_value=math.nan, **kwargs):
         super().__init__(data_format=data_format, keepdims=keepdims, **kwargs)
-        if isinstance(empty_value, bool) or not isinstance(empty_value, (int, float, np.number)):
-            raise TypeError("`empty_value` must be a number. "
-                            f"Received: empty_value={empty_value!r}")
-        self.empty_value = float(empty_value)
+        self._set_empty_value(empty_value)
         self.supports_masking = True
 
     def call(self, inputs, mask=None):
-        out = masked_mean(plain(inputs), None if mask is None else plain(mask),
-                          axis=self._steps_axis, empty_value=self.empty_value,
-                          keepdims=self.keepdims)
-        return self._cast(out)
-
-    def compute_mask(self, inputs, mask=None):
-        return None
+        return self._masked(masked_mean, inputs, mask)
 
     def get_config(self):
         config = super().get_config()
@@ -125,11 +131,8 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
     def __init__(self, data_format=None, keepdims=False, masked=False, empty_value=0.0,
                  **kwargs):
         super().__init__(data_format=data_format, keepdims=keepdims, **kwargs)
-        if isinstance(empty_value, bool) or not isinstance(empty_value, (int, float, np.number)):
-            raise TypeError("`empty_value` must be a number. "
-                            f"Received: empty_value={empty_value!r}")
+        self._set_empty_value(empty_value)
         self.masked = bool(masked)
-        self.empty_value = float(empty_value)
         self.supports_masking = self.masked    # Keras: False (mask dropped, with a warning)
         if self.masked:
             # A `call` with a `mask` parameter, so that the mask reaches it.
@@ -140,13 +143,7 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
         return self._cast(np.max(plain(inputs), axis=self._steps_axis, keepdims=self.keepdims))
 
     def _masked_call(self, inputs, mask=None):
-        out = masked_max(plain(inputs), None if mask is None else plain(mask),
-                         axis=self._steps_axis, empty_value=self.empty_value,
-                         keepdims=self.keepdims)
-        return self._cast(out)
-
-    def compute_mask(self, inputs, mask=None):
-        return None
+        return self._masked(masked_max, inputs, mask)
 
     def get_config(self):
         config = super().get_config()

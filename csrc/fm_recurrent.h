@@ -204,6 +204,7 @@ static inline void fm_rnn_barrier(void) {
 #define FMR_MR3 3
 #define FMR_MR1 8
 #define FMR_MRS 6
+#define FMR_LSTM_SPLIT 0
 #define FMR_ATTR
 #include "fm_recurrent_impl.h"
 #define FMR_SUF f64_generic
@@ -215,6 +216,7 @@ static inline void fm_rnn_barrier(void) {
 #define FMR_MR3 3
 #define FMR_MR1 8
 #define FMR_MRS 6
+#define FMR_LSTM_SPLIT 0
 #define FMR_ATTR
 #include "fm_recurrent_impl.h"
 #else
@@ -227,6 +229,7 @@ static inline void fm_rnn_barrier(void) {
 #define FMR_MR3 3
 #define FMR_MR1 4
 #define FMR_MRS 4
+#define FMR_LSTM_SPLIT 0
 #define FMR_ATTR
 #include "fm_recurrent_impl.h"
 #define FMR_SUF f64_generic
@@ -238,6 +241,7 @@ static inline void fm_rnn_barrier(void) {
 #define FMR_MR3 3
 #define FMR_MR1 4
 #define FMR_MRS 4
+#define FMR_LSTM_SPLIT 0
 #define FMR_ATTR
 #include "fm_recurrent_impl.h"
 #endif
@@ -248,10 +252,11 @@ static inline void fm_rnn_barrier(void) {
 #define FMR_VT fm_f8
 #define FMR_V 8
 #define FMR_VSUF f8
-#define FMR_MR4 2
+#define FMR_MR4 6
 #define FMR_MR3 3
 #define FMR_MR1 8
 #define FMR_MRS 6
+#define FMR_LSTM_SPLIT 1
 #define FMR_ATTR __attribute__((target(FM_TARGET_AVX2)))
 #include "fm_recurrent_impl.h"
 #define FMR_SUF f64_avx2
@@ -259,10 +264,11 @@ static inline void fm_rnn_barrier(void) {
 #define FMR_VT fm_d4
 #define FMR_V 4
 #define FMR_VSUF d4
-#define FMR_MR4 2
+#define FMR_MR4 6
 #define FMR_MR3 3
 #define FMR_MR1 8
 #define FMR_MRS 6
+#define FMR_LSTM_SPLIT 1
 #define FMR_ATTR __attribute__((target(FM_TARGET_AVX2)))
 #include "fm_recurrent_impl.h"
 #define FMR_SUF f32_avx512
@@ -274,6 +280,7 @@ static inline void fm_rnn_barrier(void) {
 #define FMR_MR3 8
 #define FMR_MR1 12
 #define FMR_MRS 12
+#define FMR_LSTM_SPLIT 0
 #define FMR_ATTR __attribute__((target(FM_TARGET_AVX512)))
 #include "fm_recurrent_impl.h"
 #define FMR_SUF f64_avx512
@@ -285,6 +292,7 @@ static inline void fm_rnn_barrier(void) {
 #define FMR_MR3 8
 #define FMR_MR1 12
 #define FMR_MRS 12
+#define FMR_LSTM_SPLIT 0
 #define FMR_ATTR __attribute__((target(FM_TARGET_AVX512)))
 #include "fm_recurrent_impl.h"
 #endif

@@ -4,6 +4,9 @@
  *   FMR_VSUF  suffix of the fm_activations vector functions for FMR_VT
  *   FMR_MR4 / FMR_MR3 / FMR_MR1  rows per register block with 4 / 3 / 1
  *             accumulator vectors per row        FMR_ATTR  target attribute
+ *   FMR_LSTM_SPLIT  1: LSTM tiles run the micro-kernel as two passes of 2
+ *             gates (for 16 vector registers; FMR_MR4 is then the rows per
+ *             block of a 2-gate pass)
  * No include guard on purpose; the FMR_* parameters are undefined at the end.
  */
 #define FMR_CAT2(a, b) a##_##b
@@ -38,17 +41,19 @@ FM_INLINE FMR_ATTR void FMR(fmr_store_n)(FMR_T *p, FMR_VT v, ptrdiff_t n) {
 FM_INLINE FMR_ATTR FMR_VT FMR(fmr_bcast)(FMR_T x) { return x - ((FMR_VT){0}); }
 
 /* Micro-kernel: acc[r][slot(j)] += sum_k A[r*lda + k] * W[k, j] for rows
- * r < m and nw weight vectors per k (slot(j) = j, except the last weight
- * vector goes to `last`). k runs in order: the value of an element does not
- * depend on m or on which rows share the block. */
-FM_INLINE FMR_ATTR void FMR(fmr_mk)(const int m, const int nw, const int last,
+ * r < m and nw weight vectors per k, read from panel rows of ldw vectors
+ * (ldw >= nw: a pass over some of the gates of a panel). slot(j) = s0 + j,
+ * except the last weight vector, which goes to slot `last`. k runs in order:
+ * the value of an element does not depend on m or on which rows share the
+ * block. */
+FM_INLINE FMR_ATTR void FMR(fmr_mk)(const int m, const int nw, const int s0, const int last,
                                      const FMR_T *FMR_RESTRICT A, const ptrdiff_t lda,
-                                     const FMR_T *FMR_RESTRICT W, const ptrdiff_t K,
-                                     FMR_VT acc[FMR_MRMAX][4]) {
+                                     const FMR_T *FMR_RESTRICT W, const ptrdiff_t ldw,
+                                     const ptrdiff_t K, FMR_VT acc[FMR_MRMAX][4]) {
     ptrdiff_t k;
     int r;
     for (k = 0; k < K; k++) {
-        const FMR_T *w = W + k * nw * FMR_V;
+        const FMR_T *w = W + k * ldw * FMR_V;
         FMR_VT w0 = FMR(fmr_load)(w), w1 = w0, w2 = w0, w3 = w0;
         if (nw > 1) w1 = FMR(fmr_load)(w + FMR_V);
         if (nw > 2) w2 = FMR(fmr_load)(w + 2 * FMR_V);
@@ -61,12 +66,12 @@ FM_INLINE FMR_ATTR void FMR(fmr_mk)(const int m, const int nw, const int last,
             if (nw == 1) {
                 acc[r][last] += b * w0;
             } else {
-                acc[r][0] += b * w0;
+                acc[r][s0] += b * w0;
                 if (nw == 2) acc[r][last] += b * w1;
-                else acc[r][1] += b * w1;
+                else acc[r][s0 + 1] += b * w1;
                 if (nw == 3) acc[r][last] += b * w2;
                 if (nw == 4) {
-                    acc[r][2] += b * w2;
+                    acc[r][s0 + 2] += b * w2;
                     acc[r][last] += b * w3;
                 }
             }
@@ -74,45 +79,54 @@ FM_INLINE FMR_ATTR void FMR(fmr_mk)(const int m, const int nw, const int last,
     }
 }
 
-/* Out-of-line copies of the micro-kernel for each (weight vectors, last
- * slot, rows): inlined into the large tile functions, the register allocator
- * ran out of general registers for the row addresses and reloaded them in
- * the k loop (-20% on GRU); out of line, the loop has the registers to
- * itself. `acc` is read and written back around the loop. */
-#define FMR_MK_DEF(NW, LAST, M)                                                       \
-    static FMR_ATTR FMR_NOINLINE void FMR(fmr_mkn_##NW##_##LAST##_##M)(              \
+/* Out-of-line copies of the micro-kernel for each (weight vectors, first
+ * slot, last slot, rows): inlined into the large tile functions, the register
+ * allocator ran out of general registers for the row addresses and reloaded
+ * them in the k loop (-20% on GRU); out of line, the loop has the registers
+ * to itself. The slots it uses are read from `acc` and written back around
+ * the loop. */
+#define FMR_MK_USES(NW, S0, LAST, j) ((j) == (LAST) || ((j) >= (S0) && (j) < (S0) + (NW) - 1))
+#define FMR_MK_DEF(NW, S0, LAST, M)                                                   \
+    static FMR_ATTR FMR_NOINLINE void FMR(fmr_mkn_##NW##_##S0##_##LAST##_##M)(       \
         const FMR_T *FMR_RESTRICT A, const ptrdiff_t lda, const FMR_T *FMR_RESTRICT W,  \
-        const ptrdiff_t K, FMR_VT (*FMR_RESTRICT acc)[4]) {                           \
+        const ptrdiff_t ldw, const ptrdiff_t K, FMR_VT (*FMR_RESTRICT acc)[4]) {       \
         FMR_VT r_[FMR_MRMAX][4];                                                      \
         int i_, j_;                                                                   \
         for (i_ = 0; i_ < M; i_++)                                                    \
-            for (j_ = 0; j_ < 4; j_++) r_[i_][j_] = acc[i_][j_];                      \
-        FMR(fmr_mk)(M, NW, LAST, A, lda, W, K, r_);                                   \
+            for (j_ = 0; j_ < 4; j_++)                                                \
+                if (FMR_MK_USES(NW, S0, LAST, j_)) r_[i_][j_] = acc[i_][j_];          \
+        FMR(fmr_mk)(M, NW, S0, LAST, A, lda, W, ldw, K, r_);                          \
         for (i_ = 0; i_ < M; i_++)                                                    \
-            for (j_ = 0; j_ < 4; j_++) acc[i_][j_] = r_[i_][j_];                      \
+            for (j_ = 0; j_ < 4; j_++)                                                \
+                if (FMR_MK_USES(NW, S0, LAST, j_)) acc[i_][j_] = r_[i_][j_];          \
     }
-#define FMR_MK_DEFS(NW, LAST)                                                         \
-    FMR_MK_DEF(NW, LAST, 1) FMR_MK_DEF(NW, LAST, 2) FMR_MK_DEF(NW, LAST, 3)           \
-    FMR_MK_DEF(NW, LAST, 4) FMR_MK_DEF(NW, LAST, 5) FMR_MK_DEF(NW, LAST, 6)           \
-    FMR_MK_DEF(NW, LAST, 7) FMR_MK_DEF(NW, LAST, 8) FMR_MK_DEF(NW, LAST, 9)           \
-    FMR_MK_DEF(NW, LAST, 10) FMR_MK_DEF(NW, LAST, 11) FMR_MK_DEF(NW, LAST, 12)
-FMR_MK_DEFS(4, 3)
-FMR_MK_DEFS(3, 2)
-FMR_MK_DEFS(3, 3)
-FMR_MK_DEFS(2, 1)
-FMR_MK_DEFS(1, 0)
+#define FMR_MK_DEFS(NW, S0, LAST)                                                     \
+    FMR_MK_DEF(NW, S0, LAST, 1) FMR_MK_DEF(NW, S0, LAST, 2)                           \
+    FMR_MK_DEF(NW, S0, LAST, 3) FMR_MK_DEF(NW, S0, LAST, 4)                           \
+    FMR_MK_DEF(NW, S0, LAST, 5) FMR_MK_DEF(NW, S0, LAST, 6)                           \
+    FMR_MK_DEF(NW, S0, LAST, 7) FMR_MK_DEF(NW, S0, LAST, 8)                           \
+    FMR_MK_DEF(NW, S0, LAST, 9) FMR_MK_DEF(NW, S0, LAST, 10)                          \
+    FMR_MK_DEF(NW, S0, LAST, 11) FMR_MK_DEF(NW, S0, LAST, 12)
+FMR_MK_DEFS(4, 0, 3)
+FMR_MK_DEFS(3, 0, 2)
+FMR_MK_DEFS(3, 0, 3)
+FMR_MK_DEFS(2, 0, 1)
+FMR_MK_DEFS(2, 2, 3)
+FMR_MK_DEFS(1, 0, 0)
 
 #define FMR_MK_PICK(M)                                                                \
-    if (nw == 4) FMR(fmr_mkn_4_3_##M)(A, lda, W, K, acc);                             \
-    else if (nw == 3 && last == 2) FMR(fmr_mkn_3_2_##M)(A, lda, W, K, acc);           \
-    else if (nw == 3) FMR(fmr_mkn_3_3_##M)(A, lda, W, K, acc);                        \
-    else if (nw == 2) FMR(fmr_mkn_2_1_##M)(A, lda, W, K, acc);                        \
-    else FMR(fmr_mkn_1_0_##M)(A, lda, W, K, acc)
+    if (nw == 4) FMR(fmr_mkn_4_0_3_##M)(A, lda, W, ldw, K, acc);                      \
+    else if (nw == 3 && last == 2) FMR(fmr_mkn_3_0_2_##M)(A, lda, W, ldw, K, acc);    \
+    else if (nw == 3) FMR(fmr_mkn_3_0_3_##M)(A, lda, W, ldw, K, acc);                 \
+    else if (nw == 2 && s0 == 2) FMR(fmr_mkn_2_2_3_##M)(A, lda, W, ldw, K, acc);      \
+    else if (nw == 2) FMR(fmr_mkn_2_0_1_##M)(A, lda, W, ldw, K, acc);                 \
+    else FMR(fmr_mkn_1_0_0_##M)(A, lda, W, ldw, K, acc)
 
-/* fmr_mk through the out-of-line copy for these (constant) m, nw, last. */
-FM_INLINE FMR_ATTR void FMR(fmr_mk_call)(const int m, const int nw, const int last,
-                                          const FMR_T *A, const ptrdiff_t lda,
-                                          const FMR_T *W, const ptrdiff_t K,
+/* fmr_mk through the out-of-line copy for these (constant) m, nw, s0, last:
+ * (4, 0, 3), (3, 0, 2), (3, 0, 3), (2, 0, 1), (2, 2, 3) or (1, 0, 0). */
+FM_INLINE FMR_ATTR void FMR(fmr_mk_call)(const int m, const int nw, const int s0,
+                                          const int last, const FMR_T *A, const ptrdiff_t lda,
+                                          const FMR_T *W, const ptrdiff_t ldw, const ptrdiff_t K,
                                           FMR_VT acc[FMR_MRMAX][4]) {
     switch (m) { FMR_CASES(12, FMR_MK_PICK) default: break; }
 }
@@ -152,7 +166,13 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_lstm)(const int m, const int act, const int
     const FMR_VT bi = FMR(fmr_load)(bias), bf = FMR(fmr_load)(bias + a->Upad);
     const FMR_VT bc = FMR(fmr_load)(bias + 2 * a->Upad), bo = FMR(fmr_load)(bias + 3 * a->Upad);
     FMR_ZERO_ACC(m, 4);
-    FMR(fmr_mk_call)(m, 4, 3, A, a->lda, W, a->F + a->U, acc);
+    #if FMR_LSTM_SPLIT
+    /* two passes of 2 gates each: twice the rows per block in 16 registers */
+    FMR(fmr_mk_call)(m, 2, 0, 1, A, a->lda, W, 4, a->F + a->U, acc);
+    FMR(fmr_mk_call)(m, 2, 2, 3, A, a->lda, W + 2 * FMR_V, 4, a->F + a->U, acc);
+#else
+    FMR(fmr_mk_call)(m, 4, 0, 3, A, a->lda, W, 4, a->F + a->U, acc);
+#endif
     for (r = 0; r < m; r++) {
         const ptrdiff_t b = rows[i0 + r];
         FMR_T *cp = c + b * a->Upad + gv;
@@ -177,7 +197,7 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_simple)(const int m, const int act, const i
     const FMR_VT b0 = FMR(fmr_load)(bias), b1 = FMR(fmr_load)(bias + FMR_V);
     (void)ract;
     FMR_ZERO_ACC(m, 2);
-    FMR(fmr_mk_call)(m, 2, 1, A, a->lda, W, a->F + a->U, acc);
+    FMR(fmr_mk_call)(m, 2, 0, 1, A, a->lda, W, 2, a->F + a->U, acc);
     for (r = 0; r < m; r++) {
         const ptrdiff_t b = rows[i0 + r];
         const FMR_VT h0 = FMR_ACT(act, acc[r][0] + b0), h1 = FMR_ACT(act, acc[r][1] + b1);
@@ -198,8 +218,8 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_ra)(const int m, const int act, const i
     const FMR_VT bz = FMR(fmr_load)(bias), br = FMR(fmr_load)(bias + a->Upad);
     const FMR_VT bxh = FMR(fmr_load)(bias + 2 * a->Upad), bhh = FMR(fmr_load)(bias + 3 * a->Upad);
     FMR_ZERO_ACC(m, 4);
-    FMR(fmr_mk_call)(m, 3, 2, A, a->lda, W, a->F, acc);
-    FMR(fmr_mk_call)(m, 3, 3, A + a->F, a->lda, W + a->F * 3 * FMR_V, a->U, acc);
+    FMR(fmr_mk_call)(m, 3, 0, 2, A, a->lda, W, 3, a->F, acc);
+    FMR(fmr_mk_call)(m, 3, 0, 3, A + a->F, a->lda, W + a->F * 3 * FMR_V, 3, a->U, acc);
     for (r = 0; r < m; r++) {
         const ptrdiff_t b = rows[i0 + r];
         const FMR_VT hp = FMR(fmr_load)(A + r * a->lda + a->F + gv);
@@ -222,8 +242,8 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_p0)(const int m, const int act, const i
     const FMR_VT bh = FMR(fmr_load)(bias + 2 * a->Upad);
     (void)rows; (void)h; (void)out; (void)nv; (void)s;
     FMR_ZERO_ACC(m, 3);
-    FMR(fmr_mk_call)(m, 3, 2, A, a->lda, W, a->F, acc);
-    FMR(fmr_mk_call)(m, 2, 1, A + a->F, a->lda, W + a->F * 3 * FMR_V, a->U, acc);
+    FMR(fmr_mk_call)(m, 3, 0, 2, A, a->lda, W, 3, a->F, acc);
+    FMR(fmr_mk_call)(m, 2, 0, 1, A + a->F, a->lda, W + a->F * 3 * FMR_V, 2, a->U, acc);
     for (r = 0; r < m; r++) {
         const ptrdiff_t row = (i0 + r) * a->Upad + gv;
         const FMR_VT hp = FMR(fmr_load)(A + r * a->lda + a->F + gv);
@@ -249,7 +269,7 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_p1)(const int m, const int act, const i
     FMR_VT acc[FMR_MRMAX][4];
     int r;
     FMR_ZERO_ACC(m, 1);
-    FMR(fmr_mk_call)(m, 1, 0, rh, a->Upad, W, a->U, acc);
+    FMR(fmr_mk_call)(m, 1, 0, 0, rh, a->Upad, W, 1, a->U, acc);
     for (r = 0; r < m; r++) {
         const ptrdiff_t b = rows[i0 + r], row = (i0 + r) * a->Upad + gv;
         const FMR_VT hp = FMR(fmr_load)(A + (i0 + r) * a->lda + a->F + gv);
@@ -342,6 +362,7 @@ static FMR_ATTR void FMR(fm_rnn_tiles_impl)(const fm_rnn_args *a, ptrdiff_t s, i
 #undef FMR_NOINLINE
 #undef FMR_MK_DEF
 #undef FMR_MK_DEFS
+#undef FMR_MK_USES
 #undef FMR_MK_PICK
 #undef FMR_MRMAX
 #undef FMR_ACT
@@ -357,5 +378,6 @@ static FMR_ATTR void FMR(fm_rnn_tiles_impl)(const fm_rnn_args *a, ptrdiff_t s, i
 #undef FMR_MR3
 #undef FMR_MR1
 #undef FMR_MRS
+#undef FMR_LSTM_SPLIT
 #undef FMR_UB
 #undef FMR_ATTR

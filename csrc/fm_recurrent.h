@@ -253,7 +253,7 @@ static inline void fm_rnn_barrier(void) {
 #define FMR_V 8
 #define FMR_VSUF f8
 #define FMR_MR4 6
-#define FMR_MR3 3
+#define FMR_MR3 4
 #define FMR_MR1 8
 #define FMR_MRS 6
 #define FMR_LSTM_SPLIT 1
@@ -265,7 +265,7 @@ static inline void fm_rnn_barrier(void) {
 #define FMR_V 4
 #define FMR_VSUF d4
 #define FMR_MR4 6
-#define FMR_MR3 3
+#define FMR_MR3 4
 #define FMR_MR1 8
 #define FMR_MRS 6
 #define FMR_LSTM_SPLIT 1

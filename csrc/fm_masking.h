@@ -49,52 +49,41 @@
 #endif
 
 /* ------------------------------------------------------------ any(row != mv) */
-#ifdef FM_MASKING_SSE2
-static inline int fm_any_ne_f32_base(const float *x, Py_ssize_t n, float mv) {
-    const __m128 v = _mm_set1_ps(mv);
-    Py_ssize_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        FM_PREFETCH(x + i);
-        FM_PREFETCH(x + i + 16);
-        __m128 a = _mm_or_ps(_mm_cmpneq_ps(_mm_loadu_ps(x + i), v),
-                             _mm_cmpneq_ps(_mm_loadu_ps(x + i + 4), v));
-        __m128 b = _mm_or_ps(_mm_cmpneq_ps(_mm_loadu_ps(x + i + 8), v),
-                             _mm_cmpneq_ps(_mm_loadu_ps(x + i + 12), v));
-        __m128 c = _mm_or_ps(_mm_cmpneq_ps(_mm_loadu_ps(x + i + 16), v),
-                             _mm_cmpneq_ps(_mm_loadu_ps(x + i + 20), v));
-        __m128 d = _mm_or_ps(_mm_cmpneq_ps(_mm_loadu_ps(x + i + 24), v),
-                             _mm_cmpneq_ps(_mm_loadu_ps(x + i + 28), v));
-        if (_mm_movemask_ps(_mm_or_ps(_mm_or_ps(a, b), _mm_or_ps(c, d)))) return 1;
-    }
-    for (; i + 4 <= n; i += 4)
-        if (_mm_movemask_ps(_mm_cmpneq_ps(_mm_loadu_ps(x + i), v))) return 1;
-    for (; i < n; ++i)
-        if (x[i] != mv) return 1;
-    return 0;
-}
+/* fm_any_ne_{f32,f64}_{base,avx2}(x, n, mv) = any(x[0:n] != mv). The vector
+ * variants are written once per ISA for both dtypes: V is the vector type,
+ * SFX the intrinsics' suffix (ps, pd), W the lanes per vector; a block is
+ * 128 bytes, prefetched in two halves. */
+#define FM_SSE2_NE(SFX, p, v) _mm_cmpneq_##SFX(_mm_loadu_##SFX(p), v)
+#define FM_AVX2_NE(SFX, p, v) _mm256_cmp_##SFX(_mm256_loadu_##SFX(p), v, _CMP_NEQ_UQ)
 
-static inline int fm_any_ne_f64_base(const double *x, Py_ssize_t n, double mv) {
-    const __m128d v = _mm_set1_pd(mv);
-    Py_ssize_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        FM_PREFETCH(x + i);
-        FM_PREFETCH(x + i + 8);
-        __m128d a = _mm_or_pd(_mm_cmpneq_pd(_mm_loadu_pd(x + i), v),
-                              _mm_cmpneq_pd(_mm_loadu_pd(x + i + 2), v));
-        __m128d b = _mm_or_pd(_mm_cmpneq_pd(_mm_loadu_pd(x + i + 4), v),
-                              _mm_cmpneq_pd(_mm_loadu_pd(x + i + 6), v));
-        __m128d c = _mm_or_pd(_mm_cmpneq_pd(_mm_loadu_pd(x + i + 8), v),
-                              _mm_cmpneq_pd(_mm_loadu_pd(x + i + 10), v));
-        __m128d d = _mm_or_pd(_mm_cmpneq_pd(_mm_loadu_pd(x + i + 12), v),
-                              _mm_cmpneq_pd(_mm_loadu_pd(x + i + 14), v));
-        if (_mm_movemask_pd(_mm_or_pd(_mm_or_pd(a, b), _mm_or_pd(c, d)))) return 1;
+#ifdef FM_MASKING_SSE2
+/* 8-vector blocks, then single vectors, then scalars. */
+#define FM_DEFINE_ANY_NE_SSE2(T, TS, V, SFX, W)                                       \
+    static inline int fm_any_ne_##TS##_base(const T *x, Py_ssize_t n, T mv) {         \
+        const V v = _mm_set1_##SFX(mv);                                               \
+        Py_ssize_t i = 0;                                                             \
+        for (; i + 8 * (W) <= n; i += 8 * (W)) {                                      \
+            FM_PREFETCH(x + i);                                                       \
+            FM_PREFETCH(x + i + 4 * (W));                                             \
+            V a = _mm_or_##SFX(FM_SSE2_NE(SFX, x + i, v),                             \
+                               FM_SSE2_NE(SFX, x + i + (W), v));                      \
+            V b = _mm_or_##SFX(FM_SSE2_NE(SFX, x + i + 2 * (W), v),                   \
+                               FM_SSE2_NE(SFX, x + i + 3 * (W), v));                  \
+            V c = _mm_or_##SFX(FM_SSE2_NE(SFX, x + i + 4 * (W), v),                   \
+                               FM_SSE2_NE(SFX, x + i + 5 * (W), v));                  \
+            V d = _mm_or_##SFX(FM_SSE2_NE(SFX, x + i + 6 * (W), v),                   \
+                               FM_SSE2_NE(SFX, x + i + 7 * (W), v));                  \
+            if (_mm_movemask_##SFX(_mm_or_##SFX(_mm_or_##SFX(a, b), _mm_or_##SFX(c, d)))) \
+                return 1;                                                             \
+        }                                                                             \
+        for (; i + (W) <= n; i += (W))                                                \
+            if (_mm_movemask_##SFX(FM_SSE2_NE(SFX, x + i, v))) return 1;              \
+        for (; i < n; ++i)                                                            \
+            if (x[i] != mv) return 1;                                                 \
+        return 0;                                                                     \
     }
-    for (; i + 2 <= n; i += 2)
-        if (_mm_movemask_pd(_mm_cmpneq_pd(_mm_loadu_pd(x + i), v))) return 1;
-    for (; i < n; ++i)
-        if (x[i] != mv) return 1;
-    return 0;
-}
+FM_DEFINE_ANY_NE_SSE2(float, f32, __m128, ps, 4)
+FM_DEFINE_ANY_NE_SSE2(double, f64, __m128d, pd, 2)
 #else  /* portable C: branch-free blocks the compiler may vectorise */
 #define FM_DEFINE_ANY_NE_PORTABLE(T, TS, BLOCK)                                   \
     static inline int fm_any_ne_##TS##_base(const T *x, Py_ssize_t n, T mv) {     \
@@ -114,35 +103,24 @@ FM_DEFINE_ANY_NE_PORTABLE(double, f64, 16)
 #endif
 
 #ifdef FM_MASKING_AVX2
-FM_AVX2_ATTR static inline int fm_any_ne_f32_avx2(const float *x, Py_ssize_t n, float mv) {
-    const __m256 v = _mm256_set1_ps(mv);
-    Py_ssize_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        FM_PREFETCH(x + i);
-        FM_PREFETCH(x + i + 16);
-        __m256 a = _mm256_or_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), v, _CMP_NEQ_UQ),
-                                _mm256_cmp_ps(_mm256_loadu_ps(x + i + 8), v, _CMP_NEQ_UQ));
-        __m256 b = _mm256_or_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i + 16), v, _CMP_NEQ_UQ),
-                                _mm256_cmp_ps(_mm256_loadu_ps(x + i + 24), v, _CMP_NEQ_UQ));
-        if (_mm256_movemask_ps(_mm256_or_ps(a, b))) return 1;
+/* 4-vector blocks; the tail goes to the baseline. */
+#define FM_DEFINE_ANY_NE_AVX2(T, TS, V, SFX, W)                                       \
+    FM_AVX2_ATTR static inline int fm_any_ne_##TS##_avx2(const T *x, Py_ssize_t n, T mv) { \
+        const V v = _mm256_set1_##SFX(mv);                                            \
+        Py_ssize_t i = 0;                                                             \
+        for (; i + 4 * (W) <= n; i += 4 * (W)) {                                      \
+            FM_PREFETCH(x + i);                                                       \
+            FM_PREFETCH(x + i + 2 * (W));                                             \
+            V a = _mm256_or_##SFX(FM_AVX2_NE(SFX, x + i, v),                          \
+                                  FM_AVX2_NE(SFX, x + i + (W), v));                   \
+            V b = _mm256_or_##SFX(FM_AVX2_NE(SFX, x + i + 2 * (W), v),                \
+                                  FM_AVX2_NE(SFX, x + i + 3 * (W), v));               \
+            if (_mm256_movemask_##SFX(_mm256_or_##SFX(a, b))) return 1;               \
+        }                                                                             \
+        return fm_any_ne_##TS##_base(x + i, n - i, mv);                               \
     }
-    return fm_any_ne_f32_base(x + i, n - i, mv);
-}
-
-FM_AVX2_ATTR static inline int fm_any_ne_f64_avx2(const double *x, Py_ssize_t n, double mv) {
-    const __m256d v = _mm256_set1_pd(mv);
-    Py_ssize_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        FM_PREFETCH(x + i);
-        FM_PREFETCH(x + i + 8);
-        __m256d a = _mm256_or_pd(_mm256_cmp_pd(_mm256_loadu_pd(x + i), v, _CMP_NEQ_UQ),
-                                 _mm256_cmp_pd(_mm256_loadu_pd(x + i + 4), v, _CMP_NEQ_UQ));
-        __m256d b = _mm256_or_pd(_mm256_cmp_pd(_mm256_loadu_pd(x + i + 8), v, _CMP_NEQ_UQ),
-                                 _mm256_cmp_pd(_mm256_loadu_pd(x + i + 12), v, _CMP_NEQ_UQ));
-        if (_mm256_movemask_pd(_mm256_or_pd(a, b))) return 1;
-    }
-    return fm_any_ne_f64_base(x + i, n - i, mv);
-}
+FM_DEFINE_ANY_NE_AVX2(float, f32, __m256, ps, 8)
+FM_DEFINE_ANY_NE_AVX2(double, f64, __m256d, pd, 4)
 #endif
 
 /* ------------------------------------------------------- row-block kernels */

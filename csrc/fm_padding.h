@@ -60,22 +60,24 @@ static inline void fm_fill(char *dst, const char *fill, Py_ssize_t count, Py_ssi
 /* Load element i of a strided run (memcpy: safe for unaligned arrays). */
 #define FM_LOAD(ST, v, src, i, stride) ST v; memcpy(&v, (src) + (i) * (stride), sizeof(ST))
 
-#define FM_RUN_PLAIN(DT, ST, EXPR)                                              \
-    { DT *d = (DT *)dst;                                                        \
-      for (i = 0; i < n; i++) { FM_LOAD(ST, v, src, i, stride); d[i] = (DT)(EXPR); } \
-      return 0; }
-
-/* float -> int: only when trunc(v) fits the destination (else NumPy casts). */
-#define FM_RUN_F2I(DT, ST, LOM1, HIP1)                                          \
+/* d[i] = (DT)(EXPR) for each element v (type ST) of the run; returns 1 (NumPy
+ * casts the run) as soon as BAD holds for an element. */
+#define FM_RUN(DT, ST, EXPR, BAD)                                               \
     { DT *d = (DT *)dst;                                                        \
       for (i = 0; i < n; i++) {                                                 \
           FM_LOAD(ST, v, src, i, stride);                                       \
-          if (!((double)v > (LOM1) && (double)v < (HIP1))) return 1;            \
-          d[i] = (DT)v; }                                                       \
+          if (BAD) return 1;                                                    \
+          d[i] = (DT)(EXPR); }                                                  \
       return 0; }
 
-#define FM_INT_DST(DT, LOM1, HIP1)                                              \
-    switch (src_type) {                                                         \
+#define FM_RUN_PLAIN(DT, ST, EXPR) FM_RUN(DT, ST, EXPR, 0)
+
+/* float -> int: only when trunc(v) fits the destination (else NumPy casts). */
+#define FM_RUN_F2I(DT, ST, LOM1, HIP1)                                          \
+    FM_RUN(DT, ST, v, !((double)v > (LOM1) && (double)v < (HIP1)))
+
+/* The cases of the bool and integer sources: plain C conversions. */
+#define FM_FROM_INTS(DT)                                                        \
     case FM_BOOL: FM_RUN_PLAIN(DT, uint8_t, v != 0)                             \
     case FM_I8:  FM_RUN_PLAIN(DT, int8_t, v)                                    \
     case FM_I16: FM_RUN_PLAIN(DT, int16_t, v)                                   \
@@ -84,30 +86,21 @@ static inline void fm_fill(char *dst, const char *fill, Py_ssize_t count, Py_ssi
     case FM_U8:  FM_RUN_PLAIN(DT, uint8_t, v)                                   \
     case FM_U16: FM_RUN_PLAIN(DT, uint16_t, v)                                  \
     case FM_U32: FM_RUN_PLAIN(DT, uint32_t, v)                                  \
-    case FM_U64: FM_RUN_PLAIN(DT, uint64_t, v)                                  \
+    case FM_U64: FM_RUN_PLAIN(DT, uint64_t, v)
+
+#define FM_INT_DST(DT, LOM1, HIP1)                                              \
+    switch (src_type) {                                                         \
+    FM_FROM_INTS(DT)                                                            \
     case FM_F32: FM_RUN_F2I(DT, float, LOM1, HIP1)                              \
     case FM_F64: FM_RUN_F2I(DT, double, LOM1, HIP1)                             \
     default: return 1; }
 
+/* float64 -> float32 overflow (NumPy warns) is left to NumPy. */
 #define FM_FLOAT_DST(DT)                                                        \
     switch (src_type) {                                                         \
-    case FM_BOOL: FM_RUN_PLAIN(DT, uint8_t, v != 0)                             \
-    case FM_I8:  FM_RUN_PLAIN(DT, int8_t, v)                                    \
-    case FM_I16: FM_RUN_PLAIN(DT, int16_t, v)                                   \
-    case FM_I32: FM_RUN_PLAIN(DT, int32_t, v)                                   \
-    case FM_I64: FM_RUN_PLAIN(DT, int64_t, v)                                   \
-    case FM_U8:  FM_RUN_PLAIN(DT, uint8_t, v)                                   \
-    case FM_U16: FM_RUN_PLAIN(DT, uint16_t, v)                                  \
-    case FM_U32: FM_RUN_PLAIN(DT, uint32_t, v)                                  \
-    case FM_U64: FM_RUN_PLAIN(DT, uint64_t, v)                                  \
+    FM_FROM_INTS(DT)                                                            \
     case FM_F32: FM_RUN_PLAIN(DT, float, v)                                     \
-    case FM_F64:                                                                \
-        { DT *d = (DT *)dst;                                                    \
-          for (i = 0; i < n; i++) {                                             \
-              FM_LOAD(double, v, src, i, stride);                               \
-              if (sizeof(DT) == 4 && fabs(v) > FLT_MAX && isfinite(v)) return 1; \
-              d[i] = (DT)v; }                                                   \
-          return 0; }                                                           \
+    case FM_F64: FM_RUN(DT, double, v, sizeof(DT) == 4 && fabs(v) > FLT_MAX && isfinite(v)) \
     default: return 1; }
 
 /* dst[0:n] (contiguous, dst_type) = src[0:n:stride] (src_type).
@@ -183,35 +176,44 @@ typedef int (*fm_list_row_fn)(PyObject *const *items, Py_ssize_t n, char *dst);
 /* Does every compact int fit [LO, HI]? (then the range check is skipped) */
 #define FM_COMPACT_FITS(LO, HI) ((long long)(LO) <= -(1LL << 30) && (long long)(HI) >= (1LL << 30))
 
-/* Exact int/float items -> integer DT. ints: must lie in [LO, HI];
- * floats: int(x) must lie there (LOM1 < x < HIP1, NaN/inf fail). */
-#define FM_DEFINE_LIST_INT(NAME, DT, LO, HI, LOM1, HIP1)                        \
+/* NAME(items, n, dst) converts n Python scalars into the DT array dst with
+ * ITEM, a statement that stores item `o` in `dst[i]` or returns 1 (the caller
+ * falls back to the Python implementation). */
+#define FM_DEFINE_LIST_ROW(NAME, DT, ITEM)                                      \
 static int NAME(PyObject *const *items, Py_ssize_t n, char *dst_)               \
 {                                                                               \
     DT *dst = (DT *)dst_;                                                       \
     Py_ssize_t i;                                                               \
     for (i = 0; i < n; i++) {                                                   \
         PyObject *o = items[i];                                                 \
-        if (Py_IS_TYPE(o, &PyLong_Type) && FM_LONG_IS_COMPACT(o)) {             \
-            long long v = FM_LONG_COMPACT(o);                                   \
-            if (!FM_COMPACT_FITS(LO, HI) && (v < (long long)(LO) || v > (long long)(HI))) \
-                return 1;                                                       \
-            dst[i] = (DT)v;                                                     \
-        } else if (Py_IS_TYPE(o, &PyLong_Type)) {                               \
-            int overflow;                                                       \
-            long long v = PyLong_AsLongLongAndOverflow(o, &overflow);           \
-            if (overflow || v < (long long)(LO) || v > (long long)(HI)) return 1; \
-            dst[i] = (DT)v;                                                     \
-        } else if (Py_IS_TYPE(o, &PyFloat_Type)) {                              \
-            double x = PyFloat_AS_DOUBLE(o);                                    \
-            if (!(x > (LOM1) && x < (HIP1))) return 1;                          \
-            dst[i] = (DT)x;                                                     \
-        } else {                                                                \
-            return 1;                                                           \
-        }                                                                       \
+        ITEM                                                                    \
     }                                                                           \
     return 0;                                                                   \
 }
+
+/* Exact int/float item o -> integer DT d. ints: must lie in [LO, HI];
+ * floats: int(x) must lie there (LOM1 < x < HIP1, NaN/inf fail). */
+#define FM_ITEM_INT(o, d, DT, LO, HI, LOM1, HIP1)                               \
+    if (Py_IS_TYPE(o, &PyLong_Type) && FM_LONG_IS_COMPACT(o)) {                 \
+        long long v = FM_LONG_COMPACT(o);                                       \
+        if (!FM_COMPACT_FITS(LO, HI) && (v < (long long)(LO) || v > (long long)(HI))) \
+            return 1;                                                           \
+        d = (DT)v;                                                              \
+    } else if (Py_IS_TYPE(o, &PyLong_Type)) {                                   \
+        int overflow;                                                           \
+        long long v = PyLong_AsLongLongAndOverflow(o, &overflow);               \
+        if (overflow || v < (long long)(LO) || v > (long long)(HI)) return 1;   \
+        d = (DT)v;                                                              \
+    } else if (Py_IS_TYPE(o, &PyFloat_Type)) {                                  \
+        double x = PyFloat_AS_DOUBLE(o);                                        \
+        if (!(x > (LOM1) && x < (HIP1))) return 1;                              \
+        d = (DT)x;                                                              \
+    } else {                                                                    \
+        return 1;                                                               \
+    }
+
+#define FM_DEFINE_LIST_INT(NAME, DT, LO, HI, LOM1, HIP1)                        \
+    FM_DEFINE_LIST_ROW(NAME, DT, FM_ITEM_INT(o, dst[i], DT, LO, HI, LOM1, HIP1))
 
 FM_DEFINE_LIST_INT(fm_list_row_i8, int8_t, INT8_MIN, INT8_MAX, -129.0, 128.0)
 FM_DEFINE_LIST_INT(fm_list_row_i16, int16_t, INT16_MIN, INT16_MAX, -32769.0, 32768.0)
@@ -223,48 +225,37 @@ FM_DEFINE_LIST_INT(fm_list_row_u16, uint16_t, 0, UINT16_MAX, -1.0, 65536.0)
 FM_DEFINE_LIST_INT(fm_list_row_u32, uint32_t, 0, UINT32_MAX, -1.0, 4294967296.0)
 
 /* uint64: ints above INT64_MAX go through PyLong_AsUnsignedLongLong. */
-static int fm_list_row_u64(PyObject *const *items, Py_ssize_t n, char *dst_)
-{
-    uint64_t *dst = (uint64_t *)dst_;
-    Py_ssize_t i;
-    for (i = 0; i < n; i++) {
-        PyObject *o = items[i];
-        if (Py_IS_TYPE(o, &PyLong_Type) && FM_LONG_IS_COMPACT(o)) {
-            long long v = FM_LONG_COMPACT(o);
-            if (v < 0) return 1;
-            dst[i] = (uint64_t)v;
-        } else if (Py_IS_TYPE(o, &PyLong_Type)) {
-            int overflow;
-            long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
-            if (overflow > 0) {
-                unsigned long long u = PyLong_AsUnsignedLongLong(o);
-                if (u == (unsigned long long)-1 && PyErr_Occurred()) { PyErr_Clear(); return 1; }
-                dst[i] = (uint64_t)u;
-            } else {
-                if (overflow || v < 0) return 1;
-                dst[i] = (uint64_t)v;
-            }
-        } else if (Py_IS_TYPE(o, &PyFloat_Type)) {
-            double x = PyFloat_AS_DOUBLE(o);
-            if (!(x > -1.0 && x < 18446744073709551616.0)) return 1;
-            dst[i] = (uint64_t)x;
-        } else {
-            return 1;
-        }
+#define FM_ITEM_U64(o, d)                                                       \
+    if (Py_IS_TYPE(o, &PyLong_Type) && FM_LONG_IS_COMPACT(o)) {                 \
+        long long v = FM_LONG_COMPACT(o);                                       \
+        if (v < 0) return 1;                                                    \
+        d = (uint64_t)v;                                                        \
+    } else if (Py_IS_TYPE(o, &PyLong_Type)) {                                   \
+        int overflow;                                                           \
+        long long v = PyLong_AsLongLongAndOverflow(o, &overflow);               \
+        if (overflow > 0) {                                                     \
+            unsigned long long u = PyLong_AsUnsignedLongLong(o);                \
+            if (u == (unsigned long long)-1 && PyErr_Occurred()) { PyErr_Clear(); return 1; } \
+            d = (uint64_t)u;                                                    \
+        } else {                                                                \
+            if (overflow || v < 0) return 1;                                    \
+            d = (uint64_t)v;                                                    \
+        }                                                                       \
+    } else if (Py_IS_TYPE(o, &PyFloat_Type)) {                                  \
+        double x = PyFloat_AS_DOUBLE(o);                                        \
+        if (!(x > -1.0 && x < 18446744073709551616.0)) return 1;                \
+        d = (uint64_t)x;                                                        \
+    } else {                                                                    \
+        return 1;                                                               \
     }
-    return 0;
-}
 
-/* Exact int/float items -> float DT, as NumPy's per-item assignment: the
+FM_DEFINE_LIST_ROW(fm_list_row_u64, uint64_t, FM_ITEM_U64(o, dst[i]))
+
+/* Exact int/float item o -> float DT d, as NumPy's per-item assignment: the
  * value goes through a C double first (ints: correctly rounded), then to DT.
  * float32 overflow (NumPy warns) returns 1. */
-#define FM_DEFINE_LIST_FLOAT(NAME, DT, CHECK_F32)                               \
-static int NAME(PyObject *const *items, Py_ssize_t n, char *dst_)               \
-{                                                                               \
-    DT *dst = (DT *)dst_;                                                       \
-    Py_ssize_t i;                                                               \
-    for (i = 0; i < n; i++) {                                                   \
-        PyObject *o = items[i];                                                 \
+#define FM_ITEM_FLOAT(o, d, DT, CHECK_F32)                                      \
+    {                                                                           \
         double x;                                                               \
         if (Py_IS_TYPE(o, &PyFloat_Type)) {                                     \
             x = PyFloat_AS_DOUBLE(o);                                           \
@@ -283,13 +274,11 @@ static int NAME(PyObject *const *items, Py_ssize_t n, char *dst_)               
             return 1;                                                           \
         }                                                                       \
         if (CHECK_F32 && fabs(x) > FLT_MAX && isfinite(x)) return 1;            \
-        dst[i] = (DT)x;                                                         \
-    }                                                                           \
-    return 0;                                                                   \
-}
+        d = (DT)x;                                                              \
+    }
 
-FM_DEFINE_LIST_FLOAT(fm_list_row_f32, float, 1)
-FM_DEFINE_LIST_FLOAT(fm_list_row_f64, double, 0)
+FM_DEFINE_LIST_ROW(fm_list_row_f32, float, FM_ITEM_FLOAT(o, dst[i], float, 1))
+FM_DEFINE_LIST_ROW(fm_list_row_f64, double, FM_ITEM_FLOAT(o, dst[i], double, 0))
 
 /* The row converter for a destination code (NULL: no Python-scalar path). */
 static inline fm_list_row_fn fm_list_row_for(int dst_type)

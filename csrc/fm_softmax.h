@@ -20,8 +20,9 @@
  * (AVX2+FMA) and the baseline (target attributes), and each call picks one
  * for the CPU, so wheels need no -march. Define FASTMASK_NO_MULTIVERSION to
  * build the baseline only. (target_clones vectorised some loops of the
- * AVX-512 clone with 16-byte vectors under GCC 12, so it is not used.) Results may differ from NumPy's by a few ulp; exp results below
- * the smallest normal number are flushed to 0.
+ * AVX-512 clone with 16-byte vectors under GCC 12, so it is not used.)
+ * Results may differ from NumPy's by a few ulp; exp results below the
+ * smallest normal number are flushed to 0.
  */
 #ifndef FASTMASK_FM_SOFTMAX_H
 #define FASTMASK_FM_SOFTMAX_H
@@ -134,23 +135,17 @@ static inline double fm_exp_f64(double t) {
 /* keep ? a : b for a mask byte keep in {0, 1}, as bit operations: no branch,
  * both operands always evaluated, so GCC vectorises it under -ftrapping-math
  * (and widens the byte straight to the element's integer width). */
-static inline float fm_select_f32(uint8_t keep, float a, float b) {
-    int32_t ia, ib, k = -(int32_t)keep;
-    memcpy(&ia, &a, sizeof ia);
-    memcpy(&ib, &b, sizeof ib);
-    ia = (ia & k) | (ib & ~k);
-    memcpy(&a, &ia, sizeof a);
-    return a;
-}
-
-static inline double fm_select_f64(uint8_t keep, double a, double b) {
-    int64_t ia, ib, k = -(int64_t)keep;
-    memcpy(&ia, &a, sizeof ia);
-    memcpy(&ib, &b, sizeof ib);
-    ia = (ia & k) | (ib & ~k);
-    memcpy(&a, &ia, sizeof a);
-    return a;
-}
+#define FM_DEFINE_SELECT(T, IT, SFX)                                    \
+    static inline T fm_select_##SFX(uint8_t keep, T a, T b) {           \
+        IT ia, ib, k = -(IT)keep;                                       \
+        memcpy(&ia, &a, sizeof ia);                                     \
+        memcpy(&ib, &b, sizeof ib);                                     \
+        ia = (ia & k) | (ib & ~k);                                      \
+        memcpy(&a, &ia, sizeof a);                                      \
+        return a;                                                       \
+    }
+FM_DEFINE_SELECT(float, int32_t, f32)
+FM_DEFINE_SELECT(double, int64_t, f64)
 
 #if FM_MULTIVERSION
 #define FM_TARGET_V3 __attribute__((target("arch=x86-64-v3")))

@@ -50,6 +50,34 @@ cdef inline intp_t _block_rows(intp_t n_rows, int n_threads) noexcept nogil:
     return 1 if b < 1 else (_BLOCK_ROWS if b > _BLOCK_ROWS else b)
 
 
+cdef inline void _rows(const floating *x, intp_t rows, intp_t rs, intp_t n, floating mv,
+                       floating *out, uint8_t *mask, bint out_is_zero) noexcept nogil:
+    """The row kernel for one block: the mask only (out NULL) or mask and output."""
+    if out == NULL:
+        if floating is float32_t:
+            fm_mask_rows_f32(x, rows, rs, n, mv, mask)
+        else:
+            fm_mask_rows_f64(x, rows, rs, n, mv, mask)
+    elif floating is float32_t:
+        fm_masking_rows_f32(x, rows, rs, n, mv, out, mask, out_is_zero)
+    else:
+        fm_masking_rows_f64(x, rows, rs, n, mv, out, mask, out_is_zero)
+
+
+cdef void _masking_blocks(const floating *x, intp_t n_rows, intp_t n_feat, intp_t row_stride,
+                          floating mv, floating *out, uint8_t *mask, bint out_is_zero,
+                          int n_threads) noexcept nogil:
+    """Blocks of rows of x (n_rows, n_feat) split among threads; out NULL: mask only."""
+    cdef intp_t b, lo, hi
+    cdef intp_t block = _block_rows(n_rows, n_threads)
+    cdef intp_t n_blocks = (n_rows + block - 1) // block
+    for b in prange(n_blocks, schedule='static', num_threads=n_threads):
+        lo = b * block
+        hi = min(lo + block, n_rows)
+        _rows(x + lo * row_stride, hi - lo, row_stride, n_feat, mv,
+              (out + lo * n_feat) if out != NULL else NULL, mask + lo, out_is_zero)
+
+
 def masking_mask_rows(const floating[:, :] x, uint8_t[::1] mask, double mask_value,
                       int n_threads):
     """mask[i] = any(x[i, :] != mask_value) for x of shape (rows, features).
@@ -57,28 +85,14 @@ def masking_mask_rows(const floating[:, :] x, uint8_t[::1] mask, double mask_val
     x's last axis must be contiguous (any row stride); mask is (rows,) uint8.
     """
     cdef intp_t n_rows = x.shape[0], n_feat = x.shape[1]
-    cdef intp_t b, lo, hi, n_blocks, block, row_stride
-    cdef const floating *base
-    cdef floating mv = <floating>mask_value
     if mask.shape[0] != n_rows:
         raise ValueError(f"mask has {mask.shape[0]} entries for {n_rows} rows")
     if n_rows == 0 or n_feat == 0:
         mask[:] = 0
         return
-    base = &x[0, 0]
-    row_stride = x.strides[0] // <intp_t>sizeof(floating)
-    block = _block_rows(n_rows, n_threads)
-    n_blocks = (n_rows + block - 1) // block
     with nogil:
-        for b in prange(n_blocks, schedule='static', num_threads=n_threads):
-            lo = b * block
-            hi = min(lo + block, n_rows)
-            if floating is float32_t:
-                fm_mask_rows_f32(base + lo * row_stride, hi - lo, row_stride, n_feat, mv,
-                                 &mask[lo])
-            else:
-                fm_mask_rows_f64(base + lo * row_stride, hi - lo, row_stride, n_feat, mv,
-                                 &mask[lo])
+        _masking_blocks(&x[0, 0], n_rows, n_feat, x.strides[0] // <intp_t>sizeof(floating),
+                        <floating>mask_value, NULL, &mask[0], False, n_threads)
 
 
 def masking_rows(const floating[:, :] x, floating[:, ::1] out, uint8_t[::1] mask,
@@ -90,31 +104,15 @@ def masking_rows(const floating[:, :] x, floating[:, ::1] out, uint8_t[::1] mask
     out_is_zero: out already holds zeros (np.zeros), masked rows are skipped.
     """
     cdef intp_t n_rows = x.shape[0], n_feat = x.shape[1]
-    cdef intp_t b, lo, hi, n_blocks, block, row_stride
-    cdef const floating *base
-    cdef floating *obase
-    cdef floating mv = <floating>mask_value
     if mask.shape[0] != n_rows or out.shape[0] != n_rows or out.shape[1] != n_feat:
         raise ValueError(f"out {tuple(out.shape)[:2]} / mask ({mask.shape[0]},) do not "
                          f"match x ({n_rows}, {n_feat})")
     if n_rows == 0 or n_feat == 0:
         mask[:] = 0
         return
-    base = &x[0, 0]
-    obase = &out[0, 0]
-    row_stride = x.strides[0] // <intp_t>sizeof(floating)
-    block = _block_rows(n_rows, n_threads)
-    n_blocks = (n_rows + block - 1) // block
     with nogil:
-        for b in prange(n_blocks, schedule='static', num_threads=n_threads):
-            lo = b * block
-            hi = min(lo + block, n_rows)
-            if floating is float32_t:
-                fm_masking_rows_f32(base + lo * row_stride, hi - lo, row_stride, n_feat, mv,
-                                    obase + lo * n_feat, &mask[lo], out_is_zero)
-            else:
-                fm_masking_rows_f64(base + lo * row_stride, hi - lo, row_stride, n_feat, mv,
-                                    obase + lo * n_feat, &mask[lo], out_is_zero)
+        _masking_blocks(&x[0, 0], n_rows, n_feat, x.strides[0] // <intp_t>sizeof(floating),
+                        <floating>mask_value, &out[0, 0], &mask[0], out_is_zero, n_threads)
 
 
 cdef inline intp_t _gather_chunk(const index_t *ids, intp_t lo, intp_t hi,

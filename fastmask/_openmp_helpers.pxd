@@ -6,3 +6,17 @@ cdef extern from "fm_omp.h":
     int omp_get_thread_num() noexcept nogil
     int omp_get_num_threads() noexcept nogil
     int omp_in_parallel() noexcept nogil
+
+
+cdef inline int threads_for_work(int n_threads, double work,
+                                 double min_work_per_thread) noexcept nogil:
+    """The OpenMP team size for `work` units (elements, bytes, flops): n_threads,
+    lowered so that each thread gets at least min_work_per_thread units; >= 1.
+
+    Small inputs run on one thread: on a busy machine, a team of 2 on a call of
+    a few microseconds can wait a whole scheduler time slice for its second
+    thread. The kernels' results never depend on the team size.
+    """
+    if min_work_per_thread > 0 and work < n_threads * min_work_per_thread:
+        n_threads = <int>(work / min_work_per_thread)
+    return n_threads if n_threads > 1 else 1

@@ -1,4 +1,5 @@
-"""OpenMP facts for the Python side: is it compiled in, how many threads."""
+"""OpenMP facts for the Python side: is it compiled in, how many threads (and how
+many are worth starting for a given amount of work)."""
 from fastmask._openmp_helpers cimport (
     FASTMASK_OPENMP_PARALLELISM_ENABLED, omp_get_max_threads)
 
@@ -11,3 +12,9 @@ def openmp_enabled():
 def openmp_max_threads():
     """`omp_get_max_threads()` (1 without OpenMP); honours OMP_NUM_THREADS."""
     return omp_get_max_threads()
+
+
+def threads_for(int n_threads, double work, double min_work_per_thread):
+    """`threads_for_work` (see _openmp_helpers.pxd) for the Python wrappers: the
+    threads worth starting for `work` units, each getting >= min_work_per_thread."""
+    return threads_for_work(n_threads, work, min_work_per_thread)

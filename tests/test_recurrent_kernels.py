@@ -522,3 +522,43 @@ def test_bad_input():
         lstm(x, k, r, b, n_threads=0)
     with pytest.raises(ValueError, match="Unknown ISA"):
         _recurrent.set_isa("bogus")
+
+
+# ------------------------------------------------------------ lengths API
+@pytest.mark.parametrize("cell,reset_after", CELLS)
+@pytest.mark.parametrize("padding", ["post", "pre"])
+def test_lengths_equal_the_mask_they_describe(cell, reset_after, padding):
+    rng = np.random.default_rng(23)
+    B, T, F, U = 5, 7, 3, 6
+    x = rng.standard_normal((B, T, F)).astype(np.float32)
+    w = make_weights(cell, F, U, np.float32, rng, reset_after)
+    lengths = np.array([0, 7, 3, 1, 5], dtype=np.int32)
+    steps = np.arange(T)[None, :]
+    mask = steps < lengths[:, None] if padding == "post" else steps >= (T - lengths)[:, None]
+    kw = dict(return_sequences=True, go_backwards=True)
+    got = call(cell, reset_after, x, *w, lengths=lengths, padding=padding, **kw)
+    want = call(cell, reset_after, x, *w, mask, **kw)
+    for g, v in zip(got, want):
+        assert np.array_equal(g, v)
+    if padding == "post":   # the default side
+        for g, v in zip(call(cell, reset_after, x, *w, lengths=list(lengths), **kw), want):
+            assert np.array_equal(g, v)
+
+
+@pytest.mark.parametrize("kw,exc,words", [
+    (dict(lengths=[1, 2]), ValueError, "shape (batch,) = (3,)"),
+    (dict(lengths=[1, 2, 5]), ValueError, "[0, timesteps] = [0, 4]"),
+    (dict(lengths=[-1, 2, 3]), ValueError, "lengths[0]=-1"),
+    (dict(lengths=[1.0, 2.0, 3.0]), TypeError, "integers"),
+    (dict(lengths=[True, False, True]), TypeError, "integers"),
+    (dict(lengths=[1, 2, 3], mask=np.ones((3, 4), bool)), ValueError, "not both"),
+    (dict(padding="pre"), ValueError, "`padding` goes with `lengths`"),
+    (dict(lengths=[1, 2, 3], padding="left"), ValueError, '"pre" or "post"'),
+])
+def test_lengths_errors(kw, exc, words):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4, 2)).astype(np.float32)
+    w = make_weights("lstm", 2, 3, np.float32, rng)
+    with pytest.raises(exc) as info:
+        lstm(x, *w, **kw)
+    assert words in str(info.value)

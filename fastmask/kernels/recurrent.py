@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import _recurrent
 from .._config import effective_num_threads
-from .._validation import as_float_array, as_mask
+from .._validation import as_array, as_float_array, as_mask
 
 __all__ = ["lstm", "gru", "simple_rnn", "rnn_reference", "C_ACTIVATIONS"]
 
@@ -105,7 +105,38 @@ def _flag(value, name):
     raise TypeError(f"`{name}` must be a bool. Received: {name}={value!r}")
 
 
-def _prepare(cell, x, kernel, recurrent_kernel, bias, mask, initial_state, reset_after):
+def _mask_from_lengths(mask, lengths, padding, B, T):
+    """The (B, T) mask that `lengths` (B,) ints in [0, T] and `padding` describe, or `mask`."""
+    if lengths is None:
+        if padding is not None:
+            raise ValueError(f"`padding` goes with `lengths` (it says on which side of each "
+                             f"row the padding is). Received: padding={padding!r}, "
+                             f"lengths=None")
+        return mask
+    if mask is not None:
+        raise ValueError("Pass either `mask` or `lengths`, not both.")
+    padding = "post" if padding is None else padding
+    if padding not in ("pre", "post"):
+        raise ValueError(f'`padding` must be "pre" or "post". Received: padding={padding!r}')
+    n = as_array(lengths, "lengths")
+    if n.dtype.kind not in "iu":
+        raise TypeError(f"`lengths` must be an array of integers. "
+                        f"Received: lengths of dtype {n.dtype}")
+    if n.shape != (B,):
+        raise ValueError(f"`lengths` must have shape (batch,) = ({B},). "
+                         f"Received: lengths.shape={n.shape}")
+    bad = np.flatnonzero((n < 0) | (n > T))
+    if bad.size:
+        raise ValueError(f"`lengths` must be in [0, timesteps] = [0, {T}]. "
+                         f"Received: lengths[{bad[0]}]={n[bad[0]]}")
+    steps = np.arange(T)
+    if padding == "post":
+        return steps[None, :] < n[:, None]
+    return steps[None, :] >= (T - n)[:, None]
+
+
+def _prepare(cell, x, kernel, recurrent_kernel, bias, mask, initial_state, reset_after,
+             lengths=None, padding=None):
     """Validate and convert; returns a dict of contiguous arrays of x's float dtype."""
     x = as_float_array(x, "x")
     if x.ndim != 3:
@@ -126,6 +157,7 @@ def _prepare(cell, x, kernel, recurrent_kernel, bias, mask, initial_state, reset
         raise ValueError(f"`kernel` must have shape (features, {ng} * units) = {(F, ng * U)} "
                          f"for x.shape={x.shape} and units={U}. Received: kernel.shape={k.shape}")
     bias_rows = _bias_rows(cell, bias, U, dt, reset_after)
+    mask = _mask_from_lengths(mask, lengths, padding, B, T)
     m = None
     if mask is not None:
         m = as_mask(mask, "mask", (B, T))
@@ -300,7 +332,7 @@ def _last_output(h, mask, go_backwards, zero_output_for_mask, unroll):
 
 def _run(cell, x, kernel, recurrent_kernel, bias, mask, initial_state, go_backwards,
          return_sequences, zero_output_for_mask, unroll, activation, recurrent_activation,
-         reset_after, n_threads, packed=None):
+         reset_after, n_threads, packed=None, lengths=None, padding=None):
     go_backwards = _flag(go_backwards, "go_backwards")
     return_sequences = _flag(return_sequences, "return_sequences")
     zero_output_for_mask = _flag(zero_output_for_mask, "zero_output_for_mask")
@@ -309,7 +341,8 @@ def _run(cell, x, kernel, recurrent_kernel, bias, mask, initial_state, go_backwa
     act_c, act_np = resolve_activation(activation, "activation")
     ract_c, ract_np = resolve_activation(recurrent_activation, "recurrent_activation")
     n_threads = effective_num_threads(n_threads)
-    p = _prepare(cell, x, kernel, recurrent_kernel, bias, mask, initial_state, reset_after)
+    p = _prepare(cell, x, kernel, recurrent_kernel, bias, mask, initial_state, reset_after,
+                 lengths, padding)
     if act_c is None or ract_c is None:
         return _reference_run(cell, p, bias, go_backwards, return_sequences,
                               zero_output_for_mask, unroll, act_np, ract_np, reset_after)
@@ -373,41 +406,47 @@ def _run_many(cell, x, specs, mask, return_sequences, zero_output_for_mask, unro
 
 def lstm(x, kernel, recurrent_kernel, bias=None, mask=None, initial_state=None, *,
          go_backwards=False, return_sequences=False, zero_output_for_mask=False, unroll=False,
-         activation="tanh", recurrent_activation="sigmoid", n_threads=None):
+         activation="tanh", recurrent_activation="sigmoid", lengths=None, padding=None,
+         n_threads=None):
     """Masked LSTM forward pass -> (output, h, c).
 
     x (B, T, F); kernel (F, 4U); recurrent_kernel (U, 4U); bias (4U,) or None;
     mask (B, T) bool or None; initial_state [h0 (B, U), c0 (B, U)] or None.
+    Instead of `mask`: `lengths` (B,) ints in [0, T], the valid steps at the
+    start of each row (`padding="post"`, the default) or at its end ("pre",
+    the layout of `pad_sequences`' default).
     output: (B, T, U) with return_sequences (processing order) else (B, U).
     Dtype: x's float dtype (float32/float64); weights are cast to it.
     """
     return _run("lstm", x, kernel, recurrent_kernel, bias, mask, initial_state, go_backwards,
                 return_sequences, zero_output_for_mask, unroll, activation,
-                recurrent_activation, True, n_threads)
+                recurrent_activation, True, n_threads, lengths=lengths, padding=padding)
 
 
 def gru(x, kernel, recurrent_kernel, bias=None, mask=None, initial_state=None, *,
         go_backwards=False, return_sequences=False, zero_output_for_mask=False, unroll=False,
-        activation="tanh", recurrent_activation="sigmoid", reset_after=True, n_threads=None):
+        activation="tanh", recurrent_activation="sigmoid", reset_after=True, lengths=None,
+        padding=None, n_threads=None):
     """Masked GRU forward pass -> (output, h).
 
     x (B, T, F); kernel (F, 3U); recurrent_kernel (U, 3U); bias (2, 3U) if
-    reset_after else (3U,), or None; mask (B, T) bool or None;
-    initial_state h0 (B, U) (or [h0]) or None.
+    reset_after else (3U,), or None; mask (B, T) bool or None (or `lengths`
+    and `padding`, as in `lstm`); initial_state h0 (B, U) (or [h0]) or None.
     """
     return _run("gru", x, kernel, recurrent_kernel, bias, mask, initial_state, go_backwards,
                 return_sequences, zero_output_for_mask, unroll, activation,
-                recurrent_activation, reset_after, n_threads)
+                recurrent_activation, reset_after, n_threads, lengths=lengths, padding=padding)
 
 
 def simple_rnn(x, kernel, recurrent_kernel, bias=None, mask=None, initial_state=None, *,
                go_backwards=False, return_sequences=False, zero_output_for_mask=False,
-               unroll=False, activation="tanh", n_threads=None):
+               unroll=False, activation="tanh", lengths=None, padding=None, n_threads=None):
     """Masked SimpleRNN forward pass -> (output, h).
 
     x (B, T, F); kernel (F, U); recurrent_kernel (U, U); bias (U,) or None;
-    mask (B, T) bool or None; initial_state h0 (B, U) (or [h0]) or None.
+    mask (B, T) bool or None (or `lengths` and `padding`, as in `lstm`);
+    initial_state h0 (B, U) (or [h0]) or None.
     """
     return _run("simple_rnn", x, kernel, recurrent_kernel, bias, mask, initial_state,
                 go_backwards, return_sequences, zero_output_for_mask, unroll, activation,
-                "sigmoid", True, n_threads)
+                "sigmoid", True, n_threads, lengths=lengths, padding=padding)

@@ -1,5 +1,7 @@
 """OpenMP facts for the Python side: is it compiled in, how many threads (and how
 many are worth starting for a given amount of work)."""
+from cpython.pyport cimport PY_SSIZE_T_MAX
+
 from fastmask._openmp_helpers cimport (
     FASTMASK_OPENMP_PARALLELISM_ENABLED, omp_get_max_threads)
 
@@ -14,7 +16,8 @@ def openmp_max_threads():
     return omp_get_max_threads()
 
 
-def threads_for(int n_threads, double work, double min_work_per_thread):
+def threads_for(int n_threads, double work, double min_work_per_thread,
+                Py_ssize_t n_tasks=PY_SSIZE_T_MAX):
     """`threads_for_work` (see _openmp_helpers.pxd) for the Python wrappers: the
     threads worth starting for `work` units, each getting >= min_work_per_thread."""
-    return threads_for_work(n_threads, work, min_work_per_thread)
+    return threads_for_work(n_threads, work, min_work_per_thread, n_tasks)

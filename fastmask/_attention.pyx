@@ -24,12 +24,39 @@ from fastmask._typedefs cimport float32_t, float64_t, int64_t, uint8_t
 from libc.math cimport INFINITY
 from fastmask._cython_blas cimport gemm, floating
 from fastmask._softmax cimport fm_softmax_row_f32, fm_softmax_row_f64
-from fastmask._openmp_helpers cimport omp_get_thread_num
+from fastmask._openmp_helpers cimport omp_get_thread_num, threads_for_work
 
 cdef uint8_t _ZERO = 0
 # Rows per GEMM of linear_flat (fixed, so results do not depend on threads).
 cdef enum:
     LINEAR_BLOCK_ROWS = 512
+
+# Work per thread below which no further thread is started, so small inputs
+# run on one thread: 1e6 float32 flops are ~30 us on one thread at the ~33
+# GFLOP/s the small GEMMs here reach (measured, softmax included). An attention
+# score also counts SOFTMAX_FLOPS for its softmax (~0.4 ns measured), and float64
+# work counts 2x (1.7x the time per flop measured). Tests lower it to run the
+# threaded paths on small inputs.
+MIN_FLOPS_PER_THREAD = 1e6
+cdef double SOFTMAX_FLOPS = 16
+
+
+cpdef int sdpa_threads(double n_scores, Py_ssize_t D, Py_ssize_t Dv, bint float64,
+                       Py_ssize_t n_items, int n_threads):
+    """The OpenMP threads sdpa_flat / sdpa_compact_flat run for n_scores attention
+    scores (head sizes D, Dv; Dv 0 without output) over n_items (batch, head) pairs
+    when asked for n_threads."""
+    cdef double flops = n_scores * (2 * (D + Dv) + SOFTMAX_FLOPS) * (2 if float64 else 1)
+    return threads_for_work(n_threads, flops, MIN_FLOPS_PER_THREAD, n_items)
+
+
+cpdef int linear_threads(Py_ssize_t M, Py_ssize_t K, Py_ssize_t N, bint float64,
+                         int n_threads):
+    """The OpenMP threads linear_flat runs for (M, K) @ (K, N) when asked for
+    n_threads (at most one per block of LINEAR_BLOCK_ROWS rows)."""
+    cdef double flops = 2.0 * M * (K + 1) * N * (2 if float64 else 1)
+    return threads_for_work(n_threads, flops, MIN_FLOPS_PER_THREAD,
+                            (M + LINEAR_BLOCK_ROWS - 1) // LINEAR_BLOCK_ROWS)
 
 
 cdef inline void _softmax_inplace(floating *row, const uint8_t *m, int m_stride, Py_ssize_t n,
@@ -107,8 +134,8 @@ def sdpa_flat(
         return
     if R > Tq:
         R = Tq
-    if n_threads > n_items:
-        n_threads = <int>n_items
+    n_threads = sdpa_threads(<double>n_items * Tq * S, D, Dv if op != NULL else 0,
+                             floating is float64_t, n_items, n_threads)
     for it in prange(n_items, nogil=True, schedule='static', num_threads=n_threads):
         tid = omp_get_thread_num()
         mrow = mrows + tid * S
@@ -169,12 +196,9 @@ def linear_flat(
     cdef floating beta
     if M <= 0 or N <= 0:
         return
-    if n_threads < 1:
-        n_threads = 1
+    n_threads = linear_threads(M, K, N, floating is float64_t, n_threads)
     rows = LINEAR_BLOCK_ROWS
     n_blocks = (M + rows - 1) // rows
-    if n_threads > n_blocks:
-        n_threads = <int>n_blocks
     for blk in prange(n_blocks, nogil=True, schedule='static', num_threads=n_threads):
         r0 = blk * rows
         nr = M - r0
@@ -240,14 +264,15 @@ def sdpa_compact_flat(
     cdef uint8_t *rowok
     cdef const uint8_t *ar
     cdef int tid, ms, kept
+    cdef double n_scores = 0
     for b in range(B):
         if koff[b + 1] - koff[b] > max_nk:
             max_nk = koff[b + 1] - koff[b]
+        n_scores += <double>(qoff[b + 1] - qoff[b]) * (koff[b + 1] - koff[b]) * H
     R = chunk_rows if chunk_rows > 0 else 1
     if n_items <= 0:
         return
-    if n_threads > n_items:
-        n_threads = <int>n_items
+    n_threads = sdpa_threads(n_scores, D, Dv, floating is float64_t, n_items, n_threads)
     for it in prange(n_items, nogil=True, schedule='static', num_threads=n_threads):
         tid = omp_get_thread_num()
         b = it // H

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import fastmask.kernels.attention as A
+from fastmask import _attention
 from fastmask.kernels import masked_attention, multi_head_attention
 from oracle import keras
 
@@ -156,7 +157,8 @@ def test_fully_masked_rows_conventions(rng):
     np.testing.assert_array_equal(z[1], 0)
 
 
-def test_threads_bit_identical(rng):
+def test_threads_bit_identical(rng, monkeypatch):
+    monkeypatch.setattr(_attention, "MIN_FLOPS_PER_THREAD", 1)   # threads on small inputs
     q, k, v, km, qm = data(rng, B=4, T=17, S=19, H=3)
     ref = masked_attention(q, k, v, key_mask=km, query_mask=qm, causal=True, n_threads=1)
     for t in (2, 5):
@@ -269,7 +271,8 @@ def test_mha_padding_skipped_keeps_keras_fill_semantics(rng, monkeypatch):
     assert not np.allclose(wrong, full)     # without the check the result would differ
 
 
-def test_mha_bit_identical_across_threads(rng):
+def test_mha_bit_identical_across_threads(rng, monkeypatch):
+    monkeypatch.setattr(_attention, "MIN_FLOPS_PER_THREAD", 1)
     w = _mha_weights(rng, E=16, H=2, D=8, Dv=8, O=(16,))
     x = rng.standard_normal((5, 150, 16)).astype(np.float32)     # 750 rows: several GEMM blocks
     m = np.arange(150)[None, :] < rng.integers(1, 151, 5)[:, None]

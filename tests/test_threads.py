@@ -12,6 +12,7 @@
   oversubscription; counted from /proc/self/status).
 """
 import functools
+import importlib
 import os
 import subprocess
 import sys
@@ -23,9 +24,11 @@ import numpy as np
 import pytest
 
 import fastmask
+from fastmask import _attention, _openmp_helpers, _pooling, _softmax
 from fastmask import get_mask, kernels as K, layers as L, utils as U
 
 N_PY_THREADS = 8
+MASKING_WRAPPERS = importlib.import_module("fastmask.kernels.masking")  # name taken by a function
 
 
 def run_in_threads(fn, n=N_PY_THREADS, args_for=None):
@@ -107,7 +110,7 @@ BIG_ROWS = [rng(4).integers(0, 9, size=int(n)) for n in rng(5).integers(0, 400, 
 RAGGED_LENGTHS = rng(6).integers(0, 300, size=2000)
 RAGGED_VALUES = rng(7).standard_normal((int(RAGGED_LENGTHS.sum()), 4)).astype(np.float32)
 
-# name -> fn(n_threads): every kernel, on inputs big enough to run several OpenMP threads
+# name -> fn(n_threads): every kernel; its threaded paths run with threads_even_for_small_inputs
 KERNELS = {
     "masking": lambda n: K.masking(np.where(M[..., None], X, 0), n_threads=n),
     "masking_mask": lambda n: K.masking_mask(np.where(M[..., None], X, 0), n_threads=n),
@@ -136,7 +139,42 @@ KERNELS = {
     "lengths_from_mask": lambda n: U.lengths_from_mask(M, n_threads=n),
 }
 
+# Work per thread below which a kernel starts no further thread (module, name).
+SMALL_INPUT_THRESHOLDS = [(_softmax, "MIN_ELEMENTS_PER_THREAD"), (_pooling, "MIN_BYTES_PER_THREAD"),
+                          (_attention, "MIN_FLOPS_PER_THREAD"),
+                          (MASKING_WRAPPERS, "_BYTES_PER_THREAD"), (U, "_MIN_BYTES_PER_THREAD")]
 
+
+@pytest.fixture
+def threads_even_for_small_inputs(monkeypatch):
+    """The kernels run small inputs on one thread: lower their thresholds so that
+    KERNELS' inputs take the threaded paths."""
+    for module, name in SMALL_INPUT_THRESHOLDS:
+        monkeypatch.setattr(module, name, 1)
+
+
+def test_small_inputs_run_on_one_thread():
+    """Below its work threshold a kernel starts one thread, whatever it is asked
+    for (the functions the kernels call to size their OpenMP team)."""
+    assert _openmp_helpers.threads_for(4, 10, 8) == 1
+    assert _openmp_helpers.threads_for(4, 24, 8) == 3
+    assert _openmp_helpers.threads_for(4, 1e12, 8) == 4
+    assert _openmp_helpers.threads_for(4, 1e12, 8, 3) == 3            # at most one per task
+    assert _softmax.threads_for(8, 16, 1, False, 4) == 1              # 128 elements
+    assert _softmax.threads_for(512, 256, 1, False, 4) == 4
+    assert _softmax.threads_for(64, 256, 1, True, 2) == 2             # float64 counts more
+    assert _softmax.threads_for(2, 2 ** 20, 1, False, 4) == 2         # one row per thread
+    assert _softmax.threads_for(1, 2 ** 20, 8, False, 4) == 1         # one block of columns
+    assert _pooling.threads_for(64, 2 ** 14, 8) == 1                  # 16 KiB
+    assert _pooling.threads_for(64, 2 ** 26, 8) == 8
+    assert _attention.sdpa_threads(2 * 2 * 16 * 16, 16, 16, False, 4, 2) == 1
+    assert _attention.sdpa_threads(8 * 8 * 128 * 128, 64, 64, False, 64, 2) == 2
+    assert _attention.sdpa_threads(8 * 8 * 128 * 128, 64, 64, False, 1, 2) == 1
+    assert _attention.linear_threads(4096, 2, 2, False, 4) == 1
+    assert _attention.linear_threads(4096, 256, 256, False, 4) == 4
+
+
+@pytest.mark.usefixtures("threads_even_for_small_inputs")
 @pytest.mark.parametrize("name", sorted(KERNELS))
 def test_kernel_from_8_threads_is_bit_identical_to_serial(name):
     fn = KERNELS[name]
@@ -320,6 +358,7 @@ def _threads_now():
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc")
+@pytest.mark.usefixtures("threads_even_for_small_inputs")
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_no_oversubscription_from_user_threads(n_threads):
     """8 Python threads running OpenMP kernels hold at most 8 * n_threads threads.

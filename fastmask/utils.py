@@ -8,6 +8,7 @@ import numpy as np
 
 from . import _padding
 from ._config import effective_num_threads
+from ._openmp_helpers import threads_for
 from ._validation import contiguous
 
 __all__ = ["pad_sequences", "pad_ragged", "mask_from_lengths", "lengths_from_mask"]
@@ -218,7 +219,7 @@ _MIN_BYTES_PER_THREAD = 1 << 20  # below this a second OpenMP thread costs more 
 
 def _threads_for(n_threads, nbytes):
     """`n_threads` capped so that each thread moves >= 1 MiB (results do not depend on it)."""
-    return max(1, min(n_threads, nbytes // _MIN_BYTES_PER_THREAD))
+    return threads_for(n_threads, nbytes, _MIN_BYTES_PER_THREAD)
 
 
 def _check_side(arg, name):

@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import _masking
 from .._config import effective_num_threads
+from .._openmp_helpers import threads_for
 from .._validation import (FLOAT_DTYPES, as_array, as_float_array, as_index_array,
                            contiguous)
 
@@ -28,7 +29,7 @@ _BYTES_PER_THREAD = 256 * 2 ** 10
 
 
 def _threads_for(nbytes, n_threads):
-    return int(max(1, min(n_threads, nbytes // _BYTES_PER_THREAD)))
+    return threads_for(n_threads, nbytes, _BYTES_PER_THREAD)
 
 
 def _describe(x):

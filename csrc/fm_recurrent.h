@@ -109,38 +109,33 @@ static inline ptrdiff_t fm_rnn_packed_size(int cell, int reset_after, ptrdiff_t 
  * then k = 0..U-1 of the recurrent kernel, each row NG (or NGh) vectors of
  * `lanes` values, gate-major; units >= U are zero. */
 #define FM_RNN_DEFINE_PACK(TT, SUF)                                                      \
+/* dst[k, j, l] = src[k, (j0 + j) * U + g * lanes + l] for k < rows, j < nj (0 past U) */ \
+static inline void fm_rnn_pack_rows_##SUF(TT *dst, const TT *src, ptrdiff_t rows,        \
+                                          ptrdiff_t ncol, ptrdiff_t U, ptrdiff_t g,       \
+                                          ptrdiff_t lanes, int j0, int nj) {              \
+    ptrdiff_t k, l;                                                                     \
+    int j;                                                                              \
+    for (k = 0; k < rows; k++)                                                          \
+        for (j = 0; j < nj; j++)                                                        \
+            for (l = 0; l < lanes; l++) {                                               \
+                const ptrdiff_t u = g * lanes + l;                                      \
+                dst[(k * nj + j) * lanes + l] = u < U ? src[k * ncol + (j0 + j) * U + u] : (TT)0; \
+            }                                                                           \
+}                                                                                       \
 static inline void fm_rnn_pack_##SUF(int cell, int reset_after, ptrdiff_t F,           \
                                      ptrdiff_t U, ptrdiff_t lanes, const TT *kernel,     \
                                      const TT *rec, TT *wp) {                             \
     const int ng = fm_rnn_gates(cell), ngh = fm_rnn_gates_h(cell, reset_after);         \
     const ptrdiff_t G = fm_rnn_groups(U, lanes), ncol = (ptrdiff_t)ng * U;              \
     const ptrdiff_t P = fm_rnn_panel_size(cell, reset_after, F, U, lanes);              \
-    ptrdiff_t g, k, l;                                                                  \
-    int j;                                                                              \
+    ptrdiff_t g;                                                                        \
     for (g = 0; g < G; g++) {                                                           \
-        TT *px = wp + g * P, *ph = px + F * ng * lanes;                                  \
-        for (k = 0; k < F; k++)                                                         \
-            for (j = 0; j < ng; j++)                                                    \
-                for (l = 0; l < lanes; l++) {                                           \
-                    ptrdiff_t u = g * lanes + l;                                        \
-                    px[(k * ng + j) * lanes + l] = u < U ? kernel[k * ncol + j * U + u] : (TT)0; \
-                }                                                                       \
-        for (k = 0; k < U; k++)                                                         \
-            for (j = 0; j < ngh; j++)                                                   \
-                for (l = 0; l < lanes; l++) {                                           \
-                    ptrdiff_t u = g * lanes + l;                                        \
-                    ph[(k * ngh + j) * lanes + l] = u < U ? rec[k * ncol + j * U + u] : (TT)0; \
-                }                                                                       \
+        fm_rnn_pack_rows_##SUF(wp + g * P, kernel, F, ncol, U, g, lanes, 0, ng);        \
+        fm_rnn_pack_rows_##SUF(wp + g * P + F * ng * lanes, rec, U, ncol, U, g, lanes, 0, ngh); \
     }                                                                                   \
-    if (cell == FM_CELL_GRU && !reset_after) {                                          \
-        TT *p2 = wp + G * P;                                                             \
+    if (cell == FM_CELL_GRU && !reset_after) /* R_h panels for phase 2 */               \
         for (g = 0; g < G; g++)                                                         \
-            for (k = 0; k < U; k++)                                                     \
-                for (l = 0; l < lanes; l++) {                                           \
-                    ptrdiff_t u = g * lanes + l;                                        \
-                    p2[(g * U + k) * lanes + l] = u < U ? rec[k * ncol + 2 * U + u] : (TT)0; \
-                }                                                                       \
-    }                                                                                   \
+            fm_rnn_pack_rows_##SUF(wp + G * P + g * U * lanes, rec, U, ncol, U, g, lanes, 2, 1); \
 }
 FM_RNN_DEFINE_PACK(float, f)
 FM_RNN_DEFINE_PACK(double, d)

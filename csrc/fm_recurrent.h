@@ -109,18 +109,23 @@ static inline ptrdiff_t fm_rnn_packed_size(int cell, int reset_after, ptrdiff_t 
  * then k = 0..U-1 of the recurrent kernel, each row NG (or NGh) vectors of
  * `lanes` values, gate-major; units >= U are zero. */
 #define FM_RNN_DEFINE_PACK(TT, SUF)                                                      \
-/* dst[k, j, l] = src[k, (j0 + j) * U + g * lanes + l] for k < rows, j < nj (0 past U) */ \
-static inline void fm_rnn_pack_rows_##SUF(TT *dst, const TT *src, ptrdiff_t rows,        \
-                                          ptrdiff_t ncol, ptrdiff_t U, ptrdiff_t g,       \
+/* For every unit group g: dst[g * gstride + (k * nj + j) * lanes + l] =                 \
+ * src[k, (j0 + j) * U + g * lanes + l] (0 past U), k < rows, j < nj. The source is    \
+ * read in order (cold weights stream from memory at full speed). */                   \
+static inline void fm_rnn_pack_rows_##SUF(TT *dst, ptrdiff_t gstride, const TT *src,     \
+                                          ptrdiff_t rows, ptrdiff_t ncol, ptrdiff_t U,    \
                                           ptrdiff_t lanes, int j0, int nj) {              \
-    ptrdiff_t k, l;                                                                     \
+    const ptrdiff_t G = fm_rnn_groups(U, lanes);                                        \
+    ptrdiff_t k, g, l;                                                                  \
     int j;                                                                              \
     for (k = 0; k < rows; k++)                                                          \
-        for (j = 0; j < nj; j++)                                                        \
-            for (l = 0; l < lanes; l++) {                                               \
-                const ptrdiff_t u = g * lanes + l;                                      \
-                dst[(k * nj + j) * lanes + l] = u < U ? src[k * ncol + (j0 + j) * U + u] : (TT)0; \
-            }                                                                           \
+        for (j = 0; j < nj; j++) {                                                      \
+            const TT *s = src + k * ncol + (ptrdiff_t)(j0 + j) * U;                     \
+            TT *d = dst + (k * nj + j) * lanes;                                         \
+            for (g = 0; g < G; g++)                                                     \
+                for (l = 0; l < lanes; l++)                                             \
+                    d[g * gstride + l] = g * lanes + l < U ? s[g * lanes + l] : (TT)0;  \
+        }                                                                               \
 }                                                                                       \
 static inline void fm_rnn_pack_##SUF(int cell, int reset_after, ptrdiff_t F,           \
                                      ptrdiff_t U, ptrdiff_t lanes, const TT *kernel,     \
@@ -128,14 +133,10 @@ static inline void fm_rnn_pack_##SUF(int cell, int reset_after, ptrdiff_t F,    
     const int ng = fm_rnn_gates(cell), ngh = fm_rnn_gates_h(cell, reset_after);         \
     const ptrdiff_t G = fm_rnn_groups(U, lanes), ncol = (ptrdiff_t)ng * U;              \
     const ptrdiff_t P = fm_rnn_panel_size(cell, reset_after, F, U, lanes);              \
-    ptrdiff_t g;                                                                        \
-    for (g = 0; g < G; g++) {                                                           \
-        fm_rnn_pack_rows_##SUF(wp + g * P, kernel, F, ncol, U, g, lanes, 0, ng);        \
-        fm_rnn_pack_rows_##SUF(wp + g * P + F * ng * lanes, rec, U, ncol, U, g, lanes, 0, ngh); \
-    }                                                                                   \
+    fm_rnn_pack_rows_##SUF(wp, P, kernel, F, ncol, U, lanes, 0, ng);                    \
+    fm_rnn_pack_rows_##SUF(wp + F * ng * lanes, P, rec, U, ncol, U, lanes, 0, ngh);     \
     if (cell == FM_CELL_GRU && !reset_after) /* R_h panels for phase 2 */               \
-        for (g = 0; g < G; g++)                                                         \
-            fm_rnn_pack_rows_##SUF(wp + G * P + g * U * lanes, rec, U, ncol, U, g, lanes, 2, 1); \
+        fm_rnn_pack_rows_##SUF(wp + G * P, U * lanes, rec, U, ncol, U, lanes, 2, 1);    \
 }
 FM_RNN_DEFINE_PACK(float, f)
 FM_RNN_DEFINE_PACK(double, d)

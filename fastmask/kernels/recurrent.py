@@ -36,6 +36,7 @@ import numpy as np
 from .. import _recurrent
 from .._config import effective_num_threads
 from .._validation import as_array, as_float_array, as_mask
+from ..utils import mask_from_lengths
 
 __all__ = ["lstm", "gru", "simple_rnn", "rnn_reference", "C_ACTIVATIONS"]
 
@@ -116,8 +117,6 @@ def _mask_from_lengths(mask, lengths, padding, B, T):
     if mask is not None:
         raise ValueError("Pass either `mask` or `lengths`, not both.")
     padding = "post" if padding is None else padding
-    if padding not in ("pre", "post"):
-        raise ValueError(f'`padding` must be "pre" or "post". Received: padding={padding!r}')
     n = as_array(lengths, "lengths")
     if n.dtype.kind not in "iu":
         raise TypeError(f"`lengths` must be an array of integers. "
@@ -129,10 +128,7 @@ def _mask_from_lengths(mask, lengths, padding, B, T):
     if bad.size:
         raise ValueError(f"`lengths` must be in [0, timesteps] = [0, {T}]. "
                          f"Received: lengths[{bad[0]}]={n[bad[0]]}")
-    steps = np.arange(T)
-    if padding == "post":
-        return steps[None, :] < n[:, None]
-    return steps[None, :] >= (T - n)[:, None]
+    return mask_from_lengths(n, maxlen=T, padding=padding, n_threads=1)
 
 
 def _prepare(cell, x, kernel, recurrent_kernel, bias, mask, initial_state, reset_after,

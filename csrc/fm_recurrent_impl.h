@@ -166,7 +166,7 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_lstm)(const int m, const int act, const int
     const FMR_VT bi = FMR(fmr_load)(bias), bf = FMR(fmr_load)(bias + a->Upad);
     const FMR_VT bc = FMR(fmr_load)(bias + 2 * a->Upad), bo = FMR(fmr_load)(bias + 3 * a->Upad);
     FMR_ZERO_ACC(m, 4);
-    #if FMR_LSTM_SPLIT
+#if FMR_LSTM_SPLIT
     /* two passes of 2 gates each: twice the rows per block in 16 registers */
     FMR(fmr_mk_call)(m, 2, 0, 1, A, a->lda, W, 4, a->F + a->U, acc);
     FMR(fmr_mk_call)(m, 2, 2, 3, A, a->lda, W + 2 * FMR_V, 4, a->F + a->U, acc);

@@ -1,4 +1,5 @@
-"""Build the fastmask Cython extensions (every fastmask/_*.pyx).
+"""Build the fastmask Cython extensions (every fastmask/kernels/_*.pyx, module
+fastmask.kernels._<name>; the C headers they include are in csrc/).
 
 Environment variables:
   FASTMASK_USE_OPENMP=probe|0|1   probe (default): compile and run a tiny OpenMP
@@ -145,7 +146,7 @@ def extensions():
             modname, [pyx],
             include_dirs=[np.get_include(), "csrc"],
             depends=sorted(glob.glob(os.path.join("csrc", "*.h"))) + sorted(
-                glob.glob(os.path.join("fastmask", "*.pxd"))),
+                glob.glob(os.path.join("fastmask", "kernels", "*.pxd"))),
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
         ))
     directives = {

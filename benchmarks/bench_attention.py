@@ -19,7 +19,7 @@ import math
 import numpy as np
 import pytest
 
-from fastmask.bench import Case, Target, peer_keras, peer_torch, pytest_params
+from harness import Case, Target, peer_keras, peer_torch, pytest_params
 from fastmask.kernels import masked_attention, multi_head_attention
 
 FAMILY = "attention"

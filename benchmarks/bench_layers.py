@@ -23,7 +23,7 @@ import pytest
 
 import fastmask
 from fastmask import layers, ops
-from fastmask.bench import Case, Target, peer_keras, pytest_params
+from harness import Case, Target, peer_keras, pytest_params
 
 FAMILY = "layers"
 

@@ -1,7 +1,7 @@
 """Family "machine": the harness's bound measurements as cases (a sanity check).
 
 Here the "fastmask" implementation is the harness's own measurement of each
-bound (`fastmask.bench.parallel_copyto` / `parallel_max`, or `np.matmul` under
+bound (`harness.parallel_copyto` / `parallel_max`, or `np.matmul` under
 the harness's BLAS limit), so its "% bound" should read close to 100% and its
 "2t vs 1t" shows how much a second thread buys on this machine. The peers show
 that the thread limits reach every library: NumPy's copy and reductions are
@@ -11,7 +11,7 @@ from NumPy's), torch uses its own thread pool.
 import numpy as np
 import pytest
 
-from fastmask.bench import Case, Target, parallel_copyto, parallel_max, pytest_params
+from harness import Case, Target, parallel_copyto, parallel_max, pytest_params
 
 
 def cases(quick=False):

@@ -16,7 +16,7 @@ size: allocate it and write it once (page faults included), NumPy, 1 thread.
 import numpy as np
 import pytest
 
-from fastmask.bench import Case, Target, peer_keras, pytest_params
+from harness import Case, Target, peer_keras, pytest_params
 from fastmask.kernels import embedding, masking, masking_mask
 
 FAMILY = "masking"

@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from fastmask.bench import Case, Target, peer_keras, pytest_params
+from harness import Case, Target, peer_keras, pytest_params
 
 FAMILY = "models"
 

@@ -20,7 +20,7 @@ Every fastmask call returns a fresh output, as Keras does: about 9 ms of a
 import numpy as np
 import pytest
 
-from fastmask.bench import Case, Target, pytest_params
+from harness import Case, Target, pytest_params
 from fastmask.utils import lengths_from_mask, mask_from_lengths, pad_ragged, pad_sequences
 
 MAXLEN = 200

@@ -10,7 +10,7 @@ keras.layers.GlobalAveragePooling1D (numpy backend) called with the mask.
 import numpy as np
 import pytest
 
-from fastmask.bench import Case, Target, parallel_sum, peer_keras, pytest_params
+from harness import Case, Target, parallel_sum, peer_keras, pytest_params
 from fastmask.kernels import masked_max, masked_mean
 
 FAMILY = "pooling"

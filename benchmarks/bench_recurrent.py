@@ -22,8 +22,8 @@ import time
 import numpy as np
 import pytest
 
-from fastmask.bench import Case, Target, pytest_params
-from fastmask.bench import peer_keras as _keras, peer_torch as _torch
+from harness import Case, Target, pytest_params
+from harness import peer_keras as _keras, peer_torch as _torch
 from fastmask.kernels import gru, lstm, simple_rnn
 
 FAMILY = "recurrent"

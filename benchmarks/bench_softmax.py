@@ -18,7 +18,7 @@ quick=True shrinks the big case to (8, 4, 128, 128).
 import numpy as np
 import pytest
 
-from fastmask.bench import Case, Target, parallel_copyto, peer_torch, pytest_params
+from harness import Case, Target, parallel_copyto, peer_torch, pytest_params
 from fastmask.kernels import masked_softmax
 
 FAMILY = "softmax"

@@ -14,7 +14,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 os.environ.setdefault("KERAS_BACKEND", "numpy")
 sys.path.insert(0, HERE)
-if any(glob.glob(os.path.join(ROOT, "fastmask", "_openmp_helpers*." + ext))
+if any(glob.glob(os.path.join(ROOT, "fastmask", "kernels", "_openmp_helpers*." + ext))
        for ext in ("so", "pyd")):
     sys.path.insert(0, ROOT)   # a source tree built in place: benchmark it, not an install
 

@@ -25,147 +25,26 @@ The bound at t threads is the best measurement at <= t threads: a 2-thread
 copy can be slower than a 1-thread one, as glibc's memcpy uses non-temporal
 stores only above a size threshold that each half may fall under.
 
-Only numpy and the standard library are imported here; threadpoolctl, torch
-and matplotlib are imported when needed.
+`Case`, `Target`, the timing (`time_impls`, `thread_limits`) and `quick_table`
+are `fastmask._speed_table` (the part the speed table of `python -m fastmask`
+needs), re-exported here. Only numpy, fastmask and the standard library are
+imported here; threadpoolctl, torch and matplotlib are imported when needed.
 """
-import contextlib
-import dataclasses
-import gc
 import json
-import math
 import os
 import platform
-import sys
-import time
 
 import numpy as np
 
-BOUNDS = (None, "memory", "memory-read", "gemm")
-MIN_SAMPLE = 0.02     # seconds: inner loops make each sample at least this long
-MAX_REPEATS = 30
+import fastmask
+from fastmask._speed_table import (BOUNDS, BUSY, MAX_REPEATS, MIN_SAMPLE, Case, Target,  # noqa: F401
+                                   _aligned, _busy, _calibrate, _call_time, _contended,
+                                   _cpu_seconds, _fmt_time, _ratio, _samples, quick_table,
+                                   thread_limits, time_impls)
+from fastmask.kernels import _openmp_helpers, _threads
+
+
 SLOWER = 0.95         # "2 threads vs 1" below this is flagged as slower
-BUSY = 0.5            # a timing is marked "*" when other processes used more than the
-                      # cores it left idle + BUSY (/proc/stat: +-0.3 core on 60 ms)
-
-
-@dataclasses.dataclass(frozen=True)
-class Target:
-    """Required speed-up of fastmask over `peer`: time(peer) / time(fastmask) >= ratio.
-
-    A ratio < 1 reads "within 1/ratio of": Target("x.max()", 1/1.3) passes when
-    fastmask takes at most 1.3x the time of `x.max()`.
-    """
-    peer: str
-    ratio: float
-
-    def __post_init__(self):
-        if not isinstance(self.peer, str) or not self.peer:
-            raise TypeError(f"Target peer must be a non-empty str. Received: peer={self.peer!r}")
-        if not (isinstance(self.ratio, (int, float)) and math.isfinite(self.ratio)
-                and self.ratio > 0):
-            raise ValueError(f"Target ratio must be a finite number > 0. "
-                             f"Received: ratio={self.ratio!r}")
-
-    def check(self, speedup):
-        """True when the measured `speedup` (peer time / fastmask time) meets the target."""
-        return speedup >= self.ratio
-
-    def describe(self, speedup, ceiling=None):
-        """A table cell: 'keras 7.10x >= 5x ok' or 'within 1.3x of x.max(): 1.45x FAIL'.
-
-        Numbers are rounded towards failing (4.999 shows as 4.99, not 5.00).
-        `ceiling`: the speed-up an implementation running at the machine bound
-        would get (see `analyse`); a failed target above it says so.
-        """
-        mark = "ok" if self.check(speedup) else "FAIL"
-        if not self.check(speedup) and self.unreachable(ceiling):
-            mark += f" (unreachable: the machine bound allows {_ratio(ceiling)})"
-        if self.ratio >= 1:
-            return f"{self.peer} {_ratio(speedup)} >= {self.ratio:.3g}x {mark}"
-        slower = math.ceil(100 / speedup - 1e-9) / 100
-        return f"within {1 / self.ratio:.3g}x of {self.peer}: {slower:.2f}x {mark}"
-
-    def unreachable(self, ceiling):
-        """True when even the machine bound (speed-up `ceiling`) misses the target."""
-        return ceiling is not None and ceiling < self.ratio
-
-
-def _ratio(x):
-    """'4.99x' for 4.999: truncated, never rounded up past a threshold."""
-    return f"{math.floor(x * 100 + 1e-9) / 100:.2f}x"
-
-
-@dataclasses.dataclass(eq=False)
-class Case:
-    """One benchmark case: a kernel variant on one input, with its implementations.
-
-    impls: {label: zero-arg callable}; "fastmask" is required, peers ("numpy",
-    "keras", "torch", "np.copyto", ...) optional. setup: run once before timing.
-    bound: "memory" (read+write kernel: % of copy bandwidth, needs `bytes`),
-    "memory-read" (read-dominated kernel: % of read bandwidth, needs `bytes`),
-    "gemm" (% of matmul GFLOP/s, needs `flops`) or None. threaded=False: run at
-    1 thread only.
-    """
-    family: str
-    name: str
-    shape: str
-    impls: dict
-    setup: object = None
-    bound: object = None
-    bytes: object = None
-    flops: object = None
-    targets: tuple = ()
-    threaded: bool = True
-
-    def __post_init__(self):
-        for field in ("family", "name", "shape"):
-            if not isinstance(getattr(self, field), str):
-                raise TypeError(f"Case {field} must be a str. "
-                                f"Received: {field}={getattr(self, field)!r}")
-        if not isinstance(self.impls, dict) or "fastmask" not in self.impls:
-            raise ValueError(f"Case impls must be a dict with a 'fastmask' entry. "
-                             f"Received: impls={self.impls!r}")
-        bad = {label: fn for label, fn in self.impls.items() if not callable(fn)}
-        if bad:
-            raise TypeError(f"Case impls must be zero-arg callables. Received: {bad!r}")
-        if self.bound not in BOUNDS:
-            raise ValueError(f"Case bound must be one of {BOUNDS}. Received: bound={self.bound!r}")
-        need = {"memory": "bytes", "memory-read": "bytes", "gemm": "flops"}.get(self.bound)
-        if need and not (getattr(self, need) or 0) > 0:
-            raise ValueError(f"Case bound={self.bound!r} needs {need} > 0. "
-                             f"Received: {need}={getattr(self, need)!r}")
-        self.targets = tuple(self.targets)
-        if not all(isinstance(t, Target) for t in self.targets):
-            raise TypeError(f"Case targets must be Target objects. "
-                            f"Received: targets={self.targets!r}")
-        self._ready = False
-
-    @property
-    def id(self):
-        """'family-name' with spaces replaced by '_' (used in pytest ids)."""
-        return f"{self.family}-{self.name}".replace(" ", "_")
-
-    def prepare(self):
-        """Run `setup` once (later calls do nothing)."""
-        if not self._ready:
-            if self.setup is not None:
-                self.setup()
-            self._ready = True
-
-    def bench(self, benchmark, impl, threads):
-        """Time `impls[impl]` at `threads` threads with pytest-benchmark's `benchmark` fixture."""
-        self.prepare()
-        fn = self.impls[impl]
-        benchmark.group = f"{self.family}: {self.name} [{self.shape}]"
-        benchmark.extra_info.update(family=self.family, kernel=self.name, case=self.shape,
-                                    impl=impl, threads=threads, bound=self.bound,
-                                    bytes=self.bytes, flops=self.flops)
-        with thread_limits(threads):
-            inner, sample = _calibrate(fn)
-            rounds = 1 if sample > 1.0 else min(20, max(3, int(1.0 / sample)))
-            cpu0, t0 = _cpu_seconds(), time.perf_counter()
-            benchmark.pedantic(fn, rounds=rounds, iterations=inner, warmup_rounds=0)
-            benchmark.extra_info["busy"] = _busy(cpu0, _cpu_seconds(), time.perf_counter() - t0)
 
 
 def pytest_params(cases, threads=(1, 2)):
@@ -206,36 +85,12 @@ def peer_torch():
     return torch
 
 
-# --------------------------------------------------------------------- threads
-@contextlib.contextmanager
-def thread_limits(threads):
-    """Run the block with fastmask, every loaded BLAS and torch limited to `threads` threads."""
-    import scipy.linalg  # noqa: F401  (load scipy's OpenBLAS now, so that it is limited too)
-    from threadpoolctl import threadpool_limits
-
-    from . import _config
-    torch = sys.modules.get("torch")
-    torch_before = torch.get_num_threads() if torch is not None else None
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(_config.num_threads(threads))
-        stack.enter_context(_config.blas_threads(threads))
-        # _config's controller is created once and misses BLAS libraries loaded
-        # after it (numpy and scipy each load their own OpenBLAS): a fresh scan
-        # limits every BLAS loaded now.
-        stack.enter_context(threadpool_limits(limits=threads, user_api="blas"))
-        if torch is not None:
-            torch.set_num_threads(threads)
-            stack.callback(torch.set_num_threads, torch_before)
-        yield
-
-
 _pools = {}
 
 
 def _chunked(fn, arrays, n_threads):
     """fn(*chunks) over n_threads contiguous chunks of the raveled arrays, in parallel."""
-    from . import _config
-    n = _config.effective_num_threads(n_threads)
+    n = _threads.effective_num_threads(n_threads)
     flat = [a.reshape(-1) for a in arrays]   # views: the arrays must be contiguous
     size = flat[0].size
     edges = [size * i // n for i in range(n + 1)]
@@ -264,105 +119,6 @@ def parallel_max(x, n_threads=None):
 def parallel_sum(x, n_threads=None):
     """x.sum() split over `n_threads` Python threads (C-contiguous x)."""
     return sum(_chunked(np.sum, (np.ascontiguousarray(x),), n_threads))
-
-
-# ---------------------------------------------------------------------- timing
-def _call_time(fn, inner=1):
-    t0 = time.perf_counter()
-    for _ in range(inner):
-        fn()
-    return (time.perf_counter() - t0) / inner
-
-
-def _calibrate(fn):
-    """Warm up `fn`; return (inner loop count, estimated seconds per sample)."""
-    t = _call_time(fn)
-    if t < MIN_SAMPLE:
-        t = min(t, _call_time(fn))
-    inner = 1 if t >= MIN_SAMPLE else min(10 ** 6, math.ceil(MIN_SAMPLE / max(t, 1e-9)))
-    return inner, inner * t
-
-
-def _cpu_seconds():
-    """(CPU seconds used by all processes since boot, by this process) or None (not Linux)."""
-    try:
-        with open("/proc/stat") as f:
-            ticks = [int(v) for v in f.readline().split()[1:9]]
-    except (OSError, ValueError):
-        return None
-    busy = sum(ticks) - ticks[3] - ticks[4]      # all but idle and iowait
-    return busy / os.sysconf("SC_CLK_TCK"), sum(os.times()[:2])
-
-
-def _samples(fn, inner, repeats):
-    """[seconds per call] x repeats, gc off; and the cores other processes kept busy meanwhile."""
-    gc.collect()
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    cpu0, t0 = _cpu_seconds(), time.perf_counter()
-    try:
-        samples = [_call_time(fn, inner) for _ in range(repeats)]
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return samples, _busy(cpu0, _cpu_seconds(), time.perf_counter() - t0)
-
-
-def _contended(busy, threads, cores=None):
-    """True when other processes used more cores than `threads` left idle (+ BUSY)."""
-    from . import _config
-    cores = cores or _config._cpu_count()
-    return busy is not None and busy > max(0, cores - threads) + BUSY
-
-
-def _busy(cpu0, cpu1, wall):
-    """Cores used by other processes between two `_cpu_seconds()` readings."""
-    if cpu0 is None or cpu1 is None or wall <= 0:
-        return None
-    other = ((cpu1[0] - cpu0[0]) - (cpu1[1] - cpu0[1])) / wall
-    return min(max(0.0, other), float(os.cpu_count() or 1))   # clip tick rounding
-
-
-def time_impls(impls, budget, retries=1):
-    """Median seconds per call of each zero-arg callable in `impls` ({label: fn}).
-
-    Returns {label: {"time" (median), "best", "samples", "inner", "busy", "error"}}.
-    Each implementation is timed in one block right after its warm-up: mixing
-    samples of different libraries would make each run against the previous
-    one's idle threads, which keep spinning (OpenMP, OpenBLAS) and on a 2-core
-    machine make threaded calls several times slower. Each implementation gets
-    an equal share of `budget` seconds (warm-up included) for 3..30 repeats, 1
-    if one call exceeds its share. "busy" is how many cores other processes
-    used meanwhile (Linux; None elsewhere): a threaded call waits for its
-    slowest thread, so on a busy 2-core machine 2-thread timings of short
-    kernels become meaningless. A block timed while `_contended` is re-timed up
-    to `retries` times and the least disturbed block kept. An exception in one
-    implementation is recorded as its "error" and the others carry on.
-    """
-    from . import _config
-    threads = _config.get_num_threads()
-    share = budget / max(1, len(impls))
-    out = {}
-    for label, fn in impls.items():
-        inner = 0
-        try:
-            start = time.perf_counter()
-            inner, sample = _calibrate(fn)
-            left = share - (time.perf_counter() - start)
-            repeats = 1 if sample / inner > share else max(3, min(MAX_REPEATS, int(left / sample)))
-            samples, busy = _samples(fn, inner, repeats)
-            for _ in range(retries if sample * repeats < 5.0 else 0):
-                if not _contended(busy, threads):
-                    break
-                again, busy_again = _samples(fn, inner, repeats)
-                if busy_again < busy:
-                    samples, busy = again, busy_again
-            out[label] = {"time": float(np.median(samples)), "best": min(samples),
-                          "samples": repeats, "inner": inner, "busy": busy, "error": None}
-        except Exception as exc:  # noqa: BLE001  (reported in the table)
-            out[label] = {"time": None, "best": None, "samples": 0, "inner": inner,
-                          "busy": None, "error": f"{type(exc).__name__}: {exc}"[:200]}
-    return out
 
 
 def run_cases(cases, threads=(1, 2), budget=3.0, progress=None):
@@ -415,7 +171,6 @@ def measure_machine(threads=(1, 2), budget=4.0, size_mib=256, gemm_n=2048, previ
     import scipy.linalg.blas
     from threadpoolctl import threadpool_info
 
-    from . import __version__, _config
     n = size_mib * 2 ** 20 // 4
     src = np.ones(n, np.float32)
     dst = np.zeros_like(src)
@@ -451,8 +206,8 @@ def measure_machine(threads=(1, 2), budget=4.0, size_mib=256, gemm_n=2048, previ
     blas = [f"{i['internal_api']} {i['version']} {i.get('threading_layer', '')} "
             f"[{i.get('architecture', '?')}] ({os.path.basename(os.path.dirname(i['filepath']))})"
             for i in threadpool_info() if i["user_api"] == "blas"]
-    return {"cpu": _cpu_model(), "cores": _config._cpu_count(), "fastmask": __version__,
-            "numpy": np.__version__, "openmp": bool(_config._openmp_helpers.openmp_enabled()),
+    return {"cpu": _cpu_model(), "cores": _threads._cpu_count(), "fastmask": fastmask.__version__,
+            "numpy": np.__version__, "openmp": bool(_openmp_helpers.openmp_enabled()),
             "blas": blas, "size_mib": size_mib, "gemm_n": gemm_n, "limits": limits, "busy": busy,
             "loadavg": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
             "env": {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
@@ -533,7 +288,6 @@ def analyse(results, machine=None):
         rows.append(row)
     return rows
 
-
 BOUND_LIMIT = {"memory": "copy", "memory-read": "read", "gemm": "gemm"}
 
 
@@ -542,16 +296,6 @@ def _pct_bound(r, limits):
         return None
     work = r["flops"] if r["bound"] == "gemm" else r["bytes"]
     return 100 * work / r["time"] / 1e9 / limits[BOUND_LIMIT[r["bound"]]]
-
-
-def _fmt_time(s):
-    if s is None:
-        return "-"
-    for unit, scale in (("s", 1), ("ms", 1e-3), ("us", 1e-6)):
-        if s >= scale:
-            return f"{s / scale:.3g} {unit}"
-    return f"{s / 1e-9:.3g} ns"
-
 
 HEADERS = ("family", "kernel", "case", "impl", "thr", "median", "fastmask speed-up",
            "% bound", "2t vs 1t", "targets")
@@ -590,13 +334,6 @@ def _summary(results, machine=None):
     line += (f"; {len(busy)} row(s) timed while other processes used up to {max(busy):.1f} "
              f"cores (*): re-run those" if busy else "")
     return line
-
-
-def _aligned(rows):
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def format_table(results, machine=None):
@@ -666,32 +403,6 @@ def to_png(results, path):
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
-
-
-def quick_table(cases, budget=0.4):
-    """A short table of fastmask vs each case's "numpy" impl at the default thread count.
-
-    For `python -m fastmask`: about `budget` seconds per case after warm-up.
-    """
-    from . import _config
-    t = _config.get_num_threads()
-    rows, contended = [("kernel", "case", "fastmask", "numpy", "speed-up")], False
-    with thread_limits(t):
-        for case in cases:
-            case.prepare()
-            impls = {k: v for k, v in case.impls.items() if k in ("fastmask", "numpy")}
-            r = time_impls(impls, budget, retries=0)
-            cells = []
-            for label in ("fastmask", "numpy"):
-                res = r.get(label, {"time": None, "error": None, "busy": None})
-                busy = _contended(res["busy"], t)
-                contended |= busy
-                cells.append("error" if res["error"] else _fmt_time(res["time"]) + " *" * busy)
-            tf, tn = r["fastmask"]["time"], r.get("numpy", {}).get("time")
-            rows.append((case.name, case.shape, *cells, f"{tn / tf:.1f}x" if tf and tn else "-"))
-    note = ("\n* other processes kept the CPUs busy during this timing: re-run for a fair "
-            "number" if contended else "")
-    return f"speed vs the NumPy reference ({t} thread{'s' * (t > 1)}):\n" + _aligned(rows) + note
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@
 Discovers benchmarks/bench_<family>.py, measures the machine's bounds, then per
 family calls the module's cases(quick) and times every case (one family's inputs
 in memory at a time), measures the bounds again (keeping the better of each)
-and prints one table (see fastmask.bench). A family whose
+and prints one table (see harness.py). A family whose
 module fails to import (or whose cases() raises) is skipped with its error
 printed. Exit status 0 even when targets fail (the summary line
 "targets: N ok, M FAIL" says so); 2 when no case could be run.
@@ -23,11 +23,12 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 os.environ.setdefault("KERAS_BACKEND", "numpy")
-if any(glob.glob(os.path.join(ROOT, "fastmask", "_openmp_helpers*." + ext))
+if any(glob.glob(os.path.join(ROOT, "fastmask", "kernels", "_openmp_helpers*." + ext))
        for ext in ("so", "pyd")):
     sys.path.insert(0, ROOT)   # a source tree built in place: benchmark it, not an install
 
-from fastmask import bench  # noqa: E402
+sys.path.insert(0, HERE)      # harness.py
+import harness as bench  # noqa: E402
 
 
 def discover(directory=HERE):

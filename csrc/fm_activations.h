@@ -59,7 +59,7 @@
 #define FM_X86 0
 #endif
 
-/* Activation codes shared with fastmask/_recurrent.pyx. */
+/* Activation codes shared with fastmask/kernels/_recurrent.pyx. */
 enum {
     FM_ACT_LINEAR = 0,
     FM_ACT_TANH = 1,

@@ -1,4 +1,4 @@
-/* Row kernels of fastmask/_masking.pyx (Masking layer).
+/* Row kernels of fastmask/kernels/_masking.pyx (Masking layer).
  *
  *   fm_mask_rows_{f32,f64}:    mask[r] = any(x[r] != mv)
  *   fm_masking_rows_{f32,f64}: the same, plus out[r] = x[r] if mask[r] else +0.0

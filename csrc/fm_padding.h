@@ -1,4 +1,4 @@
-/* Row copy/cast helpers for fastmask/_padding.pyx.
+/* Row copy/cast helpers for fastmask/kernels/_padding.pyx.
  *
  * Element type codes (FM_*) name the native NumPy dtypes the kernels convert
  * between; anything else is FM_OTHER and is only ever copied byte for byte

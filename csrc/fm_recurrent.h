@@ -1,5 +1,5 @@
 /* Masked recurrent kernels (LSTM, GRU, SimpleRNN): the per-step work that
- * fastmask/_recurrent.pyx drives from its nogil/OpenMP time loop.
+ * fastmask/kernels/_recurrent.pyx drives from its nogil/OpenMP time loop.
  *
  * One step s of the recurrence processes only the rows active at s (their
  * batch indices `rows[off[s] .. off[s+1])`, ascending). For them it

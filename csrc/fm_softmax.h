@@ -1,5 +1,5 @@
-/* Masked softmax kernels (float32 / float64), shared by fastmask._softmax and
- * fastmask._attention.
+/* Masked softmax kernels (float32 / float64), shared by fastmask.kernels._softmax and
+ * fastmask.kernels._attention.
  *
  * Keras's formula (layers/activations/softmax.py, backend/numpy/nn.py):
  *     y   = where(mask, x, fill)         (FM_REPLACE)   or

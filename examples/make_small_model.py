@@ -8,9 +8,9 @@ Trains, in Keras 3 (jax, torch or tensorflow backend: any that can train),
 
 to tell whether token 7 occurs in a padded id sequence (pre and post padding
 mixed), and saves it with `model.save(...)`; the code is
-`fastmask/models/_demo_train.py` (plain Keras). Default output:
+`fastmask/_tour_train.py` (plain Keras). Default output:
 `fastmask/data/small_masked_model.keras` plus `...keras.npz` (a demo batch
-and Keras's predictions for it, which `fastmask.models.serve_demo()` compares
+and Keras's predictions for it, which `fastmask.tour.serve_demo()` compares
 with fastmask's when Keras is not installed).
 """
 import os
@@ -22,7 +22,7 @@ DEFAULT = os.path.join(HERE, os.pardir, "fastmask", "data", "small_masked_model.
 if __name__ == "__main__":
     os.environ.setdefault("KERAS_BACKEND", "jax")
     sys.path.insert(0, os.path.join(HERE, os.pardir))
-    from fastmask.models._demo_train import train
+    from fastmask._tour_train import train
     out = os.path.normpath(sys.argv[1] if len(sys.argv) > 1 else DEFAULT)
     os.makedirs(os.path.dirname(out), exist_ok=True)
     facts = train(out, epochs=int(sys.argv[2]) if len(sys.argv) > 2 else 5)

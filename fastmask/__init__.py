@@ -19,15 +19,21 @@ if _installed is not None:
     # An unbuilt source checkout shadows the installed build: use the latter.
     _sys.modules[__name__] = _installed
 else:
-    from ._config import get_num_threads, num_threads, set_num_threads, show_config
+    # Imports run one way (ARCHITECTURE.md): core -> kernels -> ops -> layers -> saving
+    # -> models -> tour.
+    from .kernels._threads import get_num_threads, num_threads, set_num_threads
+    from ._show_config import show_config
 
-    from . import kernels, utils
+    from . import core, kernels, utils
 
     # Keras-compatible Layer API (issue 3).
-    from ._tensor import KerasTensor, Tensor, Variable, get_mask, with_mask
-    from . import activations, initializers, ops, layers, models, preprocessing, saving
+    from .core.tensor import KerasTensor, Tensor, Variable, get_mask, with_mask
+    from . import activations, initializers, ops, layers, saving, models, preprocessing
     from .layers import Input, InputSpec, Layer
     from .models import Model, Sequential
+
+    from . import tour
+    models.serve_demo = tour.serve_demo   # its home before `fastmask.tour` existed
 
     __all__ = [
         "__version__", "get_num_threads", "num_threads", "set_num_threads", "show_config",

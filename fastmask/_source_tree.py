@@ -12,9 +12,10 @@ import sys
 
 
 def _is_built(pkg_dir):
-    return bool(glob.glob(os.path.join(pkg_dir, "_openmp_helpers.*.so"))
-                or glob.glob(os.path.join(pkg_dir, "_openmp_helpers.*.pyd"))
-                or glob.glob(os.path.join(pkg_dir, "_openmp_helpers.so")))
+    kernels = os.path.join(pkg_dir, "kernels")   # the compiled modules are fastmask.kernels._*
+    return bool(glob.glob(os.path.join(kernels, "_openmp_helpers.*.so"))
+                or glob.glob(os.path.join(kernels, "_openmp_helpers.*.pyd"))
+                or glob.glob(os.path.join(kernels, "_openmp_helpers.so")))
 
 
 def installed_copy(init_file, name="fastmask"):

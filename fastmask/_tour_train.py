@@ -1,4 +1,4 @@
-"""Train the demo's tiny masked model in Keras 3 and save it as `.keras` (Keras only).
+"""Train the tour's tiny masked model in Keras 3 and save it as `.keras` (Keras only).
 
 The task: token-id sequences of length 1..16 over a vocabulary of 11 tokens
 (0 is padding), padded to 16 steps before or after the tokens; the label says
@@ -7,7 +7,7 @@ move with the padding side; with the mask, both paddings give one answer.
 
     Embedding(12, 8, mask_zero=True) -> LSTM(16) -> Dense(1, sigmoid)
 
-Run as `KERAS_BACKEND=jax python -m fastmask.models._demo_train OUT.keras`
+Run as `KERAS_BACKEND=jax python -m fastmask._tour_train OUT.keras`
 (any backend that can train: jax, torch or tensorflow). It also writes
 `OUT.keras.npz` with a demo batch and Keras's predictions for it, and prints
 one JSON line of facts (backend, epochs, accuracy). Nothing here imports
@@ -77,6 +77,6 @@ def train(out, epochs=5, seed=0):
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:
-        sys.exit("usage: python -m fastmask.models._demo_train OUT.keras [EPOCHS]")
+        sys.exit("usage: python -m fastmask._tour_train OUT.keras [EPOCHS]")
     facts = train(sys.argv[1], epochs=int(sys.argv[2]) if len(sys.argv) > 2 else 5)
     print(json.dumps(facts))

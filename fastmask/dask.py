@@ -10,7 +10,7 @@
 Each block of rows is one task: `model.predict` on that block. The model is
 put in the task graph once (one key) and pickled to each worker once;
 fastmask models and layers pickle by config + weights (see
-`fastmask.saving.pickling`), so custom layers need no registration on the
+`fastmask/layers/pickling.py`), so custom layers need no registration on the
 workers. Rows are independent (masked steps never mix rows and fastmask's
 kernels give the same result for any batch split), so the result equals
 `model.predict` on the whole array.
@@ -24,8 +24,8 @@ import uuid
 
 import numpy as np
 
-from ._graph import flatten, pack_as
-from ._tensor import get_mask, plain, with_mask
+from .core.tree import flatten, pack_as
+from .core.tensor import get_mask, plain, with_mask
 
 __all__ = ["predict"]
 

@@ -13,8 +13,8 @@ from functools import wraps
 import numpy as np
 
 from . import activations as _act
-from ._graph import symbolic_apply
-from ._tensor import KerasTensor, plain, standardize_dtype
+from .core.shape_inference import symbolic_apply
+from .core.tensor import KerasTensor, plain, standardize_dtype
 
 __all__ = [
     "cast", "convert_to_tensor", "convert_to_numpy", "is_tensor", "shape", "dtype",
@@ -109,7 +109,7 @@ def _to(x, dtype=None):
     arr = np.asarray(x)
     if arr.dtype.kind not in "biuf":
         return arr
-    from ._graph import flatten
+    from .core.tree import flatten
     items = flatten(x) if isinstance(x, (list, tuple)) else [x]
     return np.array(x, dtype=result_type(*[_dtype_of(i) for i in items] or ["float32"]))
 
@@ -605,3 +605,16 @@ def cond(pred, true_fn, false_fn):
 from .kernels.softmax import masked_softmax  # noqa: E402
 from .kernels.pooling import masked_max, masked_mean, masked_min, masked_sum  # noqa: E402
 __all__ += ["masked_softmax", "masked_mean", "masked_sum", "masked_max", "masked_min"]
+
+
+# `KerasTensor.reshape(...)` / `.squeeze(...)` (NumPy's method names) run these ops.
+def _tensor_reshape(self, newshape):
+    return reshape(self, newshape)
+
+
+def _tensor_squeeze(self, axis=None):
+    return squeeze(self, axis=axis)
+
+
+KerasTensor.reshape = _tensor_reshape
+KerasTensor.squeeze = _tensor_squeeze

@@ -6,10 +6,10 @@ import numbers
 
 import numpy as np
 
-from . import _padding
-from ._config import effective_num_threads
-from ._openmp_helpers import threads_for
-from ._validation import contiguous
+from .kernels import _padding
+from .kernels._threads import effective_num_threads
+from .kernels._openmp_helpers import threads_for
+from .kernels._validation import contiguous
 
 __all__ = ["pad_sequences", "pad_ragged", "mask_from_lengths", "lengths_from_mask"]
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run scripts/valgrind_smoke.py under valgrind memcheck and fail on any memory error or
 # definite leak that is fastmask's: its stack, or the stack that created the
-# uninitialised value, goes through fastmask's extension modules (fastmask/_*.so), or an
+# uninitialised value, goes through fastmask's extension modules (fastmask/kernels/_*.so), or an
 # output array holds uninitialised bytes. Reports from Python, NumPy, SciPy or OpenBLAS
 # themselves are ignored (CPython does not free everything at exit), and so is their
 # import noise under a fastmask module-init frame; scripts/valgrind_filter.py decides.

@@ -5,7 +5,7 @@ A memory error or definite leak is fastmask's when
 * it is a pwrite64 of uninitialised bytes: valgrind_smoke.py writes every kernel and
   layer output to /dev/null with os.pwrite, so an output element no kernel wrote; or
 * its stack, or the stack that created the uninitialised value (--track-origins=yes),
-  has a frame in a fastmask extension module (fastmask/_*.so), and that stack is not
+  has a frame in a fastmask extension module (fastmask/kernels/_*.so), and that stack is not
   import noise.
 
 Import noise: a fastmask module-init function (Cython's `__pyx_pymod_exec_<name>`,
@@ -15,7 +15,7 @@ NumPy, SciPy, their bundled libraries or the C runtime. Our code only ran `impor
 bad read is the imported code's. Known case (CPython 3.11, fixed in 3.12: cpython
 gh-102509, gh-119022): `maybe_small_long` reads the uninitialised digit of a zero-size
 int (`size * ob_digit[0]`), e.g. in `int("0")`, which SciPy's import runs when
-`fastmask._cython_blas` cimports `scipy.linalg.cython_blas`.
+`fastmask.kernels._cython_blas` cimports `scipy.linalg.cython_blas`.
 
 Everything else with a fastmask frame stays ours: a kernel, or an init function doing
 the bad read itself, or a stack through a library not listed in THIRD_PARTY.

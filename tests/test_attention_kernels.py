@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import fastmask.kernels.attention as A
-from fastmask import _attention
+from fastmask.kernels import _attention
 from fastmask.kernels import masked_attention, multi_head_attention
 from oracle import keras
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from fastmask import _attention, kernels as K
+from fastmask import kernels as K
+from fastmask.kernels import _attention
 from np_reference import mha_ref, sdpa_ref
 
 TOL = {np.float32: dict(rtol=2e-4, atol=2e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from fastmask import _config
+from fastmask.kernels import _threads as _config
 
 
 def test_show_config_reports_openmp_threads_and_blas():
@@ -18,7 +18,7 @@ def test_show_config_reports_openmp_threads_and_blas():
 
 def test_openmp_is_enabled_in_this_build():
     # The CI machine has gcc with OpenMP; a serial build there is a regression.
-    assert fastmask._openmp_helpers.openmp_enabled()
+    assert fastmask.kernels._openmp_helpers.openmp_enabled()
 
 
 def test_set_num_threads_and_context_manager():
@@ -71,7 +71,7 @@ def test_explicit_n_threads_argument_wins():
 @pytest.mark.parametrize("ta", [False, True])
 @pytest.mark.parametrize("tb", [False, True])
 def test_row_major_gemm_wrapper(dtype, ta, tb):
-    from fastmask._cython_blas import gemm_memview
+    from fastmask.kernels._cython_blas import gemm_memview
     rng = np.random.default_rng(0)
     a = rng.standard_normal((5, 7)).astype(dtype)
     b = rng.standard_normal((7, 3)).astype(dtype)

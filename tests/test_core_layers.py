@@ -109,7 +109,7 @@ def test_dense_matches_keras(shape, kwargs):
 
 
 def test_dense_is_one_gemm(monkeypatch):
-    import fastmask.layers.dense as dense_mod
+    import fastmask.layers.core.dense as dense_mod
     calls = []
 
     class CountingNumpy:

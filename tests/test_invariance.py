@@ -11,7 +11,7 @@ compared bit for bit here, for every compiled ISA.
 import numpy as np
 import pytest
 
-from fastmask import _recurrent
+from fastmask.kernels import _recurrent
 from fastmask.kernels import gru, lstm, simple_rnn
 
 CELLS = [("lstm", True), ("gru", True), ("gru", False), ("simple_rnn", True)]

@@ -512,7 +512,7 @@ def test_weight_paths_follow_keras_attribute_walk():
 # --------------------------------------------------------------------------- the demo
 
 def test_shipped_demo_model_and_serve_demo():
-    from fastmask.models.demo import shipped_model_path
+    from fastmask.tour import shipped_model_path
     path = shipped_model_path()
     assert os.path.getsize(path) < 200_000
     with np.load(path + ".npz") as data:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from fastmask import _masking
+from fastmask.kernels import _masking
 from fastmask.kernels import embedding, masking, masking_mask
 from oracle import keras
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from fastmask import _pooling
+from fastmask.kernels import _pooling
 from fastmask.kernels import masked_max, masked_mean, masked_min, masked_sum
 from oracle import keras, mask_cases
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fastmask import _recurrent
+from fastmask.kernels import _recurrent
 from fastmask.kernels import gru, lstm, simple_rnn
 from fastmask.kernels.recurrent import _NP_ACTIVATIONS, rnn_reference
 

@@ -401,7 +401,7 @@ def test_mask_tensor_input_and_keras_mask_attached():
 def test_layers_run_the_compiled_kernel(monkeypatch):
     """LSTM/GRU/SimpleRNN/RNN(cell)/Bidirectional go through the masked kernel;
     custom cells and dropout in training use the generic loop."""
-    from fastmask import _recurrent
+    from fastmask.kernels import _recurrent
     rng = np.random.default_rng(12)
     x, mask = _x(rng, 2, 4), random_mask(rng, 2, 4, "holes")
     for layer in (layers.LSTM(3), layers.GRU(3, reset_after=False), layers.SimpleRNN(3),
@@ -420,7 +420,7 @@ def test_layers_run_the_compiled_kernel(monkeypatch):
 
 def test_bidirectional_thread_count_invariance(monkeypatch):
     """Both directions in one team (1 part each, or batch parts): bit-identical."""
-    from fastmask import _recurrent
+    from fastmask.kernels import _recurrent
     monkeypatch.setattr(_recurrent, "MIN_STEP_FLOPS_PER_THREAD", 0.0)
     rng = np.random.default_rng(13)
     x, mask = _x(rng, 40, 6, 4), random_mask(rng, 40, 6, "holes")

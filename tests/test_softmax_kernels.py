@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from fastmask import _softmax
+from fastmask.kernels import _softmax
 from fastmask.kernels import masked_softmax
 from oracle import keras
 

@@ -18,7 +18,7 @@ def _run(*args):
 
 
 def test_import_in_checkout_uses_a_built_fastmask():
-    res = _run("-c", "import fastmask, fastmask.layers; from fastmask import _openmp_helpers; "
+    res = _run("-c", "import fastmask, fastmask.layers; from fastmask.kernels import _openmp_helpers; "
                      "print(fastmask.__file__); print(fastmask.layers.LSTM.__module__)")
     assert res.returncode == 0, res.stderr[-3000:]
     path, lstm_module = res.stdout.split()

@@ -117,7 +117,7 @@ def test_derived_arrays_equal_plain_numpy_property(x, name):
 
 
 def test_keras_tensor_repr_and_counter():
-    from fastmask._graph import auto_name
+    from fastmask.core.naming import auto_name
     a = KerasTensor((None, None), dtype="bool")
     n = int(a.name.rsplit("_", 1)[1]) if a.name != "keras_tensor" else 0
     b = KerasTensor((2, 3))

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from fastmask import _attention, _openmp_helpers, _pooling, _softmax
+from fastmask.kernels import _attention, _openmp_helpers, _pooling, _softmax
 from fastmask import get_mask, kernels as K, layers as L, utils as U
 
 N_PY_THREADS = 8

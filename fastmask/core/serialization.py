@@ -3,9 +3,11 @@
 `serialize(layer)` gives Keras's dict `{"module", "class_name", "config",
 "registered_name", "build_config"}`; `deserialize(d)` rebuilds the object,
 looking the class up in `custom_objects`, the active `custom_object_scope`s,
-the objects registered with `register_keras_serializable`, fastmask's
-layers/models, then any `Layer` subclass with that name. A class found
-nowhere raises a TypeError naming it and listing the supported layers.
+the objects registered with `register_keras_serializable`, fastmask's own
+layers/models (registered by `Layer.__init_subclass__`, see `registry`), then
+any `Layer` subclass with that name. A class found nowhere raises a TypeError
+naming it and listing the supported layers. Classes are only looked up here:
+this module imports no layer or model.
 
 Custom layers keep their masking behaviour across a save/load: the class
 (found by its registered name) brings back `compute_mask`, and the saved
@@ -13,142 +15,25 @@ Custom layers keep their masking behaviour across a save/load: the class
 construction is restored too (Keras ignores the extra key).
 """
 import base64
-import contextlib
 import importlib
 import inspect
 import marshal
-import threading
 import types
 
-__all__ = ["serialize", "deserialize", "register_keras_serializable", "register_serializable",
-           "get_custom_objects", "get_registered_name", "get_registered_object",
-           "custom_object_scope", "CustomObjectScope", "safe_mode_scope", "in_safe_mode",
-           "supported_layer_names", "serialize_function", "deserialize_function"]
+from .registry import (_NAMES, builtin_class, builtin_classes, find_subclass,
+                       get_registered_object, in_safe_mode, is_layer, safe_mode_scope)
 
-_REGISTRY = {}   # "package>Name" -> class or function
-_NAMES = {}      # class or function -> "package>Name"
-_LOCAL = threading.local()
+__all__ = ["serialize", "deserialize", "supported_layer_names", "serialize_function",
+           "deserialize_function"]
 
-
-def register_keras_serializable(package="Custom", name=None):
-    """Decorator registering a class or function as `"package>name"` (Keras's signature).
-
-    A registered layer is found by `fastmask.models.load_model` and by
-    `deserialize` without `custom_objects`, and is saved under its registered
-    name (the name Keras looks up), so one class name can be shared by a
-    Keras layer and its fastmask twin.
-
-    Args:
-        package: package part of the key (default "Custom").
-        name: name part of the key (default: the object's `__name__`).
-    """
-    if not isinstance(package, str) or ">" in package:
-        raise ValueError(f"`package` must be a string without '>'. Received: package={package!r}")
-    if name is not None and not isinstance(name, str):
-        raise ValueError(f"`name` must be a string or None. Received: name={name!r}")
-
-    def decorator(arg):
-        key = f"{package}>{name if name is not None else arg.__name__}"
-        if inspect.isclass(arg) and not hasattr(arg, "get_config"):
-            raise ValueError("Cannot register a class that does not have a get_config() method.")
-        _REGISTRY[key] = arg
-        _NAMES[arg] = key
-        return arg
-    return decorator
-
-
-register_serializable = register_keras_serializable
-
-
-def get_custom_objects():
-    """The live global registry `{"package>Name": object}` (Keras's `get_custom_objects`)."""
-    return _REGISTRY
-
-
-def get_registered_name(obj):
-    """`"package>Name"` for a registered object, else its `__name__`."""
-    return _NAMES.get(obj, getattr(obj, "__name__", None))
-
-
-def _scopes():
-    stack = getattr(_LOCAL, "scopes", None)
-    if stack is None:
-        stack = _LOCAL.scopes = []
-    return stack
-
-
-def get_registered_object(name, custom_objects=None, module_objects=None):
-    """The object registered (or in scope / `custom_objects`) under `name`, else None."""
-    for scope in reversed(_scopes()):
-        if name in scope:
-            return scope[name]
-    if name in _REGISTRY:
-        return _REGISTRY[name]
-    if custom_objects and name in custom_objects:
-        return custom_objects[name]
-    if module_objects and name in module_objects:
-        return module_objects[name]
-    return None
-
-
-class CustomObjectScope:
-    """`with custom_object_scope({"Name": cls}):` makes objects findable by `deserialize`."""
-
-    def __init__(self, custom_objects=None):
-        if custom_objects is not None and not isinstance(custom_objects, dict):
-            raise TypeError("`custom_objects` must be a dict {name: class or function}. "
-                            f"Received: custom_objects={custom_objects!r}")
-        self.custom_objects = dict(custom_objects or {})
-
-    def __enter__(self):
-        _scopes().append(self.custom_objects)
-        return self
-
-    def __exit__(self, *exc):
-        _scopes().pop()
-
-
-custom_object_scope = CustomObjectScope
-
-
-@contextlib.contextmanager
-def safe_mode_scope(safe_mode=True):
-    """Within the block, `deserialize` uses `safe_mode` when not given one explicitly."""
-    previous = getattr(_LOCAL, "safe_mode", None)
-    _LOCAL.safe_mode = safe_mode
-    try:
-        yield
-    finally:
-        _LOCAL.safe_mode = previous
-
-
-def in_safe_mode():
-    """The safe mode of the innermost `safe_mode_scope` (True outside any)."""
-    value = getattr(_LOCAL, "safe_mode", None)
-    return True if value is None else bool(value)
+# fastmask's base classes, which no config names.
+_ABSTRACT = frozenset({"Wrapper", "Merge", "KernelCell", "KernelRNN"})
 
 
 def supported_layer_names():
     """Sorted names of the layer and model classes fastmask can rebuild from a config."""
-    from .. import layers as layers_mod
-    from .. import models as models_mod
-    from .layer import Layer
-    names = set()
-    for mod in (layers_mod, models_mod):
-        for key in dir(mod):
-            obj = getattr(mod, key)
-            if isinstance(obj, type) and issubclass(obj, Layer) and obj is not Layer \
-                    and not key.startswith("_") and key == obj.__name__:
-                names.add(key)
-    return sorted(names - {"Wrapper", "Merge"})
-
-
-def _all_subclasses(cls):
-    out = []
-    for sub in cls.__subclasses__():
-        out.append(sub)
-        out.extend(_all_subclasses(sub))
-    return out
+    return sorted(name for name in builtin_classes()
+                  if not name.startswith("_") and name not in _ABSTRACT)
 
 
 def _lookup(class_name, registered_name=None, custom_objects=None, module=None):
@@ -161,16 +46,12 @@ def _lookup(class_name, registered_name=None, custom_objects=None, module=None):
         found = get_registered_object(key)
         if found is not None:
             return found
-    from .. import layers as layers_mod
-    from .. import models as models_mod
-    for mod in (layers_mod, models_mod):
-        cls = getattr(mod, class_name, None)
-        if isinstance(cls, type):
-            return cls
-    from .layer import Layer
-    found = [c for c in _all_subclasses(Layer) if c.__name__ == class_name]
-    if found:
-        return found[-1]
+    found = builtin_class(class_name)
+    if found is not None:
+        return found
+    found = find_subclass(class_name)
+    if found is not None:
+        return found
     where = f" (module '{module}')" if module else ""
     if registered_name and registered_name != class_name:
         where += f", registered as '{registered_name}'"
@@ -185,8 +66,7 @@ def serialize(obj):
     """Keras's serialized dict for a layer or model (None stays None)."""
     if obj is None:
         return None
-    from .layer import Layer
-    if not isinstance(obj, Layer):
+    if not is_layer(obj):
         raise TypeError(f"Cannot serialize {obj!r}: not a fastmask layer.")
     cls = type(obj)
     registered = _NAMES.get(cls)
@@ -292,7 +172,12 @@ def serialize_function(fn):
                      f"{type(fn)}.")
 
 
-def deserialize_function(config, custom_objects=None, safe_mode=True):
+def deserialize_function(config, custom_objects=None, safe_mode=True, fallback=None):
+    """The function `serialize_function` described (a lambda only with `safe_mode=False`).
+
+    A plain string is looked up in `custom_objects`, then the registry, then
+    with `fallback(name)` (e.g. `fastmask.activations.get`), if given.
+    """
     if callable(config):
         return config
     if isinstance(config, dict) and config.get("class_name") == "__lambda__":
@@ -330,6 +215,6 @@ def deserialize_function(config, custom_objects=None, safe_mode=True):
         found = get_registered_object(config)
         if found is not None:
             return found
-        from .. import activations
-        return activations.get(config)
+        if fallback is not None:
+            return fallback(config)
     raise ValueError(f"Cannot deserialize function from {config!r}")

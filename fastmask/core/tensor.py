@@ -20,9 +20,13 @@ same data for ndarrays; symbolic tensors are updated in place, as in Keras).
 
 `KerasTensor` is the symbolic tensor of the Functional API: shape (with None
 for unknown dims), dtype, name from a global counter, and `_keras_mask` once a
-mask-producing layer ran. Its repr is Keras's, byte for byte.
+mask-producing layer ran. Its repr is Keras's, byte for byte. Its operators
+(`x + y`, `x[i]`, ...) are installed by `core/shape_inference.py` (they record
+graph nodes) and its `reshape`/`squeeze` methods by `fastmask.ops`.
 """
 import numpy as np
+
+from .naming import auto_name
 
 __all__ = ["Tensor", "Variable", "KerasTensor", "get_mask", "with_mask",
            "is_tensor", "is_symbolic", "standardize_dtype", "standardize_shape",
@@ -237,7 +241,6 @@ class KerasTensor:
 
     def __init__(self, shape, dtype="float32", sparse=False, ragged=False,
                  record_history=True, name=None):
-        from ._graph import auto_name
         self._shape = standardize_shape(shape)
         self._dtype = standardize_dtype(dtype)
         self._sparse = bool(sparse)
@@ -279,50 +282,6 @@ class KerasTensor:
     __float__ = __int__
 
     __hash__ = object.__hash__
-
-    def reshape(self, newshape):
-        from . import ops
-        return ops.reshape(self, newshape)
-
-    def squeeze(self, axis=None):
-        from . import ops
-        return ops.squeeze(self, axis=axis)
-
-    def __getitem__(self, key):
-        from ._graph import symbolic_apply
-        return symbolic_apply(lambda x: x[key], (self,), {}, "get_item")
-
-
-def _binary(np_func, name, reflected=False):
-    def op(self, other):
-        from ._graph import symbolic_apply
-        args = (other, self) if reflected else (self, other)
-        return symbolic_apply(np_func, args, {}, name)
-    op.__name__ = name
-    return op
-
-
-def _unary(np_func, name):
-    def op(self):
-        from ._graph import symbolic_apply
-        return symbolic_apply(np_func, (self,), {}, name)
-    op.__name__ = name
-    return op
-
-
-for _dunder, _f in (("add", np.add), ("sub", np.subtract), ("mul", np.multiply),
-                    ("matmul", np.matmul), ("truediv", np.true_divide),
-                    ("floordiv", np.floor_divide), ("mod", np.mod), ("pow", np.power),
-                    ("and", np.logical_and), ("or", np.logical_or),
-                    ("xor", np.logical_xor)):
-    setattr(KerasTensor, f"__{_dunder}__", _binary(_f, _f.__name__))
-    setattr(KerasTensor, f"__r{_dunder}__", _binary(_f, _f.__name__, reflected=True))
-for _dunder, _f in (("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
-                    ("ge", np.greater_equal), ("ne", np.not_equal)):
-    setattr(KerasTensor, f"__{_dunder}__", _binary(_f, _f.__name__))
-for _dunder, _f in (("neg", np.negative), ("abs", np.absolute), ("invert", np.logical_not)):
-    setattr(KerasTensor, f"__{_dunder}__", _unary(_f, _f.__name__))
-del _dunder, _f
 
 
 def is_symbolic(x):

@@ -20,11 +20,11 @@ otherwise a masked query masks its whole row (MultiHeadAttention).
 from cython.parallel cimport prange
 from libc.string cimport memset
 
-from fastmask._typedefs cimport float32_t, float64_t, int64_t, uint8_t
+from fastmask.kernels._typedefs cimport float32_t, float64_t, int64_t, uint8_t
 from libc.math cimport INFINITY
-from fastmask._cython_blas cimport gemm, floating
-from fastmask._softmax cimport fm_softmax_row_f32, fm_softmax_row_f64
-from fastmask._openmp_helpers cimport omp_get_thread_num, threads_for_work
+from fastmask.kernels._cython_blas cimport gemm, floating
+from fastmask.kernels._softmax cimport fm_softmax_row_f32, fm_softmax_row_f64
+from fastmask.kernels._openmp_helpers cimport omp_get_thread_num, threads_for_work
 
 cdef uint8_t _ZERO = 0
 # Rows per GEMM of linear_flat (fixed, so results do not depend on threads).

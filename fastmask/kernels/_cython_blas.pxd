@@ -1,7 +1,7 @@
 # Row-major GEMM over scipy's BLAS, callable without the GIL.
 # blas_int is the BLAS integer type (LP64 int); kept in one place so an ILP64
 # build only changes this line.
-from fastmask._typedefs cimport float32_t, float64_t
+from fastmask.kernels._typedefs cimport float32_t, float64_t
 
 ctypedef int blas_int
 

@@ -9,7 +9,7 @@
 from cython.parallel cimport prange
 from libc.string cimport memcpy
 
-from fastmask._typedefs cimport float32_t, float64_t, index_t, intp_t, uint8_t
+from fastmask.kernels._typedefs cimport float32_t, float64_t, index_t, intp_t, uint8_t
 
 ctypedef fused floating:
     float32_t

@@ -2,7 +2,7 @@
 many are worth starting for a given amount of work)."""
 from cpython.pyport cimport PY_SSIZE_T_MAX
 
-from fastmask._openmp_helpers cimport (
+from fastmask.kernels._openmp_helpers cimport (
     FASTMASK_OPENMP_PARALLELISM_ENABLED, omp_get_max_threads)
 
 

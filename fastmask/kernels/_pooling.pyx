@@ -7,8 +7,8 @@ thread, so results do not depend on the thread count.
 """
 from cython.parallel cimport prange
 
-from fastmask._openmp_helpers cimport threads_for_work
-from fastmask._typedefs cimport float32_t, float64_t, uint8_t
+from fastmask.kernels._openmp_helpers cimport threads_for_work
+from fastmask.kernels._typedefs cimport float32_t, float64_t, uint8_t
 
 cdef extern from *:
     """

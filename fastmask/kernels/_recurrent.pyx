@@ -38,8 +38,8 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 cimport numpy as cnp
-from fastmask._openmp_helpers cimport omp_get_num_threads, omp_get_thread_num
-from fastmask._typedefs cimport float32_t, float64_t, intp_t
+from fastmask.kernels._openmp_helpers cimport omp_get_num_threads, omp_get_thread_num
+from fastmask.kernels._typedefs cimport float32_t, float64_t, intp_t
 
 cdef extern from "fm_recurrent.h" nogil:
     enum:

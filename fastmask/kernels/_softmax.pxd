@@ -1,6 +1,6 @@
 # C declarations of the masked softmax kernels (csrc/fm_softmax.h), for
 # _softmax.pyx and _attention.pyx.
-from fastmask._typedefs cimport float32_t, float64_t, int64_t, uint8_t
+from fastmask.kernels._typedefs cimport float32_t, float64_t, int64_t, uint8_t
 
 cdef extern from "fm_softmax.h" nogil:
     int FM_REPLACE

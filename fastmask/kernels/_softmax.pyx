@@ -7,9 +7,9 @@ outer row `o` starts at fm_outer_offset(o, outer_shape, outer_mstride), then
 """
 from cython.parallel cimport prange
 
-from fastmask._openmp_helpers cimport threads_for_work
-from fastmask._typedefs cimport float32_t, float64_t, int64_t, uint8_t
-from fastmask._softmax cimport (
+from fastmask.kernels._openmp_helpers cimport threads_for_work
+from fastmask.kernels._typedefs cimport float32_t, float64_t, int64_t, uint8_t
+from fastmask.kernels._softmax cimport (
     FM_COL_BLOCK, fm_outer_offset,
     fm_softmax_row_f32, fm_softmax_row_f64,
     fm_softmax_cols_f32, fm_softmax_cols_f64,

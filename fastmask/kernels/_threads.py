@@ -1,4 +1,4 @@
-"""Thread control and build facts: set_num_threads, num_threads, show_config.
+"""Thread control of the kernels: set_num_threads, num_threads, effective_num_threads, BLAS.
 
 The kernels' thread count is resolved at each call by `effective_num_threads()`:
   1. a `with fastmask.num_threads(n):` block active in the calling thread, else
@@ -11,8 +11,6 @@ the same count (see `blas_threads`) so OpenMP and BLAS threads never multiply.
 import contextlib
 import contextvars
 import os
-import platform
-import sys
 import threading
 
 from . import _openmp_helpers
@@ -130,29 +128,3 @@ def blas_info():
                         info.get("threading_layer"), info.get("num_threads"),
                         info.get("architecture"), os.path.basename(info.get("filepath", ""))))
     return out
-
-
-def show_config(file=None):
-    """Print version, OpenMP status, thread count, BLAS and build flags."""
-    from . import __version__
-    try:
-        from . import _build_info as bi
-    except ImportError:  # built by a setup.py older than _build_info
-        bi = None
-    file = file or sys.stdout
-    lines = [
-        f"fastmask {__version__}",
-        f"  python: {sys.version.split()[0]} ({platform.machine()}, {platform.system()})",
-        f"  numpy: {__import__('numpy').__version__}, scipy: {__import__('scipy').__version__}",
-        f"  OpenMP: {'enabled' if _openmp_helpers.openmp_enabled() else 'DISABLED (serial build: kernels run on 1 thread)'}",
-        f"  threads: {get_num_threads()} (cpus available: {_cpu_count()}, "
-        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')})",
-    ]
-    for api, ver, layer, nt, arch, lib in blas_info():
-        lines.append(f"  BLAS: {api} {ver} ({lib}), threading: {layer}, threads: {nt}, arch: {arch}")
-    if bi is not None:
-        lines += [f"  compiler: {bi.COMPILER}",
-                  f"  cflags: {' '.join(bi.CFLAGS)}",
-                  f"  ldflags: {' '.join(bi.LDFLAGS)}",
-                  f"  debug build: {bi.DEBUG}, sanitizers: {bi.SANITIZE}"]
-    print("\n".join(lines), file=file)

@@ -29,9 +29,9 @@ import numbers
 
 import numpy as np
 
-from .._config import blas_threads, effective_num_threads
-from .._validation import _describe, as_float_array, as_mask
-from .. import _attention
+from ._threads import blas_threads, effective_num_threads
+from ._validation import _describe, as_float_array, as_mask
+from . import _attention
 
 __all__ = ["masked_attention", "multi_head_attention", "linear", "DOT_PRODUCT_FILL",
            "SOFTMAX_FILL"]

@@ -10,10 +10,10 @@ import warnings
 
 import numpy as np
 
-from .. import _masking
-from .._config import effective_num_threads
-from .._openmp_helpers import threads_for
-from .._validation import (FLOAT_DTYPES, as_array, as_float_array, as_index_array,
+from . import _masking
+from ._threads import effective_num_threads
+from ._openmp_helpers import threads_for
+from ._validation import (FLOAT_DTYPES, as_array, as_float_array, as_index_array,
                            contiguous)
 
 __all__ = ["masking", "masking_mask", "embedding"]

@@ -14,9 +14,9 @@ import numbers
 
 import numpy as np
 
-from .._config import effective_num_threads
-from .._validation import as_float_array, as_mask
-from .. import _pooling
+from ._threads import effective_num_threads
+from ._validation import as_float_array, as_mask
+from . import _pooling
 
 __all__ = ["masked_mean", "masked_sum", "masked_max", "masked_min"]
 

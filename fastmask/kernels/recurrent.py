@@ -33,9 +33,9 @@ import numbers
 
 import numpy as np
 
-from .. import _recurrent
-from .._config import effective_num_threads
-from .._validation import as_array, as_float_array, as_mask
+from . import _recurrent
+from ._threads import effective_num_threads
+from ._validation import as_array, as_float_array, as_mask
 from ..utils import mask_from_lengths
 
 __all__ = ["lstm", "gru", "simple_rnn", "rnn_reference", "C_ACTIVATIONS"]

@@ -14,9 +14,9 @@ import math
 
 import numpy as np
 
-from .._config import effective_num_threads
-from .._validation import _describe, as_float_array
-from .. import _softmax
+from ._threads import effective_num_threads
+from ._validation import _describe, as_float_array
+from . import _softmax
 
 __all__ = ["masked_softmax"]
 

@@ -1,21 +1,20 @@
-"""Keras-compatible layers. Each line registers one module's layers (append new ones)."""
-from .layer import DTypePolicy, InputSpec, Layer
-from .input_layer import Input, InputLayer
-from .masking import Masking
-from .embedding import Embedding
-from .dense import Dense
-from .activation import Activation, ReLU
-from .dropout import Dropout
-from .identity import Identity
-from .lambda_layer import Lambda
+"""Keras-compatible layers, in Keras's families (`core/`, `rnn/`, `attention/`, ...).
+
+Each line exports one family's layers (a new layer goes in its family's package
+and is added to the family's `__init__` and to its line here).
+"""
+from ..core.dtype_policy import DTypePolicy
+from ..core.serialization import deserialize, serialize
+from .input_spec import InputSpec
+from .layer import Layer
+from .core import Input, InputLayer, Masking, Embedding, Dense, Identity, Lambda, Wrapper
+from .activations import Activation, ReLU, Softmax
+from .regularization import Dropout
 from .reshaping import Flatten, Reshape
-from .layer_normalization import LayerNormalization
-from .time_distributed import TimeDistributed, Wrapper
+from .normalization import LayerNormalization
 from .merging import Add, Average, Concatenate, Dot, Maximum, Merge, Minimum, Multiply, Subtract
 from .merging import add, average, concatenate, dot, maximum, minimum, multiply, subtract
-from .serialization import deserialize, serialize
-from .softmax import Softmax
 from .pooling import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPooling1D, GlobalMaxPool1D
-from .attention import Attention
-from .multi_head_attention import MultiHeadAttention
+from .attention import Attention, MultiHeadAttention
 from .rnn import RNN, StackedRNNCells, LSTM, LSTMCell, GRU, GRUCell, SimpleRNN, SimpleRNNCell, Bidirectional
+from .rnn.time_distributed import TimeDistributed

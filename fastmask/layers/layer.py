@@ -34,7 +34,7 @@ A layer is written exactly as in Keras 3::
   or `fastmask.ops` freely; the kernels of `fastmask.kernels` are the fast path.
   Inputs may be `fastmask.Tensor` (an ndarray subclass carrying a mask); any
   NumPy operation on them returns plain ndarrays, so nothing special is needed,
-  but `fastmask._tensor.plain(x)` (a free plain view) avoids the subclass's
+  but `fastmask.core.tensor.plain(x)` (a free plain view) avoids the subclass's
   Python-level dispatch in hot code and before handing arrays to Cython.
 * **Weights.** `self.add_weight(shape, initializer, dtype, trainable=True,
   name=...)` returns a `fastmask.Variable` (an ndarray updated in place by
@@ -97,20 +97,26 @@ A layer is written exactly as in Keras 3::
   argument's mask even when other tensor arguments are present. This is a
   documented deviation from Keras, used by fastmask's RNN layers.
 """
-import inspect
 import threading
 import warnings
 from functools import wraps
 
 import numpy as np
 
-from .. import initializers as _initializers
-from .._graph import (CALL_CONTEXT, Node, Operation, auto_name, compute_output_spec,
-                      flatten, map_structure, pack_as)
-from .._tensor import (KerasTensor, Tensor, Variable, get_mask, standardize_dtype,
-                       standardize_shape, with_mask)
+from ..core import registry
+from ..core.dtype_policy import get_policy
+from ..core.operation import CALL_CONTEXT, Node, Operation
+from ..core.shape_inference import compute_output_spec
+from ..core.tensor import KerasTensor, Tensor, get_mask, with_mask
+from ..core.tree import flatten, map_structure
+from .call_signature import _default, _is_default, _is_tensor_arg, _shape_of, _signature_of
+from .input_spec import _assert_input_compatibility
+from .layer_config import LayerConfigMixin
+from .layer_masking import LayerMaskingMixin
+from .layer_weights import LayerWeightsMixin
+from .pickling import reduce_layer
 
-__all__ = ["Layer", "InputSpec", "DTypePolicy"]
+__all__ = ["Layer"]
 
 # Held while a layer builds, so that threads making the first call of an unbuilt
 # layer at the same time build it once (one set of weights). Reentrant: building a
@@ -128,282 +134,13 @@ def _check_input_dtype(layer, x, name="inputs"):
                          f"dtype). Received: {name}.dtype={x.dtype}")
 
 
-# --------------------------------------------------------------------------- dtype policy
-
-class DTypePolicy:
-    """A layer's compute and variable dtypes ("float32", "mixed_float16", ...)."""
-
-    def __init__(self, name=None):
-        name = "float32" if name is None else name
-        if not isinstance(name, str):
-            raise TypeError(f"'name' must be a string, such as 'mixed_float16'. "
-                            f"Received: name={name} (of type {type(name)})")
-        if name.startswith("mixed_"):
-            compute = name[len("mixed_"):]
-            variable = "float32"
-        else:
-            compute = variable = name
-        try:
-            compute, variable = standardize_dtype(compute), standardize_dtype(variable)
-        except (ValueError, TypeError):
-            raise ValueError(f"Cannot convert '{name}' to a mixed precision or dtype "
-                             "policy; NumPy has no such dtype.") from None
-        self._name = name
-        self._compute_dtype = compute
-        self._variable_dtype = variable
-        self._compute_np = np.dtype(compute)
-
-    name = property(lambda self: self._name)
-    compute_dtype = property(lambda self: self._compute_dtype)
-    variable_dtype = property(lambda self: self._variable_dtype)
-    quantization_mode = None
-
-    def __repr__(self):
-        return f'<DTypePolicy "{self._name}">'
-
-    def __eq__(self, other):
-        return isinstance(other, DTypePolicy) and other.name == self.name
-
-    def __hash__(self):
-        return hash(self._name)
-
-    def get_config(self):
-        return {"name": self._name}
-
-    def serialize(self):
-        """Keras's serialized form (what `Layer.get_config()["dtype"]` holds)."""
-        return {"module": "keras", "class_name": "DTypePolicy",
-                "config": {"name": self._name}, "registered_name": None}
-
-
-_POLICIES = {}
-
-
-def get_policy(dtype):
-    """DTypePolicy from None, a dtype name/object, a policy, or its serialized dict."""
-    if isinstance(dtype, DTypePolicy):
-        return dtype
-    if isinstance(dtype, dict):
-        dtype = dtype.get("config", {}).get("name", dtype.get("name"))
-    elif dtype is not None and not isinstance(dtype, str):
-        name = getattr(dtype, "name", None)  # e.g. a Keras DTypePolicy
-        if isinstance(name, str) and not isinstance(dtype, np.dtype):
-            dtype = name
-        else:
-            dtype = standardize_dtype(dtype)
-    key = "float32" if dtype is None else dtype
-    policy = _POLICIES.get(key)
-    if policy is None:
-        policy = _POLICIES[key] = DTypePolicy(key)
-    return policy
-
-
-def constructor_config(config):
-    """A copy of a `get_config()` dict for the constructor (`cls(**config)`): a
-    serialized dtype policy (dict) is replaced by its name."""
-    config = dict(config)
-    if isinstance(config.get("dtype"), dict):
-        config["dtype"] = get_policy(config["dtype"]).name
-    return config
-
-
-# --------------------------------------------------------------------------- input spec
-
-class InputSpec:
-    """Expected rank/shape/dtype of a layer's first input (Keras's InputSpec)."""
-
-    def __init__(self, dtype=None, shape=None, ndim=None, max_ndim=None, min_ndim=None,
-                 axes=None, allow_last_axis_squeeze=False, name=None, optional=False):
-        self.dtype = standardize_dtype(dtype) if dtype is not None else None
-        if shape is not None:
-            self.shape = standardize_shape(shape)
-            self.ndim = len(shape)
-        else:
-            self.ndim = ndim
-            self.shape = None
-        self.max_ndim = max_ndim
-        self.min_ndim = min_ndim
-        self.name = name
-        self.optional = optional
-        self.allow_last_axis_squeeze = allow_last_axis_squeeze
-        try:
-            axes = axes or {}
-            self.axes = {int(k): axes[k] for k in axes}
-        except (ValueError, TypeError):
-            raise TypeError(f"Argument `axes` must be a dict with integer keys. "
-                            f"Received: axes={axes}") from None
-
-    def __repr__(self):
-        spec = [f"dtype={self.dtype}" if self.dtype else "",
-                f"shape={self.shape}" if self.shape else "",
-                f"ndim={self.ndim}" if self.ndim else "",
-                f"max_ndim={self.max_ndim}" if self.max_ndim else "",
-                f"min_ndim={self.min_ndim}" if self.min_ndim else "",
-                f"axes={self.axes}" if self.axes else ""]
-        return f"InputSpec({', '.join(x for x in spec if x)})"
-
-    def get_config(self):
-        return {"dtype": self.dtype, "shape": self.shape, "ndim": self.ndim,
-                "max_ndim": self.max_ndim, "min_ndim": self.min_ndim, "axes": self.axes}
-
-
-def _assert_input_compatibility(input_spec, inputs, layer_name):
-    if type(input_spec) is InputSpec and isinstance(inputs, np.ndarray) \
-            and input_spec.dtype is None and input_spec.shape is None:
-        # Common case (rank/axes checks on one array), without the generality.
-        ndim = inputs.ndim
-        if (input_spec.ndim is None or input_spec.allow_last_axis_squeeze
-                or ndim == input_spec.ndim) \
-                and (input_spec.max_ndim is None or ndim <= input_spec.max_ndim) \
-                and (input_spec.min_ndim is None or ndim >= input_spec.min_ndim):
-            shape = inputs.shape
-            for axis, value in input_spec.axes.items():
-                if value is not None and (axis >= ndim or axis < -ndim
-                                          or shape[axis] != value):
-                    break
-            else:
-                return
-    specs = list(input_spec) if isinstance(input_spec, (list, tuple)) else [input_spec]
-    flat = flatten(inputs)
-    if len(flat) != len(specs) and len(specs) > 1:
-        raise ValueError(f'Layer "{layer_name}" expects {len(specs)} input(s), but it '
-                         f"received {len(flat)} input tensors. Inputs received: {inputs}")
-    for i, (x, spec) in enumerate(zip(flat, specs)):
-        if spec is None or (x is None and spec.optional):
-            continue
-        if not hasattr(x, "shape"):
-            raise ValueError(f"Inputs to a layer should be tensors. Got '{x}' "
-                             f"(of type {type(x)}) as input for layer '{layer_name}'.")
-        shape = tuple(x.shape)
-        ndim = len(shape)
-        head = f"Input {i} of layer '{layer_name}' is incompatible with the layer: "
-        if spec.ndim is not None and not spec.allow_last_axis_squeeze and ndim != spec.ndim:
-            raise ValueError(head + f"expected ndim={spec.ndim}, found ndim={ndim}. "
-                             f"Full shape received: {shape}")
-        if spec.max_ndim is not None and ndim > spec.max_ndim:
-            raise ValueError(head + f"expected max_ndim={spec.max_ndim}, found ndim={ndim}")
-        if spec.min_ndim is not None and ndim < spec.min_ndim:
-            raise ValueError(head + f"expected min_ndim={spec.min_ndim}, found ndim={ndim}. "
-                             f"Full shape received: {shape}")
-        if spec.dtype is not None and standardize_dtype(x.dtype) != spec.dtype:
-            raise ValueError(head + f"expected dtype={spec.dtype}, found "
-                             f"dtype={standardize_dtype(x.dtype)}")
-        for axis, value in (spec.axes or {}).items():
-            if value is not None and (axis >= ndim or axis < -ndim
-                                      or shape[axis] not in (value, None)):
-                raise ValueError(head + f"expected axis {axis} of input shape to have "
-                                 f"value {value}, but received input with shape {shape}")
-        if spec.shape is not None:
-            for s, d in zip(spec.shape, shape):
-                if s is not None and d is not None and s != d:
-                    raise ValueError(head + f"expected shape={spec.shape}, found shape={shape}")
-
-
-# --------------------------------------------------------------------------- call signature
-
-class _Signature:
-    """What `__call__` needs to know about a `call` (or `build`) function, computed once."""
-
-    def __init__(self, fn):
-        sig = inspect.signature(fn)
-        params = list(sig.parameters.values())[1:]  # drop self
-        self.signature = sig.replace(parameters=params)
-        self.names = [p.name for p in params
-                      if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        self.all_names = set(sig.parameters) - {next(iter(sig.parameters))}
-        self.positional = [p.name for p in params
-                           if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        self.defaults = {p.name: p.default for p in params if p.default is not p.empty}
-        self.required = [p.name for p in params if p.default is p.empty
-                         and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        self.var_positional = next((p.name for p in params
-                                    if p.kind == p.VAR_POSITIONAL), None)
-        self.var_keyword = next((p.name for p in params if p.kind == p.VAR_KEYWORD), None)
-        self.has_mask = "mask" in self.names
-        self.has_training = "training" in self.names
-        # Names in the order `signature.bind(...).arguments` (with defaults) lists them.
-        self.order = [p.name for p in params]
-        self.simple = (self.var_positional is None
-                       and all(p.kind == p.POSITIONAL_OR_KEYWORD or p.kind == p.VAR_KEYWORD
-                               for p in params))
-        # Fast path of __call__: `layer(x)` with one array and nothing else.
-        self.single = (self.simple and len(self.positional) >= 1
-                       and len(self.required) <= 1
-                       and (not self.required or self.required[0] == self.positional[0]))
-        self.first = self.positional[0] if self.positional else None
-        self.mask_default_none = self.defaults.get("mask", None) is None
-        self.training_default = self.defaults.get("training")
-
-    def bind(self, args, kwargs):
-        """(arguments with defaults applied in signature order, user arguments)."""
-        if self.simple and len(args) <= len(self.positional):
-            given = dict(zip(self.positional, args))
-            extra = None
-            for k, v in kwargs.items():
-                if k in given:
-                    raise TypeError(f"multiple values for argument '{k}'")
-                if k not in self.all_names:
-                    if self.var_keyword is None:
-                        raise TypeError(f"got an unexpected keyword argument '{k}'")
-                    if extra is None:
-                        extra = {}
-                    extra[k] = v
-                    continue
-                given[k] = v
-            arguments = {}
-            for name in self.order:
-                if name in given:
-                    arguments[name] = given[name]
-                elif name == self.var_keyword:
-                    arguments[name] = extra or {}
-                elif name in self.defaults:
-                    arguments[name] = self.defaults[name]
-                else:
-                    raise TypeError(f"missing a required argument: '{name}'")
-            if extra:
-                given[self.var_keyword] = extra
-            return arguments, given
-        bound = self.signature.bind(*args, **kwargs)
-        given = dict(bound.arguments)
-        bound.apply_defaults()
-        return dict(bound.arguments), given
-
-
-_SIGNATURES = {}
-
-
-def _signature_of(fn):
-    """Cached `_Signature` of a plain function (class attribute, not bound method)."""
-    try:
-        return _SIGNATURES[fn]
-    except KeyError:
-        info = _SIGNATURES[fn] = _Signature(fn)
-        return info
-    except TypeError:  # unhashable callable
-        return _Signature(fn)
-
-
-def _is_tensor_arg(x):
-    return isinstance(x, (np.ndarray, np.generic, KerasTensor))
-
-
-def _shape_of(x):
-    return None if x is None else tuple(x.shape)
-
-
-def _default(method):
-    method._is_default = True
-    return method
-
-
-def _is_default(method):
-    return getattr(method, "_is_default", False)
-
-
 # --------------------------------------------------------------------------- Layer
 
-class Layer(Operation):
+class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
     """Base class of all layers (Keras 3 semantics; see the module docstring).
+
+    The call/build protocol is here; configs, weights and mask handling are in
+    `layer_config`, `layer_weights` and `layer_masking` (mixins).
 
     Args:
         trainable: whether the layer's weights are trainable (default True).
@@ -418,37 +155,10 @@ class Layer(Operation):
     _mask_from_first_arg = False
     _check_mask_shape = True
 
-    def __new__(cls, *args, **kwargs):
-        obj = super().__new__(cls)
-        # Auto-config: constructor arguments of plain serializable types, for
-        # layers that do not override get_config (as Keras's Operation.__new__).
-        auto = None
-        try:
-            sig = inspect.signature(cls.__init__)
-            bound = sig.bind(None, *args, **kwargs)
-            bound.apply_defaults()
-            arguments = dict(bound.arguments)
-            params = list(sig.parameters.values())
-            arguments.pop(params[0].name)
-            for p in params:
-                if p.kind == p.VAR_KEYWORD:
-                    arguments.update(arguments.pop(p.name, {}))
-                elif p.kind == p.VAR_POSITIONAL:
-                    if arguments.pop(p.name, ()):
-                        raise TypeError
-                elif p.kind == p.POSITIONAL_ONLY:
-                    raise TypeError
-            arguments.pop("name", None)
-            if all(isinstance(v, (str, int, float, bool, type(None)))
-                   for v in flatten(arguments)):
-                auto = arguments
-        except (TypeError, ValueError):
-            auto = None
-        object.__setattr__(obj, "_auto_config", auto)
-        return obj
-
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("fastmask."):
+            registry.register_builtin(cls)   # found by name when deserializing
         cls._plain_input_dtype = cls.input_dtype is Layer.input_dtype
         # Wrap a subclass's own `build` so that calling it marks the layer built.
         build = cls.__dict__.get("build")
@@ -505,15 +215,6 @@ class Layer(Operation):
         self._input_spec = value
 
     @property
-    def supports_masking(self):
-        """Whether this layer propagates/computes masks (see `compute_mask`)."""
-        return self._supports_masking
-
-    @supports_masking.setter
-    def supports_masking(self, value):
-        self._supports_masking = value
-
-    @property
     def dtype_policy(self):
         return self._dtype_policy
 
@@ -539,197 +240,8 @@ class Layer(Operation):
         return self._dtype_policy.compute_dtype
 
     @property
-    def trainable(self):
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value):
-        value = bool(value)
-        self._trainable = value
-        for v in self._trainable_variables:
-            v.trainable = value
-        for layer in self._layers:
-            layer.trainable = value
-
-    @property
     def path(self):
         return self.name
-
-    # ------------------------------------------------------------------ tracking
-
-    @property
-    def _layers(self):
-        """Sublayers assigned as attributes (directly or in lists/tuples/dicts), in order."""
-        found, seen = [], set()
-
-        def visit(v, depth=0):
-            if isinstance(v, Layer):
-                if id(v) not in seen and v is not self:
-                    seen.add(id(v))
-                    found.append(v)
-            elif depth < 3 and isinstance(v, (list, tuple)):
-                for item in v:
-                    visit(item, depth + 1)
-            elif depth < 3 and isinstance(v, dict):
-                for item in v.values():
-                    visit(item, depth + 1)
-
-        for key, value in self.__dict__.items():
-            if key in ("_inbound_nodes", "_outbound_nodes", "_auto_config"):
-                continue
-            visit(value)
-        return found
-
-    def _flatten_layers(self, include_self=True, recursive=True):
-        layers = [self] if include_self else []
-        seen = set()
-        queue = list(self._layers)
-        while queue:
-            layer = queue.pop(0)
-            if id(layer) in seen:
-                continue
-            seen.add(id(layer))
-            layers.append(layer)
-            if recursive:
-                queue = layer._layers + queue
-        return layers
-
-    # ------------------------------------------------------------------ weights
-
-    def add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable=True,
-                   autocast=True, regularizer=None, constraint=None, aggregation="none",
-                   overwrite_with_gradient=False, name=None):
-        """Create a weight (`fastmask.Variable`) owned by this layer.
-
-        Args:
-            shape: shape tuple (default `()`); at most 3 positional arguments
-                `(shape, initializer, dtype)` are accepted, as in Keras 3.
-            initializer: name or `fastmask.initializers` object; default
-                "glorot_uniform" for floats, "zeros" otherwise.
-            dtype: default the layer's variable dtype (float32).
-            trainable: listed in `trainable_weights` (else `non_trainable_weights`).
-            name: weight name (its path is "<layer name>/<name>").
-        """
-        self._check_super_called()
-        if args:
-            if len(args) > 3:
-                raise TypeError("add_weight() takes at most 3 positional arguments "
-                                f"but {len(args)} were given.")
-            if isinstance(args[0], str):
-                raise ValueError("`name` must be passed as a keyword argument. "
-                                 f"Received: add_weight('{args[0]}', ...). "
-                                 f"Use: add_weight(shape=..., name='{args[0]}').")
-            if shape is not None:
-                raise ValueError("`shape` was passed both positionally and as a keyword argument.")
-            shape = args[0]
-            if len(args) > 1:
-                if initializer is not None:
-                    raise ValueError("`initializer` was passed both positionally and as "
-                                     "a keyword argument.")
-                initializer = args[1]
-            if len(args) > 2:
-                if dtype is not None:
-                    raise ValueError("`dtype` was passed both positionally and as a "
-                                     "keyword argument.")
-                dtype = args[2]
-        shape = () if shape is None else shape
-        try:
-            shape = standardize_shape(shape)
-        except ValueError as e:
-            raise ValueError(f"Layer '{self.name}': invalid weight shape. {e} "
-                             f"Received: shape={shape}") from None
-        if None in shape:
-            raise ValueError(f"Layer '{self.name}': weight shapes must be fully defined. "
-                             f"Received: shape={shape}")
-        dtype = standardize_dtype(dtype) if dtype is not None else self.variable_dtype
-        if initializer is None:
-            initializer = "glorot_uniform" if "float" in dtype else "zeros"
-        init = _initializers.get(initializer)
-        value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
-        if value.shape != shape:
-            value = np.broadcast_to(value, shape)
-        if name is None:
-            name = auto_name("variable")
-        var = Variable.create(value, name=name, trainable=trainable,
-                              path=f"{self.name}/{name}")
-        var.regularizer = regularizer
-        var.constraint = constraint
-        if trainable:
-            self._trainable_variables.append(var)
-        else:
-            self._non_trainable_variables.append(var)
-        return var
-
-    add_variable = add_weight
-
-    @property
-    def weights(self):
-        """All weights: own trainable, own non-trainable, then sublayers' (Keras order)."""
-        out, seen = [], set()
-        for w in self._trainable_variables + self._non_trainable_variables:
-            if id(w) not in seen:
-                seen.add(id(w))
-                out.append(w)
-        for layer in self._layers:
-            for w in layer.weights:
-                if id(w) not in seen:
-                    seen.add(id(w))
-                    out.append(w)
-        return out
-
-    variables = weights
-
-    @property
-    def trainable_weights(self):
-        if not self.trainable:
-            return []
-        return [w for w in self.weights if w.trainable]
-
-    @property
-    def non_trainable_weights(self):
-        if not self.trainable:
-            return self.weights
-        return [w for w in self.weights if not w.trainable]
-
-    trainable_variables = trainable_weights
-    non_trainable_variables = non_trainable_weights
-
-    def get_weights(self):
-        """Copies of `layer.weights` as NumPy arrays (Keras order)."""
-        return [w.numpy() for w in self.weights]
-
-    def set_weights(self, weights):
-        """Set `layer.weights` from a list of arrays (same order, shapes and count)."""
-        layer_weights = self.weights
-        try:
-            n = len(weights)
-        except TypeError:
-            raise TypeError(f"`set_weights(weights)` on layer '{self.name}' expects a list "
-                            f"of arrays. Received: weights={weights!r}") from None
-        if len(layer_weights) != n:
-            raise ValueError(
-                f"You called `set_weights(weights)` on layer '{self.name}' with a weight "
-                f"list of length {n}, but the layer was expecting "
-                f"{len(layer_weights)} weights.")
-        values = []
-        for i, (variable, value) in enumerate(zip(layer_weights, weights)):
-            arr = np.asarray(value)
-            if arr.dtype.kind not in "biuf":
-                raise TypeError(f"Layer {self.name}: weight {i} ('{variable.path}') must be "
-                                f"a numeric array. Received: dtype={arr.dtype}")
-            if variable.shape != arr.shape:
-                raise ValueError(f"Layer {self.name} weight shape {variable.shape} is not "
-                                 f"compatible with provided weight shape {arr.shape}.")
-            values.append(arr)
-        for variable, arr in zip(layer_weights, values):
-            variable.assign(arr)
-
-    def count_params(self):
-        if not self.built:
-            raise ValueError(f"You tried to call `count_params` on layer '{self.name}', "
-                             "but the layer isn't built. You can build it manually via: "
-                             "`layer.build(input_shape)`.")
-        return int(sum(int(np.prod(w.shape)) for w in self.weights))
 
     # ------------------------------------------------------------------ API to override
 
@@ -741,10 +253,6 @@ class Layer(Operation):
     def call(self, *args, **kwargs):
         raise NotImplementedError(f"Layer {self.__class__.__name__} does not have a "
                                   "`call()` method implemented.")
-
-    @_default
-    def compute_mask(self, inputs, previous_mask):
-        return previous_mask
 
     @_default
     def compute_output_shape(self, *args, **kwargs):
@@ -777,40 +285,6 @@ class Layer(Operation):
                 f"implement the `{self.__class__.__name__}.compute_output_spec() / "
                 f"compute_output_shape()` method. Error encountered:\n\n{e}"
             ).with_traceback(e.__traceback__) from None
-
-    @_default
-    def get_config(self):
-        """Serializable constructor arguments ({name, trainable, dtype, ...own})."""
-        self._check_super_called()
-        config = {"name": self.name}
-        if _is_default(self.get_config):
-            auto = getattr(self, "_auto_config", None)
-            if auto is None:
-                raise NotImplementedError(
-                    f"Object {self.__class__.__name__} was created by passing "
-                    "non-serializable argument values in `__init__()`, and therefore the "
-                    "object must override `get_config()` in order to be serializable. "
-                    "Please implement `get_config()`.")
-            config.update(auto)
-            params = inspect.signature(self.__init__).parameters
-            if "name" not in params and not any(p.kind == p.VAR_KEYWORD
-                                                for p in params.values()):
-                config.pop("name", None)
-        config["trainable"] = self.trainable
-        config["dtype"] = self.dtype_policy.serialize()
-        if self.activity_regularizer is not None:
-            config["activity_regularizer"] = self.activity_regularizer
-        return config
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        """Instantiate from `get_config()` output (Keras configs are accepted too)."""
-        config = constructor_config(config)
-        try:
-            return cls(**config)
-        except Exception as e:
-            raise TypeError(f"Error when deserializing class '{cls.__name__}' using "
-                            f"config={config}.\n\nException encountered: {e}") from e
 
     # ------------------------------------------------------------------ __call__
 
@@ -914,26 +388,6 @@ class Layer(Operation):
         if self._input_spec is not None and tensors:
             first = next(iter(arguments.values()))
             _assert_input_compatibility(self._input_spec, first, self.name)
-
-    def _check_explicit_mask(self, x, mask):
-        """Reject an explicit `mask=` that cannot belong to input `x` (clear errors)."""
-        if isinstance(mask, (list, tuple)) or not isinstance(mask, np.ndarray) \
-                or not isinstance(x, np.ndarray):
-            return
-        if mask.dtype.kind not in "biuf":
-            raise TypeError(f"Layer '{self.name}' (of type {self.__class__.__name__}) "
-                            "expects a boolean `mask`. Received: "
-                            f"mask of dtype {mask.dtype}")
-        if mask.dtype.kind == "f" and np.isnan(mask).any():
-            raise ValueError(f"Layer '{self.name}' (of type {self.__class__.__name__}): "
-                             "`mask` contains NaN; a mask must be boolean.")
-        if self._check_mask_shape and (mask.ndim > x.ndim
-                                       or tuple(mask.shape) != tuple(x.shape[:mask.ndim])):
-            raise ValueError(
-                f"Layer '{self.name}' (of type {self.__class__.__name__}) received a `mask` "
-                f"that does not match its input: the mask must have the input's leading "
-                f"(batch, time) dimensions {tuple(x.shape[:max(mask.ndim, 1)])}. "
-                f"Received: mask.shape={mask.shape}, inputs.shape={x.shape}")
 
     def __call__(self, *args, **kwargs):
         info = self.__dict__.get("_call_info")
@@ -1123,38 +577,10 @@ class Layer(Operation):
                 ctx.training = None
         return outputs
 
-    def _set_mask_metadata(self, inputs, outputs, previous_mask):
-        """Attach `compute_mask(inputs, previous_mask)` to outputs lacking a mask."""
-        if isinstance(outputs, (list, tuple, dict)):
-            flat = flatten(outputs)
-        else:
-            if get_mask(outputs) is not None:
-                return outputs
-            flat = [outputs]
-        if all(get_mask(x) is not None for x in flat):
-            return outputs
-        masks = self.compute_mask(inputs, previous_mask)
-        if masks is None:
-            return outputs
-        flat_masks = flatten(masks) if isinstance(masks, (list, tuple, dict)) else [masks]
-        new = list(flat)
-        changed = False
-        for i, (t, m) in enumerate(zip(flat, flat_masks)):
-            if m is not None and get_mask(t) is None and isinstance(
-                    t, (np.ndarray, np.generic, KerasTensor)):
-                new[i] = with_mask(t, m)
-                changed = True
-        if not changed:
-            return outputs
-        if not isinstance(outputs, (list, tuple, dict)):
-            return new[0]
-        return pack_as(outputs, new)
-
     # ------------------------------------------------------------------ misc
 
     def __reduce_ex__(self, protocol):
-        # Pickling (pickle, cloudpickle, Dask): see fastmask/saving/pickling.py.
-        from ..saving.pickling import reduce_layer
+        # Pickling (pickle, cloudpickle, Dask): see fastmask/layers/pickling.py.
         return reduce_layer(self, protocol)
 
     def __repr__(self):
@@ -1175,3 +601,6 @@ def _map_shapes(fn, shapes):
 def is_tensor_output(x):
     """True when `x` is what a layer returns (ndarray, `Tensor` or `KerasTensor`)."""
     return isinstance(x, (np.ndarray, Tensor, KerasTensor))
+
+
+registry.register_base(Layer)   # `deserialize` finds any Layer subclass by name

@@ -13,21 +13,24 @@
 
 `Layer.__reduce_ex__` calls `reduce_layer`. Outputs are identical after a
 round trip; as in Keras, RNN states of stateful layers inside models reset.
+Sequential and Functional are recognised by looking their classes up in the
+registry (this module imports no model).
 """
+import types
+
 import numpy as np
 
-from .._tensor import Variable
-from ..layers.serialization import (_NAMES, custom_object_scope, deserialize,
-                                    safe_mode_scope, serialize)
+from ..core.registry import _NAMES, builtin_class, custom_object_scope, safe_mode_scope
+from ..core.serialization import deserialize, serialize
+from ..core.tensor import Variable
+from .call_signature import _signature_of
 
 __all__ = ["reduce_layer"]
 
 
 def reduce_layer(layer, protocol=2):
     """The `__reduce_ex__` value of a fastmask layer or model (see the module docstring)."""
-    from ..models.functional import Functional
-    from ..models.sequential import Sequential
-    if isinstance(layer, (Functional, Sequential)):
+    if _is_graph_model(layer):
         config = serialize(layer)
         weights = [np.array(w.value) for w in layer.weights]
         return (_rebuild_model, (config, weights, _custom_objects(layer)))
@@ -37,9 +40,17 @@ def reduce_layer(layer, protocol=2):
     return (_restore_layer, (type(layer), state))
 
 
+def _is_graph_model(layer):
+    """True for a Sequential or Functional model (their classes found in the registry)."""
+    for name in ("Functional", "Sequential"):
+        cls = builtin_class(name)
+        if cls is not None and isinstance(layer, cls):
+            return True
+    return False
+
+
 def _custom_objects(model):
     """{registered or class name: object} for the non-fastmask classes/functions in `model`."""
-    import types
     found = {}
     for layer in model._flatten_layers(include_self=False):
         cls = type(layer)
@@ -93,7 +104,6 @@ def _box(value, boxes):
 
 
 def _restore_layer(cls, state):
-    from ..layers.layer import _signature_of
     layer = object.__new__(cls)
     layer.__dict__.update(state)
     layer.__dict__["_inbound_nodes"] = []

@@ -4,4 +4,3 @@ from .functional import Functional
 from .sequential import Sequential
 from ..saving.keras_archive import load_model, save_model
 from ..saving.keras_bridge import from_keras
-from .demo import serve_demo

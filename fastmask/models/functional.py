@@ -11,11 +11,15 @@ import functools
 
 import numpy as np
 
-from .._graph import KerasHistory, Node, Operation, flatten, map_structure, pack_as
-from .._tensor import KerasTensor, get_mask, plain, standardize_dtype, with_mask
-from ..layers.input_layer import InputLayer
+from .. import ops
+from ..core.naming import to_snake_case
+from ..core.operation import KerasHistory, Node, Operation, _FunctionOp
+from ..core.serialization import deserialize, serialize
+from ..core.shape_inference import any_symbolic, compute_output_spec
+from ..core.tensor import KerasTensor, get_mask, plain, standardize_dtype, with_mask
+from ..core.tree import flatten, map_structure, pack_as
+from ..layers.core.input_layer import InputLayer
 from ..layers.layer import Layer
-from ..layers.serialization import deserialize, serialize
 from .model import Model
 
 __all__ = ["Functional", "functional_from_config"]
@@ -27,8 +31,6 @@ class _KerasOp(Operation):
     replayed with the `fastmask.ops` function of the same (snake_case) name."""
 
     def __init__(self, class_name, module, config):
-        from .. import ops
-        from .._graph import to_snake_case
         config = dict(config or {})
         super().__init__(name=config.pop("name", None))
         fn = getattr(ops, to_snake_case(class_name), None)
@@ -39,7 +41,6 @@ class _KerasOp(Operation):
         self.fn = functools.partial(fn, **config) if config else fn
 
     def __call__(self, *args, **kwargs):
-        from .._graph import any_symbolic, compute_output_spec
         if any_symbolic(args, kwargs):
             outputs = compute_output_spec(self.fn, *args, **kwargs)
             Node(self, args, kwargs, outputs)
@@ -352,7 +353,6 @@ class Functional(Model):
             if isinstance(op, Layer):
                 outputs = op.compute_output_spec(*args, **kwargs)
             else:
-                from .._graph import compute_output_spec
                 outputs = compute_output_spec(op.fn, *args, **kwargs)
             for x, y in zip(node.outputs, flatten(outputs)):
                 values[id(x)] = y
@@ -369,8 +369,14 @@ class Functional(Model):
 
     # ------------------------------------------------------------------ config
 
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        keys = ("name", "layers", "input_layers", "output_layers")
+        if all(k in config for k in keys):
+            return functional_from_config(cls, config, custom_objects)
+        return super().from_config(config, custom_objects)
+
     def get_config(self):
-        from .._graph import _FunctionOp
         for op in self._operations:
             if isinstance(op, _FunctionOp) and not isinstance(op, _KerasOp):
                 raise NotImplementedError(

@@ -4,7 +4,7 @@ A model is a `Layer`: calling it runs its layers with Keras's mask rules. It
 adds `predict`, `summary`, `get_layer`, `save` (a Keras 3 `.keras` archive),
 `save_weights`/`load_weights` (Keras's `.weights.h5` layout, or a
 `.weights.npz` file: one array per weight, in `model.weights` order) and
-config round trips. Models pickle (see `fastmask.saving.pickling`).
+config round trips. Models pickle (see `fastmask/layers/pickling.py`).
 
 A model has no `compute_mask`: like Keras, it does not "support masking"
 itself (a masked input to a model emits Keras's warning), but its outputs
@@ -17,11 +17,18 @@ import time
 
 import numpy as np
 
-from .._graph import flatten, pack_as
-from .._tensor import get_mask, plain, with_mask
+from ..core import registry
+from ..core.tensor import get_mask, plain, with_mask
+from ..core.tree import flatten, pack_as
 from ..layers.layer import Layer
 
 __all__ = ["Model", "Progbar"]
+
+
+def _functional():
+    """The `Functional` class (models/functional.py builds on this module: it is looked up
+    in the registry, not imported)."""
+    return registry.builtin_class("Functional")
 
 
 def _is_functional_args(args, kwargs):
@@ -41,7 +48,7 @@ class Model(Layer):
 
     def __new__(cls, *args, **kwargs):
         if _is_functional_args(args, kwargs):
-            from .functional import Functional
+            Functional = _functional()
             if cls is Model:
                 return Functional.__new__(Functional, *args, **kwargs)
             if not issubclass(cls, Functional):
@@ -53,8 +60,7 @@ class Model(Layer):
 
     def __init__(self, *args, **kwargs):
         if _is_functional_args(args, kwargs):
-            from .functional import Functional
-            Functional.__init__(self, *args, **kwargs)
+            _functional().__init__(self, *args, **kwargs)
         else:
             Layer.__init__(self, *args, **kwargs)
 
@@ -270,12 +276,10 @@ class Model(Layer):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from .functional import Functional, functional_from_config
         keys = ("name", "layers", "input_layers", "output_layers")
-        if all(k in config for k in keys) and (cls in (Model, Functional)
-                                               or issubclass(cls, Functional)):
-            return functional_from_config(cls if cls is not Model else Functional, config,
-                                          custom_objects)
+        if cls is Model and all(k in config for k in keys):
+            # A Functional config (Functional.from_config rebuilds it and its subclasses).
+            return _functional().from_config(config, custom_objects)
         try:
             return cls(**{k: v for k, v in config.items()
                           if k not in ("trainable", "dtype") or k in _init_params(cls)})

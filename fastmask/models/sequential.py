@@ -8,11 +8,11 @@ Masks propagate between the layers exactly as in a Functional model.
 """
 import numpy as np
 
-from .._graph import flatten
-from .._tensor import KerasTensor, get_mask, standardize_shape
-from ..layers.input_layer import InputLayer
+from ..core.serialization import deserialize, serialize
+from ..core.tensor import KerasTensor, get_mask, standardize_shape
+from ..core.tree import flatten
+from ..layers.core.input_layer import InputLayer
 from ..layers.layer import Layer
-from ..layers.serialization import deserialize, serialize
 from .functional import Functional
 from .model import Model
 

@@ -3,6 +3,9 @@ import textwrap
 
 import numpy as np
 
+from ..core import registry
+from ..layers.core.input_layer import InputLayer
+
 __all__ = ["print_summary", "readable_memory_size"]
 
 
@@ -27,9 +30,9 @@ def _shape_str(x):
 
 
 def _rows(model):
-    from ..layers.input_layer import InputLayer
-    from .functional import Functional
-    from .sequential import Sequential
+    # The model classes are looked up (model.py imports this module: no import back).
+    Functional = registry.builtin_class("Functional")
+    Sequential = registry.builtin_class("Sequential")
     functional = None
     if isinstance(model, Sequential):
         functional = model._functional

@@ -10,17 +10,16 @@
   (alias `register_serializable`), `custom_objects=` or `custom_object_scope`.
   Register the fastmask twin of a Keras layer under the Keras layer's name;
   its `supports_masking` and `compute_mask` come back with it.
-* Layers and models pickle (`pickling`), so they run in Dask workers
-  (`fastmask.dask.predict`).
+* Layers and models pickle (`fastmask/layers/pickling.py`), so they run in
+  Dask workers (`fastmask.dask.predict`).
 
 h5py is needed for `.keras` and `.weights.h5` files (`pip install fastmask[keras]`).
 """
-from ..layers.serialization import (CustomObjectScope, custom_object_scope,
-                                    deserialize as deserialize_keras_object,
-                                    get_custom_objects, get_registered_name,
-                                    get_registered_object, register_keras_serializable,
-                                    register_serializable,
-                                    serialize as serialize_keras_object)
+from ..core.registry import (CustomObjectScope, custom_object_scope, get_custom_objects,
+                             get_registered_name, get_registered_object,
+                             register_keras_serializable, register_serializable)
+from ..core.serialization import deserialize as deserialize_keras_object
+from ..core.serialization import serialize as serialize_keras_object
 from .keras_archive import load_model, save_model
 from .keras_bridge import from_keras
 from .keras_h5 import WeightsFileError

@@ -20,7 +20,8 @@ import zipfile
 import zlib
 
 from .. import __version__
-from ..layers.serialization import custom_object_scope, deserialize, safe_mode_scope, serialize
+from ..core.registry import custom_object_scope, safe_mode_scope
+from ..core.serialization import deserialize, serialize
 from .keras_h5 import assign_weights, read_weights_h5, require_h5py, save_weights_h5
 
 __all__ = ["save_model", "load_model", "KERAS_VERSION"]

@@ -10,7 +10,8 @@ import json
 
 import numpy as np
 
-from ..layers.serialization import custom_object_scope, deserialize, safe_mode_scope
+from ..core.registry import custom_object_scope, safe_mode_scope
+from ..core.serialization import deserialize
 from .keras_h5 import assign_weights
 
 __all__ = ["from_keras", "keras_weight_entries"]

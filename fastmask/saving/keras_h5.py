@@ -35,9 +35,9 @@ import warnings
 
 import numpy as np
 
-from .._graph import to_snake_case
+from ..core.naming import to_snake_case
+from ..core.registry import _NAMES, builtin_class
 from ..layers.layer import Layer
-from ..layers.serialization import _NAMES
 
 __all__ = ["require_h5py", "weight_paths", "save_weights_h5", "read_weights_h5",
            "assign_weights", "WeightsFileError"]
@@ -70,12 +70,12 @@ _EXTRA_SKIP = {"Layer": set(),
 
 
 def _obj_type(obj):
-    from ..models.functional import Functional
-    from ..models.sequential import Sequential
-    if isinstance(obj, Sequential):
-        return "Sequential"
-    if isinstance(obj, Functional):
-        return "Functional"
+    """The kind of `obj` in Keras's walk: "Sequential", "Functional" or "Layer" (the model
+    classes are looked up in the registry: saving imports no model)."""
+    for name in ("Sequential", "Functional"):
+        cls = builtin_class(name)
+        if cls is not None and isinstance(obj, cls):
+            return name
     return "Layer"
 
 

@@ -3,9 +3,9 @@ import warnings
 
 import numpy as np
 
-from .._tensor import plain
-from ..kernels.softmax import masked_softmax
-from .layer import Layer
+from ...core.tensor import plain
+from ...kernels.softmax import masked_softmax
+from ..layer import Layer
 
 __all__ = ["Softmax"]
 

@@ -1,10 +1,10 @@
 """`Attention`: Luong-style dot-product attention with Keras's mask semantics."""
 import numpy as np
 
-from .._tensor import KerasTensor, plain
-from ..kernels import attention as _att
-from ..kernels import softmax as _sm
-from .layer import Layer
+from ...core.tensor import KerasTensor, plain
+from ...kernels import attention as _att
+from ...kernels import softmax as _sm
+from ..layer import Layer
 
 __all__ = ["Attention"]
 

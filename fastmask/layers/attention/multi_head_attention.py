@@ -3,11 +3,11 @@ import math
 
 import numpy as np
 
-from .. import activations, initializers
-from .._config import blas_threads, effective_num_threads
-from .._tensor import KerasTensor, get_mask, plain
-from ..kernels import attention as _att
-from .layer import Layer
+from ... import activations, initializers
+from ...kernels._threads import blas_threads, effective_num_threads
+from ...core.tensor import KerasTensor, get_mask, plain
+from ...kernels import attention as _att
+from ..layer import Layer
 
 __all__ = ["MultiHeadAttention"]
 

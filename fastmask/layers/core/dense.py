@@ -3,8 +3,9 @@ import math
 
 import numpy as np
 
-from .. import activations, initializers
-from .layer import InputSpec, Layer
+from ... import activations, initializers
+from ..input_spec import InputSpec
+from ..layer import Layer
 
 __all__ = ["Dense"]
 

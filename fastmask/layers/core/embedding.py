@@ -3,9 +3,9 @@ import warnings
 
 import numpy as np
 
-from .. import initializers, kernels, ops
-from .._tensor import KerasTensor, with_mask
-from .layer import Layer
+from ... import initializers, kernels, ops
+from ...core.tensor import KerasTensor, with_mask
+from ..layer import Layer
 
 __all__ = ["Embedding"]
 

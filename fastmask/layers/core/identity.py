@@ -1,7 +1,7 @@
 """`Identity`: returns its input (the same object, so its mask survives)."""
-from .._graph import map_structure
-from .._tensor import KerasTensor
-from .layer import Layer
+from ...core.tree import map_structure
+from ...core.tensor import KerasTensor
+from ..layer import Layer
 
 __all__ = ["Identity"]
 

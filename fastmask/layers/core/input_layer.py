@@ -1,7 +1,7 @@
 """`InputLayer` and `fastmask.Input`: the entry points of Functional models."""
-from .._graph import Node
-from .._tensor import KerasTensor, standardize_dtype, standardize_shape
-from .layer import Layer
+from ...core.operation import Node
+from ...core.tensor import KerasTensor, standardize_dtype, standardize_shape
+from ..layer import Layer
 
 __all__ = ["InputLayer", "Input"]
 

@@ -1,10 +1,12 @@
 """`Lambda`: wrap a function as a layer (mask dropped unless `mask=` is given)."""
 import inspect
 
-from .._graph import compute_output_spec, flatten, map_structure
-from .._tensor import KerasTensor
-from .layer import Layer
-from .serialization import deserialize_function, serialize_function
+from ... import activations
+from ...core.serialization import deserialize_function, serialize_function
+from ...core.shape_inference import compute_output_spec
+from ...core.tensor import KerasTensor
+from ...core.tree import flatten, map_structure
+from ..layer import Layer
 
 __all__ = ["Lambda"]
 
@@ -85,7 +87,7 @@ class Lambda(Layer):
     def from_config(cls, config, custom_objects=None, safe_mode=True):
         config = dict(config)
         config["function"] = deserialize_function(config["function"], custom_objects,
-                                                  safe_mode)
+                                                  safe_mode, fallback=activations.get)
         if isinstance(config.get("output_shape"), dict):
             config["output_shape"] = deserialize_function(config["output_shape"],
                                                           custom_objects, safe_mode)

@@ -1,9 +1,9 @@
 """`Masking`: mask the timesteps whose features all equal `mask_value` (and zero them)."""
 import numpy as np
 
-from .. import kernels, ops
-from .._tensor import KerasTensor, with_mask
-from .layer import Layer
+from ... import kernels, ops
+from ...core.tensor import KerasTensor, with_mask
+from ..layer import Layer
 
 __all__ = ["Masking"]
 

@@ -1,8 +1,8 @@
 """`LayerNormalization` (the mask passes through; every step is normalized)."""
 import numpy as np
 
-from .. import initializers
-from .layer import Layer
+from ... import initializers
+from ..layer import Layer
 
 __all__ = ["LayerNormalization"]
 

@@ -1,14 +1,11 @@
-"""`GlobalAveragePooling1D` and `GlobalMaxPooling1D` over masked sequences."""
-import math
-
+"""Base of the global 1D poolings: (batch, steps, features) -> (batch, features)."""
 import numpy as np
 
-from .._tensor import plain
-from ..kernels.pooling import masked_max, masked_mean
-from .layer import InputSpec, Layer
-from .layer import _signature_of
+from ...core.tensor import plain
+from ..input_spec import InputSpec
+from ..layer import Layer
 
-__all__ = ["GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D"]
+__all__ = []
 
 
 def _data_format(data_format):
@@ -64,93 +61,3 @@ class _GlobalPooling1D(Layer):
 
     def compute_mask(self, inputs, mask=None):
         return None   # the steps axis is reduced: no output mask
-
-
-class GlobalAveragePooling1D(_GlobalPooling1D):
-    """Average over the (kept) time steps; supports masking, output has no mask.
-
-    Keras's result for a sample whose steps are all masked is 0/0 = NaN, and
-    that stays the default here; `empty_value=0.0` (or any number) gives a
-    defined result instead. One pass over the input; masked steps are not read.
-
-    >>> import numpy as np, fastmask
-    >>> x = np.array([[[1.], [2.], [100.]], [[3.], [5.], [7.]]])
-    >>> m = np.array([[True, True, False], [False, False, False]])
-    >>> fastmask.layers.GlobalAveragePooling1D()(x, mask=m)
-    array([[1.5],
-           [nan]], dtype=float32)
-    >>> fastmask.layers.GlobalAveragePooling1D(empty_value=0.0)(x, mask=m)
-    array([[1.5],
-           [0. ]], dtype=float32)
-
-    Args:
-        data_format: "channels_last" (batch, steps, features; default) or
-            "channels_first" (batch, features, steps).
-        keepdims: keep the steps axis with length 1.
-        empty_value: result for a sample with no kept step (default NaN, as Keras).
-
-    Call arguments:
-        inputs: 3D array. mask: optional (batch, steps) bool array.
-    """
-
-    def __init__(self, data_format=None, keepdims=False, empty_value=math.nan, **kwargs):
-        super().__init__(data_format=data_format, keepdims=keepdims, **kwargs)
-        self._set_empty_value(empty_value)
-        self.supports_masking = True
-
-    def call(self, inputs, mask=None):
-        return self._masked(masked_mean, inputs, mask)
-
-    def get_config(self):
-        config = super().get_config()
-        if not math.isnan(self.empty_value):
-            config["empty_value"] = self.empty_value
-        return config
-
-
-class GlobalMaxPooling1D(_GlobalPooling1D):
-    """Max over the time steps.
-
-    Keras's layer ignores the mask: padded steps count in the max, and an
-    input mask is dropped with Keras's warning (an explicit `mask=` is a
-    TypeError). That is the default here. With `masked=True` the max runs over
-    the kept steps only (what Keras users have long asked for); a sample with
-    no kept step gets `empty_value` (default 0.0); NaN propagates as in NumPy.
-    The output has no mask in both modes.
-
-    Args:
-        data_format: "channels_last" (default) or "channels_first".
-        keepdims: keep the steps axis with length 1.
-        masked: take the mask into account (default False, as Keras).
-        empty_value: result for a fully masked sample when masked=True.
-
-    Call arguments:
-        inputs: 3D array. mask (masked=True only): optional (batch, steps) bool.
-    """
-
-    def __init__(self, data_format=None, keepdims=False, masked=False, empty_value=0.0,
-                 **kwargs):
-        super().__init__(data_format=data_format, keepdims=keepdims, **kwargs)
-        self._set_empty_value(empty_value)
-        self.masked = bool(masked)
-        self.supports_masking = self.masked    # Keras: False (mask dropped, with a warning)
-        if self.masked:
-            # A `call` with a `mask` parameter, so that the mask reaches it.
-            self.call = self._masked_call
-            self._call_info = _signature_of(GlobalMaxPooling1D._masked_call)
-
-    def call(self, inputs):
-        return self._cast(np.max(plain(inputs), axis=self._steps_axis, keepdims=self.keepdims))
-
-    def _masked_call(self, inputs, mask=None):
-        return self._masked(masked_max, inputs, mask)
-
-    def get_config(self):
-        config = super().get_config()
-        if self.masked:
-            config.update(masked=True, empty_value=self.empty_value)
-        return config
-
-
-GlobalAvgPool1D = GlobalAveragePooling1D
-GlobalMaxPool1D = GlobalMaxPooling1D

@@ -1,7 +1,7 @@
 """`Dropout`: identity at inference, seeded inverted dropout with `training=True`."""
 import numpy as np
 
-from .layer import Layer
+from ..layer import Layer
 
 __all__ = ["Dropout"]
 

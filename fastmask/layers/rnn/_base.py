@@ -11,8 +11,10 @@ import numpy as np
 
 from ... import activations, initializers
 from ...kernels import recurrent as _kr
-from ..layer import Layer, constructor_config
-from .rnn import RNN, DropoutRNNCell
+from ..layer import Layer
+from ..layer_config import constructor_config
+from .dropout_rnn_cell import DropoutRNNCell
+from .rnn import RNN
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -178,7 +180,7 @@ class KernelRNN(RNN):
 
     def __init__(self, cell, use_cudnn="auto", **kwargs):
         super().__init__(cell, **kwargs)
-        from ..layer import InputSpec
+        from ..input_spec import InputSpec
         self.input_spec = InputSpec(ndim=3)
         if use_cudnn not in ("auto", True, False):
             raise ValueError("Invalid valid received for argument `use_cudnn`. Expected one "

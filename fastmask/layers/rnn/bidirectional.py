@@ -3,9 +3,10 @@ import copy
 
 import numpy as np
 
-from ..._graph import flatten
-from ..layer import Layer, constructor_config
-from ..serialization import deserialize, serialize
+from ...core.tree import flatten
+from ..layer import Layer
+from ..layer_config import constructor_config
+from ...core.serialization import deserialize, serialize
 
 __all__ = ["Bidirectional"]
 

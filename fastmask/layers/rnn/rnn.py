@@ -1,4 +1,4 @@
-"""`RNN` (any cell), `StackedRNNCells`, the generic loop and the cells' dropout helper.
+"""`RNN` (any cell) and the generic loop.
 
 `RNN(cell)` runs Keras 3.15.1's generic loop (`keras/src/backend/numpy/rnn.py`)
 in Python for custom cells, and the compiled masked kernels of
@@ -8,15 +8,14 @@ is not float32/float64): the same numbers, without computing masked steps.
 """
 import numpy as np
 
-from ..._graph import flatten, map_structure, pack_as
-from ..layer import Layer, constructor_config
-from ..serialization import deserialize, serialize
+from ...core.serialization import deserialize, serialize
+from ...core.tree import flatten, map_structure, pack_as
+from ..layer import Layer
+from ..layer_config import constructor_config
+from .dropout_rnn_cell import DropoutRNNCell
+from .stacked_rnn_cells import StackedRNNCells, _is_nested
 
-__all__ = ["RNN", "StackedRNNCells", "DropoutRNNCell", "rnn_loop"]
-
-
-def _is_nested(x):
-    return isinstance(x, (list, tuple, dict))
+__all__ = ["RNN", "rnn_loop"]
 
 
 def _plain(x):
@@ -89,136 +88,6 @@ def rnn_loop(step_function, inputs, initial_states, go_backwards=False, mask=Non
     if not return_all_outputs:
         outputs = outputs[-1:]
     return last, np.swapaxes(outputs, 0, 1), states
-
-
-class DropoutRNNCell:
-    """Dropout masks of a cell, drawn once per RNN call and reused at every step.
-
-    Masks are inverted dropout (kept units scaled by 1 / (1 - rate)) from the
-    cell's own NumPy generator (seeded by `seed`; numbers differ from Keras's).
-    Cells with `dropout_mask_count` (implementation 1) get one mask per gate.
-    """
-
-    def _rng_for_dropout(self):
-        rng = getattr(self, "_dropout_rng", None)
-        if rng is None:
-            rng = self._dropout_rng = np.random.default_rng(self.seed)
-        return rng
-
-    def _create_dropout_mask(self, step_input, rate):
-        count = getattr(self, "dropout_mask_count", None)
-        rng = self._rng_for_dropout()
-        x = np.asarray(step_input)
-
-        def one():
-            keep = rng.random(x.shape) >= rate
-            return (keep / x.dtype.type(1 - rate)).astype(x.dtype) if rate < 1 \
-                else np.zeros(x.shape, x.dtype)
-        return one() if count is None else [one() for _ in range(count)]
-
-    def get_dropout_mask(self, step_input):
-        if getattr(self, "_dropout_mask", None) is None and self.dropout > 0:
-            self._dropout_mask = self._create_dropout_mask(step_input, self.dropout)
-        return getattr(self, "_dropout_mask", None)
-
-    def get_recurrent_dropout_mask(self, step_input):
-        if getattr(self, "_recurrent_dropout_mask", None) is None and self.recurrent_dropout > 0:
-            self._recurrent_dropout_mask = self._create_dropout_mask(
-                step_input, self.recurrent_dropout)
-        return getattr(self, "_recurrent_dropout_mask", None)
-
-    def reset_dropout_mask(self):
-        self._dropout_mask = None
-
-    def reset_recurrent_dropout_mask(self):
-        self._recurrent_dropout_mask = None
-
-
-class StackedRNNCells(Layer):
-    """Wraps a list of cells so that `RNN` runs them as one cell (Keras semantics).
-
-    The output of each cell feeds the next; states are the list of the cells'
-    states. Used by `RNN([cell1, cell2, ...])` (generic Python loop).
-    """
-
-    def __init__(self, cells, **kwargs):
-        super().__init__(**kwargs)
-        for cell in cells:
-            if "call" not in dir(cell):
-                raise ValueError("All cells must have a `call` method. "
-                                 f"Received cell without a `call` method: {cell}")
-            if "state_size" not in dir(cell):
-                raise ValueError("All cells must have a `state_size` attribute. "
-                                 f"Received cell without a `state_size`: {cell}")
-        self.cells = list(cells)
-
-    @property
-    def state_size(self):
-        return [c.state_size for c in self.cells]
-
-    @property
-    def output_size(self):
-        last = self.cells[-1]
-        if getattr(last, "output_size", None) is not None:
-            return last.output_size
-        if isinstance(last.state_size, (list, tuple)):
-            return last.state_size[0]
-        return last.state_size
-
-    def get_initial_state(self, batch_size=None):
-        out = []
-        for cell in self.cells:
-            fn = getattr(cell, "get_initial_state", None)
-            if fn:
-                out.append(fn(batch_size=batch_size))
-            elif isinstance(cell.state_size, int):
-                out.append(np.zeros((batch_size, cell.state_size), self.compute_dtype))
-            else:
-                out.append([np.zeros((batch_size, d), self.compute_dtype)
-                            for d in cell.state_size])
-        return out
-
-    def call(self, inputs, states, training=False, **kwargs):
-        new_states = []
-        for cell, cell_states in zip(self.cells, states):
-            state_is_list = _is_nested(cell_states)
-            cell_states = list(cell_states) if state_is_list else [cell_states]
-            if isinstance(cell, Layer) and cell._call_info.has_training:
-                kwargs["training"] = training
-            else:
-                kwargs.pop("training", None)
-            call_fn = cell.__call__ if callable(cell) else cell.call
-            inputs, cell_states = call_fn(inputs, cell_states, **kwargs)
-            if not _is_nested(cell_states):
-                cell_states = [cell_states]
-            if len(cell_states) == 1 and not state_is_list:
-                cell_states = cell_states[0]
-            new_states.append(cell_states)
-        if len(new_states) == 1:
-            new_states = new_states[0]
-        return inputs, new_states
-
-    def build(self, input_shape):
-        for cell in self.cells:
-            if isinstance(cell, Layer) and not cell.built:
-                cell.build(input_shape)
-                cell.built = True
-            if getattr(cell, "output_size", None) is not None:
-                output_dim = cell.output_size
-            elif isinstance(cell.state_size, (list, tuple)):
-                output_dim = cell.state_size[0]
-            else:
-                output_dim = cell.state_size
-            input_shape = (flatten(input_shape)[0], output_dim)
-
-    def get_config(self):
-        return {**super().get_config(), "cells": [serialize(c) for c in self.cells]}
-
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        cells = [deserialize(c, custom_objects=custom_objects) for c in config.pop("cells")]
-        return cls(cells, **config)
 
 
 class RNN(Layer):
@@ -338,7 +207,7 @@ class RNN(Layer):
                 self._create_state_variables(sequences_shape[0])
 
     def _create_state_variables(self, batch_size):
-        from ..._tensor import Variable
+        from ...core.tensor import Variable
         initial = self.get_initial_state(batch_size)
         self.states = map_structure(
             lambda v: Variable.create(np.asarray(v, dtype=self.variable_dtype),

@@ -1,0 +1,78 @@
+"""Dtype policies: a layer's compute and variable dtypes ("float32", "mixed_float16", ...).
+
+`get_policy(dtype)` accepts None, a dtype name or object, a policy or its
+serialized dict, and returns one shared `DTypePolicy` per name.
+"""
+import numpy as np
+
+from .tensor import standardize_dtype
+
+__all__ = ["DTypePolicy", "get_policy"]
+
+
+class DTypePolicy:
+    """A layer's compute and variable dtypes ("float32", "mixed_float16", ...)."""
+
+    def __init__(self, name=None):
+        name = "float32" if name is None else name
+        if not isinstance(name, str):
+            raise TypeError(f"'name' must be a string, such as 'mixed_float16'. "
+                            f"Received: name={name} (of type {type(name)})")
+        if name.startswith("mixed_"):
+            compute = name[len("mixed_"):]
+            variable = "float32"
+        else:
+            compute = variable = name
+        try:
+            compute, variable = standardize_dtype(compute), standardize_dtype(variable)
+        except (ValueError, TypeError):
+            raise ValueError(f"Cannot convert '{name}' to a mixed precision or dtype "
+                             "policy; NumPy has no such dtype.") from None
+        self._name = name
+        self._compute_dtype = compute
+        self._variable_dtype = variable
+        self._compute_np = np.dtype(compute)
+
+    name = property(lambda self: self._name)
+    compute_dtype = property(lambda self: self._compute_dtype)
+    variable_dtype = property(lambda self: self._variable_dtype)
+    quantization_mode = None
+
+    def __repr__(self):
+        return f'<DTypePolicy "{self._name}">'
+
+    def __eq__(self, other):
+        return isinstance(other, DTypePolicy) and other.name == self.name
+
+    def __hash__(self):
+        return hash(self._name)
+
+    def get_config(self):
+        return {"name": self._name}
+
+    def serialize(self):
+        """Keras's serialized form (what `Layer.get_config()["dtype"]` holds)."""
+        return {"module": "keras", "class_name": "DTypePolicy",
+                "config": {"name": self._name}, "registered_name": None}
+
+
+_POLICIES = {}
+
+
+def get_policy(dtype):
+    """DTypePolicy from None, a dtype name/object, a policy, or its serialized dict."""
+    if isinstance(dtype, DTypePolicy):
+        return dtype
+    if isinstance(dtype, dict):
+        dtype = dtype.get("config", {}).get("name", dtype.get("name"))
+    elif dtype is not None and not isinstance(dtype, str):
+        name = getattr(dtype, "name", None)  # e.g. a Keras DTypePolicy
+        if isinstance(name, str) and not isinstance(dtype, np.dtype):
+            dtype = name
+        else:
+            dtype = standardize_dtype(dtype)
+    key = "float32" if dtype is None else dtype
+    policy = _POLICIES.get(key)
+    if policy is None:
+        policy = _POLICIES[key] = DTypePolicy(key)
+    return policy

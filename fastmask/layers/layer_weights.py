@@ -1,0 +1,201 @@
+"""Layer weights and sublayer tracking: `add_weight`, `weights`, `get/set_weights`."""
+import numpy as np
+
+from .. import initializers as _initializers
+from ..core.naming import auto_name
+from ..core.tensor import Variable, standardize_dtype, standardize_shape
+
+__all__ = ["LayerWeightsMixin"]
+
+
+class LayerWeightsMixin:
+    """`Layer`'s weights, `trainable` and sublayer tracking (see `fastmask.layers.Layer`)."""
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        value = bool(value)
+        self._trainable = value
+        for v in self._trainable_variables:
+            v.trainable = value
+        for layer in self._layers:
+            layer.trainable = value
+
+    # ------------------------------------------------------------------ tracking
+
+    @property
+    def _layers(self):
+        """Sublayers assigned as attributes (directly or in lists/tuples/dicts), in order."""
+        found, seen = [], set()
+
+        def visit(v, depth=0):
+            if isinstance(v, LayerWeightsMixin):   # a Layer
+                if id(v) not in seen and v is not self:
+                    seen.add(id(v))
+                    found.append(v)
+            elif depth < 3 and isinstance(v, (list, tuple)):
+                for item in v:
+                    visit(item, depth + 1)
+            elif depth < 3 and isinstance(v, dict):
+                for item in v.values():
+                    visit(item, depth + 1)
+
+        for key, value in self.__dict__.items():
+            if key in ("_inbound_nodes", "_outbound_nodes", "_auto_config"):
+                continue
+            visit(value)
+        return found
+
+    def _flatten_layers(self, include_self=True, recursive=True):
+        layers = [self] if include_self else []
+        seen = set()
+        queue = list(self._layers)
+        while queue:
+            layer = queue.pop(0)
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            layers.append(layer)
+            if recursive:
+                queue = layer._layers + queue
+        return layers
+
+    # ------------------------------------------------------------------ weights
+
+    def add_weight(self, *args, shape=None, initializer=None, dtype=None, trainable=True,
+                   autocast=True, regularizer=None, constraint=None, aggregation="none",
+                   overwrite_with_gradient=False, name=None):
+        """Create a weight (`fastmask.Variable`) owned by this layer.
+
+        Args:
+            shape: shape tuple (default `()`); at most 3 positional arguments
+                `(shape, initializer, dtype)` are accepted, as in Keras 3.
+            initializer: name or `fastmask.initializers` object; default
+                "glorot_uniform" for floats, "zeros" otherwise.
+            dtype: default the layer's variable dtype (float32).
+            trainable: listed in `trainable_weights` (else `non_trainable_weights`).
+            name: weight name (its path is "<layer name>/<name>").
+        """
+        self._check_super_called()
+        if args:
+            if len(args) > 3:
+                raise TypeError("add_weight() takes at most 3 positional arguments "
+                                f"but {len(args)} were given.")
+            if isinstance(args[0], str):
+                raise ValueError("`name` must be passed as a keyword argument. "
+                                 f"Received: add_weight('{args[0]}', ...). "
+                                 f"Use: add_weight(shape=..., name='{args[0]}').")
+            if shape is not None:
+                raise ValueError("`shape` was passed both positionally and as a keyword argument.")
+            shape = args[0]
+            if len(args) > 1:
+                if initializer is not None:
+                    raise ValueError("`initializer` was passed both positionally and as "
+                                     "a keyword argument.")
+                initializer = args[1]
+            if len(args) > 2:
+                if dtype is not None:
+                    raise ValueError("`dtype` was passed both positionally and as a "
+                                     "keyword argument.")
+                dtype = args[2]
+        shape = () if shape is None else shape
+        try:
+            shape = standardize_shape(shape)
+        except ValueError as e:
+            raise ValueError(f"Layer '{self.name}': invalid weight shape. {e} "
+                             f"Received: shape={shape}") from None
+        if None in shape:
+            raise ValueError(f"Layer '{self.name}': weight shapes must be fully defined. "
+                             f"Received: shape={shape}")
+        dtype = standardize_dtype(dtype) if dtype is not None else self.variable_dtype
+        if initializer is None:
+            initializer = "glorot_uniform" if "float" in dtype else "zeros"
+        init = _initializers.get(initializer)
+        value = np.asarray(init(shape, dtype=dtype), dtype=dtype)
+        if value.shape != shape:
+            value = np.broadcast_to(value, shape)
+        if name is None:
+            name = auto_name("variable")
+        var = Variable.create(value, name=name, trainable=trainable,
+                              path=f"{self.name}/{name}")
+        var.regularizer = regularizer
+        var.constraint = constraint
+        if trainable:
+            self._trainable_variables.append(var)
+        else:
+            self._non_trainable_variables.append(var)
+        return var
+
+    add_variable = add_weight
+
+    @property
+    def weights(self):
+        """All weights: own trainable, own non-trainable, then sublayers' (Keras order)."""
+        out, seen = [], set()
+        for w in self._trainable_variables + self._non_trainable_variables:
+            if id(w) not in seen:
+                seen.add(id(w))
+                out.append(w)
+        for layer in self._layers:
+            for w in layer.weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out
+
+    variables = weights
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        return [w for w in self.weights if w.trainable]
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return self.weights
+        return [w for w in self.weights if not w.trainable]
+
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    def get_weights(self):
+        """Copies of `layer.weights` as NumPy arrays (Keras order)."""
+        return [w.numpy() for w in self.weights]
+
+    def set_weights(self, weights):
+        """Set `layer.weights` from a list of arrays (same order, shapes and count)."""
+        layer_weights = self.weights
+        try:
+            n = len(weights)
+        except TypeError:
+            raise TypeError(f"`set_weights(weights)` on layer '{self.name}' expects a list "
+                            f"of arrays. Received: weights={weights!r}") from None
+        if len(layer_weights) != n:
+            raise ValueError(
+                f"You called `set_weights(weights)` on layer '{self.name}' with a weight "
+                f"list of length {n}, but the layer was expecting "
+                f"{len(layer_weights)} weights.")
+        values = []
+        for i, (variable, value) in enumerate(zip(layer_weights, weights)):
+            arr = np.asarray(value)
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(f"Layer {self.name}: weight {i} ('{variable.path}') must be "
+                                f"a numeric array. Received: dtype={arr.dtype}")
+            if variable.shape != arr.shape:
+                raise ValueError(f"Layer {self.name} weight shape {variable.shape} is not "
+                                 f"compatible with provided weight shape {arr.shape}.")
+            values.append(arr)
+        for variable, arr in zip(layer_weights, values):
+            variable.assign(arr)
+
+    def count_params(self):
+        if not self.built:
+            raise ValueError(f"You tried to call `count_params` on layer '{self.name}', "
+                             "but the layer isn't built. You can build it manually via: "
+                             "`layer.build(input_shape)`.")
+        return int(sum(int(np.prod(w.shape)) for w in self.weights))

@@ -1,0 +1,5 @@
+"""Pooling layers (Keras's `layers/pooling/`)."""
+from .global_average_pooling1d import GlobalAveragePooling1D, GlobalAvgPool1D
+from .global_max_pooling1d import GlobalMaxPooling1D, GlobalMaxPool1D
+
+__all__ = ["GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPooling1D", "GlobalMaxPool1D"]

@@ -1,4 +1,10 @@
-"""Kernels as plain functions: validated NumPy in, NumPy out, no Layer API needed."""
+"""Kernels as plain functions: validated NumPy in, NumPy out, no Layer API needed.
+
+Each wrapper `<family>.py` sits beside its Cython kernel `_<family>.pyx` (built as
+`fastmask.kernels._<family>`; C headers in `csrc/`). Shared pieces: `_validation.py`
+(argument checks), `_threads.py` (thread counts, BLAS limits), `_openmp_helpers`,
+`_cython_blas`, `_typedefs.pxd`. The padding kernel's wrapper is `fastmask.utils`.
+"""
 from .masking import masking, masking_mask, embedding
 from .recurrent import lstm, gru, simple_rnn
 from .softmax import masked_softmax

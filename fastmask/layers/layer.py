@@ -104,19 +104,21 @@ from functools import wraps
 import numpy as np
 
 from ..core import registry
-from ..core.dtype_policy import get_policy
+from ..core.dtype_policy import DTypePolicy, get_policy  # noqa: F401  (DTypePolicy: re-export)
 from ..core.operation import CALL_CONTEXT, Node, Operation
 from ..core.shape_inference import compute_output_spec
 from ..core.tensor import KerasTensor, Tensor, get_mask, with_mask
 from ..core.tree import flatten, map_structure
 from .call_signature import _default, _is_default, _is_tensor_arg, _shape_of, _signature_of
-from .input_spec import _assert_input_compatibility
-from .layer_config import LayerConfigMixin
+from .input_spec import InputSpec, _assert_input_compatibility  # noqa: F401  (InputSpec: re-export)
+from .layer_config import LayerConfigMixin, constructor_config  # noqa: F401  (re-export)
 from .layer_masking import LayerMaskingMixin
 from .layer_weights import LayerWeightsMixin
 from .pickling import reduce_layer
 
-__all__ = ["Layer"]
+# InputSpec, DTypePolicy and constructor_config live in input_spec.py, core/dtype_policy.py
+# and layer_config.py; they are importable from here too, as before the split.
+__all__ = ["Layer", "InputSpec", "DTypePolicy"]
 
 # Held while a layer builds, so that threads making the first call of an unbuilt
 # layer at the same time build it once (one set of weights). Reentrant: building a

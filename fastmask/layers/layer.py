@@ -109,6 +109,7 @@ from .._graph import (CALL_CONTEXT, Node, Operation, auto_name, compute_output_s
                       flatten, map_structure, pack_as)
 from .._tensor import (KerasTensor, Tensor, Variable, get_mask, standardize_dtype,
                        standardize_shape, with_mask)
+from .._validation import check_mask_values
 
 __all__ = ["Layer", "InputSpec", "DTypePolicy"]
 
@@ -933,18 +934,23 @@ class Layer(Operation):
             first = next(iter(arguments.values()))
             _assert_input_compatibility(self._input_spec, first, self.name)
 
+    def _check_mask_values(self, masks, name="mask"):
+        """Every non-bool ndarray in `masks` (nested) is a valid mask (`check_mask_values`):
+        a str/complex/object mask is a TypeError and a NaN mask a ValueError naming
+        this layer, whether the mask was passed or came with the input."""
+        if isinstance(masks, (list, tuple, dict)):
+            items = masks.items() if isinstance(masks, dict) else enumerate(masks)
+            for key, m in items:
+                self._check_mask_values(m, f"{name}[{key!r}]")
+        elif isinstance(masks, np.ndarray) and masks.dtype != bool:
+            check_mask_values(masks, name, f"Layer '{self.name}' (of type "
+                                           f"{self.__class__.__name__}): ")
+
     def _check_explicit_mask(self, x, mask):
         """Reject an explicit `mask=` that cannot belong to input `x` (clear errors)."""
         if isinstance(mask, (list, tuple)) or not isinstance(mask, np.ndarray) \
                 or not isinstance(x, np.ndarray):
             return
-        if mask.dtype.kind not in "biuf":
-            raise TypeError(f"Layer '{self.name}' (of type {self.__class__.__name__}) "
-                            "expects a boolean `mask`. Received: "
-                            f"mask of dtype {mask.dtype}")
-        if mask.dtype.kind == "f" and np.isnan(mask).any():
-            raise ValueError(f"Layer '{self.name}' (of type {self.__class__.__name__}): "
-                             "`mask` contains NaN; a mask must be boolean.")
         if self._check_mask_shape and (mask.ndim > x.ndim
                                        or tuple(mask.shape) != tuple(x.shape[:mask.ndim])):
             raise ValueError(
@@ -1053,15 +1059,22 @@ class Layer(Operation):
                 if (self._mask_from_first_arg and info.has_mask
                         and arguments["mask"] is None and first_arg is not None):
                     kwargs["mask"] = map_structure(get_mask, first_arg)
+            if not symbolic:
+                for k, v in kwargs.items():
+                    if k.endswith("mask") and v is not None:
+                        self._check_mask_values(v, k)
             mask_kw = kwargs.get("mask")
             if mask_kw is not None:
                 previous_mask = mask_kw
                 if given.get("mask") is not None and not symbolic:
                     self._check_explicit_mask(first_arg, mask_kw)
-            elif isinstance(first_arg, (list, tuple, dict)):
-                previous_mask = map_structure(get_mask, first_arg)
             else:
-                previous_mask = get_mask(first_arg)
+                if isinstance(first_arg, (list, tuple, dict)):
+                    previous_mask = map_structure(get_mask, first_arg)
+                else:
+                    previous_mask = get_mask(first_arg)
+                if not symbolic and previous_mask is not None:
+                    self._check_mask_values(previous_mask)
 
             # 7. Call.
             if symbolic:
@@ -1118,6 +1131,8 @@ class Layer(Operation):
             if info.has_training and value is not None:
                 kwargs["training"] = value
             previous_mask = get_mask(x)
+            if previous_mask is not None and getattr(previous_mask, "dtype", bool) != bool:
+                self._check_mask_values(previous_mask)
             if info.has_mask and info.mask_default_none:
                 kwargs["mask"] = previous_mask
             outputs = self.call(x, **kwargs) if kwargs else self.call(x)

@@ -6,6 +6,7 @@ import numpy as np
 from .. import activations, initializers
 from .._config import blas_threads, effective_num_threads
 from .._tensor import KerasTensor, get_mask, plain
+from .._validation import as_mask_array
 from ..kernels import attention as _att
 from .layer import Layer
 
@@ -227,7 +228,7 @@ class MultiHeadAttention(Layer):
                                                               (B, T)).view(bool)
         am = None
         if attention_mask is not None:
-            am = np.asarray(plain(attention_mask))
+            am = as_mask_array(plain(attention_mask), "attention_mask")
             am = am if am.dtype == bool else am.astype(bool)
         if self._sliding_window is not None:
             band = np.abs(np.arange(T)[:, None] - np.arange(S)[None, :]) < self._sliding_window

@@ -4,6 +4,7 @@ import copy
 import numpy as np
 
 from ..._graph import flatten
+from ..._validation import as_mask_array
 from ..layer import Layer, constructor_config
 from ..serialization import deserialize, serialize
 
@@ -145,8 +146,8 @@ class Bidirectional(Layer):
             return None
         if mask is not None:
             mask = flatten(mask)[0] if isinstance(mask, (list, tuple)) else mask
-            mask = np.asarray(np.ndarray.view(mask, np.ndarray) if isinstance(mask, np.ndarray)
-                              else mask)
+            mask = as_mask_array(np.ndarray.view(mask, np.ndarray) if isinstance(mask, np.ndarray)
+                                 else mask, "mask", f"Layer '{self.name}': ")
             if mask.shape != seq.shape[:2]:
                 return None
             mask = mask.astype(bool, copy=False)

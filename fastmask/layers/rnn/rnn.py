@@ -9,6 +9,7 @@ is not float32/float64): the same numbers, without computing masked steps.
 import numpy as np
 
 from ..._graph import flatten, map_structure, pack_as
+from ..._validation import as_mask_array
 from ..layer import Layer, constructor_config
 from ..serialization import deserialize, serialize
 
@@ -402,7 +403,7 @@ class RNN(Layer):
         if mask is not None:
             mask = flatten(mask)[0] if _is_nested(mask) else mask
         if mask is not None:
-            mask = np.asarray(_plain(mask))
+            mask = as_mask_array(_plain(mask), "mask", f"Layer '{self.name}': ")
             if mask.shape != sequences.shape[:2]:
                 raise ValueError(f"Layer '{self.name}': `mask` must have shape (batch, "
                                  f"timesteps) = {sequences.shape[:2]}. "

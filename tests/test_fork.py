@@ -4,7 +4,8 @@ GNU libgomp's thread team does not survive fork(): a child forked after its pare
 ran an OpenMP team of 2+ threads used to wait forever at its first parallel region
 (multiprocessing's default "fork" start method on Linux, gunicorn, Dask process
 workers). In such a child fastmask runs every kernel on one thread
-(`fastmask._config.in_forked_child()`), with the same results.
+(`in_forked_child()` of `fastmask._config`, `fastmask.kernels._threads` in the
+new layout), with the same results.
 
 Each scenario runs in a fresh interpreter (so this test process never becomes such a
 parent) under a timeout, and every child is joined with a timeout: a hang fails the
@@ -28,14 +29,29 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # A large matmul covers BLAS: OpenBLAS (pthreads build) re-creates its own threads
 # after fork (its pthread_atfork handler), so its calls stay multi-threaded.
 SCENARIO = textwrap.dedent('''
+    import importlib
     import multiprocessing as mp
     import sys
     import numpy as np
     import fastmask
-    from fastmask import _attention, _config, _pooling, _recurrent, _softmax
     from fastmask import kernels as K, layers as L, utils as U
     import fastmask.kernels.masking as _masking_mod
     import fastmask.utils as _utils_mod
+
+
+    def _module(*names):        # the kernels' modules, in either source layout
+        for name in names:
+            try:
+                return importlib.import_module(name)
+            except ImportError:
+                pass
+        raise ImportError(names)
+
+
+    _config = _module("fastmask.kernels._threads", "fastmask._config")
+    _attention, _pooling, _recurrent, _softmax = (
+        _module("fastmask.kernels." + n, "fastmask." + n)
+        for n in ("_attention", "_pooling", "_recurrent", "_softmax"))
 
     _pooling.MIN_BYTES_PER_THREAD = 1
     _softmax.MIN_ELEMENTS_PER_THREAD = 1
@@ -130,12 +146,19 @@ def test_forked_child_runs_every_kernel_family():
 
 def test_child_of_a_process_that_never_ran_threads_keeps_its_threads():
     code = textwrap.dedent('''
+        import importlib
         import multiprocessing as mp
         import fastmask
-        from fastmask import _config
+
+        def in_forked_child():
+            for name in ("fastmask.kernels._threads", "fastmask._config"):
+                try:
+                    return importlib.import_module(name).in_forked_child()
+                except ImportError:
+                    pass
 
         def child(q):
-            q.put((_config.in_forked_child(), fastmask.get_num_threads()))
+            q.put((in_forked_child(), fastmask.get_num_threads()))
 
         if __name__ == "__main__":
             with fastmask.num_threads(1):
@@ -158,7 +181,7 @@ def _openmp_runtime():
         from threadpoolctl import threadpool_info
     except ImportError:
         return None
-    import fastmask._pooling  # noqa: F401  (loads fastmask's OpenMP runtime)
+    import fastmask.kernels  # noqa: F401  (loads fastmask's OpenMP runtime)
     for info in threadpool_info():
         if info.get("user_api") == "openmp":
             return info.get("prefix")

@@ -5,7 +5,7 @@ import sys
 
 from . import __version__
 from .kernels import _openmp_helpers
-from .kernels._threads import _cpu_count, blas_info, get_num_threads
+from .kernels._threads import _cpu_count, blas_info, get_num_threads, in_forked_child
 
 __all__ = ["show_config"]
 
@@ -23,7 +23,8 @@ def show_config(file=None):
         f"  numpy: {__import__('numpy').__version__}, scipy: {__import__('scipy').__version__}",
         f"  OpenMP: {'enabled' if _openmp_helpers.openmp_enabled() else 'DISABLED (serial build: kernels run on 1 thread)'}",
         f"  threads: {get_num_threads()} (cpus available: {_cpu_count()}, "
-        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')})",
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
+        f"{'; forked after threads ran: 1 thread' if in_forked_child() else ''})",
     ]
     for api, ver, layer, nt, arch, lib in blas_info():
         lines.append(f"  BLAS: {api} {ver} ({lib}), threading: {layer}, threads: {nt}, arch: {arch}")

@@ -1,7 +1,8 @@
 """Activation functions with Keras 3 names and formulas (NumPy backend), dtype-preserving.
 
 `get(identifier)` accepts a name ("relu", "softmax", ...; None means
-"linear") or a callable; `serialize(fn)` gives the name stored in configs.
+"linear"), Keras's config dict of a function, or a callable; anything else
+is a ValueError naming it. `serialize(fn)` gives the name stored in configs.
 """
 import math
 
@@ -147,24 +148,92 @@ def serialize(activation):
                      "fastmask activation.")
 
 
-def deserialize(config):
+_LAMBDA_REFUSED = (
+    "Requested the deserialization of a Python lambda. This carries a potential risk of "
+    "arbitrary code execution and thus it is disallowed by default. If you trust the "
+    "source of the artifact, you can override this error by passing `safe_mode=False` to "
+    "the loading function.")
+
+
+def _lookup_custom(names, custom_objects=None):
+    """A user's object (custom_objects, custom_object_scope or registry) under one of `names`."""
+    from .core.registry import get_registered_object
+    for key in names:
+        if isinstance(key, str) and key:
+            found = get_registered_object(key, custom_objects)
+            if found is not None:
+                return found
+    return None
+
+
+def _not_found(kind, name, config):
+    return TypeError(
+        f"Could not locate {kind} '{name}'. Make sure custom classes and functions are "
+        "decorated with `@keras.saving.register_keras_serializable()` (fastmask: "
+        "`fastmask.saving.register_keras_serializable`) or passed in `custom_objects`. "
+        f"Full object config: {config}")
+
+
+def _from_dict(config, custom_objects):
+    """The activation a Keras config dict names (see `deserialize`)."""
+    class_name = config.get("class_name")
+    inner = config.get("config")
+    if class_name == "__lambda__":
+        from .core.registry import in_safe_mode
+        from .core.serialization import deserialize_function
+        if in_safe_mode():
+            raise ValueError(_LAMBDA_REFUSED)
+        if isinstance(inner, dict) and "value" in inner:    # Keras's func_dump triple
+            code, defaults, closure = inner["value"]
+            inner = {"code": code, "defaults": defaults, "closure": closure}
+        return deserialize_function({"class_name": "__lambda__", "config": inner},
+                                    safe_mode=False)
+    if class_name == "function":
+        found = _lookup_custom([config.get("registered_name"), inner], custom_objects)
+        if found is None and isinstance(inner, str):
+            found = ALL_OBJECTS.get(inner)
+        if found is None:
+            raise _not_found("function", inner, config)
+        return found
+    if "config" not in config:
+        raise ValueError(f"Could not interpret activation function identifier: {config}")
+    found = _lookup_custom([config.get("registered_name"), class_name], custom_objects)
+    if not isinstance(found, type):
+        raise _not_found("class", class_name, config)
+    return found.from_config(inner or {}) if hasattr(found, "from_config") \
+        else found(**(inner or {}))
+
+
+def deserialize(config, custom_objects=None):
+    """An activation from its config: a name, or Keras's dict of a function or class.
+
+    Names resolve to the built-ins, then to the user's objects (`custom_objects`,
+    `custom_object_scope`, `register_keras_serializable`). No module is imported;
+    a bytecode `__lambda__` is rebuilt only outside safe mode. A config naming no
+    known function raises (ValueError "Could not interpret activation function
+    identifier: ...", or TypeError "Could not locate function '...'" as Keras).
+    """
     if isinstance(config, dict):
-        config = config.get("config", config.get("class_name"))
-    return get(config)
+        found = _from_dict(config, custom_objects)
+    elif isinstance(config, str):
+        found = ALL_OBJECTS.get(config) or _lookup_custom([config], custom_objects)
+    else:
+        found = config
+    if callable(found) and not isinstance(found, type):
+        return found
+    raise ValueError(f"Could not interpret activation function identifier: {config}")
 
 
 def get(identifier):
-    """Activation function from a name, None ("linear") or a callable."""
+    """Activation function from a name, None ("linear"), a config dict or a callable.
+
+    An identifier that names no activation raises ValueError("Could not
+    interpret activation function identifier: ..."), never a silent default.
+    """
     if identifier is None:
         return linear
-    if isinstance(identifier, dict):
+    if isinstance(identifier, (dict, str)):
         return deserialize(identifier)
-    if isinstance(identifier, str):
-        fn = ALL_OBJECTS.get(identifier)
-        if fn is None:
-            raise ValueError(f"Could not interpret activation function identifier: "
-                             f"{identifier}")
-        return fn
     if callable(identifier):
         return identifier
     raise ValueError(f"Could not interpret activation function identifier: {identifier}")

@@ -26,6 +26,7 @@ import numpy as np
 
 from .core.tree import flatten, pack_as
 from .core.tensor import get_mask, plain, with_mask
+from .kernels._validation import as_mask_array, check_mask_values
 
 __all__ = ["predict"]
 
@@ -60,7 +61,7 @@ def _predict_block(model, arrays, masks, structure, batch_size, n_threads, n_out
 
 def _pack(structure, arrays, masks):
     """The model input: arrays (masks attached) in the structure of `x`."""
-    inputs = [with_mask(np.asarray(a), np.asarray(m, dtype=bool)) if m is not None
+    inputs = [with_mask(np.asarray(a), as_mask_array(m, "mask")) if m is not None
               else np.asarray(a) for a, m in zip(arrays, masks)]
     return pack_as(structure, inputs) if structure is not None else inputs[0]
 
@@ -134,11 +135,11 @@ def predict(model, x, batch_size=None, mask=None, return_mask=False, n_threads=N
             if m is None:
                 continue
             m = _as_dask(da, m, "mask", rows)
-            if m.dtype.kind not in "biu":
-                raise TypeError(f"`mask` must be boolean. Received dtype {m.dtype}")
+            check_mask_values(np.empty(0, m.dtype), "mask")     # the dtype; NaN: per block
             if tuple(m.shape) != tuple(flat_x[i].shape[:m.ndim]) or m.ndim < 1:
-                raise ValueError(f"`mask` {i} of shape {m.shape} does not match the leading "
-                                 f"dimensions of input {i} of shape {flat_x[i].shape}")
+                raise ValueError(f"`mask` {i} does not match the leading dimensions of input "
+                                 f"{i} of shape {flat_x[i].shape}. Received: mask.shape="
+                                 f"{m.shape}")
             flat_m[i] = m
     row_chunks = flat_x[0].rechunk({i: -1 for i in range(1, flat_x[0].ndim)}).chunks[0]
 

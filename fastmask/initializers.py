@@ -8,7 +8,8 @@ consume NumPy's global random stream; `random.seed` makes them reproducible).
 
 `get(identifier)` accepts a name ("glorot_uniform", "GlorotUniform",
 "uniform", "zeros", ...), a serialized dict (Keras's format), a class, an
-instance, or a callable `fn(shape, dtype=None)`.
+instance, an array (its values), or a callable `fn(shape, dtype=None)`;
+anything else is a ValueError naming it.
 """
 import math
 import random
@@ -300,19 +301,57 @@ def serialize(initializer):
             "config": initializer.get_config(), "registered_name": None}
 
 
-def deserialize(config):
-    if isinstance(config, dict):
-        name = config.get("class_name")
-        cls = ALL_OBJECTS.get(name)
+def deserialize(config, custom_objects=None):
+    """An initializer from Keras's config dict (or a name).
+
+    The class is looked up among the user's objects (`custom_objects`,
+    `custom_object_scope`, `register_keras_serializable`), then fastmask's
+    initializers; nothing is imported. A config naming no initializer class is a
+    ValueError naming it ("Could not interpret initializer identifier: ...", as
+    Keras), never a default.
+    """
+    if not isinstance(config, dict):
+        return get(config)
+    name = config.get("class_name")
+    cls = None
+    if isinstance(name, str):
+        from .core.registry import get_registered_object
+        keys = (config.get("registered_name"), name)
+        if name == "function":      # a registered initializer function, saved by name
+            keys = (config.get("registered_name"), config.get("config"))
+        for key in keys:
+            if isinstance(key, str) and key:
+                cls = get_registered_object(key, custom_objects)
+                if cls is not None:
+                    break
         if cls is None:
-            raise ValueError(f"Unknown initializer: '{name}'. Please ensure you are using a "
-                             "`fastmask.initializers.Initializer` class.")
-        return cls.from_config(config.get("config", {}) or {})
-    return get(config)
+            cls = ALL_OBJECTS.get(name)
+    if name == "function" and callable(cls) and not isinstance(cls, type):
+        return cls
+    inner = config.get("config", {}) or {}
+    if not isinstance(cls, type) or not isinstance(inner, dict):
+        raise ValueError(f"Could not interpret initializer identifier: {config}")
+    return cls.from_config(inner) if hasattr(cls, "from_config") else cls(**inner)
+
+
+def _array_initializer(value):
+    """Keras's initializer for an array identifier: returns `value` cast to the dtype."""
+    value = np.asarray(value)
+
+    def initialize_fn(shape, dtype=None):
+        if tuple(shape) != value.shape:
+            raise ValueError(f"Expected `shape` to be {value.shape} for direct tensor as "
+                             f"initializer. Received shape={tuple(shape)}")
+        return value.astype(_dtype(dtype))
+    return initialize_fn
 
 
 def get(identifier):
-    """An initializer from a name, config dict, class, instance or callable."""
+    """An initializer from a name, config dict, class, instance, array or callable.
+
+    Anything else (an unknown name, a config of no initializer class) is a
+    ValueError("Could not interpret initializer identifier: ...").
+    """
     if identifier is None:
         return None
     if isinstance(identifier, dict):
@@ -322,8 +361,13 @@ def get(identifier):
         if cls is None:
             raise ValueError(f"Could not interpret initializer identifier: {identifier}")
         return cls()
+    if isinstance(identifier, (np.ndarray, np.generic)):
+        if identifier.dtype.kind not in "biuf":
+            raise ValueError(f"Could not interpret initializer identifier: {identifier!r} "
+                             f"(an array of dtype {identifier.dtype})")
+        return _array_initializer(identifier)
     if isinstance(identifier, type) and issubclass(identifier, Initializer):
         return identifier()
-    if callable(identifier):
+    if callable(identifier) and not isinstance(identifier, type):
         return identifier
     raise ValueError(f"Could not interpret initializer identifier: {identifier}")

@@ -9,7 +9,7 @@ import numpy as np
 from .kernels import _padding
 from .kernels._threads import effective_num_threads
 from .kernels._openmp_helpers import threads_for
-from .kernels._validation import contiguous
+from .kernels._validation import as_mask_array, contiguous
 
 __all__ = ["pad_sequences", "pad_ragged", "mask_from_lengths", "lengths_from_mask"]
 
@@ -451,14 +451,9 @@ def lengths_from_mask(mask, n_threads=None):
     array([2, 2])
     """
     n_threads = effective_num_threads(n_threads)
-    m = np.asarray(mask)
+    m = as_mask_array(mask, "mask")
     if m.ndim < 1:
         raise ValueError(f"`mask` must have rank >= 1. Received: mask.shape={m.shape}")
-    if m.dtype.kind not in "biuf":
-        raise TypeError(f"`mask` must be a boolean (or numeric) array. "
-                        f"Received: mask.dtype={m.dtype}")
-    if m.dtype.kind == "f" and np.isnan(m).any():
-        raise ValueError("`mask` contains NaN; a mask must be boolean.")
     if m.dtype != bool:
         m = m != 0
     m2 = np.ascontiguousarray(m.reshape(-1, m.shape[-1]) if m.size else

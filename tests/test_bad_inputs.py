@@ -472,28 +472,95 @@ def _mask_cases():
 
 _mask_cases()
 
-# masked_softmax follows Keras for numeric masks: keep where mask > 0.5 (NaN: dropped).
-KNOWN_SOFTMAX_NUMERIC = [c for c in CASES if c.id.startswith("masknan-masked_softmax")]
-for c in KNOWN_SOFTMAX_NUMERIC:
-    CASES.remove(c)
-
-
-def _softmax_nan_mask():
-    x, m = xf((4, 6)), mask_bt(4, 6).astype(F32)
-    m[0, -1] = np.nan
-    return K.masked_softmax(x, m)
-
-
-def _softmax_nan_ref():
-    m = mask_bt(4, 6)
-    m[0, -1] = False
-    return K.masked_softmax(xf((4, 6)), m)
-
-
-case("masknan-masked_softmax-keras-greater-half", _softmax_nan_mask, same_as(_softmax_nan_ref))
+# masked_softmax follows Keras for numeric masks: keep where mask > 0.5. NaN is neither
+# (Keras would drop it): rejected like every other mask entry (the masknan- cases above).
 case("masknum-masked_softmax-fractional", lambda: K.masked_softmax(
         xf((4, 6)), np.where(mask_bt(4, 6), 0.7, 0.3).astype(F32)),
      same_as(lambda: K.masked_softmax(xf((4, 6)), mask_bt(4, 6))))
+
+
+# 3b. mask values every entry point refuses (issue 13, point 5): what Keras cannot read as
+# a mask (str, complex, object, None entries) and NaN, passed or attached to the input, for
+# the kernels' extra masks and every layer that reads a mask. Each error names the
+# argument and ends with "Received: ...".
+def _bad_mask(kind, shape):
+    m = mask_bt(*shape)
+    if kind == "nan":
+        m = m.astype(F32)
+        m[0, -1] = np.nan
+        return m
+    if kind == "none-entry":
+        return np.where(m, True, None)
+    return m.astype({"str": "U1", "complex": np.complex64, "object": object}[kind])
+
+
+_BAD_MASK_KINDS = ("str", "complex", "object", "none-entry", "nan")
+
+
+def _bad_mask_check(kind, arg):
+    if kind == "nan":
+        return raises(ValueError, rf"`{arg}[^`]*` contains NaN.*Received: ")
+    return raises(TypeError, rf"`{arg}[^`]*` must be a boolean mask.*Received: ")
+
+
+_ATT_MASK_CALLS = {
+    "masked_attention-attention_mask": (lambda m: K.masked_attention(
+        xf((3, 5, 2, 3), 7), xf((3, 5, 2, 3), 8), xf((3, 5, 2, 3), 9),
+        attention_mask=m[:, None, :].repeat(5, 1)), (3, 5), "attention_mask"),
+    "multi_head_attention-attention_mask": (lambda m: K.multi_head_attention(
+        xf((3, 5, 6), 10), xf((3, 5, 6), 11), attention_mask=m[:, None, :].repeat(5, 1),
+        **_mha_w()), (3, 5), "attention_mask"),
+    "layer-Attention-mask-query": (lambda m: L.Attention()(
+        [xf((3, 5, 2)), xf((3, 4, 2))], mask=[m, mask_bt(3, 4)]), (3, 5), r"mask\[0\]"),
+    "layer-Attention-mask-value": (lambda m: L.Attention()(
+        [xf((3, 5, 2)), xf((3, 4, 2))], mask=[mask_bt(3, 5), m]), (3, 4), r"mask\[1\]"),
+    "layer-Attention-auto-mask": (lambda m: L.Attention()(
+        [fastmask.with_mask(xf((3, 5, 2)), m), xf((3, 4, 2))]), (3, 5), "mask"),
+    "layer-MultiHeadAttention-value_mask": (lambda m: L.MultiHeadAttention(2, 3)(
+        xf((3, 4, 6)), xf((3, 5, 6)), value_mask=m), (3, 5), "value_mask"),
+    "layer-MultiHeadAttention-auto-mask": (lambda m: L.MultiHeadAttention(2, 3)(
+        fastmask.with_mask(xf((3, 4, 6)), m), xf((3, 5, 6))), (3, 4), "query_mask"),
+    "layer-MultiHeadAttention-attention_mask": (lambda m: L.MultiHeadAttention(2, 3)(
+        xf((3, 5, 6)), xf((3, 5, 6)), attention_mask=m[:, None, :].repeat(5, 1)), (3, 5),
+        "attention_mask"),
+    "layer-Softmax-auto-mask": (lambda m: L.Softmax()(fastmask.with_mask(xf((3, 5)), m)),
+                                (3, 5), "mask"),
+    "layer-LSTM-auto-mask": (lambda m: L.LSTM(2)(fastmask.with_mask(xf((3, 5, 4)), m)),
+                             (3, 5), "mask"),
+    "layer-Bidirectional-auto-mask": (lambda m: L.Bidirectional(L.GRU(2))(
+        fastmask.with_mask(xf((3, 5, 4)), m)), (3, 5), "mask"),
+    "layer-TimeDistributed-auto-mask": (lambda m: L.TimeDistributed(L.Dense(2))(
+        fastmask.with_mask(xf((3, 5, 4)), m)), (3, 5), "mask"),
+    "layer-Dense-auto-mask": (lambda m: L.Dense(2)(fastmask.with_mask(xf((3, 5, 4)), m)),
+                              (3, 5), "mask"),
+    "layer-Maximum-auto-mask": (lambda m: L.Maximum()(
+        [fastmask.with_mask(xf((3, 5, 4)), m), fastmask.with_mask(xf((3, 5, 4)), m)]),
+        (3, 5), "mask"),
+    "layer-GlobalAveragePooling1D-mask": (lambda m: L.GlobalAveragePooling1D()(
+        xf((3, 5, 4)), mask=m), (3, 5), "mask"),
+    "layer-LSTM-mask": (lambda m: L.LSTM(2)(xf((3, 5, 4)), mask=m), (3, 5), "mask"),
+}
+for _cid, (_call, _shape, _arg) in _ATT_MASK_CALLS.items():
+    for _kind in _BAD_MASK_KINDS:
+        case(f"maskvalue-{_cid}-{_kind}",
+             lambda c=_call, k=_kind, sh=_shape: c(_bad_mask(k, sh)),
+             _bad_mask_check(_kind, _arg))
+for _n, _args in MASK_INPUTS.items():
+    for _arg in _args:
+        for _kind in ("none-entry",):
+            def _none_entry(n=_n, arg=_arg):
+                fn, makers = SPECS[n]
+                return fn(**{k: (_bad_mask("none-entry", m().shape) if k == arg else m())
+                             for k, m in makers.items()})
+            case(f"maskvalue-{_n}-{_arg}-none-entry", _none_entry,
+                 _bad_mask_check("none-entry", _arg))
+for _n, _args in MASK_INPUTS.items():     # the NaN error says where and what was received
+    for _arg in _args:
+        def _nan(n=_n, arg=_arg):
+            fn, makers = SPECS[n]
+            return fn(**{k: (_bad_mask("nan", m().shape) if k == arg else m())
+                         for k, m in makers.items()})
+        case(f"maskvalue-{_n}-{_arg}-nan-message", _nan, _bad_mask_check("nan", _arg))
 
 for _n in ("masked_softmax", "masked_mean", "lstm", "masked_attention"):
     _fn, _mk = SPECS[_n]

@@ -95,3 +95,136 @@ def test_activation_get_errors_and_defaults():
     np.testing.assert_array_equal(f(x, max_value=6.0), [0, 0.5, 3, 6])
     np.testing.assert_allclose(f(x, negative_slope=0.1, threshold=1.0), [-0.3, -0.05, 3, 7],
                                rtol=1e-6)
+
+
+# --- resolvers never fall back to a default (issue 13, point 4) -------------------------
+# Each bad identifier raises the exception type Keras 3.15.1 raises for it, with its
+# wording, naming the bad value; nothing is imported while resolving.
+
+_LAMBDA_CFG = {"class_name": "__lambda__",
+               "config": {"code": "AAAA", "defaults": None, "closure": None}}
+_IMPORTING_CFG = {"module": "this", "class_name": "function", "config": "s",
+                  "registered_name": "function"}
+BAD_ACTIVATIONS = [
+    ("unknown-name", "no_such_activation", ValueError,
+     "Could not interpret activation function identifier: no_such_activation"),
+    ("lambda-config", _LAMBDA_CFG, ValueError, "deserialization of a Python lambda"),
+    ("function-elsewhere", _IMPORTING_CFG, TypeError, "Could not locate function 's'"),
+    ("unknown-function", {"module": "my_pkg.acts", "class_name": "function",
+                          "config": "no_such_fn", "registered_name": "function"},
+     TypeError, "Could not locate function 'no_such_fn'"),
+    ("unknown-class", {"module": "my_pkg.acts", "class_name": "NoSuchLayer", "config": {}},
+     TypeError, "Could not locate class 'NoSuchLayer'"),
+    ("dict-without-config", {"class_name": "relu"}, ValueError,
+     "Could not interpret activation function identifier"),
+    ("empty-dict", {}, ValueError, "Could not interpret activation function identifier"),
+    ("number", 3, ValueError, "Could not interpret activation function identifier: 3"),
+]
+
+
+@pytest.mark.parametrize("identifier,exc,message", [c[1:] for c in BAD_ACTIVATIONS],
+                         ids=[c[0] for c in BAD_ACTIVATIONS])
+def test_activation_get_refuses_what_keras_refuses(identifier, exc, message):
+    import re
+    import sys
+    with pytest.raises(Exception) as k_err:
+        keras().activations.get(identifier)
+    before = set(sys.modules)
+    with pytest.raises(exc, match=re.escape(message)):
+        activations.get(identifier)
+    assert type(k_err.value) is exc          # the exception type Keras raises
+    assert "this" not in set(sys.modules) - before
+    # Through a layer: an error naming the value, not a linear layer.
+    with pytest.raises(exc, match=re.escape(message)):
+        layers.Dense(2, activation=identifier)
+
+
+def test_activation_config_dicts_that_resolve():
+    relu_cfg = {"module": "keras.activations", "class_name": "function", "config": "relu",
+                "registered_name": "function"}
+    assert keras().activations.get(relu_cfg) is keras().activations.relu
+    assert activations.get(relu_cfg) is activations.relu
+    d = layers.Dense.from_config({**layers.Dense(2).get_config(), "activation": relu_cfg})
+    assert d.activation is activations.relu
+
+    from fastmask.saving import custom_object_scope, register_keras_serializable
+
+    def scaled(x):
+        return 2 * x
+    cfg = {"module": "my.mod", "class_name": "function", "config": "scaled",
+           "registered_name": "Test>scaled"}
+    with pytest.raises(TypeError, match="Could not locate function 'scaled'"):
+        activations.get(cfg)
+    with custom_object_scope({"scaled": scaled}):
+        assert activations.get(cfg) is scaled
+    register_keras_serializable("Test")(scaled)
+    assert activations.get(cfg) is scaled
+
+
+def test_lambda_activation_needs_unsafe_mode():
+    import base64
+    import importlib
+    import marshal
+    for where in ("fastmask.core.registry", "fastmask.layers.serialization"):  # either layout
+        try:
+            safe_mode_scope = importlib.import_module(where).safe_mode_scope
+            break
+        except (ImportError, AttributeError):
+            continue
+    code = base64.b64encode(marshal.dumps((lambda x: x * 3).__code__)).decode("ascii")
+    cfg = {"class_name": "__lambda__", "config": {"code": code, "defaults": None,
+                                                   "closure": None}}
+    with pytest.raises(ValueError, match="safe_mode=False"):
+        activations.get(cfg)
+    with safe_mode_scope(False):
+        assert activations.get(cfg)(2) == 6
+
+
+BAD_INITIALIZERS = [
+    ("unknown-name", "no_such_init"),
+    ("unknown-class", {"class_name": "NoSuchInit", "config": {}}),
+    ("lambda-config", _LAMBDA_CFG),
+    ("function-elsewhere", _IMPORTING_CFG),
+    ("no-class-name", {"config": {}}),
+    ("number", 3),
+]
+
+
+@pytest.mark.parametrize("identifier", [c[1] for c in BAD_INITIALIZERS],
+                         ids=[c[0] for c in BAD_INITIALIZERS])
+def test_initializer_get_refuses_what_keras_refuses(identifier):
+    import re
+    import sys
+    with pytest.raises(ValueError):
+        keras().initializers.get(identifier)
+    before = set(sys.modules)
+    message = f"Could not interpret initializer identifier: {identifier}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        initializers.get(identifier)
+    assert "this" not in set(sys.modules) - before
+    with pytest.raises(ValueError, match=re.escape(message)):
+        layers.Dense(2, kernel_initializer=identifier)
+
+
+def test_initializer_from_array_as_keras():
+    value = np.arange(6, dtype=np.float64).reshape(2, 3)
+    k = np.asarray(keras().initializers.get(value)((2, 3), dtype="float32"))
+    f = initializers.get(value)((2, 3), dtype="float32")
+    assert f.dtype == np.float32
+    np.testing.assert_array_equal(f, k)
+    with pytest.raises(ValueError, match="Expected `shape` to be"):
+        initializers.get(value)((3, 2))
+
+
+@pytest.mark.parametrize("config", [
+    {"module": "keras", "class_name": "QuantizedDTypePolicy",
+     "config": {"name": "int8_from_float32", "source_name": "float32"}},
+    {"module": "keras", "class_name": "DTypePolicy", "config": {}},
+    {"class_name": "NoSuchPolicy", "config": {"name": "float32"}},
+], ids=["quantized", "no-name", "unknown-class"])
+def test_dtype_policy_config_never_defaults(config):
+    with pytest.raises(ValueError, match=r"Cannot interpret `dtype` argument.*Received: dtype="):
+        layers.Dense(2, dtype=config)
+    ok = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float64"},
+          "registered_name": None}
+    assert layers.Dense(2, dtype=ok).compute_dtype == "float64"

@@ -328,9 +328,10 @@ def test_bad_masks_and_inputs_give_clear_errors(both):
         d(x, mask=np.ones((2, 5), bool))
     with pytest.raises(ValueError, match=r"mask.shape=\(3, 3\)"):
         d(x, mask=np.ones((3, 3), bool))
-    with pytest.raises(TypeError, match=r"Layer 'dd'.*boolean `mask`"):
+    with pytest.raises(TypeError, match=r"Layer 'dd'.*`mask` must be a boolean mask.*"
+                                        r"Received: mask=array of shape \(2, 3\) and dtype <U1"):
         d(x, mask=np.array([["a", "b", "c"]] * 2))
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match=r"Layer 'dd'.*`mask` contains NaN.*Received: mask="):
         d(x, mask=np.full((2, 3), np.nan))
     d = fastmask.layers.Dense(2, name="dd")
     with pytest.raises(ValueError, match=r"Input 0 of layer 'dd' is incompatible.*"

@@ -56,11 +56,13 @@ def test_keras_case_14():
 
 
 @pytest.mark.parametrize("b,t", [(3, 5), (1, 4), (3, 1), (1, 1)])
-def test_gap_matches_keras_bitwise(rng, b, t):
+def test_gap_matches_keras(rng, b, t):
+    # Within float32 rounding, not bitwise: the kernel sums kept steps in pairs and
+    # in float64 (more accurate than Keras's float32 sum, so the last bit may differ).
     x = rng.standard_normal((b, t, 6)).astype(np.float32)
     for kind, m in mask_cases(rng, b, t):
         got = masked_mean(x, m, empty_value=np.nan)
-        np.testing.assert_array_equal(got, keras_gap(x, m), err_msg=kind)
+        np.testing.assert_allclose(got, keras_gap(x, m), rtol=2.5e-7, atol=1e-7, err_msg=kind)
         xc = np.ascontiguousarray(x.transpose(0, 2, 1))
         np.testing.assert_allclose(masked_mean(xc, m, axis=2, empty_value=np.nan),
                                    keras_gap(xc, m, "channels_first"), rtol=1e-6, err_msg=kind)
@@ -148,3 +150,93 @@ def test_bad_input():
         masked_mean(x, empty_value="nan")
     with pytest.raises(TypeError, match="x"):
         masked_mean(np.array([["a"]]))
+
+
+# --- accuracy at scale (issue 13, point 6): float64 accumulation, every ISA variant -------
+
+POOL_ISAS = ["generic", "avx2", "avx512"]
+
+
+@pytest.fixture(params=POOL_ISAS)
+def pool_isa(request):
+    if not _pooling.isa_supported(request.param):
+        pytest.skip(f"this CPU (or build) cannot run the {request.param} pooling kernels")
+    _pooling.set_isa(request.param)
+    yield request.param
+    _pooling.set_isa(None)
+
+
+def _f32_ulp(v):
+    return float(np.spacing(np.float32(abs(v))))
+
+
+def test_mean_of_2_25_ones_is_exactly_one(pool_isa):
+    # A float32 accumulator stops at 2**24 (2**24 + 1 rounds back): the old kernel gave 0.5.
+    from fastmask import layers, ops
+    x = np.ones((1, 2 ** 25, 1), np.float32)
+    assert masked_mean(x)[0, 0] == 1.0
+    assert masked_sum(x)[0, 0] == 2.0 ** 25
+    assert ops.masked_mean(x, np.ones((1, 2 ** 25), bool))[0, 0] == 1.0
+    assert np.asarray(layers.GlobalAveragePooling1D()(x))[0, 0] == 1.0
+    keep = np.zeros((1, 2 ** 25 + 3), bool)
+    keep[0, 3:] = True                     # a mask, and an odd number of steps
+    xm = np.ones((1, 2 ** 25 + 3, 1), np.float32)
+    xm[0, :3] = 1e30                       # masked steps are not read
+    assert masked_mean(xm, keep)[0, 0] == 1.0
+
+
+@pytest.mark.parametrize("dist", ["uniform", "normal"])
+def test_long_sums_keep_float32_accuracy(pool_isa, dist):
+    """T = 1e7 random float32 values against float64 NumPy: the old float32 accumulator
+    was off by 1.3e-5 relative; now the error is within float32 rounding."""
+    r = np.random.default_rng(13)
+    T = 10 ** 7
+    v = r.random(T) if dist == "uniform" else r.standard_normal(T)
+    x = v.astype(np.float32).reshape(1, T, 1)
+    m = np.ones((1, T), bool)
+    m[0, r.integers(0, T, T // 10)] = False          # holes: the masked path
+    kept = x[0, m[0], 0].astype(np.float64)
+    ref_sum, ref_mean = kept.sum(), kept.mean()
+    scale = np.abs(kept).mean()
+    got_sum, got_mean = float(masked_sum(x, m)[0, 0]), float(masked_mean(x, m)[0, 0])
+    if dist == "uniform":       # no cancellation: the float32 rounding of the exact result
+        assert abs(got_mean - ref_mean) <= _f32_ulp(ref_mean)
+        assert abs(got_sum - ref_sum) <= _f32_ulp(ref_sum)
+    else:                       # zero mean: within the rounding of one float32 input
+        assert abs(got_mean - ref_mean) <= _f32_ulp(ref_mean) + scale * 2.0 ** -24
+        assert abs(got_sum - ref_sum) <= _f32_ulp(ref_sum) + scale * len(kept) * 2.0 ** -24
+    # Bit-identical across thread counts, and what one row gives alone in a batch.
+    x3 = np.concatenate([x, x[:, ::-1], x], axis=2).reshape(1, T, 3)
+    for n in (1, 2):
+        got = masked_mean(x3, m, n_threads=n)
+        assert got[0, 0] == got[0, 2] == np.float32(got_mean)
+
+
+def test_wide_rows_accurate_on_every_isa(pool_isa, rng, monkeypatch):
+    # Many columns (vector loops and the 256-column blocks), odd kept counts, threads.
+    monkeypatch.setattr(_pooling, "MIN_BYTES_PER_THREAD", 1)
+    x = (rng.random((3, 4099, 300)) + 1).astype(np.float32)
+    m = rng.random((3, 4099)) < 0.9
+    m[1] = False
+    m[2, :-1] = False                                # one kept step
+    want = reference(x.astype(np.float64), m, 1, "mean", 0.0)
+    ulp = np.spacing(want.astype(np.float32))
+    for n in (1, 3):
+        got = masked_mean(x, m, n_threads=n)
+        assert np.all(np.abs(got - want) <= ulp), np.max(np.abs(got - want) / ulp)
+
+
+def test_isa_variants_give_the_same_bits(rng):
+    x = rng.standard_normal((3, 333, 70)).astype(np.float32)
+    m = rng.random((3, 333)) < 0.8
+    results = []
+    for name in POOL_ISAS:
+        if _pooling.isa_supported(name):
+            _pooling.set_isa(name)
+            try:
+                results.append([f(x, m) for f in FUNCS.values()])
+            finally:
+                _pooling.set_isa(None)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)

@@ -59,12 +59,30 @@ class DTypePolicy:
 _POLICIES = {}
 
 
+def _policy_name_from_config(config):
+    """The policy name in Keras's serialized DTypePolicy dict (or `{"name": ...}`).
+
+    Any other dict (another class, such as a quantized policy, or no name) is a
+    ValueError naming it, never the float32 default.
+    """
+    if "class_name" in config:
+        inner = config.get("config")
+        if config["class_name"] in ("DTypePolicy", "FloatDTypePolicy") \
+                and isinstance(inner, dict) and isinstance(inner.get("name"), str):
+            return inner["name"]
+    elif set(config) == {"name"} and isinstance(config["name"], str):
+        return config["name"]
+    raise ValueError("Cannot interpret `dtype` argument. Expected a string or an instance "
+                     "of DTypePolicy (fastmask supports DTypePolicy and FloatDTypePolicy "
+                     f"configs). Received: dtype={config}")
+
+
 def get_policy(dtype):
     """DTypePolicy from None, a dtype name/object, a policy, or its serialized dict."""
     if isinstance(dtype, DTypePolicy):
         return dtype
     if isinstance(dtype, dict):
-        dtype = dtype.get("config", {}).get("name", dtype.get("name"))
+        dtype = _policy_name_from_config(dtype)
     elif dtype is not None and not isinstance(dtype, str):
         name = getattr(dtype, "name", None)  # e.g. a Keras DTypePolicy
         if isinstance(name, str) and not isinstance(dtype, np.dtype):

@@ -3,7 +3,9 @@
 x is viewed as (B, P, T, Q), C-contiguous and flattened, the mask as (B, T)
 uint8 (1 = keep, or no mask), the output as (B, P, Q). Work items are
 (b, p, block of Q): each output element is reduced over t in order by one
-thread, so results do not depend on the thread count.
+thread, so results do not depend on the thread count. Sums and means
+accumulate in float64 (float32 only within groups of 16 kept steps), so the
+mean of 2**25 float32 ones is exactly 1 and long sums keep float32 accuracy.
 """
 from cython.parallel cimport prange
 
@@ -20,17 +22,84 @@ cdef extern from *:
     #define FM_POOL_MIN 3
     #define FM_POOL_BLOCK 256
 
+    /* Sums: the kept rows are split into two halves, each read as one forward
+     * stream, and added a pair at a time (one from each half) into a T
+     * partial, which is added into the ACC (double) sum every FM_POOL_FLUSH
+     * pairs. So a float32 sum or mean keeps float32 accuracy at any length (a
+     * float32 accumulator stops growing at 2**24 ones) at the speed of one
+     * float32 accumulator: one store of the partial per two rows, and the
+     * order depends only on the mask. */
+    #define FM_POOL_FLUSH 8
+
     /* Reduce rows x[t * q_stride + c] (c < w) over t < n where m[t] (m NULL:
      * all t) into out[c]; empty (no kept t) -> empty_value. NaN propagates
      * through max/min as in NumPy (tracked apart, so max/min vectorise). */
-    #define FM_POOL_DEFINE(T, SFX, ATTR)                                        \\
+    #define FM_POOL_DEFINE(T, ACC, SFX, ATTR)                                   \\
     ATTR static void fm_pool_##SFX(const T *x, const uint8_t *m, ptrdiff_t n,   \\
                                    ptrdiff_t q_stride, ptrdiff_t w, int op,     \\
                                    T empty_value, T *out) {                     \\
+        ptrdiff_t t, c, count = 0;                                              \\
+        if (op == FM_POOL_SUM || op == FM_POOL_MEAN) {                          \\
+            ACC sum[FM_POOL_BLOCK];                                             \\
+            T part[FM_POOL_BLOCK];                                              \\
+            ptrdiff_t t1 = 0, t2 = n, half, i, seen = 0;                        \\
+            for (c = 0; c < w; ++c) {                                           \\
+                sum[c] = 0;                                                     \\
+                part[c] = 0;                                                    \\
+            }                                                                   \\
+            for (t = 0; t < n; ++t)                                             \\
+                count += m == NULL || m[t];                                     \\
+            half = count / 2;                                                   \\
+            for (t = 0; t < n; ++t) {   /* t2: first row of the second half */  \\
+                if (m != NULL && !m[t])                                         \\
+                    continue;                                                   \\
+                if (seen++ == count - half) {                                   \\
+                    t2 = t;                                                     \\
+                    break;                                                      \\
+                }                                                               \\
+            }                                                                   \\
+            for (i = 0; i < half; ++i, ++t1, ++t2) {                            \\
+                const T *a, *b;                                                 \\
+                while (m != NULL && !m[t1])                                     \\
+                    ++t1;                                                       \\
+                while (m != NULL && !m[t2])                                     \\
+                    ++t2;                                                       \\
+                a = x + t1 * q_stride;                                          \\
+                b = x + t2 * q_stride;                                          \\
+                if ((i + 1) % FM_POOL_FLUSH != 0) {                             \\
+                    for (c = 0; c < w; ++c)                                     \\
+                        part[c] += a[c] + b[c];                                 \\
+                } else {                                                        \\
+                    for (c = 0; c < w; ++c) {                                   \\
+                        sum[c] += (ACC)(part[c] + (a[c] + b[c]));               \\
+                        part[c] = 0;                                            \\
+                    }                                                           \\
+                }                                                               \\
+            }                                                                   \\
+            if (count & 1) {            /* the last row of the first half */    \\
+                const T *a;                                                     \\
+                while (m != NULL && !m[t1])                                     \\
+                    ++t1;                                                       \\
+                a = x + t1 * q_stride;                                          \\
+                for (c = 0; c < w; ++c)                                         \\
+                    part[c] += a[c];                                            \\
+            }                                                                   \\
+            if (count == 0) {                                                   \\
+                for (c = 0; c < w; ++c)                                         \\
+                    out[c] = empty_value;                                       \\
+            } else if (op == FM_POOL_MEAN) {                                    \\
+                ACC d = (ACC)count;                                             \\
+                for (c = 0; c < w; ++c)                                         \\
+                    out[c] = (T)((sum[c] + (ACC)part[c]) / d);                  \\
+            } else {                                                            \\
+                for (c = 0; c < w; ++c)                                         \\
+                    out[c] = (T)(sum[c] + (ACC)part[c]);                        \\
+            }                                                                   \\
+            return;                                                             \\
+        }                                                                       \\
         T acc[FM_POOL_BLOCK];                                                   \\
         int32_t nan[FM_POOL_BLOCK];                                             \\
-        ptrdiff_t t, c, count = 0;                                              \\
-        T init = op == FM_POOL_MAX ? -INFINITY : op == FM_POOL_MIN ? INFINITY : 0; \\
+        T init = op == FM_POOL_MAX ? -INFINITY : INFINITY;                      \\
         for (c = 0; c < w; ++c) {                                               \\
             acc[c] = init;                                                      \\
             nan[c] = 0;                                                         \\
@@ -40,10 +109,7 @@ cdef extern from *:
             if (m != NULL && !m[t])                                             \\
                 continue;                                                       \\
             ++count;                                                            \\
-            if (op == FM_POOL_SUM || op == FM_POOL_MEAN) {                      \\
-                for (c = 0; c < w; ++c)                                         \\
-                    acc[c] += row[c];                                           \\
-            } else if (op == FM_POOL_MAX) {                                     \\
+            if (op == FM_POOL_MAX) {                                            \\
                 for (c = 0; c < w; ++c) {                                       \\
                     T v = row[c];                                               \\
                     acc[c] = v > acc[c] ? v : acc[c];                           \\
@@ -60,37 +126,52 @@ cdef extern from *:
         if (count == 0) {                                                       \\
             for (c = 0; c < w; ++c)                                             \\
                 out[c] = empty_value;                                           \\
-        } else if (op == FM_POOL_MEAN) {                                        \\
-            T d = (T)count;                                                     \\
-            for (c = 0; c < w; ++c)                                             \\
-                out[c] = acc[c] / d;                                            \\
         } else {                                                                \\
             for (c = 0; c < w; ++c)                                             \\
                 out[c] = nan[c] ? (T)NAN : acc[c];                              \\
         }                                                                       \\
     }
-    FM_POOL_DEFINE(float, f32_base, )
-    FM_POOL_DEFINE(double, f64_base, )
+    FM_POOL_DEFINE(float, double, f32_base, )
+    FM_POOL_DEFINE(double, double, f64_base, )
     #if FM_MULTIVERSION
-    FM_POOL_DEFINE(float, f32_v3, FM_TARGET_V3)
-    FM_POOL_DEFINE(double, f64_v3, FM_TARGET_V3)
-    FM_POOL_DEFINE(float, f32_v4, FM_TARGET_V4)
-    FM_POOL_DEFINE(double, f64_v4, FM_TARGET_V4)
+    FM_POOL_DEFINE(float, double, f32_v3, FM_TARGET_V3)
+    FM_POOL_DEFINE(double, double, f64_v3, FM_TARGET_V3)
+    FM_POOL_DEFINE(float, double, f32_v4, FM_TARGET_V4)
+    FM_POOL_DEFINE(double, double, f64_v4, FM_TARGET_V4)
     #endif
-    static void fm_pool_f32(const float *x, const uint8_t *m, ptrdiff_t n, ptrdiff_t q_stride,
-                            ptrdiff_t w, int op, float empty_value, float *out) {
-        FM_DISPATCH(fm_pool_f32, (x, m, n, q_stride, w, op, empty_value, out));
+    /* isa: -1 = the best this CPU runs, else 0 generic, 1 AVX2, 2 AVX-512 (test hook). */
+    static int fm_pool_isa_supported(int isa) {
+        return isa == 0 || (FM_MULTIVERSION && isa >= 0 && isa <= fm_isa_level());
     }
-    static void fm_pool_f64(const double *x, const uint8_t *m, ptrdiff_t n, ptrdiff_t q_stride,
-                            ptrdiff_t w, int op, double empty_value, double *out) {
-        FM_DISPATCH(fm_pool_f64, (x, m, n, q_stride, w, op, empty_value, out));
+    #if FM_MULTIVERSION
+    #define FM_POOL_DISPATCH(fn, isa, args) do {                              \\
+            int isa_ = (isa) < 0 ? fm_isa_level() : (isa);                    \\
+            if (isa_ == 2) fn##_v4 args;                                      \\
+            else if (isa_ == 1) fn##_v3 args;                                 \\
+            else fn##_base args;                                              \\
+        } while (0)
+    #else
+    #define FM_POOL_DISPATCH(fn, isa, args) fn##_base args
+    #endif
+    static void fm_pool_f32(int isa, const float *x, const uint8_t *m, ptrdiff_t n,
+                            ptrdiff_t q_stride, ptrdiff_t w, int op, float empty_value,
+                            float *out) {
+        FM_POOL_DISPATCH(fm_pool_f32, isa, (x, m, n, q_stride, w, op, empty_value, out));
+    }
+    static void fm_pool_f64(int isa, const double *x, const uint8_t *m, ptrdiff_t n,
+                            ptrdiff_t q_stride, ptrdiff_t w, int op, double empty_value,
+                            double *out) {
+        FM_POOL_DISPATCH(fm_pool_f64, isa, (x, m, n, q_stride, w, op, empty_value, out));
     }
     """
     int FM_POOL_BLOCK
-    void fm_pool_f32(const float32_t *x, const uint8_t *m, Py_ssize_t n, Py_ssize_t q_stride,
-                     Py_ssize_t w, int op, float32_t empty_value, float32_t *out) noexcept nogil
-    void fm_pool_f64(const float64_t *x, const uint8_t *m, Py_ssize_t n, Py_ssize_t q_stride,
-                     Py_ssize_t w, int op, float64_t empty_value, float64_t *out) noexcept nogil
+    int fm_pool_isa_supported(int isa)
+    void fm_pool_f32(int isa, const float32_t *x, const uint8_t *m, Py_ssize_t n,
+                     Py_ssize_t q_stride, Py_ssize_t w, int op, float32_t empty_value,
+                     float32_t *out) noexcept nogil
+    void fm_pool_f64(int isa, const float64_t *x, const uint8_t *m, Py_ssize_t n,
+                     Py_ssize_t q_stride, Py_ssize_t w, int op, float64_t empty_value,
+                     float64_t *out) noexcept nogil
 
 ctypedef fused floating:
     float32_t
@@ -102,6 +183,24 @@ ctypedef fused floating:
 # paths on small inputs.
 MIN_BYTES_PER_THREAD = 1 << 20
 
+ISAS = {"generic": 0, "avx2": 1, "avx512": 2}
+cdef int _isa_override = -1
+
+
+def isa_supported(name):
+    """Whether this CPU (and build) runs the pooling kernels compiled for ISA `name`."""
+    return bool(fm_pool_isa_supported(ISAS[name]))
+
+
+def set_isa(name=None):
+    """Test hook: force the kernels' ISA ("generic", "avx2", "avx512"); None = best."""
+    global _isa_override
+    if name is not None and name not in ISAS:
+        raise ValueError(f"Unknown ISA {name!r}: expected one of {tuple(ISAS)} or None.")
+    if name is not None and not fm_pool_isa_supported(ISAS[name]):
+        raise ValueError(f"ISA {name!r} is not supported by this CPU or build.")
+    _isa_override = -1 if name is None else ISAS[name]
+
 
 cpdef int threads_for(Py_ssize_t n_items, double nbytes, int n_threads):
     """The OpenMP threads masked_reduce_flat runs for n_items work items over
@@ -109,13 +208,13 @@ cpdef int threads_for(Py_ssize_t n_items, double nbytes, int n_threads):
     return threads_for_work(n_threads, nbytes, MIN_BYTES_PER_THREAD, n_items)
 
 
-cdef inline void _pool(const floating *x, const uint8_t *m, Py_ssize_t n, Py_ssize_t q_stride,
-                       Py_ssize_t w, int op, floating empty_value,
+cdef inline void _pool(int isa, const floating *x, const uint8_t *m, Py_ssize_t n,
+                       Py_ssize_t q_stride, Py_ssize_t w, int op, floating empty_value,
                        floating *out) noexcept nogil:
     if floating is float32_t:
-        fm_pool_f32(x, m, n, q_stride, w, op, empty_value, out)
+        fm_pool_f32(isa, x, m, n, q_stride, w, op, empty_value, out)
     else:
-        fm_pool_f64(x, m, n, q_stride, w, op, empty_value, out)
+        fm_pool_f64(isa, x, m, n, q_stride, w, op, empty_value, out)
 
 
 def masked_reduce_flat(
@@ -135,6 +234,7 @@ def masked_reduce_flat(
     cdef Py_ssize_t n_blocks = (n_post + FM_POOL_BLOCK - 1) // FM_POOL_BLOCK
     cdef Py_ssize_t n_items = n_batch * n_pre * n_blocks
     cdef Py_ssize_t it, bp, b, blk, q0, w
+    cdef int isa = _isa_override
     if op_ == NULL or n_items <= 0:
         return
     n_threads = threads_for(n_items, <double>x.shape[0] * sizeof(floating), n_threads)
@@ -146,6 +246,6 @@ def masked_reduce_flat(
         w = n_post - q0
         if w > FM_POOL_BLOCK:
             w = FM_POOL_BLOCK
-        _pool(xp + bp * n_time * n_post + q0 if xp != NULL else NULL,
+        _pool(isa, xp + bp * n_time * n_post + q0 if xp != NULL else NULL,
               (mp + b * n_time) if mp != NULL else NULL,
               n_time, n_post, w, op, ev, op_ + bp * n_post + q0)

@@ -47,19 +47,51 @@ def _check_n(n, name="n"):
     return n
 
 
+# fork(): an OpenMP thread team does not survive it. A child forked after this process
+# ran a team of 2+ threads (multiprocessing's "fork" start method, gunicorn, Dask's
+# process workers) would wait forever on libgomp's stale team at its first parallel
+# region, so in such a child every kernel runs on the calling thread alone (1 thread,
+# whatever is asked), and so do the child's own forked children. A team of one thread
+# does not touch the pool and is safe. The "spawn"/"forkserver" start methods start
+# fresh processes with the normal thread count.
+_threads_used = False       # this process may have started an OpenMP team of 2+ threads
+_forked_child = False       # forked after a team was started: kernels run on 1 thread
+
+
+def _after_fork_in_child():
+    global _forked_child
+    if _threads_used:
+        _forked_child = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def in_forked_child():
+    """True in a process forked after its parent ran kernels on 2+ threads (then the
+    kernels run on one thread: OpenMP's thread team does not survive fork)."""
+    return _forked_child
+
+
 def _resolve(n):
     """n > 0: n threads (at most MAX_THREADS); n < 0: max + 1 + n (at least 1);
-    without OpenMP: 1."""
-    if not _openmp_helpers.openmp_enabled():
+    without OpenMP, or in a child forked after threads were used: 1."""
+    global _threads_used
+    if _forked_child or not _openmp_helpers.openmp_enabled():
         return 1
     max_threads = _openmp_helpers.openmp_max_threads()
     if "OMP_NUM_THREADS" not in os.environ:
         max_threads = min(max_threads, _cpu_count())
     if n is None:
-        return max(1, max_threads)
-    if n < 0:
-        return max(1, max_threads + 1 + n)
-    return min(n, MAX_THREADS)
+        n = max(1, max_threads)
+    elif n < 0:
+        n = max(1, max_threads + 1 + n)
+    else:
+        n = min(n, MAX_THREADS)
+    if n > 1:
+        _threads_used = True
+    return n
 
 
 def set_num_threads(n):

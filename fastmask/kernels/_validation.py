@@ -83,17 +83,42 @@ def as_index_array(x, name, ndim=None):
     return contiguous(arr)
 
 
+def check_mask_values(m, name, where=""):
+    """Reject what no Keras layer reads as a mask; return `m` (an ndarray) unchanged.
+
+    Accepted, as Keras accepts them: bool, and int/uint/float numbers (each
+    layer then reads them as Keras does: `mask != 0` from its cast to bool, or
+    `mask > 0.5` in Softmax). Strings, complex, objects and other dtypes are a
+    TypeError; a float mask holding NaN is a ValueError (NaN is neither keep
+    nor drop). `where` prefixes the message (e.g. the layer's name).
+    """
+    kind = m.dtype.kind
+    if kind == "b" or kind in "iu":
+        return m
+    if kind != "f":
+        raise TypeError(f"{where}`{name}` must be a boolean mask (or int/float numbers, read as "
+                        f"Keras reads them). Received: {name}={_describe(m)}")
+    nan = np.isnan(m)
+    if nan.any():
+        at = tuple(int(i) for i in np.argwhere(nan)[0])
+        raise ValueError(f"{where}`{name}` contains NaN (first at index {at}); a mask must be "
+                         f"boolean or numbers that are not NaN. Received: {name}={_describe(m)}")
+    return m
+
+
+def as_mask_array(mask, name, where=""):
+    """`mask` as an ndarray that `check_mask_values` accepts (not converted)."""
+    return check_mask_values(as_array(mask, name), name, where)
+
+
 def as_mask(mask, name, shape):
     """`mask` as a C-contiguous bool array of exactly `shape`.
 
-    Bool masks pass through; numeric masks follow Keras (`mask != 0`... via
-    `astype(bool)`); anything else is a TypeError. A shape mismatch is a ValueError.
+    Bool masks pass through; numeric masks follow Keras's cast to bool
+    (nonzero keeps); other dtypes and NaN are rejected (`check_mask_values`).
+    A shape mismatch is a ValueError.
     """
-    m = as_array(mask, name)
-    if m.dtype.kind not in "biuf":
-        raise TypeError(f"`{name}` must be a boolean array. Received: {name}={_describe(m)}")
-    if m.dtype.kind == "f" and np.isnan(m).any():
-        raise ValueError(f"`{name}` contains NaN; a mask must be boolean.")
+    m = as_mask_array(mask, name)
     if tuple(m.shape) != tuple(shape):
         raise ValueError(f"`{name}` must have shape {tuple(shape)}. Received: {name}.shape={m.shape}")
     return np.ascontiguousarray(m, dtype=bool)

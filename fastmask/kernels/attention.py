@@ -30,7 +30,7 @@ import numbers
 import numpy as np
 
 from ._threads import blas_threads, effective_num_threads
-from ._validation import _describe, as_float_array, as_mask
+from ._validation import _describe, as_float_array, as_mask, as_mask_array
 from . import _attention
 
 __all__ = ["masked_attention", "multi_head_attention", "linear", "DOT_PRODUCT_FILL",
@@ -58,10 +58,7 @@ def _attention_mask(mask, B, H, Tq, S):
     Rank 4: (B|1, H|1, Tq|1, S|1). Rank 3: (B|1, Tq|1, S|1), Keras's
     MultiHeadAttention attention_mask (shared by heads). Rank 2: (Tq|1, S|1).
     """
-    m = np.asarray(mask)
-    if m.dtype.kind not in "biuf":
-        raise TypeError(f"`attention_mask` must be a boolean array. Received: "
-                        f"attention_mask={_describe(m)}")
+    m = as_mask_array(mask, "attention_mask")
     if m.ndim == 3:
         m = m[:, None]
     elif m.ndim == 2:

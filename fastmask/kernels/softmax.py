@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from ._threads import effective_num_threads
-from ._validation import _describe, as_float_array
+from ._validation import _describe, as_float_array, as_mask_array
 from . import _softmax
 
 __all__ = ["masked_softmax"]
@@ -54,12 +54,10 @@ def as_broadcast_mask(mask, shape, name="mask"):
 
     Keras's rule (Softmax.call): the mask may not have more dimensions than
     the input, and each trailing mask dimension must be 1 or equal the
-    input's. Bool masks are used as is; other numeric masks keep `mask > 0.5`.
+    input's. Bool masks are used as is; other numeric masks keep `mask > 0.5`
+    (Keras's Softmax rule); other dtypes and NaN raise (`check_mask_values`).
     """
-    m = np.asarray(mask)
-    if m.dtype.kind not in "biuf":
-        raise TypeError(f"`{name}` must be a boolean or numeric array. "
-                        f"Received: {name}={_describe(m)}")
+    m = as_mask_array(mask, name)
     if m.ndim > len(shape):
         raise ValueError(f"The `{name}` must be broadcastable to `inputs` and must not have more "
                          f"dimensions. Received: inputs.shape={tuple(shape)}, "

@@ -491,15 +491,22 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
                 if (self._mask_from_first_arg and info.has_mask
                         and arguments["mask"] is None and first_arg is not None):
                     kwargs["mask"] = map_structure(get_mask, first_arg)
+            if not symbolic:
+                for k, v in kwargs.items():
+                    if k.endswith("mask") and v is not None:
+                        self._check_mask_values(v, k)
             mask_kw = kwargs.get("mask")
             if mask_kw is not None:
                 previous_mask = mask_kw
                 if given.get("mask") is not None and not symbolic:
                     self._check_explicit_mask(first_arg, mask_kw)
-            elif isinstance(first_arg, (list, tuple, dict)):
-                previous_mask = map_structure(get_mask, first_arg)
             else:
-                previous_mask = get_mask(first_arg)
+                if isinstance(first_arg, (list, tuple, dict)):
+                    previous_mask = map_structure(get_mask, first_arg)
+                else:
+                    previous_mask = get_mask(first_arg)
+                if not symbolic and previous_mask is not None:
+                    self._check_mask_values(previous_mask)
 
             # 7. Call.
             if symbolic:
@@ -556,6 +563,8 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             if info.has_training and value is not None:
                 kwargs["training"] = value
             previous_mask = get_mask(x)
+            if previous_mask is not None and getattr(previous_mask, "dtype", bool) != bool:
+                self._check_mask_values(previous_mask)
             if info.has_mask and info.mask_default_none:
                 kwargs["mask"] = previous_mask
             outputs = self.call(x, **kwargs) if kwargs else self.call(x)

@@ -3,6 +3,7 @@ import numpy as np
 
 from ..core.tensor import KerasTensor, get_mask, with_mask
 from ..core.tree import flatten, pack_as
+from ..kernels._validation import check_mask_values
 from .call_signature import _default
 
 __all__ = ["LayerMaskingMixin"]
@@ -24,18 +25,23 @@ class LayerMaskingMixin:
     def compute_mask(self, inputs, previous_mask):
         return previous_mask
 
+    def _check_mask_values(self, masks, name="mask"):
+        """Every non-bool ndarray in `masks` (nested) is a valid mask (`check_mask_values`):
+        a str/complex/object mask is a TypeError and a NaN mask a ValueError naming
+        this layer, whether the mask was passed or came with the input."""
+        if isinstance(masks, (list, tuple, dict)):
+            items = masks.items() if isinstance(masks, dict) else enumerate(masks)
+            for key, m in items:
+                self._check_mask_values(m, f"{name}[{key!r}]")
+        elif isinstance(masks, np.ndarray) and masks.dtype != bool:
+            check_mask_values(masks, name, f"Layer '{self.name}' (of type "
+                                           f"{self.__class__.__name__}): ")
+
     def _check_explicit_mask(self, x, mask):
         """Reject an explicit `mask=` that cannot belong to input `x` (clear errors)."""
         if isinstance(mask, (list, tuple)) or not isinstance(mask, np.ndarray) \
                 or not isinstance(x, np.ndarray):
             return
-        if mask.dtype.kind not in "biuf":
-            raise TypeError(f"Layer '{self.name}' (of type {self.__class__.__name__}) "
-                            "expects a boolean `mask`. Received: "
-                            f"mask of dtype {mask.dtype}")
-        if mask.dtype.kind == "f" and np.isnan(mask).any():
-            raise ValueError(f"Layer '{self.name}' (of type {self.__class__.__name__}): "
-                             "`mask` contains NaN; a mask must be boolean.")
         if self._check_mask_shape and (mask.ndim > x.ndim
                                        or tuple(mask.shape) != tuple(x.shape[:mask.ndim])):
             raise ValueError(

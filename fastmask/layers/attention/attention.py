@@ -4,13 +4,16 @@ import numpy as np
 from ...core.tensor import KerasTensor, plain
 from ...kernels import attention as _att
 from ...kernels import softmax as _sm
+from ...kernels._validation import as_mask_array
 from ..layer import Layer
 
 __all__ = ["Attention"]
 
 
-def _as_bool(mask):
-    m = np.asarray(plain(mask))
+def _as_bool(mask, name):
+    """A query/value mask as bool: numbers keep where nonzero (Keras's logical_not and
+    where read them so); str/complex/object and NaN raise (`check_mask_values`)."""
+    m = as_mask_array(plain(mask), name)
     return m if m.dtype == bool else m.astype(bool)
 
 
@@ -78,8 +81,8 @@ class Attention(Layer):
         k = plain(inputs[2]) if len(inputs) > 2 else v
         q_mask = mask[0] if mask else None
         v_mask = mask[1] if mask else None
-        q_mask = None if q_mask is None else _as_bool(q_mask)
-        v_mask = None if v_mask is None else _as_bool(v_mask)
+        q_mask = None if q_mask is None else _as_bool(q_mask, "query_mask (mask[0])")
+        v_mask = None if v_mask is None else _as_bool(v_mask, "value_mask (mask[1])")
         scale = None if self.scale is None else float(np.asarray(self.scale))
         dropping = bool(training) and self.dropout > 0
         want_weights = return_attention_scores or dropping
@@ -139,7 +142,9 @@ class Attention(Layer):
         self._validate_inputs(inputs=inputs, mask=mask)
         if mask is None or mask[0] is None:
             return None
-        return _as_bool(mask[0]) if not isinstance(mask[0], KerasTensor) else mask[0]
+        if isinstance(mask[0], KerasTensor):
+            return mask[0]
+        return _as_bool(mask[0], "query_mask (mask[0])")
 
     def compute_output_shape(self, input_shape):
         query_shape, value_shape = input_shape[0], input_shape[1]

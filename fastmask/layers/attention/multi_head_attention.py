@@ -7,6 +7,7 @@ from ... import activations, initializers
 from ...kernels._threads import blas_threads, effective_num_threads
 from ...core.tensor import KerasTensor, get_mask, plain
 from ...kernels import attention as _att
+from ...kernels._validation import as_mask_array
 from ..layer import Layer
 
 __all__ = ["MultiHeadAttention"]
@@ -227,7 +228,7 @@ class MultiHeadAttention(Layer):
                                                               (B, T)).view(bool)
         am = None
         if attention_mask is not None:
-            am = np.asarray(plain(attention_mask))
+            am = as_mask_array(plain(attention_mask), "attention_mask")
             am = am if am.dtype == bool else am.astype(bool)
         if self._sliding_window is not None:
             band = np.abs(np.arange(T)[:, None] - np.arange(S)[None, :]) < self._sliding_window

@@ -4,6 +4,7 @@ import copy
 import numpy as np
 
 from ...core.tree import flatten
+from ...kernels._validation import as_mask_array
 from ..layer import Layer
 from ..layer_config import constructor_config
 from ...core.serialization import deserialize, serialize
@@ -146,8 +147,8 @@ class Bidirectional(Layer):
             return None
         if mask is not None:
             mask = flatten(mask)[0] if isinstance(mask, (list, tuple)) else mask
-            mask = np.asarray(np.ndarray.view(mask, np.ndarray) if isinstance(mask, np.ndarray)
-                              else mask)
+            mask = as_mask_array(np.ndarray.view(mask, np.ndarray) if isinstance(mask, np.ndarray)
+                                 else mask, "mask", f"Layer '{self.name}': ")
             if mask.shape != seq.shape[:2]:
                 return None
             mask = mask.astype(bool, copy=False)

@@ -10,6 +10,7 @@ import numpy as np
 
 from ...core.serialization import deserialize, serialize
 from ...core.tree import flatten, map_structure, pack_as
+from ...kernels._validation import as_mask_array
 from ..layer import Layer
 from ..layer_config import constructor_config
 from .dropout_rnn_cell import DropoutRNNCell
@@ -271,7 +272,7 @@ class RNN(Layer):
         if mask is not None:
             mask = flatten(mask)[0] if _is_nested(mask) else mask
         if mask is not None:
-            mask = np.asarray(_plain(mask))
+            mask = as_mask_array(_plain(mask), "mask", f"Layer '{self.name}': ")
             if mask.shape != sequences.shape[:2]:
                 raise ValueError(f"Layer '{self.name}': `mask` must have shape (batch, "
                                  f"timesteps) = {sequences.shape[:2]}. "

@@ -184,6 +184,14 @@ def assert_same_config_as_keras(fm_obj, k_obj, keep_names=False):
     assert not diffs, "config differs from Keras's: " + "; ".join(diffs)
 
 
+def _assert_same_json(config, ref_json, what):
+    got = to_json_with_tuples(config)
+    if got != ref_json:
+        diffs = config_differences(json.loads(got), json.loads(ref_json))
+        raise AssertionError(f"{what} changed the config (revived vs original): "
+                             + "; ".join(d.replace("Keras", "original") for d in diffs))
+
+
 def run_class_serialization_test(instance, custom_objects=None):
     """Keras's `run_class_serialization_test` on a fastmask object: returns the revived one.
 
@@ -196,16 +204,14 @@ def run_class_serialization_test(instance, custom_objects=None):
     ref_dir = set(dir(instance)) - {"__annotations__"}
     with fastmask.saving.custom_object_scope(custom_objects or {}):
         revived = cls.from_config(config)
-    assert to_json_with_tuples(revived.get_config()) == config_json, (
-        "from_config(get_config()) changed the config")
+    _assert_same_json(revived.get_config(), config_json, "from_config(get_config())")
     assert set(dir(revived)) - {"__annotations__"} == ref_dir, (
         f"attributes differ after from_config: "
         f"{sorted(ref_dir ^ (set(dir(revived)) - {'__annotations__'}))}")
     serialized = to_json_with_tuples(fastmask.saving.serialize_keras_object(instance))
     with fastmask.saving.custom_object_scope(custom_objects or {}):
         revived = fastmask.saving.deserialize_keras_object(from_json_with_tuples(serialized))
-    assert to_json_with_tuples(revived.get_config()) == config_json, (
-        "deserialize(serialize(...)) changed the config")
+    _assert_same_json(revived.get_config(), config_json, "deserialize(serialize(...))")
     new_dir = set(dir(revived)) - {"__annotations__"}
     assert new_dir == ref_dir, (
         f"attributes differ after deserialize: {sorted(ref_dir ^ new_dir)}")

@@ -598,3 +598,21 @@ def mark_xfail(path, marks):
         text = text.replace(key, f"\n@xfail({reason!r}{extra})\ndef {name}(")
     with open(path, "w") as f:
         f.write(text)
+
+
+def constant_rnn(K, cls_name, units, **kwargs):
+    """`K.layers.<cls_name>(units, ...)` with Keras's test initializers Constant(0.01/0.02/0.03)."""
+    return getattr(K.layers, cls_name)(
+        units, kernel_initializer=K.initializers.Constant(0.01),
+        recurrent_initializer=K.initializers.Constant(0.02),
+        bias_initializer=K.initializers.Constant(0.03), **kwargs)
+
+
+def constant_rnn_case(cls_name, units, x, stated, call_kwargs=None, stated_atol=1e-6,
+                      stated_rtol=1e-6, **kwargs):
+    """One numeric case of Keras's recurrent tests: fastmask vs Keras vs the stated numbers."""
+    def run(K):
+        return constant_rnn(K, cls_name, units, **kwargs)(x, **(call_kwargs or {}))
+    fm, k = on_both(run)
+    assert_numbers(fm, k, stated=stated, stated_atol=stated_atol, stated_rtol=stated_rtol)
+    return fm

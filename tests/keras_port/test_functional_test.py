@@ -4,7 +4,6 @@ Cases written once against the shared public API run through `on_both`
 (fastmask and Keras) where the Keras test states numbers; shape-only cases
 run on fastmask against the shapes the Keras test states.
 """
-import json
 import os
 import warnings
 
@@ -13,8 +12,8 @@ import pytest
 
 import fastmask
 from fastmask import Input, layers
-from fastmask.models import Functional, Model, Sequential
-from _harness import (assert_numbers, copy_weights, keras, on_both,
+from fastmask.models import Functional, Model
+from _harness import (assert_numbers, keras, on_both,
                       run_class_serialization_test, skipped_cases, xfail)
 
 rng = np.random.default_rng(0)
@@ -105,7 +104,8 @@ def test_basic_flow_as_a_submodel():
 
 
 # keras/src/models/functional_test.py::FunctionalTest::test_named_input_dict_io
-@xfail("inputs: a dict whose keys are not the model's input keys is accepted (Keras: 'Missing data for input')")
+@xfail("inputs: a dict whose keys are not the model's input keys is accepted (Keras: 'Missing "
+       "data for input')")
 def test_named_input_dict_io():
     input_a = Input(shape=(3,), batch_size=2, name="a")
     model = Functional(input_a, layers.Dense(4)(layers.Dense(5)(input_a)))
@@ -127,7 +127,8 @@ def test_named_input_dict_io():
 
 
 # keras/src/models/functional_test.py::FunctionalTest::test_input_dict_with_extra_field
-@xfail("inputs: an input dict with an extra key raises 'expects 1 input(s)' (Keras warns and ignores it)", raises=ValueError)
+@xfail("inputs: an input dict with an extra key raises 'expects 1 input(s)' (Keras warns and "
+       "ignores it)", raises=ValueError)
 def test_input_dict_with_extra_field():
     input_a = Input(shape=(3,), batch_size=2, name="a")
     model = Functional({"a": input_a}, input_a * 5 + 2)
@@ -277,7 +278,8 @@ def test_serialization():
 
 
 # keras/src/models/functional_test.py::FunctionalTest::test_bad_input_spec
-@xfail("messages: a dict-input model given one array says 'expects 2 input(s)', not 'named input(s) with keys'")
+@xfail("messages: a dict-input model given one array says 'expects 2 input(s)', not 'named "
+       "input(s) with keys'")
 def test_bad_input_spec():
     inputs = Input(shape=(4,))
     model = Functional(inputs, layers.Dense(2)(inputs))
@@ -373,7 +375,8 @@ class _OptionalInputLayer(layers.Layer):
         return x_shape
 
 
-_NO_OPTIONAL = "inputs: Input(optional=True) is accepted but a None for it is rejected ('not optional')"
+_NO_OPTIONAL = ("inputs: Input(optional=True) is accepted but a None for it is rejected "
+                "('not optional')")
 
 
 # keras/src/models/functional_test.py::FunctionalTest::test_optional_inputs
@@ -463,7 +466,8 @@ def test_warning_for_mismatched_inputs_structure():
 
 
 # keras/src/models/functional_test.py::FunctionalTest::test_layers_setter
-@xfail("messages: `model.layers = ...` raises Python's 'has no setter', not Keras's '`Model.layers` attribute is reserved'")
+@xfail("messages: `model.layers = ...` raises Python's 'has no setter', not Keras's "
+       "'`Model.layers` attribute is reserved'")
 def test_layers_setter():
     inputs = Input(shape=(3,), batch_size=2, name="input")
     model = Functional(inputs, layers.Dense(5)(inputs))
@@ -472,7 +476,8 @@ def test_layers_setter():
 
 
 # keras/src/models/functional_test.py::FunctionalTest::test_list_input_with_dict_build
-@xfail("inputs: a list given to a dict-input model (Input names = keys) is accepted (Keras raises a structure error)")
+@xfail("inputs: a list given to a dict-input model (Input names = keys) is accepted (Keras "
+       "raises a structure error)")
 def test_list_input_with_dict_build():
     x1, x2 = Input((10,), name="IT"), Input((10,), name="IS")
     model = Model(inputs={"IT": x1, "IS": x2}, outputs=layers.subtract([x1, x2]))
@@ -522,7 +527,8 @@ def test_invalid_config_deserialization_loop():
 
 
 # keras/src/models/functional_test.py::FunctionalTest::test_invalid_config_deserialization_missing_node
-@xfail("messages: a config naming a missing inbound layer raises KeyError, not ValueError('Missing node: ...')", raises=KeyError)
+@xfail("messages: a config naming a missing inbound layer raises KeyError, not "
+       "ValueError('Missing node: ...')", raises=KeyError)
 def test_invalid_config_deserialization_missing_node():
     with pytest.raises(ValueError, match="Missing node: node_b"):
         Functional.from_config(_bad_graph_config(with_loop=False))

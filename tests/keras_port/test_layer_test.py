@@ -16,7 +16,7 @@ import pytest
 
 import fastmask
 from fastmask import KerasTensor, layers, ops
-from _harness import assert_numbers, keras, on_both, skipped_cases, xfail
+from _harness import keras, skipped_cases, xfail
 
 
 # keras/src/layers/layer_test.py::LayerTest::test_compute_output_spec
@@ -66,7 +66,9 @@ def test_positional_arg_error():
 
 # keras/src/layers/layer_test.py::LayerTest::test_not_implemented_error
 @pytest.mark.parametrize("method", ["call", "compute_output_shape"])
-@xfail("messages: a Layer without call()/compute_output_shape() says 'does not have a `call()` method' / 'has no `compute_output_shape()`', not Keras's 'does not have a `<method>` method implemented.'", raises=AssertionError)
+@xfail("messages: a Layer without call()/compute_output_shape() says 'does not have a `call()` "
+       "method' / 'has no `compute_output_shape()`', not Keras's 'does not have a `<method>` "
+       "method implemented.'", raises=AssertionError)
 def test_not_implemented_error(method):
     layer = layers.Layer()
     layer.built = True
@@ -235,7 +237,8 @@ def test_mixed_precision():
 
 # keras/src/layers/layer_test.py::LayerTest::test_autocast
 # (without Keras's private `_build_at_init()`: the layers build on their first call)
-@xfail('dtype: a mixed_float16 layer does not autocast its float32 weights to float16 inside call()')
+@xfail("dtype: a mixed_float16 layer does not autocast its float32 weights to float16 inside "
+       "call()")
 def test_autocast():
     seen = {}
 
@@ -522,7 +525,8 @@ def test_training_arg_not_specified():
 
 
 # keras/src/layers/layer_test.py::LayerTest::test_tracker_locking
-@xfail("build: add_weight() inside call() of a built layer is accepted (Keras: 'cannot add new elements of state')")
+@xfail("build: add_weight() inside call() of a built layer is accepted (Keras: 'cannot add new "
+       "elements of state')")
 def test_tracker_locking():
     class BadLayer(layers.Layer):
         def call(self, x):
@@ -534,7 +538,8 @@ def test_tracker_locking():
 
 
 # keras/src/layers/layer_test.py::LayerTest::test_init_after_state_tracking
-@xfail('api: fastmask.Variable(array) raises (Keras: a Variable holding the array)', raises=TypeError)
+@xfail("api: fastmask.Variable(array) raises (Keras: a Variable holding the array)",
+       raises=TypeError)
 def test_init_after_state_tracking():
     class MyLayer(layers.Layer):
         def __init__(self):
@@ -699,7 +704,8 @@ def test_custom_layer_add_weight_in_init_name():
 
 
 # keras/src/layers/layer_test.py::LayerTest::test_custom_layer_add_weight_in_build_name
-@xfail("weights: variables of sublayers built inside a parent's call() get paths without the parent ('inner_layer_1/inner'; Keras 'training_layer/inner_layer/inner')")
+@xfail("weights: variables of sublayers built inside a parent's call() get paths without the "
+       "parent ('inner_layer_1/inner'; Keras 'training_layer/inner_layer/inner')")
 def test_custom_layer_add_weight_in_build_name():
     class InnerInnerLayer(layers.Layer):
         def build(self, _):

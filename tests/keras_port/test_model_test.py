@@ -120,7 +120,8 @@ def test_reviving_functional_from_config_custom_layer():
 
 
 # keras/src/models/model_test.py::ModelTest::test_reviving_functional_from_config_custom_model
-@xfail("models: a Model subclass's from_config with a graph config calls cls(**config) (Keras rebuilds the graph: functional_from_config)", raises=ValueError)
+@xfail("models: a Model subclass's from_config with a graph config calls cls(**config) (Keras "
+       "rebuilds the graph: functional_from_config)", raises=ValueError)
 def test_reviving_functional_from_config_custom_model():
     class CustomModel(Model):
         def __init__(self, *args, param=1, **kwargs):
@@ -210,7 +211,8 @@ def test_functional_dict_outputs_with_single_tensor():
 
 
 # keras/src/models/model_test.py::ModelTest::test_layers_setter
-@xfail("messages: `model.layers = ...` raises Python's 'has no setter', not Keras's '`Model.layers` attribute is reserved'")
+@xfail("messages: `model.layers = ...` raises Python's 'has no setter', not Keras's "
+       "'`Model.layers` attribute is reserved'")
 def test_layers_setter():
     with pytest.raises(AttributeError, match="`Model.layers` attribute is reserved"):
         Model().layers = [layers.Dense(4)]

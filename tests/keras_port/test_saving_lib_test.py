@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from _harness import assert_numbers, copy_weights, keras, skipped_cases, xfail
+from _harness import assert_numbers, keras, skipped_cases, xfail
 
 rng = np.random.default_rng(3)
 NO_COMPILE = "api: no Model.compile (a script that compiles before predict must run)"
@@ -311,14 +311,16 @@ def test_save_load_weights_only(tmp_path):
 
 
 # keras/src/saving/saving_lib_test.py::SavingTest::test_save_weights_only_with_unbuilt_model
-@xfail("messages: save_weights of an unbuilt model saves nothing silently (Keras raises 'You are saving a model that has not yet been built.')")
+@xfail("messages: save_weights of an unbuilt model saves nothing silently (Keras raises 'You are"
+       " saving a model that has not yet been built.')")
 def test_save_weights_only_with_unbuilt_model(tmp_path):
     with pytest.raises(ValueError, match="You are saving a model that has not yet been built."):
         _subclassed(fastmask).save_weights(os.path.join(tmp_path, "mymodel.weights.h5"))
 
 
 # keras/src/saving/saving_lib_test.py::SavingTest::test_load_weights_only_with_unbuilt_model
-@xfail("messages: load_weights into an unbuilt model says 'is not built yet', not Keras's 'You are loading weights into a model that has not yet been built.'")
+@xfail("messages: load_weights into an unbuilt model says 'is not built yet', not Keras's 'You "
+       "are loading weights into a model that has not yet been built.'")
 def test_load_weights_only_with_unbuilt_model(tmp_path):
     path = os.path.join(tmp_path, "mymodel.weights.h5")
     model = _subclassed(fastmask)
@@ -346,7 +348,8 @@ def test_load_weights_only_with_keras_file(tmp_path):
 
 
 # keras/src/saving/saving_lib_test.py::SavingTest::test_save_weights_subclassed_functional
-@xfail("weights: a Functional subclass saves a graph layer also held as an attribute under the attribute's path (Keras: only under layers/)", raises=fastmask.saving.WeightsFileError)
+@xfail("weights: a Functional subclass saves a graph layer also held as an attribute under the "
+       "attribute's path (Keras: only under layers/)", raises=fastmask.saving.WeightsFileError)
 def test_save_weights_subclassed_functional(tmp_path):
     path = os.path.join(tmp_path, "mymodel.weights.h5")
     model = _basic_functional(fastmask)
@@ -370,7 +373,8 @@ def _seq(K, units):
 
 
 # keras/src/saving/saving_lib_test.py::SavingTest::test_partial_load
-@xfail("messages: a weight shape mismatch on load_weights does not say 'must match' (Keras's assign error)")
+@xfail("messages: a weight shape mismatch on load_weights does not say 'must match' (Keras's "
+       "assign error)")
 def test_partial_load(tmp_path):
     path = os.path.join(tmp_path, "mymodel.keras")
     original = _seq(fastmask, (4, 5))
@@ -508,7 +512,8 @@ def test_load_model_containing_reused_layer(tmp_path):
 
 
 # keras/src/saving/saving_lib_test.py::SavingAPITest::test_saving_api_errors
-@xfail("api: saving.save_model takes no **kwargs (Keras: 'save_format argument is deprecated', 'are not supported')", raises=TypeError)
+@xfail("api: saving.save_model takes no **kwargs (Keras: 'save_format argument is deprecated', "
+       "'are not supported')", raises=TypeError)
 def test_saving_api_errors(tmp_path):
     model = _basic_functional(fastmask)
     with pytest.raises(ValueError, match="argument is deprecated"):
@@ -537,7 +542,8 @@ def test_model_api_endpoint(tmp_path):
 
 
 # keras/src/saving/saving_lib_test.py::SavingAPITest::test_model_api_errors
-@xfail("messages: model.save(save_format=...) says 'not supported', not Keras's 'argument is deprecated'")
+@xfail("messages: model.save(save_format=...) says 'not supported', not Keras's 'argument is "
+       "deprecated'")
 def test_model_api_errors(tmp_path):
     model = _basic_functional(fastmask)
     with pytest.raises(ValueError, match="argument is deprecated"):
@@ -605,7 +611,8 @@ class ComplexModel(fastmask.layers.Layer):
 
 
 # keras/src/saving/saving_lib_test.py::SavingBattleTest::test_custom_object_without_from_config
-@xfail("config: a registered callable object (get_config, no from_config) as activation cannot be saved (Keras saves it and fails at load)", raises=ValueError)
+@xfail("config: a registered callable object (get_config, no from_config) as activation cannot "
+       "be saved (Keras saves it and fails at load)", raises=ValueError)
 def test_custom_object_without_from_config(tmp_path):
     path = os.path.join(tmp_path, "custom_fn_model.keras")
     inputs = fastmask.Input(shape=(4, 4))
@@ -616,7 +623,8 @@ def test_custom_object_without_from_config(tmp_path):
 
 
 # keras/src/saving/saving_lib_test.py::SavingBattleTest::test_complex_model_without_explicit_deserialization
-@xfail("config: a layer object inside a custom layer's get_config is not serialized (TypeError: not JSON serializable at save)")
+@xfail("config: a layer object inside a custom layer's get_config is not serialized (TypeError: "
+       "not JSON serializable at save)")
 def test_complex_model_without_explicit_deserialization(tmp_path):
     path = os.path.join(tmp_path, "complex_model.keras")
     inputs = fastmask.Input((32,))
@@ -627,7 +635,9 @@ def test_complex_model_without_explicit_deserialization(tmp_path):
 
 
 # keras/src/saving/saving_lib_test.py::SavingBattleTest::test_redefinition_of_trackable
-@xfail("weights: a property aliasing an attribute layer (dense -> a_dense): Keras loads through the alias path, fastmask requires the attribute's path", raises=fastmask.saving.WeightsFileError)
+@xfail("weights: a property aliasing an attribute layer (dense -> a_dense): Keras loads through "
+       "the alias path, fastmask requires the attribute's path",
+       raises=fastmask.saving.WeightsFileError)
 def test_redefinition_of_trackable(tmp_path):
     K = fastmask
 
@@ -686,7 +696,8 @@ def test_nested_functional_model_saving(tmp_path):
 
 
 # keras/src/saving/saving_lib_test.py::SavingBattleTest::test_nested_shared_functional_model_saving
-@xfail("graph: a Functional model called twice inside another does not reload (its second call's node index is unresolved)", raises=ValueError)
+@xfail("graph: a Functional model called twice inside another does not reload (its second call's"
+       " node index is unresolved)", raises=ValueError)
 def test_nested_shared_functional_model_saving(tmp_path):
     K = fastmask
     inputs = [K.Input((4,)), K.Input((4,))]
@@ -831,7 +842,8 @@ def test_cyclic_container_saving(tmp_path):
 
 
 # keras/src/saving/saving_lib_test.py::SafeGetH5DatasetTest::test_load_weights_rejects_shape_bomb
-@xfail("safety: a weights file with a dataset declaring 8 PiB is allocated (MemoryError), not rejected with a ValueError", raises=MemoryError)
+@xfail("safety: a weights file with a dataset declaring 8 PiB is allocated (MemoryError), not "
+       "rejected with a ValueError", raises=MemoryError)
 def test_load_weights_rejects_shape_bomb(tmp_path):
     import h5py
     model = fastmask.Sequential([fastmask.Input((4,)), fastmask.layers.Dense(3, name="d")])

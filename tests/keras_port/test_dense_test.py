@@ -82,7 +82,7 @@ def test_dense_no_activation():
 
 
 # keras/src/layers/core/dense_test.py::DenseTest::test_dense_without_activation_set
-@xfail("Dense with `layer.activation = None` set after construction calls None",
+@xfail("api: Dense with `layer.activation = None` set after construction calls None",
        raises=TypeError)
 def test_dense_without_activation_set():
     def run(K):
@@ -106,7 +106,7 @@ def test_dense_with_activation():
 
 # keras/src/layers/core/dense_test.py::DenseTest::test_legacy_load_own_variables
 # (the float32 layer; the quantized layers are in test_not_ported)
-@xfail("layers have no load_own_variables/save_own_variables (Keras build protocol)",
+@xfail("build: layers have no load_own_variables/save_own_variables (Keras build protocol)",
        raises=AttributeError)
 def test_legacy_load_own_variables_float32():
     rng = np.random.default_rng(0)

@@ -7,12 +7,13 @@ thread, so results do not depend on the thread count.
 """
 from cython.parallel cimport prange
 
+from fastmask._isa cimport bind_kernels
 from fastmask._openmp_helpers cimport threads_for_work
 from fastmask._typedefs cimport float32_t, float64_t, uint8_t
 
 cdef extern from *:
     """
-    #include "fm_softmax.h"   /* fm_isa_level, FM_TARGET_V3/V4, FM_MULTIVERSION */
+    #include "fm_softmax.h"   /* FM_DISPATCH, FM_TARGET_V3/V4, FM_MULTIVERSION */
 
     #define FM_POOL_SUM 0
     #define FM_POOL_MEAN 1
@@ -87,6 +88,8 @@ cdef extern from *:
     }
     """
     int FM_POOL_BLOCK
+    int FM_SOFTMAX_ISA_MAX
+    int fm_softmax_isa() noexcept nogil
     void fm_pool_f32(const float32_t *x, const uint8_t *m, Py_ssize_t n, Py_ssize_t q_stride,
                      Py_ssize_t w, int op, float32_t empty_value, float32_t *out) noexcept nogil
     void fm_pool_f64(const float64_t *x, const uint8_t *m, Py_ssize_t n, Py_ssize_t q_stride,
@@ -95,6 +98,21 @@ cdef extern from *:
 ctypedef fused floating:
     float32_t
     float64_t
+
+from fastmask._isa import NAMES as ISA_NAMES    # index = FM_ISA_* level
+
+bind_kernels()     # run the variant fastmask._isa selects (FASTMASK_ISA)
+
+
+def compiled_isas():
+    """The ISA variants compiled into the pooling kernels, lowest first."""
+    return ISA_NAMES[:FM_SOFTMAX_ISA_MAX + 1]
+
+
+def isa_in_use():
+    """The variant the pooling kernels run: fastmask._isa's choice, at most the best compiled."""
+    return ISA_NAMES[fm_softmax_isa()]
+
 
 # Bytes of x per thread below which no further thread is started, so small
 # inputs run on one thread: 1 MiB is ~20 us of the reduction on one thread

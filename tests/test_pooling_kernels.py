@@ -9,7 +9,12 @@ from hypothesis.extra import numpy as hnp
 
 from fastmask import _pooling
 from fastmask.kernels import masked_max, masked_mean, masked_min, masked_sum
+from isa_variants import isa_fixture
 from oracle import keras, mask_cases
+
+# Every test runs under each instruction-set variant (FASTMASK_ISA), module by
+# module; one this CPU cannot execute is a skip that says why.
+isa = isa_fixture(_pooling)
 
 FUNCS = {"sum": masked_sum, "mean": masked_mean, "max": masked_max, "min": masked_min}
 

@@ -80,20 +80,22 @@ def _missing(name):
 
 def _check(value, what):
     """The level index for `value` (a name, any case), or a ValueError naming
-    `what` (e.g. "FASTMASK_ISA"), the value and what this CPU supports."""
+    `what` ("FASTMASK_ISA", or set_isa's "name"), the value and what this CPU
+    supports."""
     name = value.strip().lower() if isinstance(value, str) else value
     supported = ", ".join(cpu_supported())
+    unset = ("leave it unset for the best available" if what == ENV_VAR
+             else "None restores the import-time choice")
     if name not in NAMES:
         raise ValueError(
             f"{what} must be one of {', '.join(repr(n) for n in NAMES)} "
-            f"(this CPU supports: {supported}); leave it unset for the best available. "
-            f"Received: {what}={value!r}")
+            f"(this CPU supports: {supported}); {unset}. Received: {what}={value!r}")
     if not fm_isa_cpu_supports(NAMES.index(name)):
         raise ValueError(
             f"{what}={value!r} selects {LABELS[name]} kernels, which this CPU cannot "
             f"execute (it lacks {' '.join(_missing(name)) or 'OS support'}; it supports: "
-            f"{supported}). Set {what} to one of those, or leave it unset for the best "
-            f"available. Received: {what}={value!r}")
+            f"{supported}); use one of those ({unset}). "
+            f"Received: {what}={value!r}")
     return NAMES.index(name)
 
 

@@ -1,11 +1,11 @@
-"""Thread control and build facts: set_num_threads, num_threads, show_config.
+"""Thread control and what runs: set_num_threads, num_threads, show_config.
 
 The kernels' thread count is resolved at each call by `effective_num_threads()`:
   1. a `with fastmask.num_threads(n):` block active in the calling thread, else
   2. the value given to `fastmask.set_num_threads(n)`, else
-  3. OpenMP's maximum (which honours OMP_NUM_THREADS), capped at the CPUs
-     this process may use.
-A build without OpenMP always runs 1 thread. BLAS calls made by a kernel use
+  3. OpenMP's maximum: OMP_NUM_THREADS as given when set, else capped at the
+     CPUs this process may use.
+Every count is capped at MAX_THREADS; a build without OpenMP always runs 1 thread. BLAS calls made by a kernel use
 the same count (see `blas_threads`) so OpenMP and BLAS threads never multiply.
 """
 import contextlib

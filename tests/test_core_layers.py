@@ -99,7 +99,9 @@ def test_embedding_weights_argument_and_config_cross_load():
 
 @pytest.mark.parametrize("shape", [(4, 5), (3, 6, 5), (1, 1, 5), (2, 3, 4, 5)])
 @pytest.mark.parametrize("kwargs", [{}, {"activation": "relu"}, {"use_bias": False},
-                                    {"activation": "tanh"}])
+                                    {"activation": "tanh"}, {"activation": "sigmoid"},
+                                    {"activation": "softmax"}, {"activation": "hard_sigmoid"},
+                                    {"activation": "gelu"}])
 def test_dense_matches_keras(shape, kwargs):
     rng = np.random.default_rng(len(shape))
     x = rng.standard_normal(shape).astype(np.float32)
@@ -109,8 +111,15 @@ def test_dense_matches_keras(shape, kwargs):
 
 
 def test_dense_is_one_gemm(monkeypatch):
+    """All steps go to the fused kernel in one call (no loop over time), and the
+    float16 path (NumPy) is one matmul too."""
     import fastmask.layers.dense as dense_mod
+    from fastmask.kernels.dense import dense as fused_dense
     calls = []
+
+    def counting_dense(x, kernel, *args, **kwargs):
+        calls.append((x.shape, kernel.shape))
+        return fused_dense(x, kernel, *args, **kwargs)
 
     class CountingNumpy:
         def __getattr__(self, name):
@@ -124,9 +133,15 @@ def test_dense_is_one_gemm(monkeypatch):
     d = layers.Dense(7)
     x = np.ones((5, 9, 3), np.float32)
     d(x)
-    monkeypatch.setattr(dense_mod, "np", CountingNumpy())
+    monkeypatch.setattr(dense_mod, "fused_dense", counting_dense)
     out = d(x)
-    assert calls == [((45, 3), (3, 7))] and out.shape == (5, 9, 7) and out.dtype == np.float32
+    assert calls == [((5, 9, 3), (3, 7))] and out.shape == (5, 9, 7) and out.dtype == np.float32
+    calls.clear()
+    h = layers.Dense(7, dtype="float16")
+    h(x)
+    monkeypatch.setattr(dense_mod, "np", CountingNumpy())
+    out = h(x)
+    assert calls == [((45, 3), (3, 7))] and out.shape == (5, 9, 7) and out.dtype == np.float16
 
 
 def test_dense_config_round_trip_and_cross_load():

@@ -23,6 +23,11 @@ question is what the Keras-compatible API adds on top of them.
   (`np.matmul(x, W) + b`, then the activation: what Dense did before) and
   "matmul only" (`np.matmul(x, W, out=)`: the bare GEMM, no bias); the
   bound is the machine's GEMM rate.
+* "layer norm over the last axis": `fastmask.kernels.layer_norm` with `out=`
+  on the transformer's (1024, 200, 32) float32 activations (26 MB). Peers:
+  "numpy" (the NumPy formula LayerNormalization used before: mean, centred
+  variance, then scale and shift, each a pass) and "np.copyto" (one read and
+  one write of the tensor: the memory bound).
 """
 import time
 
@@ -32,7 +37,9 @@ import pytest
 import fastmask
 from fastmask import layers, ops
 from fastmask.bench import Case, Target, peer_keras, pytest_params
+from fastmask.bench import parallel_copyto
 from fastmask.kernels.dense import dense as fused_dense
+from fastmask.kernels.normalization import layer_norm
 
 FAMILY = "layers"
 
@@ -150,7 +157,31 @@ def cases(quick=False):
 
     # 5. Fused dense kernel on issue 16's model shapes.
     out += _fused_dense_cases(rng, quick)
+    out.append(_layer_norm_case(rng, quick))
     return out
+
+
+def _layer_norm_case(rng, quick):
+    shape = (64, 50, 32) if quick else (1024, 200, 32)
+    x = rng.standard_normal(shape).astype(np.float32)
+    g = rng.standard_normal(shape[-1]).astype(np.float32)
+    b = rng.standard_normal(shape[-1]).astype(np.float32)
+    o = np.empty_like(x)
+    c = np.empty_like(x)
+    eps = np.float32(1e-3)
+
+    def numpy_ln():
+        mean = np.mean(x, axis=-1, keepdims=True)
+        var = np.mean(np.square(x - mean), axis=-1, keepdims=True)
+        inv = np.float32(1) / np.sqrt(var + eps) * g
+        return x * inv + (-mean * inv + b)
+
+    from fastmask import get_num_threads
+    impls = {"fastmask": lambda: layer_norm(x, g, b, out=o), "numpy": numpy_ln,
+             "np.copyto": lambda: parallel_copyto(c, x, get_num_threads())}
+    return Case(FAMILY, "layer norm over the last axis", f"x {shape} float32, out=",
+                impls=impls, bound="memory", bytes=2 * x.nbytes,
+                targets=[Target("numpy", 5.0), Target("np.copyto", 1 / 1.5)])
 
 
 def _fused_dense_cases(rng, quick):

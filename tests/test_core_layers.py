@@ -291,7 +291,9 @@ def test_reshape_errors_and_symbolic_shapes():
 # ----------------------------------------------------------------------------- LayerNormalization
 
 @pytest.mark.parametrize("kwargs", [{}, {"axis": [1, 2]}, {"center": False},
-                                    {"scale": False, "epsilon": 1e-5}])
+                                    {"scale": False, "epsilon": 1e-5}, {"axis": 1},
+                                    {"center": False, "scale": False}, {"rms_scaling": True}])
+@pytest.mark.filterwarnings("ignore:You passed `rms_scaling=True`")
 def test_layer_normalization_matches_keras(kwargs):
     rng = np.random.default_rng(8)
     x = (rng.standard_normal((3, 4, 5)) * 4 + 1).astype(np.float32)
@@ -302,6 +304,19 @@ def test_layer_normalization_matches_keras(kwargs):
         compare_layer(k, f, x, input_mask=m, atol=2e-5)
     cfg = dict(f.get_config(), name=k.name)
     assert k.__class__.from_config(cfg).get_config() == k.get_config()
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float64"])
+def test_layer_normalization_input_dtypes_match_keras(dtype):
+    """The one-pass kernel path (last axis) keeps Keras's dtype handling: computed
+    in at least float32, cast back to the input's float dtype, then to the
+    layer's compute dtype."""
+    rng = np.random.default_rng(18)
+    x = (rng.standard_normal((4, 6, 40)) * 3).astype(dtype)
+    k, f = _pair("LayerNormalization")
+    k(x)
+    k.set_weights([rng.standard_normal(w.shape).astype(np.float32) for w in k.get_weights()])
+    compare_layer(k, f, x, atol=2e-3 if dtype == "float16" else 2e-5)
 
 
 # ----------------------------------------------------------------------------- TimeDistributed

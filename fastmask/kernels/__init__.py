@@ -5,3 +5,4 @@ from .softmax import masked_softmax
 from .pooling import masked_mean, masked_sum, masked_max, masked_min
 from .attention import masked_attention, multi_head_attention
 from .dense import dense
+from .normalization import layer_norm

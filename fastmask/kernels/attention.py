@@ -378,7 +378,7 @@ def _project(src, w, dtype, n):
                              f"({x.shape[-1]}). Received: "
                              + ", ".join(f"{nm}_kernel.shape={k.shape}"
                                          for nm, k in zip(g, kernels)))
-        flat = [k.reshape(k.shape[0], -1) for k in kernels]
+        flat = [k.reshape(k.shape[0], k.shape[1] * k.shape[2]) for k in kernels]
         if all(w[nm + "_bias"] is None for nm in g):
             bias = None
         else:
@@ -408,6 +408,10 @@ def _mha_plain(q_in, k_in, v_in, w, qm, km, attention_mask, causal, fill, zero_m
     scratch unless return_weights), output projection into `out` (None: a new
     array). Returns y or (y, weights). Call with BLAS limited to 1."""
     dtype = q_in.dtype
+    if not (q_in.shape[0] == k_in.shape[0] == v_in.shape[0]) or k_in.shape[1] != v_in.shape[1]:
+        raise ValueError(f"`query`, `key` and `value` must have the same batch size, and `key` "
+                         f"and `value` the same length. Received: query.shape={q_in.shape}, "
+                         f"key.shape={k_in.shape}, value.shape={v_in.shape}")
     p = _project({"query": q_in, "key": k_in, "value": v_in}, w, dtype, n)
     Q, K, V = p["query"], p["key"], p["value"]
     B, Tq, H, D = Q.shape

@@ -117,7 +117,8 @@ def _classifier_case(rng, quick, torch):
     if torch is not None:
         F = torch.nn.functional
         xt = torch.from_numpy(x)
-        tw = {n: torch.from_numpy(np.ascontiguousarray(a.reshape(a.shape[0], -1).T))
+        tw = {n: torch.from_numpy(np.ascontiguousarray(
+                  (a.reshape(H * D, E) if n == "output_kernel" else a.reshape(E, H * D)).T))
               for n, a in w.items() if n.endswith("kernel")}
         tb = {n: torch.from_numpy(a.reshape(-1)) for n, a in w.items() if n.endswith("bias")}
 

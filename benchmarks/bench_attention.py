@@ -13,6 +13,13 @@ Also the attention core alone (projected q, k, v in torch's (B, H, T, D)
 layout, key padding mask only) against F.scaled_dot_product_attention, for
 information (no target: GEMM, fused masked softmax, GEMM per (batch, head)
 against torch's fused CPU kernel).
+
+"MultiHeadAttention, transformer classifier": issue 16's unmasked self-attention
+(B=1024, T=200, 2 heads x 32, model dim 32, keras-io's text classifier) writing
+into a preallocated `out=`: Q|K|V projected by one GEMM, attention read from its
+views with the scores in per-thread scratch. Peer "unfused": the same kernels
+called one by one (three projections into fresh arrays, masked_attention,
+the output projection), as MultiHeadAttention ran before.
 """
 import math
 
@@ -21,6 +28,7 @@ import pytest
 
 from harness import Case, Target, peer_keras, peer_torch, pytest_params
 from fastmask.kernels import masked_attention, multi_head_attention
+from fastmask.kernels.attention import linear
 
 FAMILY = "attention"
 
@@ -83,7 +91,49 @@ def cases(quick=False):
     if core_impls:
         out.append(Case(FAMILY, "masked_attention core", f"q=k=v ({B}, {H}, {T}, {D}), key mask",
                         impls=core_impls, bound="gemm", flops=4 * B * H * T * T * D))
+    out.append(_classifier_case(rng, quick, torch))
     return out
+
+
+def _classifier_case(rng, quick, torch):
+    B, T, H, D = (64, 50, 2, 32) if quick else (1024, 200, 2, 32)
+    E = 32
+    x = rng.standard_normal((B, T, E), dtype=np.float32)
+    w = {n: (rng.standard_normal(s, dtype=np.float32) / math.sqrt(s[0]))
+         for n, s in (("query_kernel", (E, H, D)), ("key_kernel", (E, H, D)),
+                      ("value_kernel", (E, H, D)), ("output_kernel", (H, D, E)))}
+    w.update({n: rng.standard_normal(s, dtype=np.float32) * 0.1
+              for n, s in (("query_bias", (H, D)), ("key_bias", (H, D)),
+                           ("value_bias", (H, D)), ("output_bias", (E,)))})
+    o = np.empty((B, T, E), np.float32)
+
+    def unfused():
+        q, k, v = (linear(x, w[n + "_kernel"], w[n + "_bias"]) for n in ("query", "key", "value"))
+        ctx = masked_attention(q, k, v, fully_masked="uniform")
+        return linear(ctx.reshape(B, T, H * D), w["output_kernel"].reshape(H * D, E),
+                      w["output_bias"])
+
+    impls = {"fastmask": lambda: multi_head_attention(x, x, **w, out=o), "unfused": unfused}
+    if torch is not None:
+        F = torch.nn.functional
+        xt = torch.from_numpy(x)
+        tw = {n: torch.from_numpy(np.ascontiguousarray(
+                  (a.reshape(H * D, E) if n == "output_kernel" else a.reshape(E, H * D)).T))
+              for n, a in w.items() if n.endswith("kernel")}
+        tb = {n: torch.from_numpy(a.reshape(-1)) for n, a in w.items() if n.endswith("bias")}
+
+        def torch_mha():
+            def heads(n):
+                return F.linear(xt, tw[n + "_kernel"], tb[n + "_bias"]).view(B, T, H, D) \
+                    .transpose(1, 2)
+            a = F.scaled_dot_product_attention(heads("query"), heads("key"), heads("value"))
+            return F.linear(a.transpose(1, 2).reshape(B, T, H * D), tw["output_kernel"],
+                            tb["output_bias"])
+        impls["torch"] = torch_mha
+    return Case(FAMILY, "MultiHeadAttention, transformer classifier",
+                f"B={B}, T={T}, {H} heads x {D}, dim {E}, no mask, out=", impls=impls,
+                bound="gemm", flops=2 * B * T * E * H * D * 4 + 4 * B * H * T * T * D,
+                targets=[Target("unfused", 1.1)])
 
 
 @pytest.mark.parametrize("case,impl,threads", pytest_params(cases(quick=True)))

@@ -15,6 +15,19 @@ question is what the Keras-compatible API adds on top of them.
   shown as % of the machine's GEMM rate next to `np.matmul` itself.
 * "guide functional model": the guide's Embedding(mask_zero) -> Dense(1) ->
   TemporalSoftmax graph on (32, 100) ids.
+* "fused dense ...": `fastmask.kernels.dense` (bias and activation in the
+  GEMM's output pass, writing into a preallocated `out=` as a model's buffer
+  arena will) on issue 16's shapes: the mini-GPT's Dense to a 20000 vocabulary
+  (32*80, 256) x (256, 20000), the transformer's projections
+  (1024*200, 64) x (64, 64) and a per-token Dense with relu. Peers: "numpy"
+  (`np.matmul(x, W) + b`, then the activation: what Dense did before) and
+  "matmul only" (`np.matmul(x, W, out=)`: the bare GEMM, no bias); the
+  bound is the machine's GEMM rate.
+* "layer norm over the last axis": `fastmask.kernels.layer_norm` with `out=`
+  on the transformer's (1024, 200, 32) float32 activations (26 MB). Peers:
+  "numpy" (the NumPy formula LayerNormalization used before: mean, centred
+  variance, then scale and shift, each a pass) and "np.copyto" (one read and
+  one write of the tensor: the memory bound).
 """
 import time
 
@@ -23,7 +36,9 @@ import pytest
 
 import fastmask
 from fastmask import layers, ops
-from harness import Case, Target, peer_keras, pytest_params
+from harness import Case, Target, parallel_copyto, peer_keras, pytest_params
+from fastmask.kernels.dense import dense as fused_dense
+from fastmask.kernels.normalization import layer_norm
 
 FAMILY = "layers"
 
@@ -138,7 +153,65 @@ def cases(quick=False):
     out.append(Case(FAMILY, "guide functional model", "ids (32, 100), Embedding(mask_zero)-"
                     "Dense(1)-TemporalSoftmax", impls=impls, targets=[Target("keras", 2.0)],
                     threaded=False))
+
+    # 5. Fused dense kernel on issue 16's model shapes.
+    out += _fused_dense_cases(rng, quick)
+    out.append(_layer_norm_case(rng, quick))
     return out
+
+
+def _layer_norm_case(rng, quick):
+    shape = (64, 50, 32) if quick else (1024, 200, 32)
+    x = rng.standard_normal(shape).astype(np.float32)
+    g = rng.standard_normal(shape[-1]).astype(np.float32)
+    b = rng.standard_normal(shape[-1]).astype(np.float32)
+    o = np.empty_like(x)
+    c = np.empty_like(x)
+    eps = np.float32(1e-3)
+
+    def numpy_ln():
+        mean = np.mean(x, axis=-1, keepdims=True)
+        var = np.mean(np.square(x - mean), axis=-1, keepdims=True)
+        inv = np.float32(1) / np.sqrt(var + eps) * g
+        return x * inv + (-mean * inv + b)
+
+    from fastmask import get_num_threads
+    impls = {"fastmask": lambda: layer_norm(x, g, b, out=o), "numpy": numpy_ln,
+             "np.copyto": lambda: parallel_copyto(c, x, get_num_threads())}
+    return Case(FAMILY, "layer norm over the last axis", f"x {shape} float32, out=",
+                impls=impls, bound="memory", bytes=2 * x.nbytes,
+                targets=[Target("numpy", 5.0), Target("np.copyto", 1 / 1.5)])
+
+
+def _fused_dense_cases(rng, quick):
+    shapes = [("fused dense to a vocabulary", (32 * 80, 256, 20000), None),
+              ("fused dense projection", (1024 * 200, 64, 64), None),
+              ("fused dense per-token relu", (32 * 80, 256, 256), "relu")]
+    if quick:
+        shapes = [("fused dense to a vocabulary", (64, 64, 2000), None),
+                  ("fused dense projection", (4096, 64, 64), None),
+                  ("fused dense per-token relu", (256, 64, 64), "relu")]
+    cases = []
+    for name, (m, k, n), act in shapes:
+        x = rng.standard_normal((m, k)).astype(np.float32)
+        w = (rng.standard_normal((k, n)) / np.sqrt(k)).astype(np.float32)
+        b = rng.standard_normal(n).astype(np.float32)
+        o = np.empty((m, n), np.float32)
+        c = np.empty((m, n), np.float32)
+
+        def numpy_dense(x=x, w=w, b=b, act=act):
+            y = np.matmul(x, w)
+            y += b
+            return np.maximum(y, np.float32(0)) if act == "relu" else y
+
+        impls = {"fastmask": lambda x=x, w=w, b=b, o=o, act=act: fused_dense(x, w, b, act, out=o),
+                 "numpy": numpy_dense,
+                 "matmul only": lambda x=x, w=w, c=c: np.matmul(x, w, out=c)}
+        cases.append(Case(FAMILY, name, f"({m}, {k}) x ({k}, {n}) float32"
+                          + (f" + {act}" if act else "") + ", out=",
+                          impls=impls, bound="gemm", flops=2 * m * k * n,
+                          targets=[Target("numpy", 1.0), Target("matmul only", 1 / 1.1)]))
+    return cases
 
 
 @pytest.mark.parametrize("case,impl,threads", pytest_params(cases(quick=True)))

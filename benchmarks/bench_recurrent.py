@@ -16,6 +16,12 @@ Peers:
   fastmask.layers.Bidirectional(LSTM) (both directions in one kernel call).
 All under torch.no_grad(). bound="gemm": FLOPs of the unmasked steps only,
 2 * steps * (F + U) * gates * U, against np.matmul's GFLOP/s.
+
+Unmasked at large batch (issue 16): the seq2seq decoder LSTM (B=256, T=59,
+one-hot characters F=93, 256 units, initial state given) and a B=1024 encoder
+(T=16, F=71). Peer "one GEMM, same FLOPs": np.matmul of (B*T, F+U) x (F+U, 4U),
+the whole recurrence's arithmetic as one large GEMM (what the recurrence
+cannot be, but the bound it is measured against); target: >= 80% of it.
 """
 import time
 
@@ -148,6 +154,8 @@ def cases(quick=False):
                     bound="gemm", flops=flops(4, 2 * steps),
                     targets=[Target("fastmask 1 direction", 1 / 2.2)]))
 
+    out += _unmasked_large_batch_cases(rng, quick)
+
     # ---- GRU and SimpleRNN
     for kind, fn, gates in (("gru", gru, 3), ("simple_rnn", simple_rnn, 1)):
         kw, rw, bw = _weights(rng, kind, F, U)
@@ -161,6 +169,29 @@ def cases(quick=False):
         out.append(Case(FAMILY, f"{kind} post-padding", shape, impls=impls, bound="gemm",
                         flops=flops(gates, steps), targets=targets))
     return out
+
+
+def _unmasked_large_batch_cases(rng, quick):
+    specs = [("lstm seq2seq decoder, no mask", 256, 59, 93, 256),
+             ("lstm batch 1024, no mask", 1024, 16, 71, 256)]
+    if quick:
+        specs = [(n, b // 8, t // 4, f, u // 4) for n, b, t, f, u in specs]
+    cases = []
+    for name, B, T, F, U in specs:
+        x = np.eye(F, dtype=np.float32)[rng.integers(0, F, (B, T))]      # one-hot characters
+        k, r, b = _weights(rng, "lstm", F, U)
+        h0 = rng.standard_normal((B, U), dtype=np.float32) * 0.1
+        c0 = rng.standard_normal((B, U), dtype=np.float32) * 0.1
+        a = rng.standard_normal((B * T, F + U), dtype=np.float32)
+        w = rng.standard_normal((F + U, 4 * U), dtype=np.float32)
+        c = np.empty((B * T, 4 * U), np.float32)
+        impls = {"fastmask": (lambda x=x, k=k, r=r, b=b, h0=h0, c0=c0:
+                              lstm(x, k, r, b, initial_state=[h0, c0], return_sequences=True)),
+                 "one GEMM, same FLOPs": lambda a=a, w=w, c=c: np.matmul(a, w, out=c)}
+        cases.append(Case(FAMILY, name, f"x ({B}, {T}, {F}) one-hot float32, {U} units",
+                          impls=impls, bound="gemm", flops=2 * B * T * (F + U) * 4 * U,
+                          targets=[Target("one GEMM, same FLOPs", 0.8)]))
+    return cases
 
 
 @pytest.mark.parametrize("case,impl,threads", pytest_params(cases(quick=True)))

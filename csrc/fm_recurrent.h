@@ -167,6 +167,21 @@ static inline void fm_rnn_gather(const fm_rnn_args *a, ptrdiff_t s, ptrdiff_t i_
     else fm_rnn_gather_f(a, s, i_lo, i_hi);
 }
 
+/* Rows per cache chunk of a step's tiles: a multiple of the register block mr
+ * with about FM_RNN_CHUNK_BYTES of A rows (A's rows of a chunk stay in L2 while
+ * the weight panels of all unit groups pass over them; without chunks a large
+ * batch re-reads A from L3 once per unit group). An element's value does not
+ * depend on the chunking (the micro-kernel sums over k in order). */
+#ifndef FM_RNN_CHUNK_BYTES
+#define FM_RNN_CHUNK_BYTES (256 * 1024)
+#endif
+static inline ptrdiff_t fm_rnn_row_chunk(const fm_rnn_args *a, int mr) {
+    const ptrdiff_t row_bytes = a->lda * (a->dbl ? 8 : 4);
+    ptrdiff_t rc = FM_RNN_CHUNK_BYTES / (row_bytes > 0 ? row_bytes : 1);
+    rc = rc / mr * mr;
+    return rc < 4 * mr ? 4 * mr : rc;
+}
+
 /* OpenMP barrier usable from a function called inside a parallel region. */
 static inline void fm_rnn_barrier(void) {
 #ifdef _OPENMP

@@ -315,14 +315,19 @@ FM_INLINE FMR_ATTR void FMR(fmr_tiles)(const int act, const int ract, const fm_r
                                         ptrdiff_t g_lo, ptrdiff_t g_hi) {
     const ptrdiff_t *rows = a->rows + a->off[s];
     const int mr = FMR(fm_rnn_mr_impl)(a->cell, a->reset_after, phase);
-    ptrdiff_t g, i0;
+    const ptrdiff_t rc = fm_rnn_row_chunk(a, mr);
+    ptrdiff_t g, i0, ic, ie;
     int m;
+    /* Row chunks of rc rows (A's chunk stays in L2 while every unit group's
+     * weight panel passes over it); the weights stream once per chunk. */
+    for (ic = i_lo; ic < i_hi; ic = ie) {
+    ie = i_hi - ic > rc ? ic + rc : i_hi;
     for (g = g_lo; g < g_hi; g++) {
-        for (i0 = i_lo; i0 < i_hi; i0 += m) {
+        for (i0 = ic; i0 < ie; i0 += m) {
             /* Blocks of 1-2 rows are bound by streaming the weight panel (they
              * cost about as much as 3 rows): the last full block and such a
              * remainder are split evenly instead (7 -> 4 + 3, 8 -> 4 + 4). */
-            const ptrdiff_t left = i_hi - i0;
+            const ptrdiff_t left = ie - i0;
             m = (int)(left <= mr ? left : (left < mr + 3 ? (left + 1) / 2 : mr));
             if (a->cell == FM_CELL_LSTM) {
                 switch (m) { FMR_CASES(FMR_MR4, FMR_CALL_LSTM) default: break; }
@@ -336,6 +341,7 @@ FM_INLINE FMR_ATTR void FMR(fmr_tiles)(const int act, const int ract, const fm_r
                 switch (m) { FMR_CASES(FMR_MR1, FMR_CALL_GRU_P1) default: break; }
             }
         }
+    }
     }
 }
 

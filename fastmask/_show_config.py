@@ -12,11 +12,13 @@ __all__ = ["show_config"]
 
 
 def _isa_line():
-    from .kernels import _attention, _isa, _masking, _pooling, _recurrent, _softmax
+    from .kernels import (_attention, _dense, _isa, _masking, _normalization, _pooling,
+                          _recurrent, _softmax)
     active = _isa.active()
     text = f"{_isa.LABELS[active]} ({_isa.reason()})"
     families = {"masking": _masking, "recurrent": _recurrent, "softmax": _softmax,
-                "pooling": _pooling, "attention": _attention}
+                "pooling": _pooling, "attention": _attention, "dense": _dense,
+                "normalization": _normalization}
     lower = [f"{name} (runs {_isa.LABELS[m.isa_in_use()]})" for name, m in families.items()
              if m.isa_in_use() != active]
     if lower:

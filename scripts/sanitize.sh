@@ -31,7 +31,8 @@ if [ $# -eq 0 ]; then
   # The kernel tests (the battery skips its own SANITIZER_KNOWN_BUGS).
   set -- tests/test_masking_kernels.py tests/test_recurrent_kernels.py \
          tests/test_softmax_kernels.py tests/test_pooling_kernels.py \
-         tests/test_attention_kernels.py tests/test_padding.py tests/test_mask_utils.py \
+         tests/test_attention_kernels.py tests/test_dense_kernels.py \
+         tests/test_normalization_kernels.py tests/test_padding.py tests/test_mask_utils.py \
          tests/test_bad_inputs.py "${KNOWN_SANITIZER_BUGS[@]}"
 fi
 

@@ -285,3 +285,123 @@ def test_mha_bit_identical_across_threads(rng, monkeypatch):
         ref = multi_head_attention(x, x, **w, **kw, n_threads=1)
         for t in (2, 3):
             np.testing.assert_array_equal(multi_head_attention(x, x, **w, **kw, n_threads=t), ref)
+
+
+# --------------------------------------------------------- issue 16: fused projections, out=
+def _mha_reference(xq, xv, w, allowed, fully_masked):
+    """Independent float64 MultiHeadAttention forward (einsum projections)."""
+    f = {k: None if v is None else np.asarray(v, np.float64) for k, v in w.items()}
+    q = np.einsum("bte,ehd->bthd", xq, f["query_kernel"]) + f["query_bias"]
+    k = np.einsum("bte,ehd->bthd", xv, f["key_kernel"]) + f["key_bias"]
+    v = np.einsum("bte,ehd->bthd", xv, f["value_kernel"]) + f["value_bias"]
+    ctx, _ = reference(q, k, v, allowed, 1 / np.sqrt(q.shape[-1]), fully_masked)
+    return np.einsum("bthd,hdo->bto", ctx, f["output_kernel"]) + f["output_bias"]
+
+
+@pytest.mark.parametrize("same", [True, False])
+@pytest.mark.parametrize("masks", ["none", "causal", "attention_mask"])
+def test_mha_fused_projections_match_reference(rng, same, masks):
+    """Self-attention (query is value is key) projects Q|K|V in one GEMM and attends
+    from strided views of it; separate arrays take one GEMM each: both equal an
+    einsum reference."""
+    w = _mha_weights(rng, E=8, H=3, D=4, Dv=5, O=(6,))
+    x = rng.standard_normal((4, 9, 8)).astype(np.float32)
+    xv = x if same else x.copy()
+    am = rng.random((4, 9, 9)) < 0.7
+    kw = {"none": {}, "causal": dict(causal=True),
+          "attention_mask": dict(attention_mask=am)}[masks]
+    allowed = allowed_mask(4, 3, 9, 9, am=am if masks == "attention_mask" else None,
+                           causal=masks == "causal")
+    got = multi_head_attention(x, xv, **w, **kw)
+    np.testing.assert_allclose(got, _mha_reference(x, xv, w, allowed, "uniform"),
+                               rtol=2e-5, atol=2e-5)
+    out = np.full_like(got, np.nan)
+    assert multi_head_attention(x, xv, **w, **kw, out=out) is out
+    np.testing.assert_array_equal(out, got)
+
+
+def test_mha_out_with_masks_and_bad_out(rng):
+    w = _mha_weights(rng)
+    x = rng.standard_normal((3, 7, 8)).astype(np.float32)
+    m = np.arange(7)[None, :] < np.array([[7], [3], [5]])
+    ref = multi_head_attention(x, x, **w, query_mask=m, value_mask=m)
+    out = np.empty((3, 7, 5), np.float32)
+    assert multi_head_attention(x, x, **w, query_mask=m, value_mask=m, out=out) is out
+    np.testing.assert_array_equal(out, ref)
+    for bad, exc in ((np.empty((3, 7, 6), np.float32), ValueError),
+                     (np.empty((3, 7, 5), np.float64), ValueError),
+                     (np.empty((5, 7, 3), np.float32).T, ValueError), ([0.0], TypeError)):
+        with pytest.raises(exc, match="`out`"):
+            multi_head_attention(x, x, **w, out=bad)
+    buf = np.zeros(3 * 7 * 8, np.float32)
+    xb = buf.reshape(3, 7, 8)
+    xb[...] = x
+    w8 = dict(w, output_kernel=w["output_kernel"][..., :1].repeat(8, -1),
+              output_bias=np.zeros(8, np.float32))
+    with pytest.raises(ValueError, match="must not overlap"):
+        multi_head_attention(xb, xb, **w8, out=xb)
+    # an empty batch or query (the early return) fills `out` too, and checks it
+    for shape in ((0, 7, 8), (3, 0, 8)):
+        xe = np.zeros(shape, np.float32)
+        out = np.full(shape[:2] + (5,), np.nan, np.float32)
+        assert multi_head_attention(xe, x[:shape[0]] if shape[0] else xe, **w, out=out) is out
+        with pytest.raises(ValueError, match="`out`"):
+            multi_head_attention(xe, x[:shape[0]] if shape[0] else xe, **w,
+                                 out=np.empty(shape[:2] + (6,), np.float32))
+
+
+@pytest.mark.parametrize("layout", ["BTHD", "BHTD"])
+def test_masked_attention_out(rng, layout):
+    q, k, v, km, qm = data(rng)
+    if layout == "BHTD":
+        q, k, v = (a.transpose(0, 2, 1, 3).copy() for a in (q, k, v))
+    ref = masked_attention(q, k, v, key_mask=km, query_mask=qm, layout=layout)
+    out = np.full(ref.shape, np.nan, np.float32)
+    assert masked_attention(q, k, v, key_mask=km, query_mask=qm, layout=layout, out=out) is out
+    np.testing.assert_array_equal(out, ref)
+    with pytest.raises(ValueError, match="`out`"):
+        masked_attention(q, k, v, layout=layout, out=np.empty(ref.shape, np.float64))
+    with pytest.raises(ValueError, match="must not overlap"):
+        masked_attention(q, q, q, layout=layout, out=q)
+
+
+def test_linear_out(rng):
+    x = rng.standard_normal((4, 5, 6)).astype(np.float32)
+    kk = rng.standard_normal((6, 2, 3)).astype(np.float32)
+    b = rng.standard_normal((2, 3)).astype(np.float32)
+    ref = np.einsum("bte,ehd->bthd", x.astype(np.float64), kk) + b
+    out = np.empty((4, 5, 2, 3), np.float32)
+    assert A.linear(x, kk, b, out=out) is out
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="`out`"):
+        A.linear(x, kk, b, out=np.empty((4, 5, 6), np.float32))
+
+
+def _peak_bytes(fn):
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_default_paths_allocate_no_score_tensor(rng):
+    """Without returned scores nothing of size (B, H, T, S) is allocated: the scores
+    live in per-thread (rows, S) blocks. Also for MultiHeadAttention(dropout > 0)
+    at inference (Keras's Softmax path, zero weights for fully masked rows)."""
+    import fastmask
+    B, T, E, H, D = 4, 256, 16, 4, 4
+    scores_bytes = B * H * T * T * 4                     # 4 MiB
+    w = _mha_weights(rng, E=E, H=H, D=D, Dv=D, O=(E,))
+    x = rng.standard_normal((B, T, E)).astype(np.float32)
+    out = np.empty((B, T, E), np.float32)
+    multi_head_attention(x, x, **w, causal=True, out=out)
+    assert _peak_bytes(lambda: multi_head_attention(x, x, **w, causal=True, out=out)) \
+        < scores_bytes / 4
+    layer = fastmask.layers.MultiHeadAttention(H, D, dropout=0.1)
+    layer(x, x)
+    assert _peak_bytes(lambda: layer(x, x, use_causal_mask=True)) < scores_bytes / 4
+    with_scores = _peak_bytes(lambda: layer(x, x, return_attention_scores=True))
+    assert with_scores >= scores_bytes                  # the check can fail

@@ -332,6 +332,12 @@ SPECS = {
             query, value, query_mask=query_mask, value_mask=value_mask, **_mha_w()),
         dict(query=lambda: xf((3, 4, 6), 10), value=lambda: xf((3, 5, 6), 11),
              query_mask=lambda: mask_bt(3, 4, seed=3), value_mask=lambda: mask_bt(3, 5))),
+    "dense": (lambda x, kernel, bias: K.dense(x, kernel, bias, "tanh"),
+              dict(x=lambda: xf((4, 5, 3)), kernel=lambda: xf((3, 6), 12),
+                   bias=lambda: xf((6,), 13))),
+    "layer_norm": (lambda x, gamma, beta: K.layer_norm(x, gamma, beta),
+                   dict(x=lambda: xf((4, 5, 6)), gamma=lambda: xf((6,), 14),
+                        beta=lambda: xf((6,), 15))),
     "lengths_from_mask": (lambda mask: U.lengths_from_mask(mask),
                           dict(mask=lambda: mask_bt(4, 7))),
     "mask_from_lengths": (lambda lengths: U.mask_from_lengths(lengths, maxlen=5),
@@ -346,6 +352,7 @@ FLOAT_INPUTS = {  # spec -> array args that are float data (dtype variants apply
     "masked_sum": ["x"], "masked_max": ["x"], "masked_min": ["x"], "masking": ["x"],
     "masking_mask": ["x"], "embedding": ["embeddings"], "lstm": ["x"], "gru": ["x"],
     "simple_rnn": ["x"], "masked_attention": ["query"], "multi_head_attention": ["query"],
+    "dense": ["x", "kernel"], "layer_norm": ["x"],
 }
 MASK_INPUTS = {
     "masked_softmax": ["mask"], "masked_mean": ["mask"], "masked_sum": ["mask"],

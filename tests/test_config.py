@@ -102,8 +102,9 @@ def test_show_config_isa_line_follows_fastmask_isa(name):
         assert isa.startswith(f"  instruction set: {_isa.LABELS[name]} "
                               f"(forced by FASTMASK_ISA={name})")
     # a family without that variant is named with the one it runs
-    assert ("no AVX-512 variant in masking (runs AVX2)" in isa) == (name == "avx512" or
-                                        (name is None and _isa.best() == "avx512"))
+    avx512 = name == "avx512" or (name is None and _isa.best() == "avx512")
+    assert ("no AVX-512 variant in masking (runs AVX2)" in isa) == avx512
+    assert ("normalization (runs AVX2)" in isa) == avx512
 
 
 def test_show_config_isa_line_follows_set_isa():

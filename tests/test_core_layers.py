@@ -99,7 +99,9 @@ def test_embedding_weights_argument_and_config_cross_load():
 
 @pytest.mark.parametrize("shape", [(4, 5), (3, 6, 5), (1, 1, 5), (2, 3, 4, 5)])
 @pytest.mark.parametrize("kwargs", [{}, {"activation": "relu"}, {"use_bias": False},
-                                    {"activation": "tanh"}])
+                                    {"activation": "tanh"}, {"activation": "sigmoid"},
+                                    {"activation": "softmax"}, {"activation": "hard_sigmoid"},
+                                    {"activation": "gelu"}])
 def test_dense_matches_keras(shape, kwargs):
     rng = np.random.default_rng(len(shape))
     x = rng.standard_normal(shape).astype(np.float32)
@@ -109,8 +111,15 @@ def test_dense_matches_keras(shape, kwargs):
 
 
 def test_dense_is_one_gemm(monkeypatch):
+    """All steps go to the fused kernel in one call (no loop over time), and the
+    float16 path (NumPy) is one matmul too."""
     import fastmask.layers.core.dense as dense_mod
+    from fastmask.kernels.dense import dense as fused_dense
     calls = []
+
+    def counting_dense(x, kernel, *args, **kwargs):
+        calls.append((x.shape, kernel.shape))
+        return fused_dense(x, kernel, *args, **kwargs)
 
     class CountingNumpy:
         def __getattr__(self, name):
@@ -124,9 +133,15 @@ def test_dense_is_one_gemm(monkeypatch):
     d = layers.Dense(7)
     x = np.ones((5, 9, 3), np.float32)
     d(x)
-    monkeypatch.setattr(dense_mod, "np", CountingNumpy())
+    monkeypatch.setattr(dense_mod, "fused_dense", counting_dense)
     out = d(x)
-    assert calls == [((45, 3), (3, 7))] and out.shape == (5, 9, 7) and out.dtype == np.float32
+    assert calls == [((5, 9, 3), (3, 7))] and out.shape == (5, 9, 7) and out.dtype == np.float32
+    calls.clear()
+    h = layers.Dense(7, dtype="float16")
+    h(x)
+    monkeypatch.setattr(dense_mod, "np", CountingNumpy())
+    out = h(x)
+    assert calls == [((45, 3), (3, 7))] and out.shape == (5, 9, 7) and out.dtype == np.float16
 
 
 def test_dense_config_round_trip_and_cross_load():
@@ -276,7 +291,9 @@ def test_reshape_errors_and_symbolic_shapes():
 # ----------------------------------------------------------------------------- LayerNormalization
 
 @pytest.mark.parametrize("kwargs", [{}, {"axis": [1, 2]}, {"center": False},
-                                    {"scale": False, "epsilon": 1e-5}])
+                                    {"scale": False, "epsilon": 1e-5}, {"axis": 1},
+                                    {"center": False, "scale": False}, {"rms_scaling": True}])
+@pytest.mark.filterwarnings("ignore:You passed `rms_scaling=True`")
 def test_layer_normalization_matches_keras(kwargs):
     rng = np.random.default_rng(8)
     x = (rng.standard_normal((3, 4, 5)) * 4 + 1).astype(np.float32)
@@ -287,6 +304,19 @@ def test_layer_normalization_matches_keras(kwargs):
         compare_layer(k, f, x, input_mask=m, atol=2e-5)
     cfg = dict(f.get_config(), name=k.name)
     assert k.__class__.from_config(cfg).get_config() == k.get_config()
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float64"])
+def test_layer_normalization_input_dtypes_match_keras(dtype):
+    """The one-pass kernel path (last axis) keeps Keras's dtype handling: computed
+    in at least float32, cast back to the input's float dtype, then to the
+    layer's compute dtype."""
+    rng = np.random.default_rng(18)
+    x = (rng.standard_normal((4, 6, 40)) * 3).astype(dtype)
+    k, f = _pair("LayerNormalization")
+    k(x)
+    k.set_weights([rng.standard_normal(w.shape).astype(np.float32) for w in k.get_weights()])
+    compare_layer(k, f, x, atol=2e-3 if dtype == "float16" else 2e-5)
 
 
 # ----------------------------------------------------------------------------- TimeDistributed

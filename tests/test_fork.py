@@ -52,11 +52,15 @@ SCENARIO = textwrap.dedent('''
     _attention, _pooling, _recurrent, _softmax = (
         _module("fastmask.kernels." + n, "fastmask." + n)
         for n in ("_attention", "_pooling", "_recurrent", "_softmax"))
+    _dense, _normalization = (importlib.import_module("fastmask.kernels." + n)
+                              for n in ("_dense", "_normalization"))
 
     _pooling.MIN_BYTES_PER_THREAD = 1
     _softmax.MIN_ELEMENTS_PER_THREAD = 1
     _attention.MIN_FLOPS_PER_THREAD = 1
     _recurrent.MIN_STEP_FLOPS_PER_THREAD = 1
+    _dense.MIN_FLOPS_PER_THREAD = 1
+    _normalization.MIN_BYTES_PER_THREAD = 1
     _masking_mod._BYTES_PER_THREAD = 1
     _utils_mod._MIN_BYTES_PER_THREAD = 1
 
@@ -66,6 +70,7 @@ SCENARIO = textwrap.dedent('''
     m[:, 0] = True
     W = dict(kernel=r.standard_normal((6, 12)).astype(np.float32) * 0.3,
              recurrent_kernel=r.standard_normal((3, 12)).astype(np.float32) * 0.3)
+    rows = r.standard_normal((600, 6)).astype(np.float32)   # 2+ row blocks of dense, layer_norm
     dense = L.Dense(5)
     dense(x)
     big = r.standard_normal((384, 384))        # large enough for OpenBLAS to use its threads
@@ -83,6 +88,8 @@ SCENARIO = textwrap.dedent('''
             "pooling": K.masked_mean(x, m, n_threads=n),
             "attention": K.masked_attention(q, q, q, key_mask=m, n_threads=n),
             "lstm": K.lstm(x, W["kernel"], W["recurrent_kernel"], None, m, n_threads=n)[0],
+            "dense": K.dense(rows, W["kernel"], None, "softmax", n_threads=n),
+            "layer_norm": K.layer_norm(rows, n_threads=n),
             "dense (BLAS)": np.asarray(dense(x)),
             "matmul (BLAS threads)": big @ big,
         }

@@ -13,16 +13,20 @@ import sys
 import numpy as np
 import pytest
 
-from fastmask.kernels import _attention, _isa, _masking, _pooling, _recurrent, _softmax
-from fastmask.kernels import lstm, masked_attention, masked_mean, masked_softmax, masking
+from fastmask.kernels import (_attention, _dense, _isa, _masking, _normalization, _pooling,
+                              _recurrent, _softmax)
+from fastmask.kernels import (dense, layer_norm, lstm, masked_attention, masked_mean,
+                              masked_softmax, masking)
 from fresh_python import run_python
 from isa_variants import skip_reason, using
 
 FAMILIES = {"masking": _masking, "recurrent": _recurrent, "softmax": _softmax,
-            "pooling": _pooling, "attention": _attention}
+            "pooling": _pooling, "attention": _attention, "dense": _dense,
+            "normalization": _normalization}
 # What each family compiles with GCC >= 12 on x86-64 (this project's CI).
 EXPECTED_COMPILED = {"masking": ("generic", "avx2"), "recurrent": _isa.NAMES,
-                     "softmax": _isa.NAMES, "pooling": _isa.NAMES, "attention": _isa.NAMES}
+                     "softmax": _isa.NAMES, "pooling": _isa.NAMES, "attention": _isa.NAMES,
+                     "dense": _isa.NAMES, "normalization": ("generic", "avx2")}
 
 
 def _proc_cpu_flags():
@@ -129,6 +133,8 @@ def test_kernels_agree_with_numpy_under_each_variant(name):
         att = masked_attention(x, x, x, key_mask=mask)
         _, h, c = lstm(x[:, :9], k.astype(np.float32), r.astype(np.float32),
                        b.astype(np.float32), mask[:, :9])
+        dn = dense(x, k.astype(np.float32), b.astype(np.float32), "softmax")
+        ln = layer_norm(x, k[:, 0].astype(np.float32), k[:, 1].astype(np.float32))
     xd = x.astype(np.float64)
     e = np.where(mask[:, :, None], np.exp(xd - np.where(mask[:, :, None], xd, -np.inf)
                                           .max(axis=1, keepdims=True)), 0)
@@ -152,16 +158,23 @@ def test_kernels_agree_with_numpy_under_each_variant(name):
         hr, cr = np.where(keep, hn, hr), np.where(keep, cn, cr)
     np.testing.assert_allclose(h, hr, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(c, cr, rtol=1e-5, atol=1e-6)
+    z = xd @ k + b
+    z = np.exp(z - z.max(-1, keepdims=True))
+    np.testing.assert_allclose(dn, z / z.sum(-1, keepdims=True), rtol=1e-5, atol=1e-6)
+    cen = xd - xd.mean(-1, keepdims=True)
+    want = cen / np.sqrt((cen ** 2).mean(-1, keepdims=True) + 1e-3) * k[:, 0] + k[:, 1]
+    np.testing.assert_allclose(ln, want, rtol=1e-5, atol=1e-5)
 
 
 # ------------------------------------------------------------ FASTMASK_ISA at import
 REPORT = """
     import fastmask
-    from fastmask.kernels import _attention, _isa, _masking, _pooling, _recurrent, _softmax
+    from fastmask.kernels import (_attention, _dense, _isa, _masking, _normalization,
+                                  _pooling, _recurrent, _softmax)
     import numpy as np
     fastmask.kernels.masked_softmax(np.ones((2, 3), np.float32))
     print(_isa.active(), _isa.reason(), sep="|")
-    for m in (_masking, _recurrent, _softmax, _pooling, _attention):
+    for m in (_masking, _recurrent, _softmax, _pooling, _attention, _dense, _normalization):
         print(m.__name__, m.isa_in_use())
     fastmask.show_config()
 """
@@ -172,8 +185,9 @@ def test_fastmask_isa_generic_forces_every_family():
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
     assert lines[0] == "generic|forced by FASTMASK_ISA=generic"
-    assert lines[1:6] == [f"fastmask.kernels.{m} generic" for m in
-                          ("_masking", "_recurrent", "_softmax", "_pooling", "_attention")]
+    assert lines[1:8] == [f"fastmask.kernels.{m} generic" for m in
+                          ("_masking", "_recurrent", "_softmax", "_pooling", "_attention",
+                           "_dense", "_normalization")]
     assert "  instruction set: generic (forced by FASTMASK_ISA=generic)" in lines
 
 

@@ -50,6 +50,9 @@ MHA_W = dict(query_kernel=W(4, 2, 3), key_kernel=W(4, 2, 3), value_kernel=W(4, 2
              output_kernel=W(2, 3, 4), query_bias=W(2, 3), key_bias=W(2, 3),
              value_bias=W(2, 3), output_bias=W(4))
 Q4 = X.reshape(3, 5, 2, 2)
+MHA_OUT = np.empty((3, 5, 4), np.float32)
+DENSE_OUT = np.empty((3, 5, 4), np.float32)
+LN_BUF = X.copy()
 ROWS = [[1, 2, 3], [4], [], [5, 6, 7, 8, 9, 10]]
 ARR_ROWS = [np.arange(3), np.arange(7, dtype=np.int8), np.zeros(0)]
 
@@ -83,6 +86,12 @@ KERNELS = {
                                                            return_weights=True),
     "multi_head_attention": lambda: K.multi_head_attention(X, X, query_mask=M, value_mask=M,
                                                            **MHA_W),
+    "multi_head_attention_self_out": lambda: K.multi_head_attention(X, X, causal=True,
+                                                                    out=MHA_OUT, **MHA_W),
+    "dense": lambda: K.dense(X, X[0, :4], X[0, 0], "softmax"),
+    "dense_out": lambda: K.dense(X, X[0, :4], X[0, 0], "relu", out=DENSE_OUT),
+    "layer_norm": lambda: K.layer_norm(X, X[0, 0], X[0, 1]),
+    "layer_norm_in_place": lambda: K.layer_norm(LN_BUF, out=LN_BUF),
     "pad_sequences_lists": lambda: U.pad_sequences(ROWS, maxlen=4, return_mask=True),
     "pad_sequences_arrays": lambda: U.pad_sequences(ARR_ROWS, padding="post", dtype="float32"),
     "pad_sequences_fallback": lambda: U.pad_sequences([["a", "b"], ["c"]], dtype=object,
@@ -97,6 +106,7 @@ KERNELS = {
     "error_lstm_bad_kernel": _expect(ValueError, lambda: K.lstm(X, *RNN_W)),
     "error_pad_ragged_lengths": _expect(ValueError, lambda: U.pad_ragged(X, lengths=[1])),
     "error_pad_sequences_nan": _expect(ValueError, lambda: U.pad_sequences([[1.0, np.nan]])),
+    "error_dense_bad_out": _expect(ValueError, lambda: K.dense(X, X[0, :4], out=X)),
 }
 
 

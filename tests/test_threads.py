@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 
 import fastmask
-from fastmask.kernels import _attention, _openmp_helpers, _pooling, _softmax
+from fastmask.kernels import (_attention, _dense, _normalization, _openmp_helpers, _pooling,
+                              _softmax)
 from fastmask import get_mask, kernels as K, layers as L, utils as U
 
 N_PY_THREADS = 8
@@ -131,6 +132,9 @@ KERNELS = {
         n_threads=n),
     "multi_head_attention": lambda n: K.multi_head_attention(
         X, X, query_mask=M, value_mask=M, n_threads=n, **MHA_W),
+    "dense": lambda n: K.dense(X, LSTM_W[0], LSTM_W[2], "tanh", n_threads=n),
+    "dense_softmax": lambda n: K.dense(X, RNN_W[0], RNN_W[2], "softmax", n_threads=n),
+    "layer_norm": lambda n: K.layer_norm(X, X[0, 0], X[0, 1], n_threads=n),
     "pad_sequences": lambda n: U.pad_sequences(BIG_ROWS, maxlen=300, return_mask=True,
                                                n_threads=n),
     "pad_ragged": lambda n: U.pad_ragged(RAGGED_VALUES, lengths=RAGGED_LENGTHS, maxlen=256,
@@ -141,7 +145,8 @@ KERNELS = {
 
 # Work per thread below which a kernel starts no further thread (module, name).
 SMALL_INPUT_THRESHOLDS = [(_softmax, "MIN_ELEMENTS_PER_THREAD"), (_pooling, "MIN_BYTES_PER_THREAD"),
-                          (_attention, "MIN_FLOPS_PER_THREAD"),
+                          (_attention, "MIN_FLOPS_PER_THREAD"), (_dense, "MIN_FLOPS_PER_THREAD"),
+                          (_normalization, "MIN_BYTES_PER_THREAD"),
                           (MASKING_WRAPPERS, "_BYTES_PER_THREAD"), (U, "_MIN_BYTES_PER_THREAD")]
 
 
@@ -170,8 +175,11 @@ def test_small_inputs_run_on_one_thread():
     assert _attention.sdpa_threads(2 * 2 * 16 * 16, 16, 16, False, 4, 2) == 1
     assert _attention.sdpa_threads(8 * 8 * 128 * 128, 64, 64, False, 64, 2) == 2
     assert _attention.sdpa_threads(8 * 8 * 128 * 128, 64, 64, False, 1, 2) == 1
-    assert _attention.linear_threads(4096, 2, 2, False, 4) == 1
-    assert _attention.linear_threads(4096, 256, 256, False, 4) == 4
+    assert _dense.dense_threads(4096, 2, 2, False, 16, 4) == 1
+    assert _dense.dense_threads(4096, 256, 256, False, 16, 4) == 4
+    assert _dense.dense_threads(4096, 256, 256, False, 2, 4) == 2          # one per block
+    assert _normalization.layer_norm_threads(64, 64, 4, 4) == 1            # 16 KiB
+    assert _normalization.layer_norm_threads(4096, 1024, 4, 4) == 4
 
 
 @pytest.mark.usefixtures("threads_even_for_small_inputs")

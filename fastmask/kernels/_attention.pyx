@@ -45,10 +45,6 @@ def isa_in_use():
     choice, at most the best compiled."""
     return ISA_NAMES[fm_softmax_isa()]
 
-# Rows per GEMM of linear_flat (fixed, so results do not depend on threads).
-cdef enum:
-    LINEAR_BLOCK_ROWS = 512
-
 # Work per thread below which no further thread is started, so small inputs
 # run on one thread: 1e6 float32 flops are ~30 us on one thread at the ~33
 # GFLOP/s the small GEMMs here reach (measured, softmax included). An attention
@@ -66,15 +62,6 @@ cpdef int sdpa_threads(double n_scores, Py_ssize_t D, Py_ssize_t Dv, bint float6
     when asked for n_threads."""
     cdef double flops = n_scores * (2 * (D + Dv) + SOFTMAX_FLOPS) * (2 if float64 else 1)
     return threads_for_work(n_threads, flops, MIN_FLOPS_PER_THREAD, n_items)
-
-
-cpdef int linear_threads(Py_ssize_t M, Py_ssize_t K, Py_ssize_t N, bint float64,
-                         int n_threads):
-    """The OpenMP threads linear_flat runs for (M, K) @ (K, N) when asked for
-    n_threads (at most one per block of LINEAR_BLOCK_ROWS rows)."""
-    cdef double flops = 2.0 * M * (K + 1) * N * (2 if float64 else 1)
-    return threads_for_work(n_threads, flops, MIN_FLOPS_PER_THREAD,
-                            (M + LINEAR_BLOCK_ROWS - 1) // LINEAR_BLOCK_ROWS)
 
 
 cdef inline void _softmax_inplace(floating *row, const uint8_t *m, int m_stride, Py_ssize_t n,
@@ -193,46 +180,6 @@ def sdpa_flat(
                             memset(op + b * o_bs + h * o_hs + (r0 + ii) * o_rs, 0,
                                    Dv * sizeof(floating))
             r0 = r0 + nr
-
-
-def linear_flat(
-        const floating[::1] x,        # IN  (M, K) row-major
-        const floating[::1] w,        # IN  (K, N) row-major
-        const floating[::1] bias,     # IN  (N,) when has_bias
-        bint has_bias,
-        floating[::1] out,            # OUT (M, N)
-        Py_ssize_t M, Py_ssize_t K, Py_ssize_t N, int n_threads):
-    """out = x @ w (+ bias): blocks of LINEAR_BLOCK_ROWS rows split among OpenMP
-    threads, one single-threaded GEMM per block (the caller limits BLAS to one
-    thread), so BLAS's own threads never run or spin next to fastmask's. The
-    blocks do not depend on the thread count, nor do the results."""
-    cdef const floating *xp = &x[0]
-    cdef const floating *wp = &w[0]
-    cdef const floating *bp = &bias[0] if has_bias else NULL
-    cdef floating *op = &out[0]
-    cdef Py_ssize_t n_blocks, rows, blk, r0, nr, r, c
-    cdef floating beta
-    if M <= 0 or N <= 0:
-        return
-    n_threads = linear_threads(M, K, N, floating is float64_t, n_threads)
-    rows = LINEAR_BLOCK_ROWS
-    n_blocks = (M + rows - 1) // rows
-    for blk in prange(n_blocks, nogil=True, schedule='static', num_threads=n_threads):
-        r0 = blk * rows
-        nr = M - r0
-        if nr > rows:
-            nr = rows
-        beta = 0
-        if bp != NULL:
-            beta = 1
-            for r in range(nr):
-                for c in range(N):
-                    op[(r0 + r) * N + c] = bp[c]
-        if K > 0:
-            gemm(False, False, <int>nr, <int>N, <int>K, <floating>1, xp + r0 * K, <int>K,
-                 wp, <int>N, beta, op + r0 * N, <int>N)
-        elif bp == NULL:
-            memset(op + r0 * N, 0, nr * N * sizeof(floating))
 
 
 def sdpa_compact_flat(

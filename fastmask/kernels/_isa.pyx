@@ -4,8 +4,8 @@ One choice for the whole library, made at import: the environment variable
 FASTMASK_ISA=generic|avx2|avx512 when set (an unknown value, or one this CPU
 cannot execute, is refused with a ValueError naming the variable, the value and
 what the CPU supports), else the best level the CPU executes. The kernel
-modules with ISA variants (_masking, _recurrent, _softmax, _pooling,
-_attention) read this one int through csrc/fm_isa.h and each runs the best
+modules with ISA variants (_masking, _recurrent, _softmax, _pooling, _attention,
+_dense, _normalization) read this one int through csrc/fm_isa.h and each runs the best
 variant it compiled that is not above it (their `isa_in_use()` says which).
 `set_isa(name)` switches every family at once, in-process, for tests.
 """

@@ -132,3 +132,29 @@ def check_positive_int(value, name, allow_zero=False):
         kind = "non-negative" if allow_zero else "positive"
         raise ValueError(f"`{name}` must be a {kind} integer. Received: {name}={value}")
     return int(value)
+
+
+def check_out(out, shape, dtype, inputs=(), name="out"):
+    """Check a caller's output buffer: a writeable, aligned, C-contiguous NumPy
+    array of exactly `shape` and `dtype` that shares no memory with any array
+    of `inputs` (the C-contiguous arrays the kernel reads). Returns `out`.
+
+    TypeError for a non-array, ValueError for anything else, naming `name`.
+    """
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"`{name}` must be a NumPy array. Received: {name}={_describe(out)}")
+    shape, dtype = tuple(shape), np.dtype(dtype)
+    if out.shape != shape or out.dtype != dtype:
+        raise ValueError(f"`{name}` must have shape {shape} and dtype {dtype}. "
+                         f"Received: {name}={_describe(out)}")
+    if not (out.flags.c_contiguous and out.flags.aligned):
+        raise ValueError(f"`{name}` must be C-contiguous (and aligned). "
+                         f"Received: {name} with strides {out.strides}")
+    if not out.flags.writeable:
+        raise ValueError(f"`{name}` must be writeable. Received: {name}={_describe(out)} (read-only)")
+    for a in inputs:
+        # Both are contiguous, so the bounds test is exact.
+        if a is not None and out.size and a.size and np.may_share_memory(out, a):
+            raise ValueError(f"`{name}` must not overlap the inputs. Received: {name} "
+                             f"sharing memory with an input of shape {a.shape}")
+    return out

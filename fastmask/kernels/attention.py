@@ -30,8 +30,9 @@ import numbers
 import numpy as np
 
 from ._threads import blas_threads, effective_num_threads
-from ._validation import _describe, as_float_array, as_mask, as_mask_array
+from ._validation import _describe, as_float_array, as_mask, as_mask_array, check_out
 from . import _attention
+from .dense import dense
 
 __all__ = ["masked_attention", "multi_head_attention", "linear", "DOT_PRODUCT_FILL",
            "SOFTMAX_FILL"]
@@ -97,12 +98,13 @@ def _single_threaded_blas(already):
 
 def _sdpa(query, key, value, *, key_mask, query_mask, attention_mask, causal, scale, layout,
           mode, fill, zero_masked, zero_qrows, return_weights, n_threads, blas_limited=False,
-          compact=False):
+          compact=False, out=None):
     """Validated masked attention: the kernel driver behind masked_attention and the
     layers. mode/fill/zero_masked select the softmax convention (Keras's Softmax
     layer, dot_product_attention or Attention's subtraction); zero_qrows zeroes the
     output of masked queries instead of masking their rows; compact allows the
-    padding-skipping path (no weights returned)."""
+    padding-skipping path (no weights returned); out: the caller's output buffer
+    (query's layout, last dim Dv; checked here)."""
     if layout not in ("BTHD", "BHTD"):
         raise ValueError(f"`layout` must be 'BTHD' or 'BHTD'. Received: layout={layout!r}")
     q = as_float_array(query, "query")
@@ -132,29 +134,51 @@ def _sdpa(query, key, value, *, key_mask, query_mask, attention_mask, causal, sc
         raise TypeError(f"`scale` must be a real number or None. Received: scale={scale!r}")
     km = None if key_mask is None else _bool_array(key_mask, "key_mask", (B, S))
     qm = None if query_mask is None else _bool_array(query_mask, "query_mask", (B, Tq))
+    if q.ndim == 3:
+        o_shape, o_strides = (B, Tq, Dv), (Tq * Dv, 0, Dv)
+    elif layout == "BTHD":
+        o_shape, o_strides = (B, Tq, H, Dv), (Tq * H * Dv, Dv, H * Dv)
+    else:
+        o_shape, o_strides = (B, H, Tq, Dv), (H * Tq * Dv, Tq * Dv, Dv)
+    if out is not None:
+        check_out(out, o_shape, dtype, (q, k, v))
     if (compact and mode == _REPLACE and not return_weights and not zero_qrows
             and _compact_pays(qm, km)):
         with _single_threaded_blas(blas_limited):
-            return _sdpa_compact(q, k, v, layout, km, qm, attention_mask, causal, scale, fill,
-                                 zero_masked, effective_num_threads(n_threads))
+            res = _sdpa_compact(q, k, v, layout, km, qm, attention_mask, causal, scale, fill,
+                                zero_masked, effective_num_threads(n_threads))
+        if out is None:
+            return res
+        np.copyto(out, res)
+        return out
     am, ast = (None, [0, 0, 0, 0]) if attention_mask is None else \
         _attention_mask(attention_mask, B, H, Tq, S)
-
-    if q.ndim == 3:
-        out = np.empty((B, Tq, Dv), dtype)
-        o_strides = (Tq * Dv, 0, Dv)
-    elif layout == "BTHD":
-        out = np.empty((B, Tq, H, Dv), dtype)
-        o_strides = (Tq * H * Dv, Dv, H * Dv)
-    else:
-        out = np.empty((B, H, Tq, Dv), dtype)
-        o_strides = (H * Tq * Dv, Tq * Dv, Dv)
+    if out is None:
+        out = np.empty(o_shape, dtype)
     weights = None
     if return_weights:
         weights = np.empty((B, H, Tq, S) if q.ndim == 4 else (B, Tq, S), dtype)
+    _sdpa_core((q, (q_bs, q_hs, q_rs)), (k, (k_bs, k_hs, k_rs)), (v, (v_bs, v_hs, v_rs)),
+               (out, o_strides), weights, B, H, Tq, S, D, Dv, km, qm, am, ast, causal,
+               zero_qrows, mode, fill, zero_masked, scale, n_threads, blas_limited)
+    return (out, weights) if return_weights else out
+
+
+def _sdpa_core(q, k, v, out, weights, B, H, Tq, S, D, Dv, km, qm, am, ast, causal, zero_qrows,
+               mode, fill, zero_masked, scale, n_threads, blas_limited):
+    """sdpa_flat on checked arrays. q, k, v, out: (array, (batch, head, row) strides in
+    elements from its first element); the arrays' rows may be strided (e.g. views
+    into one fused Q|K|V projection) but each D (Dv) values are contiguous.
+    weights: None or a C-contiguous (B, H, Tq, S) array. Scores live in one
+    (chunk, S) block of per-thread scratch; nothing of size (B, H, Tq, S) is
+    allocated unless weights are asked for."""
+    (q, (q_bs, q_hs, q_rs)), (k, (k_bs, k_hs, k_rs)) = q, k
+    (v, (v_bs, v_hs, v_rs)), (out, o_strides) = v, out
+    dtype = out.dtype
+    return_weights = weights is not None
     if B * H * Tq == 0:
         out[...] = 0
-        return (out, weights) if return_weights else out
+        return
     n_threads = max(1, min(effective_num_threads(n_threads), B * H))
     chunk = max(16, _CHUNK_ELEMS // max(S, 1))
     chunk = min(chunk, Tq)
@@ -163,10 +187,10 @@ def _sdpa(query, key, value, *, key_mask, query_mask, attention_mask, causal, sc
     dummy = np.zeros(1, dtype)
     with _single_threaded_blas(blas_limited):
         _attention.sdpa_flat(
-            q.reshape(-1) if q.size else dummy, q_bs, q_hs, q_rs,
-            k.reshape(-1) if k.size else dummy, k_bs, k_hs, k_rs,
-            v.reshape(-1) if v.size else dummy, v_bs, v_hs, v_rs,
-            out.reshape(-1) if out.size else dummy, *o_strides,
+            _flat(q, dummy), q_bs, q_hs, q_rs,
+            _flat(k, dummy), k_bs, k_hs, k_rs,
+            _flat(v, dummy), v_bs, v_hs, v_rs,
+            _flat(out, dummy), *o_strides,
             weights.reshape(-1) if return_weights and weights.size else dummy,
             return_weights and weights.size > 0, out.size > 0,
             B, H, Tq, S, D, Dv,
@@ -175,7 +199,18 @@ def _sdpa(query, key, value, *, key_mask, query_mask, attention_mask, causal, sc
             _EMPTY_U8 if am is None else am, am is not None, *ast,
             bool(causal), bool(zero_qrows), mode, float(fill), bool(zero_masked),
             float(scale), chunk, scratch, mrows, n_threads)
-    return (out, weights) if return_weights else out
+
+
+def _flat(a, dummy):
+    """A 1-D view from a's first element to its last (a C-contiguous array, or a
+    strided view whose rows are contiguous, e.g. columns of a fused projection)."""
+    if a.size == 0:
+        return dummy
+    if a.flags.c_contiguous:
+        return a.reshape(-1)
+    last = sum((n - 1) * st for n, st in zip(a.shape, a.strides)) // a.itemsize + 1
+    return np.lib.stride_tricks.as_strided(a, shape=(last,), strides=(a.itemsize,),
+                                           writeable=a.flags.writeable)
 
 
 def _fully_masked_mode(fully_masked):
@@ -190,7 +225,7 @@ def _fully_masked_mode(fully_masked):
 
 def masked_attention(query, key, value, *, key_mask=None, query_mask=None, attention_mask=None,
                      causal=False, scale=None, layout="BTHD", fully_masked="zeros",
-                     return_weights=False, n_threads=None):
+                     return_weights=False, out=None, n_threads=None):
     """softmax(scale * Q K^T, masked) V per batch and head.
 
     Args:
@@ -207,6 +242,10 @@ def masked_attention(query, key, value, *, key_mask=None, query_mask=None, atten
         fully_masked: "zeros" or "uniform" (see the module docstring).
         return_weights: also return the attention weights (B, H, Tq, S)
             ((B, Tq, S) for rank-3 inputs).
+        out: optional output buffer: C-contiguous, writeable, of the output's
+            shape and dtype, not overlapping query, key or value. Without
+            return_weights the scores only ever live in per-thread scratch
+            (one block of query rows x S per thread).
 
     Returns:
         Output in query's layout with last dim Dv (and the weights).
@@ -215,15 +254,14 @@ def masked_attention(query, key, value, *, key_mask=None, query_mask=None, atten
     return _sdpa(query, key, value, key_mask=key_mask, query_mask=query_mask,
                  attention_mask=attention_mask, causal=causal, scale=scale, layout=layout,
                  mode=_REPLACE, fill=fill, zero_masked=zero_masked, zero_qrows=False,
-                 return_weights=return_weights, n_threads=n_threads, compact=True)
+                 return_weights=return_weights, n_threads=n_threads, compact=True, out=out)
 
 
-def linear(x, kernel, bias=None, *, n_threads=None, blas_limited=False):
-    """x (..., E) @ kernel (E, *out) + bias (*out) -> (..., *out), one GEMM per thread.
-
-    Rows of x are split among the OpenMP threads, each calling single-threaded
-    BLAS (this is how every GEMM in this module runs: BLAS's own threads would
-    otherwise spin next to fastmask's on a machine with few cores).
+def linear(x, kernel, bias=None, *, out=None, n_threads=None, blas_limited=False):
+    """x (..., E) @ kernel (E, *out) + bias (*out) -> (..., *out): `fastmask.kernels.dense`
+    (blocks of rows on OpenMP threads, each a single-threaded BLAS GEMM with the
+    bias in its output pass; BLAS's own threads would otherwise spin next to
+    fastmask's on a machine with few cores). out: optional (..., *out) buffer.
     """
     x = as_float_array(x, "x", min_ndim=1)
     k = np.ascontiguousarray(kernel, dtype=x.dtype)
@@ -240,16 +278,15 @@ def linear(x, kernel, bias=None, *, n_threads=None, blas_limited=False):
         if b.size != N:
             raise ValueError(f"`bias` must have {N} elements (shape {out_tail}). "
                              f"Received: bias.shape={b.shape}")
-    out = np.empty(x.shape[:-1] + out_tail, dtype=x.dtype)
+    shape = x.shape[:-1] + out_tail
+    if out is None:
+        out = np.empty(shape, dtype=x.dtype)
+    else:
+        check_out(out, shape, x.dtype, [a for a in (x, k, b) if a is not None])
     if M == 0 or N == 0:
         return out
-    dummy = np.zeros(1, x.dtype)
-    with _single_threaded_blas(blas_limited):
-        _attention.linear_flat(x.reshape(-1) if x.size else dummy,
-                               k.reshape(-1) if k.size else dummy,
-                               dummy if b is None else b.reshape(-1), b is not None,
-                               out.reshape(-1), M, E, N,
-                               max(1, min(effective_num_threads(n_threads), M)))
+    dense(x.reshape(M, E), k.reshape(E, N), None if b is None else b.reshape(N),
+          out=out.reshape(M, N), n_threads=n_threads, blas_limited=blas_limited)
     return out
 
 
@@ -257,7 +294,7 @@ def multi_head_attention(query, value, key=None, *, query_kernel, key_kernel, va
                          output_kernel, query_bias=None, key_bias=None, value_bias=None,
                          output_bias=None, query_mask=None, value_mask=None, key_mask=None,
                          attention_mask=None, causal=False, fully_masked="uniform",
-                         return_weights=False, n_threads=None):
+                         return_weights=False, out=None, n_threads=None):
     """Keras MultiHeadAttention forward (attention over axis 1) with Keras's weight layout.
 
     Args:
@@ -269,13 +306,16 @@ def multi_head_attention(query, value, key=None, *, query_kernel, key_kernel, va
         fully_masked: "uniform" (Keras's default dot_product_attention path)
             or "zeros" (its Softmax path, used when scores are returned).
         return_weights: also return the weights (B, H, Tq, S).
+        out: optional (B, Tq, *O) output buffer (C-contiguous, writeable, not
+            overlapping the inputs). Projections of the same input run as one
+            GEMM; the scores of a (batch, head) live in per-thread scratch.
 
     Returns:
         (B, Tq, *O) float array (and the weights).
     """
     key = value if key is None else key
-    q_in = as_float_array(query, "query", ndim=3)
     v_in = as_float_array(value, "value", ndim=3)
+    q_in = v_in if query is value else as_float_array(query, "query", ndim=3)
     k_in = v_in if key is value else as_float_array(key, "key", ndim=3)
     if k_in.shape[:2] != v_in.shape[:2]:
         raise ValueError(f"All dimensions of `value` and `key`, except the last one, must be "
@@ -287,6 +327,9 @@ def multi_head_attention(query, value, key=None, *, query_kernel, key_kernel, va
     B, Tq, S = q_in.shape[0], q_in.shape[1], v_in.shape[1]
     if B == 0 or Tq == 0:  # nothing to attend from: an empty result of the right shape
         y = np.zeros((B, Tq) + np.shape(output_kernel)[2:], q_in.dtype)
+        if out is not None:
+            y = check_out(out, y.shape, y.dtype, (q_in, k_in, v_in))
+            y[...] = 0
         if return_weights:
             return y, np.zeros((B, np.shape(query_kernel)[1], Tq, S), q_in.dtype)
         return y
@@ -304,27 +347,97 @@ def multi_head_attention(query, value, key=None, *, query_kernel, key_kernel, va
             y = _mha_compact(q_in, k_in, v_in, weights, qm, km, attention_mask, causal,
                              fully_masked, n)
             if y is not None:
-                return y
-        qp = linear(q_in, query_kernel, query_bias, n_threads=n, blas_limited=True)
-        kp = linear(k_in, key_kernel, key_bias, n_threads=n, blas_limited=True)
-        vp = linear(v_in, value_kernel, value_bias, n_threads=n, blas_limited=True)
-        if qp.ndim != 4 or kp.ndim != 4 or vp.ndim != 4:
-            raise ValueError("`query_kernel`, `key_kernel` and `value_kernel` must have shape "
-                             "(dim, num_heads, head_dim).")
+                if out is None:
+                    return y
+                check_out(out, y.shape, y.dtype, (q_in, k_in, v_in))
+                np.copyto(out, y)
+                return out
         fill, zero_masked = _fully_masked_mode(fully_masked)
-        res = _sdpa(qp, kp, vp, key_mask=km, query_mask=qm,
-                    attention_mask=attention_mask, causal=causal,
-                    scale=1.0 / math.sqrt(float(qp.shape[-1])), layout="BTHD",
-                    mode=_REPLACE, fill=fill, zero_masked=zero_masked, zero_qrows=False,
-                    return_weights=return_weights, n_threads=n, blas_limited=True)
-        ctx, w = res if return_weights else (res, None)
-        ok = np.asarray(output_kernel)
-        if ok.ndim < 2 or ok.shape[:2] != ctx.shape[2:]:
-            raise ValueError(f"`output_kernel` must have shape (num_heads, head_dim, ...) = "
-                             f"{ctx.shape[2:]} + (...). Received: output_kernel.shape={ok.shape}")
-        y = linear(ctx.reshape(B, Tq, -1), ok.reshape((-1,) + ok.shape[2:]), output_bias,
-                   n_threads=n, blas_limited=True)
-    return (y, w) if return_weights else y
+        res = _mha_plain(q_in, k_in, v_in, weights, qm, km, attention_mask, causal, fill,
+                         zero_masked, return_weights, n, out=out)
+    return res
+
+
+def _project(src, w, dtype, n):
+    """Q, K, V projections {name: (B, T, H, D) view} of src {"query": xq, "key": xk,
+    "value": xv}: projections of the same array run as one GEMM on the concatenated
+    kernels (x read once, one output buffer whose column ranges are the views).
+    w: the weights dict of multi_head_attention. Call with BLAS limited to 1."""
+    groups = [["query"], ["key"], ["value"]]
+    if src["key"] is src["value"]:
+        groups = [["query"], ["key", "value"]]
+        if src["query"] is src["value"]:
+            groups = [["query", "key", "value"]]
+    proj = {}
+    for g in groups:
+        x = src[g[0]]
+        kernels = [np.asarray(w[nm + "_kernel"], dtype) for nm in g]
+        if any(k.ndim != 3 or k.shape[0] != x.shape[-1] for k in kernels):
+            raise ValueError("`query_kernel`, `key_kernel` and `value_kernel` must have shape "
+                             f"(dim, num_heads, head_dim) with dim = the input's last axis "
+                             f"({x.shape[-1]}). Received: "
+                             + ", ".join(f"{nm}_kernel.shape={k.shape}"
+                                         for nm, k in zip(g, kernels)))
+        flat = [k.reshape(k.shape[0], k.shape[1] * k.shape[2]) for k in kernels]
+        if all(w[nm + "_bias"] is None for nm in g):
+            bias = None
+        else:
+            bias = np.concatenate([np.zeros(k.shape[1], dtype) if w[nm + "_bias"] is None
+                                   else np.asarray(w[nm + "_bias"], dtype).reshape(-1)
+                                   for nm, k in zip(g, flat)])
+        out = linear(x, flat[0] if len(g) == 1 else np.concatenate(flat, axis=1), bias,
+                     n_threads=n, blas_limited=True)
+        c0 = 0
+        for nm, k in zip(g, kernels):
+            c = k.shape[1] * k.shape[2]
+            proj[nm] = out[..., c0:c0 + c].reshape(out.shape[:-1] + k.shape[1:])
+            c0 += c
+    return proj
+
+
+def _bthd_strides(a):
+    """(batch, head, row) strides in elements of a (B, T, H, D) view."""
+    it = a.itemsize
+    return a.strides[0] // it, a.strides[2] // it, a.strides[1] // it
+
+
+def _mha_plain(q_in, k_in, v_in, w, qm, km, attention_mask, causal, fill, zero_masked,
+               return_weights, n, out=None):
+    """MultiHeadAttention forward over every position: fused projections (`_project`),
+    attention straight from the projections' strided views (scores in per-thread
+    scratch unless return_weights), output projection into `out` (None: a new
+    array). Returns y or (y, weights). Call with BLAS limited to 1."""
+    dtype = q_in.dtype
+    if not (q_in.shape[0] == k_in.shape[0] == v_in.shape[0]) or k_in.shape[1] != v_in.shape[1]:
+        raise ValueError(f"`query`, `key` and `value` must have the same batch size, and `key` "
+                         f"and `value` the same length. Received: query.shape={q_in.shape}, "
+                         f"key.shape={k_in.shape}, value.shape={v_in.shape}")
+    p = _project({"query": q_in, "key": k_in, "value": v_in}, w, dtype, n)
+    Q, K, V = p["query"], p["key"], p["value"]
+    B, Tq, H, D = Q.shape
+    S, Dv = K.shape[1], V.shape[3]
+    if K.shape[2:] != (H, D) or V.shape[2] != H:
+        raise ValueError(f"Projected query/key/value heads do not match: query {Q.shape[2:]}, "
+                         f"key {K.shape[2:]}, value {V.shape[2:]}.")
+    ok = np.asarray(w["output_kernel"])
+    if ok.ndim < 2 or ok.shape[:2] != (H, Dv):
+        raise ValueError(f"`output_kernel` must have shape (num_heads, head_dim, ...) = "
+                         f"{(H, Dv)} + (...). Received: output_kernel.shape={ok.shape}")
+    if out is not None:
+        check_out(out, (B, Tq) + ok.shape[2:], dtype, (q_in, k_in, v_in))
+    am, ast = (None, [0, 0, 0, 0]) if attention_mask is None else \
+        _attention_mask(attention_mask, B, H, Tq, S)
+    ctx = np.empty((B, Tq, H, Dv), dtype)
+    weights = np.empty((B, H, Tq, S), dtype) if return_weights else None
+    _sdpa_core((Q, _bthd_strides(Q)), (K, _bthd_strides(K)), (V, _bthd_strides(V)),
+               (ctx, (Tq * H * Dv, Dv, H * Dv)), weights, B, H, Tq, S, D, Dv,
+               None if km is None else np.ascontiguousarray(km).view(np.uint8),
+               None if qm is None else np.ascontiguousarray(qm).view(np.uint8),
+               am, ast, causal, False, _REPLACE, fill, zero_masked,
+               1.0 / math.sqrt(float(D)) if D else 1.0, n, True)
+    y = linear(ctx.reshape(B, Tq, H * Dv), ok.reshape((H * Dv,) + ok.shape[2:]),
+               w["output_bias"], out=out, n_threads=n, blas_limited=True)
+    return (y, weights) if return_weights else y
 
 
 # Exactness margin of the compact path: masked logits (at the fill value) lower
@@ -352,37 +465,13 @@ def _mha_compact(q_in, k_in, v_in, w, qm, km, attention_mask, causal, fully_mask
     xk = k_in[bk, sk]
     xv = xk if v_in is k_in else v_in[bk, sk]
     xq = xv if (q_in is v_in and np.array_equal(qkeep, kkeep)) else q_in[bq, tq]
-    wq, wk, wv = (np.asarray(w[n + "_kernel"], dtype) for n in ("query", "key", "value"))
-    if wq.ndim != 3 or wk.ndim != 3 or wv.ndim != 3:
-        raise ValueError("`query_kernel`, `key_kernel` and `value_kernel` must have shape "
-                         "(dim, num_heads, head_dim).")
-    H, D, Dv = wq.shape[1], wq.shape[2], wv.shape[2]
-    if wk.shape[1:] != (H, D) or wv.shape[1] != H:
-        raise ValueError(f"Projected query/key/value heads do not match: query {wq.shape[1:]}, "
-                         f"key {wk.shape[1:]}, value {wv.shape[1:]}.")
-    # Projections of the same rows run as one GEMM on concatenated kernels.
-    groups = [["query"], ["key"], ["value"]]
-    if xk is xv:
-        groups = [["query"], ["key", "value"]]
-        if xq is xv:
-            groups = [["query", "key", "value"]]
-    src = {"query": xq, "key": xk, "value": xv}
-    proj = {}
-    for g in groups:
-        kernels = [np.asarray(w[n + "_kernel"], dtype).reshape(src[g[0]].shape[-1], -1)
-                   for n in g]
-        if all(w[n + "_bias"] is None for n in g):
-            bias = None
-        else:
-            bias = np.concatenate([np.zeros(kk.shape[1], dtype) if w[n + "_bias"] is None
-                                   else np.asarray(w[n + "_bias"], dtype).reshape(-1)
-                                   for n, kk in zip(g, kernels)])
-        out = linear(src[g[0]], kernels[0] if len(g) == 1 else np.concatenate(kernels, axis=1),
-                     bias, n_threads=n, blas_limited=True)
-        c0 = 0
-        for nm, kk in zip(g, kernels):
-            proj[nm] = out[:, c0:c0 + kk.shape[1]]
-            c0 += kk.shape[1]
+    proj = _project({"query": xq, "key": xk, "value": xv}, w, dtype, n)
+    H, D, Dv = proj["query"].shape[-2], proj["query"].shape[-1], proj["value"].shape[-1]
+    if proj["key"].shape[-2:] != (H, D) or proj["value"].shape[-2] != H:
+        raise ValueError(f"Projected query/key/value heads do not match: query "
+                         f"{proj['query'].shape[-2:]}, key {proj['key'].shape[-2:]}, "
+                         f"value {proj['value'].shape[-2:]}.")
+    proj = {nm: a.reshape(a.shape[0], a.shape[1] * a.shape[2]) for nm, a in proj.items()}
     Q, K, V = proj["query"], proj["key"], proj["value"]
     ok = np.asarray(w["output_kernel"])
     if ok.ndim < 2 or ok.shape[:2] != (H, Dv):

@@ -245,6 +245,12 @@ class MultiHeadAttention(Layer):
                                       use_causal_mask, "zeros" if softmax_path else "uniform", n)
                 if y is not None:
                     return y
+            if not dropping and not self._use_gate:
+                # Q/K/V projections of the same input fused into one GEMM, attention
+                # read from its views, scores in per-thread scratch unless returned.
+                return _att._mha_plain(q, k, v, self._weights_dict(dtype), qm, km, am,
+                                       use_causal_mask, fill, zero_masked,
+                                       bool(return_attention_scores), n)
             qp = self._query_dense.project(q, n, True)
             kp = self._key_dense.project(k, n, True)
             vp = self._value_dense.project(v, n, True)
@@ -253,8 +259,9 @@ class MultiHeadAttention(Layer):
                              causal=use_causal_mask, scale=self._inverse_sqrt_key_dim,
                              layout="BTHD", mode=_att._REPLACE, fill=fill,
                              zero_masked=zero_masked, zero_qrows=False,
-                             return_weights=softmax_path, n_threads=n, blas_limited=True)
-            ctx, scores = res if softmax_path else (res, None)
+                             return_weights=bool(return_attention_scores) or dropping,
+                             n_threads=n, blas_limited=True)
+            ctx, scores = res if (return_attention_scores or dropping) else (res, None)
             if dropping:
                 keep = 1.0 - self._dropout
                 w = np.where(self._rng.random(scores.shape) < keep,

@@ -4,17 +4,21 @@ import math
 import numpy as np
 
 from ... import activations, initializers
+from ...kernels.dense import dense as fused_dense
 from ..input_spec import InputSpec
 from ..layer import Layer
 
 __all__ = ["Dense"]
 
+_FUSED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
 
 class Dense(Layer):
     """Densely-connected layer on the last axis; passes the incoming mask through.
 
-    A `(batch, time, features)` input runs as a single `(batch*time, features)`
-    matrix product (float32 BLAS GEMM), not a loop over time. Masked steps are
+    A `(batch, time, features)` input runs as one `(batch*time, features)`
+    matrix product with the bias and the activation fused into its output
+    pass (`fastmask.kernels.dense`), not a loop over time. Masked steps are
     computed like the others (Keras does not zero them).
 
     Args:
@@ -85,13 +89,17 @@ class Dense(Layer):
                             f"inputs must be real numbers (bool, int or float dtype). "
                             f"Received: inputs.dtype={x.dtype}")
         lead = x.shape[:-1]
-        # One GEMM for all steps, on a C-contiguous (rows, features) matrix: BLAS
-        # rounds differently for transposed/strided operands, so this makes the
-        # result independent of the input's memory layout.
+        bias = None if self.bias is None else self.bias.value
+        if np.dtype(dtype) in _FUSED_DTYPES:
+            # One pass: bias and activation fused into the GEMM's output blocks.
+            return fused_dense(x if x.dtype == dtype else x.astype(dtype), kernel,
+                               bias, self.activation)
+        # Other compute dtypes (float16): one GEMM for all steps, on a C-contiguous
+        # (rows, features) matrix (BLAS rounds differently for transposed/strided
+        # operands, so this makes the result independent of the memory layout).
         x = np.ascontiguousarray(x.reshape(math.prod(lead), x.shape[-1]), dtype=dtype)
         out = np.matmul(x, kernel)
-        if self.bias is not None:
-            bias = self.bias.value
+        if bias is not None:
             out += bias if bias.dtype == dtype else bias.astype(dtype)
         out = out.reshape(lead + (self.units,))
         if self.activation is not activations.linear:

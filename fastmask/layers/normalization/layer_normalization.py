@@ -2,9 +2,14 @@
 import numpy as np
 
 from ... import initializers
+from ...kernels.normalization import layer_norm
 from ..layer import Layer
 
 __all__ = ["LayerNormalization"]
+
+
+def _value(weight):
+    return None if weight is None else weight.value
 
 
 class LayerNormalization(Layer):
@@ -12,6 +17,8 @@ class LayerNormalization(Layer):
 
     Computed in at least float32, as Keras; masked steps are normalized like
     the others (Keras's `call` ignores the mask) and the mask passes through.
+    Over the last axis (the default) it runs `fastmask.kernels.layer_norm`
+    (one pass per row); other axes use NumPy.
 
     Weights: `gamma` then `beta`, shaped like the normalized axes.
     """
@@ -68,6 +75,11 @@ class LayerNormalization(Layer):
             x = x.astype(np.float32)
         ndim = x.ndim
         axes = [a % ndim for a in self.axis]
+        if axes == [ndim - 1]:
+            # The common case: one pass per row (fastmask.kernels.layer_norm).
+            out = layer_norm(x, _value(self.gamma), _value(self.beta), self.epsilon,
+                             self.rms_scaling)
+            return self._cast_out(out, orig)
         bshape = [1] * ndim
         for a in axes:
             bshape[a] = x.shape[a]
@@ -92,6 +104,10 @@ class LayerNormalization(Layer):
             if beta is not None:
                 res = res + beta
             out = x * inv + res
+        return self._cast_out(out, orig)
+
+    def _cast_out(self, out, orig):
+        """Back to the input's float dtype (Keras's cast), then the compute dtype."""
         out = out.astype(orig if np.dtype(orig).kind == "f" else self.compute_dtype,
                          copy=False)
         return out.astype(self.compute_dtype, copy=False)

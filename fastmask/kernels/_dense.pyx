@@ -1,0 +1,135 @@
+"""Fused dense layer (kernel; checks in kernels/dense.py):
+    out = activation(x @ w + bias),  x (M, K), w (K, N), out (M, N), row-major.
+
+The output is cut into blocks of `row_block` rows x `col_block` columns (fixed
+by the caller from the shape, never from the thread count). Each block, on one
+OpenMP thread:
+    1. is pre-filled with the bias (or left as it is when there is none:
+       the GEMM then runs with beta = 0),
+    2. gets x[rows] @ w[:, cols] from one single-threaded BLAS GEMM (beta = 1
+       with a bias, so the bias is added in the GEMM's own output pass),
+    3. gets its activation (C code of csrc/fm_activations.h, or the softmax
+       row kernel of csrc/fm_softmax.h over whole rows, in the instruction-set
+       variant fastmask.kernels._isa selects) while it is in cache.
+Nothing is allocated. The caller limits BLAS to one thread (OpenMP and BLAS
+threads must not multiply). Each element's value depends only on its block's
+GEMM call, so results do not depend on the thread count (blocks are handed
+out dynamically: a thread slowed by another process takes fewer).
+"""
+from cython.parallel cimport prange
+from libc.string cimport memcpy, memset
+
+from fastmask.kernels._typedefs cimport float32_t, float64_t, uint8_t
+from fastmask.kernels._cython_blas cimport gemm, floating
+from fastmask.kernels._isa cimport bind_kernels
+from fastmask.kernels._softmax cimport (
+    FM_SOFTMAX_ISA_MAX, fm_softmax_isa, fm_softmax_row_f32, fm_softmax_row_f64)
+from fastmask.kernels._openmp_helpers cimport threads_for_work
+
+cdef extern from "fm_activations.h" nogil:
+    void fm_activation_inplace_f(int kind, float *x, Py_ssize_t n) noexcept
+    void fm_activation_inplace_d(int kind, double *x, Py_ssize_t n) noexcept
+
+from fastmask.kernels._isa import NAMES as ISA_NAMES    # index = FM_ISA_* level
+
+bind_kernels()     # run the variant fastmask.kernels._isa selects (FASTMASK_ISA)
+
+
+def compiled_isas():
+    """The ISA variants compiled into the fused softmax activation, lowest first
+    (the GEMM is BLAS's; the other activations are portable C)."""
+    return ISA_NAMES[:FM_SOFTMAX_ISA_MAX + 1]
+
+
+def isa_in_use():
+    """The variant the fused softmax activation runs: fastmask.kernels._isa's choice,
+    at most the best compiled."""
+    return ISA_NAMES[fm_softmax_isa()]
+
+
+# Activation codes: FM_ACT_* of csrc/fm_activations.h, plus SOFTMAX (a whole
+# output row, csrc/fm_softmax.h).
+ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "relu": 3, "hard_sigmoid": 4,
+               "softmax": 100}
+cdef enum:
+    ACT_LINEAR = 0
+    ACT_SOFTMAX = 100
+
+# Work per thread below which no further thread is started: 1e6 float32
+# flops are ~30 us at the ~35 GFLOP/s small GEMMs reach on one core; float64
+# work counts 2x. Tests lower it to run the threaded path on small inputs.
+MIN_FLOPS_PER_THREAD = 1e6
+
+
+cpdef int dense_threads(Py_ssize_t M, Py_ssize_t K, Py_ssize_t N, bint float64,
+                        Py_ssize_t n_blocks, int n_threads):
+    """The OpenMP threads dense_flat runs for (M, K) @ (K, N) in n_blocks blocks
+    when asked for n_threads."""
+    cdef double flops = 2.0 * M * (K + 1) * N * (2 if float64 else 1)
+    return threads_for_work(n_threads, flops, MIN_FLOPS_PER_THREAD, n_blocks)
+
+
+cdef inline void _activate(int act, floating *row, Py_ssize_t n) noexcept nogil:
+    if act == ACT_SOFTMAX:
+        if floating is float32_t:
+            fm_softmax_row_f32(row, NULL, 1, row, n, 0, 0, 0, NULL)
+        else:
+            fm_softmax_row_f64(row, NULL, 1, row, n, 0, 0, 0, NULL)
+    elif act != ACT_LINEAR:
+        if floating is float32_t:
+            fm_activation_inplace_f(act, row, n)
+        else:
+            fm_activation_inplace_d(act, row, n)
+
+
+def dense_flat(
+        const floating[::1] x,        # IN  (M, K) row-major
+        const floating[::1] w,        # IN  (K, N) row-major
+        const floating[::1] bias,     # IN  (N,) when has_bias
+        bint has_bias,
+        floating[::1] out,            # OUT (M, N) row-major; may not overlap x, w, bias
+        Py_ssize_t M, Py_ssize_t K, Py_ssize_t N,
+        int activation,               # ACTIVATIONS value
+        Py_ssize_t row_block, Py_ssize_t col_block,
+        int n_threads):
+    """out = activation(x @ w + bias) by blocks; see the module docstring."""
+    cdef const floating *xp = &x[0]
+    cdef const floating *wp = &w[0]
+    cdef const floating *bp = &bias[0] if has_bias else NULL
+    cdef floating *op = &out[0]
+    cdef Py_ssize_t RB = row_block, CB = col_block
+    cdef Py_ssize_t n_rb, n_cb, n_blocks, blk, r0, c0, nr, nc, r
+    cdef floating beta
+    if M <= 0 or N <= 0:
+        return
+    if RB <= 0 or RB > M:
+        RB = M
+    if CB <= 0 or CB > N or activation == ACT_SOFTMAX:
+        CB = N
+    n_rb = (M + RB - 1) // RB
+    n_cb = (N + CB - 1) // CB
+    n_blocks = n_rb * n_cb
+    n_threads = dense_threads(M, K, N, floating is float64_t, n_blocks, n_threads)
+    for blk in prange(n_blocks, nogil=True, schedule='dynamic', num_threads=n_threads):
+        r0 = (blk // n_cb) * RB
+        c0 = (blk % n_cb) * CB
+        nr = M - r0
+        if nr > RB:
+            nr = RB
+        nc = N - c0
+        if nc > CB:
+            nc = CB
+        beta = 0
+        if bp != NULL:
+            beta = 1
+            for r in range(nr):
+                memcpy(op + (r0 + r) * N + c0, bp + c0, nc * sizeof(floating))
+        if K > 0:
+            gemm(False, False, <int>nr, <int>nc, <int>K, <floating>1, xp + r0 * K, <int>K,
+                 wp + c0, <int>N, beta, op + r0 * N + c0, <int>N)
+        elif bp == NULL:
+            for r in range(nr):
+                memset(op + (r0 + r) * N + c0, 0, nc * sizeof(floating))
+        if activation != ACT_LINEAR:
+            for r in range(nr):
+                _activate(activation, op + (r0 + r) * N + c0, nc)

@@ -1,0 +1,152 @@
+"""Fused dense layer as a plain function: `activation(x @ kernel + bias)`.
+
+    dense(x, kernel, bias=None, activation=None, *, out=None, n_threads=None)
+
+One pass over the output: the output is cut into blocks of rows (and, for
+wide outputs, of columns) sized for the cache; each block is pre-filled with
+the bias, gets its share of the product from a single-threaded BLAS GEMM that
+adds into it (beta = 1), and then its activation while it is still in cache.
+Blocks run on OpenMP threads (as many as the work is worth, see
+`_dense.dense_threads`). Compare NumPy's `activation(np.matmul(x, kernel) + b)`:
+three passes over a fresh output.
+
+Activations computed in the same pass (C code): "linear" (None), "relu",
+"tanh", "sigmoid", "hard_sigmoid" and "softmax" (over the last axis). Any
+other name of `fastmask.activations`, or a callable, is applied afterwards
+by NumPy (a second pass, and a temporary the size of the output).
+
+Results do not depend on the thread count (the blocks do not). They are not
+batch-invariant bit for bit, unlike the recurrent kernels: a row's value comes
+from the BLAS GEMM of its block, and OpenBLAS rounds a row differently by
+where it falls in the call (its edge micro-kernels accumulate in another
+order; measured on OpenBLAS 0.3.30 Haswell, as with np.matmul itself), so a
+row alone and the same row inside a batch agree within float32 rounding only.
+"""
+import math
+
+import numpy as np
+
+from ._threads import blas_threads, effective_num_threads
+from ._validation import as_float_array, check_out
+from . import _dense
+
+__all__ = ["dense", "FUSED_ACTIVATIONS"]
+
+FUSED_ACTIVATIONS = tuple(_dense.ACTIVATIONS)
+# Output block sizes: about BLOCK_BYTES of output per block (L2-sized, so the
+# bias pre-fill, the GEMM's accumulation and the activation find it in cache),
+# at most MAX_COLS columns per block (wider outputs are split by columns too),
+# rows a multiple of ROW_ALIGN (a whole number of GEMM register blocks) and at
+# least MIN_ROWS (each GEMM call packs its kernel columns: amortised over the rows).
+BLOCK_BYTES = 1 << 19
+MAX_COLS = 1024
+ROW_ALIGN = 16
+MIN_ROWS = 256
+# Aim for at least this many blocks (when each keeps >= MIN_ROWS rows), so
+# that the threads' shares stay even (blocks are handed out dynamically).
+MIN_BLOCKS = 16
+
+
+def blocks(M, N, itemsize, softmax=False):
+    """(rows, cols) of the output blocks for an (M, N) output: a function of the
+    shape only (never of the thread count), so results do not depend on it."""
+    cols = N if (softmax or N <= MAX_COLS) else MAX_COLS
+    rows = BLOCK_BYTES // max(1, cols * itemsize)
+    n_col_blocks = -(-N // cols) if N else 1
+    even = -(-M // max(1, MIN_BLOCKS // n_col_blocks))
+    rows = min(rows, -(-even // ROW_ALIGN) * ROW_ALIGN)
+    rows = max(MIN_ROWS, rows // ROW_ALIGN * ROW_ALIGN)
+    return min(rows, max(M, 1)), max(cols, 1)
+
+
+def _resolve_activation(activation):
+    """(fused C code or None, NumPy function or None) of `activation`."""
+    if activation is None:
+        return 0, None
+    from .. import activations as _acts
+    if isinstance(activation, str):
+        if activation in _dense.ACTIVATIONS:
+            return _dense.ACTIVATIONS[activation], None
+        try:
+            return None, _acts.get(activation)
+        except ValueError:
+            raise ValueError(f"Unknown `activation`: expected None, a callable or one of "
+                             f"{sorted(_acts.ALL_OBJECTS)}. Received: "
+                             f"activation={activation!r}") from None
+    if callable(activation):
+        name = getattr(activation, "__name__", None)
+        if name in _dense.ACTIVATIONS and _acts.ALL_OBJECTS.get(name) is activation:
+            return _dense.ACTIVATIONS[name], None
+        return None, activation
+    raise TypeError(f"`activation` must be None, a str or a callable. "
+                    f"Received: activation={activation!r} (of type {type(activation).__name__})")
+
+
+def dense(x, kernel, bias=None, activation=None, *, out=None, n_threads=None,
+          blas_limited=False):
+    """activation(x @ kernel + bias) over the last axis of x.
+
+    Args:
+        x: (..., K) real array (float32/float64 kept; float16, ints and bools
+            computed as float32); any layout (copied to C order if needed).
+        kernel: (K, N) real array, cast to x's compute dtype.
+        bias: None or (N,) real array.
+        activation: None/"linear", a name of `fastmask.activations`, or a
+            callable (see the module docstring for which are fused).
+        out: optional (..., N) array of the result's dtype, C-contiguous and
+            writeable, not overlapping x, kernel or bias: the result is
+            written there and nothing the size of the output is allocated
+            (except for an activation applied afterwards by NumPy).
+        n_threads: OpenMP threads (None: fastmask's setting).
+        blas_limited: the caller already limited BLAS to one thread.
+
+    Returns:
+        (..., N) array of x's compute dtype (`out` when given).
+    """
+    xa = as_float_array(x, "x", min_ndim=1)
+    dtype = xa.dtype
+    w = as_float_array(kernel, "kernel", dtype=dtype)
+    K = xa.shape[-1]
+    if w.ndim != 2 or w.shape[0] != K:
+        raise ValueError(f"`kernel` must have shape ({K}, units) for x.shape={xa.shape}. "
+                         f"Received: kernel.shape={w.shape}")
+    N = w.shape[1]
+    b = None
+    if bias is not None:
+        b = as_float_array(bias, "bias", dtype=dtype)
+        if b.shape != (N,):
+            raise ValueError(f"`bias` must have shape ({N},). Received: bias.shape={b.shape}")
+    code, np_act = _resolve_activation(activation)
+    shape = xa.shape[:-1] + (N,)
+    if out is None:
+        out = np.empty(shape, dtype)
+    else:
+        check_out(out, shape, dtype, [a for a in (xa, w, b) if a is not None])
+    M = math.prod(xa.shape[:-1])
+    if M > 0 and N > 0:
+        fused = 0 if code is None else code
+        rows, cols = blocks(M, N, dtype.itemsize, softmax=fused == _dense.ACTIVATIONS["softmax"])
+        dummy = np.zeros(1, dtype)
+        ctx = blas_threads(1) if not blas_limited else _NULL_CONTEXT
+        with ctx:
+            _dense.dense_flat(xa.reshape(-1) if xa.size else dummy,
+                              w.reshape(-1) if w.size else dummy,
+                              dummy if b is None else b, b is not None,
+                              out.reshape(-1), M, K, N, fused, rows, cols,
+                              effective_num_threads(n_threads))
+    if np_act is not None:
+        res = np_act(out)
+        if res is not out:
+            np.copyto(out, res, casting="same_kind")
+    return out
+
+
+class _NullContext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_NULL_CONTEXT = _NullContext()

@@ -1,0 +1,81 @@
+"""Layer normalization over the last axis as a plain function.
+
+    layer_norm(x, gamma=None, beta=None, epsilon=1e-3, rms_scaling=False, *,
+               out=None, n_threads=None)
+
+Keras 3.15.1's `ops.layer_normalization` (the formula of
+keras.layers.LayerNormalization) for `axis=-1`, in one pass per row: the row is
+read once for its mean and variance (summed in double), then normalised,
+scaled and shifted while it is in cache. See csrc/fm_layer_norm.h for the
+formula and its rounding. Rows run on OpenMP threads; each row's result does
+not depend on the thread count or on the other rows.
+"""
+import numbers
+
+import numpy as np
+
+from ._threads import effective_num_threads
+from ._validation import as_float_array, check_out
+from . import _normalization
+
+__all__ = ["layer_norm"]
+
+
+def _param(v, name, n, dtype):
+    if v is None:
+        return None
+    a = as_float_array(v, name, dtype=dtype)
+    if a.size != n or a.ndim > 1 and a.shape[-1] != n:
+        raise ValueError(f"`{name}` must have shape ({n},) (the last axis of x). "
+                         f"Received: {name}.shape={a.shape}")
+    return a.reshape(n)
+
+
+def layer_norm(x, gamma=None, beta=None, epsilon=1e-3, rms_scaling=False, *, out=None,
+               n_threads=None):
+    """Normalise x over its last axis: (x - mean) / sqrt(var + epsilon) * gamma + beta.
+
+    Args:
+        x: (..., n) real array; float32/float64 kept, float16, ints and bools
+            computed in float32 (as Keras computes in at least float32).
+        gamma, beta: None or (n,) arrays (scale and offset).
+        epsilon: small float added to the variance (>= 0).
+        rms_scaling: Keras's deprecated variant: x / sqrt(var + epsilon) * gamma
+            (the centred variance, no mean subtracted; beta unused).
+        out: optional array of x's shape and compute dtype, C-contiguous and
+            writeable; it may be x itself (in place) but must not otherwise
+            overlap x, gamma or beta.
+        n_threads: OpenMP threads (None: fastmask's setting).
+
+    Returns:
+        Array of x's shape in the compute dtype (`out` when given).
+    """
+    xa = as_float_array(x, "x", min_ndim=1)
+    dtype = xa.dtype
+    if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) \
+            or not epsilon >= 0:
+        raise ValueError(f"`epsilon` must be a real number >= 0. Received: epsilon={epsilon!r}")
+    if not isinstance(rms_scaling, (bool, np.bool_)):
+        raise TypeError(f"`rms_scaling` must be a bool. Received: rms_scaling={rms_scaling!r}")
+    n = xa.shape[-1]
+    g = _param(gamma, "gamma", n, dtype)
+    b = None if rms_scaling else _param(beta, "beta", n, dtype)
+    if out is None:
+        out = np.empty_like(xa)
+    elif out is not xa or xa is not x:
+        # `out` is x itself only when x was used as it is (no copy was made).
+        same = (isinstance(out, np.ndarray) and out.shape == xa.shape and out.dtype == dtype
+                and out.flags.c_contiguous and out.flags.writeable
+                and out.__array_interface__["data"][0] == xa.__array_interface__["data"][0])
+        check_out(out, xa.shape, dtype, [a for a in (g, b) if a is not None]
+                  + ([] if same else [xa]))
+    if xa.size == 0:
+        return out
+    rows = xa.size // n
+    dummy = np.zeros(1, dtype)
+    _normalization.layer_norm_flat(xa.reshape(-1), out.reshape(-1), rows, n,
+                                   dummy if g is None else g, g is not None,
+                                   dummy if b is None else b, b is not None,
+                                   float(epsilon), bool(rms_scaling),
+                                   effective_num_threads(n_threads))
+    return out

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from .core.registry import register_builtin_functions
+
 __all__ = ["linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid",
            "hard_sigmoid", "tanh", "softmax", "log_softmax", "softplus", "softsign",
            "silu", "swish", "mish", "exponential", "get", "serialize", "deserialize"]
@@ -134,6 +136,8 @@ ALL_OBJECTS = {f.__name__: f for f in (linear, relu, relu6, leaky_relu, elu, sel
                                        sigmoid, hard_sigmoid, tanh, softmax, log_softmax,
                                        softplus, softsign, silu, mish, exponential)}
 ALL_OBJECTS["swish"] = silu
+# Found by name when a file names an activation ("relu" from "builtins"): no import by name.
+register_builtin_functions("activations", ALL_OBJECTS)
 
 
 def serialize(activation):

@@ -605,4 +605,4 @@ def is_tensor_output(x):
     return isinstance(x, (np.ndarray, Tensor, KerasTensor))
 
 
-registry.register_base(Layer)   # `deserialize` finds any Layer subclass by name
+registry.register_base(Layer)   # `is_layer` (serialize, saving) recognises layers by it

@@ -20,7 +20,7 @@ import zipfile
 import zlib
 
 from .. import __version__
-from ..core.registry import custom_object_scope, safe_mode_scope
+from ..core.registry import safe_mode_scope
 from ..core.serialization import deserialize, serialize
 from .keras_h5 import assign_weights, read_weights_h5, require_h5py, save_weights_h5
 
@@ -209,7 +209,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"{what}: `{CONFIG}` is not a serialized Keras model (no "
                          "'class_name').")
-    with custom_object_scope(custom_objects), safe_mode_scope(safe_mode):
+    with safe_mode_scope(safe_mode):   # custom_objects: Keras's precedence (deserialize)
         model = deserialize(config, custom_objects=custom_objects, safe_mode=safe_mode)
     entries = {}
     if weights_bytes is not None:

@@ -1,20 +1,21 @@
 """Weights replaced while other threads run the model: one consistent snapshot per call.
 
-A process-wide readers-writer lock, preferring writers:
+A process-wide readers-writer lock, phase-fair:
 
-* readers are calls: the outermost `Layer.__call__` of a thread (and
-  `Model.predict`, for all its batches) holds a read for the whole call, so
-  every layer of that call sees the same weights;
+* readers are calls: the outermost `Layer.__call__` of a thread holds a read
+  for the whole call, so every layer of that call sees the same weights
+  (`Model.predict` makes one call per batch);
 * writers are weight replacements: `Variable.assign`, `Layer.set_weights`
   and `load_weights` prepare the new values first (checked, cast, read from
   the file), then copy them in under the write lock, in one step.
 
-So a call gives the output of the old weights or of the new ones, never a mix.
+So a call gives the output of the old weights or of the new ones, never a
+mix. A waiting writer holds back calls that start after it; when it is done,
+the calls that waited run before the next writer (neither side starves).
 Reads nest (a thread inside a call calls more layers freely); a write from a
 thread that is inside a call (a stateful layer updating its state) proceeds
-without waiting (it cannot wait for itself). A writer waits for the calls in
-progress; calls starting after it wait for the (short) copy. The state is
-reset in a forked child (no lock inherited in a locked state).
+without waiting (it cannot wait for itself). The state is reset in a forked
+child (no lock inherited in a locked state).
 """
 import contextlib
 import os
@@ -26,9 +27,11 @@ __all__ = ["begin_read", "end_read", "reading", "writing"]
 class _State:
     def __init__(self):
         self.cond = threading.Condition(threading.Lock())
-        self.readers = 0            # threads inside a call
-        self.writer = None          # ident of the thread writing
+        self.readers = 0            # calls in progress
+        self.writer = False         # a write in progress
         self.waiting_writers = 0
+        self.waiting_readers = 0
+        self.admit = False          # the readers that waited for a writer go first
         self.local = threading.local()
 
 
@@ -56,8 +59,16 @@ def begin_read():
         local.depth, local.counted = 1, False   # the writer calls a layer: no wait
         return
     with s.cond:
-        while s.writer is not None or s.waiting_writers:
-            s.cond.wait()
+        if s.writer or (s.waiting_writers and not s.admit):
+            s.waiting_readers += 1
+            try:
+                while s.writer or (s.waiting_writers and not s.admit):
+                    s.cond.wait()
+            finally:
+                s.waiting_readers -= 1
+                if not s.waiting_readers and s.admit:
+                    s.admit = False
+                    s.cond.notify_all()
         s.readers += 1
     local.depth, local.counted = 1, True
 
@@ -101,22 +112,22 @@ def writing():
         finally:
             local.writing -= 1
         return
-    me = threading.get_ident()
     with s.cond:
         s.waiting_writers += 1
         try:
-            while s.writer is not None or s.readers:
+            while s.writer or s.readers or s.admit:
                 s.cond.wait()
         finally:
             s.waiting_writers -= 1
-            if s.writer is not None or s.readers:   # interrupted: let the readers go on
-                s.cond.notify_all()
-        s.writer = me
+            if not s.waiting_writers:
+                s.cond.notify_all()   # readers held back for writers may go
+        s.writer = True
     local.writing = 1
     try:
         yield
     finally:
         local.writing = 0
         with s.cond:
-            s.writer = None
+            s.writer = False
+            s.admit = s.waiting_readers > 0
             s.cond.notify_all()

@@ -202,17 +202,27 @@ def _touching_models(marker):
     x = hostile.touching_lambda(marker)(L.Dense(4)(inp))
     out = hostile.touching_lambda(marker)(L.Dense(2)(x))
     functional = fastmask.Model(inp, [out, x])
+    # A Lambda whose mask and output_shape are lambdas too, after a masking Embedding.
+    ids = fastmask.Input((None,), dtype="int32")
+    e = L.Embedding(9, 3, mask_zero=True)(ids)
+    y = L.Lambda(lambda v: v * 2.0,
+                 output_shape=lambda s, _m=str(marker): (open(_m, "w").close(), s)[1],
+                 mask=lambda v, m, _m=str(marker): (open(_m, "w").close(), m)[1])(e)
+    masked = fastmask.Model(ids, L.LSTM(2)(y))
     return {"sequential_middle": seq_mid, "sequential_last": seq_last,
-            "functional": functional}
+            "functional": functional, "functional_mask_and_output_shape": masked}
 
 
-@pytest.mark.parametrize("kind", ["sequential_middle", "sequential_last", "functional"])
+@pytest.mark.parametrize("kind", ["sequential_middle", "sequential_last", "functional",
+                                  "functional_mask_and_output_shape"])
 def test_unsafe_lambda_code_never_runs_while_loading(kind, tmp_path):
     """safe_mode=False rebuilds the lambda, but building the model at load does not run it
     on made-up data: shapes come from the file; the code runs only on real calls."""
     marker = tmp_path / "ran.marker"
     model = _touching_models(marker)[kind]
     x = np.random.default_rng(0).standard_normal((2, 5, 3)).astype("float32")
+    if kind == "functional_mask_and_output_shape":
+        x = np.array([[1, 2, 0, 0, 0], [3, 0, 0, 0, 0]], "int32")
     expected = model(x)
     model.save(tmp_path / "m.keras")
     marker.unlink()

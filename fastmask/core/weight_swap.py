@@ -23,16 +23,18 @@ import threading
 
 __all__ = ["begin_read", "end_read", "reading", "writing"]
 
+_get_ident = threading.get_ident
+
 
 class _State:
     def __init__(self):
         self.cond = threading.Condition(threading.Lock())
-        self.readers = 0            # calls in progress
-        self.writer = False         # a write in progress
+        self.active = {}            # thread ident -> depth of its calls in progress
+        self.pending = False        # a writer waits or writes: new calls take the slow path
+        self.writer = None          # ident of the thread writing
         self.waiting_writers = 0
         self.waiting_readers = 0
-        self.admit = False          # the readers that waited for a writer go first
-        self.local = threading.local()
+        self.admit = False          # the calls that waited for a writer go first
 
 
 _S = _State()
@@ -48,44 +50,53 @@ if hasattr(os, "register_at_fork"):
 
 
 def begin_read():
-    """Enter a call (re-entrant per thread); pair with `end_read()`."""
+    """Enter a call (re-entrant per thread); pair with `end_read()`.
+
+    Without a writer this costs two dict operations and no lock: the thread
+    registers, then checks `pending` (a writer sets `pending`, then waits for
+    the registered calls to finish: one of the two always sees the other).
+    """
     s = _S
-    local = s.local
-    depth = getattr(local, "depth", 0)
-    if depth:
-        local.depth = depth + 1
+    me = _get_ident()
+    active = s.active
+    depth = active.get(me)
+    if depth is not None:
+        active[me] = depth + 1
         return
-    if getattr(local, "writing", 0):
-        local.depth, local.counted = 1, False   # the writer calls a layer: no wait
+    if s.writer == me:
+        return                       # the writer calls a layer: no wait, not counted
+    active[me] = 1
+    if not s.pending:
         return
+    del active[me]                   # a writer waits or writes: queue behind it
     with s.cond:
-        if s.writer or (s.waiting_writers and not s.admit):
-            s.waiting_readers += 1
-            try:
-                while s.writer or (s.waiting_writers and not s.admit):
-                    s.cond.wait()
-            finally:
-                s.waiting_readers -= 1
-                if not s.waiting_readers and s.admit:
-                    s.admit = False
-                    s.cond.notify_all()
-        s.readers += 1
-    local.depth, local.counted = 1, True
+        s.cond.notify_all()
+        s.waiting_readers += 1
+        try:
+            while s.pending and not s.admit:
+                s.cond.wait()
+            active[me] = 1
+        finally:
+            s.waiting_readers -= 1
+            if not s.waiting_readers and s.admit:
+                s.admit = False
+                s.cond.notify_all()
 
 
 def end_read():
     """Leave a call entered with `begin_read()`."""
     s = _S
-    local = s.local
-    depth = getattr(local, "depth", 0)
-    if not depth:   # entered before a fork: the child's state starts afresh
+    me = _get_ident()
+    active = s.active
+    depth = active.get(me)
+    if depth is None:                # the writer's own call, or entered before a fork
         return
-    local.depth = depth - 1
-    if local.depth or not local.counted:
+    if depth > 1:
+        active[me] = depth - 1
         return
-    with s.cond:
-        s.readers -= 1
-        if not s.readers:
+    del active[me]
+    if s.pending:
+        with s.cond:
             s.cond.notify_all()
 
 
@@ -103,31 +114,29 @@ def reading():
 def writing():
     """`with writing():` no call runs during the block (re-entrant per thread)."""
     s = _S
-    local = s.local
-    if getattr(local, "depth", 0) or getattr(local, "writing", 0):
+    me = _get_ident()
+    if me in s.active or s.writer == me:
         # Inside a call of this thread (e.g. a stateful layer's update), or nested.
-        local.writing = getattr(local, "writing", 0) + 1
-        try:
-            yield
-        finally:
-            local.writing -= 1
+        yield
         return
     with s.cond:
         s.waiting_writers += 1
+        s.pending = True
         try:
-            while s.writer or s.readers or s.admit:
+            while s.writer is not None or s.admit or s.active:
                 s.cond.wait()
-        finally:
+        except BaseException:
             s.waiting_writers -= 1
-            if not s.waiting_writers:
-                s.cond.notify_all()   # readers held back for writers may go
-        s.writer = True
-    local.writing = 1
+            s.pending = bool(s.waiting_writers) or s.writer is not None
+            s.cond.notify_all()
+            raise
+        s.waiting_writers -= 1
+        s.writer = me
     try:
         yield
     finally:
-        local.writing = 0
         with s.cond:
-            s.writer = False
-            s.admit = s.waiting_readers > 0
+            s.writer = None
+            s.pending = bool(s.waiting_writers)
+            s.admit = s.pending and s.waiting_readers > 0
             s.cond.notify_all()

@@ -74,6 +74,7 @@ _SHORT = reprlib.Repr()
 _SHORT.maxlevel, _SHORT.maxdict, _SHORT.maxlist, _SHORT.maxstring, _SHORT.maxother = \
     4, 8, 8, 80, 80
 _LOCAL = threading.local()   # depth of nested `deserialize` calls in this thread
+_CONTAINERS = (dict, list, tuple)
 
 
 def _short(obj):
@@ -94,17 +95,22 @@ def supported_layer_names():
 
 
 def check_config_depth(config, limit=MAX_CONFIG_DEPTH, what="config"):
-    """Raise ValueError if lists/dicts in `config` nest deeper than `limit` (no recursion)."""
-    stack = [(config, 1)]
-    while stack:
-        obj, depth = stack.pop()
+    """Raise ValueError if lists/dicts in `config` nest deeper than `limit` (no recursion).
+
+    The last config checked in this thread is remembered, so that `deserialize`
+    does not walk again a config its loader just checked.
+    """
+    level, depth = [config], 1
+    while level:
         if depth > limit:
             raise ValueError(f"The {what} nests lists/dicts more than {limit} levels deep; "
                              "refusing it (Keras model configs are far shallower).")
-        if isinstance(obj, dict):
-            stack.extend((v, depth + 1) for v in obj.values() if isinstance(v, (dict, list)))
-        elif isinstance(obj, list):
-            stack.extend((v, depth + 1) for v in obj if isinstance(v, (dict, list)))
+        below = []
+        for obj in level:
+            values = obj.values() if isinstance(obj, dict) else obj
+            below.extend(v for v in values if isinstance(v, _CONTAINERS))
+        level, depth = below, depth + 1
+    _LOCAL.checked = config
 
 
 def _custom_lookup(key, custom_objects):
@@ -205,7 +211,7 @@ def deserialize(config, custom_objects=None, safe_mode=None):
         raise TypeError(f"Expected 'config' to be a dict for {_name(config['class_name'])}. "
                         f"Received: config={_short(inner)}")
     nesting = getattr(_LOCAL, "nesting", 0)
-    if nesting == 0:
+    if nesting == 0 and getattr(_LOCAL, "checked", None) is not config:
         check_config_depth(config)
     safe_mode = resolve_safe_mode(safe_mode)
     cls = _lookup(config["class_name"], config.get("registered_name"), custom_objects,

@@ -9,9 +9,12 @@ file (the process environment, a key) into a model's weights.
 
 `open_weights_h5(source, what)` lists the file without reading any data:
 
-* it walks every group link by link, asking each link's class with
-  `group.get(name, getlink=True)` *before* resolving it; only hard links are
-  followed (never `name in group` or `group[path]` first: they follow links);
+* it lists every link with its kind first (HDF5's link visit reports soft
+  and external links without following them; Keras's `path in file` test
+  follows them), and refuses the file if any link is not a hard link; only
+  then are objects opened, all reached through hard links (the refusal names
+  a link's target with `group.get(name, getlink=True)`, which does not
+  resolve it);
 * every dataset's creation properties are checked: not virtual, no external
   storage, only HDF5's built-in filters, chunks no bigger than the data;
 * the walk is bounded (`MAX_H5_OBJECTS` links, `MAX_H5_DEPTH` levels).
@@ -48,17 +51,18 @@ def require_h5py():
 class StoredArray:
     """One checked dataset of a weights file: `shape`, `dtype`, and `read()` for the data."""
 
-    def __init__(self, dataset, path):
-        self._dataset = dataset
+    def __init__(self, dataset_id, path):
+        self._id = dataset_id
         self.path = path
-        self.shape = dataset.shape          # None for an HDF5 null dataspace
-        self.dtype = dataset.dtype
+        self.shape = dataset_id.shape       # None for an HDF5 null dataspace
+        self.dtype = dataset_id.dtype
 
     def read(self):
         """The data as a NumPy array (read now, from this file only)."""
         if self.shape is None:
             raise ValueError(f"'{self.path}' is an empty HDF5 dataset (no data).")
-        return np.asarray(self._dataset[()])
+        import h5py
+        return np.asarray(h5py.Dataset(self._id)[()])
 
     def __repr__(self):
         return f"<StoredArray {self.path} shape={self.shape} dtype={self.dtype}>"
@@ -70,69 +74,88 @@ def _refuse(what, path, reason):
                            "itself).")
 
 
-def _check_link(h5py, link, what, path):
-    if isinstance(link, h5py.HardLink):
-        return
+def _link_error(h5py, f, what, path):
+    """The refusal for the non-hard link at `path` (its target named, never resolved: every
+    component before the last is a hard link, which is how the walk reached it)."""
+    link = f.get(path, getlink=True)
     if isinstance(link, h5py.ExternalLink):
-        raise _refuse(what, path, f"is an external link (to '{link.path}' in file "
-                                  f"'{link.filename}')")
+        return _refuse(what, path, f"is an external link (to '{link.path}' in file "
+                                   f"'{link.filename}')")
     if isinstance(link, h5py.SoftLink):
-        raise _refuse(what, path, f"is a soft link (to '{link.path}')")
-    raise _refuse(what, path, f"is a link of an unsupported kind ({type(link).__name__})")
+        return _refuse(what, path, f"is a soft link (to '{link.path}')")
+    return _refuse(what, path, f"is a link of an unsupported kind ({type(link).__name__})")
 
 
-def _check_dataset(h5py, ds, what, path):
-    plist = ds.id.get_create_plist()
+def _check_dataset(h5py, dsid, what, path):
+    plist = dsid.get_create_plist()
     layout = plist.get_layout()
     if layout == h5py.h5d.VIRTUAL:
         raise _refuse(what, path, "is a virtual dataset (its data comes from other files)")
-    if plist.get_external_count():
-        files = [f for f, _, _ in (ds.external or [])][:3]
+    n_external = plist.get_external_count()
+    if n_external:
+        files = [plist.get_external(i)[0].decode("utf-8", "replace")
+                 for i in range(min(n_external, 3))]
         raise _refuse(what, path, f"stores its data in external files {files}")
     for i in range(plist.get_nfilters()):
         filter_id = plist.get_filter(i)[0]
         if filter_id not in H5_BUILTIN_FILTERS:
             raise _refuse(what, path, f"uses HDF5 filter {filter_id}, which is not built into "
                                       "HDF5 (reading it would load a plugin library)")
-    if layout == h5py.h5d.CHUNKED and ds.shape is not None:
-        itemsize = ds.dtype.itemsize
+    if layout == h5py.h5d.CHUNKED and dsid.shape is not None:
+        itemsize = dsid.dtype.itemsize
         chunk_bytes = int(np.prod(plist.get_chunk(), dtype=object)) * itemsize
-        data_bytes = int(np.prod(ds.shape, dtype=object)) * itemsize
+        data_bytes = int(np.prod(dsid.shape, dtype=object)) * itemsize
         if chunk_bytes > data_bytes + H5_CHUNK_SLACK_BYTES:
             raise _refuse(what, path, f"has chunks of {format_bytes(chunk_bytes)} for "
                                       f"{format_bytes(data_bytes)} of data")
 
 
 def _list_vars(h5py, f, what):
-    """{group path: {key: StoredArray}} of every `vars` group; links and storage checked."""
+    """{group path: {key: StoredArray}} of every `vars` group; links and storage checked.
+
+    One C-level pass over the links (H5Lvisit: soft and external links are
+    reported, never followed) finds every link's kind; then only objects
+    reached through hard links are opened, and only their metadata is read.
+    """
+    names, bad, state = [], [], {"count": 0, "deep": None}
+
+    def on_link(name, info):
+        state["count"] += 1
+        if state["count"] > MAX_H5_OBJECTS:
+            return True                      # stop the visit
+        path = name.decode("utf-8", "surrogateescape")
+        if path.count("/") >= MAX_H5_DEPTH:
+            state["deep"] = path
+            return True
+        if info.type != h5py.h5l.TYPE_HARD:
+            bad.append(path)
+            return True
+        names.append(path)
+        return None
+
+    f.id.links.visit(on_link, info=True)
+    if bad:
+        raise _link_error(h5py, f, what, bad[0])
+    if state["count"] > MAX_H5_OBJECTS:
+        raise UnsafeFileError(f"{what} holds more than {MAX_H5_OBJECTS:,} links; refusing it.")
+    if state["deep"] is not None:
+        raise UnsafeFileError(f"{what} nests groups more than {MAX_H5_DEPTH} levels deep (at "
+                              f"'{state['deep'][:200]}'); refusing it.")
     entries = {}
-    count = 0
-    stack = [("", f, 0)]
-    while stack:
-        path, group, depth = stack.pop()
-        if depth > MAX_H5_DEPTH:
-            raise UnsafeFileError(f"{what} nests groups more than {MAX_H5_DEPTH} levels deep "
-                                  f"(at '{path}'); refusing it.")
-        in_vars = path.rsplit("/", 1)[-1] == "vars"
-        values = {}
-        for name in group:
-            count += 1
-            if count > MAX_H5_OBJECTS:
-                raise UnsafeFileError(f"{what} holds more than {MAX_H5_OBJECTS:,} groups and "
-                                      "datasets; refusing it.")
-            child = f"{path}/{name}" if path else name
-            _check_link(h5py, group.get(name, getlink=True), what, child)
-            obj = group[name]          # a hard link: resolving it stays in this file
-            if isinstance(obj, h5py.Group):
-                if in_vars:
-                    raise ValueError(f"{what}: '{child}' is not a dataset.")
-                stack.append((child, obj, depth + 1))
-            elif isinstance(obj, h5py.Dataset):
-                _check_dataset(h5py, obj, what, child)
-                if in_vars:
-                    values[name] = StoredArray(obj, child)
-        if in_vars:
-            entries[path[:-len("vars")].rstrip("/")] = values
+    for path in names:
+        obj = h5py.h5o.open(f.id, path.encode("utf-8", "surrogateescape"))
+        parent, _, key = path.rpartition("/")
+        in_vars = parent.rpartition("/")[2] == "vars"
+        if isinstance(obj, h5py.h5d.DatasetID):
+            _check_dataset(h5py, obj, what, path)
+            if in_vars:
+                entries.setdefault(parent[:-len("vars")].rstrip("/"), {})[key] = \
+                    StoredArray(obj, path)
+        elif isinstance(obj, h5py.h5g.GroupID):
+            if in_vars:
+                raise ValueError(f"{what}: '{path}' is not a dataset.")
+            if key == "vars":
+                entries.setdefault(parent, {})
     return entries
 
 

@@ -335,6 +335,29 @@ def test_deeply_nested_configs_are_refused_not_recursion_errors(tmp_path):
         np.asarray(inner(x)))
 
 
+@pytest.mark.parametrize("mutate", ["history", "layers_not_a_list", "input_layers",
+                                    "nodes_not_a_list"])
+def test_malformed_functional_configs_are_value_errors(mutate):
+    inp = fastmask.Input((None, 3))
+    model = fastmask.Model(inp, fastmask.layers.Dense(2)(fastmask.layers.Dense(4)(inp)))
+    config = hostile.config_of(model)
+    layers = config["config"]["layers"]
+    if mutate == "history":
+        layers[2]["inbound_nodes"][0]["args"][0]["config"]["keras_history"][0] = "nope"
+    elif mutate == "layers_not_a_list":
+        config["config"]["layers"] = "abc"
+    elif mutate == "input_layers":
+        config["config"]["input_layers"] = [["zzz", 0, 0]]
+    else:
+        layers[2]["inbound_nodes"] = 5
+    buf = io.BytesIO()
+    hostile.archive_with_config(buf, model, config)
+    buf.seek(0)
+    with pytest.raises((ValueError, TypeError)) as info:
+        fastmask.models.load_model(buf)
+    assert type(info.value) in (ValueError, TypeError, UnsafeFileError, WeightsFileError)
+
+
 def test_pickled_models_resolve_names_without_imports(marker_module):
     """Unpickling a graph model rebuilds it from its config: a hostile config inside a
     pickle imports nothing either (pickle itself stays trusted-input only), and a model's

@@ -155,9 +155,14 @@ def _build_model(config, custom_objects, safe_mode, stored_weight_bytes, what):
         except RecursionError:
             raise UnsafeFileError(f"{what}: `{CONFIG}` nests models too deeply to build; "
                                   "refusing it.") from None
-        except Exception:
+        except Exception as e:
             if budget.exceeded:
                 raise UnsafeFileError(budget.exceeded) from None
+            if isinstance(e, (KeyError, IndexError, AttributeError)):
+                # A malformed config (a graph naming a layer it lacks, a list where a dict
+                # belongs, ...): say so, in the loader's error type.
+                raise ValueError(f"{what}: `{CONFIG}` is not a valid Keras model config "
+                                 f"({type(e).__name__}: {str(e)[:200]}).") from e
             raise
     if budget.exceeded:   # a layer swallowed the error: the model is incomplete
         raise UnsafeFileError(budget.exceeded)

@@ -18,7 +18,6 @@ import pickle
 import subprocess
 import sys
 import threading
-import warnings
 
 import numpy as np
 import pytest

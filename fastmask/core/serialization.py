@@ -321,10 +321,10 @@ def _locate_function(name, module, config, custom_objects):
     elif module == "keras" or module.startswith(("keras.", "fastmask.")):
         if f"{module}.{name}" in NON_MODELING_APIS:
             raise ValueError(
-                f"Cannot deserialize `{_name(module)}.{_name(name)}` because it is not a modeling function. "
-                "Non-modeling APIs are disallowed during deserialization for security. Model "
-                "configuration should only contains operations, layers, metrics, losses, or "
-                "registered custom objects and functions.")
+                f"Cannot deserialize `{_name(module)}.{_name(name)}` because it is not a "
+                "modeling function. Non-modeling APIs are disallowed during deserialization "
+                "for security. Model configuration should only contains operations, layers, "
+                "metrics, losses, or registered custom objects and functions.")
         namespace = _function_namespace(module)
         found = builtin_function(namespace, name) if namespace else None
         if found is not None:

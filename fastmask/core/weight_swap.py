@@ -20,21 +20,32 @@ child (no lock inherited in a locked state).
 import contextlib
 import os
 import threading
+import weakref
 
 __all__ = ["begin_read", "end_read", "reading", "writing"]
 
-_get_ident = threading.get_ident
+
+class _Slot:
+    """One thread's state: `busy` = depth of its calls in progress, `writing` = depth of
+    its writes."""
+
+    __slots__ = ("busy", "writing", "__weakref__")
+
+    def __init__(self):
+        self.busy = 0
+        self.writing = 0
 
 
 class _State:
     def __init__(self):
         self.cond = threading.Condition(threading.Lock())
-        self.active = {}            # thread ident -> depth of its calls in progress
-        self.pending = False        # a writer waits or writes: new calls take the slow path
-        self.writer = None          # ident of the thread writing
+        self.local = threading.local()  # .slot: this thread's _Slot
+        self.slots = weakref.WeakSet()  # every live thread's slot (a slot dies with its thread)
+        self.pending = False            # a writer waits or writes: new calls take the slow path
+        self.writer = None              # the slot of the thread writing
         self.waiting_writers = 0
         self.waiting_readers = 0
-        self.admit = False          # the calls that waited for a writer go first
+        self.admit = False              # the calls that waited for a writer go first
 
 
 _S = _State()
@@ -49,33 +60,38 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
 
 
+def _new_slot(s):
+    slot = s.local.slot = _Slot()
+    with s.cond:
+        s.slots.add(slot)
+    return slot
+
+
 def begin_read():
     """Enter a call (re-entrant per thread); pair with `end_read()`.
 
-    Without a writer this costs two dict operations and no lock: the thread
-    registers, then checks `pending` (a writer sets `pending`, then waits for
-    the registered calls to finish: one of the two always sees the other).
+    Without a writer this costs a few attribute accesses and no lock: the
+    thread marks its slot busy, then checks `pending` (a writer sets
+    `pending`, then waits for busy slots to clear: one of the two always sees
+    the other).
     """
     s = _S
-    me = _get_ident()
-    active = s.active
-    depth = active.get(me)
-    if depth is not None:
-        active[me] = depth + 1
+    try:
+        slot = s.local.slot
+    except AttributeError:
+        slot = _new_slot(s)
+    depth = slot.busy
+    slot.busy = depth + 1
+    if depth or slot.writing or not s.pending:
         return
-    if s.writer == me:
-        return                       # the writer calls a layer: no wait, not counted
-    active[me] = 1
-    if not s.pending:
-        return
-    del active[me]                   # a writer waits or writes: queue behind it
+    slot.busy = 0                    # a writer waits or writes: queue behind it
     with s.cond:
         s.cond.notify_all()
         s.waiting_readers += 1
         try:
             while s.pending and not s.admit:
                 s.cond.wait()
-            active[me] = 1
+            slot.busy = 1
         finally:
             s.waiting_readers -= 1
             if not s.waiting_readers and s.admit:
@@ -86,16 +102,11 @@ def begin_read():
 def end_read():
     """Leave a call entered with `begin_read()`."""
     s = _S
-    me = _get_ident()
-    active = s.active
-    depth = active.get(me)
-    if depth is None:                # the writer's own call, or entered before a fork
+    slot = getattr(s.local, "slot", None)
+    if slot is None or not slot.busy:   # entered before a fork: the child starts afresh
         return
-    if depth > 1:
-        active[me] = depth - 1
-        return
-    del active[me]
-    if s.pending:
+    slot.busy -= 1
+    if not slot.busy and s.pending:
         with s.cond:
             s.cond.notify_all()
 
@@ -110,20 +121,31 @@ def reading():
         end_read()
 
 
+def _calls_running(s, mine):
+    return any(slot.busy for slot in s.slots if slot is not mine)
+
+
 @contextlib.contextmanager
 def writing():
     """`with writing():` no call runs during the block (re-entrant per thread)."""
     s = _S
-    me = _get_ident()
-    if me in s.active or s.writer == me:
+    try:
+        slot = s.local.slot
+    except AttributeError:
+        slot = _new_slot(s)
+    if slot.busy or slot.writing:
         # Inside a call of this thread (e.g. a stateful layer's update), or nested.
-        yield
+        slot.writing += 1
+        try:
+            yield
+        finally:
+            slot.writing -= 1
         return
     with s.cond:
         s.waiting_writers += 1
         s.pending = True
         try:
-            while s.writer is not None or s.admit or s.active:
+            while s.writer is not None or s.admit or _calls_running(s, slot):
                 s.cond.wait()
         except BaseException:
             s.waiting_writers -= 1
@@ -131,10 +153,12 @@ def writing():
             s.cond.notify_all()
             raise
         s.waiting_writers -= 1
-        s.writer = me
+        s.writer = slot
+    slot.writing = 1
     try:
         yield
     finally:
+        slot.writing = 0
         with s.cond:
             s.writer = None
             s.pending = bool(s.waiting_writers)

@@ -29,6 +29,7 @@ else:
     # Keras-compatible Layer API (issue 3).
     from .core.tensor import KerasTensor, Tensor, Variable, get_mask, with_mask
     from . import activations, initializers, ops, layers, saving, models, preprocessing
+    from . import config
     from .layers import Input, InputSpec, Layer
     from .models import Model, Sequential
 
@@ -40,5 +41,5 @@ else:
         "kernels", "utils",
         "KerasTensor", "Tensor", "Variable", "get_mask", "with_mask", "activations",
         "initializers", "ops", "layers", "models", "preprocessing", "saving", "Input",
-        "InputSpec", "Layer", "Model", "Sequential",
+        "InputSpec", "Layer", "Model", "Sequential", "config",
     ]

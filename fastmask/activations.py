@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 
+from .core.registry import register_builtin_functions
+
 __all__ = ["linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid",
            "hard_sigmoid", "tanh", "softmax", "log_softmax", "softplus", "softsign",
            "silu", "swish", "mish", "exponential", "get", "serialize", "deserialize"]
@@ -135,6 +137,8 @@ ALL_OBJECTS = {f.__name__: f for f in (linear, relu, relu6, leaky_relu, elu, sel
                                        sigmoid, hard_sigmoid, tanh, softmax, log_softmax,
                                        softplus, softsign, silu, mish, exponential)}
 ALL_OBJECTS["swish"] = silu
+# Found by name when a file names an activation ("relu" from "builtins"): no import by name.
+register_builtin_functions("activations", ALL_OBJECTS)
 
 
 def serialize(activation):
@@ -152,7 +156,7 @@ _LAMBDA_REFUSED = (
     "Requested the deserialization of a Python lambda. This carries a potential risk of "
     "arbitrary code execution and thus it is disallowed by default. If you trust the "
     "source of the artifact, you can override this error by passing `safe_mode=False` to "
-    "the loading function.")
+    "the loading function, or calling `keras.config.enable_unsafe_deserialization()`.")
 
 
 def _lookup_custom(names, custom_objects=None):
@@ -184,7 +188,12 @@ def _from_dict(config, custom_objects):
         if in_safe_mode():
             raise ValueError(_LAMBDA_REFUSED)
         if isinstance(inner, dict) and "value" in inner:    # Keras's func_dump triple
-            code, defaults, closure = inner["value"]
+            value = inner["value"]
+            if not isinstance(value, (list, tuple)) or len(value) != 3:
+                raise ValueError("A serialized Python lambda's 'value' must be Keras's "
+                                 "[code, defaults, closure]. Received: "
+                                 f"value={str(value)[:80]}")
+            code, defaults, closure = value
             inner = {"code": code, "defaults": defaults, "closure": closure}
         return deserialize_function({"class_name": "__lambda__", "config": inner},
                                     safe_mode=False)
@@ -192,6 +201,12 @@ def _from_dict(config, custom_objects):
         found = _lookup_custom([config.get("registered_name"), inner], custom_objects)
         if found is None and isinstance(inner, str):
             found = ALL_OBJECTS.get(inner)
+        if found is None and isinstance(inner, str):
+            # The loader's resolution (core/serialization.py, never imports a module):
+            # Keras <= 3.6 bare names of registered functions, `keras.ops.*`, and
+            # Keras's refusal of non-modeling APIs; else its "Could not locate" TypeError.
+            from .core.serialization import deserialize_function
+            found = deserialize_function(config, custom_objects)
         if found is None:
             raise _not_found("function", inner, config)
         return found

@@ -18,6 +18,12 @@ kernels give the same result for any batch split), so the result equals
 Threads: under dask.distributed, workers run with OMP_NUM_THREADS=1 by
 default (one fastmask thread per dask thread); `n_threads=` overrides it for
 the tasks.
+
+Trust: the model reaches the workers by pickle, and unpickling can run any
+code (that is pickle, not fastmask). Run only task graphs you built, on a
+cluster whose scheduler and clients you trust. The model's config is rebuilt
+on the worker with the same name resolution as `load_model` (no module is
+imported by name); the callables its layers hold travel as pickled objects.
 """
 import contextlib
 import uuid

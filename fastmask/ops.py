@@ -13,6 +13,7 @@ from functools import wraps
 import numpy as np
 
 from . import activations as _act
+from .core.registry import register_builtin_functions
 from .core.shape_inference import symbolic_apply
 from .core.tensor import KerasTensor, plain, standardize_dtype
 
@@ -618,3 +619,7 @@ def _tensor_squeeze(self, axis=None):
 
 KerasTensor.reshape = _tensor_reshape
 KerasTensor.squeeze = _tensor_squeeze
+
+# Found by name when a file's Lambda names a `keras.ops` function (no import by name).
+register_builtin_functions("ops", {name: globals()[name] for name in __all__
+                                   if callable(globals()[name])})

@@ -3,8 +3,10 @@
 A case table is a module-level list of objects with an `id` attribute and a
 `run()` method returning None (pass) or a string (failure reason), or raising
 on failure. `run_cases(module_file, table_name, ids)` starts worker processes
-(`python -X faulthandler crash_harness.py <module_file> <table_name>`), feeds
-them case ids one by one and collects one outcome per case:
+(`python -X faulthandler crash_harness.py <module_file> <table_name>`), waits
+for each to say it is ready (the table imported; start-up does not count
+against a case's timeout), feeds them case ids one by one and collects one
+outcome per case:
 
     ("ok", "")                  the case passed
     ("fail", reason)            it ran and its expectation did not hold
@@ -31,6 +33,7 @@ import time
 import traceback
 
 _SYS_PATH_VAR = "CRASH_HARNESS_SYS_PATH"
+_STARTUP_TIMEOUT = 120.0   # seconds for a worker to import fastmask and the case table
 
 
 def _signal_name(rc):
@@ -54,6 +57,7 @@ class _Worker:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.stderr, env=env, cwd=os.getcwd(), bufsize=0)
         self.lines = queue.Queue()
+        self.ready = False      # True once the worker said it loaded the case table
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -69,6 +73,22 @@ class _Worker:
         return data[-n:]
 
     def run(self, case_id, timeout):
+        if not self.ready:
+            # The case's clock starts once the worker has imported the table: on a busy
+            # machine the start-up alone can take longer than a case's timeout.
+            try:
+                line = self.lines.get(timeout=max(_STARTUP_TIMEOUT, timeout))
+            except queue.Empty:
+                self.kill()
+                return "timeout", (f"the worker did not start within "
+                                   f"{max(_STARTUP_TIMEOUT, timeout):.0f} s; worker stderr:\n"
+                                   f"{self.stderr_tail()}")
+            if line is None:
+                rc = self.proc.wait()
+                how = _signal_name(rc) if rc < 0 else f"exit code {rc}"
+                return "crash", f"worker died while starting ({how}); stderr:\n" \
+                    f"{self.stderr_tail()}"
+            self.ready = True
         try:
             self.proc.stdin.write((case_id + "\n").encode())
             self.proc.stdin.flush()
@@ -164,6 +184,8 @@ def _worker_main(module_file, table_name):
     sys.stdout = sys.stderr
     os.environ.setdefault("KERAS_BACKEND", "numpy")
     table = _load_table(module_file, table_name)
+    out.write(json.dumps({"status": "ready"}) + "\n")
+    out.flush()
     for line in sys.stdin:
         cid = line.strip()
         if not cid:

@@ -261,7 +261,17 @@ def test_lambda_receives_mask_and_arguments_and_config():
         layers.Lambda.from_config(cfg)
     g = layers.Lambda.from_config(cfg, safe_mode=False)
     assert g(np.zeros((1, 4), np.float32))[0, 0] == 1
-    assert layers.Lambda.from_config(layers.Lambda(np.tanh).get_config()).function is np.tanh
+    # Functions are saved by name and found without importing the module a config
+    # names (issue 13): "tanh" is the activation (as in Keras), np.negative needs
+    # custom_objects.
+    tanh_config = layers.Lambda(np.tanh).get_config()
+    assert tanh_config["function"]["module"] == "builtins"
+    assert layers.Lambda.from_config(tanh_config).function is fastmask.activations.tanh
+    neg_config = layers.Lambda(np.negative).get_config()
+    with pytest.raises(TypeError, match="Could not locate function 'negative'"):
+        layers.Lambda.from_config(neg_config)
+    assert layers.Lambda.from_config(
+        neg_config, custom_objects={"negative": np.negative}).function is np.negative
 
 
 # ----------------------------------------------------------------------------- reshaping

@@ -8,8 +8,14 @@ saving looks them up), so that nothing here imports a layer or a model:
   block (this thread only); `safe_mode_scope` sets the default `safe_mode`.
 * built-in classes: `Layer.__init_subclass__` registers every layer and model
   class defined in a `fastmask.` module (`register_builtin`); `register_base`
-  records `Layer` itself, whose subclasses of any module `find_subclass` can
-  find by name (the last resort of `deserialize`).
+  records `Layer` itself (`is_layer`).
+* built-in functions: `fastmask.activations` and `fastmask.ops` register their
+  public functions by namespace (`register_builtin_functions`), so that a
+  function a file names ("relu" from module "builtins", or
+  "keras.activations.relu") is found without importing anything.
+
+Nothing here imports a module by name: a name a file gives is looked up in
+these tables only (see `core/serialization.py`).
 """
 import contextlib
 import inspect
@@ -19,7 +25,8 @@ __all__ = ["register_keras_serializable", "register_serializable", "get_custom_o
            "get_registered_name", "get_registered_object", "custom_object_scope",
            "CustomObjectScope", "safe_mode_scope", "in_safe_mode", "register_builtin",
            "register_alias", "builtin_class", "builtin_classes", "register_base", "is_layer",
-           "find_subclass"]
+           "register_builtin_functions", "builtin_function", "custom_objects_in_scope",
+           "enable_unsafe_deserialization", "resolve_safe_mode"]
 
 _REGISTRY = {}   # "package>Name" -> class or function
 _NAMES = {}      # class or function -> "package>Name"
@@ -118,17 +125,38 @@ def safe_mode_scope(safe_mode=True):
         _LOCAL.safe_mode = previous
 
 
+_UNSAFE = [False]   # set by `enable_unsafe_deserialization()` (process-wide)
+
+
+def enable_unsafe_deserialization():
+    """Allow Python lambdas (marshalled bytecode) in every load from now on, in every
+    thread, whatever `safe_mode` the loading function is given (Keras's
+    `keras.config.enable_unsafe_deserialization`). Only for files you trust."""
+    _UNSAFE[0] = True
+
+
 def in_safe_mode():
-    """The safe mode of the innermost `safe_mode_scope` (True outside any)."""
+    """False after `enable_unsafe_deserialization()`; else the safe mode of the innermost
+    `safe_mode_scope` (True outside any)."""
+    if _UNSAFE[0]:
+        return False
     value = getattr(_LOCAL, "safe_mode", None)
     return True if value is None else bool(value)
+
+
+def resolve_safe_mode(safe_mode):
+    """The effective safe mode for a `safe_mode` argument (None: the enclosing scope's);
+    `enable_unsafe_deserialization()` overrides it, as in Keras."""
+    if _UNSAFE[0]:
+        return False
+    return in_safe_mode() if safe_mode is None else bool(safe_mode)
 
 
 # ----------------------------------------------------------------------------- built-ins
 
 _BUILTINS = {}   # class name -> fastmask's own layer or model class
 _ALIASES = {}    # another exported name -> class (e.g. "GlobalAvgPool1D")
-_BASES = []      # root classes (Layer) whose subclasses `find_subclass` searches
+_BASES = []      # root classes (Layer): `is_layer`
 
 
 def register_builtin(cls):
@@ -155,18 +183,10 @@ def builtin_classes():
 
 
 def register_base(cls):
-    """Record a root class (Layer) whose subclasses `find_subclass` searches."""
+    """Record a root class (Layer), whose instances `is_layer` recognises."""
     if cls not in _BASES:
         _BASES.append(cls)
     return cls
-
-
-def _all_subclasses(cls):
-    out = []
-    for sub in cls.__subclasses__():
-        out.append(sub)
-        out.extend(_all_subclasses(sub))
-    return out
 
 
 def is_layer(obj):
@@ -174,10 +194,28 @@ def is_layer(obj):
     return any(isinstance(obj, base) for base in _BASES)
 
 
-def find_subclass(name):
-    """The last-found subclass called `name` of a registered base (any module), or None."""
-    for base in _BASES:
-        found = [c for c in _all_subclasses(base) if c.__name__ == name]
-        if found:
-            return found[-1]
-    return None
+# ----------------------------------------------------------------------------- functions
+
+_FUNCTIONS = {}   # namespace ("activations", "ops") -> {public name: function}
+
+
+def register_builtin_functions(namespace, functions):
+    """Record fastmask's public functions of `namespace` ("activations", "ops") by name."""
+    _FUNCTIONS.setdefault(namespace, {}).update(functions)
+
+
+def builtin_function(namespace, name):
+    """fastmask's public function `name` of `namespace`, or None."""
+    table = _FUNCTIONS.get(namespace)
+    return None if table is None else table.get(name)
+
+
+def custom_objects_in_scope(custom_objects=None):
+    """Keras's merge for nested deserialization: `{**custom_objects, **scopes, **registered}`
+    (later wins: a registration beats a `custom_object_scope`, which beats
+    `custom_objects`)."""
+    merged = dict(custom_objects or {})
+    for scope in _scopes():
+        merged.update(scope)
+    merged.update(_REGISTRY)
+    return merged

@@ -1,13 +1,28 @@
 """Keras-format (de)serialization of layers, models and functions.
 
 `serialize(layer)` gives Keras's dict `{"module", "class_name", "config",
-"registered_name", "build_config"}`; `deserialize(d)` rebuilds the object,
-looking the class up in `custom_objects`, the active `custom_object_scope`s,
-the objects registered with `register_keras_serializable`, fastmask's own
-layers/models (registered by `Layer.__init_subclass__`, see `registry`), then
-any `Layer` subclass with that name. A class found nowhere raises a TypeError
-naming it and listing the supported layers. Classes are only looked up here:
-this module imports no layer or model.
+"registered_name", "build_config"}`; `deserialize(d)` rebuilds the object.
+Classes are only looked up here: this module imports no layer or model.
+
+Name resolution never imports a module a config names, whatever `safe_mode`
+(a file could otherwise run code just by being loaded: importing a module
+runs it). A name is looked up, in Keras's order, in:
+
+1. the active `custom_object_scope`s, the objects registered with
+   `register_keras_serializable` and the `custom_objects` argument (in that
+   order at the top level; inside a `from_config` the scope becomes Keras's
+   merge `{**custom_objects, **scopes, **registered}`, so a registration wins);
+2. fastmask's own classes (layers, models: by class name, whatever the
+   module, e.g. "keras.layers" or "keras.src.layers.core.dense") and public
+   functions: `fastmask.activations` for module "builtins" (how Keras saves
+   every function) or "keras.activations"/"keras.src.activations...",
+   `fastmask.ops` for "keras.ops"/"keras.src.ops...";
+3. for module "builtins", a custom object whose key ends in ">name" (files
+   of Keras <= 3.6 saved registered functions by bare name).
+
+Anything else raises a TypeError naming it ("Could not locate function
+'run'. ..."). Python lambdas (marshalled bytecode) are rebuilt only with
+`safe_mode=False`.
 
 Custom layers keep their masking behaviour across a save/load: the class
 (found by its registered name) brings back `compute_mask`, and the saved
@@ -15,19 +30,62 @@ Custom layers keep their masking behaviour across a save/load: the class
 construction is restored too (Keras ignores the extra key).
 """
 import base64
-import importlib
+import binascii
 import inspect
 import marshal
+import reprlib
+import threading
 import types
 
-from .registry import (_NAMES, builtin_class, builtin_classes, find_subclass,
-                       get_registered_object, in_safe_mode, is_layer, safe_mode_scope)
+from .registry import (_NAMES, builtin_class, builtin_classes, builtin_function,
+                       custom_object_scope, custom_objects_in_scope, get_registered_object,
+                       is_layer, resolve_safe_mode, safe_mode_scope)
 
 __all__ = ["serialize", "deserialize", "supported_layer_names", "serialize_function",
-           "deserialize_function"]
+           "deserialize_function", "is_bytecode_function", "check_config_depth",
+           "MAX_CONFIG_DEPTH", "NON_MODELING_APIS"]
 
 # fastmask's base classes, which no config names.
 _ABSTRACT = frozenset({"Wrapper", "Merge", "KernelCell", "KernelRNN"})
+
+# Deepest nesting of lists/dicts accepted in a config (a Keras model nested 20
+# models deep is about 130 levels). Deeper configs are refused with a
+# ValueError before anything recursive runs (no RecursionError).
+MAX_CONFIG_DEPTH = 256
+
+# Keras's `keras.*` functions that are not modeling functions (serialization_lib):
+# a config naming one is refused with Keras's message.
+NON_MODELING_APIS = frozenset({
+    "keras.backend.clear_session", "keras.config.enable_unsafe_deserialization",
+    "keras.models.load_model", "keras.models.model_from_json", "keras.models.save_model",
+    "keras.preprocessing.image_dataset_from_directory", "keras.preprocessing.image.load_img",
+    "keras.preprocessing.image.save_img", "keras.preprocessing.text_dataset_from_directory",
+    "keras.saving.deserialize_keras_object", "keras.saving.load_model",
+    "keras.saving.load_weights", "keras.saving.register_keras_serializable",
+    "keras.saving.save_model", "keras.saving.save_weights",
+    "keras.saving.serialize_keras_object", "keras.utils.audio_dataset_from_directory",
+    "keras.utils.clear_session", "keras.utils.deserialize_keras_object",
+    "keras.utils.get_file", "keras.utils.image_dataset_from_directory",
+    "keras.utils.load_img", "keras.utils.register_keras_serializable",
+    "keras.utils.save_img", "keras.utils.serialize_keras_object",
+    "keras.utils.text_dataset_from_directory"})
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxdict, _SHORT.maxlist, _SHORT.maxstring, _SHORT.maxother = \
+    4, 8, 8, 80, 80
+_LOCAL = threading.local()   # depth of nested `deserialize` calls in this thread
+_CONTAINERS = (dict, list, tuple)
+
+
+def _short(obj):
+    """A bounded repr of (hostile) config data for error messages."""
+    return _SHORT.repr(obj)
+
+
+def _name(text):
+    """A name from a config, cut to a readable length for error messages."""
+    text = str(text)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def supported_layer_names():
@@ -36,28 +94,48 @@ def supported_layer_names():
                   if not name.startswith("_") and name not in _ABSTRACT)
 
 
+def check_config_depth(config, limit=MAX_CONFIG_DEPTH, what="config"):
+    """Raise ValueError if lists/dicts in `config` nest deeper than `limit` (no recursion).
+
+    The last config checked in this thread is remembered, so that `deserialize`
+    does not walk again a config its loader just checked.
+    """
+    level, depth = [config], 1
+    while level:
+        if depth > limit:
+            raise ValueError(f"The {what} nests lists/dicts more than {limit} levels deep; "
+                             "refusing it (Keras model configs are far shallower).")
+        below = []
+        for obj in level:
+            values = obj.values() if isinstance(obj, dict) else obj
+            below.extend(v for v in values if isinstance(v, _CONTAINERS))
+        level, depth = below, depth + 1
+    _LOCAL.checked = config
+
+
+def _custom_lookup(key, custom_objects):
+    """Scopes, then registrations, then `custom_objects` (Keras's `get_registered_object`)."""
+    if not isinstance(key, str):
+        return None
+    return get_registered_object(key, custom_objects=custom_objects)
+
+
 def _lookup(class_name, registered_name=None, custom_objects=None, module=None):
-    custom_objects = custom_objects or {}
+    """The class a config names: custom objects (scope, registered, passed), then
+    fastmask's own. Never imports `module`."""
     for key in (registered_name, class_name):
-        if not key:
-            continue
-        if key in custom_objects:
-            return custom_objects[key]
-        found = get_registered_object(key)
+        found = _custom_lookup(key, custom_objects)
         if found is not None:
             return found
     found = builtin_class(class_name)
     if found is not None:
         return found
-    found = find_subclass(class_name)
-    if found is not None:
-        return found
-    where = f" (module '{module}')" if module else ""
+    where = f" (module '{_name(module)}')" if module else ""
     if registered_name and registered_name != class_name:
-        where += f", registered as '{registered_name}'"
+        where += f", registered as '{_name(registered_name)}'"
     raise TypeError(
-        f"Could not locate class '{class_name}'{where}: fastmask does not support this layer. "
-        f"Supported layers and models: {', '.join(supported_layer_names())}. A custom "
+        f"Could not locate class '{_name(class_name)}'{where}: fastmask does not support this "
+        f"layer. Supported layers and models: {', '.join(supported_layer_names())}. A custom "
         "class must be decorated with `@fastmask.saving.register_keras_serializable()` "
         "(same package and name as in Keras) or passed in `custom_objects`.")
 
@@ -103,21 +181,44 @@ def _is_builtin(cls):
 def deserialize(config, custom_objects=None, safe_mode=None):
     """Rebuild a layer/model from `serialize` output (or Keras's own).
 
+    No module named in `config` is ever imported (see the module docstring for
+    where names are looked up).
+
     Args:
         config: the serialized dict.
         custom_objects: optional `{name: class or function}` for custom objects
             (looked up by registered name, then class name).
         safe_mode: refuse to rebuild Python lambdas from marshalled code. None
             means the enclosing `safe_mode_scope` (True by default).
+
+    Raises:
+        TypeError: a class or function found nowhere (named in the message).
+        ValueError: not a serialized layer, nested deeper than
+            `MAX_CONFIG_DEPTH`, or a Python lambda in safe mode.
     """
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"Expected a serialized layer dict with a 'class_name' key. "
-                         f"Received: config={config!r}")
-    if safe_mode is None:
-        safe_mode = in_safe_mode()
+                         f"Received: config={_short(config)}")
+    for key in ("class_name", "registered_name", "module"):
+        value = config.get(key)
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"The '{key}' of a serialized layer must be a string. "
+                            f"Received: {key}={_short(value)}")
+    inner = config.get("config", {})
+    if inner is None:
+        inner = {}
+    if not isinstance(inner, dict):
+        raise TypeError(f"Expected 'config' to be a dict for {_name(config['class_name'])}. "
+                        f"Received: config={_short(inner)}")
+    nesting = getattr(_LOCAL, "nesting", 0)
+    if nesting == 0 and getattr(_LOCAL, "checked", None) is not config:
+        check_config_depth(config)
+    safe_mode = resolve_safe_mode(safe_mode)
     cls = _lookup(config["class_name"], config.get("registered_name"), custom_objects,
                   config.get("module"))
-    inner = config.get("config", {})
+    if not hasattr(cls, "from_config"):
+        raise TypeError(f"Unable to reconstruct an instance of '{_name(config['class_name'])}' "
+                        "because the class is missing a `from_config()` method.")
     kwargs = {}
     try:
         params = inspect.signature(cls.from_config).parameters
@@ -127,8 +228,14 @@ def deserialize(config, custom_objects=None, safe_mode=None):
         kwargs["custom_objects"] = custom_objects
     if "safe_mode" in params:
         kwargs["safe_mode"] = safe_mode
-    with safe_mode_scope(safe_mode):
-        obj = cls.from_config(inner, **kwargs)
+    _LOCAL.nesting = nesting + 1
+    try:
+        # Nested objects see Keras's merged scope (a registration beats the rest).
+        with safe_mode_scope(safe_mode), \
+                custom_object_scope(custom_objects_in_scope(custom_objects)):
+            obj = cls.from_config(inner, **kwargs)
+    finally:
+        _LOCAL.nesting = nesting
     build_config = config.get("build_config") or {}
     if build_config and not obj.built:
         shape = build_config.get("input_shape")
@@ -156,7 +263,12 @@ def _shape_from_json(shape):
 
 
 def serialize_function(fn):
-    """Keras's dict for a function: by name, or its marshalled code for a lambda."""
+    """Keras's dict for a function: its marshalled code for a lambda, else its name.
+
+    As Keras: `{"module": "builtins", "class_name": "function", "config": name,
+    "registered_name": "function"}`, the name being `"package>name"` for a
+    function registered with `register_keras_serializable`.
+    """
     if isinstance(fn, types.LambdaType) and fn.__name__ == "<lambda>":
         code = base64.b64encode(marshal.dumps(fn.__code__)).decode("ascii")
         closure = None
@@ -165,56 +277,144 @@ def serialize_function(fn):
         return {"class_name": "__lambda__",
                 "config": {"code": code, "defaults": fn.__defaults__, "closure": closure}}
     if callable(fn):
-        return {"module": getattr(fn, "__module__", None) or "builtins",
-                "class_name": "function", "config": fn.__name__,
+        name = _NAMES.get(fn) if _hashable(fn) else None
+        return {"module": "builtins", "class_name": "function",
+                "config": name or getattr(fn, "__name__", type(fn).__name__),
                 "registered_name": "function"}
     raise ValueError(f"Invalid input type for serialization. Received: {fn} of type "
                      f"{type(fn)}.")
 
 
-def deserialize_function(config, custom_objects=None, safe_mode=True, fallback=None):
+def _hashable(obj):
+    try:
+        hash(obj)
+    except TypeError:
+        return False
+    return True
+
+
+def _function_namespace(module):
+    """"activations" or "ops" for the Keras (or fastmask) module a function config names."""
+    parts = module.split(".")
+    if parts[0] not in ("keras", "fastmask"):
+        return None
+    parts = [p for p in parts[1:] if p != "src"]
+    return parts[0] if parts and parts[0] in ("activations", "ops") else None
+
+
+def _locate_function(name, module, config, custom_objects):
+    """The function a `{"class_name": "function"}` config names (never imported)."""
+    found = _custom_lookup(name, custom_objects)
+    if found is not None:
+        return found
+    if module is None or module == "builtins":
+        # How Keras saves every function: look in the built-in namespaces, then
+        # for a custom object saved by bare name by Keras <= 3.6.
+        found = builtin_function("activations", name)
+        if found is not None:
+            return found
+        if ">" not in name:
+            suffix = f">{name}"
+            for key, obj in custom_objects_in_scope(custom_objects).items():
+                if isinstance(key, str) and key.endswith(suffix):
+                    return obj
+    elif module == "keras" or module.startswith(("keras.", "fastmask.")):
+        if f"{module}.{name}" in NON_MODELING_APIS:
+            raise ValueError(
+                f"Cannot deserialize `{_name(module)}.{_name(name)}` because it is not a "
+                "modeling function. Non-modeling APIs are disallowed during deserialization "
+                "for security. Model configuration should only contains operations, layers, "
+                "metrics, losses, or registered custom objects and functions.")
+        namespace = _function_namespace(module)
+        found = builtin_function(namespace, name) if namespace else None
+        if found is not None:
+            return found
+    raise TypeError(
+        f"Could not locate function '{_name(name)}'. Make sure custom classes and functions "
+        "are decorated with `@fastmask.saving.register_keras_serializable()`. If they are "
+        "already decorated, make sure they are all imported so that the decorator is run "
+        f"before trying to load them. Full object config: {_short(config)}")
+
+
+LAMBDA_REFUSED = (
+    "Requested the deserialization of a `Lambda` layer whose `function` is a Python lambda. "
+    "This carries a potential risk of arbitrary code execution and thus it is disallowed by "
+    "default. If you trust the source of the artifact, you can override this error by passing "
+    "`safe_mode=False` to the loading function, or calling "
+    "`keras.config.enable_unsafe_deserialization().")
+
+
+def _load_lambda(inner):
+    """A function from Keras's `{code, defaults, closure}` (marshalled bytecode)."""
+    if not isinstance(inner, dict) or not isinstance(inner.get("code"), str):
+        raise ValueError("A serialized Python lambda needs a 'code' string. "
+                         f"Received: config={_short(inner)}")
+    try:
+        raw = base64.b64decode(inner["code"].encode("ascii"), validate=False)
+        code = marshal.loads(raw)
+    except (UnicodeEncodeError, binascii.Error, ValueError, EOFError, TypeError) as e:
+        raise ValueError(f"The serialized Python lambda is not valid marshalled code ({e}).") \
+            from None
+    if not isinstance(code, types.CodeType):
+        raise ValueError("The serialized Python lambda is not a code object. "
+                         f"Received: {type(code).__name__}")
+    defaults = inner.get("defaults")
+    if defaults is not None and not isinstance(defaults, (list, tuple)):
+        raise ValueError(f"A lambda's 'defaults' must be a list. Received: {_short(defaults)}")
+    closure = inner.get("closure")
+    if closure is not None:
+        if not isinstance(closure, (list, tuple)) or len(closure) != len(code.co_freevars):
+            raise ValueError("A lambda's 'closure' must list one value per free variable "
+                             f"({len(code.co_freevars)}). Received: {_short(closure)}")
+        closure = tuple(types.CellType(c) for c in closure)
+    elif code.co_freevars:
+        raise ValueError(f"The serialized Python lambda needs a closure of "
+                         f"{len(code.co_freevars)} values. Received: closure=None")
+    # Its own globals (builtins only): the code cannot reach into fastmask's modules.
+    fn = types.FunctionType(code, {"__builtins__": __builtins__}, code.co_name,
+                            tuple(defaults) if defaults else None, closure)
+    fn._fastmask_from_bytecode = True
+    return fn
+
+
+def is_bytecode_function(fn):
+    """True for a function rebuilt from marshalled bytecode (a Python lambda in a file)."""
+    return getattr(fn, "_fastmask_from_bytecode", False) is True
+
+
+def deserialize_function(config, custom_objects=None, safe_mode=None, fallback=None):
     """The function `serialize_function` described (a lambda only with `safe_mode=False`).
 
-    A plain string is looked up in `custom_objects`, then the registry, then
+    Names are resolved as the module docstring says; no module is imported. A
+    plain string is looked up the same way (as a "builtins" function), then
     with `fallback(name)` (e.g. `fastmask.activations.get`), if given.
+
+    Args:
+        safe_mode: refuse marshalled bytecode (Keras's ValueError). None means
+            the enclosing `safe_mode_scope` (True by default).
     """
+    safe_mode = resolve_safe_mode(safe_mode)
     if callable(config):
         return config
     if isinstance(config, dict) and config.get("class_name") == "__lambda__":
         if safe_mode:
-            raise ValueError(
-                "Requested the deserialization of a `Lambda` layer whose `function` is a "
-                "Python lambda. This carries a potential risk of arbitrary code execution "
-                "and thus it is disallowed by default. If you trust the source of the "
-                "artifact, pass `safe_mode=False`.")
-        inner = config["config"]
-        code = marshal.loads(base64.b64decode(inner["code"]))
-        closure = inner.get("closure")
-        if closure is not None:
-            closure = tuple(types.CellType(c) for c in closure)
-        defaults = inner.get("defaults")
-        return types.FunctionType(code, globals(), code.co_name,
-                                  tuple(defaults) if defaults else None, closure)
-    if isinstance(config, dict):
-        name = config.get("config")
-        if custom_objects and name in custom_objects:
-            return custom_objects[name]
-        for key in (config.get("registered_name"), name):
-            found = get_registered_object(key) if isinstance(key, str) else None
-            if found is not None and key != "function":
-                return found
-        module = config.get("module") or "builtins"
-        try:
-            return getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            raise ValueError(f"Could not find function '{name}' in module '{module}'; pass "
-                             "it in `custom_objects`.") from None
+            raise ValueError(LAMBDA_REFUSED)
+        return _load_lambda(config.get("config"))
+    if isinstance(config, dict) and config.get("class_name") == "function":
+        name, module = config.get("config"), config.get("module")
+        if not isinstance(name, str):
+            raise TypeError("Expected 'config' to be a non-null str for a function "
+                            f"classname. Received: config={_short(config)}")
+        if module is not None and not isinstance(module, str):
+            raise TypeError(f"The 'module' of a function config must be a string. "
+                            f"Received: module={_short(module)}")
+        return _locate_function(name, module, config, custom_objects)
     if isinstance(config, str):
-        if custom_objects and config in custom_objects:
-            return custom_objects[config]
-        found = get_registered_object(config)
-        if found is not None:
-            return found
-        if fallback is not None:
-            return fallback(config)
-    raise ValueError(f"Cannot deserialize function from {config!r}")
+        try:
+            return _locate_function(config, "builtins", config, custom_objects)
+        except TypeError:
+            if fallback is None:
+                raise
+        return fallback(config)
+    raise ValueError(f"Cannot deserialize a function from {_short(config)}: expected a "
+                     "function name or Keras's {'class_name': 'function' or '__lambda__', ...}.")

@@ -27,6 +27,7 @@ graph nodes) and its `reshape`/`squeeze` methods by `fastmask.ops`.
 import numpy as np
 
 from .naming import auto_name
+from .weight_swap import writing
 
 __all__ = ["Tensor", "Variable", "KerasTensor", "get_mask", "with_mask",
            "is_tensor", "is_symbolic", "standardize_dtype", "standardize_shape",
@@ -169,13 +170,20 @@ class Variable(_PlainResultArray):
         return var
 
     def assign(self, value):
-        """Copy `value` (same shape, cast to this dtype) into the variable."""
+        """Copy `value` (same shape, cast to this dtype) into the variable.
+
+        The copy happens while no layer call runs (`core/weight_swap.py`): a
+        call sees the old value or the new one, never a mix.
+        """
         arr = np.asarray(value)
         if arr.shape != self.shape:
             raise ValueError(
                 f"Cannot assign a value of shape {arr.shape} to variable "
                 f"'{self.path or self.name}' of shape {self.shape}.")
-        np.copyto(self.value, arr, casting="unsafe")
+        if arr.dtype != self.dtype:
+            arr = arr.astype(self.dtype, casting="unsafe")
+        with writing():
+            np.copyto(self.value, arr, casting="unsafe")
         return self
 
     def numpy(self):

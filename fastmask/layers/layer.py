@@ -109,6 +109,7 @@ from ..core.operation import CALL_CONTEXT, Node, Operation
 from ..core.shape_inference import compute_output_spec
 from ..core.tensor import KerasTensor, Tensor, get_mask, with_mask
 from ..core.tree import flatten, map_structure
+from ..core.weight_swap import begin_read, end_read
 from .call_signature import _default, _is_default, _is_tensor_arg, _shape_of, _signature_of
 from .input_spec import InputSpec, _assert_input_compatibility  # noqa: F401  (InputSpec: re-export)
 from .layer_config import LayerConfigMixin, constructor_config  # noqa: F401  (re-export)
@@ -464,6 +465,9 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
         # 5. training: explicit, else outer call's, else signature default.
         ctx = CALL_CONTEXT
         is_entry = ctx.entry is None
+        guarded = is_entry and not symbolic
+        if guarded:   # the whole call sees one set of weights (core/weight_swap.py)
+            begin_read()
         if is_entry:
             ctx.entry = self
             ctx.training = None
@@ -528,6 +532,8 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             if is_entry:
                 ctx.entry = None
                 ctx.training = None
+            if guarded:
+                end_read()
 
         # 8. Record a graph node for symbolic calls.
         if symbolic:
@@ -553,6 +559,7 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
         ctx = CALL_CONTEXT
         is_entry = ctx.entry is None
         if is_entry:
+            begin_read()   # the whole call sees one set of weights (core/weight_swap.py)
             ctx.entry = self
             ctx.training = None
         try:
@@ -586,6 +593,7 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             if is_entry:
                 ctx.entry = None
                 ctx.training = None
+                end_read()
         return outputs
 
     # ------------------------------------------------------------------ misc
@@ -614,4 +622,4 @@ def is_tensor_output(x):
     return isinstance(x, (np.ndarray, Tensor, KerasTensor))
 
 
-registry.register_base(Layer)   # `deserialize` finds any Layer subclass by name
+registry.register_base(Layer)   # `is_layer` (serialize, saving) recognises layers by it

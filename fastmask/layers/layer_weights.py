@@ -4,8 +4,18 @@ import numpy as np
 from .. import initializers as _initializers
 from ..core.naming import auto_name
 from ..core.tensor import Variable, standardize_dtype, standardize_shape
+from ..core.weight_budget import charge_weight
+from ..core.weight_swap import writing
 
-__all__ = ["LayerWeightsMixin"]
+__all__ = ["LayerWeightsMixin", "assign_all"]
+
+
+def assign_all(variables, values):
+    """Copy prepared `values` (same shapes and dtypes) into `variables` in one step: no
+    layer call runs meanwhile, so a call sees all old or all new values."""
+    with writing():
+        for variable, value in zip(variables, values):
+            np.copyto(variable.value, value, casting="unsafe")
 
 
 class LayerWeightsMixin:
@@ -111,6 +121,9 @@ class LayerWeightsMixin:
             raise ValueError(f"Layer '{self.name}': weight shapes must be fully defined. "
                              f"Received: shape={shape}")
         dtype = standardize_dtype(dtype) if dtype is not None else self.variable_dtype
+        # While a file's config builds a model, its weights are capped (core/weight_budget.py).
+        charge_weight(shape, np.dtype(dtype).itemsize,
+                      f"weight '{name or 'variable'}' of layer '{self.name}' (shape {shape})")
         if initializer is None:
             initializer = "glorot_uniform" if "float" in dtype else "zeros"
         init = _initializers.get(initializer)
@@ -189,9 +202,8 @@ class LayerWeightsMixin:
             if variable.shape != arr.shape:
                 raise ValueError(f"Layer {self.name} weight shape {variable.shape} is not "
                                  f"compatible with provided weight shape {arr.shape}.")
-            values.append(arr)
-        for variable, arr in zip(layer_weights, values):
-            variable.assign(arr)
+            values.append(arr.astype(variable.dtype, copy=True))
+        assign_all(layer_weights, values)
 
     def count_params(self):
         if not self.built:

@@ -1,15 +1,23 @@
 """Pickling of layers and models (pickle, cloudpickle; what Dask uses to ship them).
 
-* Sequential and Functional models pickle as (Keras config, weights, custom
-  classes): unpickling rebuilds the graph from the config, as `load_model`
-  does, and sets the weights. Their symbolic graph (nodes, KerasTensors) is
-  never pickled. Custom layer classes and functions travel with the pickle
-  (by reference with `pickle`, by value for `__main__` classes with
-  cloudpickle) and are used to rebuild it, so nothing needs registering in
-  the unpickling process.
+* Sequential and Functional models pickle as (Keras config, weights, the
+  callables and custom classes they use): unpickling rebuilds the graph from
+  the config, as `load_model` does (names resolved without importing
+  anything), and sets the weights. Their symbolic graph (nodes, KerasTensors)
+  is never pickled. Custom layer classes and the functions held by layers
+  (e.g. a Lambda's `np.tanh` or a function of the user's) travel with the
+  pickle as objects (by reference with `pickle`, by value for `__main__`
+  objects with cloudpickle) and are handed to the rebuild as
+  `custom_objects`, so nothing needs registering in the unpickling process.
+  Python lambdas travel as marshalled bytecode in the config.
 * Other layers (and subclassed models) pickle their state: their attributes,
   without graph nodes, with weights restored as `fastmask.Variable`s (same
   sharing between attributes as in the original).
+
+Pickle is for trusted input only: unpickling data can run any code (that is
+how pickle works, whatever fastmask does), so never unpickle a model, or run
+a Dask graph, that came from someone you do not trust; share `.keras` files
+instead (`fastmask.models.load_model` runs no code from the file).
 
 `Layer.__reduce_ex__` calls `reduce_layer`. Outputs are identical after a
 round trip; as in Keras, RNN states of stateful layers inside models reset.
@@ -21,7 +29,7 @@ import types
 import numpy as np
 
 from ..core.registry import _NAMES, builtin_class, custom_object_scope, safe_mode_scope
-from ..core.serialization import deserialize, serialize
+from ..core.serialization import deserialize, serialize, serialize_function
 from ..core.tensor import Variable
 from .call_signature import _signature_of
 
@@ -50,7 +58,9 @@ def _is_graph_model(layer):
 
 
 def _custom_objects(model):
-    """{registered or class name: object} for the non-fastmask classes/functions in `model`."""
+    """{registered or class name: object} for the non-fastmask classes in `model` and the
+    named callables its layers hold (found by these names when the config is rebuilt:
+    the unpickling process imports nothing by name)."""
     found = {}
     for layer in model._flatten_layers(include_self=False):
         cls = type(layer)
@@ -58,13 +68,14 @@ def _custom_objects(model):
             found[_NAMES.get(cls, cls.__name__)] = cls
             found.setdefault(cls.__name__, cls)
         for value in vars(layer).values():
-            if isinstance(value, types.FunctionType) and value.__name__ != "<lambda>" \
-                    and not value.__module__.startswith(("fastmask", "numpy")):
-                found.setdefault(_NAMES.get(value, value.__name__), value)
+            if isinstance(value, (types.FunctionType, types.BuiltinFunctionType, np.ufunc)) \
+                    and getattr(value, "__name__", "<lambda>") != "<lambda>":
+                found.setdefault(serialize_function(value)["config"], value)
     return found
 
 
 def _rebuild_model(config, weights, custom_objects):
+    # Lambdas come back from their bytecode: the pickle itself is trusted input (see above).
     with custom_object_scope(custom_objects), safe_mode_scope(False):
         model = deserialize(config, custom_objects=custom_objects, safe_mode=False)
     model.set_weights(weights)

@@ -19,6 +19,7 @@ from ..core.shape_inference import any_symbolic, compute_output_spec
 from ..core.tensor import KerasTensor, get_mask, plain, standardize_dtype, with_mask
 from ..core.tree import flatten, map_structure, pack_as
 from ..layers.core.input_layer import InputLayer
+from ..layers.core.lambda_layer import Lambda
 from ..layers.layer import Layer
 from .model import Model
 
@@ -33,7 +34,12 @@ class _KerasOp(Operation):
     def __init__(self, class_name, module, config):
         config = dict(config or {})
         super().__init__(name=config.pop("name", None))
-        fn = getattr(ops, to_snake_case(class_name), None)
+        if not isinstance(class_name, str):
+            raise TypeError(f"A Keras op's class_name must be a string. Received: "
+                            f"{type(class_name).__name__}")
+        # Only a public op: never another attribute of the module (e.g. `builtins`, `np`).
+        op_name = to_snake_case(class_name)
+        fn = getattr(ops, op_name) if op_name in ops.__all__ else None
         if fn is None:
             raise TypeError(f"Cannot load Keras op '{class_name}' (module {module}): fastmask.ops "
                             f"has no `{to_snake_case(class_name)}`.")
@@ -422,6 +428,33 @@ def _is_shape(s):
     return isinstance(s, tuple) and all(d is None or isinstance(d, int) for d in s)
 
 
+def _give_lambdas_recorded_shapes(layers_config, created):
+    """Hand each Lambda the output shapes the config recorded for it (the KerasTensors
+    its consumers received), so that rebuilding the graph never runs its code."""
+    recorded = {}   # (layer name, node index) -> {tensor index: (shape, dtype)}
+    stack = [entry.get("inbound_nodes") for entry in layers_config if isinstance(entry, dict)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            inner = item.get("config")
+            if item.get("class_name") == "__keras_tensor__" and isinstance(inner, dict):
+                history = inner.get("keras_history")
+                if isinstance(history, list) and len(history) == 3 \
+                        and isinstance(history[0], str) and isinstance(created.get(history[0]),
+                                                                       Lambda) \
+                        and all(isinstance(i, int) for i in history[1:]):
+                    recorded.setdefault((history[0], history[1]), {})[history[2]] = (
+                        inner.get("shape"), inner.get("dtype"))
+                continue
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    for (name, node_index), by_index in recorded.items():
+        if sorted(by_index) == list(range(len(by_index))):
+            created[name].set_recorded_outputs(node_index,
+                                               [by_index[i] for i in range(len(by_index))])
+
+
 def functional_from_config(cls, config, custom_objects=None):
     """Rebuild a Functional model from `get_config()` (Keras's format)."""
     config = dict(config)
@@ -436,6 +469,7 @@ def functional_from_config(cls, config, custom_objects=None):
         created[layer_data["name"]] = layer
         for node_data in layer_data.get("inbound_nodes", []):
             pending.setdefault(layer_data["name"], []).append(node_data)
+    _give_lambdas_recorded_shapes(config["layers"], created)
 
     def get_tensor(name, node_index, tensor_index):
         layer = created[name]

@@ -221,6 +221,13 @@ class Model(Layer):
           `skip_mismatch=True` (such layers are skipped with a warning).
         * `*.keras`: the weights of a Keras archive.
         * `*.npz`: arrays in `model.weights` order.
+
+        Files from strangers are safe to load: nothing is read that the
+        model's weights do not ask for, HDF5 links and external storage are
+        refused, and every array's shape and dtype is checked before it is
+        read (README, "Loading files you did not make"). The new values are
+        copied in at once: `predict` in another thread sees the old weights or
+        the new ones, never a mix.
         """
         filepath = os.fspath(filepath)
         if not os.path.exists(filepath):
@@ -233,44 +240,11 @@ class Model(Layer):
             if not self.built:
                 raise ValueError(f"Model '{self.name}' is not built yet: call it on data (or "
                                  "build it) before `load_weights`.")
-            from ..saving.keras_h5 import assign_weights, read_weights_h5
-            if filepath.endswith(".keras"):
-                import io
-                from ..saving.keras_archive import WEIGHTS, _read_members
-                _, data = _read_members(filepath)
-                if data is None:
-                    raise ValueError(f"{filepath!r} has no `{WEIGHTS}`.")
-                what = f"{WEIGHTS} of {filepath!r}"
-                entries = read_weights_h5(io.BytesIO(data), what)
-            else:
-                what = repr(filepath)
-                entries = read_weights_h5(filepath, what)
-            assign_weights(self, entries, what=what, skip_mismatch=skip_mismatch)
+            from ..saving.keras_archive import load_weights_into
+            load_weights_into(self, filepath, skip_mismatch=skip_mismatch)
             return
-        try:
-            with np.load(filepath, allow_pickle=False) as data:
-                keys = sorted(k for k in data.files if k.startswith("w"))
-                values = [data[k] for k in keys]
-        except (ValueError, OSError, EOFError) as e:
-            raise ValueError(f"{filepath!r} is not a readable `.npz` weights file ({e}).") \
-                from None
-        weights = self.weights
-        if len(values) != len(weights):
-            if not weights and not self.built:
-                raise ValueError(f"Model '{self.name}' is not built yet: call it on data (or "
-                                 "build it) before `load_weights`.")
-            raise ValueError(f"Weight file {filepath} holds {len(values)} weights but model "
-                             f"'{self.name}' has {len(weights)}.")
-        pending = []
-        for w, v in zip(weights, values):
-            if w.shape != v.shape:
-                if skip_mismatch:
-                    continue
-                raise ValueError(f"Weight {w.path} of model '{self.name}' has shape {w.shape} "
-                                 f"but the file holds shape {v.shape}. Nothing was loaded.")
-            pending.append((w, v))
-        for w, v in pending:
-            w.assign(v)
+        from ..saving.npz_reader import load_weights_npz
+        load_weights_npz(self, filepath, skip_mismatch=skip_mismatch)
 
     # ------------------------------------------------------------------ config
 

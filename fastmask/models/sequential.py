@@ -12,6 +12,7 @@ from ..core.serialization import deserialize, serialize
 from ..core.tensor import KerasTensor, get_mask, standardize_shape
 from ..core.tree import flatten
 from ..layers.core.input_layer import InputLayer
+from ..layers.core.lambda_layer import Lambda
 from ..layers.layer import Layer
 from .functional import Functional
 from .model import Model
@@ -199,8 +200,19 @@ class Sequential(Model):
                              "containing the 'name' and 'layers' keys. "
                              f"Received: config={config}")
         model = cls(name=config["name"], trainable=config.get("trainable", True))
-        for layer_config in config["layers"]:
-            model.add(deserialize(layer_config, custom_objects=custom_objects))
+        configs = config["layers"]
+        for i, layer_config in enumerate(configs):
+            layer = deserialize(layer_config, custom_objects=custom_objects)
+            if isinstance(layer, Lambda) and i + 1 < len(configs):
+                # Its output shape is the next layer's build shape: the graph is then
+                # rebuilt without running code from the file.
+                following = configs[i + 1]
+                build = following.get("build_config") if isinstance(following, dict) else None
+                shape = build.get("input_shape") if isinstance(build, dict) else None
+                if isinstance(shape, list):
+                    layer.set_recorded_outputs(0, [(shape, None)])
+            model.add(layer, rebuild=False)
+        model._maybe_rebuild()
         shape = config.get("build_input_shape")
         if model._functional is None and shape and isinstance(shape, (tuple, list)):
             model.build(tuple(shape))

@@ -13,6 +13,11 @@
 * Layers and models pickle (`fastmask/layers/pickling.py`), so they run in
   Dask workers (`fastmask.dask.predict`).
 
+* Files from strangers: loading runs no code from the file, reads no other
+  file and cannot exhaust memory (`UnsafeFileError` otherwise); the limits
+  are in `limits.py`, the checked readers in `archive_reader.py`,
+  `h5_reader.py` and `npz_reader.py`.
+
 h5py is needed for `.keras` and `.weights.h5` files (`pip install fastmask[keras]`).
 """
 from ..core.registry import (CustomObjectScope, custom_object_scope, get_custom_objects,
@@ -23,6 +28,7 @@ from ..core.serialization import serialize as serialize_keras_object
 from .keras_archive import load_model, save_model
 from .keras_bridge import from_keras
 from .keras_h5 import WeightsFileError
+from .limits import UnsafeFileError
 
 
 def save_weights(model, filepath, overwrite=True):
@@ -39,4 +45,4 @@ __all__ = ["load_model", "save_model", "save_weights", "load_weights", "from_ker
            "register_keras_serializable", "register_serializable", "get_custom_objects",
            "get_registered_name", "get_registered_object", "custom_object_scope",
            "CustomObjectScope", "serialize_keras_object", "deserialize_keras_object",
-           "WeightsFileError"]
+           "WeightsFileError", "UnsafeFileError"]

@@ -5,11 +5,15 @@ class, its config with every layer's, build and compile configs);
 `model.weights.h5` is the HDF5 layout of `keras_h5`. Keras also writes
 archives unzipped into a directory (`zipped=False`); both are read here.
 
-`load_model` is all or nothing: it reads and checks the whole archive,
-rebuilds the model from the config, matches every weight against the file,
-then assigns them, and only then returns the model. Any problem raises a
-ValueError (TypeError for a layer class fastmask does not have) that names
-the file and the part at fault.
+`load_model` is all or nothing, and safe for files from strangers: it reads
+`config.json` (bounded, `archive_reader.py`), rebuilds the model from it
+(no module imported, no file code run, weights capped by the stored weights'
+size), reads `model.weights.h5` (bounded by what the model needs), lists it
+with every link and dataset checked (`h5_reader.py`), matches every weight
+against it, reads only those arrays and assigns them in one step, and only
+then returns the model. Any problem raises a ValueError (`UnsafeFileError`
+for a refusal on safety grounds; TypeError for a class or function fastmask
+cannot find) that names the file and the part at fault.
 """
 import datetime
 import io
@@ -17,20 +21,21 @@ import json
 import os
 import warnings
 import zipfile
-import zlib
+
+import numpy as np
 
 from .. import __version__
-from ..core.registry import custom_object_scope, safe_mode_scope
-from ..core.serialization import deserialize, serialize
-from .keras_h5 import assign_weights, read_weights_h5, require_h5py, save_weights_h5
+from ..core.registry import safe_mode_scope
+from ..core.serialization import MAX_CONFIG_DEPTH, check_config_depth, deserialize, serialize
+from ..core.weight_budget import weight_budget
+from .archive_reader import CONFIG, METADATA, WEIGHTS, open_archive
+from .h5_reader import open_weights_h5
+from .keras_h5 import assign_weights, require_h5py, save_weights_h5
+from .limits import UnsafeFileError, build_budget, weights_member_budget
 
-__all__ = ["save_model", "load_model", "KERAS_VERSION"]
+__all__ = ["save_model", "load_model", "load_weights_into", "KERAS_VERSION"]
 
-CONFIG = "config.json"
-METADATA = "metadata.json"
-WEIGHTS = "model.weights.h5"
 KERAS_VERSION = "3.15.1"        # the Keras version whose format fastmask writes
-_MAX_JSON = 256 * 2 ** 20       # refuse absurd config/metadata members (zip bombs)
 
 
 def _what(filepath):
@@ -112,52 +117,66 @@ def _json_default(obj):
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable: {obj!r}")
 
 
-def _read_members(filepath):
-    """(config text, weights bytes or None) from an archive path, file object or directory."""
-    what = _what(filepath)
-    if isinstance(filepath, (str, os.PathLike)) and os.path.isdir(filepath):
-        names = os.listdir(filepath)
-        if CONFIG not in names:
-            raise ValueError(f"{what} is a directory without a `{CONFIG}`: not a Keras model "
-                             "saved with `zipped=False`.")
-        with open(os.path.join(filepath, CONFIG), "rb") as f:
-            config = f.read()
-        weights = None
-        if WEIGHTS in names:
-            with open(os.path.join(filepath, WEIGHTS), "rb") as f:
-                weights = f.read()
-        elif "model.weights.npz" in names:
-            raise ValueError(f"{what} stores its weights as `model.weights.npz` (Keras's "
-                             "weights_format='npz'); fastmask reads the default HDF5 format: "
-                             "save it again with `model.save(path)`.")
-        return config, weights
+def _weight_counts(model):
+    """(weight values, layers + weights) of `model`: what its weights member may hold."""
+    weights = model.weights
+    n_values = sum(int(np.prod(w.shape, dtype=np.int64)) for w in weights)
+    return n_values, len(weights) + len(model._flatten_layers())
+
+
+def _parse_config(config_bytes, what):
     try:
-        zf = zipfile.ZipFile(filepath, "r")
-    except zipfile.BadZipFile as e:
-        raise ValueError(f"{what} is not a valid `.keras` archive (not a readable zip file: "
-                         f"{e}). It may be truncated or corrupt.") from None
-    with zf:
-        names = zf.namelist()
-        if CONFIG not in names:
-            raise ValueError(f"{what} is a zip file without a `{CONFIG}`: not a Keras 3 "
-                             f"`.keras` archive (members: {names[:10]}).")
-        if "model.weights.npz" in names and WEIGHTS not in names:
-            raise ValueError(f"{what} stores its weights as `model.weights.npz` (Keras's "
-                             "weights_format='npz'); fastmask reads the default HDF5 format: "
-                             "save it again with `model.save(path)`.")
+        config = json.loads(config_bytes)
+    except RecursionError:
+        raise UnsafeFileError(f"{what}: `{CONFIG}` nests lists/dicts too deeply to parse; "
+                              f"refusing it (limit {MAX_CONFIG_DEPTH} levels).") from None
+    except (UnicodeDecodeError, ValueError) as e:   # JSONDecodeError, over-long integers
+        raise ValueError(f"{what}: `{CONFIG}` is not valid JSON ({e}).") from None
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"{what}: `{CONFIG}` is not a serialized Keras model (no "
+                         "'class_name').")
+    try:
+        check_config_depth(config, what=f"`{CONFIG}` of {what}")
+    except ValueError as e:
+        raise UnsafeFileError(str(e)) from None
+    return config
+
+
+def _build_model(config, custom_objects, safe_mode, stored_weight_bytes, what):
+    """The model the config describes, its weights capped by what the file stores."""
+    limit = build_budget(stored_weight_bytes or 0)
+    with weight_budget(limit, what) as budget:
         try:
-            if zf.getinfo(CONFIG).file_size > _MAX_JSON:
-                raise ValueError(f"{what}: `{CONFIG}` is implausibly large.")
-            config = zf.read(CONFIG)
-            weights = zf.read(WEIGHTS) if WEIGHTS in names else None
-        except (zipfile.BadZipFile, EOFError, OSError, RuntimeError, zlib.error) as e:
-            raise ValueError(f"{what} is corrupt: reading its members failed ({e}). It may "
-                             "be truncated.") from None
-    return config, weights
+            with safe_mode_scope(safe_mode):   # custom_objects: Keras's precedence (deserialize)
+                model = deserialize(config, custom_objects=custom_objects, safe_mode=safe_mode)
+        except MemoryError:
+            raise UnsafeFileError(f"{what}: building the model its `{CONFIG}` describes needs "
+                                  "more memory than is available; refusing it.") from None
+        except RecursionError:
+            raise UnsafeFileError(f"{what}: `{CONFIG}` nests models too deeply to build; "
+                                  "refusing it.") from None
+        except Exception as e:
+            if budget.exceeded:
+                raise UnsafeFileError(budget.exceeded) from None
+            if isinstance(e, (KeyError, IndexError, AttributeError)):
+                # A malformed config (a graph naming a layer it lacks, a list where a dict
+                # belongs, ...): say so, in the loader's error type.
+                raise ValueError(f"{what}: `{CONFIG}` is not a valid Keras model config "
+                                 f"({type(e).__name__}: {str(e)[:200]}).") from e
+            raise
+    if budget.exceeded:   # a layer swallowed the error: the model is incomplete
+        raise UnsafeFileError(budget.exceeded)
+    return model
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Load a Keras 3 `.keras` model (saved by Keras or by fastmask) as a fastmask model.
+
+    A file from a stranger runs no code, reads no other file and cannot
+    exhaust memory (README, "Loading files you did not make"): names in the
+    config are resolved without importing anything, the HDF5 weights may not
+    link or point outside the member, and every size is bounded
+    (`fastmask/saving/limits.py`).
 
     Args:
         filepath: path of a `.keras` archive (or of a directory saved with
@@ -170,15 +189,18 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
             inference only).
         safe_mode: refuse to rebuild `Lambda` layers holding Python lambdas
             (marshalled bytecode); pass False only for files you trust.
+            Even then that code runs only when the model is called, never
+            while it is loaded.
 
     Returns:
         The Sequential/Functional (or custom) model, built, with all weights.
 
     Raises:
         ValueError: not a `.keras` archive, truncated or corrupt, or weights
-            that do not match the config (missing, extra, mis-shaped).
-        TypeError: a layer class fastmask does not support (the message lists
-            the supported ones).
+            that do not match the config (missing, extra, mis-shaped);
+            `UnsafeFileError` (a ValueError) for a file refused for safety.
+        TypeError: a layer class or function fastmask cannot find (the
+            message lists the supported layers).
         ImportError: h5py is not installed (`pip install fastmask[keras]`).
     """
     if custom_objects is not None and not isinstance(custom_objects, dict):
@@ -201,21 +223,41 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
                              "`keras.saving.load_model(path).save('model.keras')`.")
     what = _what(filepath)
     require_h5py()
-    config_bytes, weights_bytes = _read_members(filepath)
-    try:
-        config = json.loads(config_bytes)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{what}: `{CONFIG}` is not valid JSON ({e}).") from None
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"{what}: `{CONFIG}` is not a serialized Keras model (no "
-                         "'class_name').")
-    with custom_object_scope(custom_objects), safe_mode_scope(safe_mode):
-        model = deserialize(config, custom_objects=custom_objects, safe_mode=safe_mode)
-    entries = {}
-    if weights_bytes is not None:
-        entries = read_weights_h5(io.BytesIO(weights_bytes), f"{WEIGHTS} of {what}")
-    elif model.weights:
-        raise ValueError(f"{what} has no `{WEIGHTS}` but model '{model.name}' has "
-                         f"{len(model.weights)} weights.")
-    assign_weights(model, entries, what=f"{WEIGHTS} of {what}")
+    with open_archive(filepath, what) as archive:
+        config = _parse_config(archive.read_config(), what)
+        stored = archive.weights_size()
+        model = _build_model(config, custom_objects, safe_mode, stored, what)
+        weights_file = None
+        if stored is not None:
+            weights_file = archive.read_weights(weights_member_budget(*_weight_counts(model)))
+    member = f"{WEIGHTS} of {what}"
+    if weights_file is None:
+        if model.weights:
+            raise ValueError(f"{what} has no `{WEIGHTS}` but model '{model.name}' has "
+                             f"{len(model.weights)} weights.")
+        return model
+    with open_weights_h5(weights_file, member) as entries:
+        assign_weights(model, entries, what=member)
     return model
+
+
+def load_weights_into(model, filepath, skip_mismatch=False):
+    """`model.load_weights(path)` for `.weights.h5` and `.keras` files, all or nothing.
+
+    The HDF5 file is listed with every link and dataset checked, and only the
+    arrays the model's layers ask for are read, once their shapes and dtypes
+    match (`h5_reader.py`). A `.keras` archive's weights member may
+    decompress to at most `limits.weights_member_budget` for this model.
+    """
+    filepath = os.fspath(filepath)
+    if filepath.endswith(".keras"):
+        what = repr(filepath)
+        with open_archive(filepath, what) as archive:
+            if archive.weights_size() is None:
+                raise ValueError(f"{filepath!r} has no `{WEIGHTS}`.")
+            source = archive.read_weights(weights_member_budget(*_weight_counts(model)))
+        what = f"{WEIGHTS} of {what}"
+    else:
+        source, what = filepath, repr(filepath)
+    with open_weights_h5(source, what) as entries:
+        assign_weights(model, entries, what=what, skip_mismatch=skip_mismatch)

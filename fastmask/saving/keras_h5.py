@@ -23,14 +23,15 @@ creation order), never those of its sublayers. fastmask layers use Keras's
 attribute names, so the same walk over a fastmask model gives Keras's paths.
 
 Loading is all or nothing: every weight of the model is matched (path, count,
-shape) against the file before any is assigned, and weights the file holds
+shape, dtype) against the file before any is read, and weights the file holds
 under `layers/` that the model has no place for are an error too (a file for
 another architecture); `skip_mismatch=True` skips mismatched layers with a
-warning instead, as Keras does.
+warning instead, as Keras does. Then the arrays the model asks for (and only
+those) are read and cast, and all are copied in at once: a call running in
+another thread sees the old weights or the new ones, never a mix.
 
 h5py is imported lazily (`pip install fastmask[keras]`).
 """
-import os
 import warnings
 
 import numpy as np
@@ -38,24 +39,16 @@ import numpy as np
 from ..core.naming import to_snake_case
 from ..core.registry import _NAMES, builtin_class
 from ..layers.layer import Layer
+from ..layers.layer_weights import assign_all
+from .h5_reader import open_weights_h5, require_h5py
+from .limits import MAX_VALUE_ITEMSIZE
 
-__all__ = ["require_h5py", "weight_paths", "save_weights_h5", "read_weights_h5",
+__all__ = ["require_h5py", "weight_paths", "save_weights_h5", "open_weights_h5",
            "assign_weights", "WeightsFileError"]
 
 
 class WeightsFileError(ValueError):
     """A weights file that does not fit the model (missing, extra or mis-shaped weights)."""
-
-
-def require_h5py():
-    """The h5py module, or an ImportError saying how to install it."""
-    try:
-        import h5py
-    except ImportError:
-        raise ImportError("Reading and writing Keras `.keras` / `.weights.h5` files needs h5py. "
-                          "Install it with `pip install fastmask[keras]` (or `pip install "
-                          "h5py`).") from None
-    return h5py
 
 
 # ----------------------------------------------------------------------------- the walk
@@ -174,42 +167,8 @@ def save_weights_h5(model, target):
 
 
 # ----------------------------------------------------------------------------- reading
-
-def read_weights_h5(source, what=None):
-    """{group path: {"0": array, ...}} of every `vars` group of a Keras weights file.
-
-    `source` is a path or a readable binary file object; `what` names it in
-    errors. Arrays are read into memory (the file is closed on return).
-    """
-    h5py = require_h5py()
-    what = what or (os.fspath(source) if isinstance(source, (str, os.PathLike))
-                    else "the weights file")
-    try:
-        f = h5py.File(source, "r")
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{what} is not a readable HDF5 weights file ({e}).") from None
-    entries = {}
-    try:
-        def visit(name, obj):
-            if isinstance(obj, h5py.Group) and name.split("/")[-1] == "vars":
-                parent = name[:-len("vars")].rstrip("/")
-                values = {}
-                for key, ds in obj.items():
-                    if not isinstance(ds, h5py.Dataset):
-                        raise ValueError(f"{what}: '{name}/{key}' is not a dataset.")
-                    values[key] = np.array(ds)
-                entries[parent] = values
-        f.visititems(visit)
-        if not entries and ("layer_names" in f.attrs or "model_weights" in f):
-            raise ValueError(f"{what} is a legacy Keras 2 HDF5 file; fastmask reads Keras 3's "
-                             "layout (`model.save_weights('x.weights.h5')` in Keras 3).")
-    except (OSError, RuntimeError, KeyError) as e:
-        raise ValueError(f"{what} is corrupt: reading it failed ({e}).") from None
-    finally:
-        f.close()
-    return entries
+# `open_weights_h5` (h5_reader.py): the file listed with every link and dataset checked,
+# no data read until a weight asks for it.
 
 
 # ----------------------------------------------------------------------------- assigning
@@ -253,15 +212,17 @@ def assign_weights(model, entries, what="the weights file", skip_mismatch=False)
         pending = []
         for key, w in zip(keys, own):
             value = stored[key]
-            if tuple(value.shape) != tuple(w.shape):
+            # Checked from the stored shape and dtype: nothing is read before all match.
+            shape = None if value.shape is None else tuple(value.shape)
+            if shape != tuple(w.shape):
                 problems.append(f"{_describe(layer, path)}: weight {key} ({_wname(w)}) has "
-                                f"shape {tuple(w.shape)} but {what} holds shape "
-                                f"{tuple(value.shape)}")
+                                f"shape {tuple(w.shape)} but {what} holds shape {shape}")
                 pending = None
                 break
-            if np.asarray(value).dtype.kind not in "biuf":
+            dtype = np.dtype(value.dtype)
+            if dtype.kind not in "biuf" or dtype.itemsize > MAX_VALUE_ITEMSIZE:
                 problems.append(f"{_describe(layer, path)}: weight {key} ({_wname(w)}) in "
-                                f"{what} is not numeric (dtype {np.asarray(value).dtype})")
+                                f"{what} is not numeric (dtype {dtype})")
                 pending = None
                 break
             pending.append((w, value))
@@ -282,8 +243,19 @@ def assign_weights(model, entries, what="the weights file", skip_mismatch=False)
             raise WeightsFileError(message + "\nNothing was loaded.")
         warnings.warn(message + "\nThese layers were skipped (skip_mismatch=True).",
                       stacklevel=3)
+    values = []
     for w, value in plan:
-        w.assign(value)
+        try:
+            array = value.read() if hasattr(value, "read") else np.asarray(value)
+        except (OSError, RuntimeError) as e:
+            raise ValueError(f"{what} is corrupt: reading '{getattr(value, 'path', '?')}' "
+                             f"failed ({e}). Nothing was loaded.") from None
+        if array.shape != tuple(w.shape):   # a file whose data contradicts its header
+            raise WeightsFileError(f"{what}: '{getattr(value, 'path', '?')}' read as shape "
+                                   f"{array.shape}, expected {tuple(w.shape)}. Nothing was "
+                                   "loaded.")
+        values.append(array.astype(w.dtype, copy=True))
+    assign_all([w for w, _ in plan], values)
 
 
 def _wname(w):

@@ -102,7 +102,7 @@ class Dense(Layer):
         if bias is not None:
             out += bias if bias.dtype == dtype else bias.astype(dtype)
         out = out.reshape(lead + (self.units,))
-        if self.activation is not activations.linear:
+        if self.activation is not None and self.activation is not activations.linear:
             out = self.activation(out)
         return out
 

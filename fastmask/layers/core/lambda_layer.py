@@ -1,10 +1,22 @@
-"""`Lambda`: wrap a function as a layer (mask dropped unless `mask=` is given)."""
+"""`Lambda`: wrap a function as a layer (mask dropped unless `mask=` is given).
+
+Loading: a Lambda rebuilt from a config gets its function by name (fastmask's
+activations and ops, custom objects; nothing imported) or, only with
+`safe_mode=False`, from marshalled bytecode. Code from a file never runs while
+the model is being built: the output spec of a bytecode function (or
+`output_shape` callable) comes from the shapes the file recorded (Functional:
+the KerasTensors of the consuming nodes; Sequential: the next layer's build
+shape, see `set_recorded_outputs`), else from the input's spec; the function
+runs only when the model is called on data.
+"""
 import inspect
 
 from ... import activations
-from ...core.serialization import deserialize_function, serialize_function
+from ...core.registry import resolve_safe_mode
+from ...core.serialization import (deserialize_function, is_bytecode_function,
+                                   serialize_function)
 from ...core.shape_inference import compute_output_spec
-from ...core.tensor import KerasTensor
+from ...core.tensor import KerasTensor, standardize_dtype, standardize_shape
 from ...core.tree import flatten, map_structure
 from ..layer import Layer
 
@@ -41,6 +53,39 @@ class Lambda(Layer):
             params = {}
         self._fn_expects_training_arg = "training" in params
         self._fn_expects_mask_arg = "mask" in params
+        self._recorded_outputs = {}   # node index -> [(shape, dtype or None)], from a file
+
+    def set_recorded_outputs(self, node_index, specs):
+        """Output specs a file recorded for this layer's call number `node_index`.
+
+        `specs`: one `(shape, dtype or None)` per output tensor, in order.
+        Used for symbolic calls instead of running code from the file.
+        Invalid entries are ignored.
+        """
+        try:
+            specs = [(standardize_shape(shape), None if dtype is None
+                      else standardize_dtype(dtype)) for shape, dtype in specs]
+        except (TypeError, ValueError):
+            return
+        if specs:
+            self._recorded_outputs[node_index] = specs
+
+    def _file_code(self):
+        """True when a symbolic call would run code that came from a file (bytecode)."""
+        return is_bytecode_function(self.function) or is_bytecode_function(self._output_shape)
+
+    def _spec_without_running(self, args):
+        """Output KerasTensor(s) from recorded shapes, else the first input's spec."""
+        specs = getattr(self, "_recorded_outputs", {}).get(len(self._inbound_nodes))
+        first = next((x for x in flatten(args) if isinstance(x, KerasTensor)), None)
+        default_dtype = first.dtype if first is not None else self.compute_dtype
+        if specs:
+            out = [KerasTensor(shape, dtype or default_dtype) for shape, dtype in specs]
+            return out[0] if len(out) == 1 else out
+        if first is None:
+            raise ValueError(f"Lambda layer '{self.name}' holds code from a file and has no "
+                             "recorded output shape: call it on data instead.")
+        return KerasTensor(first.shape, first.dtype)
 
     def call(self, inputs, mask=None, training=None):
         kwargs = dict(self.arguments)
@@ -52,10 +97,19 @@ class Lambda(Layer):
 
     def compute_mask(self, inputs, mask=None):
         if callable(self.mask):
+            if is_bytecode_function(self.mask) and any(
+                    isinstance(x, KerasTensor) for x in flatten(inputs)):
+                return mask   # code from a file does not run on symbolic tensors
             return self.mask(inputs, mask)
         return self.mask
 
     def compute_output_shape(self, input_shape):
+        if self._file_code():   # never run code from a file on made-up data
+            specs = getattr(self, "_recorded_outputs", {}).get(0)
+            if specs:
+                shapes = [shape for shape, _ in specs]
+                return shapes[0] if len(shapes) == 1 else shapes
+            return input_shape if _is_shape(input_shape) else flatten(input_shape)[0]
         if self._output_shape is None:
             spec = compute_output_spec(
                 self.call, map_structure(lambda s: KerasTensor(s, self.compute_dtype),
@@ -68,6 +122,9 @@ class Lambda(Layer):
         return (batch,) + tuple(self._output_shape)
 
     def compute_output_spec(self, *args, **kwargs):
+        if self._file_code() or getattr(self, "_recorded_outputs", {}).get(
+                len(self._inbound_nodes)):
+            return self._spec_without_running(args)
         if self._output_shape is None:
             return compute_output_spec(self.call, *args, **kwargs)
         return super().compute_output_spec(*args, **kwargs)
@@ -84,8 +141,14 @@ class Lambda(Layer):
         return {**super().get_config(), **config}
 
     @classmethod
-    def from_config(cls, config, custom_objects=None, safe_mode=True):
+    def from_config(cls, config, custom_objects=None, safe_mode=None):
+        """Rebuild from `get_config()`: functions by name; Python lambdas (bytecode) only
+        with `safe_mode=False` (None: the enclosing `safe_mode_scope`, True by default)."""
+        safe_mode = resolve_safe_mode(safe_mode)
         config = dict(config)
+        if "function" not in config:
+            raise ValueError("A Lambda config needs a 'function'. "
+                             f"Received: config keys {sorted(config)[:20]}")
         config["function"] = deserialize_function(config["function"], custom_objects,
                                                   safe_mode, fallback=activations.get)
         if isinstance(config.get("output_shape"), dict):

@@ -1,8 +1,10 @@
 """Operations and the graph they record: Operation, Node, KerasHistory, the call context.
 
 Mirrors keras/src/ops/{operation,node}.py: each `Operation.__call__` on
-`KerasTensor`s records a `Node`, and Functional models replay the nodes on
-real arrays. Output shapes of symbolic calls come from `shape_inference`.
+`KerasTensor`s records a `Node` (`record_node`), and Functional models replay
+the nodes on real arrays. Output shapes of symbolic calls come from
+`shape_inference`. While shape inference traces a layer's `call`
+(`CALL_CONTEXT.tracing`), nothing is recorded: the trace leaves no graph history.
 """
 import collections
 import threading
@@ -11,7 +13,8 @@ from .naming import auto_name
 from .tensor import KerasTensor
 from .tree import flatten, map_structure
 
-__all__ = ["Node", "KerasHistory", "Operation", "CallContext", "CALL_CONTEXT"]
+__all__ = ["Node", "KerasHistory", "Operation", "CallContext", "CALL_CONTEXT",
+           "record_node"]
 
 
 class KerasHistory(collections.namedtuple("KerasHistory",
@@ -111,7 +114,8 @@ class Operation:
 
 
 class _FunctionOp(Operation):
-    """A `fastmask.ops` function applied to symbolic tensors (a graph node)."""
+    """A function applied to symbolic tensors (a graph node): a `fastmask.ops` op, a NumPy
+    ufunc or function, or an indexing; `fn` runs on arrays and on KerasTensors alike."""
 
     def __init__(self, fn, name):
         super().__init__(name=auto_name(name))
@@ -122,11 +126,20 @@ class _FunctionOp(Operation):
 
 
 class CallContext(threading.local):
-    """Per-thread stack info for nested layer calls (the `training` flag)."""
+    """Per-thread stack info for nested layer calls (the `training` flag) and whether
+    shape inference is tracing (`tracing` > 0: symbolic calls record no nodes)."""
 
     def __init__(self):
         self.entry = None
         self.training = None
+        self.tracing = 0
 
 
 CALL_CONTEXT = CallContext()
+
+
+def record_node(operation, call_args, call_kwargs, outputs):
+    """Record `Node(operation, ...)` for a symbolic call, unless shape inference is tracing."""
+    if CALL_CONTEXT.tracing:
+        return None
+    return Node(operation, call_args, call_kwargs, outputs)

@@ -97,6 +97,7 @@ A layer is written exactly as in Keras 3::
   argument's mask even when other tensor arguments are present. This is a
   documented deviation from Keras, used by fastmask's RNN layers.
 """
+import contextlib
 import threading
 import warnings
 from functools import wraps
@@ -105,9 +106,10 @@ import numpy as np
 
 from ..core import registry
 from ..core.dtype_policy import DTypePolicy, get_policy  # noqa: F401  (DTypePolicy: re-export)
-from ..core.operation import CALL_CONTEXT, Node, Operation
-from ..core.shape_inference import compute_output_spec
-from ..core.tensor import KerasTensor, Tensor, get_mask, with_mask
+from ..core.operation import CALL_CONTEXT, Operation, record_node
+from ..core.shape_inference import compute_output_spec, trace_output_spec, tracing
+from ..core.tensor import (KerasTensor, SymbolicValueError, Tensor, get_mask,
+                           scratch_tensors, with_mask)
 from ..core.tree import flatten, map_structure
 from .call_signature import _default, _is_default, _is_tensor_arg, _shape_of, _signature_of
 from .input_spec import InputSpec, _assert_input_compatibility  # noqa: F401  (InputSpec: re-export)
@@ -263,7 +265,14 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             "Should implement `def compute_output_shape(self, input_shape)`.")
 
     def compute_output_spec(self, *args, **kwargs):
-        """Output KerasTensor(s) for symbolic args: `compute_output_shape` or a dry run."""
+        """Output KerasTensor(s) for symbolic args, from shapes alone.
+
+        An overridden `compute_output_shape` answers and `call` never runs (Keras).
+        Otherwise `call` is traced on fresh KerasTensors (nothing recorded in any
+        graph; nested layers build and answer symbolically); only when the trace
+        meets plain NumPy on a symbolic value does `call` run on small valid arrays
+        (zeros, True for bools, unknown dims 83 then 89). A failure names the layer.
+        """
         if not _is_default(self.compute_output_shape):
             arguments, _ = self._call_info.bind(args, kwargs)
             tensors = self._tensor_arguments(arguments)
@@ -280,13 +289,22 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
         try:
             return compute_output_spec(self.call, *args, **kwargs)
         except Exception as e:
-            raise e.__class__(
+            raise self._inference_error(e) from None
+
+    def _inference_error(self, e):
+        """Keras's error for a failed shape inference of this layer, caused by `e`."""
+        cls = ValueError if isinstance(e, SymbolicValueError) else e.__class__
+        name = self.__class__.__name__
+        try:
+            error = cls(
                 f"Could not automatically infer the output shape / dtype of '{self.name}' "
-                f"(of type {self.__class__.__name__}). Either the "
-                f"`{self.__class__.__name__}.call()` method is incorrect, or you need to "
-                f"implement the `{self.__class__.__name__}.compute_output_spec() / "
-                f"compute_output_shape()` method. Error encountered:\n\n{e}"
-            ).with_traceback(e.__traceback__) from None
+                f"(of type {name}). Either the `{name}.call()` method is incorrect, or you need "
+                f"to implement the `{name}.compute_output_spec() / compute_output_shape()` "
+                f"method. Error encountered:\n\n{e}")
+        except Exception:   # an exception class with another constructor
+            error = ValueError(f"Could not automatically infer the output shape / dtype of "
+                               f"'{self.name}' (of type {name}). Error encountered:\n\n{e!r}")
+        return error.with_traceback(e.__traceback__)
 
     # ------------------------------------------------------------------ __call__
 
@@ -309,7 +327,8 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             if self.autocast and "float" in x.dtype and x.dtype != self.input_dtype:
                 from .. import ops
                 m = get_mask(x)
-                y = ops.cast(x, self.input_dtype)
+                with tracing():   # the layer's node takes `x`: no node for the cast
+                    y = ops.cast(x, self.input_dtype)
                 return with_mask(y, m) if m is not None else y
             return x
         if isinstance(x, np.generic) or (hasattr(x, "__array__") and not isinstance(x, type)):
@@ -369,9 +388,15 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
     def _maybe_build(self, arguments, tensors, eager):
         if _is_default(self.build):
             if any(not lr.built for lr in self._layers):
-                # Build sublayers by tracing `call` (Keras does the same).
+                # Build sublayers by tracing `call` symbolically (Keras does the same); on an
+                # eager call the arrays stand in as KerasTensors of their shapes.
                 try:
-                    compute_output_spec(self.call, **arguments)
+                    if eager:
+                        with scratch_tensors():
+                            arguments = map_structure(_spec_of_array, arguments)
+                        trace_output_spec(self.call, **arguments)
+                    else:
+                        compute_output_spec(self.call, **arguments)
                 except Exception as e:
                     if not eager:
                         warnings.warn(
@@ -501,16 +526,14 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             else:
                 previous_mask = get_mask(first_arg)
 
-            # 7. Call.
-            if symbolic:
-                outputs = self.compute_output_spec(*args, **kwargs)
-            else:
-                outputs = self.call(*args, **kwargs)
-            self.built = True
-
-            if self._supports_masking:
-                outputs = self._set_mask_metadata(first_arg, outputs, previous_mask)
-            elif previous_mask is not None and any(
+            # 7. Call (symbolic: shapes and masks inferred, no graph nodes recorded inside).
+            with tracing() if symbolic else contextlib.nullcontext():
+                outputs = (self.compute_output_spec(*args, **kwargs) if symbolic
+                           else self.call(*args, **kwargs))
+                self.built = True
+                if self._supports_masking:
+                    outputs = self._set_mask_metadata(first_arg, outputs, previous_mask)
+            if not self._supports_masking and previous_mask is not None and any(
                     m is not None for m in flatten(previous_mask)):
                 warnings.warn(
                     f"Layer '{self.name}' (of type {self.__class__.__name__}) was passed "
@@ -522,9 +545,9 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
                 ctx.entry = None
                 ctx.training = None
 
-        # 8. Record a graph node for symbolic calls.
+        # 8. Record a graph node for symbolic calls (none while shape inference traces).
         if symbolic:
-            Node(self, original_args, original_kwargs, outputs)
+            record_node(self, original_args, original_kwargs, outputs)
         return outputs
 
     def _fast_call(self, x, info):
@@ -589,6 +612,13 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
         return f"<{self.__class__.__name__} name={self.name}, built={self.built}>"
 
     __str__ = __repr__
+
+
+def _spec_of_array(x):
+    """An array argument as a KerasTensor of its shape and dtype (others as they are)."""
+    if isinstance(x, np.ndarray) and x.dtype.kind in "biuf":
+        return KerasTensor(x.shape, x.dtype)
+    return x
 
 
 def _map_shapes(fn, shapes):

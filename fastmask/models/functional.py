@@ -13,9 +13,9 @@ import numpy as np
 
 from .. import ops
 from ..core.naming import to_snake_case
-from ..core.operation import KerasHistory, Node, Operation, _FunctionOp
+from ..core.operation import KerasHistory, Operation, _FunctionOp, record_node
 from ..core.serialization import deserialize, serialize
-from ..core.shape_inference import any_symbolic, compute_output_spec
+from ..core.shape_inference import any_symbolic, tracing
 from ..core.tensor import KerasTensor, get_mask, plain, standardize_dtype, with_mask
 from ..core.tree import flatten, map_structure, pack_as
 from ..layers.core.input_layer import InputLayer
@@ -42,8 +42,9 @@ class _KerasOp(Operation):
 
     def __call__(self, *args, **kwargs):
         if any_symbolic(args, kwargs):
-            outputs = compute_output_spec(self.fn, *args, **kwargs)
-            Node(self, args, kwargs, outputs)
+            with tracing():   # the op answers from its shape rule; this node is the record
+                outputs = self.fn(*args, **kwargs)
+            record_node(self, args, kwargs, outputs)
             return outputs
         return self.fn(*args, **kwargs)
 
@@ -333,10 +334,16 @@ class Functional(Model):
         return _unpack_singleton(self._run_through_graph(flat, training=training))
 
     def compute_output_spec(self, inputs, training=None, mask=None):
+        """Output KerasTensor(s) for symbolic `inputs`: the graph walked symbolically.
+
+        Every node answers from shapes (layers through `__call__`, so masks follow;
+        ops through their rules) and nothing is recorded. Inputs like the model's
+        own give copies of its outputs (with their masks) without a walk.
+        """
         flat = flatten(inputs)
         if len(flat) == len(self._inputs) and all(
-                isinstance(x, KerasTensor) and x.shape == r.shape
-                for x, r in zip(flat, self._inputs)):
+                isinstance(x, KerasTensor) and x.shape == r.shape and x.dtype == r.dtype
+                for x, r in zip(flat, self._inputs)) and mask is None:
             def fresh(t):
                 out = KerasTensor(t.shape, dtype=t.dtype)
                 inner = get_mask(t)
@@ -344,20 +351,13 @@ class Functional(Model):
                     out._keras_mask = KerasTensor(inner.shape, dtype=inner.dtype)
                 return out
             return _unpack_singleton(map_structure(fresh, self._outputs_struct))
-        values = {id(x): v for x, v in zip(self._inputs, flat)}
-        for node in self._plan:
-            if any(id(x) not in values for x in node.input_tensors):
-                continue
-            args, kwargs = node.fill_in(values)
-            op = node.operation
-            if isinstance(op, Layer):
-                outputs = op.compute_output_spec(*args, **kwargs)
-            else:
-                outputs = compute_output_spec(op.fn, *args, **kwargs)
-            for x, y in zip(node.outputs, flatten(outputs)):
-                values[id(x)] = y
-        return _unpack_singleton(pack_as(self._outputs_struct,
-                                         [values[id(x)] for x in self._outputs]))
+        if mask is not None:
+            masks = flatten(mask) if isinstance(mask, (list, tuple, dict)) else [mask]
+            flat = [with_mask(KerasTensor(x.shape, x.dtype), m) if m is not None else x
+                    for x, m in zip(flat, masks)] + flat[len(masks):]
+        with tracing():
+            outputs = self._run_through_graph(flat, training=training)
+        return _unpack_singleton(outputs)
 
     def compute_output_shape(self, input_shape):
         specs = map_structure(lambda s: KerasTensor(s), input_shape) \

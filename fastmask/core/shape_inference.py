@@ -1,10 +1,11 @@
 """Symbolic shape inference: output specs of calls on `KerasTensor`s, from shapes alone.
 
 * `trace_output_spec(fn, ...)` runs `fn` on fresh `KerasTensor`s with the same
-  shapes and dtypes, inside `tracing()`: every `fastmask.ops` op, operator and
-  NumPy ufunc on them answers from its shape rule, nested layers build
-  themselves and answer symbolically, `ops.shape` gives `Dim`s for unknown dims,
-  and nothing is recorded in any graph (as Keras's JAX backend, `jax.eval_shape`).
+  shapes and dtypes that record no graph history (`detached`), inside
+  `tracing()`: every `fastmask.ops` op, operator and NumPy ufunc on them answers
+  from its shape rule, nested layers build themselves and answer symbolically,
+  `ops.shape` gives `Dim`s for unknown dims, and nothing is recorded in any graph
+  (as Keras's JAX backend, `jax.eval_shape`).
 * `dry_run_output_spec(fn, ...)` runs `fn` on small valid arrays (zeros, True
   for bools; unknown dims 83, then 89), as Keras's NumPy backend does.
 * `compute_output_spec(fn, ...)` traces, and falls back to the dry run only when
@@ -20,12 +21,13 @@ import contextlib
 
 import numpy as np
 
-from .operation import CALL_CONTEXT, _FunctionOp, record_node
+from .operation import CALL_CONTEXT, Node, _FunctionOp, detach, will_record
 from .tensor import (Dim, KerasTensor, SymbolicValueError, plain, scratch_tensors,
                      standardize_dtype)
 from .tree import flatten, map_structure, pack_as
 
-__all__ = ["any_symbolic", "tracing", "is_tracing", "symbolic_apply", "trace_output_spec",
+__all__ = ["any_symbolic", "tracing", "is_tracing", "symbolic_apply", "detached",
+           "trace_output_spec",
            "dry_run_output_spec", "compute_output_spec", "broadcast_shapes", "matmul_shape"]
 
 
@@ -43,7 +45,8 @@ def any_symbolic(args, kwargs=None):
 
 @contextlib.contextmanager
 def tracing():
-    """Symbolic calls inside record no graph nodes; `ops.shape` gives `Dim`s."""
+    """Symbolic code inside stands for a call on arrays: `ops.shape` gives `Dim`s for
+    unknown dims, operators on KerasTensors mean NumPy's."""
     CALL_CONTEXT.tracing += 1
     try:
         yield
@@ -55,18 +58,31 @@ def is_tracing():
     return CALL_CONTEXT.tracing > 0
 
 
+@contextlib.contextmanager
+def untraced():
+    """Real arrays inside, even within a trace (a dry run): layers run eagerly."""
+    depth, CALL_CONTEXT.tracing = CALL_CONTEXT.tracing, 0
+    try:
+        yield
+    finally:
+        CALL_CONTEXT.tracing = depth
+
+
 def symbolic_apply(fn, spec, args, kwargs, name):
-    """`spec(*args, **kwargs)` (the output KerasTensors) and a graph node replaying `fn`."""
+    """`spec(*args, **kwargs)` (the output KerasTensors) and a graph node replaying `fn`
+    (none in a trace: see `operation.record_node`)."""
     outputs = spec(*args, **kwargs)
-    if not CALL_CONTEXT.tracing:
-        record_node(_FunctionOp(fn, name), args, kwargs, outputs)
+    if will_record(args, kwargs):
+        Node(_FunctionOp(fn, name), args, kwargs, outputs)
+    else:
+        detach(outputs)
     return outputs
 
 
 # --------------------------------------------------------------------------- tracing
 
-def _fresh(x):
-    """A new KerasTensor like `x` (its mask too), with no graph history."""
+def detached(x):
+    """A new KerasTensor like `x` (its mask too) that records no graph history."""
     if not isinstance(x, KerasTensor):
         return x
     out = KerasTensor(x.shape, x.dtype, record_history=False)
@@ -91,7 +107,7 @@ def trace_output_spec(fn, *args, **kwargs):
     Raises `SymbolicValueError` when `fn` needs a concrete value (see module doc).
     """
     with tracing(), scratch_tensors():
-        args, kwargs = map_structure(_fresh, (args, kwargs))
+        args, kwargs = map_structure(detached, (args, kwargs))
         outputs = fn(*args, **kwargs)
     return map_structure(_as_spec, outputs)
 
@@ -115,7 +131,7 @@ def dry_run_output_spec(fn, *args, **kwargs):
     """
     none_in_shape = any(isinstance(x, KerasTensor) and None in x.shape
                         for x in flatten((args, kwargs)))
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), untraced():
         a1, k1 = map_structure(lambda x: _dummy(x, 0), (args, kwargs))
         out1 = fn(*a1, **k1)
         flat1 = flatten(out1)

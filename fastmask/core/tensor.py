@@ -390,6 +390,10 @@ class Dim:
     def __rfloordiv__(self, o): return self._binary(o, lambda a, b: b // a)
     def __mod__(self, o): return self._binary(o, lambda a, b: a % b)
     def __rmod__(self, o): return self._binary(o, lambda a, b: b % a)
+    def __pow__(self, o): return self._binary(o, lambda a, b: a ** b)
+    def __rpow__(self, o): return self._binary(o, lambda a, b: b ** a)
+    def __truediv__(self, o): return self._no_value()   # a float: no size
+    __rtruediv__ = __truediv__
     def __neg__(self): return Dim.make(-v for v in self.values)
     def __pos__(self): return self
     def __abs__(self): return Dim.make(abs(v) for v in self.values)

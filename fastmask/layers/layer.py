@@ -107,7 +107,7 @@ import numpy as np
 from ..core import registry
 from ..core.dtype_policy import DTypePolicy, get_policy  # noqa: F401  (DTypePolicy: re-export)
 from ..core.operation import CALL_CONTEXT, Operation, record_node
-from ..core.shape_inference import compute_output_spec, trace_output_spec, tracing
+from ..core.shape_inference import compute_output_spec, detached, trace_output_spec, tracing
 from ..core.tensor import (KerasTensor, SymbolicValueError, Tensor, get_mask,
                            scratch_tensors, with_mask)
 from ..core.tree import flatten, map_structure
@@ -327,8 +327,7 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             if self.autocast and "float" in x.dtype and x.dtype != self.input_dtype:
                 from .. import ops
                 m = get_mask(x)
-                with tracing():   # the layer's node takes `x`: no node for the cast
-                    y = ops.cast(x, self.input_dtype)
+                y = ops.cast(detached(x), self.input_dtype)   # the layer's node takes `x`
                 return with_mask(y, m) if m is not None else y
             return x
         if isinstance(x, np.generic) or (hasattr(x, "__array__") and not isinstance(x, type)):
@@ -392,9 +391,7 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
                 # eager call the arrays stand in as KerasTensors of their shapes.
                 try:
                     if eager:
-                        with scratch_tensors():
-                            arguments = map_structure(_spec_of_array, arguments)
-                        trace_output_spec(self.call, **arguments)
+                        trace_output_spec(self.call, **map_structure(_spec_of_array, arguments))
                     else:
                         compute_output_spec(self.call, **arguments)
                 except Exception as e:
@@ -422,7 +419,7 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             self._check_super_called()
         if (not kwargs and len(args) == 1 and self.built and info.single
                 and (type(args[0]) is np.ndarray or type(args[0]) is Tensor)
-                and self._convert_input_args):
+                and self._convert_input_args and not CALL_CONTEXT.tracing):
             return self._fast_call(args[0], info)
         self._called = True
         original_args, original_kwargs = args, kwargs
@@ -436,6 +433,12 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             kwargs = map_structure(self._maybe_convert, kwargs)
         else:
             kwargs = dict(kwargs)
+
+        if CALL_CONTEXT.tracing:
+            # In a shape-inference trace arrays stand for values computed at run time (a
+            # position table, a constant mask): the layer answers from their shapes too.
+            args, kwargs = map_structure(_spec_of_array, (args, kwargs))
+            original_args, original_kwargs = args, kwargs
 
         if self._convert_input_args:
             for arg in flatten(args):
@@ -615,9 +618,15 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
 
 
 def _spec_of_array(x):
-    """An array argument as a KerasTensor of its shape and dtype (others as they are)."""
+    """An array argument as a KerasTensor of its shape, dtype and mask, recording no graph
+    history (others as they are)."""
     if isinstance(x, np.ndarray) and x.dtype.kind in "biuf":
-        return KerasTensor(x.shape, x.dtype)
+        with scratch_tensors():
+            spec = KerasTensor(x.shape, x.dtype, record_history=False)
+            mask = get_mask(x)
+            if isinstance(mask, np.ndarray):
+                spec._keras_mask = KerasTensor(mask.shape, mask.dtype, record_history=False)
+        return spec
     return x
 
 

@@ -15,7 +15,7 @@ from .. import ops
 from ..core.naming import to_snake_case
 from ..core.operation import KerasHistory, Operation, _FunctionOp, record_node
 from ..core.serialization import deserialize, serialize
-from ..core.shape_inference import any_symbolic, tracing
+from ..core.shape_inference import any_symbolic, detached, tracing
 from ..core.tensor import KerasTensor, get_mask, plain, standardize_dtype, with_mask
 from ..core.tree import flatten, map_structure, pack_as
 from ..layers.core.input_layer import InputLayer
@@ -42,8 +42,8 @@ class _KerasOp(Operation):
 
     def __call__(self, *args, **kwargs):
         if any_symbolic(args, kwargs):
-            with tracing():   # the op answers from its shape rule; this node is the record
-                outputs = self.fn(*args, **kwargs)
+            # The op answers from its shape rule (on detached copies: this node is the record).
+            outputs = self.fn(*map_structure(detached, args), **map_structure(detached, kwargs))
             record_node(self, args, kwargs, outputs)
             return outputs
         return self.fn(*args, **kwargs)
@@ -351,9 +351,10 @@ class Functional(Model):
                     out._keras_mask = KerasTensor(inner.shape, dtype=inner.dtype)
                 return out
             return _unpack_singleton(map_structure(fresh, self._outputs_struct))
+        flat = [detached(x) for x in flat]   # the walk leaves no graph history
         if mask is not None:
             masks = flatten(mask) if isinstance(mask, (list, tuple, dict)) else [mask]
-            flat = [with_mask(KerasTensor(x.shape, x.dtype), m) if m is not None else x
+            flat = [with_mask(x, detached(m)) if m is not None else x
                     for x, m in zip(flat, masks)] + flat[len(masks):]
         with tracing():
             outputs = self._run_through_graph(flat, training=training)

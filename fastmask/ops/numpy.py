@@ -379,7 +379,8 @@ def _concrete_key(key, i, ndim=None):
         return k
     if isinstance(key, tuple):
         return tuple(one(k) for k in key)
-    if isinstance(key, list) and builtins.any(isinstance(k, (Dim, KerasTensor, slice)) for k in key):
+    if isinstance(key, list) and builtins.any(isinstance(k, (Dim, KerasTensor, slice))
+                                              for k in key):
         return tuple(one(k) for k in key)
     return one(key)
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..core.shape_inference import shape_of
 from ..kernels import pooling as _pooling_kernels
-from .dtypes import FLOATX, float_array, to_array
+from .dtypes import FLOATX, as_array, float_array
 from .symbolic import canonical_axis, op, probe_dtype, reduce_shape, reduction, spec
 
 __all__ = ["logsumexp", "top_k", "segment_sum", "segment_max", "rfft", "fft2",
@@ -34,16 +34,16 @@ def _top_k_rule(fn, x, k, sorted=True):
         raise ValueError(f"`k` must be at most the size of the last axis ({shape[-1]}). "
                          f"Received: k={k}")
     out = shape[:-1] + (k,)
-    return spec(out, x.dtype), spec(out, "int32")
+    return spec(out, x.dtype), spec(out, "int64")
 
 
 @op(_top_k_rule)
 def top_k(x, k, sorted=True):
     """(values, indices) of the `k` largest entries along the last axis (largest first).
 
-    Indices are int32 (Keras's documented dtype; its NumPy backend returns int64).
+    Indices are int64, as Keras's NumPy backend gives them (its symbolic spec says int32).
     """
-    x = to_array(x)
+    x = as_array(x)
     if k > x.shape[-1]:
         raise ValueError(f"`k` must be at most the size of the last axis ({x.shape[-1]}). "
                          f"Received: k={k}")
@@ -54,7 +54,7 @@ def top_k(x, k, sorted=True):
         indices = (n - 1) - np.argsort(x[..., ::-1], axis=-1, kind="stable")[..., ::-1][..., :k]
     else:
         indices = np.argpartition(x, -k, axis=-1)[..., -k:]
-    return np.take_along_axis(x, indices, axis=-1), indices.astype("int32")
+    return np.take_along_axis(x, indices, axis=-1), indices.astype("int64")
 
 
 def _segment_rule(fn, data, segment_ids, num_segments=None, sorted=False):
@@ -65,12 +65,14 @@ def _segment_rule(fn, data, segment_ids, num_segments=None, sorted=False):
     if ishape[0] is not None and dshape[0] is not None and ishape[0] != dshape[0]:
         raise ValueError("Argument `segment_ids` and `data` should have same leading "
                          f"dimension. Got {ishape} v.s. {dshape}.")
-    return spec((num_segments,) + tuple(dshape[1:]), data.dtype if hasattr(data, "dtype")
-                else probe_dtype(fn, data, segment_ids, 1))
+    dtype = probe_dtype(fn, data, np.zeros(1, "int32"), 1)
+    return spec((num_segments,) + tuple(dshape[1:]), dtype)
 
 
 def _segment_reduce(data, segment_ids, num_segments, reduce, fill):
-    data, segment_ids = to_array(data), to_array(segment_ids)
+    """`reduce` of the rows of `data` per segment id into `num_segments` rows of `fill`
+    (ids < 0 or >= num_segments are dropped), in NumPy's dtype of `data` with `fill`."""
+    data, segment_ids = as_array(data), as_array(segment_ids)
     if segment_ids.ndim != 1:
         raise ValueError(f"Argument `segment_ids` should be an 1-D vector, got shape: "
                          f"{segment_ids.ndim}. Received: segment_ids.shape={segment_ids.shape}")
@@ -80,7 +82,8 @@ def _segment_reduce(data, segment_ids, num_segments, reduce, fill):
     if num_segments is None:
         num_segments = int(np.max(segment_ids)) + 1 if segment_ids.size else 0
     keep = (segment_ids >= 0) & (segment_ids < num_segments)
-    out = np.full((num_segments,) + data.shape[1:], fill, dtype=data.dtype)
+    out = np.full((num_segments,) + data.shape[1:], fill,
+                  dtype=np.result_type(data.dtype, fill))
     reduce.at(out, segment_ids[keep], data[keep])
     return out
 
@@ -91,27 +94,18 @@ def segment_sum(data, segment_ids, num_segments=None, sorted=False):
     return _segment_reduce(data, segment_ids, num_segments, np.add, 0)
 
 
-def _lowest(dtype):
-    dtype = np.dtype(dtype)
-    if dtype.kind == "f":
-        return -np.inf
-    if dtype.kind == "b":
-        return False
-    return np.iinfo(dtype).min
-
-
 @op(_segment_rule)
 def segment_max(data, segment_ids, num_segments=None, sorted=False):
-    """Maxima of the rows of `data` per segment id (-inf, or the dtype's minimum, when empty)."""
-    data = to_array(data)
-    return _segment_reduce(data, segment_ids, num_segments, np.maximum, _lowest(data.dtype))
+    """Maxima of the rows of `data` per segment id; -inf for an empty segment (so integer
+    data gives float64, as Keras's NumPy backend)."""
+    return _segment_reduce(data, segment_ids, num_segments, np.maximum, -np.inf)
 
 
 def _complex_pair(x, name="x"):
     if not isinstance(x, (tuple, list)) or len(x) != 2:
         raise ValueError("Input `x` should be a tuple of two tensors - real and imaginary. "
                          f"Received: {name}={x}")
-    real, imag = to_array(x[0]), to_array(x[1])
+    real, imag = as_array(x[0]), as_array(x[1])
     if real.shape != imag.shape:
         raise ValueError("Input `x` should be a tuple of two tensors - real and imaginary. "
                          "Both the real and imaginary parts should have the same shape. "
@@ -133,7 +127,7 @@ def _rfft_rule(fn, x, fft_length=None):
 def rfft(x, fft_length=None):
     """FFT of a real signal along the last axis: `(real, imag)`, each `n // 2 + 1` long,
     in `x`'s dtype (Keras's rule)."""
-    x = to_array(x)
+    x = as_array(x)
     out = np.fft.rfft(x, n=fft_length, axis=-1)
     return np.real(out).astype(x.dtype), np.imag(out).astype(x.dtype)
 
@@ -144,16 +138,16 @@ def _fft2_rule(fn, x):
     if len(shape) < 2:
         raise ValueError(f"Input `x` must have rank >= 2 for `fft2`. Received: "
                          f"x[0].shape={shape}")
-    return spec(shape, real.dtype), spec(shape, real.dtype)
+    return spec(shape, FLOATX), spec(shape, FLOATX)
 
 
 @op(_fft2_rule)
 def fft2(x):
-    """2-D FFT over the last two axes of the complex `(real, imag)` pair: `(real, imag)`."""
+    """2-D FFT over the last two axes of the complex `(real, imag)` pair: `(real, imag)`,
+    float32 (as Keras's NumPy backend, which computes it in JAX's complex64)."""
     real, imag = _complex_pair(x)
-    dtype = np.result_type(real.dtype, imag.dtype)
     out = np.fft.fft2(real + 1j * imag, axes=(-2, -1))
-    return np.real(out).astype(dtype), np.imag(out).astype(dtype)
+    return np.real(out).astype(FLOATX), np.imag(out).astype(FLOATX)
 
 
 def _masked_reduce_rule(fn, x, mask=None, axis=1, *, keepdims=False, **kwargs):

@@ -63,9 +63,14 @@ def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
     if sparse:
         raise ValueError("`sparse=True` is not supported by fastmask. Received: sparse=True")
     x = to_array(x)
+    if x.dtype.kind not in "iu":
+        raise TypeError(f"`one_hot` takes integer class ids. Received: x.dtype={x.dtype}")
     flat = x.reshape(-1)
+    if flat.size and flat.max() >= num_classes:
+        raise ValueError(f"Class ids must be < num_classes={num_classes}. Received: x with "
+                         f"maximum {flat.max()}")
     out = np.zeros((flat.size, num_classes), dtype=dtype or FLOATX)
-    valid = (flat >= 0) & (flat < num_classes)
+    valid = flat >= 0   # a negative id gives a row of zeros (Keras)
     out[np.nonzero(valid)[0], flat[valid]] = 1
     out = out.reshape(x.shape + (num_classes,))
     return out if axis == -1 else np.moveaxis(out, -1, axis)

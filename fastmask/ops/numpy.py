@@ -143,8 +143,8 @@ def _repeat_rule(fn, x, repeats, axis=None):
     shape = dims(shape_of(x))
     if isinstance(repeats, KerasTensor):
         count = Dim.N    # each entry repeated an unknown number of times
-    elif np.ndim(repeats) == 0:
-        count = repeats
+    elif np.ndim(repeats) == 0 or np.size(repeats) == 1:
+        count = repeats if np.ndim(repeats) == 0 else int(np.reshape(repeats, -1)[0])
     else:
         count = None     # per-entry counts: the total is their sum
     if axis is None:
@@ -172,14 +172,11 @@ def _split_rule(fn, x, indices_or_sections, axis=0):
         sizes = [None if size is None else size // n] * n
     else:
         bounds = [0] + [int(i) for i in indices_or_sections] + [size]
-        sizes = []
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            if hi is None or lo < 0 or hi < 0:
-                sizes.append(None)
-            else:
-                lo = lo if size is None else builtins.min(lo, size)
-                hi = hi if size is None else builtins.min(hi, size)
-                sizes.append(builtins.max(hi - lo, 0))
+        if size is None:   # every piece is clipped to the unknown size
+            sizes = [None] * (len(bounds) - 1)
+        else:
+            bounds = [builtins.min(b if b >= 0 else b + size, size) for b in bounds]
+            sizes = [builtins.max(hi - lo, 0) for lo, hi in zip(bounds[:-1], bounds[1:])]
     dtype = dtype_of_tensor(x)
     return [spec(shape[:a] + (s,) + shape[a + 1:], dtype) for s in sizes]
 
@@ -593,8 +590,8 @@ def clip(x, x_min, x_max):
 
 @op(same_shape)
 def real(x):
-    """Real part (float arrays are their own real part)."""
-    return np.real(to_array(x))
+    """Real part (real arrays are their own real part, in their own dtype)."""
+    return np.real(as_array(x))
 
 
 def _arith(np_fn, name):

@@ -457,3 +457,165 @@ def test_ops_shape_gives_dims_only_while_tracing():
     assert out.shape == (None, None, None)
     fixed = Probe()(fastmask.Input((5, 4)))
     assert fixed.shape == (None, 5, 20)
+
+
+# --------------------------------------------------------------------------- built-in layers
+
+def _layer_cases(M):
+    """(name, make layer, input specs (shape, dtype), call kwargs) for module M."""
+    L = M.layers
+    seq, ids, seq2 = ((None, 6, 5), "float32"), ((None, 6), "int32"), ((None, 4, 3), "float32")
+    return [
+        ("dense", lambda: L.Dense(4), [seq], {}),
+        ("embedding", lambda: L.Embedding(10, 4, mask_zero=True), [ids], {}),
+        ("lstm", lambda: L.LSTM(3), [seq], {}),
+        ("lstm-seq-state", lambda: L.LSTM(3, return_sequences=True, return_state=True), [seq],
+         {}),
+        ("gru-state", lambda: L.GRU(2, return_state=True), [seq], {}),
+        ("simple-rnn-seq", lambda: L.SimpleRNN(2, return_sequences=True), [seq], {}),
+        *[(f"bidirectional-{mode}", lambda mode=mode: L.Bidirectional(
+            L.LSTM(3, return_sequences=True), merge_mode=mode), [seq], {})
+          for mode in ("concat", "sum", "ave", "mul", None)],
+        ("bidirectional-state", lambda: L.Bidirectional(L.GRU(2, return_state=True)), [seq], {}),
+        ("mha", lambda: L.MultiHeadAttention(2, 4), [seq, seq2], {}),
+        ("mha-scores", lambda: L.MultiHeadAttention(2, 4), [seq, seq2],
+         {"return_attention_scores": True}),
+        ("attention-scores", lambda: L.Attention(), [[seq, ((None, 4, 5), "float32")]],
+         {"return_attention_scores": True}),
+        ("layer-norm", lambda: L.LayerNormalization(), [seq], {}),
+        ("dropout", lambda: L.Dropout(0.5), [seq], {}),
+        ("activation", lambda: L.Activation("tanh"), [seq], {}),
+        ("relu", lambda: L.ReLU(), [seq], {}),
+        ("softmax", lambda: L.Softmax(), [seq], {}),
+        ("masking", lambda: L.Masking(), [seq], {}),
+        ("identity", lambda: L.Identity(), [seq], {}),
+        ("flatten", lambda: L.Flatten(), [seq], {}),
+        ("reshape", lambda: L.Reshape((-1, 2)), [((None, 6, 4), "float32")], {}),
+        ("gap", lambda: L.GlobalAveragePooling1D(), [seq], {}),
+        ("gmp", lambda: L.GlobalMaxPooling1D(), [seq], {}),
+        *[(f"merge-{cls}", lambda cls=cls: getattr(L, cls)(), [[seq, seq]], {})
+          for cls in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")],
+        ("concatenate", lambda: L.Concatenate(axis=1), [[seq, ((None, 2, 5), "float32")]], {}),
+        ("dot", lambda: L.Dot(axes=-1), [[seq, seq]], {}),
+        ("time-distributed", lambda: L.TimeDistributed(L.Dense(3)), [seq], {}),
+        ("lambda", lambda: L.Lambda(lambda x: x[:, ::2] * 2.0), [seq], {}),
+        ("lambda-output-shape", lambda: L.Lambda(lambda x: x[:, :2], output_shape=(2, 5)),
+         [seq], {}),
+    ]
+
+
+def _specs(x):
+    flat = x if isinstance(x, (list, tuple)) else [x]
+    out = []
+    for t in flat:
+        if isinstance(t, (list, tuple)):
+            out += _specs(t)
+            continue
+        m = getattr(t, "_keras_mask", None)
+        out.append((tuple(t.shape), str(t.dtype),
+                    None if m is None else (tuple(m.shape), str(m.dtype))))
+    return out
+
+
+def _inputs(M, specs, masked):
+    def one(spec):
+        if isinstance(spec, list):
+            return [one(s) for s in spec]
+        x = M.Input(spec[0][1:], dtype=spec[1])
+        if masked and spec[1] != "int32":   # a (batch, time) mask, from a Masking layer
+            x = M.layers.Masking()(x)
+        return x
+    return [one(s) for s in specs]
+
+
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("case", range(len(_layer_cases(fastmask))),
+                         ids=[c[0] for c in _layer_cases(fastmask)])
+def test_builtin_layers_answer_from_shapes_like_keras(case, masked):
+    """Symbolic outputs and output masks of every built-in layer equal Keras's, and no
+    layer's `call` runs (only Lambda's function is traced, as Keras does)."""
+    name, make, specs, kwargs = _layer_cases(fastmask)[case]
+    _, k_make, _, _ = _layer_cases(keras())[case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        k_out = k_make()(*_inputs(keras(), specs, masked), **kwargs)
+        f_inputs = _inputs(fastmask, specs, masked)
+        with count_work() as record:
+            f_out = make()(*f_inputs, **kwargs)
+    assert_no_work(record, name)
+    expected = _specs(k_out)
+    if name == "mha-scores":   # Keras's spec says (B, heads, Tq, Tq); its eager scores and
+        (shape, dtype, mask) = expected[1]   # fastmask's (both) have the key steps last
+        expected[1] = (shape[:-1] + (4,), dtype, mask)
+    assert _specs(f_out) == expected
+
+
+def test_nested_models_answer_from_shapes():
+    inner_in = fastmask.Input((None, 5))
+    inner = fastmask.Model(inner_in, layers.LSTM(3, return_sequences=True)(
+        layers.Masking()(inner_in)))
+    seq = fastmask.Sequential([layers.Dense(4), layers.GRU(2)])
+    inp = fastmask.Input((7, 5))
+    with count_work() as record:
+        out = seq(inner(inp))
+        model = fastmask.Model(inp, out)
+    assert_no_work(record, "nested")
+    assert out.shape == (None, 2) and model.output_shape == (None, 2)
+    assert inner.compute_output_shape((None, 9, 5)) == (None, 9, 3)
+    nodes = len(inner._inbound_nodes)
+    spec = inner.compute_output_spec(KerasTensor((None, 4, 5)))
+    assert spec.shape == (None, 4, 3) and spec._keras_mask.shape == (None, 4)
+    assert len(inner._inbound_nodes) == nodes   # the walk recorded nothing
+    assert all(len(lr._inbound_nodes) == 1 for lr in inner.layers[1:])
+
+
+# --------------------------------------------------------------------------- NumPy on KerasTensors
+
+_NUMPY_CASES = [
+    (np.tanh, lambda a, b: (a,)), (np.add, lambda a, b: (a, 0.5)), (np.add, lambda a, b: (a, b)),
+    (np.less, lambda a, b: (a, b)), (np.matmul, lambda a, b: (a, np.ones((4, 2), "float32"))),
+    (np.sum, lambda a, b: (a,)), (np.mean, lambda a, b: (a, 1)), (np.argmax, lambda a, b: (a,)),
+    (np.concatenate, lambda a, b: ([a, b],)), (np.where, lambda a, b: (a > 0, a, 1.5)),
+    (np.expand_dims, lambda a, b: (a, 1)), (np.cumsum, lambda a, b: (a,)),
+    (np.clip, lambda a, b: (a, 0, 2.5)), (np.einsum, lambda a, b: ("bij,bkj->bik", a, b)),
+]
+
+
+@pytest.mark.parametrize("dtypes", [("int32", "float32"), ("float32", "float64"),
+                                    ("bool", "int64")])
+@pytest.mark.parametrize("case", range(len(_NUMPY_CASES)))
+def test_numpy_functions_on_keras_tensors_give_numpy_shapes_and_dtypes(case, dtypes):
+    fn, make = _NUMPY_CASES[case]
+    rng = np.random.default_rng(case)
+    a = rng.integers(-2, 3, (2, 3, 4)).astype(dtypes[0])
+    b = rng.integers(-2, 3, (2, 3, 4)).astype(dtypes[1])
+    eager = np.asarray(fn(*make(a, b)))
+    sym = fn(*make(KerasTensor((None, 3, 4), dtypes[0]), KerasTensor((None, 3, 4), dtypes[1])))
+    assert sym.dtype == eager.dtype.name and len(sym.shape) == eager.ndim
+    assert all(s is None or s == e for s, e in zip(sym.shape, eager.shape))
+
+
+def test_numpy_without_a_rule_raises_symbolic_value_error():
+    x = KerasTensor((None, 3))
+    for call in (lambda: np.linalg.norm(x), lambda: np.asarray(x), lambda: np.add.reduce(x),
+                 lambda: np.sort(x), lambda: np.sum(x, out=np.zeros(3))):
+        with pytest.raises(SymbolicValueError):
+            call()
+
+
+def test_operators_are_keras_ops_in_graphs_and_numpy_in_traces():
+    x = fastmask.Input((3,), dtype="int32")
+    assert (x * 0.5).dtype == "float32"          # ops.multiply: Keras's promotion
+    seen = []
+
+    class Half(layers.Layer):
+        def call(self, x):
+            y = x * 0.5                            # on arrays: NumPy's promotion
+            seen.append(y.dtype)
+            return y
+
+    assert Half()(x).dtype == "float64" and seen == ["float64"]
+    assert Half()(np.ones((1, 3), "int32")).dtype == np.float64
+    model = fastmask.Model(x, np.tanh(x) + 1)     # NumPy ufuncs in a graph: recorded, replayed
+    np.testing.assert_allclose(model.predict(np.array([[0, 1, 2]], "int32"), verbose=0),
+                               np.tanh([[0, 1, 2]]) + 1, rtol=1e-6)

@@ -283,8 +283,10 @@ class MultiHeadAttention(Layer):
                                               None if key is None else key.shape)
         out = KerasTensor(out_shape, dtype=self.compute_dtype)
         if return_attention_scores:
-            length = query.shape[1]
-            return out, KerasTensor((query.shape[0], self._num_heads, length, length),
+            # (batch, heads, query steps, key steps); Keras 3.15.1's spec repeats the query
+            # steps (its eager result has the key steps).
+            key_steps = (value if key is None else key).shape[1]
+            return out, KerasTensor((query.shape[0], self._num_heads, query.shape[1], key_steps),
                                     dtype=self.compute_dtype)
         return out
 

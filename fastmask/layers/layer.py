@@ -63,15 +63,24 @@ A layer is written exactly as in Keras 3::
 * **Several outputs.** Return a tuple/list; `compute_mask` returns a
   tuple/list of the same length (None entries = no mask), e.g. an RNN with
   `return_state` returns `(out, h, c)` and masks `(mask, None, None)`.
-* **compute_mask must work symbolically.** In the Functional API it receives
-  `KerasTensor`s; use `fastmask.ops` functions (they accept both) rather than
-  raw NumPy there. `call` itself is only ever given real arrays: symbolic
-  output shapes come from `compute_output_shape` when it is overridden
-  (its argument is the first input's shape; `foo_shape` arguments for
-  several inputs), else from running `call` on dummy arrays (unknown dims set
-  to 83, then 89; bool dummies True, others 0), as Keras's NumPy backend does.
-  Each symbolic output is one new `KerasTensor` (names `keras_tensor_N` come
-  from a global counter, as in Keras).
+* **Symbolic shapes (how a model is built).** In the Functional API a layer
+  receives `KerasTensor`s. Its output specs come from `compute_output_shape`
+  when it is overridden (its argument is the first input's shape; `foo_shape`
+  arguments for several inputs; `call` never runs), else from a symbolic trace
+  of `call`: `call` runs on fresh KerasTensors, on which `fastmask.ops`
+  functions, operators (`x + y`, `x[:, ::2]`, `x @ w`), NumPy ufuncs
+  (`np.tanh(x)`) and the common NumPy functions (`np.sum`, `np.concatenate`,
+  ...) answer from shapes; nested layers build themselves and answer
+  symbolically; `ops.shape(x)` gives `Dim`s for unknown sizes, so
+  `ops.arange(ops.shape(x)[1])` or `ops.reshape(x, (batch, -1, h, d))` work.
+  Nothing runs on numbers and no graph node is recorded. Only when `call`
+  needs a number from a symbolic value (`np.asarray(x)`, a NumPy function with
+  no rule, `int(dim)`, `if x:`) does it run on small arrays instead (zeros,
+  True for bools; unknown dims 83, then 89, as Keras's NumPy backend does).
+  A failure of both names the layer (Keras's message). `compute_mask` gets
+  KerasTensors too: use `fastmask.ops` (or operators) there. Each symbolic
+  output is one new `KerasTensor` (names `keras_tensor_N` from a global
+  counter, as in Keras; tensors inside a trace take no number).
 * **TimeDistributed.** A per-sample layer (its output at a row depends only on
   that row) can set the class attribute `_time_distributed_merge = True`:
   `TimeDistributed` then runs it once on the `(batch*time, ...)` array instead

@@ -195,8 +195,20 @@ class Variable(_PlainResultArray):
                 f"dtype={self.dtype.name}, value={np.ndarray.__repr__(self.value)}>")
 
 
+_DTYPE_NAMES = {}   # str / np.dtype / type -> name: symbolic shape inference asks often
+
+
 def standardize_dtype(dtype):
     """Keras-style dtype name string ('float32', 'int32', 'bool', ...)."""
+    if isinstance(dtype, (str, np.dtype, type)):
+        name = _DTYPE_NAMES.get(dtype)
+        if name is None:
+            name = _DTYPE_NAMES[dtype] = _standardize_dtype(dtype)
+        return name
+    return _standardize_dtype(dtype)
+
+
+def _standardize_dtype(dtype):
     if dtype is None:
         return "float32"
     if dtype is float:

@@ -619,3 +619,13 @@ def test_operators_are_keras_ops_in_graphs_and_numpy_in_traces():
     model = fastmask.Model(x, np.tanh(x) + 1)     # NumPy ufuncs in a graph: recorded, replayed
     np.testing.assert_allclose(model.predict(np.array([[0, 1, 2]], "int32"), verbose=0),
                                np.tanh([[0, 1, 2]]) + 1, rtol=1e-6)
+
+
+def test_lambda_shapes_traced_with_keras_error_when_impossible():
+    x = fastmask.Input((None, 4))
+    assert layers.Lambda(lambda t: ops.reshape(t, (ops.shape(t)[0], -1, 2, 2)))(x).shape == \
+        (None, None, 2, 2)
+    assert layers.Lambda(lambda t: np.cumprod(t, axis=1))(x).shape == (None, None, 4)  # dry run
+    with pytest.raises(NotImplementedError, match="We could not automatically infer the shape "
+                                                  "of the Lambda's output.*Inner dimensions"):
+        layers.Lambda(lambda t: ops.matmul(t, np.ones((3, 3))))(x)

@@ -68,10 +68,10 @@ def _reshape_rule(fn, x, newshape):
     elif isinstance(size, int) and isinstance(_prod(newshape), int) and size != _prod(newshape):
         raise ValueError(f"Cannot reshape a tensor of shape {shape_of(x)} (size {size}) into "
                          f"shape {newshape}. Received: newshape={newshape}")
-    return spec(_known(newshape), dtype_of_tensor(x))
+    return spec(_known(newshape), _tensor_dtype(x))
 
 
-def dtype_of_tensor(x):
+def _tensor_dtype(x):
     """Dtype of `as_array(x)`: a tensor's own dtype, Keras's for Python values."""
     if isinstance(x, (KerasTensor, np.ndarray, np.generic)):
         return standardize_dtype(x.dtype)
@@ -86,7 +86,7 @@ def reshape(x, newshape):
 def _transpose_rule(fn, x, axes=None):
     shape = shape_of(x)
     axes = range(len(shape) - 1, -1, -1) if axes is None else axes
-    return spec(tuple(shape[canonical_axis(a, len(shape))] for a in axes), dtype_of_tensor(x))
+    return spec(tuple(shape[canonical_axis(a, len(shape))] for a in axes), _tensor_dtype(x))
 
 
 @op(_transpose_rule)
@@ -100,7 +100,7 @@ def _expand_dims_rule(fn, x, axis):
     ndim = len(shape) + len(axes)
     axes = {canonical_axis(a, ndim) for a in axes}
     rest = iter(shape)
-    return spec(tuple(1 if i in axes else next(rest) for i in range(ndim)), dtype_of_tensor(x))
+    return spec(tuple(1 if i in axes else next(rest) for i in range(ndim)), _tensor_dtype(x))
 
 
 @op(_expand_dims_rule)
@@ -111,14 +111,14 @@ def expand_dims(x, axis):
 def _squeeze_rule(fn, x, axis=None):
     shape = shape_of(x)
     if axis is None:
-        return spec(tuple(d for d in shape if d != 1), dtype_of_tensor(x))
+        return spec(tuple(d for d in shape if d != 1), _tensor_dtype(x))
     axes = {canonical_axis(a, len(shape)) for a in (axis if isinstance(axis, (tuple, list))
                                                     else (axis,))}
     for a in axes:
         if shape[a] is not None and shape[a] != 1:
             raise ValueError(f"Cannot squeeze axis {a} of size {shape[a]}: only size-1 axes "
                              f"can be squeezed. Received: axis={axis}")
-    return spec(tuple(d for i, d in enumerate(shape) if i not in axes), dtype_of_tensor(x))
+    return spec(tuple(d for i, d in enumerate(shape) if i not in axes), _tensor_dtype(x))
 
 
 @op(_squeeze_rule)
@@ -131,7 +131,7 @@ def _tile_rule(fn, x, repeats):
     n = builtins.max(len(shape), len(reps))
     shape = (1,) * (n - len(shape)) + shape
     reps = (1,) * (n - len(reps)) + reps
-    return spec(_known(d * r for d, r in zip(shape, reps)), dtype_of_tensor(x))
+    return spec(_known(d * r for d, r in zip(shape, reps)), _tensor_dtype(x))
 
 
 @op(_tile_rule)
@@ -149,10 +149,10 @@ def _repeat_rule(fn, x, repeats, axis=None):
         count = None     # per-entry counts: the total is their sum
     if axis is None:
         new = _prod(shape) * count if count is not None else int(np.sum(repeats))
-        return spec(_known((new,)), dtype_of_tensor(x))
+        return spec(_known((new,)), _tensor_dtype(x))
     a = canonical_axis(axis, len(shape))
     new = shape[a] * count if count is not None else int(np.sum(repeats))
-    return spec(_known(shape[:a] + (new,) + shape[a + 1:]), dtype_of_tensor(x))
+    return spec(_known(shape[:a] + (new,) + shape[a + 1:]), _tensor_dtype(x))
 
 
 @op(_repeat_rule)
@@ -177,7 +177,7 @@ def _split_rule(fn, x, indices_or_sections, axis=0):
         else:
             bounds = [builtins.min(b if b >= 0 else b + size, size) for b in bounds]
             sizes = [builtins.max(hi - lo, 0) for lo, hi in zip(bounds[:-1], bounds[1:])]
-    dtype = dtype_of_tensor(x)
+    dtype = _tensor_dtype(x)
     return [spec(shape[:a] + (s,) + shape[a + 1:], dtype) for s in sizes]
 
 
@@ -265,7 +265,7 @@ def _swapaxes_rule(fn, x, axis1, axis2):
     shape = list(shape_of(x))
     a, b = canonical_axis(axis1, len(shape)), canonical_axis(axis2, len(shape))
     shape[a], shape[b] = shape[b], shape[a]
-    return spec(shape, dtype_of_tensor(x))
+    return spec(shape, _tensor_dtype(x))
 
 
 @op(_swapaxes_rule)
@@ -282,7 +282,7 @@ def _moveaxis_rule(fn, x, source, destination):
     order = [i for i in range(len(shape)) if i not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
-    return spec(tuple(shape[i] for i in order), dtype_of_tensor(x))
+    return spec(tuple(shape[i] for i in order), _tensor_dtype(x))
 
 
 @op(_moveaxis_rule)
@@ -291,7 +291,7 @@ def moveaxis(x, source, destination):
 
 
 def _keep_shape(fn, x, *args, **kwargs):
-    return spec(shape_of(x), dtype_of_tensor(x))
+    return spec(shape_of(x), _tensor_dtype(x))
 
 
 @op(_keep_shape)
@@ -302,7 +302,7 @@ def flip(x, axis=None):
 def _broadcast_to_rule(fn, x, shape):
     target = _known(_shape_arg(shape))
     broadcast_shapes(shape_of(x), target)   # raises when incompatible
-    return spec(target, dtype_of_tensor(x))
+    return spec(target, _tensor_dtype(x))
 
 
 @op(_broadcast_to_rule)
@@ -313,10 +313,10 @@ def broadcast_to(x, shape):
 def _take_rule(fn, x, indices, axis=None):
     ishape = shape_of(indices)
     if axis is None:
-        return spec(ishape, dtype_of_tensor(x))
+        return spec(ishape, _tensor_dtype(x))
     shape = shape_of(x)
     a = canonical_axis(axis, len(shape))
-    return spec(shape[:a] + ishape + shape[a + 1:], dtype_of_tensor(x))
+    return spec(shape[:a] + ishape + shape[a + 1:], _tensor_dtype(x))
 
 
 @op(_take_rule)
@@ -327,11 +327,11 @@ def take(x, indices, axis=None):
 def _take_along_axis_rule(fn, x, indices, axis=None):
     ishape = shape_of(indices)
     if axis is None:
-        return spec(ishape, dtype_of_tensor(x))
+        return spec(ishape, _tensor_dtype(x))
     shape = list(shape_of(x))
     a = canonical_axis(axis, len(shape))
     shape[a] = ishape[a]
-    return spec(broadcast_shapes(shape, ishape), dtype_of_tensor(x))
+    return spec(broadcast_shapes(shape, ishape), _tensor_dtype(x))
 
 
 @op(_take_along_axis_rule)
@@ -395,7 +395,7 @@ def _get_item_rule(fn, x, key):
             raise ValueError(f"Invalid index for a tensor of shape {shape}: {e}. "
                              f"Received: key={key!r}") from None
     out = tuple(a if a == b else None for a, b in zip(*results))
-    return spec(out, dtype_of_tensor(x))
+    return spec(out, _tensor_dtype(x))
 
 
 @op(_get_item_rule)

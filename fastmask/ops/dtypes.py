@@ -78,6 +78,8 @@ def to_array(x, dtype=None):
 
 def as_array(x):
     """An ndarray operand as it is (a plain view); anything else through `to_array`."""
+    if type(x) is np.ndarray:
+        return x
     return plain(x) if isinstance(x, np.ndarray) else to_array(x)
 
 

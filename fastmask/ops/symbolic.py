@@ -32,9 +32,12 @@ __all__ = ["op", "has_symbolic", "probe_dtype", "elementwise", "reduction", "sam
 def has_symbolic(values):
     """True when a KerasTensor or Dim is among `values` (or in their lists/tuples)."""
     for v in values:
-        if isinstance(v, (KerasTensor, Dim)):
+        t = type(v)
+        if t is np.ndarray:
+            continue
+        if t is KerasTensor or isinstance(v, (KerasTensor, Dim)):
             return True
-        if type(v) in (list, tuple) and has_symbolic(v):
+        if (t is list or t is tuple) and has_symbolic(v):
             return True
     return False
 

@@ -106,54 +106,57 @@ def test_the_counters_see_work():
 
 # --------------------------------------------------------------------------- models
 
-class TokenAndPosition(layers.Layer):
-    """Token + learned position embeddings, positions from `ops.shape` (the keras-io way)."""
+def keras_io_layers(M):
+    """Two custom layers in the keras-io style, written against module M (fastmask or keras):
+    token + position embeddings with the positions from `ops.shape`, and a self-attention
+    block whose causal mask is tiled over the symbolic batch, with a nested Sequential FFN."""
+    L, O = M.layers, M.ops
 
-    def __init__(self, maxlen, vocab, dim, **kwargs):
-        super().__init__(**kwargs)
-        self.token = layers.Embedding(vocab, dim)
-        self.position = layers.Embedding(maxlen, dim)
-        self.maxlen, self.vocab, self.dim = maxlen, vocab, dim
+    class TokenAndPosition(L.Layer):
+        def __init__(self, maxlen, vocab, dim, **kwargs):
+            super().__init__(**kwargs)
+            self.token = L.Embedding(vocab, dim)
+            self.position = L.Embedding(maxlen, dim)
+            self.maxlen, self.vocab, self.dim = maxlen, vocab, dim
 
-    def call(self, ids):
-        steps = ops.shape(ids)[-1]
-        return self.token(ids) + self.position(ops.arange(0, steps, 1))
+        def call(self, ids):
+            steps = O.shape(ids)[-1]
+            return self.token(ids) + self.position(O.arange(0, steps, 1))
 
-    def get_config(self):
-        return {**super().get_config(), "maxlen": self.maxlen, "vocab": self.vocab,
-                "dim": self.dim}
+        def get_config(self):
+            return {**super().get_config(), "maxlen": self.maxlen, "vocab": self.vocab,
+                    "dim": self.dim}
 
+    class CausalBlock(L.Layer):
+        def __init__(self, dim, heads, **kwargs):
+            super().__init__(**kwargs)
+            self.att = L.MultiHeadAttention(heads, dim // heads)
+            self.ffn = M.Sequential([L.Dense(2 * dim, activation="relu"), L.Dense(dim)])
+            self.norm1 = L.LayerNormalization(epsilon=1e-6)
+            self.norm2 = L.LayerNormalization(epsilon=1e-6)
+            self.dim, self.heads = dim, heads
 
-class CausalBlock(layers.Layer):
-    """Self-attention with a causal mask tiled over a symbolic batch, then a nested FFN."""
+        @staticmethod
+        def causal_mask(batch, n):
+            rows = O.arange(n)[:, None]
+            cols = O.arange(n)
+            mask = O.reshape(O.cast(rows >= cols, "bool"), [1, n, n])
+            reps = O.concatenate([O.expand_dims(batch, -1), O.convert_to_tensor([1, 1])], 0)
+            return O.tile(mask, reps)
 
-    def __init__(self, dim, heads, **kwargs):
-        super().__init__(**kwargs)
-        self.att = layers.MultiHeadAttention(heads, dim // heads)
-        self.ffn = fastmask.Sequential([layers.Dense(2 * dim, activation="relu"),
-                                        layers.Dense(dim)])
-        self.norm1 = layers.LayerNormalization(epsilon=1e-6)
-        self.norm2 = layers.LayerNormalization(epsilon=1e-6)
-        self.dim, self.heads = dim, heads
+        def call(self, x):
+            batch, steps = O.shape(x)[0], O.shape(x)[1]
+            y = self.att(x, x, attention_mask=self.causal_mask(batch, steps))
+            x = self.norm1(x + y)
+            return self.norm2(x + self.ffn(x))
 
-    @staticmethod
-    def causal_mask(batch, n):
-        rows = ops.arange(n)[:, None]
-        cols = ops.arange(n)
-        mask = ops.reshape(ops.cast(rows >= cols, "bool"), [1, n, n])
-        reps = ops.concatenate([ops.expand_dims(batch, -1), ops.convert_to_tensor([1, 1])], 0)
-        return ops.tile(mask, reps)
+        def get_config(self):
+            return {**super().get_config(), "dim": self.dim, "heads": self.heads}
 
-    def call(self, x):
-        batch, steps = ops.shape(x)[0], ops.shape(x)[1]
-        y = self.att(x, x, attention_mask=self.causal_mask(batch, steps))
-        x = self.norm1(x + y)
-        return self.norm2(x + self.ffn(x))
-
-    def get_config(self):
-        return {**super().get_config(), "dim": self.dim, "heads": self.heads}
+    return TokenAndPosition, CausalBlock
 
 
+TokenAndPosition, CausalBlock = keras_io_layers(fastmask)
 CUSTOM = {"TokenAndPosition": TokenAndPosition, "CausalBlock": CausalBlock}
 
 

@@ -166,7 +166,8 @@ def record_node(operation, call_args, call_kwargs, outputs):
 
 
 def detach(outputs):
-    """Mark the KerasTensors among `outputs` as recording no graph history."""
+    """Mark the new KerasTensors among `outputs` as recording no graph history (one that
+    already belongs to a graph, returned as it is, keeps recording)."""
     for x in flatten(outputs):
-        if isinstance(x, KerasTensor):
+        if isinstance(x, KerasTensor) and "_keras_history" not in x.__dict__:
             x.record_history = False

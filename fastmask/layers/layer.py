@@ -538,7 +538,7 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             else:
                 previous_mask = get_mask(first_arg)
 
-            # 7. Call (symbolic: shapes and masks inferred, no graph nodes recorded inside).
+            # 7. Call (symbolic: output specs and masks from shapes, `ops.shape` gives Dims).
             with tracing() if symbolic else contextlib.nullcontext():
                 outputs = (self.compute_output_spec(*args, **kwargs) if symbolic
                            else self.call(*args, **kwargs))
@@ -557,7 +557,7 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
                 ctx.entry = None
                 ctx.training = None
 
-        # 8. Record a graph node for symbolic calls (none while shape inference traces).
+        # 8. Record a graph node for symbolic calls (none for a trace's detached tensors).
         if symbolic:
             record_node(self, original_args, original_kwargs, outputs)
         return outputs

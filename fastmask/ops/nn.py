@@ -9,7 +9,7 @@ import numpy as np
 from .. import activations as _act
 from ..core.shape_inference import shape_of
 from ..kernels import softmax as _softmax_kernels
-from .dtypes import FLOATX, as_array, to_array
+from .dtypes import FLOATX, to_array
 from .symbolic import canonical_axis, elementwise, op, same_shape, spec
 
 __all__ = ["relu", "sigmoid", "softmax", "log_softmax", "gelu", "silu", "one_hot",

@@ -97,6 +97,7 @@ A layer is written exactly as in Keras 3::
   argument's mask even when other tensor arguments are present. This is a
   documented deviation from Keras, used by fastmask's RNN layers.
 """
+import inspect
 import threading
 import warnings
 from functools import wraps
@@ -162,15 +163,12 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
         if cls.__module__.startswith("fastmask."):
             registry.register_builtin(cls)   # found by name when deserializing
         cls._plain_input_dtype = cls.input_dtype is Layer.input_dtype
-        # Wrap a subclass's own `build` so that calling it marks the layer built.
+        # Wrap a subclass's own `build` as Keras's `Layer.__new__` does: after the
+        # outermost build call returns, the layer is built, its build shapes are
+        # recorded (`get_build_config`) and its state is locked.
         build = cls.__dict__.get("build")
         if build is not None and not getattr(build, "_fm_build_wrapper", False):
-            @wraps(build)
-            def build_wrapper(self, *args, **kw):
-                build(self, *args, **kw)
-                self.built = True
-            build_wrapper._fm_build_wrapper = True
-            cls.build = build_wrapper
+            cls.build = _wrap_build(build)
 
     def __init__(self, *, activity_regularizer=None, trainable=True, dtype=None,
                  autocast=True, name=None, **kwargs):
@@ -196,15 +194,15 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
         self._input_spec = None
         self._called = False
         self._trainable = trainable
-        self._trainable_variables = []
-        self._non_trainable_variables = []
+        # Variables assigned as attributes before `super().__init__()` are kept.
+        self.__dict__.setdefault("_trainable_variables", [])
+        self.__dict__.setdefault("_non_trainable_variables", [])
+        self._tracker_locked = False
         self._call_info = _signature_of(type(self).call)
         self._supports_masking = not _is_default(self.compute_mask)
         self._convert_input_args = True
         self._allow_non_tensor_positional_args = False
         self._build_shapes_dict = None
-        if _is_default(type(self).build) and type(self).call is not Layer.call:
-            pass  # built lazily in __call__ (sublayers may need building first)
 
     # ------------------------------------------------------------------ properties
 
@@ -249,8 +247,57 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
 
     @_default
     def build(self, input_shape):
+        """Create the layer's state for inputs of `input_shape` (override it).
+
+        The default marks the layer built, with Keras's warning when sublayers
+        are still unbuilt (nothing would build them).
+        """
         self._check_super_called()
+        if _is_default(self.build) and _might_have_unbuilt_state(self):
+            warnings.warn(
+                f"`build()` was called on layer '{self.name}', however the layer does not "
+                "have a `build()` method implemented and it looks like it has unbuilt "
+                "state. This will cause the layer to be marked as built, despite not "
+                "being actually built, which may cause failures down the line. Make sure "
+                "to implement a proper `build()` method.", stacklevel=2)
         self.built = True
+
+    def _build_at_init(self):
+        """Mark the layer built in `__init__` if (and only if) `build` is not overridden.
+
+        Layers without state (Softmax, Masking, pooling, Dropout, ...) call this
+        last in `__init__`, as in Keras: a subclass overriding `build` then
+        stays unbuilt until its first call, and records its build shapes.
+        """
+        if _is_default(self.build):
+            self.built = True
+            self._lock_state()
+
+    def _lock_state(self):
+        """After a build: no more weights may be added (Keras's tracker lock)."""
+        self._tracker_locked = True
+
+    def get_build_config(self):
+        """`{"input_shape": shape}` (or `{"shapes_dict": {...}}` for a multi-input
+        build) recorded by the first build; None if `build` never ran."""
+        shapes = self._build_shapes_dict
+        if shapes is not None:
+            if len(shapes) == 1:
+                return {"input_shape": tuple(shapes.values())[0]}
+            return {"shapes_dict": shapes}
+        return None
+
+    def build_from_config(self, config):
+        """Re-create the layer's state from `get_build_config()` output (on load)."""
+        if config:
+            if "input_shape" in config:
+                self.build(config["input_shape"])
+            elif "shapes_dict" in config:
+                self.build(**config["shapes_dict"])
+
+    def _obj_type(self):
+        """The kind of object in Keras's saving walk (`saving/keras_h5.py`)."""
+        return "Layer"
 
     def call(self, *args, **kwargs):
         raise NotImplementedError(f"Layer {self.__class__.__name__} does not have a "
@@ -366,30 +413,47 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
                 out[name] = shapes[name]
         return out
 
+    def _assert_input_compatibility(self, arg):
+        """Check `arg` (the first call argument) against `self.input_spec`."""
+        _assert_input_compatibility(self._input_spec, arg, self.name)
+
     def _maybe_build(self, arguments, tensors, eager):
-        if _is_default(self.build):
-            if any(not lr.built for lr in self._layers):
-                # Build sublayers by tracing `call` (Keras does the same).
-                try:
-                    compute_output_spec(self.call, **arguments)
-                except Exception as e:
-                    if not eager:
-                        warnings.warn(
-                            f"Layer '{self.name}' looks like it has unbuilt state, but "
-                            "fastmask is not able to trace the layer `call()` in order to "
-                            "build it automatically. You may need to implement the "
-                            "`def build(self, input_shape)` method on your layer. "
-                            f"Exception encountered: ''{e}''")
-                    return
-            self.built = True
+        """Keras's `_maybe_build`: an overridden `build` gets the call's shapes (the
+        first tensor's, or `<arg>_shape` keywords); the default one first traces
+        `call` on the inputs when sublayers are unbuilt, so that they build."""
+        if self.built:
             return
-        shapes = self._shapes_for(self.build, arguments, tensors)
-        self.build(**shapes)
-        self._build_shapes_dict = shapes
-        self.built = True
-        if self._input_spec is not None and tensors:
-            first = next(iter(arguments.values()))
-            _assert_input_compatibility(self._input_spec, first, self.name)
+        if not _is_default(self.build):
+            shapes = self._shapes_for(self.build, arguments, tensors)
+            self.build(**shapes)
+            if self._input_spec is not None and tensors:
+                self._assert_input_compatibility(next(iter(arguments.values())))
+            return
+        if _might_have_unbuilt_state(self):
+            try:
+                compute_output_spec(self.call, **arguments)
+            except Exception as e:
+                if eager:
+                    return   # the eager call itself builds the sublayers
+                warnings.warn(
+                    f"Layer '{self.name}' looks like it has unbuilt state, but fastmask "
+                    "is not able to trace the layer `call()` in order to build it "
+                    "automatically. Possible causes:\n1. The `call()` method of your layer "
+                    "may be crashing. Try to `__call__()` the layer eagerly on some test "
+                    "input first to see if it works. E.g. `x = np.random.random((3, 4)); "
+                    "y = layer(x)`\n2. If the `call()` method is correct, then you may need "
+                    "to implement the `def build(self, input_shape)` method on your layer. "
+                    "It should create all variables used by the layer (e.g. by calling "
+                    "`layer.build()` on all its children layers).\nException encountered: "
+                    f"''{e}''")
+        first_shape = None
+        for k, v in tensors.items():
+            if k in ("mask", "kwargs", "args"):
+                continue
+            first_shape = map_structure(_shape_of, v) if isinstance(
+                v, (list, tuple, dict)) else _shape_of(v)
+            break
+        self.build(first_shape)
 
     def __call__(self, *args, **kwargs):
         info = self.__dict__.get("_call_info")
@@ -453,7 +517,7 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
 
         # 3. Input spec of the first argument.
         if self._input_spec is not None:
-            _assert_input_compatibility(self._input_spec, first_arg, self.name)
+            self._assert_input_compatibility(first_arg)
 
         # 4. Build (once, also when several threads make the first call together).
         if not self.built:
@@ -591,6 +655,38 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
     __str__ = __repr__
 
 
+def _might_have_unbuilt_state(layer):
+    return any(not lr.built for lr in layer._layers)
+
+
+def _wrap_build(build):
+    """`build` wrapped as Keras's `Layer.__new__` wraps it: when the outermost call
+    returns, the bound shape arguments are recorded (`get_build_config`), the layer
+    is marked built and its state locked."""
+    sig = inspect.signature(build)
+
+    @wraps(build)
+    def build_wrapper(self, *args, **kwargs):
+        depth = self.__dict__.get("_fm_build_depth", 0)
+        self.__dict__["_fm_build_depth"] = depth + 1
+        try:
+            build(self, *args, **kwargs)
+        finally:
+            self.__dict__["_fm_build_depth"] = depth
+        if depth == 0:
+            try:
+                arguments = sig.bind(self, *args, **kwargs).arguments
+                arguments.pop(next(iter(sig.parameters)))
+                self._build_shapes_dict = dict(arguments)
+            except TypeError:
+                pass
+            self.built = True
+            self._lock_state()
+
+    build_wrapper._fm_build_wrapper = True
+    return build_wrapper
+
+
 def _map_shapes(fn, shapes):
     if isinstance(shapes, dict):
         return {k: _map_shapes(fn, v) for k, v in shapes.items()}
@@ -605,4 +701,5 @@ def is_tensor_output(x):
     return isinstance(x, (np.ndarray, Tensor, KerasTensor))
 
 
+Layer.build = _wrap_build(Layer.build)   # the default build records its shape too
 registry.register_base(Layer)   # `deserialize` finds any Layer subclass by name

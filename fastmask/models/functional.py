@@ -8,6 +8,8 @@ as in eager mode; a `mask=` given to the model is attached to its inputs.
 """
 import collections
 import functools
+import inspect
+import warnings
 
 import numpy as np
 
@@ -19,6 +21,7 @@ from ..core.shape_inference import any_symbolic, compute_output_spec
 from ..core.tensor import KerasTensor, get_mask, plain, standardize_dtype, with_mask
 from ..core.tree import flatten, map_structure, pack_as
 from ..layers.core.input_layer import InputLayer
+from ..layers.input_spec import InputSpec
 from ..layers.layer import Layer
 from .model import Model
 
@@ -191,10 +194,11 @@ class Functional(Model):
                                 single, out_id, isinstance(node.operation, Layer)))
         if trainable is not None:
             self.trainable = trainable
-        self.built = True
+        self.build(None)
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
         self.output_names = [x._keras_history[0].name for x in self._outputs]
+        self._input_spec = self._make_input_spec()
 
     # ------------------------------------------------------------------ structure
 
@@ -236,35 +240,106 @@ class Functional(Model):
         shapes = map_structure(lambda x: x.shape, self._outputs_struct)
         return shapes[0] if isinstance(shapes, list) and len(shapes) == 1 else shapes
 
-    def build(self, input_shape=None):
+    def build(self, input_shape):
         self.built = True
+
+    def _lock_state(self):
+        pass   # a Functional model stays mutable after build (as in Keras)
+
+    def _obj_type(self):
+        return "Functional"
 
     # ------------------------------------------------------------------ running
 
-    def _standardize_inputs(self, inputs):
+    def _make_input_spec(self):
+        """Keras's `Functional.input_spec`: each Input's shape with the batch dim None,
+        a trailing size-1 axis allowed to differ, named by its layer (or dict key)."""
+        def spec(x, name=None):
+            layer = x._keras_history[0]
+            shape = tuple(x.shape)
+            return InputSpec(shape=(None,) + shape[1:] if shape else shape,
+                             allow_last_axis_squeeze=True,
+                             name=layer.name if name is None else name,
+                             optional=isinstance(layer, InputLayer) and layer.optional)
+
         struct = self._inputs_struct
-        if isinstance(struct, list) and len(struct) == 1 and isinstance(inputs, np.ndarray):
+        if isinstance(struct, dict):
+            if all(isinstance(x, KerasTensor) for x in struct.values()):
+                return [spec(struct[k], name=k) for k in sorted(struct)]
+            return None   # deeply nested dict: no checks
+        return [spec(x) for x in self._inputs]
+
+    def _assert_input_compatibility(self, inputs):
+        """Keras's: a None for an Input that is not optional is refused first."""
+        for x, ref in zip(flatten(inputs), self._inputs):
+            if x is None:
+                layer = ref._keras_history[0]
+                if isinstance(layer, InputLayer) and not layer.optional:
+                    raise ValueError(f"The input '{ref.name}' is not optional, but None was "
+                                     "passed. Please provide a valid tensor.")
+        super()._assert_input_compatibility(inputs)
+
+    def _maybe_warn_inputs_struct_mismatch(self, inputs, raise_exception=False):
+        if _same_structure(_lists_to_tuples(inputs), _lists_to_tuples(self._inputs_struct)):
+            return
+        expected = map_structure(lambda x: "None" if x is None else x.name,
+                                 self._inputs_struct)
+        received = map_structure(
+            lambda x: "None" if x is None else f"Tensor(shape={tuple(x.shape)})", inputs)
+        msg = ("The structure of `inputs` doesn't match the expected structure.\n"
+               f"Expected: {expected}\nReceived: inputs={received}")
+        if raise_exception:
+            raise ValueError(msg)
+        warnings.warn(msg, stacklevel=3)
+
+    def _standardize_inputs(self, inputs):
+        """Keras's `_standardize_inputs`: the inputs as a flat list in `self.inputs`
+        order (a dict matched by Input names, Keras's structure warning), converted to
+        each Input's dtype, None only for optional Inputs, and the rank adjusted by a
+        trailing size-1 axis. Non-batch dims are checked before, by `input_spec`."""
+        struct = self._inputs_struct
+        raise_exception = False
+        if isinstance(struct, list) and len(struct) == 1 and _is_tensor(inputs):
             inputs = [inputs]
         elif isinstance(inputs, dict) and not isinstance(struct, dict):
-            names = [x.name for x in self._inputs]
-            layer_names = [x._keras_history[0].name for x in self._inputs]
-            if all(n in inputs for n in names):
-                inputs = [inputs[n] for n in names]
-            elif all(n in inputs for n in layer_names):
-                inputs = [inputs[n] for n in layer_names]
+            if isinstance(struct, (list, tuple)) and all(
+                    isinstance(x, KerasTensor) for x in struct):
+                if {x.name for x in struct}.issubset(inputs.keys()):
+                    inputs = [inputs[x.name] for x in struct]
+                else:
+                    raise_exception = True
+            elif isinstance(struct, KerasTensor):
+                if struct.name in inputs:
+                    inputs = [inputs[struct.name]]
+                else:
+                    raise_exception = True
             else:
-                raise ValueError(f"Missing data for the inputs of model '{self.name}'. You "
-                                 f"passed a data dictionary with keys {list(inputs)}. "
-                                 f"Expected the following keys: {names}")
+                raise_exception = True
+        if isinstance(struct, dict) and not isinstance(inputs, dict) \
+                and list(struct.keys()) != sorted(struct.keys()):
+            raise_exception = True
+        self._maybe_warn_inputs_struct_mismatch(inputs, raise_exception=raise_exception)
+        if isinstance(struct, dict) and isinstance(inputs, dict) \
+                and set(struct).issubset(inputs) and set(struct) != set(inputs):
+            # Extra keys are ignored (Keras: the warning above; fastmask also keeps the
+            # keys' pairing when an extra key sorts before a model key).
+            inputs = {k: inputs[k] for k in struct}
         flat = flatten(inputs)
-        if len(flat) != len(self._inputs):
-            raise ValueError(f'Model "{self.name}" expects {len(self._inputs)} input(s), but it '
-                             f"received {len(flat)} input tensors.")
+        return self._adjust_input_rank(self._convert_inputs(flat))
+
+    def _convert_inputs(self, flat):
         out = []
         for i, (x, ref) in enumerate(zip(flat, self._inputs)):
             if x is None:
-                raise ValueError(f"The input '{ref.name}' is not optional, but None was "
-                                 "passed. Please provide a valid tensor.")
+                layer = getattr(ref, "_keras_history", (None,))[0]
+                if isinstance(layer, InputLayer) and not layer.optional:
+                    raise ValueError(f"The input '{ref.name}' is not optional, but None was "
+                                     "passed. Please provide a valid tensor.")
+                out.append(None)
+                continue
+            if isinstance(x, KerasTensor):
+                out.append(x)
+                continue
             mask = get_mask(x)
             arr = plain(x) if isinstance(x, np.ndarray) else np.asarray(x)
             if arr.dtype.kind not in "biuf":
@@ -273,23 +348,33 @@ class Functional(Model):
             ref_dtype = self._input_np_dtypes[i]
             if arr.dtype != ref_dtype:
                 arr = arr.astype(ref_dtype)
-            if arr.ndim != len(ref.shape):
-                if arr.ndim == len(ref.shape) + 1 and arr.shape[-1] == 1:
-                    arr = np.squeeze(arr, -1)
-                elif arr.ndim == len(ref.shape) - 1 and ref.shape[-1] == 1:
-                    arr = np.expand_dims(arr, -1)
-                else:
-                    raise ValueError(f"Invalid input shape for input {i} of model "
-                                     f"'{self.name}' (name '{ref.name}'). Expected shape "
-                                     f"{ref.shape}, but input has incompatible shape "
-                                     f"{arr.shape}")
-            for d, rd in zip(arr.shape[1:], ref.shape[1:]):
-                if rd is not None and d != rd:
-                    raise ValueError(f'Input {i} of layer "{self.name}" is incompatible with '
-                                     f"the layer: expected shape={ref.shape}, found "
-                                     f"shape={arr.shape}")
             out.append(with_mask(arr, mask) if mask is not None else arr)
         return out
+
+    def _adjust_input_rank(self, flat):
+        adjusted = []
+        for i, x in enumerate(flat):
+            if x is None:
+                adjusted.append(x)
+                continue
+            ref_shape = self._inputs[i].shape
+            x_rank, ref_rank = len(x.shape), len(ref_shape)
+            if x_rank == ref_rank:
+                adjusted.append(x)
+                continue
+            mask = get_mask(x)
+            if x_rank == ref_rank + 1 and x.shape[-1] == 1:
+                y = ops.squeeze(x, axis=-1)
+            elif x_rank == ref_rank - 1 and ref_shape[-1] == 1:
+                y = ops.expand_dims(x, axis=-1)
+            else:
+                path = ".".join(str(p) for p in _paths(self._inputs_struct)[i])
+                raise ValueError(f"Invalid input shape for input {x} with name "
+                                 f"'{self._inputs[i].name}' and path '{path}'. Expected "
+                                 f"shape {ref_shape}, but input has incompatible shape "
+                                 f"{tuple(x.shape)}")
+            adjusted.append(with_mask(y, mask) if mask is not None else y)
+        return adjusted
 
     def _run_through_graph(self, flat_inputs, training=None):
         values = {id(x): v for x, v in zip(self._inputs, flat_inputs)}
@@ -328,8 +413,8 @@ class Functional(Model):
         flat = self._standardize_inputs(inputs)
         if mask is not None:
             masks = flatten(mask) if isinstance(mask, (list, tuple, dict)) else [mask]
-            flat = [with_mask(x, m) if m is not None else x for x, m in zip(flat, masks)] \
-                + flat[len(masks):]
+            flat = [with_mask(x, m) if m is not None and x is not None else x
+                    for x, m in zip(flat, masks)] + flat[len(masks):]
         return _unpack_singleton(self._run_through_graph(flat, training=training))
 
     def compute_output_spec(self, inputs, training=None, mask=None):
@@ -369,14 +454,18 @@ class Functional(Model):
 
     # ------------------------------------------------------------------ config
 
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        keys = ("name", "layers", "input_layers", "output_layers")
-        if all(k in config for k in keys):
-            return functional_from_config(cls, config, custom_objects)
-        return super().from_config(config, custom_objects)
+    @staticmethod
+    def _from_graph_config(cls, config, custom_objects=None):
+        """`functional_from_config` (for `Model.from_config`, which cannot import it)."""
+        return functional_from_config(cls, config, custom_objects)
 
     def get_config(self):
+        """The graph (Keras's Functional config), if the class's `__init__` is
+        `(inputs, outputs, name)`-like or takes `*args, **kwargs`; otherwise (a
+        Functional subclass with its own constructor) the plain Layer config
+        (Keras's rule: such subclasses must implement `get_config` themselves)."""
+        if not _functional_like_constructor(type(self)):
+            return Model.get_config(self)
         for op in self._operations:
             if isinstance(op, _FunctionOp) and not isinstance(op, _KerasOp):
                 raise NotImplementedError(
@@ -418,6 +507,51 @@ class Functional(Model):
                 "output_layers": map_structure(tensor_ref, self._outputs_struct)}
 
 
+def _is_tensor(x):
+    return isinstance(x, (np.ndarray, np.generic, KerasTensor))
+
+
+def _lists_to_tuples(x):
+    if isinstance(x, (list, tuple)) and not hasattr(x, "_fields"):
+        return tuple(_lists_to_tuples(v) for v in x)
+    if isinstance(x, dict):
+        return {k: _lists_to_tuples(v) for k, v in x.items()}
+    return x
+
+
+def _same_structure(a, b):
+    """Keras's `tree.assert_same_structure` as a predicate (leaves match anything)."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        return (isinstance(a, dict) and isinstance(b, dict) and set(a) == set(b)
+                and all(_same_structure(a[k], b[k]) for k in a))
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        return (isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b)
+                and all(_same_structure(x, y) for x, y in zip(a, b)))
+    return True
+
+
+def _paths(struct, prefix=()):
+    """The path (tuple of keys/indices) of each leaf of `struct`, in `flatten` order."""
+    if isinstance(struct, (list, tuple)):
+        out = []
+        for i, v in enumerate(struct):
+            out.extend(_paths(v, prefix + (i,)))
+        return out
+    if isinstance(struct, dict):
+        out = []
+        for k in sorted(struct):
+            out.extend(_paths(struct[k], prefix + (k,)))
+        return out
+    return [prefix]
+
+
+def _functional_like_constructor(cls):
+    spec = inspect.getfullargspec(cls.__init__)
+    if spec.args[1:] == inspect.getfullargspec(Functional.__init__).args[1:]:
+        return True
+    return spec.varargs is not None and spec.varkw is not None
+
+
 def _is_shape(s):
     return isinstance(s, tuple) and all(d is None or isinstance(d, int) for d in s)
 
@@ -438,6 +572,8 @@ def functional_from_config(cls, config, custom_objects=None):
             pending.setdefault(layer_data["name"], []).append(node_data)
 
     def get_tensor(name, node_index, tensor_index):
+        if name not in created:
+            raise ValueError(f"Invalid Functional model configuration. Missing node: {name}")
         layer = created[name]
         if isinstance(layer, Functional):
             node_index -= 1
@@ -490,9 +626,13 @@ def functional_from_config(cls, config, custom_objects=None):
             return get_tensor(*x)
         if isinstance(x, dict):
             return {k: refs(v) for k, v in x.items()}
+        if isinstance(x, tuple):
+            return tuple(refs(v) for v in x)
         return [refs(v) for v in x]
 
-    inputs = refs(config["input_layers"])
-    outputs = refs(config["output_layers"])
-    return cls(inputs=inputs, outputs=outputs, name=config.get("name"),
-               trainable=config.get("trainable"))
+    inputs = refs(config.pop("input_layers"))
+    outputs = refs(config.pop("output_layers"))
+    config.pop("layers")
+    name, trainable = config.pop("name", None), config.pop("trainable", None)
+    # The rest of the config goes to the constructor (a subclass's own arguments).
+    return cls(inputs=inputs, outputs=outputs, name=name, trainable=trainable, **config)

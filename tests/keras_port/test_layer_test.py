@@ -520,7 +520,6 @@ def test_training_arg_not_specified():
 
 
 # keras/src/layers/layer_test.py::LayerTest::test_tracker_locking
-@xfail("build: add_weight() inside call() of a built layer is accepted (Keras: 'cannot add new elements of state')")
 def test_tracker_locking():
     class BadLayer(layers.Layer):
         def call(self, x):
@@ -532,7 +531,6 @@ def test_tracker_locking():
 
 
 # keras/src/layers/layer_test.py::LayerTest::test_init_after_state_tracking
-@xfail('api: fastmask.Variable(array) raises (Keras: a Variable holding the array)', raises=TypeError)
 def test_init_after_state_tracking():
     class MyLayer(layers.Layer):
         def __init__(self):

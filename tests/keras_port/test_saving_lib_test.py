@@ -22,7 +22,6 @@ import fastmask
 from _harness import assert_numbers, copy_weights, keras, skipped_cases, xfail
 
 rng = np.random.default_rng(3)
-NO_COMPILE = "api: no Model.compile (a script that compiles before predict must run)"
 
 
 def define_custom_objects(K):
@@ -200,29 +199,18 @@ _MODEL_FNS = {"subclassed": _subclassed, "basic_sequential": _basic_sequential,
               "basic_functional": _basic_functional, "custom_sequential": _custom_sequential,
               "custom_functional": _custom_functional,
               "subclassed_functional": _subclassed_functional}
-NO_COMPILED = "api: models have no `compiled` attribute"
-UNBUILT = ("build: sublayers built in build()/call() of a subclassed layer or model are left "
-           "unbuilt on load (no build_from_config), so the weights don't fit")
-SUBCLASSED_FUNCTIONAL = ("models: a Model subclass calling super().__init__(inputs=, outputs=) "
-                         "is not functional ('does not have a call() method')")
 
 
 # keras/src/saving/saving_lib_test.py::SavingTest::test_inference_after_instantiation
 # (Keras's second pass with a patched _MEMORY_UPPER_BOUND tests a Keras-private code path)
-@pytest.mark.parametrize("name", [
-    pytest.param("subclassed", marks=xfail(UNBUILT, raises=fastmask.saving.WeightsFileError)),
-    pytest.param("basic_sequential", marks=xfail(NO_COMPILED, raises=AttributeError)),
-    pytest.param("basic_functional", marks=xfail(NO_COMPILED, raises=AttributeError)),
-    pytest.param("custom_sequential", marks=xfail(NO_COMPILED, raises=AttributeError)),
-    pytest.param("custom_functional", marks=xfail(NO_COMPILED, raises=AttributeError)),
-    pytest.param("subclassed_functional",
-                 marks=xfail(SUBCLASSED_FUNCTIONAL, raises=NotImplementedError))])
+@pytest.mark.parametrize("name", ["subclassed", "basic_sequential", "basic_functional",
+                                  "custom_sequential", "custom_functional",
+                                  "subclassed_functional"])
 def test_inference_after_instantiation(name, tmp_path):
     _inference_after_instantiation(_MODEL_FNS[name](fastmask), tmp_path)
 
 
 # keras/src/saving/saving_lib_test.py::SavingTest::test_saving_preserve_unbuilt_state
-@xfail(NO_COMPILED, raises=AttributeError)
 def test_saving_preserve_unbuilt_state(tmp_path):
     path = os.path.join(tmp_path, "my_model.keras")
     model = FM.CustomModelX()
@@ -236,7 +224,6 @@ def test_saving_preserve_unbuilt_state(tmp_path):
 
 # keras/src/saving/saving_lib_test.py::SavingTest::test_saving_custom_assets_and_variables
 # (without Keras's compile + fit)
-@xfail(UNBUILT, raises=fastmask.saving.WeightsFileError)
 def test_saving_custom_assets_and_variables(tmp_path):
     path = os.path.join(tmp_path, "my_model.keras")
     model = FM.ModelWithCustomSaving()
@@ -264,7 +251,6 @@ def _compile_overridden_warnings(model, tmp_path):
 
 
 # keras/src/saving/saving_lib_test.py::SavingTest::test_compile_overridden_warnings_sequential
-@xfail(NO_COMPILE, raises=AttributeError)
 def test_compile_overridden_warnings_sequential(tmp_path):
     model = FM.CompileOverridingSequential(
         [fastmask.layers.Embedding(4, 1), FM.MyDense(1), FM.MyDense(1)])
@@ -272,7 +258,6 @@ def test_compile_overridden_warnings_sequential(tmp_path):
 
 
 # keras/src/saving/saving_lib_test.py::SavingTest::test_compile_overridden_warnings_subclassed
-@xfail(NO_COMPILE, raises=AttributeError)
 def test_compile_overridden_warnings_subclassed(tmp_path):
     _compile_overridden_warnings(FM.CompileOverridingModel(), tmp_path)
 
@@ -346,7 +331,6 @@ def test_load_weights_only_with_keras_file(tmp_path):
 
 
 # keras/src/saving/saving_lib_test.py::SavingTest::test_save_weights_subclassed_functional
-@xfail("weights: a Functional subclass saves a graph layer also held as an attribute under the attribute's path (Keras: only under layers/)", raises=fastmask.saving.WeightsFileError)
 def test_save_weights_subclassed_functional(tmp_path):
     path = os.path.join(tmp_path, "mymodel.weights.h5")
     model = _basic_functional(fastmask)
@@ -370,7 +354,6 @@ def _seq(K, units):
 
 
 # keras/src/saving/saving_lib_test.py::SavingTest::test_partial_load
-@xfail("messages: a weight shape mismatch on load_weights does not say 'must match' (Keras's assign error)")
 def test_partial_load(tmp_path):
     path = os.path.join(tmp_path, "mymodel.keras")
     original = _seq(fastmask, (4, 5))
@@ -454,7 +437,6 @@ def test_save_model_exception_raised(tmp_path):
 
 
 # keras/src/saving/saving_lib_test.py::SavingTest::test_load_model_exception_raised
-@xfail("build: a layer's load_own_variables is never called by load_model")
 def test_load_model_exception_raised(tmp_path):
     model = fastmask.Sequential([fastmask.Input([1]), _RaiseOnLoad(1)])
     path = os.path.join(tmp_path, "model.keras")
@@ -496,7 +478,6 @@ def test_load_model_concurrently(tmp_path):
 
 
 # keras/src/saving/saving_lib_test.py::SavingTest::test_load_model_containing_reused_layer
-@xfail(NO_COMPILED, raises=AttributeError)
 def test_load_model_containing_reused_layer(tmp_path):
     K = fastmask
     inputs = K.Input((4,))
@@ -627,7 +608,6 @@ def test_complex_model_without_explicit_deserialization(tmp_path):
 
 
 # keras/src/saving/saving_lib_test.py::SavingBattleTest::test_redefinition_of_trackable
-@xfail("weights: a property aliasing an attribute layer (dense -> a_dense): Keras loads through the alias path, fastmask requires the attribute's path", raises=fastmask.saving.WeightsFileError)
 def test_redefinition_of_trackable(tmp_path):
     K = fastmask
 
@@ -737,7 +717,6 @@ def _container_model_classes(K, container_type, get_values, package):
 @pytest.mark.parametrize("container_type,get_values", [
     (list, lambda b: b), (tuple, lambda b: b), (dict, lambda b: b.values())],
     ids=["list", "tuple", "dict"])
-@xfail(UNBUILT, raises=fastmask.saving.WeightsFileError)
 def test_nested_container_layer_saving(container_type, get_values, tmp_path):
     package = f"test_nested_{container_type.__name__}"
     model = _container_model_classes(fastmask, container_type, get_values, package)()
@@ -791,21 +770,18 @@ def _container_case(package, blocks_fn, tmp_path):
 
 
 # keras/src/saving/saving_lib_test.py::SavingBattleTest::test_deeply_nested_container_layer_saving
-@xfail(UNBUILT, raises=fastmask.saving.WeightsFileError)
 def test_deeply_nested_container_layer_saving(tmp_path):
     _container_case("test_deeply_nested",
                     lambda K: [[[K.layers.Dense(4), K.layers.Dense(4)]]], tmp_path)
 
 
 # keras/src/saving/saving_lib_test.py::SavingBattleTest::test_mixed_nested_container_layer_saving
-@xfail(UNBUILT, raises=fastmask.saving.WeightsFileError)
 def test_mixed_nested_container_layer_saving(tmp_path):
     _container_case("test_mixed_nested",
                     lambda K: [(K.layers.Dense(4), K.layers.Dense(4))], tmp_path)
 
 
 # keras/src/saving/saving_lib_test.py::SavingBattleTest::test_cyclic_container_saving
-@xfail(UNBUILT, raises=fastmask.saving.WeightsFileError)
 def test_cyclic_container_saving(tmp_path):
     def model_cls(K):
         @K.saving.register_keras_serializable(package="test_cyclic_container")

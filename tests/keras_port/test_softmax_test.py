@@ -17,7 +17,6 @@ def _softmax_case(x, stated=None, mask=None, **kwargs):
 
 
 # keras/src/layers/activations/softmax_test.py::SoftmaxTest::test_softmax
-@xfail('build: a subclass that overrides build() is marked built in __init__ (Keras: only layers whose build is not overridden)')
 def test_softmax():
     run_layer_test(fastmask.layers.Softmax, init_kwargs={}, input_shape=(2, 3, 4),
                    supports_masking=True, assert_built_after_instantiation=True)

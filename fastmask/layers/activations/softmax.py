@@ -42,7 +42,7 @@ class Softmax(Layer):
         super().__init__(**kwargs)
         self.axis = axis
         self.supports_masking = True
-        self.built = True
+        self._build_at_init()
 
     def call(self, inputs, mask=None):
         x = plain(inputs)

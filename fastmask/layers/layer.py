@@ -300,14 +300,14 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
         return "Layer"
 
     def call(self, *args, **kwargs):
-        raise NotImplementedError(f"Layer {self.__class__.__name__} does not have a "
-                                  "`call()` method implemented.")
+        raise NotImplementedError(f"Layer {self.__class__.__name__} does not have a `call` "
+                                  "method implemented.")
 
     @_default
     def compute_output_shape(self, *args, **kwargs):
         raise NotImplementedError(
-            f"Layer {self.__class__.__name__} has no `compute_output_shape()`. "
-            "Should implement `def compute_output_shape(self, input_shape)`.")
+            f"Layer {self.__class__.__name__} does not have a `compute_output_shape` method "
+            "implemented. Should implement `def compute_output_shape(self, input_shape)`.")
 
     def compute_output_spec(self, *args, **kwargs):
         """Output KerasTensor(s) for symbolic args: `compute_output_shape` or a dry run."""

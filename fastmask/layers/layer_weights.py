@@ -153,6 +153,8 @@ class LayerWeightsMixin:
                               path=f"{self.name}/{name}")
         var.regularizer = regularizer
         var.constraint = constraint
+        if not self._trainable:
+            var.trainable = False   # Keras: a frozen layer's weights are created frozen
         if trainable:
             self._trainable_variables.append(var)
         else:

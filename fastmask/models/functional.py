@@ -61,7 +61,7 @@ def _unpack_singleton(x):
     return x
 
 
-def _map_graph(inputs, outputs):
+def _map_graph(inputs, outputs, output_paths=None):
     """(nodes in execution order, operations in Keras's order) between inputs and outputs."""
     input_ids = {id(x) for x in inputs}
     finished, in_progress = set(), set()
@@ -148,8 +148,10 @@ def _map_graph(inputs, outputs):
             known.update(id(x) for x in node.outputs)
     for i, out in enumerate(outputs):
         if id(out) not in known:
-            raise ValueError(f"Output {i} ({out.name}) is not connected to `inputs`: it depends "
-                             "on tensors that are not among the model's inputs.")
+            path = ".".join(str(p) for p in output_paths[i]) if output_paths else str(i)
+            raise ValueError(f"Output with path `{path}` is not connected to `inputs`: it "
+                             f"({out.name}) depends on tensors that are not among the model's "
+                             "inputs.")
     names = [op.name for op in operations]
     for name in names:
         if names.count(name) != 1:
@@ -182,7 +184,8 @@ class Functional(Model):
         self._outputs_struct = map_structure(lambda x: x, outputs)
         self._inputs = flat_inputs
         self._outputs = flat_outputs
-        self._plan, self._operations, self._node_ids = _map_graph(flat_inputs, flat_outputs)
+        self._plan, self._operations, self._node_ids = _map_graph(
+            flat_inputs, flat_outputs, _paths(outputs))
         self._input_np_dtypes = [np.dtype(x.dtype) for x in flat_inputs]
         # Per node: (node, operation, ids of its input tensors, single positional tensor id)
         self._steps = []
@@ -209,6 +212,11 @@ class Functional(Model):
     @property
     def layers(self):
         return self._layers
+
+    @layers.setter
+    def layers(self, _):
+        raise AttributeError("`Model.layers` attribute is reserved and should not be used. "
+                             "Please use another name.")
 
     @property
     def operations(self):
@@ -402,10 +410,10 @@ class Functional(Model):
                 for x, y in zip(node.outputs, flatten(outputs)):
                     values[id(x)] = y
         results = []
-        for x in self._outputs:
+        for i, x in enumerate(self._outputs):
             if id(x) not in values:
-                raise ValueError(f"Output {x} of model '{self.name}' is not connected to "
-                                 "its inputs")
+                path = ".".join(str(p) for p in _paths(self._outputs_struct)[i])
+                raise ValueError(f"Output with path `{path}` is not connected to `inputs`")
             results.append(values[id(x)])
         return pack_as(self._outputs_struct, results)
 

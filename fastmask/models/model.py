@@ -10,6 +10,7 @@ A model has no `compute_mask`: like Keras, it does not "support masking"
 itself (a masked input to a model emits Keras's warning), but its outputs
 keep the masks set by its last inner layers, so nested models keep masks.
 """
+import collections.abc
 import copy
 import inspect
 import json
@@ -17,6 +18,7 @@ import math
 import os
 import sys
 import time
+import types
 import warnings
 
 import numpy as np
@@ -145,9 +147,11 @@ class Model(Layer):
         """Run the model on `x` by batches and concatenate the outputs.
 
         Args:
-            x: array (or list/dict of arrays for multi-input models); arrays
-                carrying a mask (`fastmask.get_mask`) have it sliced per batch.
-            batch_size: default 32.
+            x: array (or list/dict of arrays for multi-input models; None for an
+                optional Input); arrays carrying a mask (`fastmask.get_mask`) have
+                it sliced per batch. Or a generator/iterator of batches (each `x` or
+                a tuple `(x,)`, `(x, y)`, `(x, y, sample_weight)`).
+            batch_size: default 32 (ignored for a generator).
             verbose: "auto" shows a Keras-style progress bar only when the run
                 is long (more than ~1 s); 1 always; 2 one line at the end; 0 never.
             steps: optional number of batches to run.
@@ -165,34 +169,10 @@ class Model(Layer):
                              f"Received: batch_size={batch_size}")
         if verbose not in ("auto", 0, 1, 2):
             raise ValueError(f"`verbose` must be 'auto', 0, 1 or 2. Received: verbose={verbose}")
-        flat_x = flatten(x)
-        if not flat_x:
-            raise ValueError("`x` must contain at least one array.")
-        flat_x = [a if isinstance(a, np.ndarray) else np.asarray(a) for a in flat_x]
-        n = flat_x[0].shape[0] if flat_x[0].ndim else 0
-        for a in flat_x:
-            if a.ndim == 0 or a.shape[0] != n:
-                raise ValueError("All inputs of `predict` must have the same number of "
-                                 "samples (first dimension). Received shapes "
-                                 f"{[a.shape for a in flat_x]}")
-        n_batches = math.ceil(n / batch_size) if n else 0
-        if steps is not None:
-            n_batches = min(n_batches, int(steps))
-        if n_batches == 0:
-            raise ValueError("Expected input data to be non-empty.")
-        masks = [get_mask(a) for a in flat_x]
-        bar = Progbar(n_batches, verbose=verbose)
-        chunks = []
-        for b in range(n_batches):
-            sl = slice(b * batch_size, min(n, (b + 1) * batch_size))
-            batch = []
-            for a, m in zip(flat_x, masks):
-                part = plain(a)[sl]
-                batch.append(with_mask(part, np.asarray(m)[sl]) if m is not None else part)
-            out = self(pack_as(x, batch) if isinstance(x, (list, tuple, dict)) else batch[0],
-                       training=False)
-            chunks.append(out)
-            bar.update(b + 1)
+        if _is_batch_iterator(x):
+            chunks = self._predict_batches(x, steps, verbose)
+        else:
+            chunks = self._predict_arrays(x, batch_size, steps, verbose)
         flat_chunks = [flatten(c) for c in chunks]
         merged = []
         for i in range(len(flat_chunks[0])):
@@ -203,6 +183,59 @@ class Model(Layer):
                 arr = with_mask(arr, np.concatenate([np.asarray(m) for m in part_masks]))
             merged.append(arr)
         return pack_as(chunks[0], merged)
+
+    def _predict_arrays(self, x, batch_size, steps, verbose):
+        flat_x = flatten(x)
+        if not flat_x or all(a is None for a in flat_x):
+            raise ValueError("`x` must contain at least one array.")
+        # None stands for an optional Input left out (it stays None in every batch).
+        flat_x = [None if a is None else a if isinstance(a, np.ndarray) else np.asarray(a)
+                  for a in flat_x]
+        arrays = [a for a in flat_x if a is not None]
+        n = arrays[0].shape[0] if arrays[0].ndim else 0
+        for a in arrays:
+            if a.ndim == 0 or a.shape[0] != n:
+                raise ValueError("All inputs of `predict` must have the same number of "
+                                 "samples (first dimension). Received shapes "
+                                 f"{[a.shape for a in arrays]}")
+        n_batches = math.ceil(n / batch_size) if n else 0
+        if steps is not None:
+            n_batches = min(n_batches, int(steps))
+        if n_batches == 0:
+            raise ValueError("Expected input data to be non-empty.")
+        masks = [None if a is None else get_mask(a) for a in flat_x]
+        bar = Progbar(n_batches, verbose=verbose)
+        chunks = []
+        for b in range(n_batches):
+            sl = slice(b * batch_size, min(n, (b + 1) * batch_size))
+            batch = []
+            for a, m in zip(flat_x, masks):
+                if a is None:
+                    batch.append(None)
+                    continue
+                part = plain(a)[sl]
+                batch.append(with_mask(part, np.asarray(m)[sl]) if m is not None else part)
+            out = self(pack_as(x, batch) if isinstance(x, (list, tuple, dict)) else batch[0],
+                       training=False)
+            chunks.append(out)
+            bar.update(b + 1)
+        return chunks
+
+    def _predict_batches(self, batches, steps, verbose):
+        """`predict` on a generator/iterator of batches: each item is `x`, or a tuple
+        `(x,)`, `(x, y)` or `(x, y, sample_weight)` of which `x` is used (Keras's rule)."""
+        chunks = []
+        bar = Progbar(steps, verbose=verbose if steps is not None else 0)
+        for i, item in enumerate(batches):
+            if steps is not None and i >= steps:
+                break
+            if isinstance(item, tuple) and not hasattr(item, "_fields") and 1 <= len(item) <= 3:
+                item = item[0]
+            chunks.append(self(item, training=False))
+            bar.update(i + 1)
+        if not chunks:
+            raise ValueError("Expected input data to be non-empty.")
+        return chunks
 
     def predict_on_batch(self, x):
         return self.predict(x, batch_size=max(1, len(flatten(x)[0])), verbose=0)
@@ -223,11 +256,8 @@ class Model(Layer):
 
         `zipped=False` writes the archive's members into a directory instead.
         """
-        if kwargs:
-            raise ValueError(f"The following argument(s) are not supported: {list(kwargs)}")
         from ..saving.keras_archive import save_model
-        save_model(self, filepath, overwrite=overwrite,
-                   zipped=True if zipped is None else zipped)
+        save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
     def save_weights(self, filepath, overwrite=True):
         """Save `model.weights` to a file.
@@ -243,6 +273,10 @@ class Model(Layer):
                              f"`.weights.npz`. Received: filepath={filepath}")
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"{filepath} exists and overwrite=False.")
+        if not self.built:
+            raise ValueError("You are saving a model that has not yet been built. Try "
+                             "building the model first by calling it on some data or by "
+                             "using `build()`.")
         tmp = f"{filepath}.tmp{os.getpid()}"   # written whole, then moved into place
         try:
             if filepath.endswith(".h5"):
@@ -279,8 +313,9 @@ class Model(Layer):
                              "`model.save_weights('m.weights.h5')`.")
         if filepath.endswith((".h5", ".hdf5", ".keras")):
             if not self.built:
-                raise ValueError(f"Model '{self.name}' is not built yet: call it on data (or "
-                                 "build it) before `load_weights`.")
+                raise ValueError("You are loading weights into a model that has not yet been "
+                                 "built. Try building the model first by calling it on some "
+                                 "data or by using `build()`.")
             from ..saving.keras_h5 import assign_weights, read_weights_h5
             if filepath.endswith(".keras"):
                 import io
@@ -305,8 +340,9 @@ class Model(Layer):
         weights = self.weights
         if len(values) != len(weights):
             if not weights and not self.built:
-                raise ValueError(f"Model '{self.name}' is not built yet: call it on data (or "
-                                 "build it) before `load_weights`.")
+                raise ValueError("You are loading weights into a model that has not yet been "
+                                 "built. Try building the model first by calling it on some "
+                                 "data or by using `build()`.")
             raise ValueError(f"Weight file {filepath} holds {len(values)} weights but model "
                              f"'{self.name}' has {len(weights)}.")
         pending = []
@@ -466,6 +502,12 @@ class Model(Layer):
                 "`from_config(cls, config)` class method to specify how to create an "
                 f"instance of {cls.__name__} from its config.\n\nReceived config={config}"
                 f"\n\nError encountered during deserialization: {e}") from e
+
+
+def _is_batch_iterator(x):
+    """A generator or iterator of batches (not an array or a structure of arrays)."""
+    return isinstance(x, (types.GeneratorType, collections.abc.Iterator)) and \
+        not isinstance(x, (np.ndarray, list, tuple, dict, str, bytes))
 
 
 def model_from_json(json_string, custom_objects=None):

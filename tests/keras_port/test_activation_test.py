@@ -1,6 +1,6 @@
 """Port of Keras 3.15.1 keras/src/layers/activations/activation_test.py."""
 import fastmask
-from _harness import keras, run_layer_test, xfail
+from _harness import keras, run_layer_test
 
 
 # keras/src/layers/activations/activation_test.py::ActivationTest::test_activation_basics ("relu")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from _harness import assert_numbers, on_both, run_layer_test, xfail
+from _harness import assert_numbers, on_both, run_layer_test
 
 
 # keras/src/layers/pooling/global_average_pooling_test.py::GlobalAveragePoolingBasicTest::test_global_average_pooling1d

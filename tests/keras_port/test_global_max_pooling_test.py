@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from _harness import assert_numbers, on_both, run_layer_test, xfail
+from _harness import assert_numbers, on_both, run_layer_test
 
 
 # keras/src/layers/pooling/global_max_pooling_test.py::GlobalMaxPoolingBasicTest::test_global_max_pooling1d

@@ -1,6 +1,6 @@
 """Port of Keras 3.15.1 keras/src/layers/core/identity_test.py."""
 import fastmask
-from _harness import run_layer_test, skipped_cases, xfail
+from _harness import run_layer_test, skipped_cases
 
 
 # keras/src/layers/core/identity_test.py::IdentityTest::test_identity_basics (dense)

@@ -264,14 +264,9 @@ def _optional_inputs_model():
     return Model({"x": x, "o": o}, OptionalInputLayer()(x, o))
 
 
-_OPTIONAL = ("inputs: a None for an Input(optional=True) is rejected "
-             "(call: 'not optional'; predict: 'same number of samples')")
-_GENERATOR = "api: predict does not take a Python generator of batches"
-
-
 # keras/src/models/model_test.py::ModelTest::test_functional_optional_inputs
-@pytest.mark.parametrize("is_optional_none", [
-    pytest.param(True, marks=xfail(_OPTIONAL)), False], ids=["optional_none", "optional_tensor"])
+@pytest.mark.parametrize("is_optional_none", [True, False],
+                         ids=["optional_none", "optional_tensor"])
 def test_functional_optional_inputs_predict(is_optional_none):
     model = _optional_inputs_model()
     x = np.ones((2, 2))
@@ -280,9 +275,8 @@ def test_functional_optional_inputs_predict(is_optional_none):
 
 
 # keras/src/models/model_test.py::ModelTest::test_functional_optional_inputs_generator
-@pytest.mark.parametrize("is_optional_none", [
-    pytest.param(True, marks=xfail(_OPTIONAL + "; " + _GENERATOR)),
-    pytest.param(False, marks=xfail(_GENERATOR))], ids=["optional_none", "optional_tensor"])
+@pytest.mark.parametrize("is_optional_none", [True, False],
+                         ids=["optional_none", "optional_tensor"])
 def test_functional_optional_inputs_generator_predict(is_optional_none):
     model = _optional_inputs_model()
     x = np.ones((2, 2))

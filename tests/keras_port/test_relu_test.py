@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from _harness import assert_numbers, on_both, run_layer_test, xfail
+from _harness import assert_numbers, on_both, run_layer_test
 
 ReLU = fastmask.layers.ReLU
 

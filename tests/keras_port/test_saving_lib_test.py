@@ -296,14 +296,12 @@ def test_save_load_weights_only(tmp_path):
 
 
 # keras/src/saving/saving_lib_test.py::SavingTest::test_save_weights_only_with_unbuilt_model
-@xfail("messages: save_weights of an unbuilt model saves nothing silently (Keras raises 'You are saving a model that has not yet been built.')")
 def test_save_weights_only_with_unbuilt_model(tmp_path):
     with pytest.raises(ValueError, match="You are saving a model that has not yet been built."):
         _subclassed(fastmask).save_weights(os.path.join(tmp_path, "mymodel.weights.h5"))
 
 
 # keras/src/saving/saving_lib_test.py::SavingTest::test_load_weights_only_with_unbuilt_model
-@xfail("messages: load_weights into an unbuilt model says 'is not built yet', not Keras's 'You are loading weights into a model that has not yet been built.'")
 def test_load_weights_only_with_unbuilt_model(tmp_path):
     path = os.path.join(tmp_path, "mymodel.weights.h5")
     model = _subclassed(fastmask)
@@ -383,7 +381,6 @@ def test_partial_load(tmp_path):
 
 # keras/src/saving/saving_lib_test.py::SavingTest::test_save_to_fileobj
 # (without Keras's compile + fit between the two round trips)
-@xfail("api: load_model does not read a file object (save_model writes one)", raises=TypeError)
 def test_save_to_fileobj():
     def model_fn(K):
         return K.Sequential([K.Input((1,)), K.layers.Dense(1), K.layers.Dense(1)])
@@ -399,7 +396,10 @@ def test_save_to_fileobj():
     out.seek(0)
     assert_numbers(fastmask.saving.load_model(out).predict(x), stated=pred1, stated_atol=1e-5)
     out.seek(0)
-    assert_numbers(pred1, keras().saving.load_model(out).predict(x, verbose=0))
+    # Keras's public `load_model` takes paths only; its test reads the file object with
+    # `saving_lib.load_model`, as here.
+    from keras.src.saving import saving_lib
+    assert_numbers(pred1, saving_lib.load_model(out).predict(x, verbose=0))
 
 
 class _RaiseOnSave(fastmask.layers.Layer):
@@ -424,7 +424,8 @@ class _RaiseOnLoad(_RaiseOnSave):
 
 # keras/src/saving/saving_lib_test.py::SavingTest::test_save_model_exception_raised
 # (Keras runs it twice, with its private _MEMORY_UPPER_BOUND high and low)
-@xfail("build: a layer's save_own_variables is never called by save")
+@xfail("deliberate: fastmask writes an archive whole, then moves it into place, so a failed "
+       "save leaves no file (Keras leaves a partial archive without weights)")
 def test_save_model_exception_raised(tmp_path):
     model = fastmask.Sequential([fastmask.Input([1]), _RaiseOnSave(1)])
     path = os.path.join(tmp_path, "model.keras")
@@ -489,7 +490,6 @@ def test_load_model_containing_reused_layer(tmp_path):
 
 
 # keras/src/saving/saving_lib_test.py::SavingAPITest::test_saving_api_errors
-@xfail("api: saving.save_model takes no **kwargs (Keras: 'save_format argument is deprecated', 'are not supported')", raises=TypeError)
 def test_saving_api_errors(tmp_path):
     model = _basic_functional(fastmask)
     with pytest.raises(ValueError, match="argument is deprecated"):
@@ -518,7 +518,6 @@ def test_model_api_endpoint(tmp_path):
 
 
 # keras/src/saving/saving_lib_test.py::SavingAPITest::test_model_api_errors
-@xfail("messages: model.save(save_format=...) says 'not supported', not Keras's 'argument is deprecated'")
 def test_model_api_errors(tmp_path):
     model = _basic_functional(fastmask)
     with pytest.raises(ValueError, match="argument is deprecated"):

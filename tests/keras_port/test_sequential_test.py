@@ -13,7 +13,7 @@ import pytest
 import fastmask
 from fastmask import Input, KerasTensor, layers
 from fastmask.models import Model, Sequential
-from _harness import assert_numbers, run_class_serialization_test, xfail
+from _harness import assert_numbers, run_class_serialization_test
 
 rng = np.random.default_rng(1)
 

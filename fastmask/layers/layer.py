@@ -115,6 +115,7 @@ from .input_spec import InputSpec, _assert_input_compatibility  # noqa: F401  (I
 from .layer_config import LayerConfigMixin, constructor_config  # noqa: F401  (re-export)
 from .layer_masking import LayerMaskingMixin
 from .layer_weights import LayerWeightsMixin
+from .name_scope import any_scope_open, current_path, layer_scope
 from .pickling import reduce_layer
 
 # InputSpec, DTypePolicy and constructor_config live in input_spec.py, core/dtype_policy.py
@@ -241,7 +242,9 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
 
     @property
     def path(self):
-        return self.name
+        """The layer's path ("parent/name" when built inside a parent); its name until
+        built."""
+        return self.__dict__.get("_path") or self.name
 
     # ------------------------------------------------------------------ API to override
 
@@ -463,7 +466,7 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
                 and (type(args[0]) is np.ndarray or type(args[0]) is Tensor)
                 and self._convert_input_args):
             return self._fast_call(args[0], info)
-        self._called = True
+        self.__dict__["_called"] = True
         original_args, original_kwargs = args, kwargs
 
         # 1. Convert array arguments (floats cast to the compute dtype).
@@ -521,7 +524,7 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
 
         # 4. Build (once, also when several threads make the first call together).
         if not self.built:
-            with _BUILD_LOCK:
+            with _BUILD_LOCK, layer_scope(self):
                 if not self.built:
                     self._maybe_build(arguments, tensors, eager=not symbolic)
 
@@ -565,12 +568,17 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             else:
                 previous_mask = get_mask(first_arg)
 
-            # 7. Call.
-            if symbolic:
-                outputs = self.compute_output_spec(*args, **kwargs)
+            # 7. Call (in the layer's name scope while it is not built: sublayers built
+            # lazily in `call` get paths under it).
+            if self.built and not any_scope_open():
+                outputs = (self.compute_output_spec(*args, **kwargs) if symbolic
+                           else self.call(*args, **kwargs))
             else:
-                outputs = self.call(*args, **kwargs)
-            self.built = True
+                with layer_scope(self):
+                    outputs = (self.compute_output_spec(*args, **kwargs) if symbolic
+                               else self.call(*args, **kwargs))
+            if not self.built:
+                self.built = True
 
             if self._supports_masking:
                 outputs = self._set_mask_metadata(first_arg, outputs, previous_mask)
@@ -593,7 +601,7 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
 
     def _fast_call(self, x, info):
         """`layer(x)` for one built array argument: the general path, minus its generality."""
-        self._called = True
+        self.__dict__["_called"] = True
         if x.dtype.kind in _NON_NUMERIC_KINDS:
             _check_input_dtype(self, x)
         if x.dtype.kind == "f" and self.autocast:
@@ -622,7 +630,11 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             previous_mask = get_mask(x)
             if info.has_mask and info.mask_default_none:
                 kwargs["mask"] = previous_mask
-            outputs = self.call(x, **kwargs) if kwargs else self.call(x)
+            if any_scope_open():   # inside a parent's build/first call: paths nest
+                with layer_scope(self):
+                    outputs = self.call(x, **kwargs) if kwargs else self.call(x)
+            else:
+                outputs = self.call(x, **kwargs) if kwargs else self.call(x)
             if self._supports_masking:
                 if type(outputs) is np.ndarray:
                     m = self.compute_mask(x, previous_mask)
@@ -670,7 +682,10 @@ def _wrap_build(build):
         depth = self.__dict__.get("_fm_build_depth", 0)
         self.__dict__["_fm_build_depth"] = depth + 1
         try:
-            build(self, *args, **kwargs)
+            with layer_scope(self):
+                if depth == 0:
+                    self.__dict__["_path"] = current_path()
+                build(self, *args, **kwargs)
         finally:
             self.__dict__["_fm_build_depth"] = depth
         if depth == 0:

@@ -4,6 +4,7 @@ import numpy as np
 from .. import initializers as _initializers
 from ..core.naming import auto_name
 from ..core.tensor import Variable, standardize_dtype, standardize_shape
+from .name_scope import current_path, layer_scope
 
 __all__ = ["LayerWeightsMixin"]
 
@@ -149,8 +150,9 @@ class LayerWeightsMixin:
             value = np.broadcast_to(value, shape)
         if name is None:
             name = auto_name("variable")
-        var = Variable.create(value, name=name, trainable=trainable,
-                              path=f"{self.name}/{name}")
+        with layer_scope(self):
+            path = f"{current_path()}/{name}"
+        var = Variable.create(value, name=name, trainable=trainable, path=path)
         var.regularizer = regularizer
         var.constraint = constraint
         if not self._trainable:

@@ -279,6 +279,13 @@ class Functional(Model):
 
     def _assert_input_compatibility(self, inputs):
         """Keras's: a None for an Input that is not optional is refused first."""
+        specs = self._input_spec
+        if isinstance(inputs, np.ndarray) and specs is not None and len(specs) == 1:
+            ref = specs[0].shape   # common case: one array, the right rank and dims
+            shape = inputs.shape
+            if len(shape) == len(ref) and all(r is None or r == d
+                                              for r, d in zip(ref[1:], shape[1:])):
+                return
         for x, ref in zip(flatten(inputs), self._inputs):
             if x is None:
                 layer = ref._keras_history[0]
@@ -306,6 +313,10 @@ class Functional(Model):
         each Input's dtype, None only for optional Inputs, and the rank adjusted by a
         trailing size-1 axis. Non-batch dims are checked before, by `input_spec`."""
         struct = self._inputs_struct
+        if isinstance(inputs, np.ndarray) and (isinstance(struct, KerasTensor) or (
+                isinstance(struct, list) and len(struct) == 1
+                and isinstance(struct[0], KerasTensor))):
+            return self._adjust_input_rank(self._convert_inputs([inputs]))   # common case
         raise_exception = False
         if isinstance(struct, list) and len(struct) == 1 and _is_tensor(inputs):
             inputs = [inputs]

@@ -280,7 +280,8 @@ class Functional(Model):
     def _assert_input_compatibility(self, inputs):
         """Keras's: a None for an Input that is not optional is refused first."""
         specs = self._input_spec
-        if isinstance(inputs, np.ndarray) and specs is not None and len(specs) == 1:
+        if isinstance(inputs, np.ndarray) and isinstance(specs, list) and len(specs) == 1 \
+                and specs[0].shape is not None:
             ref = specs[0].shape   # common case: one array, the right rank and dims
             shape = inputs.shape
             if len(shape) == len(ref) and all(r is None or r == d

@@ -203,8 +203,9 @@ class Variable(_PlainResultArray):
                                else initializer)
             if dtype is not None:
                 value = value.astype(standardize_dtype(dtype))
-            elif value.dtype == np.float64 and not isinstance(initializer, np.ndarray):
-                value = value.astype(np.float32)   # Python floats: Keras's floatx
+            elif value.dtype in (np.float64, np.int64):
+                # As Keras: 64-bit values become float32 / int32 unless `dtype` says so.
+                value = value.astype(np.float32 if value.dtype == np.float64 else np.int32)
             if shape is not None and tuple(standardize_shape(shape)) != value.shape:
                 raise ValueError("Initial value shape does not match the `shape` argument. "
                                  f"Received: value.shape={value.shape}, shape={shape}")

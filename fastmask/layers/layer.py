@@ -108,7 +108,7 @@ from ..core import registry
 from ..core.dtype_policy import DTypePolicy, get_policy  # noqa: F401  (DTypePolicy: re-export)
 from ..core.operation import CALL_CONTEXT, Node, Operation
 from ..core.shape_inference import compute_output_spec
-from ..core.tensor import KerasTensor, Tensor, get_mask, with_mask
+from ..core.tensor import KerasTensor, Tensor, get_mask, standardize_dtype, with_mask
 from ..core.tree import flatten, map_structure
 from .call_signature import _default, _is_default, _is_tensor_arg, _shape_of, _signature_of
 from .input_spec import InputSpec, _assert_input_compatibility  # noqa: F401  (InputSpec: re-export)
@@ -155,6 +155,9 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
     """
 
     _plain_input_dtype = True
+    # Set on a layer marked built with unbuilt sublayers (they build in its calls, under
+    # its name scope); other built layers' calls open no scope (the hot path).
+    _scope_calls = False
     # Class-level hooks (see the module docstring).
     _mask_from_first_arg = False
     _check_mask_shape = True
@@ -257,6 +260,7 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
         """
         self._check_super_called()
         if _is_default(self.build) and _might_have_unbuilt_state(self):
+            self._scope_calls = True
             warnings.warn(
                 f"`build()` was called on layer '{self.name}', however the layer does not "
                 "have a `build()` method implemented and it looks like it has unbuilt "
@@ -470,6 +474,12 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
         original_args, original_kwargs = args, kwargs
 
         # 1. Convert array arguments (floats cast to the compute dtype).
+        # Keras converts (copying `kwargs`) unless the call is one tensor of the input
+        # dtype; then the `training`/`mask` values filled in below also land in the
+        # recorded graph node (and in the saved config), which is reproduced here.
+        keep_kwargs = not kwargs and (not self._convert_input_args or (
+            len(args) == 1 and isinstance(args[0], (np.ndarray, KerasTensor))
+            and standardize_dtype(args[0].dtype) == self.input_dtype))
         if self._convert_input_args and (
                 kwargs or len(args) != 1 or not isinstance(args[0], np.ndarray)
                 or (args[0].dtype.kind == "f" and self.autocast
@@ -478,6 +488,8 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             kwargs = map_structure(self._maybe_convert, kwargs)
         else:
             kwargs = dict(kwargs)
+        if keep_kwargs:
+            kwargs = original_kwargs
 
         if self._convert_input_args:
             for arg in flatten(args):
@@ -570,9 +582,8 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
 
             # 7. Call (in the layer's name scope while it is not built: sublayers built
             # lazily in `call` get paths under it).
-            if self.built and not any_scope_open():
-                outputs = (self.compute_output_spec(*args, **kwargs) if symbolic
-                           else self.call(*args, **kwargs))
+            if self.built and not (symbolic or self._scope_calls or any_scope_open()):
+                outputs = self.call(*args, **kwargs)
             else:
                 with layer_scope(self):
                     outputs = (self.compute_output_spec(*args, **kwargs) if symbolic
@@ -594,9 +605,16 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
                 ctx.entry = None
                 ctx.training = None
 
-        # 8. Record a graph node for symbolic calls.
+        # 8. Record a graph node for symbolic calls (with the filled-in `training` and
+        # None masks when Keras records them; mask tensors stay out of the graph).
         if symbolic:
-            Node(self, original_args, original_kwargs, outputs)
+            node_kwargs = original_kwargs
+            if keep_kwargs and original_kwargs:
+                node_kwargs = {k: v for k, v in original_kwargs.items()
+                               if not (k.endswith("mask") and k not in given
+                                       and any(isinstance(m, KerasTensor)
+                                               for m in flatten(v)))}
+            Node(self, original_args, node_kwargs, outputs)
         return outputs
 
     def _fast_call(self, x, info):
@@ -630,7 +648,7 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             previous_mask = get_mask(x)
             if info.has_mask and info.mask_default_none:
                 kwargs["mask"] = previous_mask
-            if any_scope_open():   # inside a parent's build/first call: paths nest
+            if self._scope_calls or any_scope_open():   # sublayers may build: paths nest
                 with layer_scope(self):
                     outputs = self.call(x, **kwargs) if kwargs else self.call(x)
             else:

@@ -1076,7 +1076,7 @@ for _ln in ("fortran", "negstride", "readonly", "laststride", "unaligned", "rows
 case("layer-MultiHeadAttention-value-batch", lambda: L.MultiHeadAttention(2, 3)(
     xf((2, 3, 6)), xf((3, 3, 6))), raises(ValueError, ""))
 case("layer-MultiHeadAttention-rank2", lambda: L.MultiHeadAttention(2, 3)(
-    xf((3, 6)), xf((3, 6))), raises(ValueError, "rank 3"))   # documented limitation
+    xf((3, 6)), xf((3, 6))), raises(ValueError, "rank 3"))   # no axis to attend over
 
 for _merge in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate"):
     def _merge_call(name=_merge, variant=None):

@@ -190,8 +190,9 @@ class Functional(Model):
         # Per node: (node, operation, ids of its input tensors, single positional tensor id)
         self._steps = []
         for node in self._plan:
-            single = (id(node.call_args[0]) if len(node.call_args) == 1 and not node.call_kwargs
-                      and isinstance(node.call_args[0], KerasTensor) else None)
+            single = (id(node.call_args[0]) if len(node.call_args) == 1
+                      and _only_call_defaults(node) and isinstance(node.call_args[0], KerasTensor)
+                      else None)
             out_id = id(node.outputs[0]) if len(node.outputs) == 1 else None
             self._steps.append((node, node.operation, tuple(id(x) for x in node.input_tensors),
                                 single, out_id, isinstance(node.operation, Layer)))
@@ -525,6 +526,21 @@ class Functional(Model):
         return {"name": self.name, "trainable": self.trainable, "layers": layers,
                 "input_layers": map_structure(tensor_ref, self._inputs_struct),
                 "output_layers": map_structure(tensor_ref, self._outputs_struct)}
+
+
+def _only_call_defaults(node):
+    """True when the node's keyword arguments change nothing in a replay `op(x)`: None
+    masks (filled from the input anyway) and `training` at its `call` default."""
+    op = node.operation
+    info = getattr(op, "_call_info", None)
+    for k, v in node.call_kwargs.items():
+        if k.endswith("mask") and v is None:
+            continue
+        if k == "training" and info is not None and info.has_training \
+                and v == info.defaults.get("training"):
+            continue
+        return False
+    return True
 
 
 def _is_tensor(x):

@@ -184,6 +184,11 @@ class MultiHeadAttention(Layer):
             raise ValueError("All dimensions of `value` and `key`, except the last one, must be "
                              f"equal. Received: value_shape={value_shape} and "
                              f"key_shape={key_shape}")
+        if len(query_shape) < 3 or len(value_shape) < 3:
+            raise ValueError("MultiHeadAttention needs inputs of rank 3 or more (batch, "
+                             "<attention axes>, features); there is no axis to attend over "
+                             f"(Keras fails on it too). Received: query_shape={query_shape}, "
+                             f"value_shape={value_shape}")
         # Projected tensors are (batch, ..., heads, channels): one rank more than the query.
         rank = len(query_shape) + 1
         if self._attention_axes is None:

@@ -179,6 +179,11 @@ class Functional(Model):
                     raise ValueError(f"All `{what}` values must be KerasTensors. Received: "
                                      f"{what}={struct} including invalid value {x} of type "
                                      f"{type(x)}")
+        if not all(_is_input_tensor(x) for x in flat_inputs):
+            # A model cut at intermediate tensors: new Inputs there, the nodes in between
+            # recorded again on copies of the tensors (Keras's `clone_graph_nodes`).
+            inputs, outputs = _clone_graph_nodes(inputs, outputs)
+            flat_inputs, flat_outputs = flatten(inputs), flatten(outputs)
         Layer.__init__(self, name=name)
         self._inputs_struct = map_structure(lambda x: x, inputs)
         self._outputs_struct = map_structure(lambda x: x, outputs)
@@ -493,17 +498,23 @@ class Functional(Model):
                     f"Model '{self.name}' applies `fastmask.ops.{op.fn.__name__}` directly to "
                     "symbolic tensors; such graphs cannot be serialized. Wrap the op in a "
                     "`Lambda` layer or a custom layer instead.")
-        reindex = {}
+        # Keras's two numberings of an operation's nodes kept in this model: node
+        # arguments count them from 0; `input_layers`/`output_layers` count a nested
+        # Functional's from 1 (its revived copy is addressed as if it had a first node).
+        rank = {}
         for op in self._operations:
-            kept = 1 if isinstance(op, Functional) else 0
+            kept = 0
             for i, node in enumerate(op._inbound_nodes):
                 if id(node) in self._node_ids:
-                    reindex[(id(op), i)] = kept
+                    rank[(id(op), i)] = kept
                     kept += 1
 
-        def tensor_ref(t):
+        def tensor_ref(t, io=False):
             op, node_index, tensor_index = t._keras_history
-            return [op.name, reindex[(id(op), node_index)], tensor_index]
+            index = rank[(id(op), node_index)]
+            if io and isinstance(op, Functional):
+                index += 1
+            return [op.name, index, tensor_index]
 
         def ser_arg(x):
             if isinstance(x, KerasTensor):
@@ -524,8 +535,53 @@ class Functional(Model):
             entry["inbound_nodes"] = nodes
             layers.append(entry)
         return {"name": self.name, "trainable": self.trainable, "layers": layers,
-                "input_layers": map_structure(tensor_ref, self._inputs_struct),
-                "output_layers": map_structure(tensor_ref, self._outputs_struct)}
+                "input_layers": map_structure(lambda t: tensor_ref(t, io=True),
+                                              self._inputs_struct),
+                "output_layers": map_structure(lambda t: tensor_ref(t, io=True),
+                                               self._outputs_struct)}
+
+
+def _is_input_tensor(x):
+    """True for a tensor made by an `Input` (its node has no inputs)."""
+    history = getattr(x, "_keras_history", None)
+    if history is None or history[0] is None:
+        return False
+    return history[0]._inbound_nodes[history[1]].is_input
+
+
+def _clone_graph_nodes(inputs, outputs):
+    """(inputs, outputs) of a copy of the graph between them: an `Input` of the same
+    shape and dtype in place of each intermediate input tensor, and each node in
+    between recorded again (same operations) on copies of its tensors."""
+    from ..layers.core.input_layer import Input
+    plan, _, _ = _map_graph(flatten(inputs), flatten(outputs))
+    copies = {}
+
+    def copy_of(t):
+        if id(t) not in copies:
+            copies[id(t)] = KerasTensor(t.shape, dtype=t.dtype, name=f"{t.name}_clone")
+        return copies[id(t)]
+
+    new_inputs = []
+    for x in flatten(inputs):
+        if _is_input_tensor(x):
+            copies[id(x)] = x
+            new_inputs.append(x)
+            continue
+        op = x._keras_history[0]
+        clone = Input(batch_shape=x.shape, dtype=x.dtype, name=f"{x.name}CLONE",
+                      optional=isinstance(op, InputLayer) and op.optional)
+        copies[id(x)] = clone
+        new_inputs.append(clone)
+    new_outputs = [copy_of(x) for x in flatten(outputs)]
+
+    def swap(x):
+        return copy_of(x) if isinstance(x, KerasTensor) else x
+
+    for node in plan:
+        Node(node.operation, map_structure(swap, node.call_args),
+             map_structure(swap, node.call_kwargs), [copy_of(t) for t in node.outputs])
+    return pack_as(inputs, new_inputs), pack_as(outputs, new_outputs)
 
 
 def _only_call_defaults(node):
@@ -607,11 +663,13 @@ def functional_from_config(cls, config, custom_objects=None):
         for node_data in layer_data.get("inbound_nodes", []):
             pending.setdefault(layer_data["name"], []).append(node_data)
 
-    def get_tensor(name, node_index, tensor_index):
+    def get_tensor(name, node_index, tensor_index, io=False):
+        """The tensor a reference names: node arguments count the nodes from 0,
+        `input_layers`/`output_layers` a nested Functional's from 1 (Keras's rule)."""
         if name not in created:
             raise ValueError(f"Invalid Functional model configuration. Missing node: {name}")
         layer = created[name]
-        if isinstance(layer, Functional):
+        if io and isinstance(layer, Functional):
             node_index -= 1
         if node_index >= len(layer._inbound_nodes):
             raise IndexError(name)
@@ -659,7 +717,7 @@ def functional_from_config(cls, config, custom_objects=None):
 
     def refs(x):
         if isinstance(x, list) and len(x) == 3 and isinstance(x[0], str):
-            return get_tensor(*x)
+            return get_tensor(*x, io=True)
         if isinstance(x, dict):
             return {k: refs(v) for k, v in x.items()}
         if isinstance(x, tuple):

@@ -310,7 +310,6 @@ def test_manual_input_spec():
 
 
 # keras/src/models/functional_test.py::FunctionalTest::test_functional_slicing
-@xfail("graph: a model cut at an intermediate tensor has no InputLayer in .layers")
 def test_functional_slicing():
     inputs = Input(shape=(None, 2), name="input")
     x1 = layers.Dense(3, name="dense1")(inputs)

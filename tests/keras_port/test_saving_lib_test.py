@@ -665,7 +665,6 @@ def test_nested_functional_model_saving(tmp_path):
 
 
 # keras/src/saving/saving_lib_test.py::SavingBattleTest::test_nested_shared_functional_model_saving
-@xfail("graph: a Functional model called twice inside another does not reload (its second call's node index is unresolved)", raises=ValueError)
 def test_nested_shared_functional_model_saving(tmp_path):
     K = fastmask
     inputs = [K.Input((4,)), K.Input((4,))]

@@ -80,8 +80,8 @@ def serialize(obj):
     else:
         module = cls.__module__
         registered = registered or cls.__name__
-    out = {"module": module, "class_name": cls.__name__, "config": obj.get_config(),
-           "registered_name": registered}
+    out = {"module": module, "class_name": cls.__name__,
+           "config": _serialize_values(obj.get_config()), "registered_name": registered}
     build_config = _get_build_config(obj)
     if not builtin:
         build_config = dict(build_config or {})
@@ -92,6 +92,19 @@ def serialize(obj):
     if compile_config is not None:
         out["compile_config"] = compile_config
     return out
+
+
+def _serialize_values(value):
+    """A config with the layers it holds serialized (Keras serializes every value of a
+    `get_config()` dict; a custom layer may return its sublayers there)."""
+    if is_layer(value):
+        return serialize(value)
+    if isinstance(value, dict):
+        return {k: _serialize_values(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and any(
+            is_layer(v) or isinstance(v, (list, tuple, dict)) for v in value):
+        return type(value)(_serialize_values(v) for v in value)
+    return value
 
 
 def _get_build_config(obj):
@@ -132,7 +145,14 @@ def deserialize(config, custom_objects=None, safe_mode=None):
     if "safe_mode" in params:
         kwargs["safe_mode"] = safe_mode
     with safe_mode_scope(safe_mode):
-        obj = cls.from_config(inner, **kwargs)
+        try:
+            obj = cls.from_config(inner, **kwargs)
+        except TypeError as e:
+            raise TypeError(
+                f"{cls} could not be deserialized properly. Please ensure that components "
+                "that are Python object instances (layers, models, etc.) returned by "
+                "`get_config()` are explicitly deserialized in the model's `from_config()` "
+                f"method.\n\nconfig={config}.\n\nException encountered: {e}") from e
         # Keras (`serialization_lib.deserialize_keras_object`): `build_from_config`
         # on an unbuilt object, which is then marked built whatever it did; then
         # `compile_from_config` (fastmask records the compile config only).

@@ -596,7 +596,6 @@ def test_custom_object_without_from_config(tmp_path):
 
 
 # keras/src/saving/saving_lib_test.py::SavingBattleTest::test_complex_model_without_explicit_deserialization
-@xfail("config: a layer object inside a custom layer's get_config is not serialized (TypeError: not JSON serializable at save)")
 def test_complex_model_without_explicit_deserialization(tmp_path):
     path = os.path.join(tmp_path, "complex_model.keras")
     inputs = fastmask.Input((32,))

@@ -4,7 +4,6 @@ Cases written once against the shared public API run through `on_both`
 (fastmask and Keras) where the Keras test states numbers; shape-only cases
 run on fastmask against the shapes the Keras test states.
 """
-import json
 import os
 import warnings
 
@@ -13,8 +12,8 @@ import pytest
 
 import fastmask
 from fastmask import Input, layers
-from fastmask.models import Functional, Model, Sequential
-from _harness import (assert_numbers, copy_weights, keras, on_both,
+from fastmask.models import Functional, Model
+from _harness import (assert_numbers, keras, on_both,
                       run_class_serialization_test, skipped_cases, xfail)
 
 rng = np.random.default_rng(0)

@@ -1,13 +1,11 @@
 """Port of Keras 3.15.1 keras/src/layers/core/input_layer_test.py."""
-import warnings
-
 import numpy as np
 import pytest
 
 import fastmask
 from fastmask import KerasTensor
 from fastmask.layers import InputLayer
-from _harness import skipped_cases, xfail
+from _harness import xfail
 
 
 # keras/src/layers/core/input_layer_test.py::InputLayerTest::test_input_basic (dense)
@@ -87,7 +85,8 @@ def test_numpy_shape():
 
 
 # keras/src/layers/core/input_layer_test.py::InputLayerTest::test_invalid_arg_combinations
-@xfail('api: InputLayer(input_tensor=...) accepts a shape/batch_shape/batch_size/dtype/sparse that contradicts the tensor')
+@xfail("api: InputLayer(input_tensor=...) accepts a shape/batch_shape/batch_size/dtype/sparse "
+       "that contradicts the tensor")
 def test_invalid_arg_combinations():
     input_tensor = KerasTensor(shape=(2, 3), dtype="float32")
     for kwargs, name in (({"shape": (2, 4)}, "shape"), ({"batch_shape": (2, 4)}, "batch_shape"),

@@ -7,7 +7,8 @@ from _harness import assert_numbers, keras, on_both, run_layer_test, xfail
 
 
 # keras/src/layers/core/lambda_layer_test.py::LambdaTest::test_lambda_basics (ops.square)
-@xfail("config: Lambda(fastmask.ops.f) saves its function with module 'fastmask.ops' (Keras writes 'builtins' and cannot read fastmask's)")
+@xfail("config: Lambda(fastmask.ops.f) saves its function with module 'fastmask.ops' (Keras "
+       "writes 'builtins' and cannot read fastmask's)")
 def test_lambda_basics_square():
     run_layer_test(fastmask.layers.Lambda, init_kwargs={"function": fastmask.ops.square},
                    keras_init_kwargs={"function": keras().ops.square},
@@ -18,7 +19,9 @@ def test_lambda_basics_square():
 
 
 # keras/src/layers/core/lambda_layer_test.py::LambdaTest::test_lambda_basics (with a mask)
-@xfail("config: Lambda(fastmask.ops.f) saves its function with module 'fastmask.ops' (Keras writes 'builtins' and cannot read fastmask's); config: Lambda's array `mask` is put in the config as a raw array, not Keras's __tensor__ config")
+@xfail("config: Lambda(fastmask.ops.f) saves its function with module 'fastmask.ops' (Keras "
+       "writes 'builtins' and cannot read fastmask's); config: Lambda's array `mask` is put in "
+       "the config as a raw array, not Keras's __tensor__ config")
 def test_lambda_basics_square_with_mask():
     run_layer_test(fastmask.layers.Lambda,
                    init_kwargs={"function": fastmask.ops.square, "mask": fastmask.ops.ones((2, 3))},

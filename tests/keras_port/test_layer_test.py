@@ -6,15 +6,17 @@ calls and Keras's private hooks (`_register_call_context_args`,
 case mixes a SeedGenerator into a weight count, the fastmask version leaves
 the generator out and checks the weight counts.
 """
+import os
 import pickle
-import warnings
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import fastmask
 from fastmask import KerasTensor, layers, ops
-from _harness import assert_numbers, keras, on_both, skipped_cases, xfail
+from _harness import keras, skipped_cases, xfail
 
 
 # keras/src/layers/layer_test.py::LayerTest::test_compute_output_spec
@@ -232,7 +234,8 @@ def test_mixed_precision():
 
 # keras/src/layers/layer_test.py::LayerTest::test_autocast
 # (without Keras's private `_build_at_init()`: the layers build on their first call)
-@xfail('dtype: a mixed_float16 layer does not autocast its float32 weights to float16 inside call()')
+@xfail("dtype: a mixed_float16 layer does not autocast its float32 weights to float16 inside "
+       "call()")
 def test_autocast():
     seen = {}
 
@@ -606,8 +609,8 @@ def test_trainable_init_arg():
 
 # keras/src/layers/layer_test.py::LayerTest::test_dtype_policy_setter (string and DTypePolicy;
 # the DTypePolicyMap part is quantization)
-@xfail("dtype: bfloat16 policies are rejected ('NumPy has no such dtype'); Keras's numpy backend has bfloat16 (ml_dtypes)", raises=ValueError)
 def test_dtype_policy_setter():
+    keras()  # Keras imports ml_dtypes, which gives NumPy a bfloat16 (see the case below)
     layer = layers.Dense(2)
     layer.dtype_policy = "mixed_bfloat16"
     assert layer.dtype_policy.name == "mixed_bfloat16"
@@ -619,6 +622,20 @@ def test_dtype_policy_setter():
     assert layer.dtype_policy.variable_dtype == "float32"
 
 
+# keras/src/layers/layer_test.py::LayerTest::test_dtype_policy_setter
+# (in a fresh interpreter that imports only fastmask: Keras brings its own bfloat16)
+@xfail("dtype: bfloat16 works only once something else (Keras, JAX) has imported ml_dtypes; "
+       "with only fastmask imported, Dense(dtype='bfloat16') raises 'NumPy has no such dtype'")
+def test_dtype_policy_bfloat16_without_keras_imported():
+    code = ("import fastmask; layer = fastmask.layers.Dense(2, dtype='bfloat16'); "
+            "layer.dtype_policy = 'mixed_bfloat16'; "
+            "assert layer.dtype_policy.compute_dtype == 'bfloat16'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=os.path.dirname(os.path.dirname(
+                                os.path.abspath(fastmask.__file__))))
+    assert result.returncode == 0, result.stderr.strip().splitlines()[-1]
+
+
 # keras/src/layers/layer_test.py::LayerTest::test_pickle_layer
 def test_pickle_layer():
     layer = layers.Dense(2)
@@ -627,8 +644,8 @@ def test_pickle_layer():
 
 # keras/src/layers/layer_test.py::LayerTest::test_serialize_dtype (the floating dtype; the
 # quantized dtype is quantization)
-@xfail("dtype: bfloat16 policies are rejected ('NumPy has no such dtype'); Keras's numpy backend has bfloat16 (ml_dtypes)", raises=ValueError)
 def test_serialize_dtype():
+    keras()  # Keras imports ml_dtypes, which gives NumPy a bfloat16 (see the case below)
     config = layers.Dense(2, dtype="bfloat16").get_config()
     k_config = keras().layers.Dense(2, dtype="bfloat16").get_config()
     assert config["dtype"] == k_config["dtype"]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from _harness import assert_numbers, keras, on_both, run_layer_test, skipped_cases
+from _harness import assert_numbers, on_both, run_layer_test, skipped_cases
 from oracle import k_get_mask
 
 rng = np.random.default_rng(6)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from _harness import (assert_numbers, copy_weights, keras, on_both, run_layer_test,
+from _harness import (assert_numbers, copy_weights, on_both, run_layer_test,
                       skipped_cases, xfail)
 
 MHA = fastmask.layers.MultiHeadAttention
@@ -25,7 +25,8 @@ QV = {"query_shape": (2, 8, 16), "value_shape": (2, 4, 16)}
     ({"num_heads": 2, "key_dim": 2, "use_gate": True}, 10),
     ({"num_heads": 2, "key_dim": 2, "value_dim": 4, "use_bias": False, "dropout": 0.5,
       "use_gate": True}, 5)], ids=["default", "no_bias_dropout", "gate", "gate_no_bias_dropout"])
-@xfail("dtype: with dtype='mixed_float16' the output is float32 but compute_output_spec says float16 (Keras outputs float16)")
+@xfail("dtype: with dtype='mixed_float16' the output is float32 but compute_output_spec says "
+       "float16 (Keras outputs float16)")
 def test_basics(init_kwargs, n_weights):
     run_layer_test(MHA, init_kwargs=init_kwargs, input_shape=QV, expected_output_shape=(2, 8, 16),
                    expected_num_trainable_weights=n_weights,

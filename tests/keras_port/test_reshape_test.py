@@ -24,7 +24,8 @@ def test_reshape_with_dynamic_batch_size():
 
 
 # keras/src/layers/reshaping/reshape_test.py::ReshapeTest::test_reshape_rejects_invalid_target_shape
-@xfail("messages: Reshape((-2, 5)) says 'must contain positive integers or a single -1', not Keras's 'non-negative integer ... -1'")
+@xfail("messages: Reshape((-2, 5)) says 'must contain positive integers or a single -1', not "
+       "Keras's 'non-negative integer ... -1'")
 def test_reshape_rejects_invalid_target_shape():
     with pytest.raises(ValueError, match=r"non-negative integer.*-1.*target_shape=\(-2, 5\)"):
         fastmask.layers.Reshape(target_shape=(-2, 5))

@@ -8,7 +8,7 @@ import pytest
 
 import fastmask
 from _harness import (assert_numbers, keras, on_both, run_class_serialization_test,
-                      run_layer_test, xfail)
+                      run_layer_test)
 from _rnn_cells import define_cells
 
 

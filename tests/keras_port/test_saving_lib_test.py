@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from _harness import assert_numbers, copy_weights, keras, skipped_cases, xfail
+from _harness import assert_numbers, keras, skipped_cases, xfail
 
 rng = np.random.default_rng(3)
 
@@ -585,7 +585,8 @@ class ComplexModel(fastmask.layers.Layer):
 
 
 # keras/src/saving/saving_lib_test.py::SavingBattleTest::test_custom_object_without_from_config
-@xfail("config: a registered callable object (get_config, no from_config) as activation cannot be saved (Keras saves it and fails at load)", raises=ValueError)
+@xfail("config: a registered callable object (get_config, no from_config) as activation cannot "
+       "be saved (Keras saves it and fails at load)", raises=ValueError)
 def test_custom_object_without_from_config(tmp_path):
     path = os.path.join(tmp_path, "custom_fn_model.keras")
     inputs = fastmask.Input(shape=(4, 4))
@@ -804,7 +805,8 @@ def test_cyclic_container_saving(tmp_path):
 
 
 # keras/src/saving/saving_lib_test.py::SafeGetH5DatasetTest::test_load_weights_rejects_shape_bomb
-@xfail("safety: a weights file with a dataset declaring 8 PiB is allocated (MemoryError), not rejected with a ValueError", raises=MemoryError)
+@xfail("safety: a weights file with a dataset declaring 8 PiB is allocated (MemoryError), not "
+       "rejected with a ValueError", raises=MemoryError)
 def test_load_weights_rejects_shape_bomb(tmp_path):
     import h5py
     model = fastmask.Sequential([fastmask.Input((4,)), fastmask.layers.Dense(3, name="d")])

@@ -18,7 +18,8 @@ def _cols(rows, n):
 
 
 # keras/src/layers/rnn/simple_rnn_test.py::SimpleRNNTest::test_basics (dropout, training=True)
-@xfail('api: no seed-generator state variable: Keras counts one non_trainable_variable for the dropout RNG (not saved in weight files)')
+@xfail("api: no seed-generator state variable: Keras counts one non_trainable_variable for the "
+       "dropout RNG (not saved in weight files)")
 def test_basics_dropout_training():
     run_layer_test(fastmask.layers.SimpleRNN,
                    init_kwargs={"units": 3, "dropout": 0.5, "recurrent_dropout": 0.5},

@@ -1,9 +1,8 @@
 """Port of Keras 3.15.1 keras/src/layers/core/wrapper_test.py."""
-import numpy as np
 import pytest
 
 import fastmask
-from _harness import keras, run_layer_test, skipped_cases, xfail
+from _harness import keras, run_layer_test, xfail
 
 
 class ExampleWrapper(fastmask.layers.Wrapper):

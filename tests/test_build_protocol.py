@@ -520,3 +520,41 @@ def test_variable_constructor_like_keras():
     holder = Holder()
     assert [w.shape for w in holder.trainable_weights] == [(2,)]
     assert [w.shape for w in holder.non_trainable_weights] == [(1,)]
+
+
+def test_weights_keras_would_drop_silently_are_refused(tmp_path):
+    """Keras 3.15.1 erases a load failure when the same layer is reached again through
+    another path that holds no weights: a never-built layer then keeps fresh weights,
+    silently. fastmask refuses such a file (a deliberate difference, README)."""
+    def define(K):
+        class Aliased(K.Model):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.d = K.layers.Dense(3)
+
+            @property
+            def z_alias(self):          # visited after `d`, under another path
+                return self.d
+
+            def call(self, x):
+                return self.d(x)
+
+        return Aliased
+
+    k_cls, f_cls = define(keras()), define(fastmask)
+    built = k_cls()
+    built(_x(2, 4))
+    built.save_weights(tmp_path / "w.weights.h5")
+    # A model marked built whose layer is not (what a load gives when `call` cannot be
+    # traced): Keras loads without a word and keeps the fresh weights.
+    k_model, f_model = k_cls(), f_cls()
+    k_model.built = f_model.built = True
+    k_model.load_weights(tmp_path / "w.weights.h5")
+    assert not k_model.d.built
+    with pytest.raises(ValueError, match=r"at 'd/vars'.*never built.*silently keep fresh "
+                                         r"weights"):
+        f_model.load_weights(tmp_path / "w.weights.h5")
+    built_f = f_cls()
+    built_f(_x(2, 4))
+    built_f.load_weights(tmp_path / "w.weights.h5")       # a built model loads normally
+    _same_weights(built, built_f)

@@ -13,6 +13,7 @@ The positional-embedding model built for 20 steps is the case Keras's NumPy
 backend cannot build (its dry run indexes the 20-row table with 83 positions;
 Keras-JAX builds it, keras-loading-semantics §5).
 """
+import collections
 import contextlib
 import functools
 import importlib
@@ -302,10 +303,23 @@ def test_keras_io_model_files_build_without_work(name):
                              str(e)):
                     pytest.skip(f"not buildable here: {str(e)[:120]}")
                 raise
-    assert_no_work(record, f"{name}: build_model()")
+    if type(model).__name__ in ("Functional", "Sequential"):
+        assert_no_work(record, f"{name}: build_model()")
+    else:
+        # A subclassed model (NERModel) is built as the example builds it: by a call on a
+        # batch, which runs its forward pass once. Its `_maybe_build` trace adds no work:
+        # no built-in layer's `call` runs on KerasTensors, each one runs once on arrays.
+        traced = [c for c, e in record["calls"] if not e and c not in TRACED_BY_DESIGN]
+        assert traced == [], f"{name}: built-in layers' call traced: {traced}"
+        eager = collections.Counter(c for c, e in record["calls"] if e)
+        instances = collections.Counter(type(lr).__name__ for lr in model._flatten_layers())
+        more = {c: n for c, n in eager.items() if n > max(instances[c], 1)}
+        assert eager and not more, f"{name}: built-in layers ran more than once: {more}"
     x = mod.make_inputs(2, np.random.default_rng(0), **(
         {"vocab_size": 300} if "vocab_size" in mod.make_inputs.__code__.co_varnames else {}))
     outs = model.predict(x, verbose=0)
+    if type(model).__name__ not in ("Functional", "Sequential"):
+        return   # a subclassed model has no symbolic output to compare with
     specs = model.output if isinstance(model.output, list) else [model.output]
     for out, spec in zip(outs if isinstance(outs, list) else [outs], specs):
         assert len(out.shape) == len(spec.shape)

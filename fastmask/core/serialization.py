@@ -80,20 +80,37 @@ def serialize(obj):
     else:
         module = cls.__module__
         registered = registered or cls.__name__
-    out = {"module": module, "class_name": cls.__name__, "config": obj.get_config(),
-           "registered_name": registered}
-    build_config = {}
-    if obj.built and getattr(obj, "_build_shapes_dict", None):
-        shapes = obj._build_shapes_dict
-        if len(shapes) == 1:
-            build_config["input_shape"] = next(iter(shapes.values()))
-        else:
-            build_config["shapes_dict"] = shapes
+    out = {"module": module, "class_name": cls.__name__,
+           "config": _serialize_values(obj.get_config()), "registered_name": registered}
+    build_config = _get_build_config(obj)
     if not builtin:
+        build_config = dict(build_config or {})
         build_config["supports_masking"] = bool(obj.supports_masking)
     if build_config:
         out["build_config"] = build_config
+    compile_config = obj.get_compile_config() if hasattr(obj, "get_compile_config") else None
+    if compile_config is not None:
+        out["compile_config"] = compile_config
     return out
+
+
+def _serialize_values(value):
+    """A config with the layers it holds serialized (Keras serializes every value of a
+    `get_config()` dict; a custom layer may return its sublayers there)."""
+    if is_layer(value):
+        return serialize(value)
+    if isinstance(value, dict):
+        return {k: _serialize_values(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and any(
+            is_layer(v) or isinstance(v, (list, tuple, dict)) for v in value):
+        return type(value)(_serialize_values(v) for v in value)
+    return value
+
+
+def _get_build_config(obj):
+    """`obj.get_build_config()`, as Keras's `get_build_and_compile_config` reads it."""
+    get = getattr(obj, "get_build_config", None)
+    return get() if get is not None else None
 
 
 def _is_builtin(cls):
@@ -128,19 +145,28 @@ def deserialize(config, custom_objects=None, safe_mode=None):
     if "safe_mode" in params:
         kwargs["safe_mode"] = safe_mode
     with safe_mode_scope(safe_mode):
-        obj = cls.from_config(inner, **kwargs)
-    build_config = config.get("build_config") or {}
-    if build_config and not obj.built:
-        shape = build_config.get("input_shape")
-        shapes = build_config.get("shapes_dict")
         try:
-            if shape is not None:
-                obj.build(_shape_from_json(shape))
-            elif isinstance(shapes, dict) and shapes:
-                obj.build(**{k: _shape_from_json(v) for k, v in shapes.items()})
-        except Exception:
-            pass
-    masking = build_config.get("supports_masking")
+            obj = cls.from_config(inner, **kwargs)
+        except TypeError as e:
+            raise TypeError(
+                f"{cls} could not be deserialized properly. Please ensure that components "
+                "that are Python object instances (layers, models, etc.) returned by "
+                "`get_config()` are explicitly deserialized in the model's `from_config()` "
+                f"method.\n\nconfig={config}.\n\nException encountered: {e}") from e
+        # Keras (`serialization_lib.deserialize_keras_object`): `build_from_config`
+        # on an unbuilt object, which is then marked built whatever it did; then
+        # `compile_from_config` (fastmask records the compile config only).
+        build_config = config.get("build_config") or {}
+        own = {k: v for k, v in build_config.items() if k != "supports_masking"} \
+            if isinstance(build_config, dict) else build_config
+        if own and not obj.built:
+            obj.build_from_config(_shape_from_json(own))
+            obj.built = True
+        compile_config = config.get("compile_config")
+        if compile_config and hasattr(obj, "compile_from_config"):
+            obj.compile_from_config(compile_config)
+            obj.compiled = True
+    masking = build_config.get("supports_masking") if isinstance(build_config, dict) else None
     if isinstance(masking, bool) and hasattr(obj, "supports_masking") \
             and obj.supports_masking != masking:
         obj.supports_masking = masking
@@ -148,6 +174,9 @@ def deserialize(config, custom_objects=None, safe_mode=None):
 
 
 def _shape_from_json(shape):
+    """A build config with its shapes (JSON lists of ints/None) as tuples."""
+    if isinstance(shape, dict):
+        return {k: _shape_from_json(v) for k, v in shape.items()}
     if isinstance(shape, list) and all(isinstance(d, (int, type(None))) for d in shape):
         return tuple(shape)
     if isinstance(shape, (list, tuple)):

@@ -167,6 +167,62 @@ class Variable(_PlainResultArray):
     ndarrays; `value` is a plain view.
     """
 
+    # `fastmask.initializers` installs its `get` here (core imports no upper room), so
+    # that `Variable("ones", shape=...)` resolves initializer names.
+    _initializer_get = None
+
+    def __new__(cls, initializer, shape=None, dtype=None, trainable=True, autocast=True,
+                aggregation="none", synchronization="auto", name=None, **kwargs):
+        """`fastmask.Variable(initializer, shape=None, dtype=None, trainable=True, ...,
+        name=None)`: Keras's `keras.Variable` constructor.
+
+        `initializer` is an array-like (its own dtype unless `dtype` is given) or an
+        initializer (name, object or callable `(shape, dtype) -> array`, then `shape`
+        is required).
+        """
+        name = name or auto_name(cls.__name__)
+        if not isinstance(name, str) or "/" in name:
+            raise ValueError("Argument `name` must be a string and cannot contain character "
+                             f"`/`. Received: name={name}")
+        if aggregation not in (None, "none", "mean", "sum", "only_first_replica"):
+            raise ValueError("Invalid value for argument `aggregation`. Expected one of "
+                             "`None`, `'none'`, `'mean'`, `'sum'`, `'only_first_replica'`. "
+                             f"Received: aggregation={aggregation}")
+        if synchronization not in (None, "none", "on_read", "on_write", "auto"):
+            raise ValueError("Invalid value for argument `synchronization`. Expected one of "
+                             "`None`, `'none'`, `'on_read'`, `'on_write'`, `'auto'`. "
+                             f"Received: synchronization={synchronization}")
+        if isinstance(initializer, str):
+            if cls._initializer_get is None:
+                raise ValueError(f"Unknown initializer: {initializer!r}")
+            initializer = cls._initializer_get(initializer)
+        if callable(initializer):
+            if shape is None:
+                raise ValueError("When creating a Variable from an initializer, the `shape` "
+                                 f"argument should be specified. Received: "
+                                 f"initializer={initializer} and shape={shape}")
+            shape = standardize_shape(shape)
+            dtype = standardize_dtype(dtype)
+            value = np.asarray(initializer(shape, dtype=dtype), dtype=dtype)
+            if value.shape != shape:
+                value = np.broadcast_to(value, shape)
+        else:
+            value = np.asarray(initializer.value if isinstance(initializer, Variable)
+                               else initializer)
+            if dtype is not None:
+                value = value.astype(standardize_dtype(dtype))
+            elif value.dtype in (np.float64, np.int64):
+                # As Keras: 64-bit values become float32 / int32 unless `dtype` says so.
+                value = value.astype(np.float32 if value.dtype == np.float64 else np.int32)
+            if shape is not None and tuple(standardize_shape(shape)) != value.shape:
+                raise ValueError("Initial value shape does not match the `shape` argument. "
+                                 f"Received: value.shape={value.shape}, shape={shape}")
+        var = cls.create(value, name=name, trainable=trainable, path=name)
+        var.autocast = bool(autocast)
+        var.aggregation = aggregation or "none"
+        var.synchronization = synchronization or "none"
+        return var
+
     @classmethod
     def create(cls, value, name=None, trainable=True, path=None):
         var = np.ndarray.view(np.array(value, order="C"), cls)
@@ -181,8 +237,10 @@ class Variable(_PlainResultArray):
         arr = np.asarray(value)
         if arr.shape != self.shape:
             raise ValueError(
-                f"Cannot assign a value of shape {arr.shape} to variable "
-                f"'{self.path or self.name}' of shape {self.shape}.")
+                "The shape of the target variable and the shape of the target value in "
+                "`variable.assign(value)` must match. "
+                f"variable.shape={self.shape}, Received: value.shape={arr.shape}. "
+                f"Target variable: {self!r}")
         np.copyto(self.value, arr, casting="unsafe")
         return self
 

@@ -32,6 +32,7 @@ def sigmoid(x):
 @op(same_shape)
 def softmax(x, axis=-1):
     x = to_array(x)
+    _act.warn_if_softmax_axis_has_size_one(x.shape, axis, stacklevel=4)
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 

@@ -5,6 +5,7 @@
 is a ValueError naming it. `serialize(fn)` gives the name stored in configs.
 """
 import math
+import warnings
 
 import numpy as np
 
@@ -92,9 +93,21 @@ def tanh(x):
     return np.tanh(_arr(x))
 
 
+def warn_if_softmax_axis_has_size_one(shape, axis, stacklevel=3):
+    """Keras's warning (from `ops.softmax`) when `axis` (an int) has size 1 in `shape`."""
+    if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool) \
+            and -len(shape) <= axis < len(shape) and shape[axis] == 1:
+        warnings.warn(
+            f"You are using a softmax over axis {axis} of a tensor of shape {tuple(shape)}. "
+            "This axis has size 1. The softmax operation will always return the value 1, "
+            "which is likely not what you intended. Did you mean to use a sigmoid instead?",
+            stacklevel=stacklevel)
+
+
 def softmax(x, axis=-1):
-    """exp(x - max) / sum over `axis` (int or tuple)."""
+    """exp(x - max) / sum over `axis` (int or tuple); Keras's warning for a size-1 axis."""
     x = _arr(x)
+    warn_if_softmax_axis_has_size_one(x.shape, axis)
     m = np.max(x, axis=axis, keepdims=True)
     e = np.exp(x - m)
     return e / np.sum(e, axis=axis, keepdims=True)

@@ -371,3 +371,12 @@ def get(identifier):
     if callable(identifier) and not isinstance(identifier, type):
         return identifier
     raise ValueError(f"Could not interpret initializer identifier: {identifier}")
+
+
+def _install_variable_hook():
+    # `fastmask.Variable("ones", shape=...)` (core/tensor.py imports no upper room).
+    from .core.tensor import Variable
+    Variable._initializer_get = staticmethod(get)
+
+
+_install_variable_hook()

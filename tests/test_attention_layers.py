@@ -9,7 +9,7 @@ import fastmask
 from fastmask import layers as L
 from fastmask.kernels import _attention, _pooling, _softmax
 from isa_variants import isa_fixture
-from oracle import SHAPES, compare_layer, k_set_mask, keras, mask_cases
+from oracle import SHAPES, compare_layer, flat, k_set_mask, keras, mask_cases
 
 # Every test runs under each instruction-set variant (FASTMASK_ISA), module by
 # module; one this CPU cannot execute is a skip that says why.
@@ -151,7 +151,13 @@ def test_attention_dropout_and_errors(rng):
     fa = L.Attention(dropout=0.5, seed=1)
     out, w = fa([q, q], training=True, return_attention_scores=True)
     assert out.shape == (2, 3, 4) and w.shape == (2, 3, 3)
-    np.testing.assert_allclose(w.sum(-1), 1.0, rtol=1e-6)    # scores returned before dropout
+    # As Keras: the weights returned are those applied, after dropout (each dropped to 0
+    # or scaled by 1/keep), and the output is their product with the values.
+    assert (w == 0).any() and not np.allclose(w.sum(-1), 1.0)
+    np.testing.assert_allclose(out, np.matmul(w, q), rtol=1e-5, atol=1e-6)
+    _, w_ref = L.Attention()([q, q], return_attention_scores=True)
+    kept = w != 0
+    np.testing.assert_allclose(w[kept], w_ref[kept] * 2.0, rtol=1e-5)
     inf = fa([q, q])
     np.testing.assert_allclose(inf, L.Attention()([q, q]), rtol=1e-6)
     with pytest.raises(ValueError, match="list of inputs"):
@@ -254,7 +260,31 @@ def test_mha_dropout_training_and_errors(rng):
     with pytest.raises(ValueError, match="attention_mask"):
         L.MultiHeadAttention(2, 4)(q, q, attention_mask=np.ones((2, 3, 4), bool))
     with pytest.raises(ValueError, match="attention_axes"):
-        L.MultiHeadAttention(2, 4, attention_axes=(2,))(q, q)
+        L.MultiHeadAttention(2, 4, attention_axes="time")
+
+
+def test_mha_attention_axes_and_nd_inputs(rng):
+    """N-D inputs and `attention_axes` as in Keras, including its rank-3 quirk: without
+    dropout or returned scores, rank-3 inputs attend over time whatever the axes say."""
+    cases = [((2, 5, 4), (2, 6, 4), (2,), {}),
+             ((2, 5, 4), (2, 5, 4), (2,), {"return_attention_scores": True}),
+             ((2, 3, 4, 5), (2, 3, 2, 5), (2,), {}),
+             ((2, 3, 4, 5), (2, 3, 4, 5), None, {"return_attention_scores": True}),
+             ((2, 3, 4, 5), (2, 3, 4, 5), (1, 2), {}),
+             ((2, 2, 3, 4, 5), (2, 2, 3, 4, 5), (-3, -2), {}),
+             ((2, 3, 4, 5), (2, 3, 4, 5), (1,), {"use_causal_mask": True})]
+    for q_shape, v_shape, axes, kw in cases:
+        q = rng.standard_normal(q_shape).astype(np.float32)
+        v = rng.standard_normal(v_shape).astype(np.float32)
+        k_layer = keras().layers.MultiHeadAttention(2, 3, attention_axes=axes)
+        f_layer = L.MultiHeadAttention(2, 3, attention_axes=axes)
+        k_out = k_layer(q, v, **kw)
+        f_layer.build(q.shape, v.shape)
+        f_layer.set_weights([np.asarray(w) for w in k_layer.get_weights()])
+        f_out = f_layer(q, v, **kw)
+        for a, b in zip(flat(f_out), flat(k_out)):
+            np.testing.assert_allclose(a, np.asarray(b), rtol=1e-5, atol=1e-5)
+        assert f_layer.get_config()["attention_axes"] == k_layer.get_config()["attention_axes"]
 
 
 def test_mha_config_roundtrip_and_functional(rng):

@@ -691,3 +691,64 @@ def test_weight_swap_lock_is_reset_in_forked_children():
         report(status=os.waitstatus_to_exitcode(status))
     ''', timeout=60)
     assert finished and reports == [{"status": 0}]
+
+
+# ------------------------------------------- custom `load_own_variables` (Keras's walk)
+
+class _ScaledLoader(fastmask.layers.Layer):
+    """A layer loading its own weights its own way (Keras's `load_own_variables` hook):
+    the file holds the kernel times 2."""
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], 2), initializer="zeros",
+                                      name="kernel")
+
+    def call(self, x):
+        return x @ self.kernel
+
+    def save_own_variables(self, store):
+        store["0"] = np.asarray(self.kernel) * 2
+
+    def load_own_variables(self, store):
+        self.kernel.assign(np.asarray(store["0"]) / 2)
+
+
+def _custom_loader_model():
+    L = fastmask.layers
+    return fastmask.Sequential([fastmask.Input((3,)), _ScaledLoader(name="scaled"),
+                                L.Dense(4, name="d")])
+
+
+def test_custom_loader_loads_and_changes_nothing_when_the_file_fails(tmp_path):
+    """A custom `load_own_variables` assigns through `Variable.assign`: its values land with
+    the rest at the end, and when another layer's weights do not fit, not at all."""
+    source = _custom_loader_model()
+    rng = np.random.default_rng(5)
+    source.set_weights([rng.standard_normal(w.shape).astype("float32")
+                        for w in source.weights])
+    source.save_weights(tmp_path / "w.weights.h5")
+    target = _custom_loader_model()
+    target.load_weights(tmp_path / "w.weights.h5")
+    for a, b in zip(source.get_weights(), target.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with h5py.File(tmp_path / "w.weights.h5", "a") as f:   # Dense's kernel: wrong shape
+        del f["layers/dense/vars/0"]
+        f.create_dataset("layers/dense/vars/0", data=np.zeros((3, 4), "float32"))
+    fresh = _custom_loader_model()
+    before = [np.array(w) for w in fresh.get_weights()]
+    with pytest.raises(WeightsFileError, match="Nothing was loaded"):
+        fresh.load_weights(tmp_path / "w.weights.h5")
+    for a, b in zip(before, fresh.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_custom_loader_cannot_read_more_values_than_the_model_holds(tmp_path):
+    """A custom loader may read a value of any shape, but never one holding more values
+    than all the model's weights (here 8 MiB declared for a 22-value model)."""
+    model = _custom_loader_model()
+    model.save_weights(tmp_path / "w.weights.h5")
+    with h5py.File(tmp_path / "w.weights.h5", "a") as f:
+        del f["layers/__scaled_loader/vars/0"]
+        f.create_dataset("layers/__scaled_loader/vars/0", shape=(1 << 21,), dtype="float32")
+    with pytest.raises(WeightsFileError, match="more than the model's weights hold together"):
+        model.load_weights(tmp_path / "w.weights.h5")

@@ -483,7 +483,7 @@ def test_unsupported_layer_is_named(tmp_path):
 
 def test_unbuilt_models_and_bad_paths(tmp_path):
     unbuilt = fastmask.Sequential([fastmask.layers.Dense(2)])
-    with pytest.raises(ValueError, match="not built"):
+    with pytest.raises(ValueError, match="has not yet been built"):
         unbuilt.load_weights(_h5_of(fm_model("gru"), tmp_path))
     with pytest.raises(ValueError, match="weights.h5"):
         fm_model("gru").save_weights(tmp_path / "w.txt")

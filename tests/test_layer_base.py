@@ -334,7 +334,7 @@ def test_bad_masks_and_inputs_give_clear_errors(both):
     with pytest.raises(ValueError, match=r"Layer 'dd'.*`mask` contains NaN.*Received: mask="):
         d(x, mask=np.full((2, 3), np.nan))
     d = fastmask.layers.Dense(2, name="dd")
-    with pytest.raises(ValueError, match=r"Input 0 of layer 'dd' is incompatible.*"
+    with pytest.raises(ValueError, match=r"Input 0 with name 'None' of layer 'dd' is incompatible.*"
                                          r"expected min_ndim=2, found ndim=1"):
         d(np.ones(4, np.float32))
     d(x)

@@ -274,7 +274,7 @@ def test_config_round_trips_and_keras_cross_loading():
 def test_functional_errors():
     inp = fastmask.Input((None, 3))
     model = fastmask.Model(inp, layers.Dense(2)(inp))
-    with pytest.raises(ValueError, match="expects 1 input"):
+    with pytest.raises(ValueError, match="expects 1 .*input"):
         model([np.ones((1, 2, 3)), np.ones((1, 2, 3))])
     with pytest.raises(ValueError, match=r"expected shape=\(None, None, 3\)"):
         model(np.ones((1, 2, 4), np.float32))

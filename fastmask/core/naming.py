@@ -4,6 +4,7 @@
 `reset_uids()` restarts every counter.
 """
 import collections
+import functools
 import re
 
 __all__ = ["to_snake_case", "uniquify", "auto_name", "reset_uids"]
@@ -11,6 +12,7 @@ __all__ = ["to_snake_case", "uniquify", "auto_name", "reset_uids"]
 _UIDS = collections.defaultdict(int)
 
 
+@functools.lru_cache(maxsize=1024)
 def to_snake_case(name):
     name = re.sub(r"\W+", "", name)
     name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)

@@ -1,17 +1,21 @@
 """Operations and the graph they record: Operation, Node, KerasHistory, the call context.
 
 Mirrors keras/src/ops/{operation,node}.py: each `Operation.__call__` on
-`KerasTensor`s records a `Node`, and Functional models replay the nodes on
-real arrays. Output shapes of symbolic calls come from `shape_inference`.
+`KerasTensor`s records a `Node` (`record_node`), and Functional models replay
+the nodes on real arrays. Output shapes of symbolic calls come from
+`shape_inference`. A shape-inference trace runs on KerasTensors that record no
+history (`record_history=False`); calls on them record no node and give outputs
+that record none either, so a trace leaves no graph behind (`record_node`).
 """
 import collections
 import threading
 
 from .naming import auto_name
-from .tensor import KerasTensor
+from .tensor import Dim, KerasTensor
 from .tree import flatten, map_structure
 
-__all__ = ["Node", "KerasHistory", "Operation", "CallContext", "CALL_CONTEXT"]
+__all__ = ["Node", "KerasHistory", "Operation", "CallContext", "CALL_CONTEXT",
+           "will_record", "record_node", "detach"]
 
 
 class KerasHistory(collections.namedtuple("KerasHistory",
@@ -111,7 +115,8 @@ class Operation:
 
 
 class _FunctionOp(Operation):
-    """A `fastmask.ops` function applied to symbolic tensors (a graph node)."""
+    """A function applied to symbolic tensors (a graph node): a `fastmask.ops` op, a NumPy
+    ufunc or function, or an indexing; `fn` runs on arrays and on KerasTensors alike."""
 
     def __init__(self, fn, name):
         super().__init__(name=auto_name(name))
@@ -122,11 +127,47 @@ class _FunctionOp(Operation):
 
 
 class CallContext(threading.local):
-    """Per-thread stack info for nested layer calls (the `training` flag)."""
+    """Per-thread stack info for nested layer calls (the `training` flag) and whether
+    shape inference is tracing (`tracing` > 0: `ops.shape` gives `Dim`s, operators on
+    KerasTensors mean NumPy's)."""
 
     def __init__(self):
         self.entry = None
         self.training = None
+        self.tracing = 0
 
 
 CALL_CONTEXT = CallContext()
+
+
+def will_record(call_args, call_kwargs=None):
+    """Whether a symbolic call on these arguments records a graph node: not when a
+    KerasTensor among them records no history (a shape-inference trace) or an unknown
+    size (`Dim`, which exists only in traces) is among them."""
+    for x in flatten((call_args, call_kwargs)):
+        if isinstance(x, KerasTensor):
+            if not x.record_history:
+                return False
+        elif isinstance(x, Dim):
+            return False
+    return True
+
+
+def record_node(operation, call_args, call_kwargs, outputs):
+    """Record `Node(operation, ...)` for a symbolic call, or (see `will_record`) mark its
+    outputs as recording no history either: what a trace computes leaves no graph."""
+    if will_record(call_args, call_kwargs):
+        for x in flatten(outputs):
+            if isinstance(x, KerasTensor):
+                x.record_history = True
+        return Node(operation, call_args, call_kwargs, outputs)
+    detach(outputs)
+    return None
+
+
+def detach(outputs):
+    """Mark the new KerasTensors among `outputs` as recording no graph history (one that
+    already belongs to a graph, returned as it is, keeps recording)."""
+    for x in flatten(outputs):
+        if isinstance(x, KerasTensor) and "_keras_history" not in x.__dict__:
+            x.record_history = False

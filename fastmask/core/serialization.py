@@ -43,7 +43,7 @@ from .registry import (_NAMES, builtin_class, builtin_classes, builtin_function,
 
 __all__ = ["serialize", "deserialize", "supported_layer_names", "serialize_function",
            "deserialize_function", "is_bytecode_function", "check_config_depth",
-           "MAX_CONFIG_DEPTH", "NON_MODELING_APIS"]
+           "MAX_CONFIG_DEPTH", "NON_MODELING_APIS", "ConfigTypeError"]
 
 # fastmask's base classes, which no config names.
 _ABSTRACT = frozenset({"Wrapper", "Merge", "KernelCell", "KernelRNN"})
@@ -75,6 +75,13 @@ _SHORT.maxlevel, _SHORT.maxdict, _SHORT.maxlist, _SHORT.maxstring, _SHORT.maxoth
     4, 8, 8, 80, 80
 _LOCAL = threading.local()   # depth of nested `deserialize` calls in this thread
 _CONTAINERS = (dict, list, tuple)
+
+
+class ConfigTypeError(TypeError):
+    """A config fastmask cannot rebuild from: a class or function found nowhere, or an
+    entry of the wrong type. Raised as it is through nested `from_config` calls (not
+    wrapped in Keras's "could not be deserialized properly" text, which is kept for
+    TypeErrors of a class's own `from_config`)."""
 
 
 def _short(obj):
@@ -133,7 +140,7 @@ def _lookup(class_name, registered_name=None, custom_objects=None, module=None):
     where = f" (module '{_name(module)}')" if module else ""
     if registered_name and registered_name != class_name:
         where += f", registered as '{_name(registered_name)}'"
-    raise TypeError(
+    raise ConfigTypeError(
         f"Could not locate class '{_name(class_name)}'{where}: fastmask does not support this "
         f"layer. Supported layers and models: {', '.join(supported_layer_names())}. A custom "
         "class must be decorated with `@fastmask.saving.register_keras_serializable()` "
@@ -158,20 +165,37 @@ def serialize(obj):
     else:
         module = cls.__module__
         registered = registered or cls.__name__
-    out = {"module": module, "class_name": cls.__name__, "config": obj.get_config(),
-           "registered_name": registered}
-    build_config = {}
-    if obj.built and getattr(obj, "_build_shapes_dict", None):
-        shapes = obj._build_shapes_dict
-        if len(shapes) == 1:
-            build_config["input_shape"] = next(iter(shapes.values()))
-        else:
-            build_config["shapes_dict"] = shapes
+    out = {"module": module, "class_name": cls.__name__,
+           "config": _serialize_values(obj.get_config()), "registered_name": registered}
+    build_config = _get_build_config(obj)
     if not builtin:
+        build_config = dict(build_config or {})
         build_config["supports_masking"] = bool(obj.supports_masking)
     if build_config:
         out["build_config"] = build_config
+    compile_config = obj.get_compile_config() if hasattr(obj, "get_compile_config") else None
+    if compile_config is not None:
+        out["compile_config"] = compile_config
     return out
+
+
+def _serialize_values(value):
+    """A config with the layers it holds serialized (Keras serializes every value of a
+    `get_config()` dict; a custom layer may return its sublayers there)."""
+    if is_layer(value):
+        return serialize(value)
+    if isinstance(value, dict):
+        return {k: _serialize_values(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and any(
+            is_layer(v) or isinstance(v, (list, tuple, dict)) for v in value):
+        return type(value)(_serialize_values(v) for v in value)
+    return value
+
+
+def _get_build_config(obj):
+    """`obj.get_build_config()`, as Keras's `get_build_and_compile_config` reads it."""
+    get = getattr(obj, "get_build_config", None)
+    return get() if get is not None else None
 
 
 def _is_builtin(cls):
@@ -202,13 +226,13 @@ def deserialize(config, custom_objects=None, safe_mode=None):
     for key in ("class_name", "registered_name", "module"):
         value = config.get(key)
         if value is not None and not isinstance(value, str):
-            raise TypeError(f"The '{key}' of a serialized layer must be a string. "
+            raise ConfigTypeError(f"The '{key}' of a serialized layer must be a string. "
                             f"Received: {key}={_short(value)}")
     inner = config.get("config", {})
     if inner is None:
         inner = {}
     if not isinstance(inner, dict):
-        raise TypeError(f"Expected 'config' to be a dict for {_name(config['class_name'])}. "
+        raise ConfigTypeError(f"Expected 'config' to be a dict for {_name(config['class_name'])}. "
                         f"Received: config={_short(inner)}")
     nesting = getattr(_LOCAL, "nesting", 0)
     if nesting == 0 and getattr(_LOCAL, "checked", None) is not config:
@@ -217,7 +241,7 @@ def deserialize(config, custom_objects=None, safe_mode=None):
     cls = _lookup(config["class_name"], config.get("registered_name"), custom_objects,
                   config.get("module"))
     if not hasattr(cls, "from_config"):
-        raise TypeError(f"Unable to reconstruct an instance of '{_name(config['class_name'])}' "
+        raise ConfigTypeError(f"Unable to reconstruct an instance of '{_name(config['class_name'])}' "
                         "because the class is missing a `from_config()` method.")
     kwargs = {}
     try:
@@ -233,21 +257,32 @@ def deserialize(config, custom_objects=None, safe_mode=None):
         # Nested objects see Keras's merged scope (a registration beats the rest).
         with safe_mode_scope(safe_mode), \
                 custom_object_scope(custom_objects_in_scope(custom_objects)):
-            obj = cls.from_config(inner, **kwargs)
+            try:
+                obj = cls.from_config(inner, **kwargs)
+            except ConfigTypeError:
+                raise   # a name found nowhere, a malformed entry: said as it is
+            except TypeError as e:
+                raise TypeError(
+                    f"{cls} could not be deserialized properly. Please ensure that components "
+                    "that are Python object instances (layers, models, etc.) returned by "
+                    "`get_config()` are explicitly deserialized in the model's `from_config()` "
+                    f"method.\n\nconfig={config}.\n\nException encountered: {e}") from e
+            # Keras (`serialization_lib.deserialize_keras_object`): `build_from_config`
+            # on an unbuilt object, which is then marked built whatever it did; then
+            # `compile_from_config` (fastmask records the compile config only).
+            build_config = config.get("build_config") or {}
+            own = {k: v for k, v in build_config.items() if k != "supports_masking"} \
+                if isinstance(build_config, dict) else build_config
+            if own and not obj.built:
+                obj.build_from_config(_shape_from_json(own))
+                obj.built = True
+            compile_config = config.get("compile_config")
+            if compile_config and hasattr(obj, "compile_from_config"):
+                obj.compile_from_config(compile_config)
+                obj.compiled = True
     finally:
         _LOCAL.nesting = nesting
-    build_config = config.get("build_config") or {}
-    if build_config and not obj.built:
-        shape = build_config.get("input_shape")
-        shapes = build_config.get("shapes_dict")
-        try:
-            if shape is not None:
-                obj.build(_shape_from_json(shape))
-            elif isinstance(shapes, dict) and shapes:
-                obj.build(**{k: _shape_from_json(v) for k, v in shapes.items()})
-        except Exception:
-            pass
-    masking = build_config.get("supports_masking")
+    masking = build_config.get("supports_masking") if isinstance(build_config, dict) else None
     if isinstance(masking, bool) and hasattr(obj, "supports_masking") \
             and obj.supports_masking != masking:
         obj.supports_masking = masking
@@ -255,6 +290,9 @@ def deserialize(config, custom_objects=None, safe_mode=None):
 
 
 def _shape_from_json(shape):
+    """A build config with its shapes (JSON lists of ints/None) as tuples."""
+    if isinstance(shape, dict):
+        return {k: _shape_from_json(v) for k, v in shape.items()}
     if isinstance(shape, list) and all(isinstance(d, (int, type(None))) for d in shape):
         return tuple(shape)
     if isinstance(shape, (list, tuple)):
@@ -329,7 +367,7 @@ def _locate_function(name, module, config, custom_objects):
         found = builtin_function(namespace, name) if namespace else None
         if found is not None:
             return found
-    raise TypeError(
+    raise ConfigTypeError(
         f"Could not locate function '{_name(name)}'. Make sure custom classes and functions "
         "are decorated with `@fastmask.saving.register_keras_serializable()`. If they are "
         "already decorated, make sure they are all imported so that the decorator is run "
@@ -403,10 +441,10 @@ def deserialize_function(config, custom_objects=None, safe_mode=None, fallback=N
     if isinstance(config, dict) and config.get("class_name") == "function":
         name, module = config.get("config"), config.get("module")
         if not isinstance(name, str):
-            raise TypeError("Expected 'config' to be a non-null str for a function "
+            raise ConfigTypeError("Expected 'config' to be a non-null str for a function "
                             f"classname. Received: config={_short(config)}")
         if module is not None and not isinstance(module, str):
-            raise TypeError(f"The 'module' of a function config must be a string. "
+            raise ConfigTypeError(f"The 'module' of a function config must be a string. "
                             f"Received: module={_short(module)}")
         return _locate_function(name, module, config, custom_objects)
     if isinstance(config, str):

@@ -20,18 +20,26 @@ same data for ndarrays; symbolic tensors are updated in place, as in Keras).
 
 `KerasTensor` is the symbolic tensor of the Functional API: shape (with None
 for unknown dims), dtype, name from a global counter, and `_keras_mask` once a
-mask-producing layer ran. Its repr is Keras's, byte for byte. Its operators
-(`x + y`, `x[i]`, ...) are installed by `core/shape_inference.py` (they record
-graph nodes) and its `reshape`/`squeeze` methods by `fastmask.ops`.
+mask-producing layer ran. Its repr is Keras's, byte for byte. NumPy's ufuncs on
+it (`np.tanh(x)`) are answered by `core/shape_inference.py`; its operators
+(`x + y`, `x[i]`, ...), its `reshape`/`squeeze`/`astype` methods and NumPy's
+functions (`np.sum(x)`) by `fastmask.ops`.
+
+`Dim` is the size of an unknown dimension during symbolic shape inference
+(`ops.shape(x)[1]` inside a traced `call`), and `SymbolicValueError` is what
+asking a symbolic value for a number raises (`np.asarray(x)`, `int(dim)`).
 """
+import contextlib
+import threading
+
 import numpy as np
 
 from .naming import auto_name
-from .weight_swap import writing
+from .weight_swap import stage, writing
 
-__all__ = ["Tensor", "Variable", "KerasTensor", "get_mask", "with_mask",
-           "is_tensor", "is_symbolic", "standardize_dtype", "standardize_shape",
-           "plain"]
+__all__ = ["Tensor", "Variable", "KerasTensor", "Dim", "SymbolicValueError", "scratch_tensors",
+           "get_mask", "with_mask", "is_tensor", "is_symbolic", "standardize_dtype",
+           "standardize_shape", "plain"]
 
 
 def plain(x):
@@ -160,6 +168,62 @@ class Variable(_PlainResultArray):
     ndarrays; `value` is a plain view.
     """
 
+    # `fastmask.initializers` installs its `get` here (core imports no upper room), so
+    # that `Variable("ones", shape=...)` resolves initializer names.
+    _initializer_get = None
+
+    def __new__(cls, initializer, shape=None, dtype=None, trainable=True, autocast=True,
+                aggregation="none", synchronization="auto", name=None, **kwargs):
+        """`fastmask.Variable(initializer, shape=None, dtype=None, trainable=True, ...,
+        name=None)`: Keras's `keras.Variable` constructor.
+
+        `initializer` is an array-like (its own dtype unless `dtype` is given) or an
+        initializer (name, object or callable `(shape, dtype) -> array`, then `shape`
+        is required).
+        """
+        name = name or auto_name(cls.__name__)
+        if not isinstance(name, str) or "/" in name:
+            raise ValueError("Argument `name` must be a string and cannot contain character "
+                             f"`/`. Received: name={name}")
+        if aggregation not in (None, "none", "mean", "sum", "only_first_replica"):
+            raise ValueError("Invalid value for argument `aggregation`. Expected one of "
+                             "`None`, `'none'`, `'mean'`, `'sum'`, `'only_first_replica'`. "
+                             f"Received: aggregation={aggregation}")
+        if synchronization not in (None, "none", "on_read", "on_write", "auto"):
+            raise ValueError("Invalid value for argument `synchronization`. Expected one of "
+                             "`None`, `'none'`, `'on_read'`, `'on_write'`, `'auto'`. "
+                             f"Received: synchronization={synchronization}")
+        if isinstance(initializer, str):
+            if cls._initializer_get is None:
+                raise ValueError(f"Unknown initializer: {initializer!r}")
+            initializer = cls._initializer_get(initializer)
+        if callable(initializer):
+            if shape is None:
+                raise ValueError("When creating a Variable from an initializer, the `shape` "
+                                 f"argument should be specified. Received: "
+                                 f"initializer={initializer} and shape={shape}")
+            shape = standardize_shape(shape)
+            dtype = standardize_dtype(dtype)
+            value = np.asarray(initializer(shape, dtype=dtype), dtype=dtype)
+            if value.shape != shape:
+                value = np.broadcast_to(value, shape)
+        else:
+            value = np.asarray(initializer.value if isinstance(initializer, Variable)
+                               else initializer)
+            if dtype is not None:
+                value = value.astype(standardize_dtype(dtype))
+            elif value.dtype in (np.float64, np.int64):
+                # As Keras: 64-bit values become float32 / int32 unless `dtype` says so.
+                value = value.astype(np.float32 if value.dtype == np.float64 else np.int32)
+            if shape is not None and tuple(standardize_shape(shape)) != value.shape:
+                raise ValueError("Initial value shape does not match the `shape` argument. "
+                                 f"Received: value.shape={value.shape}, shape={shape}")
+        var = cls.create(value, name=name, trainable=trainable, path=name)
+        var.autocast = bool(autocast)
+        var.aggregation = aggregation or "none"
+        var.synchronization = synchronization or "none"
+        return var
+
     @classmethod
     def create(cls, value, name=None, trainable=True, path=None):
         var = np.ndarray.view(np.array(value, order="C"), cls)
@@ -178,8 +242,14 @@ class Variable(_PlainResultArray):
         arr = np.asarray(value)
         if arr.shape != self.shape:
             raise ValueError(
-                f"Cannot assign a value of shape {arr.shape} to variable "
-                f"'{self.path or self.name}' of shape {self.shape}.")
+                "The shape of the target variable and the shape of the target value in "
+                "`variable.assign(value)` must match. "
+                f"variable.shape={self.shape}, Received: value.shape={arr.shape}. "
+                f"Target variable: {self!r}")
+        staged = stage()
+        if staged is not None:   # a loader collects the values, then writes them at once
+            staged[id(self)] = (self, np.array(arr, dtype=self.dtype, copy=True))
+            return self
         if arr.dtype != self.dtype:
             arr = arr.astype(self.dtype, casting="unsafe")
         with writing():
@@ -195,8 +265,20 @@ class Variable(_PlainResultArray):
                 f"dtype={self.dtype.name}, value={np.ndarray.__repr__(self.value)}>")
 
 
+_DTYPE_NAMES = {}   # str / np.dtype / type -> name: symbolic shape inference asks often
+
+
 def standardize_dtype(dtype):
     """Keras-style dtype name string ('float32', 'int32', 'bool', ...)."""
+    if isinstance(dtype, (str, np.dtype, type)):
+        name = _DTYPE_NAMES.get(dtype)
+        if name is None:
+            name = _DTYPE_NAMES[dtype] = _standardize_dtype(dtype)
+        return name
+    return _standardize_dtype(dtype)
+
+
+def _standardize_dtype(dtype):
     if dtype is None:
         return "float32"
     if dtype is float:
@@ -224,7 +306,7 @@ def standardize_shape(shape):
         raise ValueError(f"Cannot convert '{shape}' to a shape.")
     out = []
     for d in shape:
-        if d is None:
+        if d is None or isinstance(d, Dim):
             out.append(None)
             continue
         if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
@@ -255,7 +337,7 @@ class KerasTensor:
         self._ragged = bool(ragged)
         if self._sparse or self._ragged:
             raise ValueError("fastmask does not support sparse or ragged tensors.")
-        self.name = name or auto_name("KerasTensor")
+        self.name = name or ("keras_tensor" if _SCRATCH.depth else auto_name("KerasTensor"))
         self.record_history = record_history
 
     shape = property(lambda self: self._shape)
@@ -269,27 +351,161 @@ class KerasTensor:
                 f"sparse={self.sparse}, ragged={self.ragged}, name={self.name}>")
 
     def __array__(self, *args, **kwargs):
-        raise ValueError(
+        raise SymbolicValueError(
             "A KerasTensor is symbolic: it's a placeholder for a shape and a dtype. "
             "It doesn't have any actual numerical value. You cannot convert it to "
             "a NumPy array. Use `fastmask.ops` functions or layers on it instead.")
 
     def __iter__(self):
-        raise NotImplementedError(
+        raise SymbolicIterationError(
             "Iterating over a symbolic KerasTensor is not supported.")
 
     def __bool__(self):
-        raise TypeError("A symbolic KerasTensor cannot be used as a boolean.")
+        raise SymbolicTypeError("A symbolic KerasTensor cannot be used as a boolean.")
 
     def __len__(self):
-        raise TypeError("A symbolic KerasTensor has no len(); use `.shape`.")
+        raise SymbolicTypeError("A symbolic KerasTensor has no len(); use `.shape`.")
 
     def __int__(self):
-        raise ValueError("A KerasTensor is symbolic: it has no numerical value.")
+        raise SymbolicValueError("A KerasTensor is symbolic: it has no numerical value.")
 
     __float__ = __int__
+    __index__ = __int__
 
     __hash__ = object.__hash__
+
+
+class _Scratch(threading.local):
+    depth = 0
+
+
+_SCRATCH = _Scratch()
+
+
+@contextlib.contextmanager
+def scratch_tensors():
+    """KerasTensors made inside are scratch values of a shape-inference trace: they take no
+    number from the `keras_tensor_N` counter (Keras makes none while tracing), so the names
+    of the tensors a model shows stay Keras's."""
+    _SCRATCH.depth += 1
+    try:
+        yield
+    finally:
+        _SCRATCH.depth -= 1
+
+
+class SymbolicValueError(ValueError):
+    """A symbolic value (`KerasTensor`, `Dim`) was asked for a number.
+
+    Raised by `np.asarray(keras_tensor)`, NumPy functions fastmask has no shape
+    rule for, `int(dim)` and comparisons of unknown sizes that cannot be decided.
+    Layer shape inference catches it to fall back to a dry run of `call`.
+    """
+
+
+class SymbolicTypeError(SymbolicValueError, TypeError):
+    """`SymbolicValueError` where Python expects a TypeError (`bool(x)`, `len(x)`)."""
+
+
+class SymbolicIterationError(SymbolicValueError, NotImplementedError):
+    """`SymbolicValueError` raised by iterating over a KerasTensor (Keras: NotImplementedError)."""
+
+
+class Dim:
+    """The size of an unknown dimension during symbolic shape inference.
+
+    As in Keras's JAX backend, all unknown dims are one symbol `n`; a `Dim` is
+    an integer expression of `n`, held as its values at n=83 and n=89 (the
+    sizes Keras's NumPy backend runs with). Arithmetic with ints or Dims gives
+    a Dim, or a plain int when both values agree (`n - n` is 0). A comparison
+    that holds at both points is a bool; one that does not (`n > 85`) raises
+    `SymbolicValueError`, as does `int(dim)` or using it as an index.
+    In shapes, a Dim stands for None (`KerasTensor((Dim.N, 3))` has shape (None, 3)).
+    """
+
+    __slots__ = ("values",)
+    SIZES = (83, 89)
+    N = None   # the symbol itself, set below
+
+    def __init__(self, values):
+        self.values = tuple(values)
+
+    @classmethod
+    def make(cls, values):
+        """A Dim of `values` (one per sample size), or the int when they agree."""
+        values = tuple(values)
+        if all(v == values[0] for v in values[1:]):
+            return values[0]
+        return cls(values)
+
+    @staticmethod
+    def at(x, i):
+        """`x` evaluated at sample size `i` (`x` itself when it is no Dim)."""
+        return x.values[i] if isinstance(x, Dim) else x
+
+    def _binary(self, other, fn):
+        if isinstance(other, (Dim, int, np.integer)) and not isinstance(other, (bool, np.bool_)):
+            return Dim.make(fn(self.values[i], Dim.at(other, i)) for i in range(len(self.values)))
+        if isinstance(other, float):
+            raise SymbolicValueError(f"Cannot combine the unknown size {self!r} with the float "
+                                     f"{other!r}. Received: {other!r}")
+        return NotImplemented
+
+    def _compare(self, other, fn):
+        if not isinstance(other, (Dim, int, np.integer)):
+            return NotImplemented
+        results = {bool(fn(self.values[i], Dim.at(other, i))) for i in range(len(self.values))}
+        if len(results) > 1:
+            raise SymbolicValueError(
+                f"Cannot decide a comparison of the unknown size {self!r} with {other!r} while "
+                "inferring shapes symbolically: it depends on the actual size. Received: "
+                f"{other!r}")
+        return results.pop()
+
+    def __add__(self, o): return self._binary(o, lambda a, b: a + b)
+    def __radd__(self, o): return self._binary(o, lambda a, b: b + a)
+    def __sub__(self, o): return self._binary(o, lambda a, b: a - b)
+    def __rsub__(self, o): return self._binary(o, lambda a, b: b - a)
+    def __mul__(self, o): return self._binary(o, lambda a, b: a * b)
+    def __rmul__(self, o): return self._binary(o, lambda a, b: b * a)
+    def __floordiv__(self, o): return self._binary(o, lambda a, b: a // b)
+    def __rfloordiv__(self, o): return self._binary(o, lambda a, b: b // a)
+    def __mod__(self, o): return self._binary(o, lambda a, b: a % b)
+    def __rmod__(self, o): return self._binary(o, lambda a, b: b % a)
+    def __pow__(self, o): return self._binary(o, lambda a, b: a ** b)
+    def __rpow__(self, o): return self._binary(o, lambda a, b: b ** a)
+    def __truediv__(self, o): return self._no_value()   # a float: no size
+    __rtruediv__ = __truediv__
+    def __neg__(self): return Dim.make(-v for v in self.values)
+    def __pos__(self): return self
+    def __abs__(self): return Dim.make(abs(v) for v in self.values)
+    def __eq__(self, o): return self._compare(o, lambda a, b: a == b)
+    def __ne__(self, o): return self._compare(o, lambda a, b: a != b)
+    def __lt__(self, o): return self._compare(o, lambda a, b: a < b)
+    def __le__(self, o): return self._compare(o, lambda a, b: a <= b)
+    def __gt__(self, o): return self._compare(o, lambda a, b: a > b)
+    def __ge__(self, o): return self._compare(o, lambda a, b: a >= b)
+
+    def __hash__(self):
+        return hash(("Dim", self.values))
+
+    def _no_value(self, *args):
+        raise SymbolicValueError(
+            f"{self!r} is the size of an unknown dimension: it has no numerical value while "
+            "shapes are inferred symbolically. Use it with `fastmask.ops` functions "
+            "(`ops.arange`, `ops.reshape`, `ops.zeros`, ...) instead of Python or NumPy.")
+
+    __index__ = __int__ = __float__ = _no_value
+
+    def __bool__(self):
+        raise SymbolicTypeError(f"{self!r} is the size of an unknown dimension: it cannot be "
+                                "used as a boolean while shapes are inferred symbolically.")
+
+    def __repr__(self):
+        return "Dim(n)" if self.values == Dim.SIZES else f"Dim({self.values[0]} at n=83)"
+
+
+Dim.N = Dim(Dim.SIZES)
 
 
 def is_symbolic(x):

@@ -16,13 +16,18 @@ Reads nest (a thread inside a call calls more layers freely); a write from a
 thread that is inside a call (a stateful layer updating its state) proceeds
 without waiting (it cannot wait for itself). The state is reset in a forked
 child (no lock inherited in a locked state).
+
+Loaders that let each layer assign its own weights (`load_own_variables`)
+run it inside `staging()`: `Variable.assign` then records the prepared value
+instead of writing it, and the loader copies everything in at the end with
+one write (or drops it all when the file does not fit).
 """
 import contextlib
 import os
 import threading
 import weakref
 
-__all__ = ["begin_read", "end_read", "reading", "writing"]
+__all__ = ["begin_read", "end_read", "reading", "writing", "staging", "stage"]
 
 
 class _Slot:
@@ -164,3 +169,23 @@ def writing():
             s.pending = bool(s.waiting_writers)
             s.admit = s.pending and s.waiting_readers > 0
             s.cond.notify_all()
+
+
+_STAGE = threading.local()   # .writes: {id(variable): (variable, value)} while staging
+
+
+@contextlib.contextmanager
+def staging():
+    """`with staging() as writes:` this thread's `Variable.assign`s inside the block are
+    recorded in `writes` ({id(variable): (variable, prepared value)}), not applied."""
+    previous = getattr(_STAGE, "writes", None)
+    writes = _STAGE.writes = {}
+    try:
+        yield writes
+    finally:
+        _STAGE.writes = previous
+
+
+def stage():
+    """The dict `Variable.assign` records into in this thread (inside `staging()`), or None."""
+    return getattr(_STAGE, "writes", None)

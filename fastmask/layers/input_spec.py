@@ -61,9 +61,24 @@ def _assert_input_compatibility(input_spec, inputs, layer_name):
                     break
             else:
                 return
-    specs = list(input_spec) if isinstance(input_spec, (list, tuple)) else [input_spec]
+    specs = flatten(input_spec)
+    if isinstance(inputs, dict):
+        names = [spec.name if spec is not None else None for spec in specs]
+        if names and all(names):
+            for name in names:
+                if name not in inputs:
+                    raise ValueError(f'Missing data for input "{name}". You passed a data '
+                                     f"dictionary with keys {list(inputs.keys())}. Expected "
+                                     f"the following keys: {names}")
+            inputs = [inputs[name] for name in names]
     flat = flatten(inputs)
-    if len(flat) != len(specs) and len(specs) > 1:
+    if len(flat) != len(specs):
+        names = [spec.name for spec in specs if spec is not None]
+        if len(names) == len(specs) and all(names):
+            raise ValueError(
+                f'Layer "{layer_name}" expects {len(specs)} named input(s) with keys {names}, '
+                f"but it received {len(flat)} input tensors. Pass inputs as a dict, e.g. "
+                "`layer({" + ", ".join(f"'{n}': ..." for n in names) + "})`.")
         raise ValueError(f'Layer "{layer_name}" expects {len(specs)} input(s), but it '
                          f"received {len(flat)} input tensors. Inputs received: {inputs}")
     for i, (x, spec) in enumerate(zip(flat, specs)):
@@ -74,7 +89,8 @@ def _assert_input_compatibility(input_spec, inputs, layer_name):
                              f"(of type {type(x)}) as input for layer '{layer_name}'.")
         shape = tuple(x.shape)
         ndim = len(shape)
-        head = f"Input {i} of layer '{layer_name}' is incompatible with the layer: "
+        head = (f"Input {i} with name '{spec.name}' of layer '{layer_name}' is incompatible "
+                "with the layer: ")
         if spec.ndim is not None and not spec.allow_last_axis_squeeze and ndim != spec.ndim:
             raise ValueError(head + f"expected ndim={spec.ndim}, found ndim={ndim}. "
                              f"Full shape received: {shape}")
@@ -92,6 +108,13 @@ def _assert_input_compatibility(input_spec, inputs, layer_name):
                 raise ValueError(head + f"expected axis {axis} of input shape to have "
                                  f"value {value}, but received input with shape {shape}")
         if spec.shape is not None:
-            for s, d in zip(spec.shape, shape):
+            spec_shape = spec.shape
+            if spec.allow_last_axis_squeeze:
+                if shape and shape[-1] == 1:
+                    shape = shape[:-1]
+                if spec_shape and spec_shape[-1] == 1:
+                    spec_shape = spec_shape[:-1]
+            for s, d in zip(spec_shape, shape):
                 if s is not None and d is not None and s != d:
-                    raise ValueError(head + f"expected shape={spec.shape}, found shape={shape}")
+                    raise ValueError(head + f"expected shape={spec.shape}, found "
+                                     f"shape={shape}")

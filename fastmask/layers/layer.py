@@ -63,15 +63,24 @@ A layer is written exactly as in Keras 3::
 * **Several outputs.** Return a tuple/list; `compute_mask` returns a
   tuple/list of the same length (None entries = no mask), e.g. an RNN with
   `return_state` returns `(out, h, c)` and masks `(mask, None, None)`.
-* **compute_mask must work symbolically.** In the Functional API it receives
-  `KerasTensor`s; use `fastmask.ops` functions (they accept both) rather than
-  raw NumPy there. `call` itself is only ever given real arrays: symbolic
-  output shapes come from `compute_output_shape` when it is overridden
-  (its argument is the first input's shape; `foo_shape` arguments for
-  several inputs), else from running `call` on dummy arrays (unknown dims set
-  to 83, then 89; bool dummies True, others 0), as Keras's NumPy backend does.
-  Each symbolic output is one new `KerasTensor` (names `keras_tensor_N` come
-  from a global counter, as in Keras).
+* **Symbolic shapes (how a model is built).** In the Functional API a layer
+  receives `KerasTensor`s. Its output specs come from `compute_output_shape`
+  when it is overridden (its argument is the first input's shape; `foo_shape`
+  arguments for several inputs; `call` never runs), else from a symbolic trace
+  of `call`: `call` runs on fresh KerasTensors, on which `fastmask.ops`
+  functions, operators (`x + y`, `x[:, ::2]`, `x @ w`), NumPy ufuncs
+  (`np.tanh(x)`) and the common NumPy functions (`np.sum`, `np.concatenate`,
+  ...) answer from shapes; nested layers build themselves and answer
+  symbolically; `ops.shape(x)` gives `Dim`s for unknown sizes, so
+  `ops.arange(ops.shape(x)[1])` or `ops.reshape(x, (batch, -1, h, d))` work.
+  Nothing runs on numbers and no graph node is recorded. Only when `call`
+  needs a number from a symbolic value (`np.asarray(x)`, a NumPy function with
+  no rule, `int(dim)`, `if x:`) does it run on small arrays instead (zeros,
+  True for bools; unknown dims 83, then 89, as Keras's NumPy backend does).
+  A failure of both names the layer (Keras's message). `compute_mask` gets
+  KerasTensors too: use `fastmask.ops` (or operators) there. Each symbolic
+  output is one new `KerasTensor` (names `keras_tensor_N` from a global
+  counter, as in Keras; tensors inside a trace take no number).
 * **TimeDistributed.** A per-sample layer (its output at a row depends only on
   that row) can set the class attribute `_time_distributed_merge = True`:
   `TimeDistributed` then runs it once on the `(batch*time, ...)` array instead
@@ -97,6 +106,8 @@ A layer is written exactly as in Keras 3::
   argument's mask even when other tensor arguments are present. This is a
   documented deviation from Keras, used by fastmask's RNN layers.
 """
+import contextlib
+import inspect
 import threading
 import warnings
 from functools import wraps
@@ -105,9 +116,10 @@ import numpy as np
 
 from ..core import registry
 from ..core.dtype_policy import DTypePolicy, get_policy  # noqa: F401  (DTypePolicy: re-export)
-from ..core.operation import CALL_CONTEXT, Node, Operation
-from ..core.shape_inference import compute_output_spec
-from ..core.tensor import KerasTensor, Tensor, get_mask, with_mask
+from ..core.operation import CALL_CONTEXT, Operation, record_node
+from ..core.shape_inference import compute_output_spec, detached, trace_output_spec, tracing
+from ..core.tensor import (KerasTensor, SymbolicValueError, Tensor, get_mask,
+                           scratch_tensors, standardize_dtype, with_mask)
 from ..core.tree import flatten, map_structure
 from ..core.weight_swap import begin_read, end_read
 from .call_signature import _default, _is_default, _is_tensor_arg, _shape_of, _signature_of
@@ -115,6 +127,7 @@ from .input_spec import InputSpec, _assert_input_compatibility  # noqa: F401  (I
 from .layer_config import LayerConfigMixin, constructor_config  # noqa: F401  (re-export)
 from .layer_masking import LayerMaskingMixin
 from .layer_weights import LayerWeightsMixin
+from .name_scope import any_scope_open, current_path, layer_scope
 from .pickling import reduce_layer
 
 # InputSpec, DTypePolicy and constructor_config live in input_spec.py, core/dtype_policy.py
@@ -154,6 +167,9 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
     """
 
     _plain_input_dtype = True
+    # Set on a layer marked built with unbuilt sublayers (they build in its calls, under
+    # its name scope); other built layers' calls open no scope (the hot path).
+    _scope_calls = False
     # Class-level hooks (see the module docstring).
     _mask_from_first_arg = False
     _check_mask_shape = True
@@ -163,15 +179,12 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
         if cls.__module__.startswith("fastmask."):
             registry.register_builtin(cls)   # found by name when deserializing
         cls._plain_input_dtype = cls.input_dtype is Layer.input_dtype
-        # Wrap a subclass's own `build` so that calling it marks the layer built.
+        # Wrap a subclass's own `build` as Keras's `Layer.__new__` does: after the
+        # outermost build call returns, the layer is built, its build shapes are
+        # recorded (`get_build_config`) and its state is locked.
         build = cls.__dict__.get("build")
         if build is not None and not getattr(build, "_fm_build_wrapper", False):
-            @wraps(build)
-            def build_wrapper(self, *args, **kw):
-                build(self, *args, **kw)
-                self.built = True
-            build_wrapper._fm_build_wrapper = True
-            cls.build = build_wrapper
+            cls.build = _wrap_build(build)
 
     def __init__(self, *, activity_regularizer=None, trainable=True, dtype=None,
                  autocast=True, name=None, **kwargs):
@@ -197,15 +210,15 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
         self._input_spec = None
         self._called = False
         self._trainable = trainable
-        self._trainable_variables = []
-        self._non_trainable_variables = []
+        # Variables assigned as attributes before `super().__init__()` are kept.
+        self.__dict__.setdefault("_trainable_variables", [])
+        self.__dict__.setdefault("_non_trainable_variables", [])
+        self._tracker_locked = False
         self._call_info = _signature_of(type(self).call)
         self._supports_masking = not _is_default(self.compute_mask)
         self._convert_input_args = True
         self._allow_non_tensor_positional_args = False
         self._build_shapes_dict = None
-        if _is_default(type(self).build) and type(self).call is not Layer.call:
-            pass  # built lazily in __call__ (sublayers may need building first)
 
     # ------------------------------------------------------------------ properties
 
@@ -244,27 +257,86 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
 
     @property
     def path(self):
-        return self.name
+        """The layer's path ("parent/name" when built inside a parent); its name until
+        built."""
+        return self.__dict__.get("_path") or self.name
 
     # ------------------------------------------------------------------ API to override
 
     @_default
     def build(self, input_shape):
+        """Create the layer's state for inputs of `input_shape` (override it).
+
+        The default marks the layer built, with Keras's warning when sublayers
+        are still unbuilt (nothing would build them).
+        """
         self._check_super_called()
+        if _is_default(self.build) and _might_have_unbuilt_state(self):
+            self._scope_calls = True
+            warnings.warn(
+                f"`build()` was called on layer '{self.name}', however the layer does not "
+                "have a `build()` method implemented and it looks like it has unbuilt "
+                "state. This will cause the layer to be marked as built, despite not "
+                "being actually built, which may cause failures down the line. Make sure "
+                "to implement a proper `build()` method.", stacklevel=2)
         self.built = True
 
+    def _build_at_init(self):
+        """Mark the layer built in `__init__` if (and only if) `build` is not overridden.
+
+        Layers without state (Softmax, Masking, pooling, Dropout, ...) call this
+        last in `__init__`, as in Keras: a subclass overriding `build` then
+        stays unbuilt until its first call, and records its build shapes.
+        """
+        if _is_default(self.build):
+            self.built = True
+            self._lock_state()
+
+    def _lock_state(self):
+        """After a build: no more weights may be added (Keras's tracker lock)."""
+        self._tracker_locked = True
+
+    def get_build_config(self):
+        """`{"input_shape": shape}` (or `{"shapes_dict": {...}}` for a multi-input
+        build) recorded by the first build; None if `build` never ran."""
+        shapes = self._build_shapes_dict
+        if shapes is not None:
+            if len(shapes) == 1:
+                return {"input_shape": tuple(shapes.values())[0]}
+            return {"shapes_dict": shapes}
+        return None
+
+    def build_from_config(self, config):
+        """Re-create the layer's state from `get_build_config()` output (on load)."""
+        if config:
+            if "input_shape" in config:
+                self.build(config["input_shape"])
+            elif "shapes_dict" in config:
+                self.build(**config["shapes_dict"])
+
+    def _obj_type(self):
+        """The kind of object in Keras's saving walk (`saving/keras_h5.py`)."""
+        return "Layer"
+
     def call(self, *args, **kwargs):
-        raise NotImplementedError(f"Layer {self.__class__.__name__} does not have a "
-                                  "`call()` method implemented.")
+        raise NotImplementedError(f"Layer {self.__class__.__name__} does not have a `call` "
+                                  "method implemented.")
 
     @_default
     def compute_output_shape(self, *args, **kwargs):
         raise NotImplementedError(
-            f"Layer {self.__class__.__name__} has no `compute_output_shape()`. "
-            "Should implement `def compute_output_shape(self, input_shape)`.")
+            f"Layer {self.__class__.__name__} does not have a `compute_output_shape` method "
+            "implemented. Should implement `def compute_output_shape(self, input_shape)`.")
 
     def compute_output_spec(self, *args, **kwargs):
-        """Output KerasTensor(s) for symbolic args: `compute_output_shape` or a dry run."""
+        """Output KerasTensor(s) for symbolic args, from shapes alone.
+
+        An overridden `compute_output_shape` answers and `call` never runs (Keras).
+        Otherwise `call` is traced on fresh KerasTensors (nothing recorded in any
+        graph; nested layers build and answer symbolically); only when the trace
+        meets plain NumPy on a symbolic value does `call` run on small valid arrays
+        (zeros, True for bools, unknown dims 83 then 89). A failure names the layer.
+        """
         if not _is_default(self.compute_output_shape):
             arguments, _ = self._call_info.bind(args, kwargs)
             tensors = self._tensor_arguments(arguments)
@@ -281,13 +353,22 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
         try:
             return compute_output_spec(self.call, *args, **kwargs)
         except Exception as e:
-            raise e.__class__(
+            raise self._inference_error(e) from None
+
+    def _inference_error(self, e):
+        """Keras's error for a failed shape inference of this layer, caused by `e`."""
+        cls = ValueError if isinstance(e, SymbolicValueError) else e.__class__
+        name = self.__class__.__name__
+        try:
+            error = cls(
                 f"Could not automatically infer the output shape / dtype of '{self.name}' "
-                f"(of type {self.__class__.__name__}). Either the "
-                f"`{self.__class__.__name__}.call()` method is incorrect, or you need to "
-                f"implement the `{self.__class__.__name__}.compute_output_spec() / "
-                f"compute_output_shape()` method. Error encountered:\n\n{e}"
-            ).with_traceback(e.__traceback__) from None
+                f"(of type {name}). Either the `{name}.call()` method is incorrect, or you need "
+                f"to implement the `{name}.compute_output_spec() / compute_output_shape()` "
+                f"method. Error encountered:\n\n{e}")
+        except Exception:   # an exception class with another constructor
+            error = ValueError(f"Could not automatically infer the output shape / dtype of "
+                               f"'{self.name}' (of type {name}). Error encountered:\n\n{e!r}")
+        return error.with_traceback(e.__traceback__)
 
     # ------------------------------------------------------------------ __call__
 
@@ -310,7 +391,7 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             if self.autocast and "float" in x.dtype and x.dtype != self.input_dtype:
                 from .. import ops
                 m = get_mask(x)
-                y = ops.cast(x, self.input_dtype)
+                y = ops.cast(detached(x), self.input_dtype)   # the layer's node takes `x`
                 return with_mask(y, m) if m is not None else y
             return x
         if isinstance(x, np.generic) or (hasattr(x, "__array__") and not isinstance(x, type)):
@@ -367,30 +448,52 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
                 out[name] = shapes[name]
         return out
 
+    def _assert_input_compatibility(self, arg):
+        """Check `arg` (the first call argument) against `self.input_spec`."""
+        _assert_input_compatibility(self._input_spec, arg, self.name)
+
     def _maybe_build(self, arguments, tensors, eager):
-        if _is_default(self.build):
-            if any(not lr.built for lr in self._layers):
-                # Build sublayers by tracing `call` (Keras does the same).
-                try:
-                    compute_output_spec(self.call, **arguments)
-                except Exception as e:
-                    if not eager:
-                        warnings.warn(
-                            f"Layer '{self.name}' looks like it has unbuilt state, but "
-                            "fastmask is not able to trace the layer `call()` in order to "
-                            "build it automatically. You may need to implement the "
-                            "`def build(self, input_shape)` method on your layer. "
-                            f"Exception encountered: ''{e}''")
-                    return
-            self.built = True
+        """Keras's `_maybe_build`: an overridden `build` gets the call's shapes (the
+        first tensor's, or `<arg>_shape` keywords); the default one first traces
+        `call` on the inputs when sublayers are unbuilt, so that they build."""
+        if self.built:
             return
-        shapes = self._shapes_for(self.build, arguments, tensors)
-        self.build(**shapes)
-        self._build_shapes_dict = shapes
-        self.built = True
-        if self._input_spec is not None and tensors:
-            first = next(iter(arguments.values()))
-            _assert_input_compatibility(self._input_spec, first, self.name)
+        if not _is_default(self.build):
+            shapes = self._shapes_for(self.build, arguments, tensors)
+            self.build(**shapes)
+            if self._input_spec is not None and tensors:
+                self._assert_input_compatibility(next(iter(arguments.values())))
+            return
+        if _might_have_unbuilt_state(self):
+            # Sublayers build by tracing `call` symbolically (Keras does the same); on an
+            # eager call the arrays stand in as KerasTensors of their shapes.
+            try:
+                if eager:
+                    trace_output_spec(self.call, **map_structure(_spec_of_array, arguments))
+                else:
+                    compute_output_spec(self.call, **arguments)
+            except Exception as e:
+                if eager:
+                    return   # the eager call itself builds the sublayers
+                warnings.warn(
+                    f"Layer '{self.name}' looks like it has unbuilt state, but fastmask "
+                    "is not able to trace the layer `call()` in order to build it "
+                    "automatically. Possible causes:\n1. The `call()` method of your layer "
+                    "may be crashing. Try to `__call__()` the layer eagerly on some test "
+                    "input first to see if it works. E.g. `x = np.random.random((3, 4)); "
+                    "y = layer(x)`\n2. If the `call()` method is correct, then you may need "
+                    "to implement the `def build(self, input_shape)` method on your layer. "
+                    "It should create all variables used by the layer (e.g. by calling "
+                    "`layer.build()` on all its children layers).\nException encountered: "
+                    f"''{e}''")
+        first_shape = None
+        for k, v in tensors.items():
+            if k in ("mask", "kwargs", "args"):
+                continue
+            first_shape = map_structure(_shape_of, v) if isinstance(
+                v, (list, tuple, dict)) else _shape_of(v)
+            break
+        self.build(first_shape)
 
     def __call__(self, *args, **kwargs):
         info = self.__dict__.get("_call_info")
@@ -398,12 +501,18 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             self._check_super_called()
         if (not kwargs and len(args) == 1 and self.built and info.single
                 and (type(args[0]) is np.ndarray or type(args[0]) is Tensor)
-                and self._convert_input_args):
+                and self._convert_input_args and not CALL_CONTEXT.tracing):
             return self._fast_call(args[0], info)
-        self._called = True
+        self.__dict__["_called"] = True
         original_args, original_kwargs = args, kwargs
 
         # 1. Convert array arguments (floats cast to the compute dtype).
+        # Keras converts (copying `kwargs`) unless the call is one tensor of the input
+        # dtype; then the `training`/`mask` values filled in below also land in the
+        # recorded graph node (and in the saved config), which is reproduced here.
+        keep_kwargs = not kwargs and (not self._convert_input_args or (
+            len(args) == 1 and isinstance(args[0], (np.ndarray, KerasTensor))
+            and standardize_dtype(args[0].dtype) == self.input_dtype))
         if self._convert_input_args and (
                 kwargs or len(args) != 1 or not isinstance(args[0], np.ndarray)
                 or (args[0].dtype.kind == "f" and self.autocast
@@ -412,6 +521,14 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             kwargs = map_structure(self._maybe_convert, kwargs)
         else:
             kwargs = dict(kwargs)
+        if keep_kwargs:
+            kwargs = original_kwargs
+
+        if CALL_CONTEXT.tracing:
+            # In a shape-inference trace arrays stand for values computed at run time (a
+            # position table, a constant mask): the layer answers from their shapes too.
+            args, kwargs = map_structure(_spec_of_array, (args, kwargs))
+            original_args, original_kwargs = args, kwargs
 
         if self._convert_input_args:
             for arg in flatten(args):
@@ -454,11 +571,11 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
 
         # 3. Input spec of the first argument.
         if self._input_spec is not None:
-            _assert_input_compatibility(self._input_spec, first_arg, self.name)
+            self._assert_input_compatibility(first_arg)
 
         # 4. Build (once, also when several threads make the first call together).
         if not self.built:
-            with _BUILD_LOCK:
+            with _BUILD_LOCK, layer_scope(self):
                 if not self.built:
                     self._maybe_build(arguments, tensors, eager=not symbolic)
 
@@ -512,16 +629,21 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
                 if not symbolic and previous_mask is not None:
                     self._check_mask_values(previous_mask)
 
-            # 7. Call.
-            if symbolic:
-                outputs = self.compute_output_spec(*args, **kwargs)
-            else:
-                outputs = self.call(*args, **kwargs)
-            self.built = True
-
-            if self._supports_masking:
-                outputs = self._set_mask_metadata(first_arg, outputs, previous_mask)
-            elif previous_mask is not None and any(
+            # 7. Call (symbolic: output specs and masks from shapes, `ops.shape` gives Dims;
+            # in the layer's name scope while it is not built: sublayers built lazily in
+            # `call` get paths under it).
+            with tracing() if symbolic else contextlib.nullcontext():
+                if self.built and not (symbolic or self._scope_calls or any_scope_open()):
+                    outputs = self.call(*args, **kwargs)
+                else:
+                    with layer_scope(self):
+                        outputs = (self.compute_output_spec(*args, **kwargs) if symbolic
+                                   else self.call(*args, **kwargs))
+                if not self.built:
+                    self.built = True
+                if self._supports_masking:
+                    outputs = self._set_mask_metadata(first_arg, outputs, previous_mask)
+            if not self._supports_masking and previous_mask is not None and any(
                     m is not None for m in flatten(previous_mask)):
                 warnings.warn(
                     f"Layer '{self.name}' (of type {self.__class__.__name__}) was passed "
@@ -535,14 +657,22 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             if guarded:
                 end_read()
 
-        # 8. Record a graph node for symbolic calls.
+        # 8. Record a graph node for symbolic calls (none for a trace's detached tensors;
+        # with the filled-in `training` and None masks when Keras records them; mask
+        # tensors stay out of the graph).
         if symbolic:
-            Node(self, original_args, original_kwargs, outputs)
+            node_kwargs = original_kwargs
+            if keep_kwargs and original_kwargs:
+                node_kwargs = {k: v for k, v in original_kwargs.items()
+                               if not (k.endswith("mask") and k not in given
+                                       and any(isinstance(m, KerasTensor)
+                                               for m in flatten(v)))}
+            record_node(self, original_args, node_kwargs, outputs)
         return outputs
 
     def _fast_call(self, x, info):
         """`layer(x)` for one built array argument: the general path, minus its generality."""
-        self._called = True
+        self.__dict__["_called"] = True
         if x.dtype.kind in _NON_NUMERIC_KINDS:
             _check_input_dtype(self, x)
         if x.dtype.kind == "f" and self.autocast:
@@ -574,7 +704,11 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
                 self._check_mask_values(previous_mask)
             if info.has_mask and info.mask_default_none:
                 kwargs["mask"] = previous_mask
-            outputs = self.call(x, **kwargs) if kwargs else self.call(x)
+            if self._scope_calls or any_scope_open():   # sublayers may build: paths nest
+                with layer_scope(self):
+                    outputs = self.call(x, **kwargs) if kwargs else self.call(x)
+            else:
+                outputs = self.call(x, **kwargs) if kwargs else self.call(x)
             if self._supports_masking:
                 if type(outputs) is np.ndarray:
                     m = self.compute_mask(x, previous_mask)
@@ -608,6 +742,54 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
     __str__ = __repr__
 
 
+def _spec_of_array(x):
+    """An array argument as a KerasTensor of its shape, dtype and mask, recording no graph
+    history (others as they are)."""
+    if isinstance(x, np.ndarray) and x.dtype.kind in "biuf":
+        with scratch_tensors():
+            spec = KerasTensor(x.shape, x.dtype, record_history=False)
+            mask = get_mask(x)
+            if isinstance(mask, np.ndarray):
+                spec._keras_mask = KerasTensor(mask.shape, mask.dtype, record_history=False)
+        return spec
+    return x
+
+
+def _might_have_unbuilt_state(layer):
+    return any(not lr.built for lr in layer._layers)
+
+
+def _wrap_build(build):
+    """`build` wrapped as Keras's `Layer.__new__` wraps it: when the outermost call
+    returns, the bound shape arguments are recorded (`get_build_config`), the layer
+    is marked built and its state locked."""
+    sig = inspect.signature(build)
+
+    @wraps(build)
+    def build_wrapper(self, *args, **kwargs):
+        depth = self.__dict__.get("_fm_build_depth", 0)
+        self.__dict__["_fm_build_depth"] = depth + 1
+        try:
+            with layer_scope(self):
+                if depth == 0:
+                    self.__dict__["_path"] = current_path()
+                build(self, *args, **kwargs)
+        finally:
+            self.__dict__["_fm_build_depth"] = depth
+        if depth == 0:
+            try:
+                arguments = sig.bind(self, *args, **kwargs).arguments
+                arguments.pop(next(iter(sig.parameters)))
+                self._build_shapes_dict = dict(arguments)
+            except TypeError:
+                pass
+            self.built = True
+            self._lock_state()
+
+    build_wrapper._fm_build_wrapper = True
+    return build_wrapper
+
+
 def _map_shapes(fn, shapes):
     if isinstance(shapes, dict):
         return {k: _map_shapes(fn, v) for k, v in shapes.items()}
@@ -622,4 +804,5 @@ def is_tensor_output(x):
     return isinstance(x, (np.ndarray, Tensor, KerasTensor))
 
 
+Layer.build = _wrap_build(Layer.build)   # the default build records its shape too
 registry.register_base(Layer)   # `is_layer` (serialize, saving) recognises layers by it

@@ -5,7 +5,8 @@ from .. import initializers as _initializers
 from ..core.naming import auto_name
 from ..core.tensor import Variable, standardize_dtype, standardize_shape
 from ..core.weight_budget import charge_weight
-from ..core.weight_swap import writing
+from ..core.weight_swap import stage, writing
+from .name_scope import current_path, layer_scope
 
 __all__ = ["LayerWeightsMixin", "assign_all"]
 
@@ -13,13 +14,46 @@ __all__ = ["LayerWeightsMixin", "assign_all"]
 def assign_all(variables, values):
     """Copy prepared `values` (same shapes and dtypes) into `variables` in one step: no
     layer call runs meanwhile, so a call sees all old or all new values."""
+    staged = stage()
+    if staged is not None:   # inside a loader's `staging()`: recorded, written later at once
+        for variable, value in zip(variables, values):
+            staged[id(variable)] = (variable, value)
+        return
     with writing():
         for variable, value in zip(variables, values):
             np.copyto(variable.value, value, casting="unsafe")
 
 
+_LOCKED_MESSAGE = ("You cannot add new elements of state (variables or sub-layers) to a "
+                   "layer that is already built. All state must be created in the "
+                   "`__init__()` method or in the `build()` method.")
+
+
 class LayerWeightsMixin:
     """`Layer`'s weights, `trainable` and sublayer tracking (see `fastmask.layers.Layer`)."""
+
+    def __setattr__(self, name, value):
+        # A `Variable` assigned as an attribute is one of the layer's weights (Keras's
+        # tracker), even before `super().__init__()` ran.
+        if isinstance(value, Variable):
+            self._track_variable(value)
+        object.__setattr__(self, name, value)
+
+    def _track_variable(self, var):
+        d = self.__dict__
+        store = d.setdefault("_trainable_variables" if var.trainable
+                             else "_non_trainable_variables", [])
+        for v in d.get("_trainable_variables", ()):
+            if v is var:
+                return
+        for v in d.get("_non_trainable_variables", ()):
+            if v is var:
+                return
+        if d.get("_tracker_locked"):
+            raise ValueError(_LOCKED_MESSAGE)
+        if not d.get("_trainable", True):
+            var.trainable = False
+        store.append(var)
 
     @property
     def trainable(self):
@@ -90,6 +124,8 @@ class LayerWeightsMixin:
             name: weight name (its path is "<layer name>/<name>").
         """
         self._check_super_called()
+        if self._tracker_locked:
+            raise ValueError(_LOCKED_MESSAGE)
         if args:
             if len(args) > 3:
                 raise TypeError("add_weight() takes at most 3 positional arguments "
@@ -132,10 +168,13 @@ class LayerWeightsMixin:
             value = np.broadcast_to(value, shape)
         if name is None:
             name = auto_name("variable")
-        var = Variable.create(value, name=name, trainable=trainable,
-                              path=f"{self.name}/{name}")
+        with layer_scope(self):
+            path = f"{current_path()}/{name}"
+        var = Variable.create(value, name=name, trainable=trainable, path=path)
         var.regularizer = regularizer
         var.constraint = constraint
+        if not self._trainable:
+            var.trainable = False   # Keras: a frozen layer's weights are created frozen
         if trainable:
             self._trainable_variables.append(var)
         else:
@@ -204,6 +243,48 @@ class LayerWeightsMixin:
                                  f"compatible with provided weight shape {arr.shape}.")
             values.append(arr.astype(variable.dtype, copy=True))
         assign_all(layer_weights, values)
+
+    # ------------------------------------------------------------------ saving
+
+    def save_own_variables(self, store):
+        """Write this layer's own weights (not its sublayers') to `store["0"]`,
+        `store["1"]`, ...: trainable, then non-trainable, in creation order."""
+        for i, v in enumerate(self._trainable_variables + self._non_trainable_variables):
+            store[f"{i}"] = v
+
+    def load_own_variables(self, store):
+        """Assign this layer's own weights from `store` (what `save_own_variables`
+        wrote); the number of entries must match, with Keras's errors."""
+        all_vars = self._trainable_variables + self._non_trainable_variables
+        keys = list(store.keys())
+        if len(keys) != len(all_vars):
+            if len(all_vars) == 0 and not self.built:
+                raise ValueError(
+                    f"Layer '{self.name}' was never built and thus it doesn't have any "
+                    f"variables. However the weights file lists {len(keys)} variables for "
+                    "this layer.\nIn most cases, this error indicates that either:\n\n1. "
+                    "The layer is owned by a parent layer that implements a `build()` "
+                    "method, but calling the parent's `build()` method did NOT create the "
+                    f"state of the child layer '{self.name}'. A `build()` method must create "
+                    "ALL state for the layer, including the state of any children layers."
+                    "\n\n2. You need to implement the `def build_from_config(self, config)` "
+                    f"method on layer '{self.name}', to specify how to rebuild it during "
+                    "loading. In this case, you might also want to implement the method "
+                    "that generates the build config at saving time, `def "
+                    "get_build_config(self)`. The method `build_from_config()` is meant to "
+                    "create the state of the layer (i.e. its variables) upon "
+                    "deserialization.")
+            raise ValueError(
+                f"Layer '{self.name}' expected {len(all_vars)} variables, but received "
+                f"{len(keys)} variables during loading. Expected: "
+                f"{[v.name for v in all_vars]}")
+        values = []
+        for i, v in enumerate(all_vars):
+            arr = np.asarray(store[f"{i}"])
+            if arr.shape != v.shape:
+                v.assign(arr)   # raises Keras's shape-mismatch error
+            values.append(arr.astype(v.dtype, copy=True))
+        assign_all(all_vars, values)   # a concurrent call sees all old or all new values
 
     def count_params(self):
         if not self.built:

@@ -8,18 +8,21 @@ as in eager mode; a `mask=` given to the model is attached to its inputs.
 """
 import collections
 import functools
+import inspect
+import warnings
 
 import numpy as np
 
 from .. import ops
 from ..core.naming import to_snake_case
-from ..core.operation import KerasHistory, Node, Operation, _FunctionOp
+from ..core.operation import KerasHistory, Node, Operation, _FunctionOp, record_node
 from ..core.serialization import deserialize, serialize
-from ..core.shape_inference import any_symbolic, compute_output_spec
+from ..core.shape_inference import any_symbolic, detached, tracing
 from ..core.tensor import KerasTensor, get_mask, plain, standardize_dtype, with_mask
 from ..core.tree import flatten, map_structure, pack_as
 from ..layers.core.input_layer import InputLayer
 from ..layers.core.lambda_layer import Lambda
+from ..layers.input_spec import InputSpec
 from ..layers.layer import Layer
 from .model import Model
 
@@ -48,8 +51,9 @@ class _KerasOp(Operation):
 
     def __call__(self, *args, **kwargs):
         if any_symbolic(args, kwargs):
-            outputs = compute_output_spec(self.fn, *args, **kwargs)
-            Node(self, args, kwargs, outputs)
+            # The op answers from its shape rule (on detached copies: this node is the record).
+            outputs = self.fn(*map_structure(detached, args), **map_structure(detached, kwargs))
+            record_node(self, args, kwargs, outputs)
             return outputs
         return self.fn(*args, **kwargs)
 
@@ -64,7 +68,7 @@ def _unpack_singleton(x):
     return x
 
 
-def _map_graph(inputs, outputs):
+def _map_graph(inputs, outputs, output_paths=None):
     """(nodes in execution order, operations in Keras's order) between inputs and outputs."""
     input_ids = {id(x) for x in inputs}
     finished, in_progress = set(), set()
@@ -151,8 +155,10 @@ def _map_graph(inputs, outputs):
             known.update(id(x) for x in node.outputs)
     for i, out in enumerate(outputs):
         if id(out) not in known:
-            raise ValueError(f"Output {i} ({out.name}) is not connected to `inputs`: it depends "
-                             "on tensors that are not among the model's inputs.")
+            path = ".".join(str(p) for p in output_paths[i]) if output_paths else str(i)
+            raise ValueError(f"Output with path `{path}` is not connected to `inputs`: it "
+                             f"({out.name}) depends on tensors that are not among the model's "
+                             "inputs.")
     names = [op.name for op in operations]
     for name in names:
         if names.count(name) != 1:
@@ -180,27 +186,35 @@ class Functional(Model):
                     raise ValueError(f"All `{what}` values must be KerasTensors. Received: "
                                      f"{what}={struct} including invalid value {x} of type "
                                      f"{type(x)}")
+        if not all(_is_input_tensor(x) for x in flat_inputs):
+            # A model cut at intermediate tensors: new Inputs there, the nodes in between
+            # recorded again on copies of the tensors (Keras's `clone_graph_nodes`).
+            inputs, outputs = _clone_graph_nodes(inputs, outputs)
+            flat_inputs, flat_outputs = flatten(inputs), flatten(outputs)
         Layer.__init__(self, name=name)
         self._inputs_struct = map_structure(lambda x: x, inputs)
         self._outputs_struct = map_structure(lambda x: x, outputs)
         self._inputs = flat_inputs
         self._outputs = flat_outputs
-        self._plan, self._operations, self._node_ids = _map_graph(flat_inputs, flat_outputs)
+        self._plan, self._operations, self._node_ids = _map_graph(
+            flat_inputs, flat_outputs, _paths(outputs))
         self._input_np_dtypes = [np.dtype(x.dtype) for x in flat_inputs]
         # Per node: (node, operation, ids of its input tensors, single positional tensor id)
         self._steps = []
         for node in self._plan:
-            single = (id(node.call_args[0]) if len(node.call_args) == 1 and not node.call_kwargs
-                      and isinstance(node.call_args[0], KerasTensor) else None)
+            single = (id(node.call_args[0]) if len(node.call_args) == 1
+                      and _only_call_defaults(node) and isinstance(node.call_args[0], KerasTensor)
+                      else None)
             out_id = id(node.outputs[0]) if len(node.outputs) == 1 else None
             self._steps.append((node, node.operation, tuple(id(x) for x in node.input_tensors),
                                 single, out_id, isinstance(node.operation, Layer)))
         if trainable is not None:
             self.trainable = trainable
-        self.built = True
+        self.build(None)
         self._convert_input_args = False
         self._allow_non_tensor_positional_args = True
         self.output_names = [x._keras_history[0].name for x in self._outputs]
+        self._input_spec = self._make_input_spec()
 
     # ------------------------------------------------------------------ structure
 
@@ -211,6 +225,11 @@ class Functional(Model):
     @property
     def layers(self):
         return self._layers
+
+    @layers.setter
+    def layers(self, _):
+        raise AttributeError("`Model.layers` attribute is reserved and should not be used. "
+                             "Please use another name.")
 
     @property
     def operations(self):
@@ -242,35 +261,118 @@ class Functional(Model):
         shapes = map_structure(lambda x: x.shape, self._outputs_struct)
         return shapes[0] if isinstance(shapes, list) and len(shapes) == 1 else shapes
 
-    def build(self, input_shape=None):
+    def build(self, input_shape):
         self.built = True
+
+    def _lock_state(self):
+        pass   # a Functional model stays mutable after build (as in Keras)
+
+    def _obj_type(self):
+        return "Functional"
 
     # ------------------------------------------------------------------ running
 
-    def _standardize_inputs(self, inputs):
+    def _make_input_spec(self):
+        """Keras's `Functional.input_spec`: each Input's shape with the batch dim None,
+        a trailing size-1 axis allowed to differ, named by its layer (or dict key)."""
+        def spec(x, name=None):
+            layer = x._keras_history[0]
+            shape = tuple(x.shape)
+            return InputSpec(shape=(None,) + shape[1:] if shape else shape,
+                             allow_last_axis_squeeze=True,
+                             name=layer.name if name is None else name,
+                             optional=isinstance(layer, InputLayer) and layer.optional)
+
         struct = self._inputs_struct
-        if isinstance(struct, list) and len(struct) == 1 and isinstance(inputs, np.ndarray):
+        if isinstance(struct, dict):
+            if all(isinstance(x, KerasTensor) for x in struct.values()):
+                return [spec(struct[k], name=k) for k in sorted(struct)]
+            return None   # deeply nested dict: no checks
+        return [spec(x) for x in self._inputs]
+
+    def _assert_input_compatibility(self, inputs):
+        """Keras's: a None for an Input that is not optional is refused first."""
+        specs = self._input_spec
+        if isinstance(inputs, np.ndarray) and isinstance(specs, list) and len(specs) == 1 \
+                and specs[0].shape is not None:
+            ref = specs[0].shape   # common case: one array, the right rank and dims
+            shape = inputs.shape
+            if len(shape) == len(ref) and all(r is None or r == d
+                                              for r, d in zip(ref[1:], shape[1:])):
+                return
+        for x, ref in zip(flatten(inputs), self._inputs):
+            if x is None:
+                layer = ref._keras_history[0]
+                if isinstance(layer, InputLayer) and not layer.optional:
+                    raise ValueError(f"The input '{ref.name}' is not optional, but None was "
+                                     "passed. Please provide a valid tensor.")
+        super()._assert_input_compatibility(inputs)
+
+    def _maybe_warn_inputs_struct_mismatch(self, inputs, raise_exception=False):
+        if _same_structure(_lists_to_tuples(inputs), _lists_to_tuples(self._inputs_struct)):
+            return
+        expected = map_structure(lambda x: "None" if x is None else x.name,
+                                 self._inputs_struct)
+        received = map_structure(
+            lambda x: "None" if x is None else f"Tensor(shape={tuple(x.shape)})", inputs)
+        msg = ("The structure of `inputs` doesn't match the expected structure.\n"
+               f"Expected: {expected}\nReceived: inputs={received}")
+        if raise_exception:
+            raise ValueError(msg)
+        warnings.warn(msg, stacklevel=3)
+
+    def _standardize_inputs(self, inputs):
+        """Keras's `_standardize_inputs`: the inputs as a flat list in `self.inputs`
+        order (a dict matched by Input names, Keras's structure warning), converted to
+        each Input's dtype, None only for optional Inputs, and the rank adjusted by a
+        trailing size-1 axis. Non-batch dims are checked before, by `input_spec`."""
+        struct = self._inputs_struct
+        if isinstance(inputs, np.ndarray) and (isinstance(struct, KerasTensor) or (
+                isinstance(struct, list) and len(struct) == 1
+                and isinstance(struct[0], KerasTensor))):
+            return self._adjust_input_rank(self._convert_inputs([inputs]))   # common case
+        raise_exception = False
+        if isinstance(struct, list) and len(struct) == 1 and _is_tensor(inputs):
             inputs = [inputs]
         elif isinstance(inputs, dict) and not isinstance(struct, dict):
-            names = [x.name for x in self._inputs]
-            layer_names = [x._keras_history[0].name for x in self._inputs]
-            if all(n in inputs for n in names):
-                inputs = [inputs[n] for n in names]
-            elif all(n in inputs for n in layer_names):
-                inputs = [inputs[n] for n in layer_names]
+            if isinstance(struct, (list, tuple)) and all(
+                    isinstance(x, KerasTensor) for x in struct):
+                if {x.name for x in struct}.issubset(inputs.keys()):
+                    inputs = [inputs[x.name] for x in struct]
+                else:
+                    raise_exception = True
+            elif isinstance(struct, KerasTensor):
+                if struct.name in inputs:
+                    inputs = [inputs[struct.name]]
+                else:
+                    raise_exception = True
             else:
-                raise ValueError(f"Missing data for the inputs of model '{self.name}'. You "
-                                 f"passed a data dictionary with keys {list(inputs)}. "
-                                 f"Expected the following keys: {names}")
+                raise_exception = True
+        if isinstance(struct, dict) and not isinstance(inputs, dict) \
+                and list(struct.keys()) != sorted(struct.keys()):
+            raise_exception = True
+        self._maybe_warn_inputs_struct_mismatch(inputs, raise_exception=raise_exception)
+        if isinstance(struct, dict) and isinstance(inputs, dict) \
+                and set(struct).issubset(inputs) and set(struct) != set(inputs):
+            # Extra keys are ignored (Keras: the warning above; fastmask also keeps the
+            # keys' pairing when an extra key sorts before a model key).
+            inputs = {k: inputs[k] for k in struct}
         flat = flatten(inputs)
-        if len(flat) != len(self._inputs):
-            raise ValueError(f'Model "{self.name}" expects {len(self._inputs)} input(s), but it '
-                             f"received {len(flat)} input tensors.")
+        return self._adjust_input_rank(self._convert_inputs(flat))
+
+    def _convert_inputs(self, flat):
         out = []
         for i, (x, ref) in enumerate(zip(flat, self._inputs)):
             if x is None:
-                raise ValueError(f"The input '{ref.name}' is not optional, but None was "
-                                 "passed. Please provide a valid tensor.")
+                layer = getattr(ref, "_keras_history", (None,))[0]
+                if isinstance(layer, InputLayer) and not layer.optional:
+                    raise ValueError(f"The input '{ref.name}' is not optional, but None was "
+                                     "passed. Please provide a valid tensor.")
+                out.append(None)
+                continue
+            if isinstance(x, KerasTensor):
+                out.append(x)
+                continue
             mask = get_mask(x)
             arr = plain(x) if isinstance(x, np.ndarray) else np.asarray(x)
             if arr.dtype.kind not in "biuf":
@@ -279,23 +381,33 @@ class Functional(Model):
             ref_dtype = self._input_np_dtypes[i]
             if arr.dtype != ref_dtype:
                 arr = arr.astype(ref_dtype)
-            if arr.ndim != len(ref.shape):
-                if arr.ndim == len(ref.shape) + 1 and arr.shape[-1] == 1:
-                    arr = np.squeeze(arr, -1)
-                elif arr.ndim == len(ref.shape) - 1 and ref.shape[-1] == 1:
-                    arr = np.expand_dims(arr, -1)
-                else:
-                    raise ValueError(f"Invalid input shape for input {i} of model "
-                                     f"'{self.name}' (name '{ref.name}'). Expected shape "
-                                     f"{ref.shape}, but input has incompatible shape "
-                                     f"{arr.shape}")
-            for d, rd in zip(arr.shape[1:], ref.shape[1:]):
-                if rd is not None and d != rd:
-                    raise ValueError(f'Input {i} of layer "{self.name}" is incompatible with '
-                                     f"the layer: expected shape={ref.shape}, found "
-                                     f"shape={arr.shape}")
             out.append(with_mask(arr, mask) if mask is not None else arr)
         return out
+
+    def _adjust_input_rank(self, flat):
+        adjusted = []
+        for i, x in enumerate(flat):
+            if x is None:
+                adjusted.append(x)
+                continue
+            ref_shape = self._inputs[i].shape
+            x_rank, ref_rank = len(x.shape), len(ref_shape)
+            if x_rank == ref_rank:
+                adjusted.append(x)
+                continue
+            mask = get_mask(x)
+            if x_rank == ref_rank + 1 and x.shape[-1] == 1:
+                y = ops.squeeze(x, axis=-1)
+            elif x_rank == ref_rank - 1 and ref_shape[-1] == 1:
+                y = ops.expand_dims(x, axis=-1)
+            else:
+                path = ".".join(str(p) for p in _paths(self._inputs_struct)[i])
+                raise ValueError(f"Invalid input shape for input {x} with name "
+                                 f"'{self._inputs[i].name}' and path '{path}'. Expected "
+                                 f"shape {ref_shape}, but input has incompatible shape "
+                                 f"{tuple(x.shape)}")
+            adjusted.append(with_mask(y, mask) if mask is not None else y)
+        return adjusted
 
     def _run_through_graph(self, flat_inputs, training=None):
         values = {id(x): v for x, v in zip(self._inputs, flat_inputs)}
@@ -323,10 +435,10 @@ class Functional(Model):
                 for x, y in zip(node.outputs, flatten(outputs)):
                     values[id(x)] = y
         results = []
-        for x in self._outputs:
+        for i, x in enumerate(self._outputs):
             if id(x) not in values:
-                raise ValueError(f"Output {x} of model '{self.name}' is not connected to "
-                                 "its inputs")
+                path = ".".join(str(p) for p in _paths(self._outputs_struct)[i])
+                raise ValueError(f"Output with path `{path}` is not connected to `inputs`")
             results.append(values[id(x)])
         return pack_as(self._outputs_struct, results)
 
@@ -334,15 +446,21 @@ class Functional(Model):
         flat = self._standardize_inputs(inputs)
         if mask is not None:
             masks = flatten(mask) if isinstance(mask, (list, tuple, dict)) else [mask]
-            flat = [with_mask(x, m) if m is not None else x for x, m in zip(flat, masks)] \
-                + flat[len(masks):]
+            flat = [with_mask(x, m) if m is not None and x is not None else x
+                    for x, m in zip(flat, masks)] + flat[len(masks):]
         return _unpack_singleton(self._run_through_graph(flat, training=training))
 
     def compute_output_spec(self, inputs, training=None, mask=None):
+        """Output KerasTensor(s) for symbolic `inputs`: the graph walked symbolically.
+
+        Every node answers from shapes (layers through `__call__`, so masks follow;
+        ops through their rules) and nothing is recorded. Inputs like the model's
+        own give copies of its outputs (with their masks) without a walk.
+        """
         flat = flatten(inputs)
         if len(flat) == len(self._inputs) and all(
-                isinstance(x, KerasTensor) and x.shape == r.shape
-                for x, r in zip(flat, self._inputs)):
+                isinstance(x, KerasTensor) and x.shape == r.shape and x.dtype == r.dtype
+                for x, r in zip(flat, self._inputs)) and mask is None:
             def fresh(t):
                 out = KerasTensor(t.shape, dtype=t.dtype)
                 inner = get_mask(t)
@@ -350,20 +468,14 @@ class Functional(Model):
                     out._keras_mask = KerasTensor(inner.shape, dtype=inner.dtype)
                 return out
             return _unpack_singleton(map_structure(fresh, self._outputs_struct))
-        values = {id(x): v for x, v in zip(self._inputs, flat)}
-        for node in self._plan:
-            if any(id(x) not in values for x in node.input_tensors):
-                continue
-            args, kwargs = node.fill_in(values)
-            op = node.operation
-            if isinstance(op, Layer):
-                outputs = op.compute_output_spec(*args, **kwargs)
-            else:
-                outputs = compute_output_spec(op.fn, *args, **kwargs)
-            for x, y in zip(node.outputs, flatten(outputs)):
-                values[id(x)] = y
-        return _unpack_singleton(pack_as(self._outputs_struct,
-                                         [values[id(x)] for x in self._outputs]))
+        flat = [detached(x) for x in flat]   # the walk leaves no graph history
+        if mask is not None:
+            masks = flatten(mask) if isinstance(mask, (list, tuple, dict)) else [mask]
+            flat = [with_mask(x, detached(m)) if m is not None else x
+                    for x, m in zip(flat, masks)] + flat[len(masks):]
+        with tracing():
+            outputs = self._run_through_graph(flat, training=training)
+        return _unpack_singleton(outputs)
 
     def compute_output_shape(self, input_shape):
         specs = map_structure(lambda s: KerasTensor(s), input_shape) \
@@ -375,31 +487,41 @@ class Functional(Model):
 
     # ------------------------------------------------------------------ config
 
-    @classmethod
-    def from_config(cls, config, custom_objects=None):
-        keys = ("name", "layers", "input_layers", "output_layers")
-        if all(k in config for k in keys):
-            return functional_from_config(cls, config, custom_objects)
-        return super().from_config(config, custom_objects)
+    @staticmethod
+    def _from_graph_config(cls, config, custom_objects=None):
+        """`functional_from_config` (for `Model.from_config`, which cannot import it)."""
+        return functional_from_config(cls, config, custom_objects)
 
     def get_config(self):
+        """The graph (Keras's Functional config), if the class's `__init__` is
+        `(inputs, outputs, name)`-like or takes `*args, **kwargs`; otherwise (a
+        Functional subclass with its own constructor) the plain Layer config
+        (Keras's rule: such subclasses must implement `get_config` themselves)."""
+        if not _functional_like_constructor(type(self)):
+            return Model.get_config(self)
         for op in self._operations:
             if isinstance(op, _FunctionOp) and not isinstance(op, _KerasOp):
                 raise NotImplementedError(
                     f"Model '{self.name}' applies `fastmask.ops.{op.fn.__name__}` directly to "
                     "symbolic tensors; such graphs cannot be serialized. Wrap the op in a "
                     "`Lambda` layer or a custom layer instead.")
-        reindex = {}
+        # Keras's two numberings of an operation's nodes kept in this model: node
+        # arguments count them from 0; `input_layers`/`output_layers` count a nested
+        # Functional's from 1 (its revived copy is addressed as if it had a first node).
+        rank = {}
         for op in self._operations:
-            kept = 1 if isinstance(op, Functional) else 0
+            kept = 0
             for i, node in enumerate(op._inbound_nodes):
                 if id(node) in self._node_ids:
-                    reindex[(id(op), i)] = kept
+                    rank[(id(op), i)] = kept
                     kept += 1
 
-        def tensor_ref(t):
+        def tensor_ref(t, io=False):
             op, node_index, tensor_index = t._keras_history
-            return [op.name, reindex[(id(op), node_index)], tensor_index]
+            index = rank[(id(op), node_index)]
+            if io and isinstance(op, Functional):
+                index += 1
+            return [op.name, index, tensor_index]
 
         def ser_arg(x):
             if isinstance(x, KerasTensor):
@@ -420,8 +542,113 @@ class Functional(Model):
             entry["inbound_nodes"] = nodes
             layers.append(entry)
         return {"name": self.name, "trainable": self.trainable, "layers": layers,
-                "input_layers": map_structure(tensor_ref, self._inputs_struct),
-                "output_layers": map_structure(tensor_ref, self._outputs_struct)}
+                "input_layers": map_structure(lambda t: tensor_ref(t, io=True),
+                                              self._inputs_struct),
+                "output_layers": map_structure(lambda t: tensor_ref(t, io=True),
+                                               self._outputs_struct)}
+
+
+def _is_input_tensor(x):
+    """True for a tensor made by an `Input` (its node has no inputs)."""
+    history = getattr(x, "_keras_history", None)
+    if history is None or history[0] is None:
+        return False
+    return history[0]._inbound_nodes[history[1]].is_input
+
+
+def _clone_graph_nodes(inputs, outputs):
+    """(inputs, outputs) of a copy of the graph between them: an `Input` of the same
+    shape and dtype in place of each intermediate input tensor, and each node in
+    between recorded again (same operations) on copies of its tensors."""
+    from ..layers.core.input_layer import Input
+    plan, _, _ = _map_graph(flatten(inputs), flatten(outputs))
+    copies = {}
+
+    def copy_of(t):
+        if id(t) not in copies:
+            copies[id(t)] = KerasTensor(t.shape, dtype=t.dtype, name=f"{t.name}_clone")
+        return copies[id(t)]
+
+    new_inputs = []
+    for x in flatten(inputs):
+        if _is_input_tensor(x):
+            copies[id(x)] = x
+            new_inputs.append(x)
+            continue
+        op = x._keras_history[0]
+        clone = Input(batch_shape=x.shape, dtype=x.dtype, name=f"{x.name}CLONE",
+                      optional=isinstance(op, InputLayer) and op.optional)
+        copies[id(x)] = clone
+        new_inputs.append(clone)
+    new_outputs = [copy_of(x) for x in flatten(outputs)]
+
+    def swap(x):
+        return copy_of(x) if isinstance(x, KerasTensor) else x
+
+    for node in plan:
+        Node(node.operation, map_structure(swap, node.call_args),
+             map_structure(swap, node.call_kwargs), [copy_of(t) for t in node.outputs])
+    return pack_as(inputs, new_inputs), pack_as(outputs, new_outputs)
+
+
+def _only_call_defaults(node):
+    """True when the node's keyword arguments change nothing in a replay `op(x)`: None
+    masks (filled from the input anyway) and `training` at its `call` default."""
+    op = node.operation
+    info = getattr(op, "_call_info", None)
+    for k, v in node.call_kwargs.items():
+        if k.endswith("mask") and v is None:
+            continue
+        if k == "training" and info is not None and info.has_training \
+                and v == info.defaults.get("training"):
+            continue
+        return False
+    return True
+
+
+def _is_tensor(x):
+    return isinstance(x, (np.ndarray, np.generic, KerasTensor))
+
+
+def _lists_to_tuples(x):
+    if isinstance(x, (list, tuple)) and not hasattr(x, "_fields"):
+        return tuple(_lists_to_tuples(v) for v in x)
+    if isinstance(x, dict):
+        return {k: _lists_to_tuples(v) for k, v in x.items()}
+    return x
+
+
+def _same_structure(a, b):
+    """Keras's `tree.assert_same_structure` as a predicate (leaves match anything)."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        return (isinstance(a, dict) and isinstance(b, dict) and set(a) == set(b)
+                and all(_same_structure(a[k], b[k]) for k in a))
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        return (isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b)
+                and all(_same_structure(x, y) for x, y in zip(a, b)))
+    return True
+
+
+def _paths(struct, prefix=()):
+    """The path (tuple of keys/indices) of each leaf of `struct`, in `flatten` order."""
+    if isinstance(struct, (list, tuple)):
+        out = []
+        for i, v in enumerate(struct):
+            out.extend(_paths(v, prefix + (i,)))
+        return out
+    if isinstance(struct, dict):
+        out = []
+        for k in sorted(struct):
+            out.extend(_paths(struct[k], prefix + (k,)))
+        return out
+    return [prefix]
+
+
+def _functional_like_constructor(cls):
+    spec = inspect.getfullargspec(cls.__init__)
+    if spec.args[1:] == inspect.getfullargspec(Functional.__init__).args[1:]:
+        return True
+    return spec.varargs is not None and spec.varkw is not None
 
 
 def _is_shape(s):
@@ -471,9 +698,13 @@ def functional_from_config(cls, config, custom_objects=None):
             pending.setdefault(layer_data["name"], []).append(node_data)
     _give_lambdas_recorded_shapes(config["layers"], created)
 
-    def get_tensor(name, node_index, tensor_index):
+    def get_tensor(name, node_index, tensor_index, io=False):
+        """The tensor a reference names: node arguments count the nodes from 0,
+        `input_layers`/`output_layers` a nested Functional's from 1 (Keras's rule)."""
+        if name not in created:
+            raise ValueError(f"Invalid Functional model configuration. Missing node: {name}")
         layer = created[name]
-        if isinstance(layer, Functional):
+        if io and isinstance(layer, Functional):
             node_index -= 1
         if node_index >= len(layer._inbound_nodes):
             raise IndexError(name)
@@ -521,12 +752,16 @@ def functional_from_config(cls, config, custom_objects=None):
 
     def refs(x):
         if isinstance(x, list) and len(x) == 3 and isinstance(x[0], str):
-            return get_tensor(*x)
+            return get_tensor(*x, io=True)
         if isinstance(x, dict):
             return {k: refs(v) for k, v in x.items()}
+        if isinstance(x, tuple):
+            return tuple(refs(v) for v in x)
         return [refs(v) for v in x]
 
-    inputs = refs(config["input_layers"])
-    outputs = refs(config["output_layers"])
-    return cls(inputs=inputs, outputs=outputs, name=config.get("name"),
-               trainable=config.get("trainable"))
+    inputs = refs(config.pop("input_layers"))
+    outputs = refs(config.pop("output_layers"))
+    config.pop("layers")
+    name, trainable = config.pop("name", None), config.pop("trainable", None)
+    # The rest of the config goes to the constructor (a subclass's own arguments).
+    return cls(inputs=inputs, outputs=outputs, name=name, trainable=trainable, **config)

@@ -6,6 +6,8 @@ Without one, it is built on the first call from the actual input shape
 them to the first layer's float dtype; floats are cast as in Keras).
 Masks propagate between the layers exactly as in a Functional model.
 """
+import inspect
+
 import numpy as np
 
 from ..core.serialization import deserialize, serialize
@@ -42,6 +44,18 @@ class Sequential(Model):
         if layers and isinstance(layers[0], InputLayer):
             return layers[1:]
         return list(layers)
+
+    @layers.setter
+    def layers(self, _):
+        raise AttributeError("`Sequential.layers` attribute is reserved and should not be "
+                             "used. Use `add()` and `pop()` to change the layers in this "
+                             "model.")
+
+    def _lock_state(self):
+        pass   # a Sequential model stays mutable after build (as in Keras)
+
+    def _obj_type(self):
+        return "Sequential"
 
     def add(self, layer, rebuild=True):
         """Append a layer (or an `Input` tensor, which becomes the InputLayer)."""
@@ -85,15 +99,23 @@ class Sequential(Model):
         self._functional = None
         if self._layer_list and isinstance(self._layer_list[0], InputLayer) and \
                 len(self._layer_list) > 1:
-            self._build_graph(self._layer_list[0].batch_shape, self._layer_list[0].dtype)
+            self.build(self._layer_list[0].batch_shape)
+        elif len(self._layer_list) > 1 and _has_input_shape(self._layer_list[0]):
+            self.build(self._layer_list[0].input_shape)
 
     def build(self, input_shape=None):
-        """Build the graph for `input_shape` (including the batch dim)."""
+        """Build the graph for `input_shape` (including the batch dim).
+
+        Without an `Input`, this prepends an `InputLayer` of exactly that shape (the
+        first call's shape, batch included, as in Keras); calls with other batch
+        sizes and lengths still run (only the rank is checked).
+        """
         try:
             input_shape = standardize_shape(input_shape)
         except (ValueError, TypeError):
-            return
-        self._build_graph(input_shape, None)
+            return   # not a single input tensor: the layers run one by one
+        dtype, self._first_input_dtype = self.__dict__.get("_first_input_dtype"), None
+        self._build_graph(input_shape, dtype)
 
     def _build_graph(self, input_shape, dtype):
         if not self._layer_list:
@@ -115,24 +137,22 @@ class Sequential(Model):
             try:
                 x = layer(x)
             except NotImplementedError:
-                self.built = True
                 return
+            except TypeError as e:
+                _check_single_positional(layer)
+                raise e
         self._functional = Functional(inputs=inputs, outputs=x)
-        self.built = True
 
     def _maybe_build(self, arguments, tensors, eager):
         if self.built:
             return
-        first = next(iter(arguments.values()))
+        first = next(iter(arguments.values()), None)
         if isinstance(first, (np.ndarray, KerasTensor)):
+            # fastmask keeps an integer first input's dtype (Keras casts it to the first
+            # layer's float dtype); float inputs get the first layer's compute dtype.
             dtype = np.dtype(first.dtype).name if isinstance(first, np.ndarray) else first.dtype
-            if "float" in dtype:
-                dtype = None
-            shape = tuple(first.shape)
-            if isinstance(first, np.ndarray):
-                shape = (None,) + shape[1:] if shape else shape
-            self._build_graph(shape, dtype)
-        self.built = True
+            self._first_input_dtype = None if "float" in dtype else dtype
+        super()._maybe_build(arguments, tensors, eager)
 
     def call(self, inputs, training=None, mask=None, **kwargs):
         if self._functional is not None:
@@ -217,3 +237,28 @@ class Sequential(Model):
         if model._functional is None and shape and isinstance(shape, (tuple, list)):
             model.build(tuple(shape))
         return model
+
+
+def _has_input_shape(layer):
+    try:
+        layer.input_shape
+    except Exception:
+        return False
+    return True
+
+
+def _check_single_positional(layer):
+    """Keras's errors for a layer that cannot take one positional input in a Sequential."""
+    sig = inspect.signature(layer.call)
+    positional = [p for p in sig.parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    if not positional:
+        raise ValueError("Layers added to a Sequential model should have a single positional "
+                         f"argument, the input tensor. Layer {layer.__class__.__name__} has "
+                         "no positional arguments.")
+    if len(required) > 1:
+        raise ValueError("Layers added to a Sequential model can only have a single required "
+                         f"positional argument, the input tensor. Layer "
+                         f"{layer.__class__.__name__} has multiple required positional "
+                         f"arguments: {required}")

@@ -43,18 +43,40 @@ def _what(filepath):
         else "the archive"
 
 
-def save_model(model, filepath, overwrite=True, zipped=True):
+class ModelFileNotFoundError(FileNotFoundError, ValueError):
+    """A `.keras` path that does not exist (a ValueError, as in Keras, and a
+    FileNotFoundError)."""
+
+
+def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
     """Save `model` as a Keras 3 `.keras` archive (or a directory with `zipped=False`).
 
     The file loads in `keras.saving.load_model` (any backend) and in
-    `fastmask.models.load_model`, with the same outputs.
+    `fastmask.models.load_model`, with the same outputs. The archive is written
+    whole, then moved into place: a failure leaves no partial file (Keras may leave
+    one without weights).
 
     Args:
         model: a built fastmask model (or layer).
         filepath: path ending in `.keras` (a directory path with `zipped=False`),
             or a writable binary file object.
         overwrite: if False, refuse to replace an existing file.
+        zipped: False writes the archive's members into a directory.
+        **kwargs: `include_optimizer` (ignored) and `save_format` (deprecated, as in
+            Keras 3); anything else is refused.
     """
+    kwargs.pop("include_optimizer", None)
+    save_format = kwargs.pop("save_format", False)
+    if save_format:
+        if not str(filepath).endswith((".h5", ".hdf5", ".keras")):
+            raise ValueError("The `save_format` argument is deprecated in Keras 3. Please "
+                             "remove this argument and pass a file path with either `.keras` "
+                             f"or `.h5` extension.Received: save_format={save_format}")
+        warnings.warn("The `save_format` argument is deprecated in Keras 3. We recommend "
+                      "removing this argument as it can be inferred from the file path. "
+                      f"Received: save_format={save_format}", stacklevel=2)
+    if kwargs:
+        raise ValueError(f"The following argument(s) are not supported: {list(kwargs.keys())}")
     require_h5py()
     zipped = True if zipped is None else zipped
     if not getattr(model, "built", False):
@@ -64,16 +86,21 @@ def save_model(model, filepath, overwrite=True, zipped=True):
     is_file_obj = hasattr(filepath, "write")
     if not is_file_obj:
         filepath = os.fspath(filepath)
+        if zipped and filepath.endswith((".h5", ".hdf5")):
+            raise ValueError("fastmask does not write the legacy HDF5 model format: save as "
+                             f"a `.keras` archive instead. Received: filepath={filepath}")
         if zipped and not filepath.endswith(".keras"):
-            raise ValueError("Invalid `filepath` argument: expected a `.keras` extension. "
-                             f"Received: filepath={filepath}")
+            raise ValueError("Invalid filepath extension for saving. Please add either a "
+                             "`.keras` extension for the native Keras format (recommended) or "
+                             "a `.h5` extension. Use `model.export(filepath)` if you want to "
+                             "export a SavedModel for use with TFLite/TFServing/etc. "
+                             f"Received: filepath={filepath}.")
         if not zipped and filepath.endswith(".keras"):
             raise ValueError("When using `zipped=False`, the `filepath` argument should not "
                              f"end in `.keras`. Received: filepath={filepath}")
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"{filepath} exists and overwrite=False.")
     config = serialize(model)
-    config.setdefault("compile_config", None)
     config_json = json.dumps(config, default=_json_default)
     metadata_json = json.dumps({
         "keras_version": KERAS_VERSION,
@@ -185,8 +212,9 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
             (by registered name "package>Name" or class name); classes
             registered with `fastmask.saving.register_keras_serializable` are
             found without it.
-        compile: accepted for Keras compatibility and ignored (fastmask does
-            inference only).
+        compile: True records the file's compile config on the model (its
+            optimizer, losses and metrics stay configs: fastmask does inference
+            only and runs no code from them); False drops it, as in Keras.
         safe_mode: refuse to rebuild `Lambda` layers holding Python lambdas
             (marshalled bytecode); pass False only for files you trust.
             Even then that code runs only when the model is called, never
@@ -213,7 +241,13 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
                             f"filepath={filepath!r}")
         path = os.fspath(filepath)
         if not os.path.exists(path):
-            raise FileNotFoundError(f"No such file or directory: {path!r}")
+            if path.endswith(".keras"):
+                raise ModelFileNotFoundError(f"File not found: filepath={path}. Please ensure "
+                                             "the file is an accessible `.keras` zip file.")
+            raise ModelFileNotFoundError(
+                f"File format not supported: filepath={path}. Keras 3 only supports V3 "
+                "`.keras` files, legacy H5 format files (`.h5` extension). (No such file or "
+                "directory.)")
         if path.endswith(".h5") or path.endswith(".hdf5"):
             if path.endswith(".weights.h5"):
                 raise ValueError(f"{path!r} holds weights only: build the model (e.g. from its "
@@ -225,6 +259,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     require_h5py()
     with open_archive(filepath, what) as archive:
         config = _parse_config(archive.read_config(), what)
+        if not compile:
+            config["compile_config"] = None
         stored = archive.weights_size()
         model = _build_model(config, custom_objects, safe_mode, stored, what)
         weights_file = None

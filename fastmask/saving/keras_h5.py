@@ -1,45 +1,64 @@
 """Keras 3's HDF5 weights layout: `.weights.h5` files and `model.weights.h5` in `.keras`.
 
-Keras (saving_lib._save_state) writes one group per layer, at the path of
-attribute names that leads to it from the model:
+Saving and loading walk the model exactly as Keras's `saving_lib._save_state`
+/ `_load_state` do, calling each layer's `save_own_variables(store)` /
+`load_own_variables(store)` (so a custom layer overriding them saves and
+loads what Keras would). The group of an object is the path of attribute
+names that leads to it from the model (`_walk_saveable`):
 
-* the model itself: `vars` (no datasets, `vars.attrs["name"]` = model name);
-* the entries of `model.layers`: `layers/<snake_case class name>[_N]`
-  (`layers/dense`, `layers/dense_1`, ...; N counts per class name);
-* a sublayer held in an attribute: `<parent path>/<attribute>`
-  (`layers/bidirectional/forward_layer/cell`, `layers/multi_head_attention/query_dense`);
-* sublayers inside a list/tuple/dict attribute:
-  `<parent path>/<attribute>/<snake_case class name>[_N]`
-  (`layers/rnn/cell/cells/lstm_cell`).
+* the object itself first: its own weights at `<path>/vars/0`, `1`, ...
+  (trainable, then non-trainable, in creation order; `vars.attrs["name"]` =
+  its name), never those of its sublayers; the model's own group is `vars`;
+* then, for Sequential and Functional models, `model.layers` as the list
+  attribute `layers`;
+* then every other attribute in sorted `dir()` order, names starting with `_`
+  last, minus the names a bare `Layer()` has: a layer attribute at
+  `<path>/<attribute>` (`layers/bidirectional/forward_layer/cell`), the
+  elements of a list/tuple/dict attribute at
+  `<path>/<attribute>/<snake_case class name>[_N]` (`layers/dense`,
+  `layers/dense_1`, ...: N counts every element, also those visited before),
+  a nested list as `container[_N]`.
 
-For a custom class registered with `register_keras_serializable`, the class
-name used is the registered one (`"Custom>MaskedDense"` -> `masked_dense`),
-the name of its Keras twin, whatever the fastmask class is called.
+An object reachable twice is saved at the first path only. On load, a layer
+whose weights fail to load at one path may still load them at a later path
+reaching the same object (Keras's rule; a property aliasing an attribute
+loads through either name). For a custom class registered with
+`register_keras_serializable`, the class name used in list paths is the
+registered one (`"Custom>MaskedDense"` -> `masked_dense`), the name of its
+Keras twin, whatever the fastmask class is called.
 
-Attributes are visited public ones first, each in sorted order, and a layer
-reachable twice is saved at the first path only. Each layer's group holds
-`vars/0`, `vars/1`, ...: its own weights (trainable, then non-trainable, in
-creation order), never those of its sublayers. fastmask layers use Keras's
-attribute names, so the same walk over a fastmask model gives Keras's paths.
+fastmask layers use Keras's attribute names, so the same walk over a fastmask
+model gives Keras's paths.
 
-Loading is all or nothing: every weight of the model is matched (path, count,
-shape, dtype) against the file before any is read, and weights the file holds
-under `layers/` that the model has no place for are an error too (a file for
-another architecture); `skip_mismatch=True` skips mismatched layers with a
-warning instead, as Keras does. Then the arrays the model asks for (and only
-those) are read and cast, and all are copied in at once: a call running in
-another thread sees the old weights or the new ones, never a mix.
+Loading is all or nothing (a deliberate difference from Keras, which keeps
+the weights it assigned before a failure). Each layer's `load_own_variables`
+gets a store that reads an array only when the layer asks for it, after its
+dtype (numeric) and, for the default `load_own_variables`, its shape were
+checked from the file's header (`_GroupStore`); a custom loader may not read
+more values than the model's weights hold. Assignments are collected
+(`core/weight_swap.staging`) and copied in at once at the end: a call running
+in another thread sees the old weights or the new ones, never a mix. When any
+object fails, nothing is changed and the error is Keras's aggregated one ("A
+total of N objects could not be loaded. ...") followed by one line per failing
+group. Weights the file holds under `layers/` (or at the model's root) that
+the model has no place for are an error too, and so are weights Keras 3.15.1
+would drop silently (a layer that was never built, revisited through an alias
+path with no weights). `skip_mismatch=True` turns the failures into a warning
+and keeps what loaded, as in Keras.
 
 h5py is imported lazily (`pip install fastmask[keras]`).
 """
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 
 from ..core.naming import to_snake_case
-from ..core.registry import _NAMES, builtin_class
+from ..core.registry import _NAMES
+from ..core.tensor import Variable
+from ..core.weight_swap import staging
 from ..layers.layer import Layer
-from ..layers.layer_weights import assign_all
+from ..layers.layer_weights import LayerWeightsMixin, assign_all
 from .h5_reader import open_weights_h5, require_h5py
 from .limits import MAX_VALUE_ITEMSIZE
 
@@ -63,13 +82,10 @@ _EXTRA_SKIP = {"Layer": set(),
 
 
 def _obj_type(obj):
-    """The kind of `obj` in Keras's walk: "Sequential", "Functional" or "Layer" (the model
-    classes are looked up in the registry: saving imports no model)."""
-    for name in ("Sequential", "Functional"):
-        cls = builtin_class(name)
-        if cls is not None and isinstance(obj, cls):
-            return name
-    return "Layer"
+    """The kind of `obj` in Keras's walk: "Sequential", "Functional" or "Layer"."""
+    get = getattr(obj, "_obj_type", None)
+    kind = get() if callable(get) else "Layer"
+    return kind if kind in _EXTRA_SKIP else "Layer"
 
 
 def _skipset(obj_type):
@@ -115,55 +131,85 @@ def _class_name(layer):
     return registered.split(">", 1)[-1] if registered else type(layer).__name__
 
 
-def weight_paths(model):
-    """[(path, layer, own weights)] for every layer reachable from `model`, Keras's order.
+def _join(path, name):
+    return f"{path}/{name}" if path else name
 
-    `path` is the HDF5 group ("" for the model itself) whose `vars/i` holds
-    `own weights[i]`; layers without weights are listed too.
-    """
-    out, visited, seen_containers = [], set(), set()
+
+def _walk(model, visit_layer, n_failed=None):
+    """Keras's walk from `model`: `visit_layer(layer, path)` for each layer reached,
+    returning whether it succeeded. A layer is not visited again once it succeeded
+    and no object below it failed (`n_failed()` counts current failures: Keras's
+    `_load_state`); when saving, once visited."""
+    visited = set()
 
     def visit(obj, path):
         if id(obj) in visited:
             return
-        visited.add(id(obj))
-        own = list(obj._trainable_variables) + list(obj._non_trainable_variables)
-        out.append((path, obj, own))
+        ok = visit_layer(obj, path)
+        if n_failed is None:
+            visited.add(id(obj))
+        before = n_failed() if n_failed is not None else 0
         for attr, child in _children(obj):
-            child_path = f"{path}/{attr}" if path else attr
             if isinstance(child, Layer):
-                visit(child, child_path)
+                visit(child, _join(path, attr))
             elif isinstance(child, (list, tuple, dict)):
-                visit_container(child, child_path)
+                visit_container(child, _join(path, attr), set())
+        if ok and n_failed is not None and n_failed() <= before:
+            visited.add(id(obj))
 
-    def visit_container(container, path):
-        if id(container) in seen_containers:
+    def visit_container(container, path, seen):
+        if id(container) in seen:
             return
-        seen_containers.add(id(container))
+        seen.add(id(container))
         used = {}
         items = container.values() if isinstance(container, dict) else container
-        for item in items:
+        for item in list(items):
             if isinstance(item, Layer):
-                visit(item, f"{path}/{_unique(to_snake_case(_class_name(item)), used)}")
+                visit(item, _join(path, _unique(to_snake_case(_class_name(item)), used)))
             elif isinstance(item, (list, tuple, dict)):
-                visit_container(item, f"{path}/{_unique('container', used)}")
+                visit_container(item, _join(path, _unique("container", used)), seen)
 
     visit(model, "")
+
+
+def weight_paths(model):
+    """[(path, layer, own weights)] for every layer saved from `model`, Keras's order.
+
+    `path` is the HDF5 group ("" for the model itself) whose `vars/i` holds
+    `own weights[i]`; layers without weights are listed too.
+    """
+    out = []
+
+    def record(layer, path):
+        out.append((path, layer, _own(layer)))
+        return True
+
+    _walk(model, record)
     return out
+
+
+def _own(layer):
+    return list(layer._trainable_variables) + list(layer._non_trainable_variables)
 
 
 # ----------------------------------------------------------------------------- writing
 
 def save_weights_h5(model, target):
-    """Write `model`'s weights in Keras's layout to a path or a writable binary file object."""
+    """Write `model`'s weights in Keras's layout to a path or a writable binary file object
+    (each layer's `save_own_variables` fills its `vars` group)."""
     h5py = require_h5py()
     with h5py.File(target, "w") as f:
-        for path, layer, own in weight_paths(model):
-            group = f.create_group(f"{path}/vars" if path else "vars")
+        def save(layer, path):
+            group = f.create_group(_join(path, "vars"))
             group.attrs["name"] = layer.name
-            for i, w in enumerate(own):
-                group.create_dataset(str(i), data=np.asarray(w.value if hasattr(w, "value")
-                                                             else w))
+            store = {}
+            layer.save_own_variables(store)
+            for key, value in store.items():
+                group.create_dataset(str(key), data=np.asarray(
+                    value.value if isinstance(value, Variable) else value))
+            return True
+
+        _walk(model, save)
 
 
 # ----------------------------------------------------------------------------- reading
@@ -173,89 +219,189 @@ def save_weights_h5(model, target):
 
 # ----------------------------------------------------------------------------- assigning
 
-def _describe(layer, path):
-    where = f"at '{path}/vars'" if path else "at 'vars'"
-    return f"layer '{layer.name}' ({type(layer).__name__}, {where})"
+class _Failure:
+    """One object that could not be loaded: Keras's error and fastmask's summary line."""
+
+    def __init__(self, layer, error, path, store):
+        self.layer, self.error, self.path, self.store = layer, error, path, store
+
+
+def _summary(failure, what):
+    """One line on a failure: the group, the layer, and what differs."""
+    layer, store, own = failure.layer, failure.store, _own(failure.layer)
+    head = f"at '{_join(failure.path, 'vars')}': layer '{layer.name}' ({type(layer).__name__})"
+    keys = sorted(store, key=lambda k: (len(k), k))
+    if len(keys) != len(own):
+        names = ", ".join(_wname(w) for w in own)
+        if not own and not layer.built:
+            return (f"{head} was never built (no weights) but {what} holds {len(keys)} "
+                    "there")
+        if not keys:
+            return f"{head} has {len(own)} weight(s) ({names}) but {what} has none there"
+        return (f"{head} has {len(own)} weight(s) ({names}) but {what} holds {len(keys)} "
+                f"({', '.join(keys)}) there")
+    for i, w in enumerate(own):
+        value = store.get(str(i))
+        if value is not None and _stored_shape(value) != tuple(w.shape):
+            return (f"{head}: weight {i} ({_wname(w)}) has shape {tuple(w.shape)} but {what} "
+                    f"holds shape {_stored_shape(value)}")
+    first = str(failure.error).strip().splitlines()
+    return f"{head}: {first[0] if first else type(failure.error).__name__}"
+
+
+def _keras_message(failures):
+    """Keras's `_raise_loading_failure` text."""
+    first = failures[0]
+    return (f"A total of {len(failures)} objects could not be loaded. Example error message "
+            f"for object {first.layer!r}:\n\n{first.error}\n\nList of objects that could "
+            f"not be loaded:\n{[f.layer for f in failures]}")
+
+
+class _GroupStore(Mapping):
+    """The store a layer's `load_own_variables` reads: the arrays of its group, each read
+    from the file only when asked for, after checks on its header.
+
+    Every value must be numeric (at most `MAX_VALUE_ITEMSIZE` bytes a value). For
+    a layer with the default `load_own_variables`, value `i` must have the shape
+    of the layer's own weight `i` before it is read; a custom loader may read
+    values of any shape, but none holding more values than the whole model's
+    weights (`limit`). A value is read once.
+    """
+
+    def __init__(self, stored, layer, what, limit):
+        self._stored, self._what, self._limit = stored, what, limit
+        default = type(layer).load_own_variables is LayerWeightsMixin.load_own_variables
+        self._own = _own(layer) if default else None
+        self._layer = layer
+        self._read = {}
+
+    def __len__(self):
+        return len(self._stored)
+
+    def __iter__(self):
+        return iter(self._stored)
+
+    def __contains__(self, key):
+        return key in self._stored
+
+    def __getitem__(self, key):
+        if key in self._read:
+            return self._read[key]
+        value = self._stored[key]
+        if not hasattr(value, "read"):   # an array already in memory (from_keras, tests)
+            array = np.asarray(value)
+        else:
+            array = self._read_checked(key, value)
+        self._read[key] = array
+        return array
+
+    def _read_checked(self, key, value):
+        where = f"'{getattr(value, 'path', key)}' in {self._what}"
+        dtype = np.dtype(value.dtype)
+        if dtype.kind not in "biuf" or dtype.itemsize > MAX_VALUE_ITEMSIZE:
+            raise ValueError(f"{where} is not numeric (dtype {dtype})")
+        shape = None if value.shape is None else tuple(value.shape)
+        own = self._own
+        if own is not None and str(key).isdigit() and int(key) < len(own):
+            w = own[int(key)]
+            if shape != tuple(w.shape):   # Variable.assign's (Keras's) text, before reading
+                raise ValueError(
+                    "The shape of the target variable and the shape of the target value in "
+                    "`variable.assign(value)` must match. "
+                    f"variable.shape={w.shape}, Received: value.shape={shape}. "
+                    f"Target variable: {w!r}")
+        elif shape is not None and int(np.prod(shape, dtype=np.int64)) > self._limit:
+            raise ValueError(f"{where} holds {int(np.prod(shape, dtype=np.int64)):,} values "
+                             f"(shape {shape}), more than the model's weights hold together "
+                             f"({self._limit:,}); refusing to read it")
+        try:
+            array = value.read()
+        except (OSError, RuntimeError) as e:
+            raise ValueError(f"{self._what} is corrupt: reading "
+                             f"'{getattr(value, 'path', '?')}' failed ({e}).") from None
+        if array.shape != shape:   # a file whose data contradicts its header
+            raise ValueError(f"{where} read as shape {array.shape}, its header says {shape}")
+        return array
+
+
+def _stored_shape(value):
+    shape = getattr(value, "shape", None)
+    if shape is None and not hasattr(value, "read"):
+        shape = np.shape(value)
+    return None if shape is None else tuple(shape)
 
 
 def assign_weights(model, entries, what="the weights file", skip_mismatch=False):
-    """Set every weight of `model` from `entries` ({path: {"i": array}}), all or nothing.
+    """Load `entries` ({path: {"i": array or StoredArray}}) into `model` by Keras's walk,
+    all or nothing.
 
-    Raises WeightsFileError (a ValueError) naming the layer and the file path
-    when a weight is missing or mis-shaped, or when the file holds weights
-    under `layers/` (or at the model's root) that the model has no place for.
-    With `skip_mismatch=True` such layers are skipped with a warning.
+    Each layer's `load_own_variables(store)` receives its group as a `_GroupStore`
+    (an empty store where the file has none); what it assigns is collected and
+    copied in at once at the end (`assign_all`). Raises WeightsFileError (a
+    ValueError) with Keras's aggregated message and one line per failing group
+    when objects fail, or when the file holds weights under `layers/` (or at
+    the model's root) that the model has no place for; nothing is changed
+    then. With `skip_mismatch=True` the failures become a warning and what
+    loaded is kept.
     """
-    plan, problems, used = [], [], set()
     legacy = any(p.startswith("_layer_checkpoint_dependencies") for p in entries)
-    for path, layer, own in weight_paths(model):
+    limit = max(1, sum(int(np.prod(w.shape, dtype=np.int64)) for w in model.weights))
+    failures = {}          # id(layer) -> _Failure (erased when a later visit succeeds)
+    erased = []            # failures erased by a successful revisit
+    loaded_paths = set()
+    used_paths = set()
+    plan = {}              # id(layer) -> {id(variable): (variable, value)}: its last success
+
+    def load(layer, path):
         stored = entries.get(path)
         if stored is None and legacy:   # Keras 2.13's `.keras` layout (as Keras 3 reads it)
             old = path.replace("layers", "_layer_checkpoint_dependencies")
             if old in entries:
                 path, stored = old, entries[old]
         if stored is not None:
-            used.add(path)
-        stored = stored or {}
-        if not own and not stored:
-            continue
-        keys = [str(i) for i in range(len(own))]
-        if sorted(stored) != sorted(keys):
-            if not stored:
-                problems.append(f"{_describe(layer, path)} has {len(own)} weight(s) "
-                                f"({', '.join(_wname(w) for w in own)}) but {what} has none "
-                                "there")
-            else:
-                problems.append(f"{_describe(layer, path)} has {len(own)} weight(s) but {what} "
-                                f"holds {len(stored)} ({', '.join(sorted(stored))}) there")
-            continue
-        pending = []
-        for key, w in zip(keys, own):
-            value = stored[key]
-            # Checked from the stored shape and dtype: nothing is read before all match.
-            shape = None if value.shape is None else tuple(value.shape)
-            if shape != tuple(w.shape):
-                problems.append(f"{_describe(layer, path)}: weight {key} ({_wname(w)}) has "
-                                f"shape {tuple(w.shape)} but {what} holds shape {shape}")
-                pending = None
-                break
-            dtype = np.dtype(value.dtype)
-            if dtype.kind not in "biuf" or dtype.itemsize > MAX_VALUE_ITEMSIZE:
-                problems.append(f"{_describe(layer, path)}: weight {key} ({_wname(w)}) in "
-                                f"{what} is not numeric (dtype {dtype})")
-                pending = None
-                break
-            pending.append((w, value))
-        if pending:
-            plan.extend(pending)
-    extra = sorted(p for p, v in entries.items() if v and p not in used
+            used_paths.add(path)
+        stored = dict(stored or {})
+        try:
+            with staging() as writes:
+                layer.load_own_variables(_GroupStore(stored, layer, what, limit))
+        except Exception as e:
+            if id(layer) not in failures:
+                failures[id(layer)] = _Failure(layer, e, path, stored)
+            return False
+        plan[id(layer)] = writes
+        if stored:
+            loaded_paths.add(path)
+        previous = failures.pop(id(layer), None)
+        if previous is not None:
+            erased.append(previous)
+        return True
+
+    _walk(model, load, n_failed=lambda: len(failures))
+    problems = list(failures.values())
+    lines = [_summary(f, what) for f in problems]
+    # Keras drops these silently: a failure erased by a revisit with no weights.
+    lost = [f for f in erased if f.store and f.path not in loaded_paths and not _own(f.layer)]
+    lines += [_summary(f, what) + " (Keras 3.15.1 would silently keep fresh weights)"
+              for f in lost]
+    extra = sorted(p for p, v in entries.items() if v and p not in used_paths
                    and (p == "" or p.split("/")[0] in ("layers",
                                                         "_layer_checkpoint_dependencies")))
     if extra:
-        problems.append(f"{what} holds weights that model '{model.name}' has no place for: "
-                        + ", ".join(f"'{p}/vars' ({len(entries[p])} array(s))" if p else
-                                    f"'vars' ({len(entries[p])} array(s))" for p in extra))
-    if problems:
-        message = (f"Cannot load {what} into model '{model.name}' "
-                   f"({type(model).__name__}): it does not match the model's architecture.\n  "
-                   + "\n  ".join(problems))
+        lines.append(f"{what} holds weights that model '{model.name}' has no place for: "
+                     + ", ".join(f"'{_join(p, 'vars')}' ({len(entries[p])} array(s))"
+                                 for p in extra))
+    if lines:
+        head = _keras_message(problems + lost) + "\n\n" if problems or lost else ""
+        message = (f"{head}{what} does not match model '{model.name}' "
+                   f"({type(model).__name__}):\n  " + "\n  ".join(lines))
         if not skip_mismatch:
             raise WeightsFileError(message + "\nNothing was loaded.")
-        warnings.warn(message + "\nThese layers were skipped (skip_mismatch=True).",
+        warnings.warn(message + "\nThese objects were skipped (skip_mismatch=True).",
                       stacklevel=3)
-    values = []
-    for w, value in plan:
-        try:
-            array = value.read() if hasattr(value, "read") else np.asarray(value)
-        except (OSError, RuntimeError) as e:
-            raise ValueError(f"{what} is corrupt: reading '{getattr(value, 'path', '?')}' "
-                             f"failed ({e}). Nothing was loaded.") from None
-        if array.shape != tuple(w.shape):   # a file whose data contradicts its header
-            raise WeightsFileError(f"{what}: '{getattr(value, 'path', '?')}' read as shape "
-                                   f"{array.shape}, expected {tuple(w.shape)}. Nothing was "
-                                   "loaded.")
-        values.append(array.astype(w.dtype, copy=True))
-    assign_all([w for w, _ in plan], values)
+    writes = {}
+    for layer_writes in plan.values():
+        writes.update(layer_writes)
+    assign_all([w for w, _ in writes.values()], [v for _, v in writes.values()])
 
 
 def _wname(w):

@@ -48,8 +48,10 @@ def load_weights_npz(model, filepath, skip_mismatch=False):
                               n.endswith(".npy"))
                 if len(keys) != len(weights):
                     if not weights and not model.built:
-                        raise ValueError(f"Model '{model.name}' is not built yet: call it on "
-                                         "data (or build it) before `load_weights`.")
+                        raise ValueError(
+                            "You are loading weights into a model that has not yet been "
+                            "built. Try building the model first by calling it on some "
+                            "data or by using `build()`.")
                     raise ValueError(f"Weight file {filepath} holds {len(keys)} weights but "
                                      f"model '{model.name}' has {len(weights)}.")
                 pending = []

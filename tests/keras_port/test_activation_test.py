@@ -1,11 +1,9 @@
 """Port of Keras 3.15.1 keras/src/layers/activations/activation_test.py."""
 import fastmask
-from _harness import keras, run_layer_test, xfail
+from _harness import keras, run_layer_test
 
 
 # keras/src/layers/activations/activation_test.py::ActivationTest::test_activation_basics ("relu")
-@xfail("build: a subclass that overrides build() is marked built in __init__ (Keras: only layers"
-       " whose build is not overridden)")
 def test_activation_basics_relu():
     run_layer_test(fastmask.layers.Activation, init_kwargs={"activation": "relu"},
                    input_shape=(2, 3), expected_output_shape=(2, 3),
@@ -14,8 +12,6 @@ def test_activation_basics_relu():
 
 
 # keras/src/layers/activations/activation_test.py::ActivationTest::test_activation_basics (gelu fn)
-@xfail("build: a subclass that overrides build() is marked built in __init__ (Keras: only layers"
-       " whose build is not overridden)")
 def test_activation_basics_gelu_function():
     run_layer_test(fastmask.layers.Activation,
                    init_kwargs={"activation": fastmask.activations.gelu},

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from _harness import assert_numbers, keras, on_both, run_layer_test, skipped_cases, xfail
+from _harness import assert_numbers, keras, on_both, run_layer_test, skipped_cases
 
 rng = np.random.default_rng(4)
 
@@ -84,7 +84,6 @@ def test_attention_errors():
 
 
 # keras/src/layers/attention/attention_test.py::AttentionTest::test_attention_with_dropout
-@xfail('api: Attention(dropout>0) with training=True returns the attention scores before dropout')
 def test_attention_with_dropout():
     query = np.array([[[1.0, 0.0], [0.0, 1.0]]])
     value = np.array([[[1.0, 1.0], [1.0, 1.0]]])

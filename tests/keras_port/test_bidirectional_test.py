@@ -8,7 +8,7 @@ import pytest
 
 import fastmask
 from _harness import (assert_numbers, constant_rnn, copy_weights, keras, on_both,
-                      run_layer_test, skipped_cases, xfail)
+                      run_layer_test, skipped_cases)
 
 SEQ_2_3_4 = np.arange(24).reshape((2, 3, 4)).astype("float32")
 SEQ_2_4_3 = np.arange(24).reshape((2, 4, 3)).astype("float32")
@@ -151,7 +151,6 @@ def test_output_shape():
 
 
 # keras/src/layers/rnn/bidirectional_test.py::SimpleRNNTest::test_keeps_use_cudnn
-@xfail('api: SimpleRNN has a stray use_cudnn attribute')
 def test_keeps_use_cudnn():
     for rnn_class in (fastmask.layers.GRU, fastmask.layers.LSTM):
         for use_cudnn in (True, False, "auto"):

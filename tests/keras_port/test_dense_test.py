@@ -104,8 +104,6 @@ def test_dense_with_activation():
 
 # keras/src/layers/core/dense_test.py::DenseTest::test_legacy_load_own_variables
 # (the float32 layer; the quantized layers are in test_not_ported)
-@xfail("build: layers have no load_own_variables/save_own_variables (Keras build protocol)",
-       raises=AttributeError)
 def test_legacy_load_own_variables_float32():
     rng = np.random.default_rng(0)
     store = {"0": rng.random((8, 16)).astype("float32"),

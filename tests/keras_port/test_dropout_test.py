@@ -14,8 +14,6 @@ Dropout = fastmask.layers.Dropout
 
 
 # keras/src/layers/regularization/dropout_test.py::DropoutTest::test_dropout_basics
-@xfail("build: a subclass that overrides build() is marked built in __init__ (Keras: only layers"
-       " whose build is not overridden)")
 def test_dropout_basics():
     run_layer_test(Dropout, init_kwargs={"rate": 0.2}, input_shape=(2, 3),
                    call_kwargs={"training": True}, expected_output_shape=(2, 3),

@@ -5,8 +5,6 @@ import pytest
 import fastmask
 from _harness import assert_numbers, on_both, run_layer_test, skipped_cases, xfail
 
-NO_OWN_VARIABLES = ("build: layers have no load_own_variables/save_own_variables "
-                    "(Keras build protocol)")
 
 
 # keras/src/layers/core/embedding_test.py::EmbeddingTest::test_embedding_basics
@@ -84,7 +82,6 @@ def test_weights_constructor_arg():
 
 # keras/src/layers/core/embedding_test.py::EmbeddingTest::test_legacy_load_own_variables
 # (the float32 store; the quantized stores are in test_not_ported)
-@xfail(NO_OWN_VARIABLES, raises=AttributeError)
 def test_legacy_load_own_variables_float32():
     store = {"0": np.random.default_rng(0).random((10, 16)).astype("float32")}
     layer = fastmask.layers.Embedding(10, 16)

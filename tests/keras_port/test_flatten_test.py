@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from _harness import run_layer_test, skipped_cases, xfail
+from _harness import run_layer_test, skipped_cases
 
 rng = np.random.default_rng(7)
 
@@ -46,7 +46,6 @@ def test_flatten_symbolic_with_dynamic_dimension():
 
 
 # keras/src/layers/reshaping/flatten_test.py::FlattenTest::test_flatten_with_dynamic_batch_size_and_dynamic_dimenstions
-@xfail('api: predict does not take a Python generator of batches', raises=ValueError)
 def test_flatten_with_dynamic_batch_size_and_dynamic_dimensions():
     def generator():
         yield (np.ones((3, 5, 7), dtype="float32"),)

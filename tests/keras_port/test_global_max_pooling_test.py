@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from _harness import assert_numbers, on_both, run_layer_test, xfail
+from _harness import assert_numbers, on_both, run_layer_test
 
 
 # keras/src/layers/pooling/global_max_pooling_test.py::GlobalMaxPoolingBasicTest::test_global_max_pooling1d
@@ -15,8 +15,6 @@ from _harness import assert_numbers, on_both, run_layer_test, xfail
     ("channels_last", False, (3, 5, 4), (3, 4)),
     ("channels_last", True, (3, 5, 4), (3, 1, 4)),
     ("channels_first", False, (3, 5, 4), (3, 5))])
-@xfail("build: a subclass that overrides build() is marked built in __init__ (Keras: only layers"
-       " whose build is not overridden)")
 def test_global_max_pooling1d_basics(data_format, keepdims, input_shape, output_shape):
     run_layer_test(fastmask.layers.GlobalMaxPooling1D,
                    init_kwargs={"data_format": data_format, "keepdims": keepdims},

@@ -1,11 +1,9 @@
 """Port of Keras 3.15.1 keras/src/layers/core/identity_test.py."""
 import fastmask
-from _harness import run_layer_test, skipped_cases, xfail
+from _harness import run_layer_test, skipped_cases
 
 
 # keras/src/layers/core/identity_test.py::IdentityTest::test_identity_basics (dense)
-@xfail("build: a subclass that overrides build() is marked built in __init__ (Keras: only layers"
-       " whose build is not overridden)")
 def test_identity_basics_dense():
     run_layer_test(fastmask.layers.Identity, init_kwargs={}, input_shape=(2, 3),
                    expected_output_shape=(2, 3), expected_num_trainable_weights=0,

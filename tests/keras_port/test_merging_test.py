@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from _harness import assert_numbers, on_both, run_layer_test, skipped_cases, xfail
+from _harness import assert_numbers, on_both, run_layer_test, skipped_cases
 from oracle import k_get_mask
 
 rng = np.random.default_rng(6)
@@ -80,11 +80,7 @@ def shape_batch(name):
 
 
 # keras/src/layers/merging/merging_test.py::MergingLayersTest::test_correctness_dynamic
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=[] if CASES[n][5] else xfail(
-        "api: fastmask.Variable(array) raises (Keras: a Variable holding the array)",
-        raises=TypeError))
-    for n in NAMES])
+@pytest.mark.parametrize("name", NAMES)
 def test_correctness_dynamic(name):
     layer, inputs, (x1, x2), skip_mask, _ = _correctness(name, batch_size=None)
     if not skip_mask:

@@ -41,12 +41,10 @@ _HIGH_DIM = [
     ("5d_inputs_2d_attention", (5, 3, 4), (5, 3, 2), (2, 3)),
     ("5d_inputs_2d_attention_fullmask", (5, 3, 4), (5, 3, 2), (2, 3)),
 ]
-NO_ND = "api: MultiHeadAttention takes only rank-3 inputs (no N-D inputs / attention_axes)"
 
 
 # keras/src/layers/attention/multi_head_attention_test.py::MultiHeadAttentionTest::test_high_dim_attention
 # (Keras's mask_dims parameter is unused by the case)
-@xfail(NO_ND)
 @pytest.mark.parametrize("q_dims,v_dims,axes", [c[1:] for c in _HIGH_DIM],
                          ids=[c[0] for c in _HIGH_DIM])
 @pytest.mark.parametrize("use_gate", [False, True], ids=["", "gate"])
@@ -61,7 +59,6 @@ def test_high_dim_attention(q_dims, v_dims, axes, use_gate):
 
 
 # keras/src/layers/attention/multi_head_attention_test.py::MultiHeadAttentionTest::test_attention_axes_negative_indexing
-@xfail(NO_ND)
 @pytest.mark.parametrize("use_gate", [False, True], ids=["", "gate"])
 def test_attention_axes_negative_indexing(use_gate):
     x = rng.normal(size=(2, 3, 8, 4))
@@ -90,7 +87,7 @@ _SHAPES = [
 
 # keras/src/layers/attention/multi_head_attention_test.py::MultiHeadAttentionTest::test_compute_output_shape
 @pytest.mark.parametrize("q_dims,v_dims,k_dims,output_shape", [
-    pytest.param(*c[1:5], marks=[xfail(NO_ND)] if c[5] else []) for c in _SHAPES],
+    pytest.param(*c[1:5]) for c in _SHAPES],
     ids=[c[0] for c in _SHAPES])
 def test_compute_output_shape(q_dims, v_dims, k_dims, output_shape):
     layer = MHA(num_heads=2, key_dim=2, value_dim=2, output_shape=output_shape)
@@ -257,7 +254,6 @@ def test_causal_only_masks_when_fused_path_disabled(dropout, scores):
 
 
 # keras/src/layers/attention/multi_head_attention_test.py::MultiHeadAttentionTest::test_causal_only_masks_non_4d_inputs
-@xfail(NO_ND)
 def test_causal_only_masks_non_4d_inputs():
     t = 5
     future = np.triu(np.ones((t, t)), k=1).astype(bool)

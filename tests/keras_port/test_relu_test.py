@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from _harness import assert_numbers, on_both, run_layer_test, xfail
+from _harness import assert_numbers, on_both, run_layer_test
 
 ReLU = fastmask.layers.ReLU
 
@@ -14,8 +14,6 @@ def _relu_case(x, stated, **kwargs):
 
 
 # keras/src/layers/activations/relu_test.py::ReLUTest::test_relu
-@xfail("build: a subclass that overrides build() is marked built in __init__ (Keras: only layers"
-       " whose build is not overridden)")
 def test_relu():
     run_layer_test(ReLU, init_kwargs={"max_value": 10, "negative_slope": 1, "threshold": 0.5},
                    input_shape=(2, 3, 4), supports_masking=True,

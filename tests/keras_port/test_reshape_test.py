@@ -60,8 +60,6 @@ def test_reshape_sets_static_shape():
 
 # keras/src/layers/reshaping/reshape_test.py::ReshapeTest::test_reshape_model_fit_with_varying_input_size_and_minus_one
 # (the inference part after Keras's fit)
-@xfail("inputs: a Sequential built on its first call pins that call's shape and rejects other "
-       "lengths (Keras accepts them)", raises=ValueError)
 def test_reshape_model_varying_input_size_and_minus_one_inference():
     model = fastmask.Sequential([fastmask.layers.Reshape((-1, 8))])
     for seq_len, first in [(12, 3), (20, 5), (24, 6)]:

@@ -13,7 +13,7 @@ import pytest
 import fastmask
 from fastmask import Input, KerasTensor, layers
 from fastmask.models import Model, Sequential
-from _harness import assert_numbers, run_class_serialization_test, xfail
+from _harness import assert_numbers, run_class_serialization_test
 
 rng = np.random.default_rng(1)
 
@@ -174,7 +174,6 @@ def test_shape_inference_failure(capsys):
 
 
 # keras/src/models/sequential_test.py::SequentialTest::test_serialization
-@xfail("build: layers revived by from_config lose their build_config (no build_from_config)")
 def test_serialization():
     model = Sequential(name="seq")
     model.add(layers.Dense(4))
@@ -233,9 +232,6 @@ def test_pickleable():
 
 
 # keras/src/models/sequential_test.py::SequentialTest::test_bad_layer
-@xfail("messages: a layer whose call() has two required positional args fails at call time with "
-       "TypeError, not at build with Keras's 'can only have a single positional' ValueError",
-       raises=TypeError)
 def test_bad_layer():
     with pytest.raises(ValueError, match="Only instances of"):
         Sequential(name="seq").add({})
@@ -267,8 +263,6 @@ def test_hasattr():
 
 
 # keras/src/models/sequential_test.py::SequentialTest::test_layers_setter
-@xfail("messages: `model.layers = ...` raises Python's 'has no setter', not Keras's 'Use `add()`"
-       " and `pop()`'")
 def test_layers_setter():
     with pytest.raises(AttributeError, match=r"Use `add\(\)` and `pop\(\)`"):
         Sequential().layers = [layers.Dense(4)]

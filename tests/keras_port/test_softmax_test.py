@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from _harness import assert_numbers, on_both, run_layer_test, xfail
+from _harness import assert_numbers, on_both, run_layer_test
 
 X = np.array([[1.0, 2.0, 1.0], [1.0, 2.0, 1.0]])
 ROW = [0.21194157, 0.5761169, 0.21194157]
@@ -17,8 +17,6 @@ def _softmax_case(x, stated=None, mask=None, **kwargs):
 
 
 # keras/src/layers/activations/softmax_test.py::SoftmaxTest::test_softmax
-@xfail("build: a subclass that overrides build() is marked built in __init__ (Keras: only layers"
-       " whose build is not overridden)")
 def test_softmax():
     run_layer_test(fastmask.layers.Softmax, init_kwargs={}, input_shape=(2, 3, 4),
                    supports_masking=True, assert_built_after_instantiation=True)

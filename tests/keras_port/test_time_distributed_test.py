@@ -9,8 +9,6 @@ SEQ = np.arange(24).reshape((3, 2, 4)).astype("float32")
 
 
 # keras/src/layers/rnn/time_distributed_test.py::TimeDistributedTest::test_basics
-@xfail("dtype: with dtype='mixed_float16' the output is float32 but compute_output_spec says "
-       "float16 (Keras outputs float16)")
 def test_basics():
     run_layer_test(fastmask.layers.TimeDistributed,
                    init_kwargs={"layer": fastmask.layers.Dense(1, use_bias=False)},

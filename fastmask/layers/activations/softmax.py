@@ -1,8 +1,7 @@
 """`Softmax` layer: Keras's masked softmax (one fused pass, fastmask.kernels.masked_softmax)."""
-import warnings
-
 import numpy as np
 
+from ...activations import warn_if_softmax_axis_has_size_one
 from ...core.tensor import plain
 from ...kernels.softmax import masked_softmax
 from ..layer import Layer
@@ -42,20 +41,14 @@ class Softmax(Layer):
         super().__init__(**kwargs)
         self.axis = axis
         self.supports_masking = True
-        self.built = True
+        self._build_at_init()
 
     def call(self, inputs, mask=None):
         x = plain(inputs)
         axis = self.axis
         if isinstance(axis, (list, tuple)):
             axis = axis[0] if len(axis) == 1 else tuple(axis)
-        if isinstance(axis, (int, np.integer)) and -x.ndim <= axis < x.ndim \
-                and x.shape[axis] == 1:
-            warnings.warn(
-                f"You are using a softmax over axis {axis} of a tensor of shape {x.shape}. "
-                "This axis has size 1. The softmax operation will always return the value 1, "
-                "which is likely not what you intended. Did you mean to use a sigmoid instead?",
-                stacklevel=2)
+        warn_if_softmax_axis_has_size_one(x.shape, axis)
         out = masked_softmax(x, None if mask is None else plain(mask), axis=axis)
         dtype = self._dtype_policy._compute_np
         return out if out.dtype == dtype else out.astype(dtype)

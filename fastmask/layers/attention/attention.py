@@ -111,7 +111,8 @@ class Attention(Layer):
                 out = np.where(q_mask[..., None], out, np.zeros((), out.dtype))
         out = out.astype(dtype, copy=False)
         if return_attention_scores:
-            return out, weights.astype(dtype, copy=False)
+            # Keras returns the weights actually applied: after dropout in training.
+            return out, dropped.astype(dtype, copy=False)
         return out
 
     def _weights(self, q, k, v_mask, causal, scale, dtype):

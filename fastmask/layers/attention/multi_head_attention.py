@@ -1,5 +1,6 @@
 """`MultiHeadAttention`: Keras's layer (weights, masks, both attention paths) over fused kernels."""
 import math
+import string
 
 import numpy as np
 
@@ -92,15 +93,19 @@ class MultiHeadAttention(Layer):
 
     Args:
         num_heads, key_dim, value_dim (default key_dim), dropout, use_bias,
-        output_shape, attention_axes (None or the sequence axis of rank-3
-        inputs), sliding_window, kernel_initializer, bias_initializer,
-        use_gate, seed: as in Keras. Regularizers/constraints and
-        flash_attention are accepted for compatibility and not used.
+        output_shape, attention_axes, sliding_window, kernel_initializer,
+        bias_initializer, use_gate, seed: as in Keras. Regularizers/constraints
+        and flash_attention are accepted for compatibility and not used.
 
     Call arguments:
         query (B, T, dim), value (B, S, dim), key (B, S, dim) (default value),
         attention_mask (B, T, S) bool, return_attention_scores, training,
         use_causal_mask.
+
+    N-D inputs (B, ..., dim) and `attention_axes` follow Keras's einsum path
+    (after `build`, `attention_axes` holds the resolved axes, as in Keras); the
+    fused kernels run for rank-3 inputs. As in Keras, rank-3 inputs without
+    dropout or returned scores attend over time whatever `attention_axes` says.
     """
 
     _check_mask_shape = False
@@ -180,15 +185,25 @@ class MultiHeadAttention(Layer):
             raise ValueError("All dimensions of `value` and `key`, except the last one, must be "
                              f"equal. Received: value_shape={value_shape} and "
                              f"key_shape={key_shape}")
-        if len(query_shape) != 3 or len(value_shape) != 3 or len(key_shape) != 3:
-            raise ValueError("fastmask's MultiHeadAttention supports inputs of rank 3 "
-                             f"(batch, time, dim). Received: query_shape={query_shape}, "
-                             f"value_shape={value_shape}, key_shape={key_shape}")
-        if self._attention_axes is not None and tuple(
-                a % 3 if a < 0 else a for a in self._attention_axes) not in ((1,),):
-            raise ValueError("fastmask's MultiHeadAttention supports attention over the time "
-                             f"axis only (attention_axes None or 1). Received: "
-                             f"attention_axes={self._attention_axes}")
+        if len(query_shape) < 3 or len(value_shape) < 3:
+            raise ValueError("MultiHeadAttention needs inputs of rank 3 or more (batch, "
+                             "<attention axes>, features); there is no axis to attend over "
+                             f"(Keras fails on it too). Received: query_shape={query_shape}, "
+                             f"value_shape={value_shape}")
+        # Projected tensors are (batch, ..., heads, channels): one rank more than the query.
+        rank = len(query_shape) + 1
+        if self._attention_axes is None:
+            self._attention_axes = tuple(range(1, rank - 2))
+        else:
+            self._attention_axes = tuple(a if a >= 0 else (rank - 1) + a
+                                         for a in self._attention_axes)
+        self._dot_product_equation, self._combine_equation, scores_rank = \
+            _attention_equations(rank, self._attention_axes)
+        self._norm_axes = tuple(range(scores_rank - len(self._attention_axes), scores_rank))
+        # The fused kernels serve (batch, time, dim) inputs attending over time. Keras's
+        # own fused path (`ops.dot_product_attention`, taken for rank-3 inputs without
+        # dropout or returned scores) attends over time whatever `attention_axes` says.
+        self._fused = len(query_shape) == 3 and len(value_shape) == 3 and len(key_shape) == 3
         H, D, Dv = self._num_heads, self._key_dim, self._value_dim
         self._query_dense = self._sublayer((H, D), "query")
         self._query_dense.build_for((query_shape[-1],))
@@ -209,6 +224,12 @@ class MultiHeadAttention(Layer):
         key_given = key is not None
         if key is None:
             key = value
+        if not getattr(self, "_fused", True) or (
+                self._attention_axes != (1,)
+                and (self._dropout > 0 or return_attention_scores)):
+            return self._einsum_call(query, value, key, key_given, value_mask, key_mask,
+                                     attention_mask, return_attention_scores, training,
+                                     use_causal_mask)
         query_mask = get_mask(query)          # Keras ignores an explicit query_mask
         dtype = self._dtype_policy._compute_np
         q = np.asarray(plain(query), dtype)
@@ -276,6 +297,70 @@ class MultiHeadAttention(Layer):
             return out, scores
         return out
 
+    def _einsum_call(self, query, value, key, key_given, value_mask, key_mask,
+                     attention_mask, return_attention_scores, training, use_causal_mask):
+        """Keras's general path (N-D inputs, any `attention_axes`): einsum attention over
+        the attention axes with the Softmax layer's masking (a query that sees no key gets
+        zero weights); the scores returned are those before dropout, as in Keras."""
+        dtype = self._dtype_policy._compute_np
+        query_mask = get_mask(query)          # Keras ignores an explicit query_mask
+        q = np.asarray(plain(query), dtype)
+        v = np.asarray(plain(value), dtype)
+        k = v if key is value else np.asarray(plain(key), dtype)
+        if k.shape[1:-1] != v.shape[1:-1]:
+            raise ValueError("All dimensions of `value` and `key`, except the last one, must be "
+                             f"equal. Received: value_shape={v.shape} and key_shape={k.shape}")
+        mask = None
+
+        def merge(m):
+            return m if mask is None else mask & m
+
+        if query_mask is not None:
+            mask = np.expand_dims(np.asarray(plain(query_mask)).astype(bool), -1)
+        for m in (value_mask, key_mask if key_given else None):
+            if m is not None:
+                mask = merge(np.expand_dims(np.asarray(plain(m)).astype(bool), -2))
+        T, S = q.shape[1], v.shape[1]
+        if use_causal_mask:
+            mask = merge(np.tril(np.ones((T, S), bool))[None])
+        if self._sliding_window is not None:
+            band = np.abs(np.arange(T)[:, None] - np.arange(S)[None, :]) < self._sliding_window
+            mask = merge(band[None])
+        if attention_mask is not None:
+            am = np.asarray(plain(attention_mask)).astype(bool)
+            mask = am if mask is None else am & mask
+        qp = self._query_dense.project(q)
+        kp = self._key_dense.project(k)
+        vp = self._value_dense.project(v)
+        gate = self._gate_dense.project(q) if self._use_gate else None
+        qp = qp * np.asarray(self._inverse_sqrt_key_dim, qp.dtype)
+        scores = np.einsum(self._dot_product_equation, kp, qp)
+        if mask is not None:
+            axis = -len(self._attention_axes) * 2 - 1
+            while mask.ndim < scores.ndim:
+                mask = np.expand_dims(mask, axis)
+            if mask.ndim > scores.ndim or any(m not in (1, d) for m, d in
+                                              zip(mask.shape, scores.shape)):
+                raise ValueError("The `mask` must be broadcastable to `inputs`. Each mask "
+                                 "dimension must be 1 or match the corresponding input "
+                                 f"dimension. Received: inputs.shape={scores.shape}, "
+                                 f"mask.shape={mask.shape}")
+            mask = np.broadcast_to(mask, scores.shape)
+        weights = _softmax_with_mask(scores, mask, self._norm_axes)
+        applied = weights
+        if bool(training) and self._dropout > 0:
+            keep = 1.0 - self._dropout
+            applied = np.where(self._rng.random(weights.shape) < keep,
+                               weights * np.asarray(1.0 / keep, weights.dtype),
+                               np.zeros((), weights.dtype))
+        ctx = np.einsum(self._combine_equation, applied, vp)
+        if gate is not None:
+            ctx = ctx * gate
+        out = self._output_dense.project(ctx).astype(dtype, copy=False)
+        if return_attention_scores:
+            return out, weights.astype(dtype, copy=False)
+        return out
+
     def _weights_dict(self, dtype):
         out = {}
         for name, layer in (("query", self._query_dense), ("key", self._key_dense),
@@ -291,8 +376,10 @@ class MultiHeadAttention(Layer):
                                               None if key is None else key.shape)
         out = KerasTensor(out_shape, dtype=self.compute_dtype)
         if return_attention_scores:
-            length = query.shape[1]
-            return out, KerasTensor((query.shape[0], self._num_heads, length, length),
+            # (batch, heads, query steps, key steps); Keras 3.15.1's spec repeats the query
+            # steps (its eager result has the key steps).
+            key_steps = (value if key is None else key).shape[1]
+            return out, KerasTensor((query.shape[0], self._num_heads, query.shape[1], key_steps),
                                     dtype=self.compute_dtype)
         return out
 
@@ -319,3 +406,32 @@ class MultiHeadAttention(Layer):
                 "kernel_regularizer": None, "bias_regularizer": None,
                 "activity_regularizer": None, "kernel_constraint": None,
                 "bias_constraint": None, "seed": self.seed}
+
+
+def _attention_equations(rank, axes):
+    """Einsum equations of attention between projected tensors of `rank` dims
+    (batch, <other dims>, <attention dims>, heads, channels) over `axes`:
+    (scores = key x query, output = scores x value, rank of the scores). The scores
+    are laid out (batch dims with heads, query attention dims, key attention dims)."""
+    letters = string.ascii_lowercase
+    query = letters[:rank]
+    shared = [i for i in range(rank) if i not in axes and i != rank - 1]  # includes heads
+    fresh = iter(letters[rank:])
+    key = "".join(query[i] if (i in shared or i == rank - 1) else next(fresh)
+                  for i in range(rank))
+    scores = "".join([query[i] for i in shared] + [query[i] for i in axes]
+                     + [key[i] for i in axes])
+    return f"{key},{query}->{scores}", f"{scores},{key}->{query}", len(scores)
+
+
+def _softmax_with_mask(x, mask, axes):
+    """Keras's Softmax layer on `x` over `axes`: masked logits set to -1e9 (-3e4 in
+    float16), softmax, masked outputs 0 (so a fully masked slice is all zeros)."""
+    if mask is not None:
+        x = np.where(mask, x, np.asarray(-3e4 if x.dtype == np.float16 else -1e9, x.dtype))
+    top = np.max(x, axis=axes, keepdims=True)
+    e = np.exp(x - top)
+    out = e / np.sum(e, axis=axes, keepdims=True)
+    if mask is not None:
+        out = np.where(mask, out, np.zeros((), out.dtype))
+    return out

@@ -111,10 +111,9 @@ class Lambda(Layer):
                 return shapes[0] if len(shapes) == 1 else shapes
             return input_shape if _is_shape(input_shape) else flatten(input_shape)[0]
         if self._output_shape is None:
-            spec = compute_output_spec(
-                self.call, map_structure(lambda s: KerasTensor(s, self.compute_dtype),
-                                         input_shape) if not _is_shape(input_shape)
-                else KerasTensor(input_shape, self.compute_dtype))
+            spec = self._traced_spec(
+                map_structure(lambda s: KerasTensor(s, self.compute_dtype), input_shape)
+                if not _is_shape(input_shape) else KerasTensor(input_shape, self.compute_dtype))
             return map_structure(lambda x: x.shape, spec)
         if callable(self._output_shape):
             return self._output_shape(input_shape)
@@ -126,8 +125,18 @@ class Lambda(Layer):
                 len(self._inbound_nodes)):
             return self._spec_without_running(args)
         if self._output_shape is None:
-            return compute_output_spec(self.call, *args, **kwargs)
+            return self._traced_spec(*args, **kwargs)
         return super().compute_output_spec(*args, **kwargs)
+
+    def _traced_spec(self, *args, **kwargs):
+        """The function's output spec: traced symbolically (a dry run if it needs numbers)."""
+        try:
+            return compute_output_spec(self.call, *args, **kwargs)
+        except Exception as e:
+            raise NotImplementedError(
+                "We could not automatically infer the shape of the Lambda's output. Please "
+                "specify the `output_shape` argument for this Lambda layer. Error encountered: "
+                f"{e}") from e
 
     def get_config(self):
         config = {"function": serialize_function(self.function)}

@@ -26,7 +26,7 @@ class _GlobalPooling1D(Layer):
         self.data_format = _data_format(data_format)
         self.keepdims = keepdims
         self.input_spec = InputSpec(ndim=3)
-        self.built = True
+        self._build_at_init()
 
     @property
     def _steps_axis(self):

@@ -28,7 +28,7 @@ class Dropout(Layer):
         self.noise_shape = self._validate_noise_shape(noise_shape)
         self._rng = np.random.default_rng(seed)
         self.supports_masking = True
-        self.built = True
+        self._build_at_init()
 
     @staticmethod
     def _validate_noise_shape(noise_shape):

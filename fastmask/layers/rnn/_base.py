@@ -178,14 +178,18 @@ class KernelRNN(RNN):
 
     _cell_keys = ()   # extra cell config keys (unit_forget_bias, reset_after, ...)
 
-    def __init__(self, cell, use_cudnn="auto", **kwargs):
+    def __init__(self, cell, _use_cudnn=None, **kwargs):
+        # `_use_cudnn`: LSTM's and GRU's `use_cudnn` (SimpleRNN has none, as in Keras: a
+        # `use_cudnn=` given to it stays in `kwargs` and is refused by `Layer`).
         super().__init__(cell, **kwargs)
         from ..input_spec import InputSpec
         self.input_spec = InputSpec(ndim=3)
-        if use_cudnn not in ("auto", True, False):
-            raise ValueError("Invalid valid received for argument `use_cudnn`. Expected one "
-                             f"of {{'auto', True, False}}. Received: use_cudnn={use_cudnn}")
-        self.use_cudnn = use_cudnn
+        if _use_cudnn is not None:
+            if _use_cudnn not in ("auto", True, False):
+                raise ValueError("Invalid valid received for argument `use_cudnn`. Expected "
+                                 "one of {'auto', True, False}. Received: "
+                                 f"use_cudnn={_use_cudnn}")
+            self.use_cudnn = _use_cudnn
 
     def _cell_arguments(self, namespace, kwargs, name):
         """The cell's arguments from the layer constructor's `locals()` (as Keras: the

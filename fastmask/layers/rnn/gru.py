@@ -151,4 +151,4 @@ class GRU(KernelRNN):
                  stateful=False, unroll=False, reset_after=True, use_cudnn="auto", **kwargs):
         cell = GRUCell(**self._cell_arguments(locals(), kwargs, "gru_cell"),
                        implementation=kwargs.pop("implementation", 2))
-        super().__init__(cell, use_cudnn=use_cudnn, **arguments(locals(), RNN_ARGS), **kwargs)
+        super().__init__(cell, _use_cudnn=use_cudnn, **arguments(locals(), RNN_ARGS), **kwargs)

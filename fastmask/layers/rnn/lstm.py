@@ -149,5 +149,5 @@ class LSTM(KernelRNN):
                  go_backwards=False, stateful=False, unroll=False, use_cudnn="auto", **kwargs):
         cell = LSTMCell(**self._cell_arguments(locals(), kwargs, "lstm_cell"),
                         implementation=kwargs.pop("implementation", 2))
-        super().__init__(cell, use_cudnn=use_cudnn, **arguments(locals(), RNN_ARGS), **kwargs)
+        super().__init__(cell, _use_cudnn=use_cudnn, **arguments(locals(), RNN_ARGS), **kwargs)
 

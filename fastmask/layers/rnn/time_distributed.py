@@ -1,8 +1,7 @@
 """`TimeDistributed`: apply a layer to every timestep (the mask passes through)."""
 import numpy as np
 
-from ...core.shape_inference import compute_output_spec
-from ...core.tensor import plain
+from ...core.tensor import KerasTensor, plain, scratch_tensors
 from ..core.wrapper import Wrapper
 from ..layer import Layer
 
@@ -41,11 +40,12 @@ class TimeDistributed(Wrapper):
         child = self.layer.compute_output_shape(self._child_shape(input_shape))
         return (child[0], input_shape[1], *child[1:])
 
-    def compute_output_spec(self, *args, **kwargs):
-        try:
-            return super().compute_output_spec(*args, **kwargs)
-        except NotImplementedError:
-            return compute_output_spec(self.call, *args, **kwargs)
+    def compute_output_spec(self, inputs, training=None, mask=None):
+        """The wrapped layer's spec for one timestep, with the time axis put back."""
+        shape = self._child_shape(inputs.shape)
+        with scratch_tensors():   # the per-step tensors are scratch, as in a trace
+            child = self.layer.compute_output_spec(KerasTensor(shape, inputs.dtype))
+        return KerasTensor((child.shape[0], inputs.shape[1], *child.shape[1:]), child.dtype)
 
     def call(self, inputs, training=None, mask=None):
         if mask is not None:

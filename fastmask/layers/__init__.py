@@ -10,7 +10,8 @@ from .layer import Layer
 from .core import Input, InputLayer, Masking, Embedding, Dense, Identity, Lambda, Wrapper
 from .activations import Activation, ReLU, Softmax
 from .regularization import Dropout
-from .reshaping import Flatten, Reshape
+from .reshaping import (Flatten, Reshape, RepeatVector, Permute, ZeroPadding1D, Cropping1D,
+                        UpSampling1D)
 from .normalization import LayerNormalization
 from .merging import Add, Average, Concatenate, Dot, Maximum, Merge, Minimum, Multiply, Subtract
 from .merging import add, average, concatenate, dot, maximum, minimum, multiply, subtract

@@ -43,11 +43,17 @@ def pair(name, *args, **kwargs):
 
 
 def randomize(k_layer, rng, scale=0.5):
-    """Random non-zero weights on a built Keras layer (moving variances kept positive)."""
+    """Random non-zero weights on a built Keras layer (moving variances kept positive).
+
+    Kernels are scaled by 1/sqrt(fan-in) (as an initializer does), so that outputs
+    stay O(1) and float32 rounding stays well below the 1e-5 tolerance.
+    """
     values = []
     for w in k_layer.weights:
         shape = tuple(w.shape)
         v = scale * rng.standard_normal(shape)
+        if len(shape) >= 2 and "kernel" in w.path:
+            v /= np.sqrt(np.prod(shape[:-1]))
         if "variance" in w.path or "stddev" in w.path:
             v = 0.5 + np.abs(v)
         values.append(v.astype(np.dtype(w.dtype)))

@@ -19,3 +19,4 @@ from .pooling import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPooling1D
 from .attention import Attention, MultiHeadAttention
 from .rnn import RNN, StackedRNNCells, LSTM, LSTMCell, GRU, GRUCell, SimpleRNN, SimpleRNNCell, Bidirectional
 from .rnn.time_distributed import TimeDistributed
+from .convolutional import Conv1D, Convolution1D, Conv1DTranspose, Convolution1DTranspose

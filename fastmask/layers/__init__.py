@@ -16,6 +16,7 @@ from .normalization import LayerNormalization
 from .merging import Add, Average, Concatenate, Dot, Maximum, Merge, Minimum, Multiply, Subtract
 from .merging import add, average, concatenate, dot, maximum, minimum, multiply, subtract
 from .pooling import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPooling1D, GlobalMaxPool1D
+from .pooling import MaxPooling1D, MaxPool1D, AveragePooling1D, AvgPool1D
 from .attention import Attention, MultiHeadAttention
 from .rnn import RNN, StackedRNNCells, LSTM, LSTMCell, GRU, GRUCell, SimpleRNN, SimpleRNNCell, Bidirectional
 from .rnn.time_distributed import TimeDistributed

@@ -12,7 +12,7 @@ from .activations import Activation, ReLU, Softmax
 from .regularization import Dropout
 from .reshaping import (Flatten, Reshape, RepeatVector, Permute, ZeroPadding1D, Cropping1D,
                         UpSampling1D)
-from .normalization import LayerNormalization
+from .normalization import LayerNormalization, BatchNormalization
 from .merging import Add, Average, Concatenate, Dot, Maximum, Merge, Minimum, Multiply, Subtract
 from .merging import add, average, concatenate, dot, maximum, minimum, multiply, subtract
 from .pooling import GlobalAveragePooling1D, GlobalAvgPool1D, GlobalMaxPooling1D, GlobalMaxPool1D

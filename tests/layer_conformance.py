@@ -129,7 +129,7 @@ def _flat(x):
 
 def _without_names(value):
     if isinstance(value, dict):
-        drop = "name" in value and "trainable" in value
+        drop = "name" in value and "dtype" in value    # a layer config
         return {k: _without_names(v) for k, v in value.items() if not (drop and k == "name")}
     if isinstance(value, (list, tuple)):
         return [_without_names(v) for v in value]

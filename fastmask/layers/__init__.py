@@ -21,3 +21,4 @@ from .attention import Attention, AdditiveAttention, MultiHeadAttention
 from .rnn import RNN, StackedRNNCells, LSTM, LSTMCell, GRU, GRUCell, SimpleRNN, SimpleRNNCell, Bidirectional
 from .rnn.time_distributed import TimeDistributed
 from .convolutional import Conv1D, Convolution1D, Conv1DTranspose, Convolution1DTranspose
+from .preprocessing import TextVectorization, StringLookup, IntegerLookup, Hashing, HashedCrossing

@@ -20,6 +20,7 @@ __all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "max_nor
 
 
 def _norms(w, axis):
+    axis = tuple(axis) if isinstance(axis, list) else axis
     return np.sqrt(np.sum(np.square(w), axis=axis, keepdims=True))
 
 

@@ -69,7 +69,10 @@ def _data_format(data_format):
 
 
 def _compute_dtype(*arrays):
-    dtype = np.result_type(*[a.dtype for a in arrays if a is not None])
+    """The widest float dtype among the float arrays (float32 if none is float32/64):
+    integer or bool inputs take the kernel's precision, not NumPy's float64 promotion."""
+    floats = [a.dtype for a in arrays if a is not None and a.dtype.kind == "f"]
+    dtype = np.result_type(*floats) if floats else np.dtype(np.float32)
     return dtype if dtype in FLOAT_DTYPES else np.dtype(np.float32)
 
 

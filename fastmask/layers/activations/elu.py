@@ -30,6 +30,9 @@ class ELU(Layer):
 
     def call(self, inputs):
         x = plain(inputs)
+        if x.dtype.kind not in "biuf":
+            raise TypeError(f"Layer '{self.name}' (of type ELU) takes real numbers. "
+                            f"Received: inputs.dtype={x.dtype}")
         if x.dtype.kind != "f":
             x = x.astype(self.compute_dtype)
         return activations.elu(x, alpha=self.alpha)

@@ -46,7 +46,10 @@ class LeakyReLU(Layer):
 
     def call(self, inputs):
         x = plain(inputs)
-        if x.dtype.kind not in "fc":
+        if x.dtype.kind not in "biuf":
+            raise TypeError(f"Layer '{self.name}' (of type LeakyReLU) takes real numbers. "
+                            f"Received: inputs.dtype={x.dtype}")
+        if x.dtype.kind != "f":
             x = x.astype(self.compute_dtype)
         return np.where(x >= 0, x, x.dtype.type(self.negative_slope) * x)
 

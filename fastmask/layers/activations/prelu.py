@@ -68,6 +68,9 @@ class PReLU(Layer):
 
     def call(self, inputs):
         x = plain(inputs)
+        if x.dtype.kind not in "biuf":
+            raise TypeError(f"Layer '{self.name}' (of type PReLU) takes real numbers. "
+                            f"Received: inputs.dtype={x.dtype}")
         if x.dtype.kind != "f":
             x = x.astype(self.compute_dtype)
         alpha = self.alpha.value.astype(x.dtype, copy=False)

@@ -78,6 +78,10 @@ class AdditiveAttention(Attention):
              use_causal_mask=False):
         self._validate_inputs(inputs=inputs, mask=mask)
         dtype = self._dtype_policy._compute_np
+        for i, x in enumerate(inputs):
+            if np.asarray(x).dtype.kind not in "biuf":
+                raise TypeError(f"Layer '{self.name}' (of type AdditiveAttention) takes real "
+                                f"numbers. Received: inputs[{i}].dtype={np.asarray(x).dtype}")
         q = plain(inputs[0]).astype(dtype, copy=False)
         v = plain(inputs[1]).astype(dtype, copy=False)
         k = plain(inputs[2]).astype(dtype, copy=False) if len(inputs) > 2 else v

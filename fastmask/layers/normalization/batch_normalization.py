@@ -149,12 +149,22 @@ class BatchNormalization(Layer):
 
     def call(self, inputs, training=None, mask=None):
         x = plain(inputs)
+        if x.dtype.kind not in "biuf":
+            raise TypeError(f"Layer '{self.name}' (of type BatchNormalization) normalizes real "
+                            f"numbers. Received: inputs.dtype={x.dtype}")
         if mask is not None:
             mask = plain(mask)
             if np.ndim(mask) != x.ndim - 1:
                 raise ValueError("The mask provided should be one dimension less than the "
                                  f"inputs. Received: mask.shape={np.shape(mask)}, "
                                  f"inputs.shape={x.shape}")
+            try:
+                np.broadcast_shapes(np.shape(mask) + (1,), x.shape)
+            except ValueError:
+                raise ValueError(f"Layer '{self.name}' (of type BatchNormalization): the mask "
+                                 "must broadcast to the inputs once a last axis is added. "
+                                 f"Received: mask.shape={np.shape(mask)}, inputs.shape="
+                                 f"{x.shape}") from None
         dtype = np.result_type(x.dtype, np.float32)
         if dtype.kind != "f":
             dtype = np.dtype(np.float32)

@@ -13,53 +13,10 @@ from fastmask import layers
 from fastmask.kernels import conv as K
 from layer_conformance import (check_config, check_dtypes, check_keras_file, check_masks, pair,
                                randomize)
+from np_window_reference import ref_conv1d, ref_conv1d_transpose
 from oracle import SHAPES, keras
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
-
-
-# ------------------------------------------------------------------ NumPy references
-
-def ref_conv1d(x, kernel, bias, strides, padding, dilation, groups):
-    """Output by output, in float64: out[b, i, f] = sum_{k, c} x_pad[b, i*s + k*d, c] * w[k, c, f]."""
-    x = x.astype(np.float64)
-    b, t, c = x.shape
-    ks, cg, f = kernel.shape
-    span = (ks - 1) * dilation + 1
-    if padding == "valid":
-        left, out_t = 0, (t - span) // strides + 1
-    else:
-        out_t = (t - 1) // strides + 1
-        total = max((out_t - 1) * strides + span - t, 0)
-        left = span - 1 if padding == "causal" else total // 2
-    fg = f // groups
-    out = np.zeros((b, out_t, f))
-    for i in range(out_t):
-        for k in range(ks):
-            p = i * strides + k * dilation - left
-            if 0 <= p < t:
-                for g in range(groups):
-                    out[:, i, g * fg:(g + 1) * fg] += (x[:, p, g * cg:(g + 1) * cg]
-                                                       @ kernel[k, :, g * fg:(g + 1) * fg])
-    return out + (0 if bias is None else bias)
-
-
-def ref_conv1d_transpose(x, kernel, bias, strides, padding, output_padding, dilation):
-    """Scatter form: y[b, t*s + j*d - offset] += kernel[j] @ x[b, t] (Keras's padding rule)."""
-    x = x.astype(np.float64)
-    b, t, c = x.shape
-    ks, f, _ = kernel.shape
-    span = (ks - 1) * dilation + 1
-    out_t = K.conv1d_transpose_output_length(t, ks, strides, padding, output_padding, dilation)
-    left, _ = K._transpose_padding(ks, strides, dilation, padding, output_padding)
-    offset = span - 1 - left
-    y = np.zeros((b, out_t, f))
-    for ti in range(t):
-        for j in range(ks):
-            o = ti * strides + j * dilation - offset
-            if 0 <= o < out_t:
-                y[:, o] += x[:, ti] @ kernel[j].T
-    return y + (0 if bias is None else bias)
 
 
 # ------------------------------------------------------------------ kernel

@@ -9,25 +9,10 @@ import fastmask
 from fastmask import layers
 from fastmask.kernels import window_pooling as W
 from layer_conformance import check_config, check_dtypes, check_keras_file, check_masks, pair
+from np_window_reference import ref_pool
 from oracle import SHAPES, keras
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
-
-
-def ref_pool(x, pool, strides, padding, op):
-    """Window by window over a (batch, steps, channels) float64 copy; padded steps skipped."""
-    b, t, c = x.shape
-    if padding == "valid":
-        out_t, left = max((t - pool) // strides + 1, 0), 0
-    else:
-        out_t = (t - 1) // strides + 1
-        left = max((out_t - 1) * strides + pool - t, 0) // 2
-    out = np.zeros((b, out_t, c))
-    for i in range(out_t):
-        lo, hi = max(i * strides - left, 0), min(i * strides - left + pool, t)
-        window = x[:, lo:hi].astype(np.float64)
-        out[:, i] = window.max(axis=1) if op == "max" else window.mean(axis=1)
-    return out
 
 
 @given(st.integers(1, 3), st.integers(1, 12), st.integers(1, 5), st.integers(1, 4),

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ...core.tensor import plain
+from ..call_signature import _is_default
 from ..input_spec import InputSpec
 from .dropout import Dropout
 
@@ -29,6 +30,7 @@ class SpatialDropout1D(Dropout):
     def __init__(self, rate, seed=None, name=None, dtype=None):
         super().__init__(rate, seed=seed, name=name, dtype=dtype)
         self.input_spec = InputSpec(ndim=3)
+        self.built = _is_default(self.build)   # Keras's _build_at_init: stateless
 
     def call(self, inputs, training=False):
         if not training or self.rate <= 0:

@@ -5,9 +5,8 @@ import warnings
 import numpy as np
 import pytest
 
-import fastmask
 from fastmask import layers
-from layer_conformance import check_config, check_dtypes, check_keras_file, check_masks, pair
+from layer_conformance import check_config, check_dtypes, check_keras_file, check_masks
 from oracle import SHAPES, keras
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")

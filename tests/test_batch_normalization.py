@@ -9,7 +9,7 @@ import fastmask
 from fastmask import layers
 from layer_conformance import (check_config, check_dtypes, check_keras_file, check_masks, pair,
                                randomize)
-from oracle import SHAPES, assert_outputs_close, k_set_mask, keras, random_mask
+from oracle import SHAPES, assert_outputs_close, k_set_mask, random_mask
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 

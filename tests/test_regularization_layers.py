@@ -5,7 +5,7 @@ import pytest
 
 import fastmask
 from fastmask import layers
-from layer_conformance import check_config, check_keras_file, check_masks, pair
+from layer_conformance import check_config, check_keras_file, check_masks
 from oracle import SHAPES
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")

@@ -60,7 +60,7 @@ def test_other_unknown_layers_keep_the_generic_message():
 
 
 def test_the_int_model_after_the_vectorizer_still_loads(tmp_path):
-    """keras-io text_classification_from_scratch's pattern: vectorize outside, load the int model."""
+    """keras-io text_classification_from_scratch: vectorize outside, load the ids model."""
     K = keras()
     model = K.Sequential([K.Input((None,), dtype="int64"), K.layers.Embedding(10, 4),
                           K.layers.Conv1D(3, 2), K.layers.GlobalMaxPooling1D()])

@@ -10,7 +10,7 @@ __all__ = ["BatchNormalization"]
 
 
 class BatchNormalization(Layer):
-    """Normalizes `axis` (default last) with moving or batch statistics (keras.layers.BatchNormalization).
+    """Normalizes `axis` with moving or batch statistics (keras.layers.BatchNormalization).
 
     At inference (the default, and in `predict`):
     `(x - moving_mean) / sqrt(moving_variance + epsilon) * gamma + beta`,

@@ -1,4 +1,4 @@
-"""`RepeatVector`: (batch, features) -> (batch, n, features) (drops a mask, with Keras's warning)."""
+"""`RepeatVector`: (batch, features) -> (batch, n, features); drops a mask with Keras's warning."""
 import numpy as np
 
 from ...core.tensor import plain

@@ -100,6 +100,38 @@ def test_blocks_and_reduction_chunks_give_the_same_numbers(monkeypatch, padding,
                                rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("channels_first", [False, True])
+def test_blocks_shared_out_to_threads_give_the_same_numbers(monkeypatch, channels_first):
+    """The multi-threaded path (blocks on Python threads, single-threaded BLAS)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 41, 6)).astype(np.float32)
+    w = rng.standard_normal((3, 6, 4)).astype(np.float32)
+    wt = rng.standard_normal((3, 4, 6)).astype(np.float32)
+    fmt = "channels_first" if channels_first else "channels_last"
+    xin = np.ascontiguousarray(x.transpose(0, 2, 1)) if channels_first else x
+    monkeypatch.setattr(K, "BLOCK_BYTES", 256)
+    monkeypatch.setattr(K, "PARALLEL_FLOPS", 0)
+    calls = []
+    real = K._run_blocks
+
+    def spy(run, blocks, threads):
+        calls.append(len(blocks))
+        return real(run, blocks, threads)
+    monkeypatch.setattr(K, "_run_blocks", spy)
+    with fastmask.num_threads(1):
+        one = K.conv1d(xin, w, padding="same", data_format=fmt)
+        one_t = K.conv1d_transpose(xin, wt, strides=2, data_format=fmt)
+    with fastmask.num_threads(2):
+        two = K.conv1d(xin, w, padding="same", data_format=fmt)
+        two_t = K.conv1d_transpose(xin, wt, strides=2, data_format=fmt)
+    assert min(calls) > 1                      # several blocks to share out
+    np.testing.assert_allclose(two, one, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(two_t, one_t, rtol=1e-6, atol=1e-6)
+    want = ref_conv1d(x, w, None, 1, "same", 1, 1)
+    np.testing.assert_allclose(two.transpose(0, 2, 1) if channels_first else two, want,
+                               rtol=1e-5, atol=1e-5)
+
+
 def _layouts(x):
     big = np.zeros(x.shape[:-1] + (2 * x.shape[-1],), x.dtype)
     big[..., ::2] = x

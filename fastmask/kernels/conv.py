@@ -29,22 +29,24 @@ input is a single GEMM with no copy.
 float32 and float64 inputs compute in their own precision, float16 in
 float32 (the result is float32; the layer casts it back). Both functions
 release the GIL inside BLAS and keep no state: they are thread-safe. Threads:
-the GEMMs run on NumPy's BLAS with its own thread count; blocks grow with
-`fastmask.get_num_threads()` so that each BLAS thread gets a block's worth of
-rows.
+large calls share their blocks out to `fastmask.get_num_threads()` Python
+threads, each calling a single-threaded BLAS (see `_run_blocks`).
 """
 import numpy as np
 
-from ._threads import effective_num_threads
+from ._threads import blas_threads, effective_num_threads
 from ._validation import FLOAT_DTYPES, as_array
 
 __all__ = ["conv1d", "conv1d_transpose", "conv1d_output_length",
            "conv1d_transpose_output_length"]
 
-# Target size of one block's im2col scratch (the GEMM's left operand) per thread, in bytes.
+# Target size of one block's im2col scratch (the GEMM's left operand), in bytes.
 BLOCK_BYTES = 1 << 18
 # Longest GEMM reduction (taps x channels) in one product; see `_reduction_chunks`.
 REDUCTION = 128
+# Multiply-adds below which a call stays on the calling thread (starting the threads and
+# limiting BLAS cost about half a millisecond).
+PARALLEL_FLOPS = 1 << 19
 
 
 def _positive_int(value, name):
@@ -207,52 +209,86 @@ def conv1d(x, kernel, bias=None, *, strides=1, padding="valid", dilation_rate=1,
     weights = [[np.ascontiguousarray(kernel[k0:k1, c0:c1, g * per:(g + 1) * per]).reshape(
         (k1 - k0) * (c1 - c0), per) for k0, k1, c0, c1 in chunks] for g in range(groups)]
     width = max((k1 - k0) * (c1 - c0) for k0, k1, c0, c1 in chunks)
-    # BLAS splits a GEMM's rows among its threads: a block per thread's worth of rows.
-    rows = max(1, BLOCK_BYTES * effective_num_threads() // (width * dtype.itemsize))
+    rows = max(1, BLOCK_BYTES // (width * dtype.itemsize))
+    threads = _threads_for(batch * out_length * width * filters)
+    if threads > 1:   # at least one block per thread
+        rows = min(rows, -(-batch * out_length // threads))
     if out_length <= rows:
         nb = max(1, rows // out_length)
         blocks = [(b0, min(batch, b0 + nb), 0, out_length) for b0 in range(0, batch, nb)]
     else:
         blocks = [(b, b + 1, i0, min(out_length, i0 + rows))
                   for b in range(batch) for i0 in range(0, out_length, rows)]
-    largest = max((b1 - b0) * (i1 - i0) for b0, b1, i0, i1 in blocks)
-    scratch = np.empty(largest * width, dtype)
     # Where a block's GEMMs write: straight into `out` (channels_last, one group), else a
     # (rows, filters) buffer; `part` holds one group's or one chunk's product.
     direct = not channels_first and groups == 1
-    buffer = None if direct else np.empty(largest * filters, dtype)
-    part = np.empty(largest * per, dtype) if len(chunks) > 1 or groups > 1 else None
-    for b0, b1, i0, i1 in blocks:
-        nrows = (b1 - b0) * (i1 - i0)
-        if not direct:
-            block = buffer[:nrows * filters].reshape(nrows, filters)
-        elif i0 == 0 and i1 == out_length:
-            block = out[b0:b1].reshape(nrows, filters)
-        else:
-            block = out[b0, i0:i1]
-        for g in range(groups):
-            x_group = x_cl[:, :, g * group_channels:(g + 1) * group_channels]
-            for j, (k0, k1, c0, c1) in enumerate(chunks):
-                cols = scratch[:nrows * (k1 - k0) * (c1 - c0)].reshape(
-                    b1 - b0, i1 - i0, k1 - k0, c1 - c0)
-                _fill_windows(cols, x_group[:, :, c0:c1], b0, b1, i0, i1, k0, k1, strides,
-                              dilation, left, length)
-                lhs = cols.reshape(nrows, (k1 - k0) * (c1 - c0))
-                if groups == 1 and j == 0:
-                    np.matmul(lhs, weights[g][j], out=block)
-                    continue
-                product = part[:nrows * per].reshape(nrows, per)
-                np.matmul(lhs, weights[g][j], out=product)
-                if j == 0:
-                    block[:, g * per:(g + 1) * per] = product
-                else:
-                    block[:, g * per:(g + 1) * per] += product
-        _finish(block, bias, activation)
-        if channels_first:
-            out[b0:b1, :, i0:i1] = block.reshape(b1 - b0, i1 - i0, filters).transpose(0, 2, 1)
-        elif not direct:
-            out[b0:b1, i0:i1] = block.reshape(b1 - b0, i1 - i0, filters)
+
+    def run(my_blocks):
+        """Compute `my_blocks` of the output with this thread's own scratch arrays."""
+        largest = max((b1 - b0) * (i1 - i0) for b0, b1, i0, i1 in my_blocks)
+        scratch = np.empty(largest * width, dtype)
+        buffer = None if direct else np.empty(largest * filters, dtype)
+        part = np.empty(largest * per, dtype) if len(chunks) > 1 or groups > 1 else None
+        for b0, b1, i0, i1 in my_blocks:
+            nrows = (b1 - b0) * (i1 - i0)
+            if not direct:
+                block = buffer[:nrows * filters].reshape(nrows, filters)
+            elif i0 == 0 and i1 == out_length:
+                block = out[b0:b1].reshape(nrows, filters)
+            else:
+                block = out[b0, i0:i1]
+            for g in range(groups):
+                x_group = x_cl[:, :, g * group_channels:(g + 1) * group_channels]
+                for j, (k0, k1, c0, c1) in enumerate(chunks):
+                    cols = scratch[:nrows * (k1 - k0) * (c1 - c0)].reshape(
+                        b1 - b0, i1 - i0, k1 - k0, c1 - c0)
+                    _fill_windows(cols, x_group[:, :, c0:c1], b0, b1, i0, i1, k0, k1, strides,
+                                  dilation, left, length)
+                    lhs = cols.reshape(nrows, (k1 - k0) * (c1 - c0))
+                    if groups == 1 and j == 0:
+                        np.matmul(lhs, weights[g][j], out=block)
+                        continue
+                    product = part[:nrows * per].reshape(nrows, per)
+                    np.matmul(lhs, weights[g][j], out=product)
+                    if j == 0:
+                        block[:, g * per:(g + 1) * per] = product
+                    else:
+                        block[:, g * per:(g + 1) * per] += product
+            _finish(block, bias, activation)
+            if channels_first:
+                out[b0:b1, :, i0:i1] = block.reshape(b1 - b0, i1 - i0, filters).transpose(0, 2, 1)
+            elif not direct:
+                out[b0:b1, i0:i1] = block.reshape(b1 - b0, i1 - i0, filters)
+
+    _run_blocks(run, blocks, threads)
     return out
+
+
+def _threads_for(flops):
+    """Threads for a call of `flops` multiply-adds: `fastmask.get_num_threads()`, or 1 when
+    the work is below PARALLEL_FLOPS."""
+    return 1 if flops < PARALLEL_FLOPS else effective_num_threads()
+
+
+def _run_blocks(run, blocks, threads):
+    """run(blocks), shared out to `threads` Python threads when there are several.
+
+    The threads run the blocks with NumPy (which releases the GIL in BLAS and in the
+    copies) and a single-threaded BLAS: each thread runs whole GEMMs on its own, with
+    no synchronisation until the end, where a multi-threaded BLAS synchronises its
+    threads inside every GEMM (on a busy 2-core machine, 10-18x slower than one
+    thread in the same run).
+    """
+    n = min(threads, len(blocks))
+    if n <= 1:
+        run(blocks)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+    shares = [blocks[i::n] for i in range(n)]
+    with blas_threads(1), ThreadPoolExecutor(max_workers=n,
+                                             thread_name_prefix="fastmask-conv") as pool:
+        for future in [pool.submit(run, share) for share in shares]:
+            future.result()
 
 
 def _reduction_chunks(kernel_size, channels):
@@ -351,24 +387,32 @@ def conv1d_transpose(x, kernel, bias=None, *, strides=1, padding="valid", output
     weights = np.ascontiguousarray(kernel.transpose(2, 0, 1)).reshape(
         channels, kernel_size * filters)
     per_sample = max(length * kernel_size * filters, out_length * filters, 1)
-    nb = max(1, BLOCK_BYTES * effective_num_threads() // (per_sample * dtype.itemsize))
-    acc = np.empty((min(nb, batch), out_length, filters), dtype) if channels_first else None
-    for b0 in range(0, batch, nb):
-        b1 = min(batch, b0 + nb)
-        taps = np.matmul(x_cl[b0:b1].reshape((b1 - b0) * length, channels), weights)
-        taps = taps.reshape(b1 - b0, length, kernel_size, filters)
-        block = acc[:b1 - b0] if channels_first else out[b0:b1]
-        block[...] = 0
-        for j in range(kernel_size):
-            shift = j * dilation - offset              # output index of input step t: t*s+shift
-            t_lo = -(shift // strides) if shift < 0 else 0
-            t_hi = min(length - 1, (out_length - 1 - shift) // strides)
-            if t_hi < t_lo:
-                continue
-            start = t_lo * strides + shift
-            stop = t_hi * strides + shift + 1
-            block[:, start:stop:strides, :] += taps[:, t_lo:t_hi + 1, j, :]
-        _finish(block, bias, activation)
-        if channels_first:
-            out[b0:b1] = block.transpose(0, 2, 1)
+    nb = max(1, BLOCK_BYTES // (per_sample * dtype.itemsize))
+    threads = _threads_for(batch * length * channels * kernel_size * filters)
+    if threads > 1:   # at least one block per thread
+        nb = min(nb, -(-batch // threads))
+    blocks = [(b0, min(batch, b0 + nb)) for b0 in range(0, batch, nb)]
+
+    def run(my_blocks):
+        """One GEMM then kernel_size strided overlap-adds per block of samples."""
+        acc = np.empty((nb, out_length, filters), dtype) if channels_first else None
+        for b0, b1 in my_blocks:
+            taps = np.matmul(x_cl[b0:b1].reshape((b1 - b0) * length, channels), weights)
+            taps = taps.reshape(b1 - b0, length, kernel_size, filters)
+            block = acc[:b1 - b0] if channels_first else out[b0:b1]
+            block[...] = 0
+            for j in range(kernel_size):
+                shift = j * dilation - offset          # output index of input step t: t*s+shift
+                t_lo = -(shift // strides) if shift < 0 else 0
+                t_hi = min(length - 1, (out_length - 1 - shift) // strides)
+                if t_hi < t_lo:
+                    continue
+                start = t_lo * strides + shift
+                stop = t_hi * strides + shift + 1
+                block[:, start:stop:strides, :] += taps[:, t_lo:t_hi + 1, j, :]
+            _finish(block, bias, activation)
+            if channels_first:
+                out[b0:b1] = block.transpose(0, 2, 1)
+
+    _run_blocks(run, blocks, threads)
     return out

@@ -29,6 +29,7 @@ else:
     # Keras-compatible Layer API (issue 3).
     from .core.tensor import KerasTensor, Tensor, Variable, get_mask, with_mask
     from . import activations, initializers, ops, layers, saving, models, preprocessing
+    from . import backend, constraints, regularizers   # keras.backend/.constraints/.regularizers
     from .layers import Input, InputSpec, Layer
     from .models import Model, Sequential
 
@@ -42,3 +43,4 @@ else:
         "initializers", "ops", "layers", "models", "preprocessing", "saving", "Input",
         "InputSpec", "Layer", "Model", "Sequential",
     ]
+    __all__ += ["backend", "constraints", "regularizers"]

@@ -28,6 +28,15 @@ question is what the Keras-compatible API adds on top of them.
   "numpy" (the NumPy formula LayerNormalization used before: mean, centred
   variance, then scale and shift, each a pass) and "np.copyto" (one read and
   one write of the tensor: the memory bound).
+* "Conv1D ..." / "Conv1DTranspose ...": the convolutions of keras-io's timeseries
+  and text examples at their shapes (batch 32): timeseries_classification_from_scratch
+  (Conv1D(64, 3, "same") on 1 then 64 channels, T=500), timeseries_anomaly_detection
+  (Conv1D(32, 7, strides=2, "same") on (288, 1); Conv1DTranspose(32, 7, strides=2,
+  "same") on (72, 16)), timeseries_classification_transformer (Conv1D(4, 1, relu) on
+  (500, 1)) and text_classification_from_scratch (Conv1D(128, 7, strides=3) on
+  (500, 128) embeddings). Peers: the Keras layer (NumPy backend: XLA's convolution)
+  with the same weights, and torch's conv1d / conv_transpose1d on the input already
+  in torch's (batch, channels, steps) layout, padding done inside the timed call.
 """
 import time
 
@@ -36,7 +45,7 @@ import pytest
 
 import fastmask
 from fastmask import layers, ops
-from harness import Case, Target, parallel_copyto, peer_keras, pytest_params
+from harness import Case, Target, parallel_copyto, peer_keras, peer_torch, pytest_params
 from fastmask.kernels.dense import dense as fused_dense
 from fastmask.kernels.normalization import layer_norm
 
@@ -157,6 +166,83 @@ def cases(quick=False):
     # 5. Fused dense kernel on issue 16's model shapes.
     out += _fused_dense_cases(rng, quick)
     out.append(_layer_norm_case(rng, quick))
+    # 6. keras-io convolutions.
+    out.extend(conv_cases(rng, keras, quick))
+    return out
+
+
+# keras-io timeseries/text convolutions: (name, input (batch, steps, channels), layer, kwargs)
+CONV_SHAPES = [
+    ("Conv1D FCN first (timeseries_classification)", (32, 500, 1), "Conv1D",
+     dict(filters=64, kernel_size=3, padding="same")),
+    ("Conv1D FCN 64->64 (timeseries_classification)", (32, 500, 64), "Conv1D",
+     dict(filters=64, kernel_size=3, padding="same")),
+    ("Conv1D strided (anomaly_detection encoder)", (32, 288, 1), "Conv1D",
+     dict(filters=32, kernel_size=7, strides=2, padding="same", activation="relu")),
+    ("Conv1DTranspose (anomaly_detection decoder)", (32, 72, 16), "Conv1DTranspose",
+     dict(filters=32, kernel_size=7, strides=2, padding="same", activation="relu")),
+    ("Conv1D pointwise (timeseries_transformer)", (32, 500, 1), "Conv1D",
+     dict(filters=4, kernel_size=1, activation="relu")),
+    ("Conv1D text CNN (text_classification)", (32, 500, 128), "Conv1D",
+     dict(filters=128, kernel_size=7, strides=3, padding="valid", activation="relu")),
+]
+
+
+def _torch_conv(torch, layer_name, kwargs, kernel, bias, steps):
+    """torch's conv1d / conv_transpose1d computing the Keras layer, on (B, C, T) input."""
+    F = torch.nn.functional
+    ks, s = kwargs["kernel_size"], kwargs.get("strides", 1)
+    act = torch.relu if kwargs.get("activation") == "relu" else (lambda t: t)
+    if layer_name == "Conv1D":
+        w = torch.from_numpy(np.ascontiguousarray(kernel.transpose(2, 1, 0)))
+        out_t = (steps - 1) // s + 1
+        total = max((out_t - 1) * s + ks - steps, 0) if kwargs.get("padding") == "same" else 0
+
+        def run(xt):
+            with torch.no_grad():
+                if total:
+                    xt = F.pad(xt, (total // 2, total - total // 2))
+                return act(F.conv1d(xt, w, torch.from_numpy(bias), stride=s))
+        return run
+    w = torch.from_numpy(np.ascontiguousarray(kernel.transpose(2, 1, 0)))   # (C, F, K)
+    out_t = steps * s                                      # Keras "same", output_padding=None
+    total = s + ks - 2
+    offset = ks - 1 - min(total // 2 + total % 2, ks - 1)
+
+    def run(xt):
+        with torch.no_grad():
+            full = F.conv_transpose1d(xt, w, torch.from_numpy(bias), stride=s)
+            return act(full[:, :, offset:offset + out_t])
+    return run
+
+
+def conv_cases(rng, keras, quick=False):
+    torch = peer_torch()
+    out = []
+    for name, shape, layer_name, kwargs in CONV_SHAPES:
+        if quick:
+            shape = (4, min(shape[1], 96), shape[2])
+        x = rng.standard_normal(shape).astype(np.float32)
+        layer = getattr(layers, layer_name)(**kwargs)
+        layer(x)
+        kernel, bias = [w.value for w in layer.weights]
+        impls = {"fastmask": lambda layer=layer, x=x: layer(x)}
+        if keras is not None:
+            k_layer = getattr(keras.layers, layer_name)(**kwargs)
+            k_layer(x)
+            k_layer.set_weights(layer.get_weights())
+            impls["keras"] = lambda k_layer=k_layer, x=x: k_layer(x)
+        if torch is not None:
+            xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 2, 1)))
+            run = _torch_conv(torch, layer_name, kwargs, kernel, bias, shape[1])
+            impls["torch"] = lambda run=run, xt=xt: run(xt)
+        taps = kwargs["kernel_size"] * shape[2] * kwargs["filters"]
+        out_steps = layer.compute_output_shape(shape)[1]
+        steps = shape[1] if layer_name == "Conv1DTranspose" else out_steps
+        kw = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        out.append(Case(FAMILY, name, f"x {shape} float32, {layer_name}({kw})", impls=impls,
+                        bound="gemm", flops=2 * shape[0] * steps * taps,
+                        targets=[Target("keras", 1.0)]))
     return out
 
 

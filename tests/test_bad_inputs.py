@@ -1049,6 +1049,46 @@ LAYERS = {
 }
 
 
+# The layers of issue 14 point 6 (spec D).
+from fastmask.kernels import conv as KC  # noqa: E402 The pure data movers and the inference-only
+# regularizers keep a complex input as it is (as Keras); the others refuse it.
+COMPLEX_PASSTHROUGH = ("RepeatVector", "Permute", "ZeroPadding1D", "Cropping1D", "UpSampling1D",
+                       "SpatialDropout1D-inference", "GaussianNoise-inference",
+                       "GaussianDropout-inference")
+LAYERS.update({
+    "RepeatVector": (lambda: L.RepeatVector(3), lambda: xf((3, 4)), None),
+    "Permute": (lambda: L.Permute((2, 1)), lambda: xf((3, 5, 4)), None),
+    "ZeroPadding1D": (lambda: L.ZeroPadding1D((1, 2)), lambda: xf((3, 5, 4)), None),
+    "Cropping1D": (lambda: L.Cropping1D((1, 2)), lambda: xf((3, 5, 4)), None),
+    "UpSampling1D": (lambda: L.UpSampling1D(3), lambda: xf((3, 5, 4)), None),
+    "Conv1D-causal-dilated": (lambda: L.Conv1D(3, 3, padding="causal", dilation_rate=2),
+                              lambda: xf((3, 5, 4)), None),
+    "Conv1D-strided-same-groups": (lambda: L.Conv1D(4, 3, strides=2, padding="same", groups=2),
+                                   lambda: xf((3, 5, 4)), None),
+    "Conv1D-pointwise-relu": (lambda: L.Conv1D(3, 1, activation="relu"), lambda: xf((3, 5, 4)),
+                              None),
+    "Conv1D-channels_first": (lambda: L.Conv1D(3, 2, data_format="channels_first"),
+                              lambda: xf((3, 4, 5)), None),
+    "Conv1DTranspose": (lambda: L.Conv1DTranspose(3, 3, strides=2, padding="same"),
+                        lambda: xf((3, 5, 4)), None),
+    "MaxPooling1D": (lambda: L.MaxPooling1D(3, strides=2, padding="same"),
+                     lambda: xf((3, 5, 4)), None),
+    "AveragePooling1D": (lambda: L.AveragePooling1D(2, strides=1, padding="same"),
+                         lambda: xf((3, 5, 4)), None),
+    "BatchNormalization": (lambda: L.BatchNormalization(), lambda: xf((3, 5, 4)),
+                           lambda: mask_bt(3, 5)),
+    "SpatialDropout1D-inference": (lambda: L.SpatialDropout1D(0.5), lambda: xf((3, 5, 4)),
+                                   lambda: mask_bt(3, 5)),
+    "GaussianNoise-inference": (lambda: L.GaussianNoise(0.5), lambda: xf((3, 5, 4)),
+                                lambda: mask_bt(3, 5)),
+    "GaussianDropout-inference": (lambda: L.GaussianDropout(0.5), lambda: xf((3, 5, 4)),
+                                  lambda: mask_bt(3, 5)),
+    "LeakyReLU": (lambda: L.LeakyReLU(0.2), lambda: xf((3, 5, 4)), lambda: mask_bt(3, 5)),
+    "ELU": (lambda: L.ELU(), lambda: xf((3, 5, 4)), lambda: mask_bt(3, 5)),
+    "PReLU": (lambda: L.PReLU(shared_axes=[1]), lambda: xf((3, 5, 4)), lambda: mask_bt(3, 5)),
+})
+
+
 def _layer_layout_cases():
     for name, (mk, x, m) in LAYERS.items():
         for lname, view in layouts(x()).items():
@@ -1075,7 +1115,7 @@ def _layer_layout_cases():
                  raises((TypeError, ValueError), "dtype"))
             case(f"layer-{name}-x-object", (lambda mk=mk, x=x: mk()(x().astype(object))),
                  raises((TypeError, ValueError), "dtype"))
-            if name in ("Masking", "Dropout-inference"):
+            if name in ("Masking", "Dropout-inference") + COMPLEX_PASSTHROUGH:
                 case(f"layer-{name}-x-complex", (lambda mk=mk, x=x: mk()(x().astype(np.complex64))),
                      returns(lambda r: r.dtype == np.complex64, "complex64 (as Keras)"))
             elif name in ("LSTM", "GRU", "SimpleRNN", "Bidirectional", "LayerNormalization"):
@@ -1130,6 +1170,78 @@ case("layer-Attention-fully-masked-values", lambda: L.Attention()(
     [xf((1, 2, 2), 1), xf((1, 3, 2), 2)], mask=[None, np.zeros((1, 3), bool)]),
      same_as(lambda: np.broadcast_to(xf((1, 3, 2), 2).mean(axis=1, keepdims=True),
                                      (1, 2, 2)).astype(F32), 1e-6, 1e-6))
+
+
+
+def _additive_attention_call(variant=None, mvariant=None):
+    def call():
+        layer = L.AdditiveAttention()
+        q, v = xf((3, 4, 2), 1), xf((3, 5, 2), 2)
+        qm, vm = mask_bt(3, 4), mask_bt(3, 5)
+        ref = layer([q, v], mask=[qm, vm])
+        if variant:
+            q, v = variant(q), variant(v)
+        if mvariant:
+            qm, vm = mvariant(qm), mvariant(vm)
+        return layer([q, v], mask=[qm, vm]), ref
+    return call
+
+
+for _ln, _view in layouts(xf((3, 4, 2))).items():
+    case(f"layer-AdditiveAttention-x-{_ln}", _additive_attention_call(
+        lambda a, ln=_ln: layouts(a)[ln]()), pair())
+for _ln in ("fortran", "negstride", "readonly", "laststride"):
+    case(f"layer-AdditiveAttention-mask-{_ln}", _additive_attention_call(
+        None, lambda a, ln=_ln: layouts(a)[ln]()), pair())
+case("layer-AdditiveAttention-not-list", lambda: L.AdditiveAttention()(xf((2, 3, 2))),
+     raises(ValueError, "list"))
+case("layer-AdditiveAttention-complex", lambda: L.AdditiveAttention()(
+    [xf((2, 3, 2)).astype(np.complex64), xf((2, 3, 2))]), raises(TypeError, "inputs"))
+case("layer-AdditiveAttention-fully-masked-values", lambda: L.AdditiveAttention(use_scale=False)(
+    [xf((1, 2, 2), 1), xf((1, 3, 2), 2)], mask=[None, np.zeros((1, 3), bool)]),
+     same_as(lambda: np.broadcast_to(xf((1, 3, 2), 2).mean(axis=1, keepdims=True),
+                                     (1, 2, 2)).astype(F32), 1e-6, 1e-6))
+case("layer-Conv1D-wrong-channels", lambda: (lambda c: (c(xf((2, 5, 4))), c(xf((2, 5, 3)))))(
+    L.Conv1D(2, 2)), raises(ValueError, "axis -1"))
+case("layer-Conv1D-too-short", lambda: L.Conv1D(2, 4)(xf((2, 3, 4))),
+     raises(ValueError, "zero or negative"))
+case("layer-Conv1D-rank2", lambda: L.Conv1D(2, 2)(xf((2, 3))), raises(ValueError, "ndim"))
+case("layer-Conv1D-channels-None", lambda: L.Conv1D(2, 2)(fastmask.Input((5, None))),
+     raises(ValueError, "channel dimension"))
+case("layer-Conv1D-int-input", lambda: (lambda c: (c(np.arange(24).reshape(2, 3, 4)),
+                                                   c(np.arange(24.).reshape(2, 3, 4))))(
+    L.Conv1D(2, 2)), pair())
+case("kernel-conv1d-ragged", lambda: KC.conv1d([[[1.0], [2.0, 3.0]]], np.ones((1, 1, 1))),
+     raises(ValueError, "rectangular"))
+case("kernel-conv1d-kernel-mismatch", lambda: KC.conv1d(xf((2, 5, 4)), np.ones((2, 3, 1))),
+     raises(ValueError, "kernel"))
+case("kernel-conv1d-far-rows", lambda: (
+    KC.conv1d(far_rows(xint((2, 6))).reshape(2, 3, 2), np.ones((2, 2, 3), F32)),
+    KC.conv1d(xint((2, 6)).reshape(2, 3, 2), np.ones((2, 2, 3), F32))), pair())
+case("kernel-conv1d-transpose-far-rows", lambda: (
+    KC.conv1d_transpose(far_rows(xint((2, 6))).reshape(2, 3, 2), np.ones((2, 3, 2), F32),
+                        strides=2),
+    KC.conv1d_transpose(xint((2, 6)).reshape(2, 3, 2), np.ones((2, 3, 2), F32), strides=2)),
+     pair())
+case("layer-MaxPooling1D-window-longer", lambda: L.MaxPooling1D(4)(xf((2, 3, 1))),
+     returns(lambda r: r.shape == (2, 0, 1), "an empty steps axis (as Keras)"))
+case("layer-BatchNormalization-mask-rank", lambda: L.BatchNormalization()(
+    xf((3, 5, 4)), mask=np.ones((3, 5, 4), bool)), raises(ValueError, "one dimension less"))
+case("layer-BatchNormalization-training-masked", lambda: (lambda bn: (
+    bn(xf((3, 5, 4)), mask=mask_bt(3, 5), training=True),
+    bn(xf((3, 5, 4)), mask=mask_bt(3, 5).astype(F32), training=True)))(
+        L.BatchNormalization(momentum=0.0)), pair(1e-6, 1e-6))
+case("layer-Permute-int", lambda: L.Permute((2, 1))(np.arange(6).reshape(1, 2, 3)),
+     same_as(lambda: np.arange(6).reshape(1, 2, 3).transpose(0, 2, 1)))
+case("layer-RepeatVector-n-float", lambda: L.RepeatVector(2.0), raises(TypeError, "`n`"))
+case("layer-Cropping1D-everything", lambda: L.Cropping1D((2, 3))(xf((2, 5, 1))),
+     raises(ValueError, "cropping"))
+case("layer-LeakyReLU-negative-slope", lambda: L.LeakyReLU(negative_slope=-0.1),
+     raises(ValueError, "negative_slope"))
+case("layer-GaussianDropout-rate-1-training", lambda: L.GaussianDropout(1.0)(
+    xf((2, 3)), training=True), raises(ValueError, "rate=1"))
+case("layer-TextVectorization", lambda: L.TextVectorization(max_tokens=3),
+     raises(TypeError, "TextVectorization.*not supported"))
 
 
 def _mha_layer_call(variant=None):

@@ -365,6 +365,60 @@ def test_build_overriding_subclasses_stay_unbuilt_until_called():
         assert results[0][4] == {"input_shape": (2, 3, 4)}
 
 
+# issue 14 point 6's layers: Keras builds the weightless ones at `__init__`; a subclass
+# overriding `build` waits for its first call, which records the shape.
+_NEW_LAYERS = [("MaxPooling1D", {}), ("AveragePooling1D", {"pool_size": 2}), ("LeakyReLU", {}), ("ELU", {}),
+               ("Permute", {"dims": (2, 1)}), ("ZeroPadding1D", {}), ("Cropping1D", {}),
+               ("UpSampling1D", {}), ("SpatialDropout1D", {"rate": 0.5}),
+               ("GaussianNoise", {"stddev": 0.1}), ("GaussianDropout", {"rate": 0.1}),
+               ("PReLU", {}), ("Conv1D", {"filters": 2, "kernel_size": 2}),
+               ("Conv1DTranspose", {"filters": 2, "kernel_size": 2}),
+               ("BatchNormalization", {})]
+
+
+@pytest.mark.parametrize("name,kwargs", _NEW_LAYERS, ids=[n for n, _ in _NEW_LAYERS])
+def test_new_layers_follow_the_build_protocol(name, kwargs):
+    results = []
+    for K in (keras(), fastmask):
+        base = getattr(K.layers, name)
+
+        class WithBuild(base):
+            def build(self, input_shape):
+                super().build(input_shape)
+                self.seen = input_shape
+
+        plain, sub = base(**kwargs), WithBuild(**kwargs)
+        state = [plain.built, plain.get_build_config(), sub.built]
+        sub(np.ones((2, 3, 4), "float32"))
+        state += [sub.built, sub.get_build_config(), sub.seen,
+                  [tuple(w.shape) for w in sub.weights]]
+        plain(np.ones((2, 3, 4), "float32"))
+        revived = K.layers.deserialize(K.layers.serialize(plain))
+        state += [revived.built, [tuple(w.shape) for w in revived.weights]]
+        results.append(state)
+    assert results[1] == results[0], name
+
+
+def test_sequential_of_new_layers_without_input_takes_other_lengths_after_reload(tmp_path):
+    """Point 2 with the new layers: built on its first call, reloaded, called at another
+    batch size and length, same numbers as Keras."""
+    def make(K):
+        L = K.layers
+        return K.Sequential([L.Conv1D(4, 3, padding="causal"), L.BatchNormalization(),
+                             L.LeakyReLU(), L.MaxPooling1D(2, padding="same"),
+                             L.Conv1DTranspose(3, 2, strides=2), L.PReLU(shared_axes=[1]),
+                             L.ZeroPadding1D(1), L.Cropping1D((0, 1)), L.UpSampling1D(2)])
+
+    k_model = make(keras())
+    k_model(_x(2, 7, 5))
+    k_model.save(tmp_path / "seq.keras")
+    loaded = fastmask.saving.load_model(tmp_path / "seq.keras")
+    _same_weights(k_model, loaded)
+    for shape in [(2, 7, 5), (3, 11, 5)]:
+        x = _x(*shape)
+        assert_outputs_close(k_model(x), loaded(x))
+
+
 def test_nested_build_configs_survive_a_round_trip():
     """RNN(cell), stacked cells, Bidirectional(backward_layer=...) and TimeDistributed:
     the saved config (nested build_configs included) equals Keras's, before and after a

@@ -33,7 +33,7 @@ from oracle import keras
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
 KERNEL_MODULES = ("_attention", "_masking", "_padding", "_pooling", "_recurrent", "_softmax",
-                  "_openmp_helpers", "_cython_blas")
+                  "_openmp_helpers", "_cython_blas", "conv", "window_pooling")
 # Built-in layers whose `call` is their shape rule by design (Keras traces them too).
 TRACED_BY_DESIGN = {"Lambda"}
 
@@ -518,6 +518,34 @@ def _layer_cases(M):
         ("lambda", lambda: L.Lambda(lambda x: x[:, ::2] * 2.0), [seq], {}),
         ("lambda-output-shape", lambda: L.Lambda(lambda x: x[:, :2], output_shape=(2, 5)),
          [seq], {}),
+        # issue 14 point 6's layers
+        ("conv1d-same", lambda: L.Conv1D(4, 3, strides=2, padding="same"), [seq], {}),
+        ("conv1d-causal", lambda: L.Conv1D(4, 3, padding="causal", dilation_rate=2), [seq], {}),
+        ("conv1d-groups", lambda: L.Conv1D(4, 2, groups=2), [((None, 6, 4), "float32")], {}),
+        ("conv1d-channels-first", lambda: L.Conv1D(3, 2, data_format="channels_first"),
+         [seq], {}),
+        ("conv1d-transpose", lambda: L.Conv1DTranspose(3, 3, strides=2), [seq], {}),
+        ("conv1d-transpose-same", lambda: L.Conv1DTranspose(3, 2, strides=2, padding="same"),
+         [seq], {}),
+        ("max-pool1d", lambda: L.MaxPooling1D(2), [seq], {}),
+        ("avg-pool1d-same", lambda: L.AveragePooling1D(3, strides=2, padding="same"),
+         [seq], {}),
+        ("batch-norm", lambda: L.BatchNormalization(), [seq], {}),
+        ("spatial-dropout1d", lambda: L.SpatialDropout1D(0.5), [seq], {}),
+        ("gaussian-noise", lambda: L.GaussianNoise(0.1), [seq], {}),
+        ("gaussian-dropout", lambda: L.GaussianDropout(0.1), [seq], {}),
+        ("additive-attention", lambda: L.AdditiveAttention(), [[seq, ((None, 4, 5), "float32")]],
+         {}),
+        ("additive-attention-scores", lambda: L.AdditiveAttention(),
+         [[seq, ((None, 4, 5), "float32")]], {"return_attention_scores": True}),
+        ("leaky-relu", lambda: L.LeakyReLU(0.2), [seq], {}),
+        ("elu", lambda: L.ELU(), [seq], {}),
+        ("prelu", lambda: L.PReLU(shared_axes=[1]), [seq], {}),
+        ("repeat-vector", lambda: L.RepeatVector(3), [((None, 5), "float32")], {}),
+        ("permute", lambda: L.Permute((2, 1)), [seq], {}),
+        ("zero-padding1d", lambda: L.ZeroPadding1D((1, 2)), [seq], {}),
+        ("cropping1d", lambda: L.Cropping1D((1, 2)), [seq], {}),
+        ("up-sampling1d", lambda: L.UpSampling1D(2), [seq], {}),
     ]
 
 

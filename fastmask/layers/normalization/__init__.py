@@ -1,4 +1,5 @@
 """Normalization layers (Keras's `layers/normalization/`)."""
 from .layer_normalization import LayerNormalization
+from .batch_normalization import BatchNormalization
 
-__all__ = ["LayerNormalization"]
+__all__ = ["LayerNormalization", "BatchNormalization"]

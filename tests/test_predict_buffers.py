@@ -317,6 +317,18 @@ def test_layers_write_into_an_offered_array():
     np.testing.assert_allclose(out, want, atol=1e-6)
 
 
+def test_identity_like_layers_pass_their_input_through_at_inference():
+    x = np.random.default_rng(11).standard_normal((2, 3, 4)).astype("float32")
+    for layer in (fastmask.layers.Dropout(0.5), fastmask.layers.Identity(),
+                  fastmask.layers.Activation("linear")):
+        assert np.shares_memory(layer(x), x)
+        assert np.shares_memory(layer(x, training=False), x)
+    inp = fastmask.Input((3, 4))
+    model = fastmask.Model(inp, fastmask.layers.Dropout(0.5)(fastmask.layers.Dense(4)(inp)))
+    got = model.predict(x, batch_size=1, verbose=0)
+    np.testing.assert_allclose(got, model(x), atol=1e-6)
+
+
 def test_an_unusable_offer_is_ignored():
     x = np.ones((2, 6), "float32")
     dense = fastmask.layers.Dense(3)

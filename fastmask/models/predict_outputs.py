@@ -25,7 +25,7 @@ import threading
 import numpy as np
 
 from ..core.tensor import get_mask, plain, with_mask
-from ..core.tree import flatten, pack_as
+from ..core.tree import flatten, map_structure, pack_as
 
 __all__ = ["PredictOutputs", "take_outputs_into"]
 
@@ -90,6 +90,7 @@ class PredictOutputs:
         self.n_batches = n_batches
         self.inputs = [plain(x) for x in inputs if isinstance(x, np.ndarray)]
         self.first = None       # the first batch's output (its structure)
+        self.started = False
         self.arrays = None      # one array per flat output, for all samples
         self.masks = None       # one mask array (or None) per flat output
         self.filled = 0         # samples written into `arrays`
@@ -110,7 +111,8 @@ class PredictOutputs:
     # -- collecting
 
     def add(self, out, rows):
-        if self.first is None:
+        if not self.started:
+            self.started = True
             self.first = out
             if self.n_batches == 1:
                 return
@@ -119,6 +121,8 @@ class PredictOutputs:
                 self._allocate(flat)
             else:
                 self.parts = [[] for _ in flat]
+            # Keep the structure only: the batch's arrays are freed once written.
+            self.first = map_structure(lambda a: None, out)
         flat = flatten(out)
         if self.parts is None and not self._fits(flat, rows):
             self._to_parts()

@@ -122,11 +122,14 @@ class _FunctionOp(Operation):
 
 
 class CallContext(threading.local):
-    """Per-thread stack info for nested layer calls (the `training` flag)."""
+    """Per-thread stack info for nested layer calls (the `training` flag), and the
+    output buffer offered to the next call of one layer (`into`: (layer, array) or
+    None; see `Layer._take_out`)."""
 
     def __init__(self):
         self.entry = None
         self.training = None
+        self.into = None
 
 
 CALL_CONTEXT = CallContext()

@@ -21,6 +21,7 @@ from ..core import registry
 from ..core.tensor import get_mask, plain, with_mask
 from ..core.tree import flatten, pack_as
 from ..layers.layer import Layer
+from .predict_outputs import PredictOutputs
 
 __all__ = ["Model", "Progbar"]
 
@@ -94,7 +95,7 @@ class Model(Layer):
     # ------------------------------------------------------------------ inference
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Run the model on `x` by batches and concatenate the outputs.
+        """Run the model on `x` by batches into one array per output.
 
         Args:
             x: array (or list/dict of arrays for multi-input models); arrays
@@ -105,8 +106,10 @@ class Model(Layer):
             steps: optional number of batches to run.
 
         Returns:
-            NumPy array(s) with the structure of the model outputs. An output
-            whose batches all carry a mask carries the concatenated mask.
+            NumPy array(s) with the structure of the model outputs, allocated
+            once and filled batch by batch (one batch: the model's own output,
+            not copied). An output whose batches all carry a mask carries the
+            whole mask.
         """
         if callbacks is not None:
             raise ValueError("fastmask's predict does not support callbacks.")
@@ -134,27 +137,32 @@ class Model(Layer):
             raise ValueError("Expected input data to be non-empty.")
         masks = [get_mask(a) for a in flat_x]
         bar = Progbar(n_batches, verbose=verbose)
-        chunks = []
+        collected = PredictOutputs(min(n, n_batches * batch_size), n_batches, flat_x)
         for b in range(n_batches):
             sl = slice(b * batch_size, min(n, (b + 1) * batch_size))
             batch = []
             for a, m in zip(flat_x, masks):
                 part = plain(a)[sl]
                 batch.append(with_mask(part, np.asarray(m)[sl]) if m is not None else part)
-            out = self(pack_as(x, batch) if isinstance(x, (list, tuple, dict)) else batch[0],
-                       training=False)
-            chunks.append(out)
+            if b:   # the layers producing the outputs may write them into their rows
+                collected.offer(self._predict_graph(), sl)
+            try:
+                out = self(pack_as(x, batch) if isinstance(x, (list, tuple, dict)) else batch[0],
+                           training=False)
+            finally:
+                collected.withdraw()
+            collected.add(out, sl)
             bar.update(b + 1)
-        flat_chunks = [flatten(c) for c in chunks]
-        merged = []
-        for i in range(len(flat_chunks[0])):
-            parts = [fc[i] for fc in flat_chunks]
-            arr = np.concatenate([np.asarray(plain(p)) for p in parts], axis=0)
-            part_masks = [get_mask(p) for p in parts]
-            if all(m is not None for m in part_masks):
-                arr = with_mask(arr, np.concatenate([np.asarray(m) for m in part_masks]))
-            merged.append(arr)
-        return pack_as(chunks[0], merged)
+        return collected.result()
+
+    def _predict_graph(self):
+        """The Functional graph whose run `predict` offers its output rows to: the model
+        itself, or the graph a Sequential runs through."""
+        Functional = _functional()
+        if isinstance(self, Functional):
+            return self
+        inner = self.__dict__.get("_functional")
+        return inner if isinstance(inner, Functional) else None
 
     def predict_on_batch(self, x):
         return self.predict(x, batch_size=max(1, len(flatten(x)[0])), verbose=0)

@@ -3,12 +3,14 @@
 Each module holds the model-building code of one public keras-io example (its
 attribution header names the keras-io path, the commit read, the authors, the
 Apache 2.0 licence and every deviation). The code sits in
-`define(keras, layers, ops)` (returning `build_model, custom_objects`), so the same text runs over `keras` or over
-`fastmask`: this is the "only the imports change" promise, made literal. Each
-module also has `SIZES` (the small sizes trained here; `BUILD_ARGS` names those passed to
-`build_model`), `make_inputs(batch, rng, s)` and `make_targets(x, rng, s)`
-(synthetic data shaped like the example's; `s` is the sizes dict), `LOSS` and
-`MASKED` (True when the model consumes a padding mask).
+`define(keras, layers, ops)`, which returns `build_model, custom_objects`: the
+same text runs over `keras` or over `fastmask`, the "only the imports change"
+promise made literal. Each module also has `SIZES` (the small sizes trained
+here; `BUILD_ARGS` names those passed to `build_model`), `make_inputs(batch,
+rng, s)` and `make_targets(x, rng, s)` (synthetic data shaped like the
+example's; `s` is the sizes dict), `LOSS` (or `compile_args(keras)`) and
+`MASKED` (True when the model consumes a padding mask; such a module also has
+`make_masked_inputs(rng, s)`).
 
 `CASES` maps a case name (the file stem of its `.keras`/`.npz`) to its module
 and the build arguments that differ from `SIZES`.

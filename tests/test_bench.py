@@ -172,14 +172,15 @@ def test_thread_limits_set_and_restore_torch(monkeypatch):
 def test_run_cases_rows_and_ratio():
     fast, slow = (lambda: time.sleep(0.002)), (lambda: time.sleep(0.008))
     case = fake_case(impls={"fastmask": fast, "numpy": slow}, targets=[Target("numpy", 2.0)])
-    t0 = time.perf_counter()
     results = bench.run_cases([case], threads=(1, 2), budget=0.3)
-    assert time.perf_counter() - t0 < 3
     assert [(r["impl"], r["threads"]) for r in results] == [
         ("fastmask", 1), ("numpy", 1), ("fastmask", 2), ("numpy", 2)]
     rows = bench.analyse(results)
-    speedups = [r["speedup"] for r in rows if r["impl"] == "numpy"]
-    assert all(2 < s < 6 for s in speedups), speedups    # sleeps of 2 ms vs 8 ms
+    # No wall-clock bounds (a loaded machine stretches any sleep): the speed-up is the
+    # peer's measured time over fastmask's, whatever they were.
+    for fm, peer in ((rows[0], rows[1]), (rows[2], rows[3])):
+        assert fm["time"] > 0 and peer["time"] > 0
+        assert peer["speedup"] == pytest.approx(peer["time"] / fm["time"])
     assert all(r["samples"] >= 3 and r["inner"] >= 1 for r in results)
 
 
@@ -349,12 +350,10 @@ def test_png_without_matplotlib(tmp_path, monkeypatch):
         bench.to_png(RESULTS, str(tmp_path / "x.png"))
 
 
-def test_quick_table_is_quick():
+def test_quick_table_lists_every_case():
     cases = [fake_case(f"kernel {i}", impls={"fastmask": noop, "numpy": lambda: sum(range(50))})
              for i in range(4)]
-    t0 = time.perf_counter()
     text = bench.quick_table(cases, budget=0.1)
-    assert time.perf_counter() - t0 < 3
     assert "kernel 3" in text and "speed-up" in text and text.count("x\n") + 1 >= 4
 
 

@@ -572,3 +572,36 @@ def test_lengths_errors(kw, exc, words):
     with pytest.raises(exc) as info:
         lstm(x, *w, **kw)
     assert words in str(info.value)
+
+
+# ------------------------------------------------------------ counted work
+@pytest.mark.parametrize("cell,reset_after", CELLS)
+def test_masked_steps_cost_nothing_counted(cell, reset_after, split_small_steps):
+    """README: "masked steps cost nothing". The kernel counts the (row, unit group)
+    tiles its threads computed (`last_plan["row_steps"]`, per recurrence, divided by
+    the unit groups): it equals the number of unmasked (row, step) pairs, for every
+    mask kind and every thread split (one thread, batch split, per-step row and
+    unit-group splits), and B x T without a mask."""
+    rng, seed = stable_rng("counted-work", cell, reset_after)
+    F, U = 5, 37
+    # (batch, threads) covering the splits for register blocks of 2-6 rows: one
+    # thread, batch split (40 x 2), per-step row split (e.g. 21 x 2 with 6-row
+    # blocks, 14 x 2 with 4, 7 x 2 with 2, 33 x 3) and unit-group split (5 x 2)
+    for (B, T), n_threads in [((40, 9), 1), ((40, 9), 2), ((5, 9), 2), ((7, 9), 2),
+                              ((14, 9), 2), ((21, 9), 2), ((33, 9), 3)]:
+        x = rng.standard_normal((B, T, F)).astype(np.float32)
+        w = make_weights(cell, F, U, np.float32, rng, reset_after)
+        for kind in ("none", "post", "pre", "holes", "all_masked_rows", "all_masked"):
+            mask = make_mask(kind, B, T, rng)
+            call(cell, reset_after, x, *w, mask, return_sequences=True, n_threads=n_threads)
+            want = B * T if mask is None else int(mask.sum())
+            plan = _recurrent.last_plan
+            assert plan["row_steps"] == [want], (kind, B, n_threads, plan, seed)
+    # Bidirectional: both directions in one team, each counted
+    x = rng.standard_normal((40, 9, F)).astype(np.float32)
+    mask = make_mask("holes", 40, 9, rng)
+    from fastmask import layers
+    layer = layers.Bidirectional({"lstm": layers.LSTM, "gru": layers.GRU,
+                                  "simple_rnn": layers.SimpleRNN}[cell](U))
+    layer(x, mask=mask)
+    assert _recurrent.last_plan["row_steps"] == [int(mask.sum())] * 2

@@ -313,10 +313,14 @@ def _aligned(rows):
     return "\n".join(lines)
 
 
-def quick_table(cases, budget=0.4):
+def quick_table(cases, budget=0.4, rounds=3):
     """A short table of fastmask vs each case's "numpy" impl at the default thread count.
 
-    For `python -m fastmask`: about `budget` seconds per case after warm-up.
+    For `python -m fastmask`: about `budget` seconds per case after warm-up, in
+    `rounds` rounds (fastmask and NumPy in alternating order). Each figure is the
+    best round's median, so a burst of load from another process during one round
+    does not move it: the table is stable from run to run. A figure whose best
+    round still ran while other processes kept the CPUs busy is marked "*".
     """
     t = _threads.get_num_threads()
     rows, contended = [("kernel", "case", "fastmask", "numpy", "speed-up")], False
@@ -324,15 +328,32 @@ def quick_table(cases, budget=0.4):
         for case in cases:
             case.prepare()
             impls = {k: v for k, v in case.impls.items() if k in ("fastmask", "numpy")}
-            r = time_impls(impls, budget, retries=0)
+            best = _best_of_rounds(impls, budget, rounds)
             cells = []
             for label in ("fastmask", "numpy"):
-                res = r.get(label, {"time": None, "error": None, "busy": None})
+                res = best.get(label, {"time": None, "error": None, "busy": None})
                 busy = _contended(res["busy"], t)
                 contended |= busy
                 cells.append("error" if res["error"] else _fmt_time(res["time"]) + " *" * busy)
-            tf, tn = r["fastmask"]["time"], r.get("numpy", {}).get("time")
+            tf, tn = best["fastmask"]["time"], best.get("numpy", {}).get("time")
             rows.append((case.name, case.shape, *cells, f"{tn / tf:.1f}x" if tf and tn else "-"))
-    note = ("\n* other processes kept the CPUs busy during this timing: re-run for a fair "
-            "number" if contended else "")
-    return f"speed vs the NumPy reference ({t} thread{'s' * (t > 1)}):\n" + _aligned(rows) + note
+    note = (f"\n* other processes kept the CPUs busy during the best of {rounds} timings: "
+            f"re-run for a fair number" if contended else "")
+    return (f"speed vs the NumPy reference ({t} thread{'s' * (t > 1)}; best of {rounds} "
+            f"rounds):\n" + _aligned(rows) + note)
+
+
+def _best_of_rounds(impls, budget, rounds):
+    """{label: time_impls result of the round with the lowest median} over `rounds` rounds
+    of `time_impls` (budget / rounds each; the order of impls alternates)."""
+    best = {}
+    labels = list(impls)
+    for r in range(max(1, rounds)):
+        order = labels if r % 2 == 0 else labels[::-1]
+        timed = time_impls({k: impls[k] for k in order}, budget / max(1, rounds), retries=0)
+        for label, res in timed.items():
+            old = best.get(label)
+            if old is None or (res["time"] is not None and (
+                    old["time"] is None or res["time"] < old["time"])):
+                best[label] = res
+    return best

@@ -482,6 +482,28 @@ def test_png_without_matplotlib(tmp_path, monkeypatch):
         bench.to_png(RESULTS, str(tmp_path / "x.png"))
 
 
+def test_quick_table_takes_the_best_round_and_marks_busy(monkeypatch):
+    """The speed table of `python -m fastmask`: each figure is the best of 3 rounds
+    (a disturbed round does not move it), and a "*" marks a figure whose best round
+    ran while other processes kept the CPUs busy."""
+    import fastmask._speed_table as st
+    script = iter([  # (fastmask time, busy), (numpy time, busy) per round
+        {"fastmask": (0.010, 0.0), "numpy": (0.050, 0.0)},
+        {"fastmask": (0.030, 5.0), "numpy": (0.040, 5.0)},   # a disturbed round
+        {"fastmask": (0.012, 0.0), "numpy": (0.045, 0.0)}])
+
+    def fake_time_impls(impls, budget, retries=1):
+        times = next(script)
+        return {k: dict(time=times[k][0], best=times[k][0], samples=3, inner=1,
+                        busy=times[k][1], error=None) for k in impls}
+    monkeypatch.setattr(st, "time_impls", fake_time_impls)
+    text = st.quick_table([fake_case("k")], budget=0.3, rounds=3)
+    assert "best of 3 rounds" in text
+    row = next(line for line in text.splitlines() if line.startswith("k "))
+    assert "10 ms" in row and "40 ms *" in row and "4.0x" in row
+    assert "best of 3 timings" in text                     # the footnote for "*"
+
+
 def test_quick_table_is_quick():
     cases = [fake_case(f"kernel {i}", impls={"fastmask": noop, "numpy": lambda: sum(range(50))})
              for i in range(4)]

@@ -27,10 +27,11 @@ import warnings
 
 import atheris
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _source import Source, use_source_tree_if_built  # noqa: E402
 
-from _source import Source  # noqa: E402
+use_source_tree_if_built()
+
 
 with atheris.instrument_imports(include=["fastmask"]):
     import numpy as np

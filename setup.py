@@ -13,6 +13,7 @@ Environment variables:
 import glob
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -115,19 +116,43 @@ class BuildExt(build_ext):
         self.write_build_info(use_omp, cflags, ldflags)
         super().build_extensions()
 
+    def run(self):
+        # build_ext.run() clears self.inplace while it compiles (then copies the
+        # .so files back): remember it for write_build_info.
+        self.fastmask_inplace = self.inplace
+        super().run()
+
+    def compiler_description(self):
+        """(executable, first line of its --version) of the C compiler."""
+        cmd = getattr(self.compiler, "compiler_so", None)
+        if not cmd:
+            return self.compiler.compiler_type, ""
+        try:
+            out = subprocess.run([cmd[0], "--version"], capture_output=True, text=True,
+                                 timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        return cmd[0], (out.splitlines() or [""])[0].strip()
+
     def write_build_info(self, use_omp, cflags, ldflags):
-        compiler = " ".join(getattr(self.compiler, "compiler_so", None) or [self.compiler.compiler_type])
+        compiler, version = self.compiler_description()
+        base = list(getattr(self.compiler, "compiler_so", None) or [])[1:]
         text = (
             '"""Written by setup.py at build time; read by fastmask.show_config()."""\n'
             f"OPENMP = {use_omp!r}\n"
+            f"COMPILER = {compiler!r}\n"
+            f"COMPILER_VERSION = {version!r}\n"
+            f"# fastmask's own flags (after Python's, below)\n"
             f"CFLAGS = {cflags!r}\n"
             f"LDFLAGS = {ldflags!r}\n"
-            f"COMPILER = {compiler!r}\n"
+            f"# the flags Python was built with, which the compiler also gets first\n"
+            f"PYTHON_CFLAGS = {base!r}\n"
             f"DEBUG = {env_flag('FASTMASK_DEBUG') or env_flag('FASTMASK_SANITIZE')!r}\n"
             f"SANITIZE = {env_flag('FASTMASK_SANITIZE')!r}\n"
         )
-        targets = [os.path.join(HERE, "fastmask")] if self.inplace else [
-            os.path.join(self.build_lib, "fastmask")]
+        targets = [os.path.join(self.build_lib, "fastmask")]
+        if getattr(self, "fastmask_inplace", self.inplace):
+            targets.append(os.path.join(HERE, "fastmask"))
         for d in targets:
             os.makedirs(d, exist_ok=True)
             with open(os.path.join(d, "_build_info.py"), "w") as f:

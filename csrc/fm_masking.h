@@ -12,8 +12,8 @@
  * block also prefetches the memory 4 KiB ahead, which keeps a single core
  * near its read bandwidth on the padding rows.
  *
- * SIMD: SSE2 on x86 (baseline), plus an AVX2 variant chosen at run time
- * (GCC/Clang, fm_masking_init); portable C elsewhere. All variants compute the
+ * SIMD: SSE2 on x86 (baseline), plus an AVX2 variant (GCC/Clang) run when
+ * the library-wide ISA (fm_isa.h) is AVX2 or above; portable C elsewhere. All variants compute the
  * same booleans and copy rows bit for bit, so results never depend on the ISA.
  */
 #ifndef FASTMASK_FM_MASKING_H
@@ -22,6 +22,8 @@
 #include <Python.h>  /* Py_ssize_t */
 #include <stdint.h>
 #include <string.h>
+
+#include "fm_isa.h"
 
 #define FM_PREFETCH_AHEAD 4096
 
@@ -158,33 +160,21 @@ FM_DEFINE_ROWS(double, f64, avx2, FM_AVX2_ATTR)
 #endif
 
 /* ----------------------------------------------------------------- dispatch */
-static int fm_masking_isa_avx2 = 0;   /* set once at import by fm_masking_init */
-
-/* Detects AVX2 and returns whether it is used. */
-static int fm_masking_init(void) {
 #ifdef FM_MASKING_AVX2
-    __builtin_cpu_init();
-    fm_masking_isa_avx2 = __builtin_cpu_supports("avx2") != 0;
-#endif
-    return fm_masking_isa_avx2;
-}
-
-/* Tests: force the baseline (0) or AVX2 (1, if the CPU has it); returns the ISA in use. */
-static int fm_masking_set_isa(int avx2) {
-    fm_masking_isa_avx2 = 0;
-#ifdef FM_MASKING_AVX2
-    if (avx2 && __builtin_cpu_supports("avx2")) fm_masking_isa_avx2 = 1;
+#define FM_MASKING_ISA_MAX FM_ISA_AVX2
 #else
-    (void)avx2;
+#define FM_MASKING_ISA_MAX FM_ISA_GENERIC
 #endif
-    return fm_masking_isa_avx2;
-}
+
+/* The variant (FM_ISA_*) the row kernels run: the library-wide choice
+ * (fm_isa.h), at most AVX2. */
+static inline int fm_masking_isa(void) { return fm_isa_clamp(FM_MASKING_ISA_MAX); }
 
 #ifdef FM_MASKING_AVX2
-#define FM_DISPATCH(NAME, ...)                                     \
-    do {                                                           \
-        if (fm_masking_isa_avx2) NAME##_avx2(__VA_ARGS__);         \
-        else NAME##_base(__VA_ARGS__);                             \
+#define FM_DISPATCH(NAME, ...)                                              \
+    do {                                                                    \
+        if (fm_masking_isa() == FM_ISA_AVX2) NAME##_avx2(__VA_ARGS__);      \
+        else NAME##_base(__VA_ARGS__);                                      \
     } while (0)
 #else
 #define FM_DISPATCH(NAME, ...) NAME##_base(__VA_ARGS__)

@@ -22,7 +22,8 @@
  *
  * The micro-kernel and epilogues are compiled once per instruction set
  * (fm_recurrent_impl.h instantiated for float/double x generic/AVX2/AVX-512
- * with target attributes); fm_rnn_isa_best() picks at run time.
+ * with target attributes); fm_rnn_isa() picks the one selected library-wide
+ * (fm_isa.h: FASTMASK_ISA, else the CPU's best).
  */
 #ifndef FASTMASK_FM_RECURRENT_H
 #define FASTMASK_FM_RECURRENT_H
@@ -32,9 +33,9 @@
 #include <string.h>
 
 #include "fm_activations.h"
+#include "fm_isa.h"
 
 enum { FM_CELL_SIMPLE = 0, FM_CELL_LSTM = 1, FM_CELL_GRU = 2 };
-enum { FM_ISA_GENERIC = 0, FM_ISA_AVX2 = 1, FM_ISA_AVX512 = 2 };
 
 typedef struct {
     int cell;            /* FM_CELL_* */
@@ -294,25 +295,16 @@ static inline void fm_rnn_barrier(void) {
 #endif
 
 /* ---- Run-time dispatch ---- */
-static inline int fm_rnn_isa_supported(int isa) {
-    if (isa == FM_ISA_GENERIC) return 1;
-#if FM_X86 && (defined(__GNUC__) || defined(__clang__))
-    __builtin_cpu_init();
-    if (isa == FM_ISA_AVX2)
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    if (isa == FM_ISA_AVX512)
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
-            && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw")
-            && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#if FM_X86
+#define FM_RNN_ISA_MAX FM_ISA_AVX512
+#else
+#define FM_RNN_ISA_MAX FM_ISA_GENERIC
 #endif
-    return 0;
-}
 
-static inline int fm_rnn_isa_best(void) {
-    if (fm_rnn_isa_supported(FM_ISA_AVX512)) return FM_ISA_AVX512;
-    if (fm_rnn_isa_supported(FM_ISA_AVX2)) return FM_ISA_AVX2;
-    return FM_ISA_GENERIC;
-}
+/* The variant (FM_ISA_*) to run: the library-wide choice (fm_isa.h), at most
+ * the best compiled here. Read once per call by fastmask/kernels/_recurrent.pyx and
+ * passed down (packed weights are laid out for one variant). */
+static inline int fm_rnn_isa(void) { return fm_isa_clamp(FM_RNN_ISA_MAX); }
 
 #if FM_X86
 #define FMR_DISPATCH(isa, dbl, FN, ...)                                                 \

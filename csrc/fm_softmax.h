@@ -17,8 +17,9 @@
  *
  * exp is a branch-free polynomial (Cephes) that GCC vectorises. On x86-64
  * with GCC >= 12 the kernels are compiled for x86-64-v4 (AVX-512), x86-64-v3
- * (AVX2+FMA) and the baseline (target attributes), and each call picks one
- * for the CPU, so wheels need no -march. Define FASTMASK_NO_MULTIVERSION to
+ * (AVX2+FMA) and the baseline (target attributes), and each call runs the
+ * one selected at import (fm_isa.h: FASTMASK_ISA, else the CPU's best), so
+ * wheels need no -march. Define FASTMASK_NO_MULTIVERSION to
  * build the baseline only. (target_clones vectorised some loops of the
  * AVX-512 clone with 16-byte vectors under GCC 12, so it is not used.)
  * Results may differ from NumPy's by a few ulp; exp results below the
@@ -33,20 +34,20 @@
 #include <string.h>
 
 /* Instruction-set variants of the row/column kernels: x86-64-v4 (AVX-512),
- * x86-64-v3 (AVX2 + FMA) and the baseline, chosen at run time. */
+ * x86-64-v3 (AVX2 + FMA) and the baseline; each call runs the one selected
+ * library-wide (fm_isa.h: FASTMASK_ISA or the CPU's best). */
+#include "fm_isa.h"
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && \
     !defined(FASTMASK_NO_MULTIVERSION)
 #define FM_MULTIVERSION 1
-static inline int fm_isa_level(void) {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("x86-64-v4"))
-        return 2;
-    return __builtin_cpu_supports("x86-64-v3") ? 1 : 0;
-}
+#define FM_SOFTMAX_ISA_MAX FM_ISA_AVX512
 #else
 #define FM_MULTIVERSION 0
-static inline int fm_isa_level(void) { return 0; }
+#define FM_SOFTMAX_ISA_MAX FM_ISA_GENERIC
 #endif
+
+/* The variant (FM_ISA_*) FM_DISPATCH runs in this module. */
+static inline int fm_softmax_isa(void) { return fm_isa_clamp(FM_SOFTMAX_ISA_MAX); }
 
 /* Vectorised reductions: `omp simd` lets the compiler reorder a sum or max
  * (fixed order for a given build and CPU, so results stay deterministic). */
@@ -170,9 +171,9 @@ FM_DEFINE_SELECT(double, int64_t, f64)
 #undef FM_ISA
 #undef FM_TARGET
 #define FM_DISPATCH(fn, args) do {                                     \
-        int isa_ = fm_isa_level();                                     \
-        if (isa_ == 2) fn##_v4 args;                                   \
-        else if (isa_ == 1) fn##_v3 args;                              \
+        int isa_ = fm_softmax_isa();                                   \
+        if (isa_ == FM_ISA_AVX512) fn##_v4 args;                       \
+        else if (isa_ == FM_ISA_AVX2) fn##_v3 args;                    \
         else fn##_base args;                                           \
     } while (0)
 #else

@@ -8,7 +8,12 @@ import pytest
 import fastmask.kernels.attention as A
 from fastmask.kernels import _attention
 from fastmask.kernels import masked_attention, multi_head_attention
+from isa_variants import isa_fixture
 from oracle import keras
+
+# Every test runs under each instruction-set variant (FASTMASK_ISA), module by
+# module; one this CPU cannot execute is a skip that says why.
+isa = isa_fixture(_attention)
 
 
 @pytest.fixture

@@ -7,7 +7,13 @@ import pytest
 
 import fastmask
 from fastmask import layers as L
+from fastmask.kernels import _attention, _pooling, _softmax
+from isa_variants import isa_fixture
 from oracle import SHAPES, compare_layer, k_set_mask, keras, mask_cases
+
+# Every test runs under each instruction-set variant (FASTMASK_ISA), module by
+# module; one this CPU cannot execute is a skip that says why.
+isa = isa_fixture(_attention, _pooling, _softmax)
 
 
 @pytest.fixture

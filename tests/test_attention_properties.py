@@ -18,7 +18,12 @@ from hypothesis import given, strategies as st
 from fastmask import kernels as K
 from fastmask.kernels import _attention
 from fastmask.kernels import attention as A
+from isa_variants import isa_fixture
 from np_reference import mha_ref, sdpa_ref
+
+# Every test runs under each instruction-set variant (FASTMASK_ISA), module by
+# module; one this CPU cannot execute is a skip that says why.
+isa = isa_fixture(_attention)
 
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-12, atol=1e-12)}
 

@@ -6,25 +6,19 @@ steps are holes), nor on the thread count: PyTorch/oneDNN and Keras's numpy
 loop change outputs by ~1e-6 with the padding amount or the batch size.
 fastmask computes each (row, unit) element by the same instruction sequence
 whatever the register block, batch split or row order, so the results are
-compared bit for bit here, for every compiled ISA.
+compared bit for bit here, under every instruction-set variant (FASTMASK_ISA).
 """
 import numpy as np
 import pytest
 
 from fastmask.kernels import _recurrent
 from fastmask.kernels import gru, lstm, simple_rnn
+from isa_variants import isa_fixture
 
 CELLS = [("lstm", True), ("gru", True), ("gru", False), ("simple_rnn", True)]
 NG = {"lstm": 4, "gru": 3, "simple_rnn": 1}
 FUNCS = {"lstm": lstm, "gru": gru, "simple_rnn": simple_rnn}
-ISAS = [name for name in ("generic", "avx2", "avx512") if _recurrent.isa_supported(name)]
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    _recurrent.set_isa(request.param)
-    yield request.param
-    _recurrent.set_isa(None)
+isa = isa_fixture(_recurrent, autouse=False)
 
 
 @pytest.fixture

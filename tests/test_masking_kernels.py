@@ -10,11 +10,12 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from fastmask.kernels import _masking
 from fastmask.kernels import embedding, masking, masking_mask
+from isa_variants import isa_fixture, using
 from oracle import keras
 
 masking_module = importlib.import_module("fastmask.kernels.masking")
@@ -70,15 +71,9 @@ def rng():
     return np.random.default_rng(1234)
 
 
-@pytest.fixture(params=["baseline", "avx2"])
-def isa(request):
-    """Run a test with each row-kernel variant (AVX2 skipped on CPUs without it)."""
-    used = _masking.set_isa(request.param == "avx2")
-    if request.param == "avx2" and not used:
-        _masking.set_isa(True)
-        pytest.skip("CPU or compiler without AVX2")
-    yield request.param
-    _masking.set_isa(True)
+# The Masking row kernels' tests take `isa`: each runs under every variant
+# (generic = SSE2, AVX2; AVX-512 is a skip: masking has no such variant).
+isa = isa_fixture(_masking, autouse=False)
 
 
 # ------------------------------------------------------------ Masking vs Keras
@@ -293,13 +288,10 @@ def test_masking_large_output_uses_zeroed_path(rng, monkeypatch):
 
 def test_isa_variants_agree(rng):
     x = _special_data(rng, (3, 40, 131), np.float64)
-    try:
-        _masking.set_isa(False)
+    with using("generic", [_masking]):
         base = masking(x), masking_mask(x.astype(np.float32))
-        _masking.set_isa(True)
+    with using("avx2", [_masking]):
         fast = masking(x), masking_mask(x.astype(np.float32))
-    finally:
-        _masking.set_isa(True)
     assert _same_bits(base[0][0], fast[0][0]) and _same_bits(base[0][1], fast[0][1])
     assert _same_bits(base[1], fast[1])
 
@@ -327,8 +319,9 @@ def _masking_inputs(draw):
     return base, mask_value
 
 
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(_masking_inputs(), st.integers(1, 3))
-def test_property_masking_matches_numpy(data, n_threads):
+def test_property_masking_matches_numpy(isa, data, n_threads):
     x, mask_value = data
     out, mask = masking(x, mask_value, n_threads=n_threads)
     ref_out, ref_mask = _ref_masking(x, mask_value)

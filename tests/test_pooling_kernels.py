@@ -6,9 +6,14 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from fastmask.kernels import _pooling
+from fastmask.kernels import _isa, _pooling
 from fastmask.kernels import masked_max, masked_mean, masked_min, masked_sum
+from isa_variants import isa_fixture, skip_reason, using
 from oracle import keras, mask_cases
+
+# Every test runs under each instruction-set variant (FASTMASK_ISA), module by
+# module; one this CPU cannot execute is a skip that says why.
+isa = isa_fixture(_pooling)
 
 FUNCS = {"sum": masked_sum, "mean": masked_mean, "max": masked_max, "min": masked_min}
 
@@ -178,24 +183,15 @@ def test_bad_input():
 
 
 # --- accuracy at scale (issue 13, point 6): float64 accumulation, every ISA variant -------
-
-POOL_ISAS = ["generic", "avx2", "avx512"]
-
-
-@pytest.fixture(params=POOL_ISAS)
-def pool_isa(request):
-    if not _pooling.isa_supported(request.param):
-        pytest.skip(f"this CPU (or build) cannot run the {request.param} pooling kernels")
-    _pooling.set_isa(request.param)
-    yield request.param
-    _pooling.set_isa(None)
+# These take the module's `isa` fixture (above) by name: each runs once per variant,
+# selected through fastmask.kernels._isa, with _pooling.isa_in_use() checked to match.
 
 
 def _f32_ulp(v):
     return float(np.spacing(np.float32(abs(v))))
 
 
-def test_mean_of_2_25_ones_is_exactly_one(pool_isa):
+def test_mean_of_2_25_ones_is_exactly_one(isa):
     # A float32 accumulator stops at 2**24 (2**24 + 1 rounds back): the old kernel gave 0.5.
     from fastmask import layers, ops
     x = np.ones((1, 2 ** 25, 1), np.float32)
@@ -211,7 +207,7 @@ def test_mean_of_2_25_ones_is_exactly_one(pool_isa):
 
 
 @pytest.mark.parametrize("dist", ["uniform", "normal"])
-def test_long_sums_keep_float32_accuracy(pool_isa, dist):
+def test_long_sums_keep_float32_accuracy(isa, dist):
     """T = 1e7 random float32 values against float64 NumPy: the old float32 accumulator
     was off by 1.3e-5 relative; now the error is within float32 rounding."""
     r = np.random.default_rng(13)
@@ -237,7 +233,7 @@ def test_long_sums_keep_float32_accuracy(pool_isa, dist):
         assert got[0, 0] == got[0, 2] == np.float32(got_mean)
 
 
-def test_wide_rows_accurate_on_every_isa(pool_isa, rng, monkeypatch):
+def test_wide_rows_accurate_on_every_isa(isa, rng, monkeypatch):
     # Many columns (vector loops and the 256-column blocks), odd kept counts, threads.
     monkeypatch.setattr(_pooling, "MIN_BYTES_PER_THREAD", 1)
     x = (rng.random((3, 4099, 300)) + 1).astype(np.float32)
@@ -255,13 +251,10 @@ def test_isa_variants_give_the_same_bits(rng):
     x = rng.standard_normal((3, 333, 70)).astype(np.float32)
     m = rng.random((3, 333)) < 0.8
     results = []
-    for name in POOL_ISAS:
-        if _pooling.isa_supported(name):
-            _pooling.set_isa(name)
-            try:
+    for name in _isa.NAMES:
+        if skip_reason(name, [_pooling]) is None:
+            with using(name, [_pooling]):     # restores the module fixture's variant
                 results.append([f(x, m) for f in FUNCS.values()])
-            finally:
-                _pooling.set_isa(None)
     for other in results[1:]:
         for a, b in zip(results[0], other):
             np.testing.assert_array_equal(a, b)

@@ -3,9 +3,10 @@
 Oracles: `np_reference.rnn_ref`, a float64 NumPy loop written from Keras's cell
 equations that shares no code with fastmask (float64 within 1e-10, float32 within
 1e-5), and Keras 3.15.1's own layers (numpy backend) in float32 within 1e-5 (at
-benchmark sizes in tests/test_keras_real_sizes.py). Every compiled ISA variant
-this CPU supports is exercised. Seeds are stable (tests/seeds.py) and printed in
-failure messages.
+benchmark sizes in tests/test_keras_real_sizes.py). The tests taking `isa` run
+under every instruction-set variant (a variant this CPU cannot execute is a skip
+with the reason). Seeds are stable (tests/seeds.py) and printed in failure
+messages.
 """
 import itertools
 
@@ -14,12 +15,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fastmask.kernels import _recurrent
+from fastmask.kernels import _isa, _recurrent
 from fastmask.kernels import gru, lstm, simple_rnn
+from isa_variants import isa_fixture
 from np_reference import RNN_ACTIVATIONS, rnn_ref
 from seeds import stable_rng
 
-ISAS = [name for name in ("generic", "avx2", "avx512") if _recurrent.isa_supported(name)]
 CELLS = [("lstm", True), ("gru", True), ("gru", False), ("simple_rnn", True)]
 NG = {"lstm": 4, "gru": 3, "simple_rnn": 1}
 FUNCS = {"lstm": lstm, "gru": gru, "simple_rnn": simple_rnn}
@@ -32,11 +33,7 @@ def split_small_steps(monkeypatch):
     monkeypatch.setattr(_recurrent, "MIN_STEP_FLOPS_PER_THREAD", 0.0)
 
 
-@pytest.fixture(params=ISAS)
-def isa(request):
-    _recurrent.set_isa(request.param)
-    yield request.param
-    _recurrent.set_isa(None)
+isa = isa_fixture(_recurrent, autouse=False)
 
 
 def make_mask(kind, B, T, rng):
@@ -530,8 +527,8 @@ def test_bad_input():
         lstm(x, k, r, b, go_backwards="yes")
     with pytest.raises(ValueError, match="`n_threads` must not be 0"):
         lstm(x, k, r, b, n_threads=0)
-    with pytest.raises(ValueError, match="Unknown ISA"):
-        _recurrent.set_isa("bogus")
+    with pytest.raises(ValueError, match="Received: name='bogus'"):
+        _isa.set_isa("bogus")
 
 
 # ------------------------------------------------------------ lengths API

@@ -23,10 +23,28 @@ from libc.string cimport memset
 from fastmask.kernels._typedefs cimport float32_t, float64_t, int64_t, uint8_t
 from libc.math cimport INFINITY
 from fastmask.kernels._cython_blas cimport gemm, floating
-from fastmask.kernels._softmax cimport fm_softmax_row_f32, fm_softmax_row_f64
+from fastmask.kernels._isa cimport bind_kernels
+from fastmask.kernels._softmax cimport (
+    FM_SOFTMAX_ISA_MAX, fm_softmax_isa, fm_softmax_row_f32, fm_softmax_row_f64)
 from fastmask.kernels._openmp_helpers cimport omp_get_thread_num, threads_for_work
 
 cdef uint8_t _ZERO = 0
+
+from fastmask.kernels._isa import NAMES as ISA_NAMES    # index = FM_ISA_* level
+
+bind_kernels()     # run the variant fastmask.kernels._isa selects (FASTMASK_ISA)
+
+
+def compiled_isas():
+    """The ISA variants compiled into the attention softmax, lowest first."""
+    return ISA_NAMES[:FM_SOFTMAX_ISA_MAX + 1]
+
+
+def isa_in_use():
+    """The variant the attention softmax runs (the GEMMs are BLAS's): fastmask.kernels._isa's
+    choice, at most the best compiled."""
+    return ISA_NAMES[fm_softmax_isa()]
+
 # Rows per GEMM of linear_flat (fixed, so results do not depend on threads).
 cdef enum:
     LINEAR_BLOCK_ROWS = 512

@@ -9,6 +9,7 @@
 from cython.parallel cimport prange
 from libc.string cimport memcpy
 
+from fastmask.kernels._isa cimport bind_kernels
 from fastmask.kernels._typedefs cimport float32_t, float64_t, index_t, intp_t, uint8_t
 
 ctypedef fused floating:
@@ -17,8 +18,9 @@ ctypedef fused floating:
 
 
 cdef extern from "fm_masking.h":
-    int fm_masking_init() noexcept nogil
-    int fm_masking_set_isa(int avx2) noexcept nogil
+    enum:
+        FM_MASKING_ISA_MAX
+    int fm_masking_isa() noexcept nogil
     void fm_mask_rows_f32(const float32_t *x, intp_t rows, intp_t rs, intp_t n,
                           float32_t mv, uint8_t *mask) noexcept nogil
     void fm_mask_rows_f64(const float64_t *x, intp_t rows, intp_t rs, intp_t n,
@@ -30,15 +32,19 @@ cdef extern from "fm_masking.h":
                              float64_t mv, float64_t *out, uint8_t *mask,
                              int out_is_zero) noexcept nogil
 
-fm_masking_init()
+from fastmask.kernels._isa import NAMES as ISA_NAMES    # index = FM_ISA_* level
+
+bind_kernels()     # run the variant fastmask.kernels._isa selects (FASTMASK_ISA)
 
 
-def set_isa(bint avx2):
-    """Tests only: use the AVX2 row kernels (if the CPU has them) or the baseline.
+def compiled_isas():
+    """The ISA variants compiled into the row kernels, lowest first (generic = SSE2)."""
+    return ISA_NAMES[:FM_MASKING_ISA_MAX + 1]
 
-    Returns True when AVX2 is in use afterwards.
-    """
-    return bool(fm_masking_set_isa(avx2))
+
+def isa_in_use():
+    """The variant the row kernels run: fastmask.kernels._isa's choice, at most AVX2."""
+    return ISA_NAMES[fm_masking_isa()]
 
 
 cdef intp_t _BLOCK_ROWS = 256

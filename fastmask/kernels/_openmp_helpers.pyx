@@ -21,3 +21,9 @@ def threads_for(int n_threads, double work, double min_work_per_thread,
     """`threads_for_work` (see _openmp_helpers.pxd) for the Python wrappers: the
     threads worth starting for `work` units, each getting >= min_work_per_thread."""
     return threads_for_work(n_threads, work, min_work_per_thread, n_tasks)
+
+
+def openmp_symbol_address():
+    """Address of `omp_get_max_threads` as the kernels call it: show_config finds
+    the OpenMP runtime library from it (fastmask.kernels._libraries)."""
+    return <size_t>&omp_get_max_threads

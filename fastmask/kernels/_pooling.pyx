@@ -6,15 +6,18 @@ uint8 (1 = keep, or no mask), the output as (B, P, Q). Work items are
 thread, so results do not depend on the thread count. Sums and means
 accumulate in float64 (float32 only within groups of 16 kept steps), so the
 mean of 2**25 float32 ones is exactly 1 and long sums keep float32 accuracy.
+The instruction-set variant (generic / AVX2 / AVX-512) is the library-wide
+choice of fastmask.kernels._isa (FASTMASK_ISA), read once per call.
 """
 from cython.parallel cimport prange
 
+from fastmask.kernels._isa cimport bind_kernels
 from fastmask.kernels._openmp_helpers cimport threads_for_work
 from fastmask.kernels._typedefs cimport float32_t, float64_t, uint8_t
 
 cdef extern from *:
     """
-    #include "fm_softmax.h"   /* fm_isa_level, FM_TARGET_V3/V4, FM_MULTIVERSION */
+    #include "fm_softmax.h"   /* fm_softmax_isa, FM_TARGET_V3/V4, FM_MULTIVERSION */
 
     #define FM_POOL_SUM 0
     #define FM_POOL_MEAN 1
@@ -139,15 +142,12 @@ cdef extern from *:
     FM_POOL_DEFINE(float, double, f32_v4, FM_TARGET_V4)
     FM_POOL_DEFINE(double, double, f64_v4, FM_TARGET_V4)
     #endif
-    /* isa: -1 = the best this CPU runs, else 0 generic, 1 AVX2, 2 AVX-512 (test hook). */
-    static int fm_pool_isa_supported(int isa) {
-        return isa == 0 || (FM_MULTIVERSION && isa >= 0 && isa <= fm_isa_level());
-    }
+    /* isa: the FM_ISA_* variant to run, fm_softmax_isa() read once per call
+     * (fastmask.kernels._isa's choice, clamped to what fm_softmax.h compiled). */
     #if FM_MULTIVERSION
     #define FM_POOL_DISPATCH(fn, isa, args) do {                              \\
-            int isa_ = (isa) < 0 ? fm_isa_level() : (isa);                    \\
-            if (isa_ == 2) fn##_v4 args;                                      \\
-            else if (isa_ == 1) fn##_v3 args;                                 \\
+            if ((isa) == FM_ISA_AVX512) fn##_v4 args;                         \\
+            else if ((isa) == FM_ISA_AVX2) fn##_v3 args;                      \\
             else fn##_base args;                                              \\
         } while (0)
     #else
@@ -165,7 +165,8 @@ cdef extern from *:
     }
     """
     int FM_POOL_BLOCK
-    int fm_pool_isa_supported(int isa)
+    int FM_SOFTMAX_ISA_MAX
+    int fm_softmax_isa() noexcept nogil
     void fm_pool_f32(int isa, const float32_t *x, const uint8_t *m, Py_ssize_t n,
                      Py_ssize_t q_stride, Py_ssize_t w, int op, float32_t empty_value,
                      float32_t *out) noexcept nogil
@@ -183,23 +184,20 @@ ctypedef fused floating:
 # paths on small inputs.
 MIN_BYTES_PER_THREAD = 1 << 20
 
-ISAS = {"generic": 0, "avx2": 1, "avx512": 2}
-cdef int _isa_override = -1
+from fastmask.kernels._isa import NAMES as ISA_NAMES    # index = FM_ISA_* level
+
+bind_kernels()     # run the variant fastmask.kernels._isa selects (FASTMASK_ISA)
 
 
-def isa_supported(name):
-    """Whether this CPU (and build) runs the pooling kernels compiled for ISA `name`."""
-    return bool(fm_pool_isa_supported(ISAS[name]))
+def compiled_isas():
+    """The ISA variants compiled into the pooling kernels, lowest first."""
+    return ISA_NAMES[:FM_SOFTMAX_ISA_MAX + 1]
 
 
-def set_isa(name=None):
-    """Test hook: force the kernels' ISA ("generic", "avx2", "avx512"); None = best."""
-    global _isa_override
-    if name is not None and name not in ISAS:
-        raise ValueError(f"Unknown ISA {name!r}: expected one of {tuple(ISAS)} or None.")
-    if name is not None and not fm_pool_isa_supported(ISAS[name]):
-        raise ValueError(f"ISA {name!r} is not supported by this CPU or build.")
-    _isa_override = -1 if name is None else ISAS[name]
+def isa_in_use():
+    """The variant the next call runs: fastmask.kernels._isa's choice, at most the best
+    compiled."""
+    return ISA_NAMES[fm_softmax_isa()]
 
 
 cpdef int threads_for(Py_ssize_t n_items, double nbytes, int n_threads):
@@ -234,7 +232,7 @@ def masked_reduce_flat(
     cdef Py_ssize_t n_blocks = (n_post + FM_POOL_BLOCK - 1) // FM_POOL_BLOCK
     cdef Py_ssize_t n_items = n_batch * n_pre * n_blocks
     cdef Py_ssize_t it, bp, b, blk, q0, w
-    cdef int isa = _isa_override
+    cdef int isa = fm_softmax_isa()     # one variant for the whole call
     if op_ == NULL or n_items <= 0:
         return
     n_threads = threads_for(n_items, <double>x.shape[0] * sizeof(floating), n_threads)

@@ -38,6 +38,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 cimport numpy as cnp
+from fastmask.kernels._isa cimport bind_kernels
 from fastmask.kernels._openmp_helpers cimport omp_get_num_threads, omp_get_thread_num
 from fastmask.kernels._typedefs cimport float32_t, float64_t, intp_t
 
@@ -46,9 +47,7 @@ cdef extern from "fm_recurrent.h" nogil:
         FM_CELL_SIMPLE
         FM_CELL_LSTM
         FM_CELL_GRU
-        FM_ISA_GENERIC
-        FM_ISA_AVX2
-        FM_ISA_AVX512
+        FM_RNN_ISA_MAX
         FM_ACT_LINEAR
         FM_ACT_TANH
         FM_ACT_SIGMOID
@@ -71,8 +70,7 @@ cdef extern from "fm_recurrent.h" nogil:
         void *rh
         const ptrdiff_t *off
         const ptrdiff_t *rows
-    int fm_rnn_isa_supported(int isa)
-    int fm_rnn_isa_best()
+    int fm_rnn_isa()
     int fm_rnn_lanes(int isa, int dbl)
     int fm_rnn_mr(int isa, int dbl, int cell, int reset_after, int phase)
     int fm_rnn_gates(int cell)
@@ -102,9 +100,9 @@ ctypedef fused floating:
 CELLS = {"simple_rnn": FM_CELL_SIMPLE, "lstm": FM_CELL_LSTM, "gru": FM_CELL_GRU}
 ACTIVATIONS = {"linear": FM_ACT_LINEAR, "tanh": FM_ACT_TANH, "sigmoid": FM_ACT_SIGMOID,
                "relu": FM_ACT_RELU, "hard_sigmoid": FM_ACT_HARD_SIGMOID}
-ISAS = {"generic": FM_ISA_GENERIC, "avx2": FM_ISA_AVX2, "avx512": FM_ISA_AVX512}
+from fastmask.kernels._isa import NAMES as ISA_NAMES    # index = FM_ISA_* level
 
-_isa_override = None
+bind_kernels()     # run the variant fastmask.kernels._isa selects (FASTMASK_ISA)
 
 # A step is split between threads only when the average step is worth this
 # many flops (~20 us): below it the per-step barriers cost more than they
@@ -121,28 +119,18 @@ PARTS_PER_THREAD = 1
 last_plan = None
 
 
-def isa_supported(name):
-    """Whether this CPU can run the kernels compiled for ISA `name`."""
-    return bool(fm_rnn_isa_supported(ISAS[name]))
+def compiled_isas():
+    """The ISA variants compiled into these kernels, lowest first."""
+    return ISA_NAMES[:FM_RNN_ISA_MAX + 1]
 
 
-def best_isa():
-    """Name of the ISA the kernels use by default on this CPU."""
-    return {v: k for k, v in ISAS.items()}[fm_rnn_isa_best()]
-
-
-def set_isa(name=None):
-    """Test hook: force the kernels' ISA ("generic", "avx2", "avx512"); None = best."""
-    global _isa_override
-    if name is not None and name not in ISAS:
-        raise ValueError(f"Unknown ISA {name!r}: expected one of {tuple(ISAS)} or None.")
-    if name is not None and not fm_rnn_isa_supported(ISAS[name]):
-        raise ValueError(f"ISA {name!r} is not supported by this CPU.")
-    _isa_override = None if name is None else ISAS[name]
+def isa_in_use():
+    """The variant the next call runs: fastmask.kernels._isa's choice, at most the best compiled."""
+    return ISA_NAMES[fm_rnn_isa()]
 
 
 cdef int _isa():
-    return fm_rnn_isa_best() if _isa_override is None else _isa_override
+    return fm_rnn_isa()
 
 
 def lanes(dtype):
@@ -185,7 +173,10 @@ class Packed:
     `lanes` is the unit block of the panels (fm_rnn_unit_block)."""
     __slots__ = ("wp", "cell", "reset_after", "F", "U", "dtype", "isa", "lanes")
 
-    def matches(self, cell, reset_after, F, U, dtype, isa):
+    def matches(self, cell, reset_after, F, U, dtype, isa=None):
+        """Whether these weights serve a call; isa None: the variant selected now."""
+        if isa is None:
+            isa = _isa()
         return (self.cell == cell and self.reset_after == reset_after and self.F == F
                 and self.U == U and self.dtype == dtype and self.isa == isa)
 

@@ -7,6 +7,8 @@ cdef extern from "fm_softmax.h" nogil:
     int FM_SUBTRACT
     int FM_LSE_INF
     int FM_COL_BLOCK
+    int FM_SOFTMAX_ISA_MAX
+    int fm_softmax_isa() noexcept
     Py_ssize_t fm_outer_offset(Py_ssize_t o, int nd, const int64_t *shape,
                                const int64_t *stride) noexcept
     void fm_softmax_row_f32(const float32_t *x, const uint8_t *m, int m_stride,

@@ -7,10 +7,11 @@ outer row `o` starts at fm_outer_offset(o, outer_shape, outer_mstride), then
 """
 from cython.parallel cimport prange
 
+from fastmask.kernels._isa cimport bind_kernels
 from fastmask.kernels._openmp_helpers cimport threads_for_work
 from fastmask.kernels._typedefs cimport float32_t, float64_t, int64_t, uint8_t
 from fastmask.kernels._softmax cimport (
-    FM_COL_BLOCK, fm_outer_offset,
+    FM_COL_BLOCK, FM_SOFTMAX_ISA_MAX, fm_outer_offset, fm_softmax_isa,
     fm_softmax_row_f32, fm_softmax_row_f64,
     fm_softmax_cols_f32, fm_softmax_cols_f64,
 )
@@ -18,6 +19,21 @@ from fastmask.kernels._softmax cimport (
 ctypedef fused floating:
     float32_t
     float64_t
+
+from fastmask.kernels._isa import NAMES as ISA_NAMES    # index = FM_ISA_* level
+
+bind_kernels()     # run the variant fastmask.kernels._isa selects (FASTMASK_ISA)
+
+
+def compiled_isas():
+    """The ISA variants compiled into the softmax kernels, lowest first."""
+    return ISA_NAMES[:FM_SOFTMAX_ISA_MAX + 1]
+
+
+def isa_in_use():
+    """The variant the softmax kernels run: fastmask.kernels._isa's choice, at most the best compiled."""
+    return ISA_NAMES[fm_softmax_isa()]
+
 
 # Elements per thread below which no further thread is started, so small inputs
 # run on one thread: 32768 float32 elements are ~24 us at the 0.73 ns each

@@ -3,10 +3,11 @@
 The kernels' thread count is resolved at each call by `effective_num_threads()`:
   1. a `with fastmask.num_threads(n):` block active in the calling thread, else
   2. the value given to `fastmask.set_num_threads(n)`, else
-  3. OpenMP's maximum (which honours OMP_NUM_THREADS), capped at the CPUs
-     this process may use.
-A build without OpenMP always runs 1 thread. BLAS calls made by a kernel use
-the same count (see `blas_threads`) so OpenMP and BLAS threads never multiply.
+  3. OpenMP's maximum: OMP_NUM_THREADS as given when set, else capped at the
+     CPUs this process may use.
+Every count is capped at MAX_THREADS; a build without OpenMP, or a child forked
+after threads ran, always runs 1 thread. BLAS calls made by a kernel use the
+same count (see `blas_threads`) so OpenMP and BLAS threads never multiply.
 """
 import contextlib
 import contextvars
@@ -75,8 +76,9 @@ def in_forked_child():
 
 
 def _resolve(n):
-    """n > 0: n threads (at most MAX_THREADS); n < 0: max + 1 + n (at least 1);
-    without OpenMP, or in a child forked after threads were used: 1."""
+    """n > 0: n threads; n < 0: max + 1 + n; None: max (OpenMP's maximum: an
+    explicit OMP_NUM_THREADS as given, else capped at the usable CPUs). Always
+    1..MAX_THREADS; without OpenMP, or in a child forked after threads were used: 1."""
     global _threads_used
     if _forked_child or not _openmp_helpers.openmp_enabled():
         return 1
@@ -84,11 +86,10 @@ def _resolve(n):
     if "OMP_NUM_THREADS" not in os.environ:
         max_threads = min(max_threads, _cpu_count())
     if n is None:
-        n = max(1, max_threads)
+        n = max_threads
     elif n < 0:
-        n = max(1, max_threads + 1 + n)
-    else:
-        n = min(n, MAX_THREADS)
+        n = max_threads + 1 + n
+    n = max(1, min(n, MAX_THREADS))
     if n > 1:
         _threads_used = True
     return n

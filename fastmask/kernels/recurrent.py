@@ -27,7 +27,7 @@ any other name or callable runs `rnn_reference`, the NumPy loop that is also
 the tests' oracle (same formulas and operation order as Keras's cells).
 
 The compiled kernel only does work for unmasked (b, t) pairs and uses
-`n_threads` OpenMP threads (see fastmask/_recurrent.pyx for the design).
+`n_threads` OpenMP threads (see fastmask/kernels/_recurrent.pyx for the design).
 """
 import numbers
 
@@ -343,7 +343,7 @@ def _run(cell, x, kernel, recurrent_kernel, bias, mask, initial_state, go_backwa
         return _reference_run(cell, p, bias, go_backwards, return_sequences,
                               zero_output_for_mask, unroll, act_np, ract_np, reset_after)
     if packed is None or not packed.matches(_recurrent.CELLS[cell], reset_after, p["F"],
-                                            p["U"], p["x"].dtype, packed.isa):
+                                            p["U"], p["x"].dtype):
         packed = _recurrent.pack(cell, p["kernel"], p["recurrent_kernel"], reset_after)
     mask_u8 = None if p["mask"] is None else p["mask"].view(np.uint8)
     h0 = p["states"][0]

@@ -598,11 +598,10 @@ def test_round_trip_property(tmp_path):
     """Random stacks: .keras, .weights.h5 and pickle round trips give identical outputs."""
     import pickle
 
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, strategies as st
 
     kinds = st.sampled_from(["lstm", "gru", "rnn", "bi", "dense", "td", "ln", "cells"])
 
-    @settings(max_examples=15, deadline=None)
     @given(st.lists(kinds, min_size=1, max_size=4), st.integers(1, 5), st.integers(0, 2 ** 16))
     def check(kinds_drawn, units, seed):
         model = _random_stack(kinds_drawn, units)

@@ -522,11 +522,12 @@ def _notes(data, rows):
     na = sum(r["ok"] is None for r in rows)
     busy = sum(r["fastmask_busy"] or any(r["busy"].values()) for r in rows)
     load = data.get("loadavg") or []
-    line = f"whole-model targets: {ok} ok, {fail} FAIL" + (f", {na} n/a" if na else "")
+    line = "whole-model targets"
+    if load:
+        line += f" (load average {min(load):.1f}..{max(load):.1f} during the run)"
+    line += f": {ok} ok, {fail} FAIL" + (f", {na} n/a" if na else "")
     if busy:
         line += f"; {busy} row(s) timed while other processes used the cores (*)"
-    if load:
-        line += f"; load average {min(load):.1f}..{max(load):.1f} during the run"
     return lines + textwrap.wrap(line, 100, subsequent_indent="    ")
 
 
@@ -540,6 +541,60 @@ def separate_report(quick, threads, budget, progress=None):
     return format_keras_io(data) + f"\n(raw results: {path})"
 
 
+# ------------------------------------------------------------------------ profiles
+PROFILED = ("mini-gpt", "transformer")
+
+
+def run_profiles(quick=False, threads=1, models=PROFILED, progress=None):
+    """fastmask.profile and OpenVINO's per-node profile (PERF_COUNT, f32) of the full batch."""
+    out = []
+    for spec in [m for m in KERAS_IO_MODELS if m.key in models]:
+        job = dict(ensure_built(spec, quick, progress), batches=batches(spec, quick))
+        if progress:
+            print(f"  models: profiling {spec.key} t{threads}", file=progress, flush=True)
+        out.append((spec, run_worker(dict(job, role="fastmask-profile"), threads),
+                    run_worker(dict(job, role="openvino-profile", precision="f32"), threads)))
+    return out
+
+
+def format_openvino_profile(result, top=15):
+    """OpenVINO's per-node times: totals per node type, then the `top` slowest nodes."""
+    from harness import _aligned
+    if "error" in result:
+        return f"OpenVINO profile failed: {result['error']}"
+    nodes = [n for n in result["nodes"] if n["status"] == "EXECUTED"]
+    total = sum(n["real_ms"] for n in nodes) or 1e-12
+    by_type = {}
+    for n in nodes:
+        t = by_type.setdefault((n["type"], n["exec"]), [0, 0.0])
+        t[0] += 1
+        t[1] += n["real_ms"]
+    rows = [["node type", "implementation", "nodes", "ms", "share"]]
+    for (kind, impl), (count, ms) in sorted(by_type.items(), key=lambda kv: -kv[1][1]):
+        if ms / total >= 0.005:
+            rows.append([kind, impl, str(count), f"{ms:.3f}", f"{100 * ms / total:.1f}%"])
+    slow = [["node", "type", "implementation", "ms", "share"]]
+    for n in sorted(nodes, key=lambda n: -n["real_ms"])[:top]:
+        slow.append([n["name"][:30], n["type"], n["exec"], f"{n['real_ms']:.3f}",
+                     f"{100 * n['real_ms'] / total:.1f}%"])
+    props = result.get("ov_properties", {})
+    return (f"OpenVINO per-node profile (PERF_COUNT, precision "
+            f"{props.get('INFERENCE_PRECISION_HINT')}, {props.get('INFERENCE_NUM_THREADS')} "
+            f"thread(s)): one inference {1e3 * result['infer_s']:.3f} ms, nodes sum "
+            f"{total:.3f} ms\n" + _aligned(rows) + "\n\n" + _aligned(slow))
+
+
+def format_profiles(profiles):
+    parts = []
+    for spec, fm, ov in profiles:
+        parts.append(f"=== {spec.key} ({spec.module}), thr {fm.get('threads')}")
+        parts.append(fm.get("text") or f"fastmask profile failed: {fm.get('error')}")
+        parts.append("")
+        parts.append(format_openvino_profile(ov))
+        parts.append("")
+    return "\n".join(parts)
+
+
 # ------------------------------------------------------------------------ command line
 def main(argv=None):
     """`python benchmarks/bench_models.py`: the keras-io model shapes alone."""
@@ -551,12 +606,19 @@ def main(argv=None):
     p.add_argument("--budget", type=float, default=None,
                    help="timing seconds per process and batch (default 2, 0.3 with --quick)")
     p.add_argument("--json", metavar="F", help="also write the raw results as JSON")
+    p.add_argument("--profile", action="store_true",
+                   help="instead: fastmask.profile beside OpenVINO's per-node profile (f32) of "
+                   "the full batch, for " + " and ".join(PROFILED) + " (or --models)")
     args = p.parse_args(argv)
     models = args.models.split(",") if args.models else None
     unknown = set(models or ()) - {m.key for m in KERAS_IO_MODELS}
     if unknown:
         p.error(f"unknown model(s) {sorted(unknown)}")
     threads = tuple(int(t) for t in args.threads.split(","))
+    if args.profile:
+        for t in threads:
+            print(format_profiles(run_profiles(args.quick, t, models or PROFILED, sys.stderr)))
+        return 0
     data = run_keras_io(args.quick, threads, args.budget, models, progress=sys.stderr)
     print(format_keras_io(data))
     if args.json:

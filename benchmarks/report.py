@@ -167,12 +167,14 @@ def main(argv=None):
     print(f"measuring the machine at threads {args.threads} ...", file=sys.stderr, flush=True)
     sizes = dict(budget=1.5, gemm_n=1024) if args.quick else {}
     machine = bench.measure_machine(args.threads, **sizes)
-    results = []
+    results, separate = [], []
     for family, module in modules.items():   # one family's inputs in memory at a time
         cases = family_cases(family, module, args.quick)
         results += bench.run_cases(cases, args.threads, budget, progress=sys.stderr)
         del cases
-    if not results:
+        if hasattr(module, "separate_report"):   # cases timed in their own processes
+            separate.append(module.separate_report(args.quick, args.threads, budget, sys.stderr))
+    if not results and not separate:
         print("no benchmark cases to run", file=sys.stderr)
         return 2
     print("measuring the machine again ...", file=sys.stderr, flush=True)
@@ -180,6 +182,8 @@ def main(argv=None):
     for name, reason in sorted(missing_peers().items()):
         print(f"{name} {reason}: peer skipped")
     print(bench.format_table(results, machine))
+    for text in separate:
+        print("\n" + text)
     outputs = [(args.json, bench.to_json), (args.markdown, bench.to_markdown)]
     for path, render in outputs:
         if path:

@@ -82,8 +82,6 @@ def test_dense_no_activation():
 
 
 # keras/src/layers/core/dense_test.py::DenseTest::test_dense_without_activation_set
-@xfail("api: Dense with `layer.activation = None` set after construction calls None",
-       raises=TypeError)
 def test_dense_without_activation_set():
     def run(K):
         layer = K.layers.Dense(units=2, use_bias=False)

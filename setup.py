@@ -9,14 +9,25 @@ Environment variables:
   FASTMASK_SANITIZE=1             -fsanitize=address,undefined (implies FASTMASK_DEBUG).
   FASTMASK_MARCH=<arch>           add -march=<arch> (e.g. native); never set for wheels.
   FASTMASK_EXTENSIONS=a,b         developers only: build just these modules (e.g. _padding).
+  FASTMASK_BUILD_JOBS=N           parallel Cython and C compiler jobs (default: the CPUs this
+                                  process may use; `-j N` of build_ext wins).
+
+The build runs on every CPU: Cython translates the modules in parallel processes, then the
+C compiler builds the extensions in parallel, the slowest first. Cython's shared utility code
+(memoryviews and the like) is compiled once, into fastmask.kernels._cyutility, instead of into
+every module. Progress lines ("fastmask: ...") are printed as it goes: `pip install -v .`
+shows them.
 """
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
+import time
 import warnings
 
 import numpy as np
@@ -25,6 +36,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED_UTILITY = "fastmask.kernels._cyutility"   # Cython's utility code, compiled once
 OPENMP_TEST = textwrap.dedent("""\
     #include <omp.h>
     #include <stdio.h>
@@ -40,6 +52,49 @@ OPENMP_TEST = textwrap.dedent("""\
 
 def env_flag(name):
     return os.environ.get(name, "0").strip().lower() in ("1", "true", "yes", "on")
+
+
+def progress(msg):
+    """A build progress line; pip shows the build's output with `pip install -v`."""
+    print(f"fastmask: {msg}", flush=True)
+
+
+def build_jobs():
+    """Parallel jobs for Cython and the C compiler: FASTMASK_BUILD_JOBS, else the usable CPUs."""
+    value = os.environ.get("FASTMASK_BUILD_JOBS", "").strip()
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            raise ValueError(f"FASTMASK_BUILD_JOBS must be a positive integer. "
+                             f"Received: FASTMASK_BUILD_JOBS={value!r}") from None
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+INCLUDE_RE = re.compile(r'''(?:#include|cdef extern from)\s+[<"']([\w./]+)[>"']''')
+CIMPORT_RE = re.compile(r"^\s*(?:from\s+([\w.]+)\s+cimport|cimport\s+([\w.]+))", re.M)
+
+
+def compile_weight(pyx):
+    """Bytes of the C headers (csrc/) and .pxd files a .pyx reaches: the build starts the
+    heaviest extensions first, so the longest compile (the recurrent kernels, which
+    instantiate fm_recurrent_impl.h once per dtype and instruction set) does not start last."""
+    seen, todo, weight = set(), [pyx], 0
+    while todo:
+        path = todo.pop()
+        if path in seen or not os.path.exists(path):
+            continue
+        seen.add(path)
+        weight += os.path.getsize(path)
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        todo += [os.path.join("csrc", name) for name in INCLUDE_RE.findall(text)]
+        for a, b in CIMPORT_RE.findall(text):
+            todo.append((a or b).replace(".", os.sep) + ".pxd")
+    return weight
 
 
 def openmp_flags(compiler_type):
@@ -72,9 +127,40 @@ def probe_openmp(compiler, cflags, ldflags):
 
 
 class BuildExt(build_ext):
-    """Adds optimisation, OpenMP and debug/sanitizer flags to every extension."""
+    """Cythonizes in parallel, then compiles the extensions in parallel (heaviest first) with
+    optimisation, OpenMP and debug/sanitizer flags, printing a progress line per extension."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if not self.parallel:        # `-j N` / `--parallel N` wins
+            self.parallel = build_jobs()
+
+    def cythonize_all(self):
+        """Translate every .pyx to C, `self.parallel` files at a time."""
+        t0 = time.perf_counter()
+        pyx = [e for e in self.extensions if any(s.endswith(".pyx") for s in e.sources)]
+        progress(f"Cython: translating {len(pyx)} modules with {self.parallel} processes "
+                 f"(+ the shared utility module {SHARED_UTILITY})")
+        # (in place: build_ext.finalize_options gave these Extension objects attributes
+        # that the ones cythonize returns lack)
+        translated = {e.name: e for e in cythonize_extensions(
+            self.extensions, nthreads=self.parallel, force=self.force)}
+        for ext in self.extensions:
+            ext.sources = translated[ext.name].sources
+        progress(f"Cython: done in {time.perf_counter() - t0:.1f} s")
+
+    def build_extension(self, ext):
+        t0 = time.perf_counter()
+        super().build_extension(ext)
+        with self._progress_lock:
+            self._done += 1
+            progress(f"[{self._done}/{len(self.extensions)}] {ext.name} built in "
+                     f"{time.perf_counter() - t0:.1f} s")
 
     def build_extensions(self):
+        self.cythonize_all()
+        self.extensions.sort(key=lambda e: -compile_weight(getattr(e, "fastmask_pyx", "")))
+        self._progress_lock, self._done = threading.Lock(), 0
         ctype = self.compiler.compiler_type
         debug = env_flag("FASTMASK_DEBUG") or env_flag("FASTMASK_SANITIZE")
         if ctype == "msvc":
@@ -114,7 +200,11 @@ class BuildExt(build_ext):
             ext.extra_compile_args = cflags + ext.extra_compile_args
             ext.extra_link_args = ldflags + ext.extra_link_args
         self.write_build_info(use_omp, cflags, ldflags)
+        t0 = time.perf_counter()
+        progress(f"compiling {len(self.extensions)} extensions with {self.parallel} parallel "
+                 f"jobs, heaviest first: {', '.join(e.name.rsplit('.', 1)[-1] for e in self.extensions)}")
         super().build_extensions()
+        progress(f"compiled {len(self.extensions)} extensions in {time.perf_counter() - t0:.1f} s")
 
     def run(self):
         # build_ext.run() clears self.inplace while it compiles (then copies the
@@ -160,20 +250,30 @@ class BuildExt(build_ext):
 
 
 def extensions():
-    debug = env_flag("FASTMASK_DEBUG") or env_flag("FASTMASK_SANITIZE")
+    """One Extension per fastmask/**/_*.pyx (sources still .pyx: BuildExt cythonizes them, so
+    the metadata steps of `pip install` do not), plus Cython's shared utility module."""
     only = {m.strip() for m in os.environ.get("FASTMASK_EXTENSIONS", "").split(",") if m.strip()}
     exts = []
     for pyx in sorted(glob.glob(os.path.join("fastmask", "**", "_*.pyx"), recursive=True)):
         modname = os.path.splitext(pyx)[0].replace(os.sep, ".")
         if only and modname.rsplit(".", 1)[-1] not in only:
             continue
-        exts.append(Extension(
+        ext = Extension(
             modname, [pyx],
             include_dirs=[np.get_include(), "csrc"],
             depends=sorted(glob.glob(os.path.join("csrc", "*.h"))) + sorted(
                 glob.glob(os.path.join("fastmask", "kernels", "*.pxd"))),
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
-        ))
+        )
+        ext.fastmask_pyx = pyx
+        exts.append(ext)
+    # Every module imports its memoryview (etc.) utility code from here.
+    exts.append(Extension(SHARED_UTILITY, [SHARED_UTILITY.replace(".", os.sep) + ".c"]))
+    return exts
+
+
+def cythonize_extensions(exts, nthreads=1, force=False):
+    debug = env_flag("FASTMASK_DEBUG") or env_flag("FASTMASK_SANITIZE")
     directives = {
         "language_level": 3,
         "boundscheck": debug,
@@ -184,8 +284,9 @@ def extensions():
         "embedsignature": True,
         "freethreading_compatible": True,
     }
-    return cythonize(exts, compiler_directives=directives,
-                     compile_time_env={}, annotate=False, quiet=True)
+    return cythonize(exts, compiler_directives=directives, compile_time_env={}, annotate=False,
+                    quiet=False, nthreads=nthreads if nthreads > 1 else 0, force=force,
+                    shared_utility_qualified_name=SHARED_UTILITY)
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": BuildExt})

@@ -86,8 +86,10 @@ def cases(quick=False):
                                         "value_kernel", "value_bias", "output_kernel",
                                         "output_bias")])
         impls["keras"] = lambda: mha(x, x, attention_mask=mask[:, :, None] & mask[:, None, :])
+    # torch's padded query rows attend the kept keys; Keras's (and fastmask's) do not
     out = [Case(FAMILY, "MultiHeadAttention", shape, impls=impls, bound="gemm", flops=flops,
-                targets=[Target("torch", 1.0), Target("keras", 3.0)])]
+                targets=[Target("torch", 1.0), Target("keras", 3.0)],
+                check=dict(where=mask[:, :, None]))]
     if core_impls:
         out.append(Case(FAMILY, "masked_attention core", f"q=k=v ({B}, {H}, {T}, {D}), key mask",
                         impls=core_impls, bound="gemm", flops=4 * B * H * T * T * D))

@@ -14,7 +14,10 @@ Peers:
   random-hole masks with the same number of unmasked steps per row, and
   "fastmask 1 direction": fastmask.layers.LSTM against
   fastmask.layers.Bidirectional(LSTM) (both directions in one kernel call).
-All under torch.no_grad(). bound="gemm": FLOPs of the unmasked steps only,
+Every peer's output is compared with fastmask's before timing at the unpadded
+steps (torch computes the padded ones, or zeros them), so torch's reordered GRU
+gates are checked. All under torch.no_grad(). bound="gemm": FLOPs of the
+unmasked steps only,
 2 * steps * (F + U) * gates * U, against np.matmul's GFLOP/s.
 
 Unmasked at large batch (issue 16): the seq2seq decoder LSTM (B=256, T=59,
@@ -124,8 +127,10 @@ def cases(quick=False):
         targets.append(Target("keras", 5.0))
     # setup: the report measures np.matmul/sgemm right before the first case;
     # OpenBLAS's threads keep spinning ~0.1 s after it, stealing a core.
+    kept = dict(where=post[:, :, None])      # torch's outputs at padded steps differ
     out.append(Case(FAMILY, "lstm post-padding", shape, impls=impls, bound="gemm",
-                    flops=flops(4, steps), targets=targets, setup=lambda: time.sleep(0.5)))
+                    flops=flops(4, steps), targets=targets, setup=lambda: time.sleep(0.5),
+                    check=kept))
     for name, mask in (("pre-padding", pre), ("random holes", holes)):
         out.append(Case(FAMILY, f"lstm {name}", shape + ", same steps as post",
                         impls={"fastmask": run_lstm(mask), "fastmask post": run_lstm(post)},
@@ -167,7 +172,7 @@ def cases(quick=False):
             impls["torch"], impls["torch packed"] = _torch_impls(torch, module_k, x, lengths)
             targets = [Target("torch packed", 1.5)]
         out.append(Case(FAMILY, f"{kind} post-padding", shape, impls=impls, bound="gemm",
-                        flops=flops(gates, steps), targets=targets))
+                        flops=flops(gates, steps), targets=targets, check=kept))
     return out
 
 

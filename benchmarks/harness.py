@@ -25,6 +25,18 @@ The bound at t threads is the best measurement at <= t threads: a 2-thread
 copy can be slower than a 1-thread one, as glibc's memcpy uses non-temporal
 stores only above a size threshold that each half may fall under.
 
+Peer outputs are checked before timing: `run_cases` calls fastmask and every
+other implementation once and compares their outputs (`check_outputs`; the
+case's `check` says where and how closely); a peer whose output differs is not
+timed and its row says why. Implementations that compute something else
+(machine primitives such as `np.copyto`, fastmask on another input) are
+`references` and are not compared.
+
+Targets are of two kinds: peer targets (fastmask against another library or a
+machine primitive: these can fail, and `report.py --check` gates on them) and
+self-checks (fastmask against fastmask, e.g. "fastmask post"; or rows that time
+no fastmask code, the "machine" family), counted apart in the summary line.
+
 `Case`, `Target`, the timing (`time_impls`, `thread_limits`) and `quick_table`
 are `fastmask._speed_table` (the part the speed table of `python -m fastmask`
 needs), re-exported here. Only numpy, fastmask and the standard library are
@@ -62,27 +74,125 @@ def _case_threads(case, threads):
 
 
 # ----------------------------------------------------------------------- peers
+# Peers that could not be imported: {name: reason}, printed by report.py as one
+# line each ("torch not installed: peer skipped").
+MISSING_PEERS = {}
+
+# Impl labels that are not peers: fastmask itself behind another API (self-checks)
+# and machine primitives timed as bounds (references: outputs not compared).
+SELF_CHECK_PEERS = ("kernels", "kernels + 50us")
+REFERENCE_IMPLS = ("np.copyto", "x.max()", "x.sum()", "np.array(flat)", "np.full(out)",
+                   "scipy sgemm") + SELF_CHECK_PEERS
+
+
 def peer_keras():
     """Keras on its numpy backend (the peer of the benchmark families), or None.
 
     Sets KERAS_BACKEND=numpy unless already set; None when Keras is missing or
-    was imported with another backend.
+    was imported with another backend (recorded in MISSING_PEERS).
     """
     os.environ.setdefault("KERAS_BACKEND", "numpy")
     try:
         import keras
     except ImportError:
+        MISSING_PEERS["keras"] = "not installed"
         return None
-    return keras if keras.backend.backend() == "numpy" else None
+    if keras.backend.backend() != "numpy":
+        MISSING_PEERS["keras"] = f"imported with the {keras.backend.backend()} backend"
+        return None
+    return keras
 
 
 def peer_torch():
-    """The torch module, or None when PyTorch is not installed."""
+    """The torch module, or None when PyTorch is not installed (recorded in MISSING_PEERS)."""
     try:
         import torch
     except ImportError:
+        MISSING_PEERS["torch"] = "not installed"
         return None
     return torch
+
+
+def is_self_check(peer, family, self_check=False):
+    """Whether a target against `peer` in `family` is a self-check, not a peer target."""
+    return (bool(self_check) or family == "machine" or peer in SELF_CHECK_PEERS
+            or (peer.startswith("fastmask") and peer != "fastmask"))
+
+
+def reference_impls(case):
+    """Labels of `case`'s impls whose outputs are not compared with fastmask's."""
+    if case.references is not None:
+        return set(case.references)
+    if case.family == "machine":          # every row there times NumPy/SciPy/torch only
+        return set(case.impls) - {"fastmask"}
+    return {label for label in case.impls if label != "fastmask" and (
+        label in REFERENCE_IMPLS or label.startswith("fastmask"))}
+
+
+def _as_array(result):
+    """The array to compare of an implementation's result: the first element of a
+    tuple/list (recursively), torch tensors as NumPy."""
+    while isinstance(result, (tuple, list)) and result:
+        result = result[0]
+    if hasattr(result, "detach"):
+        result = result.detach().cpu().numpy()
+    return np.asarray(result)
+
+
+def check_outputs(case):
+    """{label: status} of every impl but fastmask, each called once.
+
+    "same" (within the case's check: rtol 1e-3, atol 1e-4 by default, at the
+    `where` positions), "reference" (computes something else: not compared),
+    "unchecked" (check=False; a call raised: the timing records the error; or a
+    peer returned None: one that runs elsewhere checks itself, as bench_models'),
+    or a text starting "output" saying how it differs from fastmask's.
+    """
+    others = [label for label in case.impls if label != "fastmask"]
+    if case.check is False:
+        return {label: "unchecked" for label in others}
+    opts = dict(dict(rtol=1e-3, atol=1e-4, where=None), **(case.check or {}))
+    refs = reference_impls(case)
+    try:
+        want = case.impls["fastmask"]()
+    except Exception:  # noqa: BLE001  (reported by the timing)
+        want = None
+    if want is None:
+        return {label: "reference" if label in refs else "unchecked" for label in others}
+    want = _as_array(want).astype(np.float64)
+    status = {}
+    for label in others:
+        if label in refs:
+            status[label] = "reference"
+            continue
+        try:
+            got = case.impls[label]()
+        except Exception:  # noqa: BLE001
+            status[label] = "unchecked"
+            continue
+        if got is None:        # a peer returning nothing checks itself (bench_models' server)
+            status[label] = "unchecked"
+            continue
+        got = _as_array(got)
+        if got.shape != want.shape:
+            status[label] = f"output shape {got.shape} differs from fastmask's {want.shape}"
+            continue
+        where = (np.ones(want.shape, bool) if opts["where"] is None
+                 else np.broadcast_to(np.asarray(opts["where"], bool), want.shape))
+        got = got.astype(np.float64)
+        bad = where & ~np.isclose(got, want, rtol=opts["rtol"], atol=opts["atol"],
+                                  equal_nan=True)
+        if bad.any():
+            status[label] = (f"output differs from fastmask's at {int(bad.sum())} of "
+                             f"{int(where.sum())} positions (max |diff| "
+                             f"{float(np.abs(got - want)[bad].max()):.3g})")
+        else:
+            status[label] = "same"
+    return status
+
+
+def _differs(status):
+    return isinstance(status, str) and status.startswith("output")
 
 
 _pools = {}
@@ -135,22 +245,30 @@ def run_cases(cases, threads=(1, 2), budget=3.0, progress=None):
         seen.add(key)
         common = dict(family=case.family, kernel=case.name, case=case.shape, bound=case.bound,
                       bytes=case.bytes, flops=case.flops,
-                      targets=[[t.peer, t.ratio] for t in case.targets])
+                      targets=[[t.peer, t.ratio, is_self_check(t.peer, case.family,
+                                                               t.self_check)]
+                               for t in case.targets])
         case_threads = _case_threads(case, threads)
         try:
             case.prepare()
         except Exception as exc:  # noqa: BLE001
             results += [dict(common, impl=impl, threads=t, time=None, best=None, samples=0,
-                             inner=0, busy=None, error=f"setup: {type(exc).__name__}: {exc}"[:200])
+                             inner=0, busy=None, output="unchecked",
+                             error=f"setup: {type(exc).__name__}: {exc}"[:200])
                         for t in case_threads for impl in case.impls]
             continue
+        status = dict(check_outputs(case), fastmask="fastmask")
+        timed_impls = {k: f for k, f in case.impls.items() if not _differs(status[k])}
         for t in case_threads:
             if progress:
                 print(f"  {case.family}: {case.name} [{case.shape}] t{t}", file=progress,
                       flush=True)
             with thread_limits(t):
-                timed = time_impls(case.impls, budget / len(case_threads))
-            results += [dict(common, impl=impl, threads=t, **timed[impl]) for impl in case.impls]
+                timed = time_impls(timed_impls, budget / len(case_threads))
+            for impl in case.impls:
+                res = timed.get(impl) or dict(time=None, best=None, samples=0, inner=0,
+                                              busy=None, error=status[impl])
+                results.append(dict(common, impl=impl, threads=t, output=status[impl], **res))
     return results
 
 
@@ -255,6 +373,8 @@ def analyse(results, machine=None):
     """
     times = {(r["family"], r["kernel"], r["case"], r["threads"], r["impl"]): r["time"]
              for r in results}
+    outputs = {(r["family"], r["kernel"], r["case"], r["threads"], r["impl"]): r.get("output")
+               for r in results}
     rows = []
     for r in results:
         key = (r["family"], r["kernel"], r["case"], r["threads"])
@@ -262,7 +382,9 @@ def analyse(results, machine=None):
         row = dict(r, speedup=None, pct_bound=None, scaling=None, checks=[], ceiling=None,
                    unreachable=0,
                    contended=_contended(r.get("busy"), r["threads"], (machine or {}).get("cores")))
-        targets = [Target(p, q) for p, q in r.get("targets") or ()]
+        targets = [Target(t[0], t[1], bool(t[2]) if len(t) > 2
+                          else is_self_check(t[0], r["family"]))
+                   for t in r.get("targets") or ()]
         if r["impl"] == "fastmask":
             if t:
                 limits = (machine or {}).get("limits", {}).get(str(r["threads"]))
@@ -270,10 +392,14 @@ def analyse(results, machine=None):
                 t1 = times.get(key[:3] + (1, "fastmask"))
                 row["scaling"] = t1 / t if r["threads"] != 1 and t1 else None
             for g in targets:   # a target that cannot be checked is reported here
+                kind = "self" if g.self_check else "peer"
                 if key + (g.peer,) not in times:
-                    row["checks"].append((f"{g.peer}: n/a (not run)", None))
+                    row["checks"].append((f"{g.peer}: n/a (not run)", None, kind))
+                elif _differs(outputs.get(key + (g.peer,))):
+                    row["checks"].append((f"{g.peer}: n/a (its output differs from "
+                                          f"fastmask's)", None, kind))
                 elif not (t and times[key + (g.peer,)]):
-                    row["checks"].append((f"{g.peer}: n/a (error)", None))
+                    row["checks"].append((f"{g.peer}: n/a (error)", None, kind))
         elif t and t_fm:
             row["speedup"] = t / t_fm
             limits = (machine or {}).get("limits", {}).get(str(r["threads"]))
@@ -281,7 +407,8 @@ def analyse(results, machine=None):
             # Speed-up over this peer of an implementation doing the case's
             # work at the machine bound (100% bound): no target above it can be met.
             row["ceiling"] = row["speedup"] * 100 / pct if pct else None
-            row["checks"] = [(g.describe(row["speedup"], row["ceiling"]), g.check(row["speedup"]))
+            row["checks"] = [(g.describe(row["speedup"], row["ceiling"]), g.check(row["speedup"]),
+                              "self" if g.self_check else "peer")
                              for g in targets if g.peer == r["impl"]]
             row["unreachable"] = sum(g.unreachable(row["ceiling"]) and not g.check(row["speedup"])
                                      for g in targets if g.peer == r["impl"])
@@ -308,7 +435,8 @@ def _cells(results, machine):
                  else f"{r['pct_bound']:.0f}% {BOUND_LIMIT[r['bound']]}")
         scaling = "" if r["scaling"] is None else (
             f"{r['scaling']:.2f}x" + (" SLOWER" if r["scaling"] < SLOWER else ""))
-        checks = "; ".join(text for text, _ in r["checks"])
+        checks = "; ".join(("self-check: " if kind == "self" else "") + text
+                           for text, _, kind in r["checks"])
         median = _fmt_time(r["time"]) if not r.get("error") else "ERROR: " + r["error"]
         median += " *" if r["contended"] else ""
         out.append([r["family"], r["kernel"], r["case"], r["impl"], str(r["threads"]), median,
@@ -316,19 +444,27 @@ def _cells(results, machine):
     return out
 
 
+def _count(checks):
+    ok = sum(c[1] is True for c in checks)
+    fail = sum(c[1] is False for c in checks)
+    na = sum(c[1] is None for c in checks)
+    return f"{ok} ok, {fail} FAIL" + (f", {na} n/a" if na else "")
+
+
 def _summary(results, machine=None):
     rows = analyse(results, machine)
     checks = [c for r in rows for c in r["checks"]]
-    ok = sum(c[1] is True for c in checks)
-    fail = [c[0] for c in checks if c[1] is False]
-    na = sum(c[1] is None for c in checks)
+    peer = [c for c in checks if c[2] == "peer"]
+    own = [c for c in checks if c[2] == "self"]
     slower = sum(r["scaling"] is not None and r["scaling"] < SLOWER for r in rows)
-    errors = sum(bool(r.get("error")) for r in rows)
+    differ = sum(_differs(r.get("output")) for r in rows)
+    errors = sum(bool(r.get("error")) and not _differs(r.get("output")) for r in rows)
     busy = [r["busy"] for r in rows if r["contended"]]
-    line = f"targets: {ok} ok, {len(fail)} FAIL"
+    line = f"peer targets: {_count(peer)}"
     unreachable = sum(r["unreachable"] for r in rows)
-    line += f" ({unreachable} of them above what the machine bound allows)" if unreachable else ""
-    line += f", {na} n/a" if na else ""
+    line += f" ({unreachable} FAIL above what the machine bound allows)" if unreachable else ""
+    line += f"; self-checks: {_count(own)}" if own else ""
+    line += f"; {differ} peer output(s) differ from fastmask's" if differ else ""
     line += f"; 2 threads slower than 1 in {slower} row(s)" if slower else ""
     line += f"; {errors} ERROR row(s)" if errors else ""
     line += (f"; {len(busy)} row(s) timed while other processes used up to {max(busy):.1f} "
@@ -336,11 +472,64 @@ def _summary(results, machine=None):
     return line
 
 
-def format_table(results, machine=None):
-    """The report: machine lines, one aligned row per (case, impl, threads), summary line."""
-    head = format_machine(machine) + "\n\n" if machine else ""
-    return (head + _aligned([list(HEADERS)] + _cells(results, machine)) + "\n\n"
-            + _summary(results, machine))
+def gate_failures(results, machine=None):
+    """What `report.py --check` fails on: every peer target that failed (except those
+    no implementation could meet on this machine: "unreachable") and every peer
+    whose output differs from fastmask's. A list of lines; empty = pass."""
+    out = []
+    for r in analyse(results, machine):
+        where = f"{r['family']}: {r['kernel']} [{r['case']}] t{r['threads']}"
+        if _differs(r.get("output")):
+            out.append(f"{where}: {r['impl']} {r['output']}")
+        for text, ok, kind in r["checks"]:
+            if kind == "peer" and ok is False and "unreachable" not in text:
+                out.append(f"{where}: {text}")
+    return out
+
+
+WIDTH = 100
+ROW_HEADERS = ("impl", "thr", "median", "speed-up", "% bound", "2t vs 1t")
+
+
+def format_table(results, machine=None, width=WIDTH):
+    """The report in `width` columns: machine lines; per case a title line (the case
+    description wrapped below it), one row per (impl, threads) and, under a row,
+    its targets and errors; the summary line."""
+    import textwrap
+    wrap = dict(width=width, break_long_words=True, break_on_hyphens=False)
+    out = []
+    if machine:
+        for line in format_machine(machine).splitlines():
+            out += textwrap.wrap(line, subsequent_indent="    ", **wrap) or [""]
+        out.append("")
+    rows, cells = analyse(results, machine), _cells(results, machine)
+    groups = {}
+    for r, c in zip(rows, cells):
+        groups.setdefault((r["family"], r["kernel"], r["case"]), []).append((r, c))
+    for (family, kernel, case), members in groups.items():
+        out += textwrap.wrap(f"{family}: {kernel}", **wrap)
+        out += textwrap.wrap(case, initial_indent="    ", subsequent_indent="    ", **wrap)
+        table = [list(ROW_HEADERS)]
+        notes = []
+        for r, c in members:
+            median = "ERROR" if r.get("error") else c[5]
+            table.append([c[3], c[4], median, c[6], c[7], c[8]])
+            lines = []
+            if r.get("error"):
+                lines.append(("error: " if not _differs(r.get("output")) else "") + r["error"])
+            lines += [("target: " if kind == "peer" else "self-check: ") + text
+                      for text, _, kind in r["checks"]]
+            notes.append(lines)
+        head, *body = _aligned(table).splitlines()[:1] + _aligned(table).splitlines()[2:]
+        out.append("  " + head)
+        for line, lines in zip(body, notes):
+            out.append(("  " + line)[:width])
+            for note in lines:
+                out += textwrap.wrap(note, initial_indent="        ",
+                                     subsequent_indent="          ", **wrap)
+        out.append("")
+    out += textwrap.wrap(_summary(results, machine), subsequent_indent="  ", **wrap)
+    return "\n".join(out)
 
 
 def to_markdown(results, machine=None):

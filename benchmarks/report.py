@@ -3,22 +3,33 @@
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/report.py \
         [--family padding,masking] [--quick] [--threads 1,2] [--budget SECONDS] \
-        [--json F] [--markdown F] [--png F]
+        [--check] [--json F] [--markdown F] [--png F]
 
 Discovers benchmarks/bench_<family>.py, measures the machine's bounds, then per
 family calls the module's cases(quick) and times every case (one family's inputs
 in memory at a time), measures the bounds again (keeping the better of each)
-and prints one table (see harness.py). A family whose
+and prints one table (see harness.py), 100 columns wide. A family whose
 module fails to import (or whose cases() raises) is skipped with its error
-printed. Exit status 0 even when targets fail (the summary line
-"targets: N ok, M FAIL" says so); 2 when no case could be run.
+printed; a peer library that is not installed (torch, keras) is one line
+("torch not installed: peer skipped") and the other rows still print; without
+pytest (the bench files also define pytest-benchmark suites) a stand-in lets
+them import.
+
+Exit status: 0, even when targets fail (the summary line "peer targets: N ok,
+M FAIL" says so), unless --check: then 1 when a peer target failed (one an
+implementation at the machine's bound could meet) or a peer's output differed
+from fastmask's, with the failures listed on stderr, so a release can gate on
+it. Self-checks (fastmask against itself, the machine rows) never fail --check.
+2 when no case could be run.
 """
 import argparse
 import glob
+import importlib
 import importlib.util
 import os
 import sys
 import traceback
+import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -29,6 +40,40 @@ if any(glob.glob(os.path.join(ROOT, "fastmask", "kernels", "_openmp_helpers*." +
 
 sys.path.insert(0, HERE)      # harness.py
 import harness as bench  # noqa: E402
+
+PEERS = ("keras", "torch")    # the peer libraries the benchmark families use when present
+
+
+def _pytest_stand_in():
+    """The bench files define pytest-benchmark suites at import (`@pytest.mark...`,
+    `pytest_params`); without pytest installed, a stand-in lets them import (the
+    report only calls their `cases()`)."""
+    try:
+        import pytest  # noqa: F401
+    except ImportError:
+        stand_in = types.ModuleType("pytest")
+
+        class _Mark:
+            def __getattr__(self, name):
+                return lambda *args, **kwargs: (lambda fn: fn)
+
+        stand_in.mark = _Mark()
+        stand_in.param = lambda *values, **kwargs: values
+        sys.modules["pytest"] = stand_in
+
+
+def missing_peers():
+    """{peer: reason} for the PEERS that cannot be imported, and any a family's
+    `peer_*()` call recorded (harness.MISSING_PEERS)."""
+    out = {}
+    for name in PEERS:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            out[name] = "not installed"
+        except Exception as exc:  # noqa: BLE001  (a broken install is as good as none)
+            out[name] = f"does not import ({type(exc).__name__})"
+    return dict(out, **bench.MISSING_PEERS)
 
 
 def discover(directory=HERE):
@@ -92,6 +137,8 @@ def main(argv=None):
     p.add_argument("--threads", type=_threads, default=(1, 2), help="e.g. 1,2 (default)")
     p.add_argument("--budget", type=float, default=None,
                    help="timing seconds per case (default 3, 1 with --quick)")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 when a peer target fails or a peer's output differs")
     p.add_argument("--json", metavar="F", help="also write the results as JSON")
     p.add_argument("--markdown", metavar="F", help="also write the table as Markdown")
     p.add_argument("--png", metavar="F", help="also write a bar chart (needs matplotlib)")
@@ -111,6 +158,7 @@ def main(argv=None):
         if var in os.environ:
             print(f"note: {var} is set; benchmark with `env -u OPENBLAS_CORETYPE "
                   f"-u OPENBLAS_L2_SIZE python benchmarks/report.py ...`", file=sys.stderr)
+    _pytest_stand_in()
     modules = load_modules(files)
     if not modules:
         print("no benchmark family could be imported", file=sys.stderr)
@@ -119,17 +167,23 @@ def main(argv=None):
     print(f"measuring the machine at threads {args.threads} ...", file=sys.stderr, flush=True)
     sizes = dict(budget=1.5, gemm_n=1024) if args.quick else {}
     machine = bench.measure_machine(args.threads, **sizes)
-    results = []
+    results, separate = [], []
     for family, module in modules.items():   # one family's inputs in memory at a time
         cases = family_cases(family, module, args.quick)
         results += bench.run_cases(cases, args.threads, budget, progress=sys.stderr)
         del cases
-    if not results:
+        if hasattr(module, "separate_report"):   # cases timed in their own processes
+            separate.append(module.separate_report(args.quick, args.threads, budget, sys.stderr))
+    if not results and not separate:
         print("no benchmark cases to run", file=sys.stderr)
         return 2
     print("measuring the machine again ...", file=sys.stderr, flush=True)
     machine = bench.measure_machine(args.threads, previous=machine, **sizes)
+    for name, reason in sorted(missing_peers().items()):
+        print(f"{name} {reason}: peer skipped")
     print(bench.format_table(results, machine))
+    for text in separate:
+        print("\n" + text)
     outputs = [(args.json, bench.to_json), (args.markdown, bench.to_markdown)]
     for path, render in outputs:
         if path:
@@ -140,6 +194,13 @@ def main(argv=None):
             bench.to_png(results, args.png)
         except RuntimeError as exc:
             print(f"--png: {exc}", file=sys.stderr)
+    if args.check:
+        failures = bench.gate_failures(results, machine)
+        if failures:
+            print(f"--check: {len(failures)} failure(s):\n  " + "\n  ".join(failures),
+                  file=sys.stderr)
+            return 1
+        print("--check: every peer target met, every peer output equal", file=sys.stderr)
     return 0
 
 

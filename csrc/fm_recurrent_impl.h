@@ -122,13 +122,19 @@ FMR_MK_DEFS(1, 0, 0)
     else if (nw == 2) FMR(fmr_mkn_2_0_1_##M)(A, lda, W, ldw, K, acc);                 \
     else FMR(fmr_mkn_1_0_0_##M)(A, lda, W, ldw, K, acc)
 
-/* fmr_mk through the out-of-line copy for these (constant) m, nw, s0, last:
- * (4, 0, 3), (3, 0, 2), (3, 0, 3), (2, 0, 1), (2, 2, 3) or (1, 0, 0). */
-FM_INLINE FMR_ATTR void FMR(fmr_mk_call)(const int m, const int nw, const int s0,
-                                          const int last, const FMR_T *A, const ptrdiff_t lda,
-                                          const FMR_T *W, const ptrdiff_t ldw, const ptrdiff_t K,
+/* Only the copies for m <= maxm (the cell's rows per block, a constant) are referenced,
+ * so only those are compiled. */
+#define FMR_MK_PICK_UPTO(M) if ((M) <= maxm) { FMR_MK_PICK(M); }
+
+/* fmr_mk through the out-of-line copy for these (constant) nw, s0, last:
+ * (4, 0, 3), (3, 0, 2), (3, 0, 3), (2, 0, 1), (2, 2, 3) or (1, 0, 0), and m (1 <= m <=
+ * maxm, constant or not). */
+FM_INLINE FMR_ATTR void FMR(fmr_mk_call)(const int m, const int maxm, const int nw,
+                                          const int s0, const int last, const FMR_T *A,
+                                          const ptrdiff_t lda, const FMR_T *W,
+                                          const ptrdiff_t ldw, const ptrdiff_t K,
                                           FMR_VT acc[FMR_MRMAX][4]) {
-    switch (m) { FMR_CASES(12, FMR_MK_PICK) default: break; }
+    switch (m) { FMR_CASES(12, FMR_MK_PICK_UPTO) default: break; }
 }
 
 #define FMR_ZERO_ACC(m, na)                                                   \
@@ -168,10 +174,10 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_lstm)(const int m, const int act, const int
     FMR_ZERO_ACC(m, 4);
 #if FMR_LSTM_SPLIT
     /* two passes of 2 gates each: twice the rows per block in 16 registers */
-    FMR(fmr_mk_call)(m, 2, 0, 1, A, a->lda, W, 4, a->F + a->U, acc);
-    FMR(fmr_mk_call)(m, 2, 2, 3, A, a->lda, W + 2 * FMR_V, 4, a->F + a->U, acc);
+    FMR(fmr_mk_call)(m, FMR_MR4, 2, 0, 1, A, a->lda, W, 4, a->F + a->U, acc);
+    FMR(fmr_mk_call)(m, FMR_MR4, 2, 2, 3, A, a->lda, W + 2 * FMR_V, 4, a->F + a->U, acc);
 #else
-    FMR(fmr_mk_call)(m, 4, 0, 3, A, a->lda, W, 4, a->F + a->U, acc);
+    FMR(fmr_mk_call)(m, FMR_MR4, 4, 0, 3, A, a->lda, W, 4, a->F + a->U, acc);
 #endif
     for (r = 0; r < m; r++) {
         const ptrdiff_t b = rows[i0 + r];
@@ -197,7 +203,7 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_simple)(const int m, const int act, const i
     const FMR_VT b0 = FMR(fmr_load)(bias), b1 = FMR(fmr_load)(bias + FMR_V);
     (void)ract;
     FMR_ZERO_ACC(m, 2);
-    FMR(fmr_mk_call)(m, 2, 0, 1, A, a->lda, W, 2, a->F + a->U, acc);
+    FMR(fmr_mk_call)(m, FMR_MRS, 2, 0, 1, A, a->lda, W, 2, a->F + a->U, acc);
     for (r = 0; r < m; r++) {
         const ptrdiff_t b = rows[i0 + r];
         const FMR_VT h0 = FMR_ACT(act, acc[r][0] + b0), h1 = FMR_ACT(act, acc[r][1] + b1);
@@ -218,8 +224,9 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_ra)(const int m, const int act, const i
     const FMR_VT bz = FMR(fmr_load)(bias), br = FMR(fmr_load)(bias + a->Upad);
     const FMR_VT bxh = FMR(fmr_load)(bias + 2 * a->Upad), bhh = FMR(fmr_load)(bias + 3 * a->Upad);
     FMR_ZERO_ACC(m, 4);
-    FMR(fmr_mk_call)(m, 3, 0, 2, A, a->lda, W, 3, a->F, acc);
-    FMR(fmr_mk_call)(m, 3, 0, 3, A + a->F, a->lda, W + a->F * 3 * FMR_V, 3, a->U, acc);
+    FMR(fmr_mk_call)(m, FMR_MR3, 3, 0, 2, A, a->lda, W, 3, a->F, acc);
+    FMR(fmr_mk_call)(m, FMR_MR3, 3, 0, 3, A + a->F, a->lda, W + a->F * 3 * FMR_V, 3, a->U,
+                     acc);
     for (r = 0; r < m; r++) {
         const ptrdiff_t b = rows[i0 + r];
         const FMR_VT hp = FMR(fmr_load)(A + r * a->lda + a->F + gv);
@@ -242,8 +249,9 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_p0)(const int m, const int act, const i
     const FMR_VT bh = FMR(fmr_load)(bias + 2 * a->Upad);
     (void)rows; (void)h; (void)out; (void)nv; (void)s;
     FMR_ZERO_ACC(m, 3);
-    FMR(fmr_mk_call)(m, 3, 0, 2, A, a->lda, W, 3, a->F, acc);
-    FMR(fmr_mk_call)(m, 2, 0, 1, A + a->F, a->lda, W + a->F * 3 * FMR_V, 2, a->U, acc);
+    FMR(fmr_mk_call)(m, FMR_MR3, 3, 0, 2, A, a->lda, W, 3, a->F, acc);
+    FMR(fmr_mk_call)(m, FMR_MR3, 2, 0, 1, A + a->F, a->lda, W + a->F * 3 * FMR_V, 2, a->U,
+                     acc);
     for (r = 0; r < m; r++) {
         const ptrdiff_t row = (i0 + r) * a->Upad + gv;
         const FMR_VT hp = FMR(fmr_load)(A + r * a->lda + a->F + gv);
@@ -269,7 +277,7 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_p1)(const int m, const int act, const i
     FMR_VT acc[FMR_MRMAX][4];
     int r;
     FMR_ZERO_ACC(m, 1);
-    FMR(fmr_mk_call)(m, 1, 0, 0, rh, a->Upad, W, 1, a->U, acc);
+    FMR(fmr_mk_call)(m, FMR_MR1, 1, 0, 0, rh, a->Upad, W, 1, a->U, acc);
     for (r = 0; r < m; r++) {
         const ptrdiff_t b = rows[i0 + r], row = (i0 + r) * a->Upad + gv;
         const FMR_VT hp = FMR(fmr_load)(A + (i0 + r) * a->lda + a->F + gv);
@@ -310,9 +318,12 @@ static inline int FMR(fm_rnn_mr_impl)(int cell, int reset_after, int phase) {
 #define FMR_CALL_GRU_P0(M) FMR(fmr_tile_gru_p0)(M, act, ract, a, s, rows, i0, g)
 #define FMR_CALL_GRU_P1(M) FMR(fmr_tile_gru_p1)(M, act, ract, a, s, rows, i0, g)
 
-FM_INLINE FMR_ATTR void FMR(fmr_tiles)(const int act, const int ract, const fm_rnn_args *a,
-                                        ptrdiff_t s, int phase, ptrdiff_t i_lo, ptrdiff_t i_hi,
-                                        ptrdiff_t g_lo, ptrdiff_t g_hi) {
+/* unroll (a constant): 1 compiles one copy of each tile per block size m (the epilogue
+ * unrolled over m rows with the activations inlined); 0 one copy with m a variable. */
+FM_INLINE FMR_ATTR void FMR(fmr_tiles)(const int act, const int ract, const int unroll,
+                                        const fm_rnn_args *a, ptrdiff_t s, int phase,
+                                        ptrdiff_t i_lo, ptrdiff_t i_hi, ptrdiff_t g_lo,
+                                        ptrdiff_t g_hi) {
     const ptrdiff_t *rows = a->rows + a->off[s];
     const int mr = FMR(fm_rnn_mr_impl)(a->cell, a->reset_after, phase);
     const ptrdiff_t rc = fm_rnn_row_chunk(a, mr);
@@ -329,7 +340,13 @@ FM_INLINE FMR_ATTR void FMR(fmr_tiles)(const int act, const int ract, const fm_r
              * remainder are split evenly instead (7 -> 4 + 3, 8 -> 4 + 4). */
             const ptrdiff_t left = ie - i0;
             m = (int)(left <= mr ? left : (left < mr + 3 ? (left + 1) / 2 : mr));
-            if (a->cell == FM_CELL_LSTM) {
+            if (!unroll) {
+                if (a->cell == FM_CELL_LSTM) FMR_CALL_LSTM(m);
+                else if (a->cell == FM_CELL_SIMPLE) FMR_CALL_SIMPLE(m);
+                else if (a->reset_after) FMR_CALL_GRU_RA(m);
+                else if (phase == 0) FMR_CALL_GRU_P0(m);
+                else FMR_CALL_GRU_P1(m);
+            } else if (a->cell == FM_CELL_LSTM) {
                 switch (m) { FMR_CASES(FMR_MR4, FMR_CALL_LSTM) default: break; }
             } else if (a->cell == FM_CELL_SIMPLE) {
                 switch (m) { FMR_CASES(FMR_MRS, FMR_CALL_SIMPLE) default: break; }
@@ -345,15 +362,18 @@ FM_INLINE FMR_ATTR void FMR(fmr_tiles)(const int act, const int ract, const fm_r
     }
 }
 
-/* The default activations (tanh, sigmoid) get their own compiled copy with
- * the activation dispatch resolved at compile time. */
+/* The default activations (tanh, sigmoid) get their own compiled copy with the
+ * activation dispatch resolved at compile time and a tile per block size m. Any
+ * other activations share one copy with one tile per cell, m a variable (the
+ * activation is chosen per vector in both): a tile per m there too took 40% of
+ * the compile time of this file (GCC 12), for a loop counter's worth of speed. */
 static FMR_ATTR void FMR(fm_rnn_tiles_impl)(const fm_rnn_args *a, ptrdiff_t s, int phase,
                                              ptrdiff_t i_lo, ptrdiff_t i_hi, ptrdiff_t g_lo,
                                              ptrdiff_t g_hi) {
     if (a->act == FM_ACT_TANH && (a->ract == FM_ACT_SIGMOID || a->cell == FM_CELL_SIMPLE))
-        FMR(fmr_tiles)(FM_ACT_TANH, FM_ACT_SIGMOID, a, s, phase, i_lo, i_hi, g_lo, g_hi);
+        FMR(fmr_tiles)(FM_ACT_TANH, FM_ACT_SIGMOID, 1, a, s, phase, i_lo, i_hi, g_lo, g_hi);
     else
-        FMR(fmr_tiles)(a->act, a->ract, a, s, phase, i_lo, i_hi, g_lo, g_hi);
+        FMR(fmr_tiles)(a->act, a->ract, 0, a, s, phase, i_lo, i_hi, g_lo, g_hi);
 }
 
 #undef FMR_CALL_LSTM
@@ -370,6 +390,7 @@ static FMR_ATTR void FMR(fm_rnn_tiles_impl)(const fm_rnn_args *a, ptrdiff_t s, i
 #undef FMR_MK_DEFS
 #undef FMR_MK_USES
 #undef FMR_MK_PICK
+#undef FMR_MK_PICK_UPTO
 #undef FMR_MRMAX
 #undef FMR_ACT
 #undef FMR

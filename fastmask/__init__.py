@@ -36,12 +36,13 @@ else:
 
     from . import tour
     models.serve_demo = tour.serve_demo   # its home before `fastmask.tour` existed
+    from .profiling import profile
 
     __all__ = [
         "__version__", "get_num_threads", "num_threads", "set_num_threads", "show_config",
         "kernels", "utils",
         "KerasTensor", "Tensor", "Variable", "get_mask", "with_mask", "activations",
         "initializers", "ops", "layers", "models", "preprocessing", "saving", "Input",
-        "InputSpec", "Layer", "Model", "Sequential", "config",
+        "InputSpec", "Layer", "Model", "Sequential", "config", "profile",
     ]
     __all__ += ["backend", "constraints", "regularizers"]

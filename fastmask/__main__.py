@@ -6,6 +6,8 @@ the masks at each step, then times the kernels against their NumPy reference.
 The tour itself is `fastmask.tour`.
 
 Options: `--no-bench` skips the speed table; `--budget S` sets seconds per case.
+A part that needs an optional package that is not installed (h5py, Keras) prints
+one line saying what to install, and the tour goes on.
 """
 import argparse
 import sys
@@ -24,10 +26,10 @@ def main(argv=None):
     np.set_printoptions(linewidth=100)
     keras.show_config()
     tour.tour()
-    tour.serve()
+    tour.run_optional(tour.serve)
     if not args.no_bench:
         tour.section("7. Speed: fastmask kernels vs the NumPy reference")
-        tour.speed_table(args.budget)
+        tour.run_optional(tour.speed_table, args.budget)
     return 0
 
 

@@ -39,9 +39,15 @@ class Target:
 
     A ratio < 1 reads "within 1/ratio of": Target("x.max()", 1/1.3) passes when
     fastmask takes at most 1.3x the time of `x.max()`.
+    self_check=True: `peer` is fastmask itself (another call of it, e.g. the
+    post-padded run against a pre-padded one) or the row times no fastmask code:
+    the benchmark report counts it apart from the peer targets and
+    `report.py --check` does not gate on it (benchmarks/harness.py also infers it
+    for the labels in its SELF_CHECK_PEERS and for the "machine" family).
     """
     peer: str
     ratio: float
+    self_check: bool = False
 
     def __post_init__(self):
         if not isinstance(self.peer, str) or not self.peer:
@@ -88,8 +94,16 @@ class Case:
     "keras", "torch", "np.copyto", ...) optional. setup: run once before timing.
     bound: "memory" (read+write kernel: % of copy bandwidth, needs `bytes`),
     "memory-read" (read-dominated kernel: % of read bandwidth, needs `bytes`),
-    "gemm" (% of matmul GFLOP/s, needs `flops`) or None. threaded=False: run at
-    1 thread only.
+    "gemm" (% of matmul GFLOP/s, needs `flops`) or None; `bytes`/`flops` are
+    the work fastmask does (not bytes it skips). threaded=False: run at 1 thread
+    only.
+    references: labels of impls that compute something else (machine primitives
+    such as "np.copyto", fastmask on another input): their outputs are not
+    compared with fastmask's. None: benchmarks/harness.py's REFERENCE_IMPLS.
+    check: how each other impl's output is compared with fastmask's before it is
+    timed (benchmarks/harness.py `check_outputs`): None for the defaults, a dict
+    with "rtol", "atol" and "where" (a bool array broadcast to the output: the
+    positions that must agree, e.g. the unpadded steps), or False (not compared).
     """
     family: str
     name: str
@@ -101,6 +115,8 @@ class Case:
     flops: object = None
     targets: tuple = ()
     threaded: bool = True
+    references: tuple = None
+    check: object = None
 
     def __post_init__(self):
         for field in ("family", "name", "shape"):
@@ -123,6 +139,16 @@ class Case:
         if not all(isinstance(t, Target) for t in self.targets):
             raise TypeError(f"Case targets must be Target objects. "
                             f"Received: targets={self.targets!r}")
+        if self.references is not None:
+            self.references = tuple(self.references)
+            unknown = [r for r in self.references if r not in self.impls]
+            if unknown or "fastmask" in self.references:
+                raise ValueError(f"Case references must be labels of impls other than "
+                                 f"'fastmask'. Received: references={self.references!r}")
+        if self.check is not None and self.check is not False and not (
+                isinstance(self.check, dict) and set(self.check) <= {"rtol", "atol", "where"}):
+            raise ValueError(f"Case check must be None, False or a dict with keys rtol, atol, "
+                             f"where. Received: check={self.check!r}")
         self._ready = False
 
     @property
@@ -287,10 +313,14 @@ def _aligned(rows):
     return "\n".join(lines)
 
 
-def quick_table(cases, budget=0.4):
+def quick_table(cases, budget=0.4, rounds=3):
     """A short table of fastmask vs each case's "numpy" impl at the default thread count.
 
-    For `python -m fastmask`: about `budget` seconds per case after warm-up.
+    For `python -m fastmask`: about `budget` seconds per case after warm-up, in
+    `rounds` rounds (fastmask and NumPy in alternating order). Each figure is the
+    best round's median, so a burst of load from another process during one round
+    does not move it: the table is stable from run to run. A figure whose best
+    round still ran while other processes kept the CPUs busy is marked "*".
     """
     t = _threads.get_num_threads()
     rows, contended = [("kernel", "case", "fastmask", "numpy", "speed-up")], False
@@ -298,15 +328,32 @@ def quick_table(cases, budget=0.4):
         for case in cases:
             case.prepare()
             impls = {k: v for k, v in case.impls.items() if k in ("fastmask", "numpy")}
-            r = time_impls(impls, budget, retries=0)
+            best = _best_of_rounds(impls, budget, rounds)
             cells = []
             for label in ("fastmask", "numpy"):
-                res = r.get(label, {"time": None, "error": None, "busy": None})
+                res = best.get(label, {"time": None, "error": None, "busy": None})
                 busy = _contended(res["busy"], t)
                 contended |= busy
                 cells.append("error" if res["error"] else _fmt_time(res["time"]) + " *" * busy)
-            tf, tn = r["fastmask"]["time"], r.get("numpy", {}).get("time")
+            tf, tn = best["fastmask"]["time"], best.get("numpy", {}).get("time")
             rows.append((case.name, case.shape, *cells, f"{tn / tf:.1f}x" if tf and tn else "-"))
-    note = ("\n* other processes kept the CPUs busy during this timing: re-run for a fair "
-            "number" if contended else "")
-    return f"speed vs the NumPy reference ({t} thread{'s' * (t > 1)}):\n" + _aligned(rows) + note
+    note = (f"\n* other processes kept the CPUs busy during the best of {rounds} timings: "
+            f"re-run for a fair number" if contended else "")
+    return (f"speed vs the NumPy reference ({t} thread{'s' * (t > 1)}; best of {rounds} "
+            f"rounds):\n" + _aligned(rows) + note)
+
+
+def _best_of_rounds(impls, budget, rounds):
+    """{label: time_impls result of the round with the lowest median} over `rounds` rounds
+    of `time_impls` (budget / rounds each; the order of impls alternates)."""
+    best = {}
+    labels = list(impls)
+    for r in range(max(1, rounds)):
+        order = labels if r % 2 == 0 else labels[::-1]
+        timed = time_impls({k: impls[k] for k in order}, budget / max(1, rounds), retries=0)
+        for label, res in timed.items():
+            old = best.get(label)
+            if old is None or (res["time"] is not None and (
+                    old["time"] is None or res["time"] < old["time"])):
+                best[label] = res
+    return best

@@ -5,6 +5,9 @@ with fastmask (padding, mask generation, mask propagation, masked layers),
 printing the masks at each step; `serve()` runs `serve_demo()`; `speed_table()`
 times the kernels against their NumPy reference (`_speed_table.py`).
 
+A section that needs an optional package that is not installed prints one line
+saying what to install, and the tour goes on (`run_optional`).
+
 `serve_demo()`: train a tiny masked model in Keras, serve it with fastmask.
 The workflow fastmask is for: train in Keras, save a `.keras` file, load it
 with `fastmask.models.load_model` in a process that has no TensorFlow, JAX or
@@ -29,11 +32,43 @@ import fastmask as keras
 from fastmask import layers, ops
 
 __all__ = ["tour", "serve", "speed_table", "serve_demo", "shipped_model_path",
-           "train_demo_model"]
+           "train_demo_model", "run_optional"]
+
+# What to install for a package a section may need (pip names and pins).
+INSTALL_HINTS = {
+    "h5py": "pip install h5py",
+    "keras": 'pip install "keras==3.15.1" jax',
+    "jax": "pip install jax",
+    "scipy": "pip install scipy",
+    "threadpoolctl": "pip install threadpoolctl",
+}
 
 
 def section(title):
     print(f"\n== {title} " + "=" * max(0, 70 - len(title)))
+
+
+def run_optional(fn, *args, print_fn=print):
+    """`fn(*args)`; if it needs a package that is not installed, print one line saying what to
+    install and return None instead of raising.
+
+    Only a missing package outside fastmask counts (an ImportError naming it, or one of
+    fastmask's own "... needs X. Install it with `pip install ...`" errors); any other error,
+    and an ImportError of fastmask itself, propagates.
+    """
+    try:
+        return fn(*args)
+    except ImportError as exc:
+        top = (exc.name or "").split(".")[0]
+        if top == "fastmask" or (not top and "pip install" not in str(exc)):
+            raise
+        if top:
+            hint = INSTALL_HINTS.get(top, f"pip install {top}")
+            print_fn(f"(skipped: this part needs {top}, which is not installed here; "
+                     f"`{hint}` adds it)")
+        else:
+            print_fn(f"(skipped: {exc})")
+        return None
 
 
 def tour():
@@ -228,14 +263,24 @@ def serve_demo(print_fn=print, train=None, backend=None, epochs=5):
 
     facts, keras_pred = None, None
     tmp = None
-    if train is None:
+    automatic = train is None
+    if automatic:
         train = _training_backend() is not None
     try:
         if train:
             tmp = tempfile.TemporaryDirectory(prefix="fastmask-demo-")
             path = os.path.join(tmp.name, "small_masked_model.keras")
             t0 = time.perf_counter()
-            facts = train_demo_model(path, backend=backend, epochs=epochs)
+            try:
+                facts = train_demo_model(path, backend=backend, epochs=epochs)
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                if not automatic:
+                    raise
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+                print_fn(f"(training in Keras failed here: {reason[:120]}; serving the "
+                         "shipped model instead)")
+                train = False
+        if train:
             with np.load(path + ".npz") as data:
                 ids, keras_pred = data["ids"], data["keras"]
             print_fn(f"Trained in Keras {facts['keras_version']} ({facts['backend']} backend, "
@@ -249,8 +294,10 @@ def serve_demo(print_fn=print, train=None, backend=None, epochs=5):
                 raise FileNotFoundError(f"The shipped demo model is missing: {path}")
             ids = demo_batch()
             print_fn(f"Serving the model shipped with fastmask ({os.path.basename(path)}, made "
-                     "by examples/make_small_model.py)" + ("" if _training_backend() else
-                                                           ": Keras is not installed here"))
+                     "by examples/make_small_model.py)" + (
+                         "" if _training_backend() else
+                         ": Keras is not installed here, so no model is trained now ("
+                         f"`{INSTALL_HINTS['keras']}` adds it)"))
             if os.path.exists(path + ".npz"):
                 with np.load(path + ".npz") as data:
                     ids, keras_pred = data["ids"], data["keras"]

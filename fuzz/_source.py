@@ -1,7 +1,10 @@
 """Choices for the fuzz targets: from the fuzzer's bytes while they last, then from a
 PRNG seeded by those bytes, so that even a short input describes a full-size case
 (libFuzzer keeps its inputs small) and every case replays from its input."""
+import glob
+import os
 import random
+import sys
 import zlib
 
 import atheris
@@ -36,3 +39,12 @@ class Source:
         if self._bytes_left():
             return self.fdp.ConsumeUnicode(n)
         return "".join(self.rng.choice("ab\u00e9\u4e2d0 ") for _ in range(self.rng.randint(0, n)))
+
+
+def use_source_tree_if_built():
+    """Fuzz the repository's fastmask when it is built in place (compiled kernels
+    beside the sources), else the installed one (CI fuzzes the installed package)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if glob.glob(os.path.join(root, "fastmask", "kernels", "_openmp_helpers*.so")) or glob.glob(
+            os.path.join(root, "fastmask", "kernels", "_openmp_helpers*.pyd")):
+        sys.path.insert(0, root)

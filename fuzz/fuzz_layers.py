@@ -16,7 +16,8 @@ input. Properties:
     bit for bit (masks included), or both raise the same exception type;
   * the result does not depend on the thread count (1 vs 2 OpenMP threads).
 
-Run by hand (not in CI), e.g. for 10 minutes:
+CI runs it for a few seconds from the seed corpus (scripts/fuzz_smoke.sh); by hand,
+e.g. for 10 minutes:
 
     python fuzz/fuzz_layers.py -max_total_time=600 -artifact_prefix=fuzz/ fuzz/corpus_layers
 """
@@ -26,10 +27,11 @@ import warnings
 
 import atheris
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _source import Source, use_source_tree_if_built  # noqa: E402
 
-from _source import Source  # noqa: E402
+use_source_tree_if_built()
+
 
 with atheris.instrument_imports(include=["fastmask"]):
     import numpy as np

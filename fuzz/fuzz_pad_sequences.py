@@ -10,7 +10,8 @@ keras/src/utils/sequence_utils.py, plus the mask): same dtype, shape, values
 (NaN-aware) and mask, or both raise the same exception type. A crash (signal)
 is caught by libFuzzer, which saves the input.
 
-Run by hand (not in CI), e.g. for 10 minutes:
+CI runs it for a few seconds from the seed corpus (scripts/fuzz_smoke.sh); by hand,
+e.g. for 10 minutes:
 
     python fuzz/fuzz_pad_sequences.py -max_total_time=600 -artifact_prefix=fuzz/ fuzz/corpus_pad_sequences
 
@@ -23,10 +24,11 @@ import warnings
 
 import atheris
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _source import Source, use_source_tree_if_built  # noqa: E402
 
-from _source import Source  # noqa: E402
+use_source_tree_if_built()
+
 
 with atheris.instrument_imports(include=["fastmask"]):
     import numpy as np

@@ -18,9 +18,10 @@ _spec.loader.exec_module(import_cycles)
 
 # Which rooms a room may not import (prefixes of module names). The order of the rooms:
 # core -> kernels -> ops/activations/initializers/utils -> layers -> saving -> models
-# -> tour/dask/__main__/the package's __init__.
+# -> tour/dask/__main__/profiling/the package's __init__.
 ABOVE_LAYERS = ("fastmask.models", "fastmask.saving", "fastmask.tour", "fastmask.__main__",
-                "fastmask.dask", "fastmask._speed_table", "fastmask._tour_train")
+                "fastmask.dask", "fastmask._speed_table", "fastmask._tour_train",
+                "fastmask.profiling")
 FORBIDDEN = {
     "fastmask.kernels": ("fastmask.core", "fastmask.ops", "fastmask.layers") + ABOVE_LAYERS,
     "fastmask.ops": ("fastmask.layers",) + ABOVE_LAYERS,
@@ -28,8 +29,10 @@ FORBIDDEN = {
     "fastmask.initializers": ("fastmask.layers",) + ABOVE_LAYERS,
     "fastmask.utils": ("fastmask.core", "fastmask.ops", "fastmask.layers") + ABOVE_LAYERS,
     "fastmask.layers": ABOVE_LAYERS,
-    "fastmask.saving": ("fastmask.models", "fastmask.tour", "fastmask.__main__", "fastmask.dask"),
-    "fastmask.models": ("fastmask.tour", "fastmask.__main__", "fastmask.dask"),
+    "fastmask.saving": ("fastmask.models", "fastmask.tour", "fastmask.__main__", "fastmask.dask",
+                        "fastmask.profiling"),
+    "fastmask.models": ("fastmask.tour", "fastmask.__main__", "fastmask.dask",
+                        "fastmask.profiling"),
 }
 
 

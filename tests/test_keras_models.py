@@ -25,6 +25,12 @@ from fastmask import get_mask, saving
 from fastmask.saving.keras_h5 import WeightsFileError, weight_paths
 from oracle import assert_masks_equal, assert_outputs_close, k_get_mask, keras
 
+# The "mha" model puts GlobalMaxPooling1D (no masking) after a masked sequence: Keras and
+# fastmask both warn that it drops the mask, on every call. Not what these tests check.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Layer '.*' \\(of type GlobalMaxPooling1D\\) was passed an input with a mask"
+    ":UserWarning")
+
 h5py = pytest.importorskip("h5py")
 
 VOCAB, T, T2, B = 30, 9, 5, 6
@@ -114,7 +120,7 @@ def build(name, M):
         x = L.Embedding(VOCAB, 8, mask_zero=True)(inp)
         x = L.MultiHeadAttention(num_heads=2, key_dim=4)(x, x)
         x = L.LayerNormalization()(x)
-        x = L.GlobalMaxPooling1D()(x)
+        x = L.GlobalMaxPooling1D()(x)      # drops the mask, with Keras's warning (see below)
         return M.Model(inp, L.Dense(3)(x))
     if name == "concat":
         a = M.Input((None,), dtype="int32", name="ids_a")
@@ -592,11 +598,10 @@ def test_round_trip_property(tmp_path):
     """Random stacks: .keras, .weights.h5 and pickle round trips give identical outputs."""
     import pickle
 
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, strategies as st
 
     kinds = st.sampled_from(["lstm", "gru", "rnn", "bi", "dense", "td", "ln", "cells"])
 
-    @settings(max_examples=15, deadline=None)
     @given(st.lists(kinds, min_size=1, max_size=4), st.integers(1, 5), st.integers(0, 2 ** 16))
     def check(kinds_drawn, units, seed):
         model = _random_stack(kinds_drawn, units)

@@ -303,3 +303,29 @@ def test_ops_on_symbolic_tensors_inside_functional_models():
     np.testing.assert_allclose(zv, yv.sum(-1), rtol=1e-6)
     with pytest.raises(NotImplementedError, match="Lambda"):
         model.get_config()
+
+
+def test_sequential_built_on_first_call_keeps_integer_dtypes():
+    """README: "A Sequential model built on its first call keeps integer input dtypes"
+    (Keras would convert them to the first layer's float dtype). An int64 id above
+    2**24 (not representable in float32) passes through exactly; the built input is
+    int64; an Embedding stack gives what the same stack with an int32 Input gives;
+    float inputs are still cast to the first layer's dtype, as in Keras."""
+    big = np.array([[2 ** 24 + 1, 7, 0]], np.int64)
+    model = fastmask.Sequential([layers.Lambda(lambda x: x % 1000)])
+    out = model(big)
+    assert np.asarray(out).dtype.kind == "i"
+    np.testing.assert_array_equal(out, [[217, 7, 0]])          # float32 would give 216
+    assert "int64" in str(model.inputs[0].dtype)
+    for dtype in ("int32", "int64", "uint8"):
+        rng = np.random.default_rng(5)
+        ids = _ids(rng).astype(dtype)
+        lazy = fastmask.Sequential(_stack(fastmask, False))
+        eager = fastmask.Sequential(_stack(fastmask, True))
+        lazy(ids)
+        lazy.set_weights(eager.get_weights())
+        assert dtype in str(lazy.inputs[0].dtype)
+        np.testing.assert_array_equal(lazy(ids), eager(ids))
+        np.testing.assert_array_equal(get_mask(lazy(ids)), ids != 0)
+    floats = fastmask.Sequential([layers.Lambda(lambda x: x * 1)])
+    assert np.asarray(floats(np.ones((1, 2), np.float64))).dtype == np.float32

@@ -500,7 +500,8 @@ def test_pad_ragged_thread_count_bit_identical(monkeypatch):
 
 def test_pad_ragged_casts_like_numpy():
     values = np.array([1.5, np.nan, 2.5, 1e10, -3.9])
-    exp, _ = ragged_reference(values, [2, 3], None, "int32", "post", "pre", 0)
+    with np.errstate(invalid="ignore"):      # the reference's own cast of NaN warns too
+        exp, _ = ragged_reference(values, [2, 3], None, "int32", "post", "pre", 0)
     with pytest.warns(RuntimeWarning, match="invalid value"):
         got = pad_ragged(values, lengths=[2, 3], dtype="int32", padding="post")
     assert_identical(got, exp)

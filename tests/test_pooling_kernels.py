@@ -5,7 +5,6 @@ import warnings
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
-from hypothesis.extra import numpy as hnp
 
 from fastmask.kernels import _isa, _pooling
 from fastmask.kernels import masked_max, masked_mean, masked_min, masked_sum
@@ -101,17 +100,43 @@ def test_nan_propagates_through_max_min_but_not_from_masked_steps():
     assert np.isnan(masked_mean(x, m)[0, 0]) and masked_mean(x, m)[1, 0] == 2
 
 
-@given(hnp.arrays(np.float32, hnp.array_shapes(min_dims=2, max_dims=4, max_side=6),
-                  elements=st.floats(-1e3, 1e3, width=32)),
-       st.sampled_from(list(FUNCS)), st.data())
-def test_properties(x, op, data):
-    axis = data.draw(st.integers(1, x.ndim - 1))
-    m = data.draw(hnp.arrays(np.bool_, (x.shape[0], x.shape[axis])))
-    got = FUNCS[op](x, m, axis=axis, empty_value=np.nan)
-    want = reference(x, m, axis, op, np.nan)
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-3)
+@st.composite
+def pooling_problems(draw):
+    """Sizes past the kernel's blocks: kept steps past 2 groups of 16 (the float32
+    partial sums), trailing sizes past one 256-column block (FM_POOL_BLOCK) and
+    past 8 and 16 lanes; data at the fixed tests' scale (N(0, 9))."""
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    B, T = draw(st.integers(1, 5)), draw(st.integers(1, 70))
+    pre = tuple(draw(st.lists(st.integers(1, 3), max_size=1)))
+    post = tuple(draw(st.lists(st.sampled_from([1, 3, 7, 8, 9, 15, 16, 17, 33, 255, 256, 257,
+                                                300]), max_size=1)))
+    seed = draw(st.integers(0, 2 ** 32 - 1))
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((B,) + pre + (T,) + post) * 3).astype(dtype)
+    m = rng.random((B, T)) < draw(st.sampled_from([0.1, 0.6, 1.0]))
+    if draw(st.booleans()):
+        m[draw(st.integers(0, B - 1))] = False                   # a fully masked row
+    return x, m, 1 + len(pre), draw(st.sampled_from(list(FUNCS))), draw(st.sampled_from([1, 2]))
+
+
+@given(pooling_problems())
+def test_properties(monkeypatch_threads, problem):
+    x, m, axis, op, n_threads = problem
+    got = FUNCS[op](x, m, axis=axis, empty_value=np.nan, n_threads=n_threads)
+    want = reference(x.astype(np.float64), m, axis, op, np.nan).astype(x.dtype)
+    tol = (dict(rtol=1e-6, atol=1e-5) if x.dtype == np.float32      # as test_matches_reference
+           else dict(rtol=1e-13, atol=1e-13))
+    np.testing.assert_allclose(got, want, **tol)
     empty = ~m.any(axis=1)
     assert np.all(np.isnan(got[empty]))
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_threads():
+    """Threads on the small property inputs too (n_threads=2 must split them)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_pooling, "MIN_BYTES_PER_THREAD", 1)
+        yield
 
 
 def test_bit_identical_across_threads(rng, monkeypatch):

@@ -1,10 +1,12 @@
 """Masked recurrent kernels (fastmask.kernels.lstm / gru / simple_rnn).
 
-Oracles: the float64 NumPy reference loop (`rnn_reference`, Keras's numpy
-backend loop and cell formulas) within 1e-10, and Keras 3.15.1's own layers
-(numpy backend) in float32 within 1e-5. The tests taking `isa` run under every
-instruction-set variant (a variant this CPU cannot execute is a skip with the
-reason).
+Oracles: `np_reference.rnn_ref`, a float64 NumPy loop written from Keras's cell
+equations that shares no code with fastmask (float64 within 1e-10, float32 within
+1e-5), and Keras 3.15.1's own layers (numpy backend) in float32 within 1e-5 (at
+benchmark sizes in tests/test_keras_real_sizes.py). The tests taking `isa` run
+under every instruction-set variant (a variant this CPU cannot execute is a skip
+with the reason). Seeds are stable (tests/seeds.py) and printed in failure
+messages.
 """
 import itertools
 
@@ -15,8 +17,9 @@ from hypothesis import strategies as st
 
 from fastmask.kernels import _isa, _recurrent
 from fastmask.kernels import gru, lstm, simple_rnn
-from fastmask.kernels.recurrent import _NP_ACTIVATIONS, rnn_reference
 from isa_variants import isa_fixture
+from np_reference import RNN_ACTIVATIONS, rnn_ref
+from seeds import stable_rng
 
 CELLS = [("lstm", True), ("gru", True), ("gru", False), ("simple_rnn", True)]
 NG = {"lstm": 4, "gru": 3, "simple_rnn": 1}
@@ -75,17 +78,18 @@ def call(cell, reset_after, *args, **kw):
     return FUNCS[cell](*args, **kw)
 
 
-def reference(cell, reset_after, *args, **kw):
-    if cell == "simple_rnn":
-        kw.pop("recurrent_activation", None)
-    return rnn_reference(cell, *args, reset_after=reset_after, **kw)
+def reference(cell, reset_after, x, *args, **kw):
+    """The independent oracle (float64), cast back to x's dtype."""
+    kw.pop("n_threads", None)
+    out = rnn_ref(cell, x, *args, reset_after=reset_after, **kw)
+    return [a.astype(np.asarray(x).dtype) for a in out]
 
 
-def assert_close(got, want, tol):
+def assert_close(got, want, tol, seed=None):
     assert len(got) == len(want)
-    for g, w in zip(got, want):
-        assert g.shape == w.shape and g.dtype == w.dtype
-        np.testing.assert_allclose(g, w, rtol=0, atol=tol)
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g.shape == w.shape and g.dtype == w.dtype, (i, g.shape, w.shape, seed)
+        np.testing.assert_allclose(g, w, rtol=0, atol=tol, err_msg=f"result {i}, seed={seed}")
 
 
 # ------------------------------------------------------------- activations
@@ -100,7 +104,7 @@ def test_c_activations_match_numpy(name, dtype, path, isa):
     x = x.astype(dtype)
     got = x.copy()
     apply(name, got)
-    want = _NP_ACTIVATIONS[name](x.astype(np.float64))
+    want = RNN_ACTIVATIONS[name](x.astype(np.float64))
     tol = 2e-7 if dtype == np.float32 else 1e-15
     np.testing.assert_allclose(got, want, rtol=0, atol=tol)
     if name in ("tanh", "sigmoid"):
@@ -108,7 +112,9 @@ def test_c_activations_match_numpy(name, dtype, path, isa):
         got = special.copy()
         apply(name, got)
         assert np.isnan(got[0])
-        np.testing.assert_array_equal(got[1:], _NP_ACTIVATIONS[name](special[1:]))
+        with np.errstate(over="ignore"):
+            want = RNN_ACTIVATIONS[name](special[1:].astype(np.float64)).astype(dtype)
+        np.testing.assert_array_equal(got[1:], want)
 
 
 # ------------------------------------------------ kernel vs float64 reference
@@ -117,7 +123,7 @@ def test_c_activations_match_numpy(name, dtype, path, isa):
                                        "all_masked", "T=1", "B=1"])
 def test_matches_reference_all_options(cell, reset_after, mask_kind):
     """Full product of options x mask kinds on the default ISA."""
-    rng = np.random.default_rng(abs(hash((cell, reset_after, mask_kind))) % 2**32)
+    rng, seed = stable_rng("all-options", cell, reset_after, mask_kind)
     B, T, F, U = 5, 6, 3, 19  # U not a multiple of any lane count
     if mask_kind == "T=1":
         T, kind = 1, "holes"
@@ -133,7 +139,7 @@ def test_matches_reference_all_options(cell, reset_after, mask_kind):
         kw = dict(return_sequences=rs, go_backwards=gb, zero_output_for_mask=zo, unroll=unroll)
         got = call(cell, reset_after, x, *w, mask, state, **kw)
         want = reference(cell, reset_after, x, *w, mask, state, **kw)
-        assert_close(got, want, 1e-10)
+        assert_close(got, want, 1e-10, seed)
 
 
 @pytest.mark.parametrize("cell,reset_after", CELLS)
@@ -356,8 +362,8 @@ def test_masked_step_semantics():
     np.testing.assert_array_equal(un[0, :2], 0)  # unroll: previous output, from zeros
     np.testing.assert_array_equal(un[1, 3:], [out[1, 2]] * 2)
     back, _, _ = lstm(x, *w, m, [h0, c0], return_sequences=True, go_backwards=True)
-    full_back = rnn_reference("lstm", x, *w, m, [h0, c0], return_sequences=True,
-                              go_backwards=True)[0]
+    full_back = rnn_ref("lstm", x, *w, m, [h0, c0], return_sequences=True,
+                        go_backwards=True)[0]
     np.testing.assert_allclose(back, full_back, atol=1e-6)
     np.testing.assert_array_equal(back[1, :2], [h0[1]] * 2)  # processing order, mask not reversed
 
@@ -421,22 +427,26 @@ def test_fallback_activation_callable():
         return v / (1 + np.abs(v))
 
     got = gru(x, *w, mask, activation=softsign, return_sequences=True)
-    want = rnn_reference("gru", x, *w, mask, activation=softsign, return_sequences=True)
-    assert_close(got, want, 0)
+    want = rnn_ref("gru", x, *w, mask, activation=softsign, return_sequences=True)
+    assert_close(got, want, 1e-12)
     import keras
     got = gru(x, *w, mask, activation=keras.activations.tanh,
               recurrent_activation=keras.activations.sigmoid, return_sequences=True)
-    assert_close(got, rnn_reference("gru", x, *w, mask, return_sequences=True), 1e-10)
+    assert_close(got, rnn_ref("gru", x, *w, mask, return_sequences=True), 1e-10)
 
 
 # --------------------------------------------------------------- hypothesis
 @st.composite
 def problems(draw):
     cell, reset_after = draw(st.sampled_from(CELLS))
-    B = draw(st.integers(1, 9))
-    T = draw(st.integers(1, 7))
-    F = draw(st.integers(0, 5))
-    U = draw(st.integers(1, 35))
+    # Sizes past every block: rows beyond 2 x the register block (<= 6 rows) + 3 and
+    # the batch split at 2 threads (2 * rows per block * 2), units beyond
+    # 4 x 16 lanes (SimpleRNN's unit block is 2 x 16 with AVX-512 float32), features
+    # beyond one vector.
+    B = draw(st.integers(1, 40))
+    T = draw(st.integers(1, 8))
+    F = draw(st.integers(0, 40))
+    U = draw(st.integers(1, 70))
     seed = draw(st.integers(0, 2**31))
     mask_kind = draw(st.sampled_from(["none", "post", "pre", "holes", "all_masked_rows"]))
     opts = draw(st.fixed_dictionaries({k: st.booleans() for k in (
@@ -465,7 +475,7 @@ def _check_problem(problem):
     state = make_state(cell, B, U, np.float64, rng) if init else None
     got = call(cell, reset_after, x, *w, mask, state, n_threads=n_threads, **opts)
     want = reference(cell, reset_after, x, *w, mask, state, **opts)
-    assert_close(got, want, 1e-10)
+    assert_close(got, want, 1e-10, f"{seed} (problem {problem})")
 
 
 # ---------------------------------------------------------------- bad input
@@ -559,3 +569,36 @@ def test_lengths_errors(kw, exc, words):
     with pytest.raises(exc) as info:
         lstm(x, *w, **kw)
     assert words in str(info.value)
+
+
+# ------------------------------------------------------------ counted work
+@pytest.mark.parametrize("cell,reset_after", CELLS)
+def test_masked_steps_cost_nothing_counted(cell, reset_after, split_small_steps):
+    """README: "masked steps cost nothing". The kernel counts the (row, unit group)
+    tiles its threads computed (`last_plan["row_steps"]`, per recurrence, divided by
+    the unit groups): it equals the number of unmasked (row, step) pairs, for every
+    mask kind and every thread split (one thread, batch split, per-step row and
+    unit-group splits), and B x T without a mask."""
+    rng, seed = stable_rng("counted-work", cell, reset_after)
+    F, U = 5, 37
+    # (batch, threads) covering the splits for register blocks of 2-6 rows: one
+    # thread, batch split (40 x 2), per-step row split (e.g. 21 x 2 with 6-row
+    # blocks, 14 x 2 with 4, 7 x 2 with 2, 33 x 3) and unit-group split (5 x 2)
+    for (B, T), n_threads in [((40, 9), 1), ((40, 9), 2), ((5, 9), 2), ((7, 9), 2),
+                              ((14, 9), 2), ((21, 9), 2), ((33, 9), 3)]:
+        x = rng.standard_normal((B, T, F)).astype(np.float32)
+        w = make_weights(cell, F, U, np.float32, rng, reset_after)
+        for kind in ("none", "post", "pre", "holes", "all_masked_rows", "all_masked"):
+            mask = make_mask(kind, B, T, rng)
+            call(cell, reset_after, x, *w, mask, return_sequences=True, n_threads=n_threads)
+            want = B * T if mask is None else int(mask.sum())
+            plan = _recurrent.last_plan
+            assert plan["row_steps"] == [want], (kind, B, n_threads, plan, seed)
+    # Bidirectional: both directions in one team, each counted
+    x = rng.standard_normal((40, 9, F)).astype(np.float32)
+    mask = make_mask("holes", 40, 9, rng)
+    from fastmask import layers
+    layer = layers.Bidirectional({"lstm": layers.LSTM, "gru": layers.GRU,
+                                  "simple_rnn": layers.SimpleRNN}[cell](U))
+    layer(x, mask=mask)
+    assert _recurrent.last_plan["row_steps"] == [int(mask.sum())] * 2

@@ -11,8 +11,10 @@ import pytest
 
 import fastmask
 from fastmask import get_mask, layers, with_mask
+from np_reference import rnn_ref
 from oracle import (SHAPES, assert_masks_equal, assert_outputs_close, compare_layer,
                     k_get_mask, k_set_mask, keras, random_mask)
+from seeds import seed_on_failure, stable_rng
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
@@ -38,7 +40,7 @@ def _states(rng, name, b, units):
 @pytest.mark.parametrize("kind", KINDS)
 def test_layers_match_keras_all_options(name, extra, kind):
     """Options product (each at least both ways) x mask kinds x corner shapes."""
-    rng = np.random.default_rng(abs(hash((name, str(extra), kind))) % 2**32)
+    rng, seed = stable_rng("layers-all-options", name, extra, kind)
     options = list(itertools.product([False, True], repeat=3))  # rs, gb, zo
     for (b, t), (rs, gb, zo) in zip(itertools.cycle(SHAPES), options):
         for return_state, use_bias in [(rs, not gb), (not rs, gb)]:
@@ -47,7 +49,8 @@ def test_layers_match_keras_all_options(name, extra, kind):
             k, f = _pair(name, 5, **kw)
             x = _x(rng, b, t)
             mask = random_mask(rng, b, t, kind)
-            compare_layer(k, f, x, mask=mask)
+            with seed_on_failure(seed):
+                compare_layer(k, f, x, mask=mask)
 
 
 @pytest.mark.parametrize("name,extra", CELLS)
@@ -196,8 +199,11 @@ def test_cell_subclass_with_own_call_uses_generic_loop():
     plain = layers.RNN(layers.SimpleRNNCell(3), return_sequences=True)
     f(x, mask=mask)
     plain(x, mask=mask)
-    plain.set_weights(f.get_weights())
-    assert not np.allclose(f(x, mask=mask), plain(x, mask=mask))
+    kernel, recurrent_kernel, bias = f.get_weights()
+    # the generic loop runs the subclass's call: h_t = 2 tanh(x_t K + b + h_{t-1} R)
+    want = rnn_ref("simple_rnn", x, kernel, recurrent_kernel, bias, mask,
+                   activation=lambda v: 2 * np.tanh(v), return_sequences=True)[0]
+    np.testing.assert_allclose(f(x, mask=mask), want, rtol=0, atol=1e-6)
 
 
 # ------------------------------------------------------------------ Bidirectional
@@ -253,7 +259,8 @@ def test_stateful_across_calls_and_reset(name, extra):
     f.reset_states()
     compare_layer(k, f, x1, mask=m1, copy_weights=False)
     compare_layer(k, f, x2, mask=m2, copy_weights=False)   # continues from the states
-    assert not np.allclose(f.states[0], 0)
+    for fs, ks in zip(f.states, k.states):                  # and keeps Keras's states
+        np.testing.assert_allclose(np.asarray(fs), np.asarray(ks), rtol=0, atol=1e-5)
     f.reset_states()
     k.reset_states()
     np.testing.assert_array_equal(f.states[0], 0)
@@ -320,27 +327,80 @@ def test_functional_model_masks_and_values():
 
 
 def test_dropout_training_path_and_inference():
-    rng = np.random.default_rng(9)
-    x, mask = _x(rng, 3, 5), random_mask(rng, 3, 5, "post")
+    """Inference ignores dropout; in training, masked steps still carry the previous
+    state (the output repeats the last kept step's, 0 before the first; the returned
+    state is the last kept output), whatever the dropout masks."""
+    rng, seed = stable_rng("dropout-masked-steps")
+    x = _x(rng, 6, 7)
+    mask = random_mask(rng, 6, 7, "holes")
+    mask[0] = [0, 0, 1, 1, 0, 1, 0]
     for name in ("LSTM", "GRU", "SimpleRNN"):
         f = getattr(layers, name)(4, dropout=0.5, recurrent_dropout=0.3, seed=1,
-                                  return_sequences=True)
-        ref = getattr(layers, name)(4, return_sequences=True)
+                                  return_sequences=True, return_state=True)
+        ref = getattr(layers, name)(4, return_sequences=True, return_state=True)
         inf = f(x, mask=mask)
         ref(x, mask=mask)
         ref.set_weights(f.get_weights())
         assert_outputs_close(ref(x, mask=mask), inf)           # no dropout at inference
-        tr = f(x, mask=mask, training=True)
-        assert tr.shape == inf.shape and np.isfinite(tr).all()
-        assert not np.allclose(tr, inf)
+        tr, h = f(x, mask=mask, training=True)[:2]
         np.testing.assert_array_equal(get_mask(tr), mask)
+        for b in range(x.shape[0]):
+            prev = np.zeros(4, np.float32)
+            for t in range(x.shape[1]):
+                if not mask[b, t]:
+                    np.testing.assert_array_equal(tr[b, t], prev, err_msg=f"{name} row {b} "
+                                                  f"step {t} (seed={seed})")
+                prev = tr[b, t]
+            np.testing.assert_array_equal(h[b], prev, err_msg=f"{name} row {b} (seed={seed})")
+
+
+def test_dropout_statistics_in_training():
+    """SimpleRNN(activation=None, kernel=I, recurrent kernel 0, no bias) outputs
+    x_t * d: the input dropout mask d itself. It is the same at every step of a
+    call (Keras's DropoutRNNCell), drops a `rate` fraction of the entries
+    (within 5 sigma of the binomial), scales the others by exactly 1 / (1 - rate),
+    and is drawn afresh for each call. The same with recurrent_dropout on a zero
+    kernel and an identity recurrent kernel: h_1 = h_0 * d_rec."""
+    rng, seed = stable_rng("dropout-statistics")
+    B, T, F, rate = 64, 5, 48, 0.3
+    x = (rng.random((B, T, F)) + 0.5).astype(np.float32)       # no zeros in x
+    f = layers.SimpleRNN(F, activation=None, use_bias=False, dropout=rate,
+                         return_sequences=True)
+    f(x)
+    f.set_weights([np.eye(F, dtype=np.float32), np.zeros((F, F), np.float32)])
+    mask = np.ones((B, T), bool)
+    mask[:, 3] = False                                          # a masked step in the middle
+    first = None
+    for _ in range(2):
+        d = np.asarray(f(x, mask=mask, training=True))[:, 0] / x[:, 0]
+        dropped = d == 0
+        n = dropped.size
+        assert abs(dropped.mean() - rate) < 5 * np.sqrt(rate * (1 - rate) / n), (
+            f"dropped fraction {dropped.mean():.3f} for rate {rate} (seed={seed})")
+        np.testing.assert_allclose(d[~dropped], 1 / (1 - rate), rtol=1e-6)
+        out = np.asarray(f(x, mask=mask, training=True))
+        d = out[:, 0] / x[:, 0]                                 # a new call: a new mask
+        for t in (1, 2, 4):
+            np.testing.assert_allclose(out[:, t], x[:, t] * d, rtol=1e-6)   # same mask
+        np.testing.assert_array_equal(out[:, 3], out[:, 2])     # masked step: carried
+        first = d if first is None else first
+    assert not np.array_equal(first, d)
+    g = layers.SimpleRNN(F, activation=None, use_bias=False, recurrent_dropout=rate,
+                         return_sequences=True)
+    g(x)
+    g.set_weights([np.zeros((F, F), np.float32), np.eye(F, dtype=np.float32)])
+    h0 = np.ones((B, F), np.float32)
+    d_rec = np.asarray(g(x[:, :1], initial_state=[h0], training=True))[:, 0]
+    dropped = d_rec == 0
+    assert abs(dropped.mean() - rate) < 5 * np.sqrt(rate * (1 - rate) / dropped.size), seed
+    np.testing.assert_allclose(d_rec[~dropped], 1 / (1 - rate), rtol=1e-6)
 
 
 def test_float64_policy_matches_keras_and_reference():
-    """dtype="float64": within 1e-10 of the float64 NumPy reference; Keras's numpy
-    backend rounds some intermediate to float32 (2e-8 off its own float64
-    formula), so it is compared at 1e-6."""
-    from fastmask.kernels.recurrent import rnn_reference
+    """dtype="float64": within 1e-10 of the independent float64 NumPy oracle; Keras's
+    numpy backend computes float64 layers' matmuls in float32 (its `result_type`
+    maps float64 to float32 for every backend but TensorFlow, as JAX does), so it
+    is compared at 1e-6."""
     rng = np.random.default_rng(10)
     x, mask = rng.standard_normal((3, 5, 2)), random_mask(rng, 3, 5, "holes")
     for name, extra in CELLS:
@@ -351,8 +411,8 @@ def test_float64_policy_matches_keras_and_reference():
         out, _ = compare_layer(k, f, x, mask=mask, atol=1e-6, copy_weights=False)
         assert out.dtype == np.float64
         cell = {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "simple_rnn"}[name]
-        want = rnn_reference(cell, x, *f.get_weights(), mask, return_sequences=True,
-                             reset_after=extra.get("reset_after", True))[0]
+        want = rnn_ref(cell, x, *f.get_weights(), mask, return_sequences=True,
+                       reset_after=extra.get("reset_after", True))[0]
         np.testing.assert_allclose(out, want, rtol=0, atol=1e-10)
 
 

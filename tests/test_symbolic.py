@@ -229,6 +229,7 @@ def _keras_models_file():
     return test_keras_models
 
 
+@pytest.mark.filterwarnings("ignore:Layer .* does not support masking:UserWarning")  # Keras warns too
 @pytest.mark.parametrize("name", ["bilstm", "gru", "mha", "concat", "custom"])
 def test_test_models_build_configure_save_and_load_without_work(name, tmp_path):
     tkm = _keras_models_file()
@@ -249,6 +250,7 @@ def test_test_models_build_configure_save_and_load_without_work(name, tmp_path):
         assert [w.shape for w in loaded.weights] == [w.shape for w in model.weights]
 
 
+@pytest.mark.filterwarnings("ignore:`build\\(\\)` was called on layer:UserWarning")  # Keras warns too
 def test_sequential_build_and_positional_model_load_without_work(tmp_path):
     seq = fastmask.Sequential([layers.Embedding(30, 8, mask_zero=True),
                                layers.Bidirectional(layers.LSTM(4, return_sequences=True)),
@@ -370,6 +372,7 @@ def test_trace_records_no_graph_history():
     assert inp._keras_history.operation._outbound_nodes[0].operation is out._keras_history[0]
 
 
+@pytest.mark.filterwarnings("ignore:Layer .* does not support masking:UserWarning")  # Keras warns too
 def test_numpy_in_call_falls_back_to_a_dry_run_on_zeros():
     seen = []
 

@@ -3,9 +3,10 @@
 * Every kernel, and the same (shared) layer or model object, called from 8 Python
   threads at once gives exactly the serial result (bit for bit, masks included),
   whatever `n_threads` each thread asks for.
-* Kernels release the GIL: a Python thread keeps ticking while a long kernel
-  runs in another thread (the longest pause of the ticker is compared with the
-  kernel's run time, with a generous margin).
+* Kernels release the GIL: a Python thread keeps counting through the middle
+  half of a long kernel call in another thread, where a GIL-holding call lets it
+  make no progress at all (only at the interpreter's forced switches while the
+  caller runs Python code, at the call's edges).
 * OpenMP inside user threads: 8 Python threads each running OpenMP kernels
   finish (no deadlock, checked in a subprocess with a timeout), and the process
   never holds more threads than the thread-count settings allow (no
@@ -279,27 +280,55 @@ def test_first_call_from_8_threads_builds_one_set_of_weights(make):
 
 # --------------------------------------------------------------------------- the GIL
 
-def _ticker_gaps(fn):
-    """Run fn() in a thread while this thread ticks; (run time, longest tick gap during it)."""
-    times = {}
-    done = threading.Event()
+def _count_during(fn):
+    """Run fn() in a thread while this thread counts in a pure-Python loop.
+
+    Returns (the counts made in each quarter of fn's run, the counter's own
+    rate per second measured just before). The counter stamps the time every 64
+    counts; a count belongs to the quarter of [start, end] of fn() its stamp falls
+    in.
+    """
+    n, t_end = 0, time.perf_counter() + 0.05
+    while True:
+        n += 1
+        if not n & 63 and time.perf_counter() > t_end:
+            break
+    rate = n / 0.05
+    box = {}
+    started, done = threading.Event(), threading.Event()
 
     def work():
-        times["t0"] = time.perf_counter()
+        started.set()
+        box["t0"] = time.perf_counter()
         fn()
-        times["t1"] = time.perf_counter()
+        box["t1"] = time.perf_counter()
         done.set()
 
-    ticks = []
     t = threading.Thread(target=work)
     t.start()
+    started.wait()
+    stamps, n = [], 0
     while not done.is_set():
-        ticks.append(time.perf_counter())
-        time.sleep(0.0005)
+        n += 1
+        if not n & 63:
+            stamps.append(time.perf_counter())
     t.join()
-    t0, t1 = times["t0"], times["t1"]
-    inside = [t0] + [s for s in ticks if t0 < s < t1] + [t1]
-    return t1 - t0, max(b - a for a, b in zip(inside, inside[1:]))
+    t0, t1 = box["t0"], box["t1"]
+    quarters = [0, 0, 0, 0]
+    for s in stamps:
+        if t0 <= s < t1:
+            quarters[min(3, int(4 * (s - t0) / (t1 - t0)))] += 64
+    return t1 - t0, quarters, rate
+
+
+def _released(run, quarters, rate):
+    """Whether the counter progressed through the middle half of the call: each
+    middle quarter holds at least 1,000 counts and 5% of what the counter makes
+    alone in a quarter's time. A call holding the GIL allows none there (the
+    counter gets the GIL only at forced switches while the caller's thread runs
+    Python code: before and after the C call, at the edges of the run)."""
+    need = max(1000, 0.05 * rate * run / 4)
+    return quarters[1] >= need and quarters[2] >= need
 
 
 _LONG_B = 4096
@@ -332,27 +361,32 @@ LONG_KERNELS = {
 
 @pytest.mark.parametrize("name", sorted(LONG_KERNELS))
 def test_kernels_release_the_gil(name):
-    """While a long kernel runs, another Python thread keeps running.
-
-    A kernel holding the GIL would stall the ticker for (nearly) its whole run
-    time; the check is a weak inequality with a wide margin (longest stall <
-    half the run time) and is retried twice on a busy machine.
-    """
+    """While a long kernel runs on one OpenMP thread, a Python thread keeps counting
+    through the middle half of the call (see _released); retried twice on a busy
+    machine."""
     fn = LONG_KERNELS[name]
     fn()  # warm up (first-touch allocations, lazy imports)
     for attempt in range(3):
-        run, gap = _ticker_gaps(fn)
-        if run > 0.005 and gap < 0.5 * run:
+        run, quarters, rate = _count_during(fn)
+        if _released(run, quarters, rate):
             return
-    pytest.fail(f"{name}: a Python thread stalled {gap * 1e3:.0f} ms during a "
-                f"{run * 1e3:.0f} ms kernel call: the kernel seems to hold the GIL")
+    pytest.fail(f"{name}: another Python thread counted {quarters} in the four quarters of "
+                f"a {run * 1e3:.0f} ms kernel call (alone it counts {rate:.3g}/s): the kernel "
+                f"seems to hold the GIL")
 
 
 def test_gil_check_can_fail():
-    """The check above flags a C call that holds the GIL (bytes.count does)."""
+    """The check above flags a C call that holds the GIL (bytes.count does), and
+    passes one that releases it (time.sleep)."""
     data = b"a" * 200_000_000
-    run, gap = _ticker_gaps(lambda: data.count(b"b"))
-    assert run > 0.005 and gap > 0.5 * run, (run, gap)
+    run, quarters, rate = _count_during(lambda: data.count(b"b"))
+    assert run > 0.02 and not _released(run, quarters, rate), (run, quarters, rate)
+    assert quarters[1] == quarters[2] == 0, quarters
+    for attempt in range(3):
+        run, quarters, rate = _count_during(lambda: time.sleep(0.1))
+        if _released(run, quarters, rate):
+            return
+    pytest.fail(f"time.sleep(0.1): counts {quarters} (rate {rate:.3g}/s)")
 
 
 # --------------------------------------------------------------------------- OpenMP + threads

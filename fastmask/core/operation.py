@@ -127,14 +127,16 @@ class _FunctionOp(Operation):
 
 
 class CallContext(threading.local):
-    """Per-thread stack info for nested layer calls (the `training` flag) and whether
+    """Per-thread stack info for nested layer calls (the `training` flag), whether
     shape inference is tracing (`tracing` > 0: `ops.shape` gives `Dim`s, operators on
-    KerasTensors mean NumPy's)."""
+    KerasTensors mean NumPy's), and the output buffer offered to the next call of one
+    layer (`into`: (layer, array) or None; see `Layer._take_out`)."""
 
     def __init__(self):
         self.entry = None
         self.training = None
         self.tracing = 0
+        self.into = None
 
 
 CALL_CONTEXT = CallContext()

@@ -3,9 +3,40 @@
 C = alpha * op(A) @ op(B) + beta * C, with C (m, n) row-major, op(A) (m, k),
 op(B) (k, n). Row-major C is column-major C^T = op(B)^T op(A)^T, so the call
 swaps A with B and m with n.
+
+sgemm/dgemm are looked up at import in the table of C functions that
+`scipy.linalg.cython_blas` exports (`__pyx_capi__`, what a `cimport` of it
+reads), so building fastmask needs no SciPy, only running it does.
 """
-from scipy.linalg.cython_blas cimport sgemm, dgemm
+from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
+
 import numpy as np
+
+ctypedef void (*sgemm_t)(char *transa, char *transb, blas_int *m, blas_int *n, blas_int *k,
+                         float32_t *alpha, float32_t *a, blas_int *lda, float32_t *b,
+                         blas_int *ldb, float32_t *beta, float32_t *c,
+                         blas_int *ldc) noexcept nogil
+ctypedef void (*dgemm_t)(char *transa, char *transb, blas_int *m, blas_int *n, blas_int *k,
+                         float64_t *alpha, float64_t *a, blas_int *lda, float64_t *b,
+                         blas_int *ldb, float64_t *beta, float64_t *c,
+                         blas_int *ldc) noexcept nogil
+
+
+cdef void *_scipy_blas(str name) except NULL:
+    """Address of scipy.linalg.cython_blas's `name`, checked to take LP64 (int) sizes."""
+    from scipy.linalg import cython_blas
+    capsule = cython_blas.__pyx_capi__[name]
+    signature = PyCapsule_GetName(capsule)
+    text = (<bytes>signature).decode() if signature != NULL else ""
+    if not text.startswith("void (char *, char *, int *, int *, int *, ") or text.count(
+            " int *") != 6:
+        raise ImportError(f"scipy.linalg.cython_blas.{name} has an unexpected signature "
+                          f"(fastmask calls it with int sizes). Received: {text!r}")
+    return PyCapsule_GetPointer(capsule, signature)
+
+
+cdef sgemm_t sgemm = <sgemm_t>_scipy_blas("sgemm")
+cdef dgemm_t dgemm = <dgemm_t>_scipy_blas("dgemm")
 
 
 cdef void gemm(bint trans_a, bint trans_b, blas_int m, blas_int n, blas_int k,

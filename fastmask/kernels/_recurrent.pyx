@@ -257,19 +257,20 @@ def partition_rows(lengths, int n_parts):
     return [np.sort(order[part == p]).astype(np.intp) for p in range(n_parts)]
 
 
-cdef void _step(const fm_rnn_args *a, int isa, Py_ssize_t s, int tid, int nth, int mr,
-                Py_ssize_t G, bint two_phase) noexcept nogil:
-    """Thread `tid`'s share of step s; every thread of the team calls it."""
+cdef Py_ssize_t _step(const fm_rnn_args *a, int isa, Py_ssize_t s, int tid, int nth, int mr,
+                      Py_ssize_t G, bint two_phase) noexcept nogil:
+    """Thread `tid`'s share of step s; every thread of the team calls it.
+    Returns the (row, unit group) tiles of phase 0 it computed (the work count)."""
     cdef Py_ssize_t M = a.off[s + 1] - a.off[s]
     cdef Py_ssize_t nb, i_lo, i_hi, g_lo, g_hi
     if M == 0:
-        return
+        return 0
     if nth == 1:
         fm_rnn_gather(a, s, 0, M)
         fm_rnn_tiles(isa, a, s, 0, 0, M, 0, G)
         if two_phase:
             fm_rnn_tiles(isa, a, s, 1, 0, M, 0, G)
-        return
+        return M * G
     nb = (M + mr - 1) // mr
     if nb >= 2 * nth:
         # Row split: each thread gathers and updates its own rows.
@@ -280,6 +281,8 @@ cdef void _step(const fm_rnn_args *a, int isa, Py_ssize_t s, int tid, int nth, i
             fm_rnn_tiles(isa, a, s, 0, i_lo, i_hi, 0, G)
             if two_phase:
                 fm_rnn_tiles(isa, a, s, 1, i_lo, i_hi, 0, G)
+        fm_rnn_barrier()
+        return max(i_hi - i_lo, 0) * G
     else:
         # Unit-group split: all rows gathered first (they are read by all threads).
         fm_rnn_gather(a, s, tid * M // nth, (tid + 1) * M // nth)
@@ -290,10 +293,13 @@ cdef void _step(const fm_rnn_args *a, int isa, Py_ssize_t s, int tid, int nth, i
         if two_phase:
             fm_rnn_barrier()
             fm_rnn_tiles(isa, a, s, 1, 0, M, g_lo, g_hi)
-    fm_rnn_barrier()
+        fm_rnn_barrier()
+        return M * (g_hi - g_lo)
 
 
-cdef void _time_loop(const fm_rnn_args *a, int isa, int n_threads) noexcept nogil:
+cdef void _time_loop(const fm_rnn_args *a, int isa, int n_threads,
+                     long long *work) noexcept nogil:
+    """The recurrence of one part; work[tid] += the tiles thread tid computed."""
     cdef Py_ssize_t s
     cdef Py_ssize_t G = fm_rnn_groups(a.U, fm_rnn_unit_block(a.cell, fm_rnn_lanes(isa, a.dbl)))
     cdef bint two_phase = a.cell == FM_CELL_GRU and not a.reset_after
@@ -302,21 +308,22 @@ cdef void _time_loop(const fm_rnn_args *a, int isa, int n_threads) noexcept nogi
     s = 0
     if n_threads <= 1:
         for s in range(a.T):
-            _step(a, isa, s, 0, 1, mr, G, two_phase)
+            work[0] += _step(a, isa, s, 0, 1, mr, G, two_phase)
         return
     with parallel(num_threads=n_threads):
         tid = omp_get_thread_num()
         nth = omp_get_num_threads()
         for s in range(a.T):
-            _step(a, isa, s, tid, nth, mr, G, two_phase)
+            work[tid] += _step(a, isa, s, tid, nth, mr, G, two_phase)
 
 
-cdef void _run_parts(fm_rnn_args *parts, int n_parts, int n_threads, int isa) noexcept nogil:
+cdef void _run_parts(fm_rnn_args *parts, int n_parts, int n_threads, int isa,
+                     long long *work, Py_ssize_t work_stride) noexcept nogil:
     """Batch split: each part (a problem's rows, own schedule and scratch) runs
     the whole time loop on one thread; parts are independent: no barrier."""
     cdef int p
     for p in prange(n_parts, schedule='dynamic', num_threads=n_threads):
-        _time_loop(&parts[p], isa, 1)
+        _time_loop(&parts[p], isa, 1, &work[p * work_stride])
 
 
 cdef void _fill_masked_outputs(char *out, Py_ssize_t ldo_bytes, const char *h0,
@@ -471,6 +478,11 @@ def forward_many(problems, int n_threads=1):
     cdef Py_ssize_t itemsize, out_off, a_block, s_stride
     cdef int jj, kk
     cdef char *base
+    # Work counts: (row, unit group) tiles computed, per part and thread slot.
+    work_arr = np.zeros((max(1, total_parts), max(1, nt)), dtype=np.int64)
+    cdef long long[:, ::1] work = work_arr
+    cdef Py_ssize_t work_stride = work_arr.shape[1]
+    part_problem, part_groups = [], []
     keep, states = [], []
     try:
         for p, (lengths, k) in zip(problems, plan):
@@ -528,20 +540,26 @@ def forward_many(problems, int n_threads=1):
                 parts[i].z = base + (0 * kk + jj) * s_stride
                 parts[i].hx = base + (1 * kk + jj) * s_stride
                 parts[i].rh = base + (2 * kk + jj) * s_stride
+                part_problem.append(len(states) - 1)
+                part_groups.append(fm_rnn_groups(p.U, L))
                 i += 1
         c_team = min(nt, total_parts)
         c_step = step_threads
         with nogil:
             if c_parts > 1 and c_team > 1:
-                _run_parts(parts, c_parts, c_team, isa)
+                _run_parts(parts, c_parts, c_team, isa, &work[0, 0], work_stride)
             else:
                 for i in range(c_parts):
-                    _time_loop(&parts[i], isa, c_step)
+                    _time_loop(&parts[i], isa, c_step, &work[i, 0])
     finally:
         free(parts)
+    # (row, step) pairs each problem computed: its parts' tiles over its unit groups
+    row_steps = [0] * len(problems)
+    for j, (k_prob, groups) in enumerate(zip(part_problem, part_groups)):
+        row_steps[k_prob] += int(work_arr[j].sum()) // groups
     last_plan = {"n_threads": min(nt, total_parts) if total_parts > 1 else step_threads,
                  "batch_split": total_parts > len(problems), "parts": total_parts,
-                 "problems": len(problems)}
+                 "problems": len(problems), "row_steps": row_steps}
     results = []
     for p, (hs, cs) in zip(problems, states):
         out = None

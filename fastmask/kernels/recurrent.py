@@ -56,7 +56,8 @@ def _np_tanh(x):
 
 def _np_sigmoid(x):
     one = x.dtype.type(1)
-    return one / (one + np.exp(-x))
+    with np.errstate(over="ignore"):     # exp(-x) = inf for x << 0 gives exactly 0, as intended
+        return one / (one + np.exp(-x))
 
 
 def _np_relu(x):

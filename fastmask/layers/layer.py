@@ -730,6 +730,35 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
                 end_read()
         return outputs
 
+    # ------------------------------------------------------------------ out= (private)
+
+    # A built-in layer that can write its one output into a caller's array sets
+    # `_writes_out = True` and, first thing in `call`, takes the array with
+    # `self._take_out()` (None when none was offered); it writes there when the
+    # array has exactly the output's shape and dtype (`usable_out`) and returns
+    # it, else returns a new array as usual. Callers (`predict`, through the
+    # Functional graph) offer one with `layer._call_into(out, *args, **kwargs)`
+    # and check whether the result is `out`'s memory.
+    _writes_out = False
+
+    def _call_into(self, out, *args, **kwargs):
+        """`self(*args, **kwargs)`, offering `out` (an array) to this call of this layer."""
+        ctx = CALL_CONTEXT
+        ctx.into = (self, out)
+        try:
+            return self(*args, **kwargs)
+        finally:
+            ctx.into = None
+
+    def _take_out(self):
+        """The array offered to this call (see `_call_into`), or None; the offer ends."""
+        ctx = CALL_CONTEXT
+        into = ctx.into
+        if into is None or into[0] is not self:
+            return None
+        ctx.into = None
+        return into[1]
+
     # ------------------------------------------------------------------ misc
 
     def __reduce_ex__(self, protocol):
@@ -797,6 +826,17 @@ def _map_shapes(fn, shapes):
             not shapes or not isinstance(shapes[0], (int, type(None)))):
         return type(shapes)(_map_shapes(fn, s) for s in shapes)
     return fn(tuple(shapes))
+
+
+def usable_out(out, shape, dtype, inputs=()):
+    """`out` (an array offered through `Layer._take_out`, or None) can take a result
+    of `shape` and `dtype`: C-contiguous, writeable, and sharing no memory with
+    `inputs`."""
+    return (out is not None and isinstance(out, np.ndarray) and out.shape == tuple(shape)
+            and out.dtype == dtype and out.flags.c_contiguous and out.flags.writeable
+            and out.flags.aligned
+            and not any(isinstance(a, np.ndarray) and np.may_share_memory(out, a)
+                        for a in inputs))
 
 
 def is_tensor_output(x):

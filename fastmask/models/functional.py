@@ -25,6 +25,7 @@ from ..layers.core.lambda_layer import Lambda
 from ..layers.input_spec import InputSpec
 from ..layers.layer import Layer
 from .model import Model
+from .predict_outputs import take_outputs_into
 
 __all__ = ["Functional", "functional_from_config"]
 
@@ -409,8 +410,16 @@ class Functional(Model):
             adjusted.append(with_mask(y, mask) if mask is not None else y)
         return adjusted
 
-    def _run_through_graph(self, flat_inputs, training=None):
+    def _run_through_graph(self, flat_inputs, training=None, into=None):
+        """Replay the nodes on arrays. `into`: None, or one array (or None) per model
+        output that the layer producing it may write the output into (`predict`'s
+        rows; only layers with `_writes_out` are offered one)."""
         values = {id(x): v for x, v in zip(self._inputs, flat_inputs)}
+        targets = None
+        if into is not None:
+            targets = {}
+            for x, dest in zip(self._outputs, into):
+                targets.setdefault(id(x), dest)
         for node, op, input_ids, single, out_id, is_layer in self._steps:
             computable = True
             for i in input_ids:
@@ -419,7 +428,18 @@ class Functional(Model):
                     break
             if not computable:
                 continue
-            if single is not None:
+            dest = None
+            if targets is not None and is_layer and op._writes_out:
+                dest = targets.get(out_id)
+            if dest is not None:
+                if single is not None:
+                    args, kwargs = (values[single],), {}
+                else:
+                    args, kwargs = node.fill_in(values)
+                if training is not None:
+                    kwargs["training"] = training
+                outputs = op._call_into(dest, *args, **kwargs)
+            elif single is not None:
                 if training is not None and is_layer:
                     outputs = op(values[single], training=training)
                 else:
@@ -448,7 +468,8 @@ class Functional(Model):
             masks = flatten(mask) if isinstance(mask, (list, tuple, dict)) else [mask]
             flat = [with_mask(x, m) if m is not None and x is not None else x
                     for x, m in zip(flat, masks)] + flat[len(masks):]
-        return _unpack_singleton(self._run_through_graph(flat, training=training))
+        return _unpack_singleton(self._run_through_graph(flat, training=training,
+                                                         into=take_outputs_into(self)))
 
     def compute_output_spec(self, inputs, training=None, mask=None):
         """Output KerasTensor(s) for symbolic `inputs`: the graph walked symbolically.

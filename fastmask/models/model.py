@@ -29,6 +29,7 @@ from ..core.tensor import KerasTensor, get_mask, plain, with_mask
 from ..core.tree import flatten, pack_as
 from ..layers.call_signature import _is_default
 from ..layers.layer import Layer
+from .predict_outputs import PredictOutputs
 
 __all__ = ["Model", "Progbar", "model_from_json"]
 
@@ -144,7 +145,7 @@ class Model(Layer):
     # ------------------------------------------------------------------ inference
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Run the model on `x` by batches and concatenate the outputs.
+        """Run the model on `x` by batches into one array per output.
 
         Args:
             x: array (or list/dict of arrays for multi-input models; None for an
@@ -157,8 +158,10 @@ class Model(Layer):
             steps: optional number of batches to run.
 
         Returns:
-            NumPy array(s) with the structure of the model outputs. An output
-            whose batches all carry a mask carries the concatenated mask.
+            NumPy array(s) with the structure of the model outputs, allocated
+            once and filled batch by batch (one batch: the model's own output,
+            not copied). An output whose batches all carry a mask carries the
+            whole mask.
         """
         if callbacks is not None:
             raise ValueError("fastmask's predict does not support callbacks.")
@@ -170,21 +173,21 @@ class Model(Layer):
         if verbose not in ("auto", 0, 1, 2):
             raise ValueError(f"`verbose` must be 'auto', 0, 1 or 2. Received: verbose={verbose}")
         if _is_batch_iterator(x):
-            chunks = self._predict_batches(x, steps, verbose)
-        else:
-            chunks = self._predict_arrays(x, batch_size, steps, verbose)
-        flat_chunks = [flatten(c) for c in chunks]
-        merged = []
-        for i in range(len(flat_chunks[0])):
-            parts = [fc[i] for fc in flat_chunks]
-            arr = np.concatenate([np.asarray(plain(p)) for p in parts], axis=0)
-            part_masks = [get_mask(p) for p in parts]
-            if all(m is not None for m in part_masks):
-                arr = with_mask(arr, np.concatenate([np.asarray(m) for m in part_masks]))
-            merged.append(arr)
-        return pack_as(chunks[0], merged)
+            return _concatenate(self._predict_batches(x, steps, verbose))
+        return self._predict_arrays(x, batch_size, steps, verbose)
+
+    def _predict_graph(self):
+        """The Functional graph whose run `predict` offers its output rows to: the model
+        itself, or the graph a Sequential runs through."""
+        Functional = _functional()
+        if isinstance(self, Functional):
+            return self
+        inner = self.__dict__.get("_functional")
+        return inner if isinstance(inner, Functional) else None
 
     def _predict_arrays(self, x, batch_size, steps, verbose):
+        """`predict` on arrays: batches of `batch_size` rows, written into one array per
+        output (`PredictOutputs`)."""
         flat_x = flatten(x)
         if not flat_x or all(a is None for a in flat_x):
             raise ValueError("`x` must contain at least one array.")
@@ -205,7 +208,7 @@ class Model(Layer):
             raise ValueError("Expected input data to be non-empty.")
         masks = [None if a is None else get_mask(a) for a in flat_x]
         bar = Progbar(n_batches, verbose=verbose)
-        chunks = []
+        collected = PredictOutputs(min(n, n_batches * batch_size), n_batches, arrays)
         for b in range(n_batches):
             sl = slice(b * batch_size, min(n, (b + 1) * batch_size))
             batch = []
@@ -215,11 +218,17 @@ class Model(Layer):
                     continue
                 part = plain(a)[sl]
                 batch.append(with_mask(part, np.asarray(m)[sl]) if m is not None else part)
-            out = self(pack_as(x, batch) if isinstance(x, (list, tuple, dict)) else batch[0],
-                       training=False)
-            chunks.append(out)
+            if b:   # the layers producing the outputs may write them into their rows
+                collected.offer(self._predict_graph(), sl)
+            try:
+                out = self(pack_as(x, batch) if isinstance(x, (list, tuple, dict)) else batch[0],
+                           training=False)
+            finally:
+                collected.withdraw()
+            collected.add(out, sl)
             bar.update(b + 1)
-        return chunks
+        return collected.result()
+
 
     def _predict_batches(self, batches, steps, verbose):
         """`predict` on a generator/iterator of batches: each item is `x`, or a tuple
@@ -595,3 +604,18 @@ class Progbar:
         self._shown = True
         self.stream.write("\r" + self._line(current) + ("\n" if done else ""))
         self.stream.flush()
+
+
+def _concatenate(chunks):
+    """One array per output from the outputs of several batches (a generator's, whose
+    number of samples is not known in advance); masks kept when every batch has one."""
+    flat_chunks = [flatten(c) for c in chunks]
+    merged = []
+    for i in range(len(flat_chunks[0])):
+        parts = [fc[i] for fc in flat_chunks]
+        arr = np.concatenate([np.asarray(plain(p)) for p in parts], axis=0)
+        part_masks = [get_mask(p) for p in parts]
+        if all(m is not None for m in part_masks):
+            arr = with_mask(arr, np.concatenate([np.asarray(m) for m in part_masks]))
+        merged.append(arr)
+    return pack_as(chunks[0], merged)

@@ -9,7 +9,7 @@ from ...kernels._threads import blas_threads, effective_num_threads
 from ...core.tensor import KerasTensor, get_mask, plain
 from ...kernels import attention as _att
 from ...kernels._validation import as_mask_array
-from ..layer import Layer
+from ..layer import Layer, usable_out
 
 __all__ = ["MultiHeadAttention"]
 
@@ -109,6 +109,7 @@ class MultiHeadAttention(Layer):
     """
 
     _check_mask_shape = False
+    _writes_out = True   # `Layer._take_out`: the output projection writes into it
 
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,
                  output_shape=None, attention_axes=None, sliding_window=None,
@@ -221,6 +222,7 @@ class MultiHeadAttention(Layer):
     def call(self, query, value, key=None, query_mask=None, value_mask=None, key_mask=None,
              attention_mask=None, return_attention_scores=False, training=None,
              use_causal_mask=False):
+        into = self._take_out()
         key_given = key is not None
         if key is None:
             key = value
@@ -268,10 +270,14 @@ class MultiHeadAttention(Layer):
                     return y
             if not dropping and not self._use_gate:
                 # Q/K/V projections of the same input fused into one GEMM, attention
-                # read from its views, scores in per-thread scratch unless returned.
+                # read from its views, scores in per-thread scratch unless returned;
+                # the output projection writes into `into` when it fits.
+                if return_attention_scores or not usable_out(
+                        into, (B, T) + self._output_dense.out_dims, dtype, (q, k, v)):
+                    into = None
                 return _att._mha_plain(q, k, v, self._weights_dict(dtype), qm, km, am,
                                        use_causal_mask, fill, zero_masked,
-                                       bool(return_attention_scores), n)
+                                       bool(return_attention_scores), n, out=into)
             qp = self._query_dense.project(q, n, True)
             kp = self._key_dense.project(k, n, True)
             vp = self._value_dense.project(v, n, True)

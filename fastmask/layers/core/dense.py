@@ -6,7 +6,7 @@ import numpy as np
 from ... import activations, initializers
 from ...kernels.dense import dense as fused_dense
 from ..input_spec import InputSpec
-from ..layer import Layer
+from ..layer import Layer, usable_out
 
 __all__ = ["Dense"]
 
@@ -31,6 +31,7 @@ class Dense(Layer):
     """
 
     _time_distributed_merge = True  # per-sample: TimeDistributed may merge batch*time
+    _writes_out = True              # `Layer._take_out`: the fused kernel writes into it
 
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -79,6 +80,7 @@ class Dense(Layer):
         return self._kernel
 
     def call(self, inputs, training=None):
+        out = self._take_out()
         dtype = self._dtype_policy._compute_np
         kernel = self._kernel.value
         if kernel.dtype != dtype:
@@ -92,8 +94,10 @@ class Dense(Layer):
         bias = None if self.bias is None else self.bias.value
         if np.dtype(dtype) in _FUSED_DTYPES:
             # One pass: bias and activation fused into the GEMM's output blocks.
+            if not usable_out(out, lead + (self.units,), dtype, (x, kernel, bias)):
+                out = None
             return fused_dense(x if x.dtype == dtype else x.astype(dtype), kernel,
-                               bias, self.activation)
+                               bias, self.activation, out=out)
         # Other compute dtypes (float16): one GEMM for all steps, on a C-contiguous
         # (rows, features) matrix (BLAS rounds differently for transposed/strided
         # operands, so this makes the result independent of the memory layout).

@@ -3,7 +3,7 @@ import numpy as np
 
 from ... import initializers
 from ...kernels.normalization import layer_norm
-from ..layer import Layer
+from ..layer import Layer, usable_out
 
 __all__ = ["LayerNormalization"]
 
@@ -24,6 +24,7 @@ class LayerNormalization(Layer):
     """
 
     _time_distributed_merge = True  # per-sample: TimeDistributed may merge batch*time
+    _writes_out = True              # `Layer._take_out`: the one-pass kernel writes into it
 
     def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
@@ -69,6 +70,7 @@ class LayerNormalization(Layer):
                                         initializer=self.beta_initializer, trainable=True)
 
     def call(self, inputs):
+        into = self._take_out()
         x = np.ndarray.view(inputs, np.ndarray)
         orig = x.dtype
         if x.dtype.kind != "f" or x.dtype.itemsize < 4:
@@ -77,8 +79,11 @@ class LayerNormalization(Layer):
         axes = [a % ndim for a in self.axis]
         if axes == [ndim - 1]:
             # The common case: one pass per row (fastmask.kernels.layer_norm).
-            out = layer_norm(x, _value(self.gamma), _value(self.beta), self.epsilon,
-                             self.rms_scaling)
+            gamma, beta = _value(self.gamma), _value(self.beta)
+            if not (x.dtype == orig == np.dtype(self.compute_dtype)
+                    and usable_out(into, x.shape, x.dtype, (x, gamma, beta))):
+                into = None
+            out = layer_norm(x, gamma, beta, self.epsilon, self.rms_scaling, out=into)
             return self._cast_out(out, orig)
         bshape = [1] * ndim
         for a in axes:

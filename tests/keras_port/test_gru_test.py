@@ -30,7 +30,6 @@ def test_basics_dropout_training(extra):
 
 
 # keras/src/layers/rnn/gru_test.py::GRUTest::test_basics (regularizers, return_sequences)
-@xfail("config: regularizers are saved as strings ('l1', 'l2'), not Keras's L1/L2 object configs")
 def test_basics_regularizers():
     run_layer_test(fastmask.layers.GRU,
                    init_kwargs={"units": 3, "return_sequences": True, "bias_regularizer": "l1",

@@ -661,7 +661,6 @@ def test_serialize_dtype():
 
 
 # keras/src/layers/layer_test.py::LayerTest::test_serialize_activity_regularizer
-@xfail("config: activity_regularizer stays the string 'l2' after from_config (Keras: an L2 object)")
 def test_serialize_activity_regularizer():
     config = layers.Dense(2, activity_regularizer="l2").get_config()
     assert "activity_regularizer" in config

@@ -4,7 +4,7 @@ import string
 
 import numpy as np
 
-from ... import activations, initializers
+from ... import activations, constraints, initializers, regularizers
 from ...kernels._threads import blas_threads, effective_num_threads
 from ...core.tensor import KerasTensor, get_mask, plain
 from ...kernels import attention as _att
@@ -94,7 +94,7 @@ class MultiHeadAttention(Layer):
         num_heads, key_dim, value_dim (default key_dim), dropout, use_bias,
         output_shape, attention_axes, sliding_window, kernel_initializer,
         bias_initializer, use_gate, seed: as in Keras. Regularizers/constraints
-        and flash_attention are accepted for compatibility and not used.
+        are kept for the config; flash_attention is accepted and not used.
 
     Call arguments:
         query (B, T, dim), value (B, S, dim), key (B, S, dim) (default value),
@@ -121,7 +121,7 @@ class MultiHeadAttention(Layer):
                                       or not isinstance(value_dim, int) or value_dim <= 0):
             raise ValueError("Received an invalid value for argument `value_dim`, expected a "
                              f"positive integer or `None`. Received: value_dim={value_dim}")
-        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        super().__init__(**kwargs)
         self.supports_masking = True
         self._num_heads = num_heads
         self._key_dim = key_dim
@@ -156,6 +156,13 @@ class MultiHeadAttention(Layer):
         self._flash_attention = flash_attention
         self._kernel_initializer = initializers.get(kernel_initializer)
         self._bias_initializer = initializers.get(bias_initializer)
+        # Kept for the config only (inference); as Keras, on the layer's private
+        # attributes, so `layer.activity_regularizer` stays None.
+        self._kernel_regularizer = regularizers.get(kernel_regularizer)
+        self._bias_regularizer = regularizers.get(bias_regularizer)
+        self._activity_regularizer = regularizers.get(activity_regularizer)
+        self._kernel_constraint = constraints.get(kernel_constraint)
+        self._bias_constraint = constraints.get(bias_constraint)
         self.seed = seed
         self._rng = np.random.default_rng(seed)
         self._inverse_sqrt_key_dim = 1.0 / math.sqrt(float(self._key_dim))
@@ -395,9 +402,12 @@ class MultiHeadAttention(Layer):
                 "sliding_window": self._sliding_window,
                 "kernel_initializer": initializers.serialize(self._kernel_initializer),
                 "bias_initializer": initializers.serialize(self._bias_initializer),
-                "kernel_regularizer": None, "bias_regularizer": None,
-                "activity_regularizer": None, "kernel_constraint": None,
-                "bias_constraint": None, "seed": self.seed}
+                "kernel_regularizer": regularizers.serialize(self._kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self._bias_regularizer),
+                "activity_regularizer": regularizers.serialize(self._activity_regularizer),
+                "kernel_constraint": constraints.serialize(self._kernel_constraint),
+                "bias_constraint": constraints.serialize(self._bias_constraint),
+                "seed": self.seed}
 
 
 def _attention_equations(rank, axes):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from _harness import assert_numbers, keras, on_both, run_layer_test, skipped_cases, xfail
+from _harness import assert_numbers, keras, on_both, run_layer_test, skipped_cases
 
 KT = "keras/src/layers/core/dense_test.py::DenseTest"
 
@@ -81,8 +81,6 @@ def test_dense_no_activation():
 
 
 # keras/src/layers/core/dense_test.py::DenseTest::test_dense_without_activation_set
-@xfail("api: Dense with `layer.activation = None` set after construction calls None",
-       raises=TypeError)
 def test_dense_without_activation_set():
     def run(K):
         layer = K.layers.Dense(units=2, use_bias=False)

@@ -8,7 +8,7 @@ import pytest
 
 import fastmask
 from _harness import (assert_numbers, constant_rnn, constant_rnn_case, keras, on_both,
-                      run_layer_test, skipped_cases, xfail)
+                      run_layer_test, skipped_cases)
 
 SEQ_3_6_4 = np.arange(72).reshape((3, 6, 4)).astype("float32")
 SEQ_2_4_3 = np.arange(24).reshape((2, 4, 3)).astype("float32")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from _harness import constant_rnn, constant_rnn_case, keras, run_layer_test, xfail
+from _harness import constant_rnn, constant_rnn_case, keras, run_layer_test
 
 SEQ_3_6_4 = np.arange(72).reshape((3, 6, 4)).astype("float32")
 SEQ_2_4_3 = np.arange(24).reshape((2, 4, 3)).astype("float32")

@@ -2,7 +2,7 @@
 import pytest
 
 import fastmask
-from _harness import keras, run_layer_test, xfail
+from _harness import keras, run_layer_test
 
 
 class ExampleWrapper(fastmask.layers.Wrapper):
@@ -50,7 +50,6 @@ def test_wrapper_basics_outer_activity_regularizer():
 
 
 # keras/src/layers/core/wrapper_test.py::WrapperTest::test_wrapper_invalid_layer
-@xfail("messages: says 'valid fastmask layer' where Keras says 'valid Keras layer'")
 def test_wrapper_invalid_layer():
     with pytest.raises(ValueError, match="Layer .* supplied to Wrapper isn't a supported layer "
                                          "type. Please ensure wrapped layer is a valid Keras "

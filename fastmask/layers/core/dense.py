@@ -96,8 +96,8 @@ class Dense(Layer):
             bias = self.bias.value
             out += bias if bias.dtype == dtype else bias.astype(dtype)
         out = out.reshape(lead + (self.units,))
-        if self.activation is not activations.linear:
-            out = self.activation(out)
+        if self.activation is not None and self.activation is not activations.linear:
+            out = self.activation(out)  # None: set after construction, as Keras allows
         return out
 
     def compute_output_shape(self, input_shape):

@@ -271,7 +271,7 @@ class MultiHeadAttention(Layer):
                 y = _att._mha_compact(q, k, v, self._weights_dict(dtype), qm, km, am,
                                       use_causal_mask, "zeros" if softmax_path else "uniform", n)
                 if y is not None:
-                    return y
+                    return y.astype(dtype, copy=False)   # float16 runs in float32
             qp = self._query_dense.project(q, n, True)
             kp = self._key_dense.project(k, n, True)
             vp = self._value_dense.project(v, n, True)
@@ -291,9 +291,9 @@ class MultiHeadAttention(Layer):
                                            .transpose(0, 2, 1, 3))
             if gate is not None:
                 ctx = ctx * gate
-            out = self._output_dense.project(ctx, n, True)
+            out = self._output_dense.project(ctx, n, True).astype(dtype, copy=False)
         if return_attention_scores:
-            return out, scores
+            return out, scores.astype(dtype, copy=False)
         return out
 
     def _einsum_call(self, query, value, key, key_given, value_mask, key_mask,

@@ -77,6 +77,8 @@ class Embedding(Layer):
         if table.dtype.name != self.compute_dtype:
             table = table.astype(self.compute_dtype)
         out, mask = kernels.embedding(inputs, table, mask_zero=self.mask_zero)
+        if out.dtype != table.dtype:   # float16 tables are gathered in float32: exact back
+            out = out.astype(table.dtype)
         return out if mask is None else with_mask(out, mask)
 
     def compute_mask(self, inputs, mask=None):

@@ -39,6 +39,7 @@ keeps what loaded, as in Keras.
 
 h5py is imported lazily (`pip install fastmask[keras]`).
 """
+import math
 import os
 import warnings
 
@@ -212,6 +213,30 @@ def save_weights_h5(model, target):
 
 # ----------------------------------------------------------------------------- reading
 
+# A dataset declaring more than 4 GiB must store at least 1/1000 of it on disk
+# (Keras 3.15.1's rule): real arrays, even compressed, do; shape/decompression
+# bombs (a huge shape filled by a fill value) do not, and are refused unread.
+_BOMB_FLOOR_BYTES = 1 << 32
+_MAX_EXPANSION = 1000
+
+
+def _checked_dataset(ds, name, what):
+    """`ds` if it is an ordinary in-file dataset of plausible size, else a ValueError."""
+    if ds.external:
+        raise ValueError(f"{what}: '{name}' is an external dataset ({ds.external}); "
+                         "fastmask reads weights stored in the file only.")
+    if ds.is_virtual:
+        raise ValueError(f"{what}: '{name}' is a virtual dataset; fastmask reads weights "
+                         "stored in the file only.")
+    declared = math.prod(ds.shape or ()) * ds.dtype.itemsize
+    stored = ds.id.get_storage_size()
+    if declared > _BOMB_FLOOR_BYTES and declared > _MAX_EXPANSION * stored:
+        raise ValueError(f"{what}: dataset '{name}' declares shape {ds.shape} "
+                         f"({declared} bytes) but stores only {stored} bytes on disk; "
+                         "refusing to load a potential decompression/shape bomb.")
+    return ds
+
+
 def read_weights_h5(source, what=None):
     """{group path: {"0": array, ...}} of every `vars` group of a Keras weights file.
 
@@ -236,7 +261,7 @@ def read_weights_h5(source, what=None):
                 for key, ds in obj.items():
                     if not isinstance(ds, h5py.Dataset):
                         raise ValueError(f"{what}: '{name}/{key}' is not a dataset.")
-                    values[key] = np.array(ds)
+                    values[key] = np.array(_checked_dataset(ds, f"{name}/{key}", what))
                 entries[parent] = values
         f.visititems(visit)
         if not entries and ("layer_names" in f.attrs or "model_weights" in f):

@@ -624,8 +624,6 @@ def test_dtype_policy_setter():
 
 # keras/src/layers/layer_test.py::LayerTest::test_dtype_policy_setter
 # (in a fresh interpreter that imports only fastmask: Keras brings its own bfloat16)
-@xfail("dtype: bfloat16 works only once something else (Keras, JAX) has imported ml_dtypes; "
-       "with only fastmask imported, Dense(dtype='bfloat16') raises 'NumPy has no such dtype'")
 def test_dtype_policy_bfloat16_without_keras_imported():
     code = ("import fastmask; layer = fastmask.layers.Dense(2, dtype='bfloat16'); "
             "layer.dtype_policy = 'mixed_bfloat16'; "

@@ -30,6 +30,7 @@ else:
     from .core.tensor import KerasTensor, Tensor, Variable, get_mask, with_mask
     from . import activations, initializers, ops, layers, saving, models, preprocessing
     from . import backend, constraints, regularizers   # keras.backend/.constraints/.regularizers
+    from . import config                               # keras.config
     from .layers import Input, InputSpec, Layer
     from .models import Model, Sequential
 
@@ -43,4 +44,4 @@ else:
         "initializers", "ops", "layers", "models", "preprocessing", "saving", "Input",
         "InputSpec", "Layer", "Model", "Sequential",
     ]
-    __all__ += ["backend", "constraints", "regularizers"]
+    __all__ += ["backend", "constraints", "regularizers", "config"]

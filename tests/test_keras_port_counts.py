@@ -23,3 +23,16 @@ def test_readme_keras_port_line_is_current():
         readme = [ln for ln in f.read().splitlines() if ln.startswith("Keras's own tests: ")]
     assert readme == [line], ("README.md's line is stale: run "
                               "`python scripts/keras_port_counts.py --write`")
+
+
+def test_readme_differences_table_names_existing_tests():
+    """Every `tests/...py::test_name` in README's "Differences from Keras" table exists."""
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    table = text[text.index("**Differences from Keras.**"):]
+    table = table[:table.index("\n\n", table.index("| case |"))]
+    pins = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", table)
+    assert len(pins) >= 10, pins
+    for path, name in pins:
+        with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+            assert re.search(rf"^def {name}\(", f.read(), re.M), f"{path}::{name} not found"

@@ -31,6 +31,7 @@ else:
     from . import activations, initializers, ops, layers, saving, models, preprocessing
     from . import config
     from . import backend, constraints, regularizers   # keras.backend/.constraints/.regularizers
+    from . import config                               # keras.config
     from .layers import Input, InputSpec, Layer
     from .models import Model, Sequential
 
@@ -45,4 +46,4 @@ else:
         "initializers", "ops", "layers", "models", "preprocessing", "saving", "Input",
         "InputSpec", "Layer", "Model", "Sequential", "config", "profile",
     ]
-    __all__ += ["backend", "constraints", "regularizers"]
+    __all__ += ["backend", "constraints", "regularizers", "config"]

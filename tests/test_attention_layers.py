@@ -300,3 +300,14 @@ def test_mha_config_roundtrip_and_functional(rng):
     data[0] = 0
     out = model(data)
     assert out.shape == (3, 8) and np.all(out[0] == 0) and np.all(np.isfinite(out))
+
+
+def test_multi_head_attention_rank_2_inputs_value_error_where_keras_index_error():
+    """Keras 3.15.1 fails on rank-2 inputs deep in its Softmax (IndexError, 'tuple index
+    out of range'); fastmask says what is wrong, as a ValueError (README differences)."""
+    x = np.ones((2, 4), np.float32)
+    with pytest.raises(IndexError):
+        keras().layers.MultiHeadAttention(num_heads=2, key_dim=2)(x, x)
+    with pytest.raises(ValueError, match=r"MultiHeadAttention needs inputs of rank 3 or more.*"
+                                         r"Received: query_shape=\(2, 4\)"):
+        L.MultiHeadAttention(num_heads=2, key_dim=2)(x, x)

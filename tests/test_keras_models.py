@@ -630,3 +630,32 @@ def test_keras_2_13_layout_is_read(tmp_path):
     f = fm_model("gru")
     f.load_weights(tmp_path / "k.weights.h5")
     assert_same(k, f, "gru")
+
+
+def test_failed_save_leaves_no_file(tmp_path):
+    """A layer whose save_own_variables raises: Keras 3.15.1 leaves a partial `.keras`
+    archive without weights (keras_port saving_lib test_save_model_exception_raised, a
+    deliberate xfail); fastmask leaves no file and no temporary file (README differences)."""
+    class RaiseOnSave(fastmask.layers.Dense):
+        def save_own_variables(self, store):
+            raise ValueError("cannot save")
+
+    model = fastmask.Sequential([fastmask.Input((3,)), RaiseOnSave(2)])
+    path = tmp_path / "model.keras"
+    with pytest.raises(ValueError, match="cannot save"):
+        model.save(path)
+    assert os.listdir(tmp_path) == []
+
+
+def test_sequential_built_on_first_call_keeps_integer_input_dtype():
+    """Keras 3.15.1 records a float32 input for a Sequential built by its first call, even
+    on int32 ids; fastmask keeps the ids' dtype (README differences)."""
+    ids = np.array([[1, 2, 0], [3, 0, 0]], np.int32)
+    models = []
+    for M in (keras(), fastmask):
+        model = M.Sequential([M.layers.Embedding(5, 2, mask_zero=True), M.layers.Dense(1)])
+        model(ids)
+        models.append(model)
+    k_model, f_model = models
+    assert k_model.inputs[0].dtype == "float32"
+    assert f_model.inputs[0].dtype == "int32"

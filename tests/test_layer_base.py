@@ -436,3 +436,26 @@ def test_random_mask_kinds_are_well_formed():
             m = random_mask(rng, b, t, kind)
             assert m.shape == (b, t) and m.dtype == bool and m.any(axis=1).all()
         assert not random_mask(rng, b, t, "all_masked_row")[0].any()
+
+
+def test_global_dtype_policy_as_keras():
+    """`fastmask.config.set_dtype_policy` gives layers created with dtype=None Keras's policy,
+    dtypes and config (issue 14); explicit dtypes win; resetting restores float32."""
+    K = keras()
+    x = np.ones((2, 4), np.float32)
+    original, k_original = fastmask.config.dtype_policy(), K.config.dtype_policy()
+    try:
+        fastmask.config.set_dtype_policy("mixed_float16")
+        K.config.set_dtype_policy("mixed_float16")
+        f, k = fastmask.layers.Dense(3), K.layers.Dense(3)
+        assert f.get_config()["dtype"] == k.get_config()["dtype"]
+        assert fastmask.config.dtype_policy().name == K.config.dtype_policy().name
+        assert f(x).dtype == np.asarray(k(x)).dtype == np.float16
+        assert f.kernel.dtype == "float32"
+        assert fastmask.layers.Dense(3, dtype="float64")(x).dtype == np.float64
+        with pytest.raises(ValueError, match="Invalid `policy` argument"):
+            fastmask.config.set_dtype_policy(3)
+    finally:
+        fastmask.config.set_dtype_policy(original)
+        K.config.set_dtype_policy(k_original)
+    assert fastmask.layers.Dense(3)(x).dtype == np.float32

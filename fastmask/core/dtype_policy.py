@@ -7,7 +7,7 @@ import numpy as np
 
 from .tensor import standardize_dtype
 
-__all__ = ["DTypePolicy", "get_policy"]
+__all__ = ["DTypePolicy", "get_policy", "global_policy", "set_global_policy"]
 
 
 class DTypePolicy:
@@ -57,6 +57,21 @@ class DTypePolicy:
 
 
 _POLICIES = {}
+_GLOBAL = [None]   # the policy of layers created with dtype=None (None: "float32")
+
+
+def global_policy():
+    """The DTypePolicy that layers created with `dtype=None` get (Keras's global policy)."""
+    return _GLOBAL[0] if _GLOBAL[0] is not None else get_policy("float32")
+
+
+def set_global_policy(policy):
+    """Set the global policy from a name ("mixed_float16"), a policy or its dict."""
+    if policy is not None and not isinstance(policy, (str, dict, DTypePolicy)):
+        raise ValueError("Invalid `policy` argument. Expected the string name of a policy "
+                         "(such as 'mixed_float16') or a `DTypePolicy` instance. "
+                         f"Received: policy={policy} (of type {type(policy)})")
+    _GLOBAL[0] = None if policy is None else get_policy(policy)
 
 
 def _policy_name_from_config(config):
@@ -89,6 +104,8 @@ def get_policy(dtype):
             dtype = name
         else:
             dtype = standardize_dtype(dtype)
+    if dtype is None and _GLOBAL[0] is not None:
+        return _GLOBAL[0]
     key = "float32" if dtype is None else dtype
     policy = _POLICIES.get(key)
     if policy is None:

@@ -292,10 +292,22 @@ def _standardize_dtype(dtype):
     if hasattr(dtype, "name") and isinstance(getattr(dtype, "name"), str) \
             and not isinstance(dtype, (np.dtype, type)):
         dtype = dtype.name  # e.g. a DTypePolicy-like object
+    if isinstance(dtype, str) and dtype == "bfloat16":
+        _register_bfloat16()
     try:
         return np.dtype(dtype).name
     except TypeError:
         raise ValueError(f"Invalid dtype: {dtype!r}") from None
+
+
+def _register_bfloat16():
+    """Give NumPy its `bfloat16` (from ml_dtypes, as Keras does) on first use."""
+    try:
+        import ml_dtypes  # noqa: F401  (registers np.dtype("bfloat16"))
+    except ImportError:
+        raise ValueError("dtype 'bfloat16' needs the ml_dtypes package (pip install "
+                         "ml-dtypes), which gives NumPy its bfloat16. Received: "
+                         "dtype='bfloat16'") from None
 
 
 def standardize_shape(shape):

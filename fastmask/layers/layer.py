@@ -114,6 +114,7 @@ from functools import wraps
 
 import numpy as np
 
+from .. import regularizers
 from ..core import registry
 from ..core.dtype_policy import DTypePolicy, get_policy  # noqa: F401  (DTypePolicy: re-export)
 from ..core.operation import CALL_CONTEXT, Operation, record_node
@@ -204,7 +205,7 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             raise ValueError(f"Expected `trainable` to be a boolean. Received: "
                              f"trainable={trainable} (of type {type(trainable)})")
         self._dtype_policy = get_policy(dtype)
-        self.activity_regularizer = activity_regularizer
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self.built = False
         self.autocast = autocast
         self._input_spec = None

@@ -1,6 +1,7 @@
 """Layer configs: `get_config`/`from_config`, and the auto-config of constructor arguments."""
 import inspect
 
+from .. import regularizers
 from ..core.dtype_policy import get_policy
 from ..core.tree import flatten
 from .call_signature import _default, _is_default
@@ -70,7 +71,7 @@ class LayerConfigMixin:
         config["trainable"] = self.trainable
         config["dtype"] = self.dtype_policy.serialize()
         if self.activity_regularizer is not None:
-            config["activity_regularizer"] = self.activity_regularizer
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
 
     @classmethod

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from _harness import assert_numbers, keras, on_both, run_layer_test, skipped_cases, xfail
+from _harness import assert_numbers, keras, on_both, run_layer_test, skipped_cases
 
 KT = "keras/src/layers/core/dense_test.py::DenseTest"
 
@@ -24,7 +24,6 @@ def test_dense_basics_2d_no_bias():
 
 
 # keras/src/layers/core/dense_test.py::DenseTest::test_dense_basics
-@xfail("config: Dense drops kernel_regularizer/bias_regularizer (get_config gives None)")
 def test_dense_basics_3d_regularizers():
     run_layer_test(
         fastmask.layers.Dense,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from _harness import run_layer_test, xfail
+from _harness import run_layer_test
 
 Dropout = fastmask.layers.Dropout
 
@@ -68,10 +68,7 @@ def test_validate_noise_shape(given, stored):
 # keras/src/layers/regularization/dropout_test.py::DropoutTest::test_validate_noise_shape_zero_value
 @pytest.mark.parametrize("noise_shape,message", [
     ("Invalid", "Expected a tuple or list of integers."),
-    pytest.param((20, 1.5, 10), "Expected all elements to be integers or None.",
-                 marks=xfail("messages: a float in noise_shape gets the 'positive integers' "
-                             "message, not Keras's 'Expected all elements to be integers or "
-                             "None.'")),
+    ((20, 1.5, 10), "Expected all elements to be integers or None."),
     ((20, -1, 10), "Expected all dimensions to be positive integers or None."),
     ((20, 0, 10), "Expected all dimensions to be positive integers or None.")],
     ids=["non_iterable", "invalid_type", "negative_value", "zero_value"])

@@ -3,13 +3,11 @@ import numpy as np
 import pytest
 
 import fastmask
-from _harness import assert_numbers, on_both, run_layer_test, skipped_cases, xfail
+from _harness import assert_numbers, on_both, run_layer_test, skipped_cases
 
 
 
 # keras/src/layers/core/embedding_test.py::EmbeddingTest::test_embedding_basics
-@xfail("dtype: with dtype='mixed_float16' the output is float32 but compute_output_spec says "
-       "float16 (Keras outputs float16)")
 def test_embedding_basics_int32():
     run_layer_test(fastmask.layers.Embedding, {"input_dim": 4, "output_dim": 3},
                    input_shape=(2,), input_dtype="int32", expected_output_shape=(2, 3),
@@ -18,8 +16,6 @@ def test_embedding_basics_int32():
 
 
 # keras/src/layers/core/embedding_test.py::EmbeddingTest::test_embedding_basics
-@xfail("dtype: with dtype='mixed_float16' the output is float32 but compute_output_spec says "
-       "float16 (Keras outputs float16)")
 def test_embedding_basics_mask_zero():
     run_layer_test(fastmask.layers.Embedding, {"input_dim": 5, "output_dim": 4, "mask_zero": True},
                    input_shape=(2, 3), input_dtype="int64", expected_output_shape=(2, 3, 4),

@@ -470,8 +470,6 @@ def test_list_input_with_dict_build():
 
 
 # keras/src/models/functional_test.py::FunctionalTest::test_functional_with_dtype_policy
-@xfail("api: no fastmask.config.set_dtype_policy / dtype_policy (global dtype policy)",
-       raises=AttributeError)
 def test_functional_with_dtype_policy():
     original = fastmask.config.dtype_policy()
     try:

@@ -8,7 +8,7 @@ import pytest
 
 import fastmask
 from _harness import (assert_numbers, constant_rnn, constant_rnn_case, keras, on_both,
-                      run_layer_test, skipped_cases, xfail)
+                      run_layer_test, skipped_cases)
 
 SEQ_3_6_4 = np.arange(72).reshape((3, 6, 4)).astype("float32")
 SEQ_2_4_3 = np.arange(24).reshape((2, 4, 3)).astype("float32")
@@ -30,7 +30,6 @@ def test_basics_dropout_training(extra):
 
 
 # keras/src/layers/rnn/gru_test.py::GRUTest::test_basics (regularizers, return_sequences)
-@xfail("config: regularizers are saved as strings ('l1', 'l2'), not Keras's L1/L2 object configs")
 def test_basics_regularizers():
     run_layer_test(fastmask.layers.GRU,
                    init_kwargs={"units": 3, "return_sequences": True, "bias_regularizer": "l1",

@@ -5,7 +5,6 @@ import pytest
 import fastmask
 from fastmask import KerasTensor
 from fastmask.layers import InputLayer
-from _harness import xfail
 
 
 # keras/src/layers/core/input_layer_test.py::InputLayerTest::test_input_basic (dense)
@@ -21,8 +20,6 @@ def test_input_basic_dense():
 
 # keras/src/layers/core/input_layer_test.py::InputLayerTest::test_input_basic (sparse, ragged:
 # the numpy backend rejects them, and so must fastmask)
-@xfail("messages: sparse/ragged rejected with one combined message, not Keras's '`sparse=True` is "
-       "not supported' / '`ragged=True` is not supported'")
 @pytest.mark.parametrize("flag", ["sparse", "ragged"])
 def test_input_basic_sparse_ragged_rejected(flag):
     with pytest.raises(ValueError, match=f"`{flag}=True` is not supported"):
@@ -65,7 +62,6 @@ def test_input_tensor():
 
 
 # keras/src/layers/core/input_layer_test.py::InputLayerTest::test_input_shape_deprecated
-@xfail("api: InputLayer(input_shape=...) gives no 'Argument `input_shape` is deprecated' warning")
 def test_input_shape_deprecated():
     with pytest.warns(UserWarning, match="Argument `input_shape` is deprecated. Use `shape` "
                                          "instead."):
@@ -85,8 +81,6 @@ def test_numpy_shape():
 
 
 # keras/src/layers/core/input_layer_test.py::InputLayerTest::test_invalid_arg_combinations
-@xfail("api: InputLayer(input_tensor=...) accepts a shape/batch_shape/batch_size/dtype/sparse "
-       "that contradicts the tensor")
 def test_invalid_arg_combinations():
     input_tensor = KerasTensor(shape=(2, 3), dtype="float32")
     for kwargs, name in (({"shape": (2, 4)}, "shape"), ({"batch_shape": (2, 4)}, "batch_shape"),

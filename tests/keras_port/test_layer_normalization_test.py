@@ -9,8 +9,6 @@ LN = fastmask.layers.LayerNormalization
 
 
 # keras/src/layers/normalization/layer_normalization_test.py::LayerNormalizationTest::test_ln_basics (regularizers)
-@xfail("config: LayerNormalization drops gamma_regularizer/beta_regularizer (get_config "
-       "gives None; Keras: L2 object configs)")
 def test_ln_basics_regularizers():
     run_layer_test(LN, init_kwargs={"gamma_regularizer": fastmask.regularizers.L2(0.01),
                                     "beta_regularizer": fastmask.regularizers.L2(0.01)},

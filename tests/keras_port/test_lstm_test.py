@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from _harness import constant_rnn, constant_rnn_case, keras, run_layer_test, xfail
+from _harness import constant_rnn, constant_rnn_case, keras, run_layer_test
 
 SEQ_3_6_4 = np.arange(72).reshape((3, 6, 4)).astype("float32")
 SEQ_2_4_3 = np.arange(24).reshape((2, 4, 3)).astype("float32")
@@ -26,7 +26,6 @@ def test_basics_dropout_training(extra):
 
 
 # keras/src/layers/rnn/lstm_test.py::LSTMTest::test_basics (regularizers, return_sequences)
-@xfail("config: regularizers are saved as strings ('l1', 'l2'), not Keras's L1/L2 object configs")
 def test_basics_regularizers():
     run_layer_test(fastmask.layers.LSTM,
                    init_kwargs={"units": 3, "return_sequences": True, "bias_regularizer": "l1",

@@ -4,7 +4,7 @@ import os
 import numpy as np
 
 import fastmask
-from _harness import assert_numbers, copy_weights, keras, run_layer_test, xfail
+from _harness import assert_numbers, copy_weights, keras, run_layer_test
 
 X = np.array([[[0.0, 0.0], [1.0, 2.0], [0.0, 0.0]],
               [[2.0, 2.0], [0.0, 0.0], [2.0, 1.0]]])
@@ -12,8 +12,6 @@ EXPECTED_MASK = [[False, True, False], [True, False, True]]
 
 
 # keras/src/layers/core/masking_test.py::MaskingTest::test_masking_basics
-@xfail("dtype: with dtype='mixed_float16' the output is float32 but compute_output_spec says"
-       " float16 (Keras outputs float16)")
 def test_masking_basics():
     run_layer_test(fastmask.layers.Masking, init_kwargs={"mask_value": 0.0},
                    input_shape=(2, 3, 2), expected_output_shape=(2, 3, 2),

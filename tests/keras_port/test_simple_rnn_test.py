@@ -30,7 +30,6 @@ def test_basics_dropout_training():
 
 
 # keras/src/layers/rnn/simple_rnn_test.py::SimpleRNNTest::test_basics (regularizers)
-@xfail("config: regularizers are saved as strings ('l1', 'l2'), not Keras's L1/L2 object configs")
 def test_basics_regularizers():
     run_layer_test(fastmask.layers.SimpleRNN,
                    init_kwargs={"units": 3, "return_sequences": True, "bias_regularizer": "l1",

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import fastmask
-from _harness import assert_numbers, keras, on_both, run_layer_test, skipped_cases, xfail
+from _harness import assert_numbers, keras, on_both, run_layer_test, skipped_cases
 
 SEQ = np.arange(24).reshape((3, 2, 4)).astype("float32")
 
@@ -59,8 +59,6 @@ X = np.zeros((4, 5, 3))
 
 
 # keras/src/layers/rnn/time_distributed_test.py::TimeDistributedTest::test_mask_validation_with_mismatched_timesteps
-@xfail("messages: a mask of the wrong shape is rejected with fastmask's own message, not Keras's"
-       " 'The `mask` passed to the `TimeDistributed` layer has a shape ...'")
 def test_mask_validation_with_mismatched_timesteps():
     td = _td()
     assert td(X, mask=np.ones((4, 5), dtype=bool)).shape == (4, 5, 5)
@@ -69,23 +67,17 @@ def test_mask_validation_with_mismatched_timesteps():
 
 
 # keras/src/layers/rnn/time_distributed_test.py::TimeDistributedTest::test_mask_validation_with_mismatched_batch_size
-@xfail("messages: a mask of the wrong shape is rejected with fastmask's own message, not Keras's"
-       " 'The `mask` passed to the `TimeDistributed` layer has a shape ...'")
 def test_mask_validation_with_mismatched_batch_size():
     with pytest.raises(ValueError, match=_BAD_MASK):
         _td()(X, mask=np.ones((5, 5), dtype=bool))
 
 
 # keras/src/layers/rnn/time_distributed_test.py::TimeDistributedTest::test_mask_validation_with_correct_shape
-@xfail("mask: TimeDistributed rejects a mask with extra trailing dims (batch, time, k), which "
-       "Keras accepts", raises=ValueError)
 def test_mask_validation_with_correct_shape():
     assert _td()(X, mask=np.ones((4, 5, 1), dtype=bool)).shape == (4, 5, 5)
 
 
 # keras/src/layers/rnn/time_distributed_test.py::TimeDistributedTest::test_mask_validation_with_3d_mask
-@xfail("mask: TimeDistributed rejects a mask with extra trailing dims (batch, time, k), which "
-       "Keras accepts", raises=ValueError)
 def test_mask_validation_with_3d_mask():
     td = _td()
     assert td(X, mask=np.ones((4, 5, 2), dtype=bool)).shape == (4, 5, 5)
@@ -99,8 +91,6 @@ def test_mask_validation_with_none_mask():
 
 
 # keras/src/layers/rnn/time_distributed_test.py::TimeDistributedTest::test_mask_validation_with_both_batch_and_timesteps_mismatched
-@xfail("messages: a mask of the wrong shape is rejected with fastmask's own message, not Keras's"
-       " 'The `mask` passed to the `TimeDistributed` layer has a shape ...'")
 def test_mask_validation_with_both_batch_and_timesteps_mismatched():
     with pytest.raises(ValueError, match=_BAD_MASK):
         _td()(X, mask=np.ones((5, 6), dtype=bool))

@@ -2,7 +2,7 @@
 import pytest
 
 import fastmask
-from _harness import keras, run_layer_test, xfail
+from _harness import keras, run_layer_test
 
 
 class ExampleWrapper(fastmask.layers.Wrapper):
@@ -37,7 +37,6 @@ def test_wrapper_basics_dense():
 
 # keras/src/layers/core/wrapper_test.py::WrapperTest::test_wrapper_basics (Dense with an
 # activity_regularizer; the loss count is training-only and not checked)
-@xfail("config: activity_regularizer is saved as the string 'l2', not Keras's L2 object config")
 def test_wrapper_basics_inner_activity_regularizer():
     _wrapper_case({"layer": fastmask.layers.Dense(2, activity_regularizer="l2")},
                   {"layer": keras().layers.Dense(2, activity_regularizer="l2")})
@@ -45,14 +44,12 @@ def test_wrapper_basics_inner_activity_regularizer():
 
 # keras/src/layers/core/wrapper_test.py::WrapperTest::test_wrapper_basics (Wrapper's own
 # activity_regularizer)
-@xfail("config: activity_regularizer is saved as the string 'l2', not Keras's L2 object config")
 def test_wrapper_basics_outer_activity_regularizer():
     _wrapper_case({"layer": fastmask.layers.Dense(2), "activity_regularizer": "l2"},
                   {"layer": keras().layers.Dense(2), "activity_regularizer": "l2"})
 
 
 # keras/src/layers/core/wrapper_test.py::WrapperTest::test_wrapper_invalid_layer
-@xfail("messages: says 'valid fastmask layer' where Keras says 'valid Keras layer'")
 def test_wrapper_invalid_layer():
     with pytest.raises(ValueError, match="Layer .* supplied to Wrapper isn't a supported layer "
                                          "type. Please ensure wrapped layer is a valid Keras "

@@ -4,7 +4,7 @@ import string
 
 import numpy as np
 
-from ... import activations, initializers
+from ... import activations, constraints, initializers, regularizers
 from ...kernels._threads import blas_threads, effective_num_threads
 from ...core.tensor import KerasTensor, get_mask, plain
 from ...kernels import attention as _att
@@ -95,7 +95,7 @@ class MultiHeadAttention(Layer):
         num_heads, key_dim, value_dim (default key_dim), dropout, use_bias,
         output_shape, attention_axes, sliding_window, kernel_initializer,
         bias_initializer, use_gate, seed: as in Keras. Regularizers/constraints
-        and flash_attention are accepted for compatibility and not used.
+        are kept for the config; flash_attention is accepted and not used.
 
     Call arguments:
         query (B, T, dim), value (B, S, dim), key (B, S, dim) (default value),
@@ -123,7 +123,7 @@ class MultiHeadAttention(Layer):
                                       or not isinstance(value_dim, int) or value_dim <= 0):
             raise ValueError("Received an invalid value for argument `value_dim`, expected a "
                              f"positive integer or `None`. Received: value_dim={value_dim}")
-        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        super().__init__(**kwargs)
         self.supports_masking = True
         self._num_heads = num_heads
         self._key_dim = key_dim
@@ -158,6 +158,13 @@ class MultiHeadAttention(Layer):
         self._flash_attention = flash_attention
         self._kernel_initializer = initializers.get(kernel_initializer)
         self._bias_initializer = initializers.get(bias_initializer)
+        # Kept for the config only (inference); as Keras, on the layer's private
+        # attributes, so `layer.activity_regularizer` stays None.
+        self._kernel_regularizer = regularizers.get(kernel_regularizer)
+        self._bias_regularizer = regularizers.get(bias_regularizer)
+        self._activity_regularizer = regularizers.get(activity_regularizer)
+        self._kernel_constraint = constraints.get(kernel_constraint)
+        self._bias_constraint = constraints.get(bias_constraint)
         self.seed = seed
         self._rng = np.random.default_rng(seed)
         self._inverse_sqrt_key_dim = 1.0 / math.sqrt(float(self._key_dim))
@@ -267,17 +274,20 @@ class MultiHeadAttention(Layer):
                 y = _att._mha_compact(q, k, v, self._weights_dict(dtype), qm, km, am,
                                       use_causal_mask, "zeros" if softmax_path else "uniform", n)
                 if y is not None:
-                    return y
-            if not dropping and not self._use_gate:
+                    return y.astype(dtype, copy=False)   # float16 runs in float32
+            if not dropping and not self._use_gate and q.dtype.itemsize >= 4:
                 # Q/K/V projections of the same input fused into one GEMM, attention
                 # read from its views, scores in per-thread scratch unless returned;
                 # the output projection writes into `into` when it fits.
                 if return_attention_scores or not usable_out(
                         into, (B, T) + self._output_dense.out_dims, dtype, (q, k, v)):
                     into = None
-                return _att._mha_plain(q, k, v, self._weights_dict(dtype), qm, km, am,
-                                       use_causal_mask, fill, zero_masked,
-                                       bool(return_attention_scores), n, out=into)
+                res = _att._mha_plain(q, k, v, self._weights_dict(dtype), qm, km, am,
+                                      use_causal_mask, fill, zero_masked,
+                                      bool(return_attention_scores), n, out=into)
+                if return_attention_scores:   # float16 runs in float32
+                    return res[0].astype(dtype, copy=False), res[1].astype(dtype, copy=False)
+                return res.astype(dtype, copy=False)
             qp = self._query_dense.project(q, n, True)
             kp = self._key_dense.project(k, n, True)
             vp = self._value_dense.project(v, n, True)
@@ -298,9 +308,9 @@ class MultiHeadAttention(Layer):
                                            .transpose(0, 2, 1, 3))
             if gate is not None:
                 ctx = ctx * gate
-            out = self._output_dense.project(ctx, n, True)
+            out = self._output_dense.project(ctx, n, True).astype(dtype, copy=False)
         if return_attention_scores:
-            return out, scores
+            return out, scores.astype(dtype, copy=False)
         return out
 
     def _einsum_call(self, query, value, key, key_given, value_mask, key_mask,
@@ -409,9 +419,12 @@ class MultiHeadAttention(Layer):
                 "sliding_window": self._sliding_window,
                 "kernel_initializer": initializers.serialize(self._kernel_initializer),
                 "bias_initializer": initializers.serialize(self._bias_initializer),
-                "kernel_regularizer": None, "bias_regularizer": None,
-                "activity_regularizer": None, "kernel_constraint": None,
-                "bias_constraint": None, "seed": self.seed}
+                "kernel_regularizer": regularizers.serialize(self._kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self._bias_regularizer),
+                "activity_regularizer": regularizers.serialize(self._activity_regularizer),
+                "kernel_constraint": constraints.serialize(self._kernel_constraint),
+                "bias_constraint": constraints.serialize(self._bias_constraint),
+                "seed": self.seed}
 
 
 def _attention_equations(rank, axes):

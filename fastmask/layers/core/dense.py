@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from ... import activations, initializers
+from ... import activations, constraints, initializers, regularizers
 from ...kernels.dense import dense as fused_dense
 from ..input_spec import InputSpec
 from ..layer import Layer, usable_out
@@ -26,6 +26,8 @@ class Dense(Layer):
         activation: name or callable (default linear).
         use_bias: add a bias vector (default True).
         kernel_initializer / bias_initializer: default "glorot_uniform" / "zeros".
+        kernel_regularizer / bias_regularizer / activity_regularizer,
+        kernel_constraint / bias_constraint: kept for the config (inference only).
 
     Weights: `kernel` (input_dim, units), `bias` (units,).
     """
@@ -49,10 +51,10 @@ class Dense(Layer):
         self.use_bias = use_bias
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = kernel_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.lora_rank = None
         self.quantization_config = None
         self.input_spec = InputSpec(min_ndim=2)
@@ -107,7 +109,7 @@ class Dense(Layer):
             out += bias if bias.dtype == dtype else bias.astype(dtype)
         out = out.reshape(lead + (self.units,))
         if self.activation is not None and self.activation is not activations.linear:
-            out = self.activation(out)
+            out = self.activation(out)  # None: set after construction, as Keras allows
         return out
 
     def compute_output_shape(self, input_shape):
@@ -119,6 +121,8 @@ class Dense(Layer):
                 "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": None, "bias_regularizer": None,
-                "kernel_constraint": None, "bias_constraint": None,
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "kernel_constraint": constraints.serialize(self.kernel_constraint),
+                "bias_constraint": constraints.serialize(self.bias_constraint),
                 "quantization_config": None}

@@ -3,7 +3,7 @@ import warnings
 
 import numpy as np
 
-from ... import initializers, kernels, ops
+from ... import constraints, initializers, kernels, ops, regularizers
 from ...core.tensor import KerasTensor, with_mask
 from ..layer import Layer
 
@@ -45,8 +45,8 @@ class Embedding(Layer):
         self.input_dim = input_dim
         self.output_dim = output_dim
         self.embeddings_initializer = initializers.get(embeddings_initializer)
-        self.embeddings_regularizer = embeddings_regularizer
-        self.embeddings_constraint = embeddings_constraint
+        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = constraints.get(embeddings_constraint)
         self.mask_zero = mask_zero
         self.supports_masking = mask_zero
         self.autocast = False
@@ -77,6 +77,8 @@ class Embedding(Layer):
         if table.dtype.name != self.compute_dtype:
             table = table.astype(self.compute_dtype)
         out, mask = kernels.embedding(inputs, table, mask_zero=self.mask_zero)
+        if out.dtype != table.dtype:   # float16 tables are gathered in float32: exact back
+            out = out.astype(table.dtype)
         return out if mask is None else with_mask(out, mask)
 
     def compute_mask(self, inputs, mask=None):
@@ -94,8 +96,10 @@ class Embedding(Layer):
         return {**super().get_config(),
                 "input_dim": self.input_dim, "output_dim": self.output_dim,
                 "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
-                "embeddings_regularizer": None, "activity_regularizer": None,
-                "embeddings_constraint": None, "mask_zero": self.mask_zero,
+                "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+                "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
+                "mask_zero": self.mask_zero,
                 "quantization_config": None}
 
     @classmethod

@@ -1,4 +1,6 @@
 """`InputLayer` and `fastmask.Input`: the entry points of Functional models."""
+import warnings
+
 from ...core.operation import Node
 from ...core.tensor import KerasTensor, standardize_dtype, standardize_shape
 from ..layer import Layer
@@ -13,18 +15,20 @@ class InputLayer(Layer):
                  batch_shape=None, input_tensor=None, optional=False, name=None, **kwargs):
         super().__init__(name=name)
         if "input_shape" in kwargs:
+            warnings.warn("Argument `input_shape` is deprecated. Use `shape` instead.",
+                          stacklevel=2)
             shape = kwargs.pop("input_shape")
         if "batch_input_shape" in kwargs:
             batch_shape = kwargs.pop("batch_input_shape")
         if kwargs:
             raise ValueError(f"Unrecognized keyword arguments passed to InputLayer: {kwargs}")
-        if sparse or ragged:
-            raise ValueError("`sparse=True` and `ragged=True` are not supported by fastmask.")
         if input_tensor is not None:
             if not isinstance(input_tensor, KerasTensor):
                 raise ValueError("Argument `input_tensor` must be a KerasTensor. Received "
                                  f"invalid type: input_tensor={input_tensor} "
                                  f"(of type {type(input_tensor)})")
+            _check_input_tensor_args(input_tensor, shape, batch_shape, batch_size, dtype,
+                                     sparse)
             batch_shape = input_tensor.shape
             dtype = input_tensor.dtype
         else:
@@ -43,6 +47,10 @@ class InputLayer(Layer):
                 batch_shape = (batch_size,) + shape
         self._batch_shape = standardize_shape(batch_shape)
         self._dtype = standardize_dtype(dtype)
+        for flag, value in (("sparse", sparse), ("ragged", ragged)):
+            if value:  # as Keras's numpy backend, which supports neither
+                raise ValueError(f"`{flag}=True` is not supported with the numpy backend "
+                                 "(fastmask has dense tensors only)")
         self.sparse = False
         self.ragged = False
         if input_tensor is None:
@@ -66,6 +74,26 @@ class InputLayer(Layer):
     def get_config(self):
         return {"batch_shape": self.batch_shape, "dtype": self.dtype, "sparse": self.sparse,
                 "ragged": self.ragged, "name": self.name, "optional": self.optional}
+
+
+
+def _check_input_tensor_args(input_tensor, shape, batch_shape, batch_size, dtype, sparse):
+    """Keras's checks: arguments given beside `input_tensor` must agree with it."""
+    tensor_shape = tuple(input_tensor.shape)
+    wrong = None
+    if batch_size is not None and (not tensor_shape or tensor_shape[0] != batch_size):
+        wrong = "batch_size"
+    elif shape is not None and tuple(shape) != tensor_shape[1:]:
+        wrong = "shape"
+    elif batch_shape is not None and tuple(batch_shape) != tensor_shape:
+        wrong = "batch_shape"
+    elif dtype is not None and standardize_dtype(dtype) != input_tensor.dtype:
+        wrong = "dtype"
+    elif sparse is not None and bool(sparse) != bool(getattr(input_tensor, "sparse", False)):
+        wrong = "sparse"
+    if wrong is not None:
+        raise ValueError("When providing the `input_tensor` argument, you cannot provide an "
+                         f"incompatible `{wrong}` argument.")
 
 
 def Input(shape=None, batch_size=None, dtype=None, sparse=None, ragged=None,

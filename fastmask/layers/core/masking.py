@@ -39,6 +39,8 @@ class Masking(Layer):
     def call(self, inputs):
         if inputs.dtype.kind == "f":
             out, mask = kernels.masking(inputs, self.mask_value)
+            if out.dtype != inputs.dtype:   # float16 runs in float32: copies, exact back
+                out = out.astype(inputs.dtype)
         else:  # ints/bools keep Keras's dtype (where(mask, x, 0) with a weak 0)
             keep = np.any(np.not_equal(inputs, self.mask_value), axis=-1, keepdims=True)
             out = ops.where(keep, inputs, 0)

@@ -11,7 +11,7 @@ class Wrapper(Layer):
     def __init__(self, layer, **kwargs):
         if not isinstance(layer, Layer):
             raise ValueError(f"Layer {layer} supplied to Wrapper isn't a supported layer "
-                             "type. Please ensure wrapped layer is a valid fastmask layer.")
+                             "type. Please ensure wrapped layer is a valid Keras layer.")
         super().__init__(**kwargs)
         self.layer = layer
 

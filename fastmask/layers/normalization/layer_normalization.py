@@ -1,7 +1,7 @@
 """`LayerNormalization` (the mask passes through; every step is normalized)."""
 import numpy as np
 
-from ... import initializers
+from ... import constraints, initializers, regularizers
 from ...kernels.normalization import layer_norm
 from ..layer import Layer, usable_out
 
@@ -45,10 +45,10 @@ class LayerNormalization(Layer):
         self.rms_scaling = rms_scaling
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = beta_regularizer
-        self.gamma_regularizer = gamma_regularizer
-        self.beta_constraint = beta_constraint
-        self.gamma_constraint = gamma_constraint
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
         self.supports_masking = True
         self.autocast = False
         self.gamma = self.beta = None
@@ -64,10 +64,14 @@ class LayerNormalization(Layer):
         shape = tuple(input_shape[a] for a in self.axis)
         if self.scale or self.rms_scaling:
             self.gamma = self.add_weight(name="gamma", shape=shape,
-                                         initializer=self.gamma_initializer, trainable=True)
+                                         initializer=self.gamma_initializer,
+                                         regularizer=self.gamma_regularizer,
+                                         constraint=self.gamma_constraint, trainable=True)
         if self.center and not self.rms_scaling:
             self.beta = self.add_weight(name="beta", shape=shape,
-                                        initializer=self.beta_initializer, trainable=True)
+                                        initializer=self.beta_initializer,
+                                        regularizer=self.beta_regularizer,
+                                        constraint=self.beta_constraint, trainable=True)
 
     def call(self, inputs):
         into = self._take_out()
@@ -126,5 +130,7 @@ class LayerNormalization(Layer):
                 "scale": self.scale, "rms_scaling": self.rms_scaling,
                 "beta_initializer": initializers.serialize(self.beta_initializer),
                 "gamma_initializer": initializers.serialize(self.gamma_initializer),
-                "beta_regularizer": None, "gamma_regularizer": None,
-                "beta_constraint": None, "gamma_constraint": None}
+                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+                "beta_constraint": constraints.serialize(self.beta_constraint),
+                "gamma_constraint": constraints.serialize(self.gamma_constraint)}

@@ -44,10 +44,16 @@ class Dropout(Layer):
                              "iterable of integers (e.g., a tuple or list). "
                              f"Received: noise_shape={noise_shape}") from None
         for i, dim in enumerate(noise_shape):
-            if dim is not None and (not isinstance(dim, int) or dim <= 0):
+            if dim is None:
+                continue
+            if not isinstance(dim, int) or isinstance(dim, bool):
                 raise ValueError("Invalid value received for argument `noise_shape`. Expected "
-                                 "all dimensions to be positive integers or None. "
-                                 f"Received: {dim!r} at index {i}")
+                                 "all elements to be integers or None. Received element at "
+                                 f"index {i}: {dim} (type: {type(dim).__name__})")
+            if dim <= 0:
+                raise ValueError("Invalid value received for argument `noise_shape`. Expected "
+                                 "all dimensions to be positive integers or None. Received "
+                                 f"negative or zero value at index {i}: {dim}")
         return noise_shape
 
     def call(self, inputs, training=False):

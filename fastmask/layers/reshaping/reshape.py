@@ -47,9 +47,16 @@ class Reshape(Layer):
             raise ValueError("`target_shape` must be a tuple of integers. "
                              f"Received: target_shape={target_shape}") from None
         for d in target_shape:
-            if isinstance(d, bool) or not isinstance(d, int) or (d < 0 and d != -1):
-                raise ValueError("`target_shape` must contain positive integers or a single "
-                                 f"-1. Received: target_shape={target_shape}")
+            if isinstance(d, bool) or not isinstance(d, int):
+                raise ValueError("`target_shape` must be a tuple of integers. "
+                                 f"Received: target_shape={target_shape}")
+            if d < -1:
+                raise ValueError("Each dimension in `target_shape` must be a non-negative "
+                                 "integer, or `-1` for a single unknown dimension. "
+                                 f"Received: target_shape={target_shape}.")
+        if target_shape.count(-1) > 1:
+            raise ValueError("There must be at most one unknown dimension (-1) in "
+                             f"`target_shape`. Received: target_shape={target_shape}.")
         self.target_shape = target_shape
         self.built = True
 

@@ -9,7 +9,7 @@ with `arguments(locals(), names)`.
 """
 import numpy as np
 
-from ... import activations, initializers
+from ... import activations, constraints, initializers, regularizers
 from ...kernels import recurrent as _kr
 from ..layer import Layer
 from ..layer_config import constructor_config
@@ -47,11 +47,6 @@ def serialize_activation(fn):
         return getattr(fn, "__name__", fn)
 
 
-def _serializable(value):
-    """Regularizers/constraints are stored as given; configs keep None/str/dict only."""
-    return value if value is None or isinstance(value, (str, dict)) else None
-
-
 class KernelCell(Layer, DropoutRNNCell):
     """Base of LSTMCell/GRUCell/SimpleRNNCell (constructor arguments as Keras)."""
 
@@ -73,12 +68,12 @@ class KernelCell(Layer, DropoutRNNCell):
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.recurrent_initializer = initializers.get(recurrent_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = kernel_regularizer
-        self.recurrent_regularizer = recurrent_regularizer
-        self.bias_regularizer = bias_regularizer
-        self.kernel_constraint = kernel_constraint
-        self.recurrent_constraint = recurrent_constraint
-        self.bias_constraint = bias_constraint
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.dropout = min(1.0, max(0.0, dropout))
         self.recurrent_dropout = min(1.0, max(0.0, recurrent_dropout))
         self.seed = seed
@@ -130,12 +125,12 @@ class KernelCell(Layer, DropoutRNNCell):
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": _serializable(self.kernel_regularizer),
-            "recurrent_regularizer": _serializable(self.recurrent_regularizer),
-            "bias_regularizer": _serializable(self.bias_regularizer),
-            "kernel_constraint": _serializable(self.kernel_constraint),
-            "recurrent_constraint": _serializable(self.recurrent_constraint),
-            "bias_constraint": _serializable(self.bias_constraint),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
@@ -209,7 +204,7 @@ class KernelRNN(RNN):
         base = super().get_config()
         del base["cell"]
         config = {k: v for k, v in cell_config.items() if k != "seed"}
-        config["activity_regularizer"] = _serializable(self.activity_regularizer)
+        config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         for key in self._cell_keys:
             config[key] = getattr(self.cell, key)
         config["seed"] = self.cell.seed

@@ -19,6 +19,8 @@ class TimeDistributed(Wrapper):
     `(batch*time, ...)` array instead of a Python loop over time.
     """
 
+    _check_mask_shape = False   # checked in call() with Keras's message; (batch, time, k) ok
+
     def __init__(self, layer, **kwargs):
         if not isinstance(layer, Layer):
             raise ValueError("Please initialize `TimeDistributed` layer with a "

@@ -85,9 +85,8 @@ CIMPORT_RE = re.compile(r"^\s*(?:from\s+([\w.]+)\s+cimport|cimport\s+([\w.]+))",
 
 
 def compile_weight(pyx):
-    """Bytes of the C headers (csrc/) and .pxd files a .pyx reaches: the build starts the
-    heaviest extensions first, so the longest compile (the recurrent kernels, which
-    instantiate fm_recurrent_impl.h once per dtype and instruction set) does not start last."""
+    """Bytes of the C headers (csrc/) and .pxd files a .pyx or C file reaches: an estimate
+    of its compile work (extensions are listed heaviest first; see also source_cost)."""
     seen, todo, weight = set(), [pyx], 0
     while todo:
         path = todo.pop()
@@ -192,7 +191,8 @@ def source_cost(src):
 
 
 class BuildExt(build_ext):
-    """Cythonizes in parallel, then compiles the extensions in parallel (heaviest first) with
+    """Cythonizes in parallel, then compiles the C files of all extensions in one pool of
+    jobs (costliest first) and links each extension when its files are compiled, with
     optimisation, OpenMP and debug/sanitizer flags, printing a progress line per extension."""
 
     def finalize_options(self):

@@ -13,12 +13,18 @@ Environment variables:
                                   process may use; `-j N` of build_ext wins).
 
 The build runs on every CPU: Cython translates the modules in parallel processes, then the
-C compiler builds the extensions in parallel, the slowest first. Cython's shared utility code
+C compiler compiles the object files of all extensions through one pool of jobs, the
+costliest first (a module's C kernels may be split over several files, csrc/fm_<family>_*.c,
+which then compile in parallel: the recurrent kernels are one file per dtype x instruction
+set), and each extension is linked as soon as its objects are ready. Cython's shared utility code
 (memoryviews and the like) is compiled once, into fastmask.kernels._cyutility, instead of into
 every module. Progress lines ("fastmask: ...") are printed as it goes: `pip install -v .`
 shows them.
 """
+import concurrent.futures
 import glob
+import heapq
+import itertools
 import os
 import re
 import shutil
@@ -79,9 +85,8 @@ CIMPORT_RE = re.compile(r"^\s*(?:from\s+([\w.]+)\s+cimport|cimport\s+([\w.]+))",
 
 
 def compile_weight(pyx):
-    """Bytes of the C headers (csrc/) and .pxd files a .pyx reaches: the build starts the
-    heaviest extensions first, so the longest compile (the recurrent kernels, which
-    instantiate fm_recurrent_impl.h once per dtype and instruction set) does not start last."""
+    """Bytes of the C headers (csrc/) and .pxd files a .pyx or C file reaches: an estimate
+    of its compile work (extensions are listed heaviest first; see also source_cost)."""
     seen, todo, weight = set(), [pyx], 0
     while todo:
         path = todo.pop()
@@ -91,7 +96,7 @@ def compile_weight(pyx):
         weight += os.path.getsize(path)
         with open(path, encoding="utf-8", errors="replace") as f:
             text = f.read()
-        todo += [os.path.join("csrc", name) for name in INCLUDE_RE.findall(text)]
+        todo += [os.path.join(HERE, "csrc", name) for name in INCLUDE_RE.findall(text)]
         for a, b in CIMPORT_RE.findall(text):
             todo.append((a or b).replace(".", os.sep) + ".pxd")
     return weight
@@ -126,8 +131,68 @@ def probe_openmp(compiler, cflags, ldflags):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+class CompilePool:
+    """`workers` threads running compile jobs, the costliest queued job first.
+
+    The workers wait until `expected` callers have queued their jobs (`arrive`), so that
+    the order is by cost over all extensions, not by which extension asked first."""
+
+    def __init__(self, workers, expected):
+        self._cv = threading.Condition()
+        self._heap, self._seq = [], itertools.count()
+        self._waiting_for, self._closed = expected, False
+        self._threads = [threading.Thread(target=self._work, daemon=True)
+                         for _ in range(workers)]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, cost, fn, *args):
+        future = concurrent.futures.Future()
+        with self._cv:
+            heapq.heappush(self._heap, (-cost, next(self._seq), future, fn, args))
+            self._cv.notify()
+        return future
+
+    def arrive(self):
+        """One expected caller has queued all its jobs (or has none)."""
+        with self._cv:
+            self._waiting_for -= 1
+            self._cv.notify_all()
+
+    def _work(self):
+        while True:
+            with self._cv:
+                while not self._closed and (self._waiting_for > 0 or not self._heap):
+                    self._cv.wait()
+                if not self._heap:
+                    return
+                _, _, future, fn, args = heapq.heappop(self._heap)
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:
+                    future.set_exception(exc)
+
+    def close(self):
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+        for t in self._threads:
+            t.join()
+
+
+def source_cost(src):
+    """Estimated compile cost of one C file, for the order of the pool: the kernel files in
+    csrc/ (template instantiations, the slowest per byte) before Cython's C files, each
+    group largest first."""
+    if os.path.dirname(os.path.abspath(src)) == os.path.join(HERE, "csrc"):
+        return 1e9 + compile_weight(src)
+    return os.path.getsize(src) if os.path.exists(src) else 0
+
+
 class BuildExt(build_ext):
-    """Cythonizes in parallel, then compiles the extensions in parallel (heaviest first) with
+    """Cythonizes in parallel, then compiles the C files of all extensions in one pool of
+    jobs (costliest first) and links each extension when its files are compiled, with
     optimisation, OpenMP and debug/sanitizer flags, printing a progress line per extension."""
 
     def finalize_options(self):
@@ -151,11 +216,67 @@ class BuildExt(build_ext):
 
     def build_extension(self, ext):
         t0 = time.perf_counter()
-        super().build_extension(ext)
+        try:
+            super().build_extension(ext)
+        finally:
+            if getattr(self, "_pool", None) is not None:
+                if not getattr(self._arrived, "done", False):
+                    self._pool.arrive()        # up to date (or failed): it queued no jobs
+                self._arrived.done = False
         with self._progress_lock:
             self._done += 1
             progress(f"[{self._done}/{len(self.extensions)}] {ext.name} built in "
                      f"{time.perf_counter() - t0:.1f} s")
+
+    def pooled_compile(self, sources, output_dir=None, macros=None, include_dirs=None,
+                       debug=0, extra_preargs=None, extra_postargs=None, depends=None):
+        """CCompiler.compile (Unix compilers), each source a job of the shared pool: the
+        object files of one extension compile in parallel with each other and with those
+        of the other extensions."""
+        cc = self.compiler
+        macros, objects, extra_postargs, pp_opts, build = cc._setup_compile(
+            output_dir, macros, include_dirs, sources, depends, extra_postargs)
+        cc_args = cc._get_cc_args(pp_opts, debug, extra_preargs)
+        jobs = [(src, self._pool.submit(source_cost(src), self.compile_one, obj, src, ext,
+                                        cc_args, extra_postargs, pp_opts))
+                for obj, (src, ext) in build.items()]
+        self._arrived.done = True
+        self._pool.arrive()
+        errors = [f.exception() for _, f in jobs]
+        for exc in errors:
+            if exc is not None:
+                raise exc
+        return objects
+
+    def compile_one(self, obj, src, ext, cc_args, extra_postargs, pp_opts):
+        t0 = time.perf_counter()
+        self.compiler._compile(obj, src, ext, cc_args, extra_postargs, pp_opts)
+        with self._progress_lock:
+            self._objects_done += 1
+            progress(f"  object {self._objects_done}: {os.path.relpath(src, HERE)} compiled in "
+                     f"{time.perf_counter() - t0:.1f} s")
+
+    def compile_and_link_all(self):
+        """build_ext.build_extensions with one compile pool of `self.parallel` jobs for the
+        object files of every extension (a thread per extension waits for its objects, then
+        links). Compilers other than the Unix ones compile one extension at a time."""
+        self.check_extensions_list(self.extensions)
+        if self.compiler.compiler_type != "unix":
+            return super().build_extensions()
+        self._pool = CompilePool(self.parallel, expected=len(self.extensions))
+        self._arrived, self._objects_done = threading.local(), 0
+        self.compiler.compile = self.pooled_compile
+        try:
+            with concurrent.futures.ThreadPoolExecutor(len(self.extensions)) as threads:
+                futures = [(ext, threads.submit(self.build_extension, ext))
+                           for ext in self.extensions]
+                for ext, future in futures:
+                    with self._filter_build_errors(ext):
+                        future.result()
+        finally:
+            del self.compiler.compile          # the class's method again
+            self._pool.close()
+            self._pool = None
 
     def build_extensions(self):
         self.cythonize_all()
@@ -201,9 +322,10 @@ class BuildExt(build_ext):
             ext.extra_link_args = ldflags + ext.extra_link_args
         self.write_build_info(use_omp, cflags, ldflags)
         t0 = time.perf_counter()
-        progress(f"compiling {len(self.extensions)} extensions with {self.parallel} parallel "
-                 f"jobs, heaviest first: {', '.join(e.name.rsplit('.', 1)[-1] for e in self.extensions)}")
-        super().build_extensions()
+        n_objects = sum(len(e.sources) for e in self.extensions)
+        progress(f"compiling {len(self.extensions)} extensions ({n_objects} C files) with "
+                 f"{self.parallel} parallel jobs, costliest files first")
+        self.compile_and_link_all()
         progress(f"compiled {len(self.extensions)} extensions in {time.perf_counter() - t0:.1f} s")
 
     def run(self):
@@ -251,15 +373,18 @@ class BuildExt(build_ext):
 
 def extensions():
     """One Extension per fastmask/**/_*.pyx (sources still .pyx: BuildExt cythonizes them, so
-    the metadata steps of `pip install` do not), plus Cython's shared utility module."""
+    the metadata steps of `pip install` do not) with its family's C kernel files
+    csrc/fm_<family>_*.c, plus Cython's shared utility module."""
     only = {m.strip() for m in os.environ.get("FASTMASK_EXTENSIONS", "").split(",") if m.strip()}
     exts = []
     for pyx in sorted(glob.glob(os.path.join("fastmask", "**", "_*.pyx"), recursive=True)):
         modname = os.path.splitext(pyx)[0].replace(os.sep, ".")
         if only and modname.rsplit(".", 1)[-1] not in only:
             continue
+        family = modname.rsplit(".", 1)[-1].lstrip("_")
+        kernel_c = sorted(glob.glob(os.path.join("csrc", f"fm_{family}_*.c")))
         ext = Extension(
-            modname, [pyx],
+            modname, [pyx] + kernel_c,
             include_dirs=[np.get_include(), "csrc"],
             depends=sorted(glob.glob(os.path.join("csrc", "*.h"))) + sorted(
                 glob.glob(os.path.join("fastmask", "kernels", "*.pxd"))),

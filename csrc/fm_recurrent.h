@@ -22,8 +22,9 @@
  *
  * The micro-kernel and epilogues are compiled once per instruction set
  * (fm_recurrent_impl.h instantiated for float/double x generic/AVX2/AVX-512
- * with target attributes); fm_rnn_isa() picks the one selected library-wide
- * (fm_isa.h: FASTMASK_ISA, else the CPU's best).
+ * with target attributes, each in its own C file csrc/fm_recurrent_<dtype>_<isa>.c
+ * that setup.py links into fastmask.kernels._recurrent); fm_rnn_isa() picks the
+ * one selected library-wide (fm_isa.h: FASTMASK_ISA, else the CPU's best).
  */
 #ifndef FASTMASK_FM_RECURRENT_H
 #define FASTMASK_FM_RECURRENT_H
@@ -189,7 +190,7 @@ static inline void fm_rnn_barrier(void) {
 #endif
 }
 
-/* ---- Per-ISA instantiations ---- */
+/* ---- Per-ISA variants ---- */
 #define FMR_CASES_1(F) case 1: F(1); break;
 #define FMR_CASES_2(F) FMR_CASES_1(F) case 2: F(2); break;
 #define FMR_CASES_3(F) FMR_CASES_2(F) case 3: F(3); break;
@@ -205,108 +206,31 @@ static inline void fm_rnn_barrier(void) {
 #define FMR_CASES_(N, F) FMR_CASES_##N(F)
 #define FMR_CASES(N, F) FMR_CASES_(N, F)
 
-/* Generic: GCC/clang 16-byte vectors (SSE2 / NEON), else plain scalars. */
-#if FM_HAVE_VECTOR_EXT
-#define FMR_SUF f32_generic
-#define FMR_T float
-#define FMR_VT fm_f4
-#define FMR_V 4
-#define FMR_VSUF f4
-#define FMR_MR4 2
-#define FMR_MR3 3
-#define FMR_MR1 8
-#define FMR_MRS 6
-#define FMR_LSTM_SPLIT 0
-#define FMR_ATTR
-#include "fm_recurrent_impl.h"
-#define FMR_SUF f64_generic
-#define FMR_T double
-#define FMR_VT fm_d2
-#define FMR_V 2
-#define FMR_VSUF d2
-#define FMR_MR4 2
-#define FMR_MR3 3
-#define FMR_MR1 8
-#define FMR_MRS 6
-#define FMR_LSTM_SPLIT 0
-#define FMR_ATTR
-#include "fm_recurrent_impl.h"
+/* The variants are compiled in their own translation units, one per dtype x instruction
+ * set (csrc/fm_recurrent_<dtype>_<isa>.c: each defines the FMR_* parameters and includes
+ * fm_recurrent_impl.h), so the build compiles them in parallel instead of as one long
+ * compile of _recurrent.pyx's C file. Each exports these four functions. */
+#define FMR_DECLARE_VARIANT(SUF)                                                         \
+    FM_RNN_VARIANT_API int fm_rnn_lanes_impl_##SUF(void);                                 \
+    FM_RNN_VARIANT_API int fm_rnn_mr_impl_##SUF(int cell, int reset_after, int phase);    \
+    FM_RNN_VARIANT_API void fm_rnn_act_vec_impl_##SUF(int kind, void *xv, ptrdiff_t n);   \
+    FM_RNN_VARIANT_API void fm_rnn_tiles_impl_##SUF(const fm_rnn_args *a, ptrdiff_t s,    \
+                                                    int phase, ptrdiff_t i_lo,            \
+                                                    ptrdiff_t i_hi, ptrdiff_t g_lo,       \
+                                                    ptrdiff_t g_hi);
+/* Not exported from the extension module (it links the variants in). */
+#if defined(__GNUC__) || defined(__clang__)
+#define FM_RNN_VARIANT_API __attribute__((visibility("hidden")))
 #else
-#define FMR_SUF f32_generic
-#define FMR_T float
-#define FMR_VT float
-#define FMR_V 1
-#define FMR_VSUF f
-#define FMR_MR4 2
-#define FMR_MR3 3
-#define FMR_MR1 4
-#define FMR_MRS 4
-#define FMR_LSTM_SPLIT 0
-#define FMR_ATTR
-#include "fm_recurrent_impl.h"
-#define FMR_SUF f64_generic
-#define FMR_T double
-#define FMR_VT double
-#define FMR_V 1
-#define FMR_VSUF d
-#define FMR_MR4 2
-#define FMR_MR3 3
-#define FMR_MR1 4
-#define FMR_MRS 4
-#define FMR_LSTM_SPLIT 0
-#define FMR_ATTR
-#include "fm_recurrent_impl.h"
+#define FM_RNN_VARIANT_API
 #endif
-
+FMR_DECLARE_VARIANT(f32_generic)
+FMR_DECLARE_VARIANT(f64_generic)
 #if FM_X86
-#define FMR_SUF f32_avx2
-#define FMR_T float
-#define FMR_VT fm_f8
-#define FMR_V 8
-#define FMR_VSUF f8
-#define FMR_MR4 6
-#define FMR_MR3 4
-#define FMR_MR1 8
-#define FMR_MRS 6
-#define FMR_LSTM_SPLIT 1
-#define FMR_ATTR __attribute__((target(FM_TARGET_AVX2)))
-#include "fm_recurrent_impl.h"
-#define FMR_SUF f64_avx2
-#define FMR_T double
-#define FMR_VT fm_d4
-#define FMR_V 4
-#define FMR_VSUF d4
-#define FMR_MR4 6
-#define FMR_MR3 4
-#define FMR_MR1 8
-#define FMR_MRS 6
-#define FMR_LSTM_SPLIT 1
-#define FMR_ATTR __attribute__((target(FM_TARGET_AVX2)))
-#include "fm_recurrent_impl.h"
-#define FMR_SUF f32_avx512
-#define FMR_T float
-#define FMR_VT fm_f16
-#define FMR_V 16
-#define FMR_VSUF f16
-#define FMR_MR4 6
-#define FMR_MR3 8
-#define FMR_MR1 12
-#define FMR_MRS 12
-#define FMR_LSTM_SPLIT 0
-#define FMR_ATTR __attribute__((target(FM_TARGET_AVX512)))
-#include "fm_recurrent_impl.h"
-#define FMR_SUF f64_avx512
-#define FMR_T double
-#define FMR_VT fm_d8
-#define FMR_V 8
-#define FMR_VSUF d8
-#define FMR_MR4 6
-#define FMR_MR3 8
-#define FMR_MR1 12
-#define FMR_MRS 12
-#define FMR_LSTM_SPLIT 0
-#define FMR_ATTR __attribute__((target(FM_TARGET_AVX512)))
-#include "fm_recurrent_impl.h"
+FMR_DECLARE_VARIANT(f32_avx2)
+FMR_DECLARE_VARIANT(f64_avx2)
+FMR_DECLARE_VARIANT(f32_avx512)
+FMR_DECLARE_VARIANT(f64_avx512)
 #endif
 
 /* ---- Run-time dispatch ---- */

@@ -1,4 +1,6 @@
-/* Template body of fm_recurrent.h, included once per (dtype, ISA) with
+/* Template body of the recurrent kernels, included once per (dtype, ISA) by
+ * csrc/fm_recurrent_<dtype>_<isa>.c (after fm_recurrent.h, which declares the four
+ * FM_RNN_VARIANT_API functions defined at the end) with
  *   FMR_SUF   name suffix (f32_avx512, ...)      FMR_T   float or double
  *   FMR_VT    vector type (or the scalar)        FMR_V   its lanes
  *   FMR_VSUF  suffix of the fm_activations vector functions for FMR_VT
@@ -289,10 +291,10 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_p1)(const int m, const int act, const i
     }
 }
 
-static inline int FMR(fm_rnn_lanes_impl)(void) { return FMR_V; }
+FM_RNN_VARIANT_API int FMR(fm_rnn_lanes_impl)(void) { return FMR_V; }
 
 /* Test hook: the vector activations of this ISA applied to x[0..n) in place. */
-static FMR_ATTR void FMR(fm_rnn_act_vec_impl)(int kind, void *xv, ptrdiff_t n) {
+FM_RNN_VARIANT_API FMR_ATTR void FMR(fm_rnn_act_vec_impl)(int kind, void *xv, ptrdiff_t n) {
     FMR_T *x = (FMR_T *)xv, tmp[FMR_V];
     ptrdiff_t i;
     for (i = 0; i + FMR_V <= n; i += FMR_V)
@@ -305,7 +307,7 @@ static FMR_ATTR void FMR(fm_rnn_act_vec_impl)(int kind, void *xv, ptrdiff_t n) {
     }
 }
 
-static inline int FMR(fm_rnn_mr_impl)(int cell, int reset_after, int phase) {
+FM_RNN_VARIANT_API int FMR(fm_rnn_mr_impl)(int cell, int reset_after, int phase) {
     if (cell == FM_CELL_LSTM) return FMR_MR4;
     if (cell == FM_CELL_GRU && (reset_after || phase == 0)) return FMR_MR3;
     if (cell == FM_CELL_SIMPLE) return FMR_MRS;
@@ -367,7 +369,7 @@ FM_INLINE FMR_ATTR void FMR(fmr_tiles)(const int act, const int ract, const int 
  * other activations share one copy with one tile per cell, m a variable (the
  * activation is chosen per vector in both): a tile per m there too took 40% of
  * the compile time of this file (GCC 12), for a loop counter's worth of speed. */
-static FMR_ATTR void FMR(fm_rnn_tiles_impl)(const fm_rnn_args *a, ptrdiff_t s, int phase,
+FM_RNN_VARIANT_API FMR_ATTR void FMR(fm_rnn_tiles_impl)(const fm_rnn_args *a, ptrdiff_t s, int phase,
                                              ptrdiff_t i_lo, ptrdiff_t i_hi, ptrdiff_t g_lo,
                                              ptrdiff_t g_hi) {
     if (a->act == FM_ACT_TANH && (a->ract == FM_ACT_SIGMOID || a->cell == FM_CELL_SIMPLE))

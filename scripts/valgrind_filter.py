@@ -8,8 +8,8 @@ A memory error or definite leak is fastmask's when
   has a frame in a fastmask extension module (fastmask/kernels/_*.so), and that stack is not
   import noise.
 
-Import noise: a fastmask module-init function (Cython's `__pyx_pymod_exec_<name>`,
-possibly through Cython's or NumPy's import helpers) called one of CPython's import
+Import noise: a fastmask module-init function (Cython's `__pyx_pymod_exec_<name>`) or
+Cython's or NumPy's import helpers (whoever called them) called one of CPython's import
 functions, and every frame inside that call, up to the top of the stack, is in CPython,
 NumPy, SciPy, their bundled libraries or the C runtime. Our code only ran `import`; the
 bad read is the imported code's. Known case (CPython 3.11, fixed in 3.12: cpython
@@ -60,9 +60,12 @@ def classify(stack):
     if not mine:
         return None, None
     k = mine[0]
+    # Whatever fastmask code is further out (a module init, or a helper it calls such as
+    # _cython_blas's `_scipy_blas`, which imports SciPy), the innermost fastmask frame only
+    # ran `import` and the bad read is in the imported code.
     noise = (k > 0 and fr[k - 1][0] in IMPORT_CALLS
              and all(THIRD_PARTY.search(obj) for _, obj in fr[:k])
-             and all(INIT_FRAME.match(fr[i][0]) for i in mine))
+             and INIT_FRAME.match(fr[k][0]) is not None)
     return ("noise" if noise else "ours"), fr[k][0]
 
 

@@ -5,12 +5,15 @@
 #
 #   pip install ".[fuzz]"                 # atheris
 #   bash scripts/fuzz_smoke.sh [seconds per target, default 20]
+#   FUZZ_SEED=N bash scripts/fuzz_smoke.sh   # libFuzzer's mutation seed (default 1, so a
+#                                            # CI run replays; another N explores elsewhere)
 #
 # Works on a copy of the corpus (new inputs found are not written into the repo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET="${1:-20}"
 PY="${PYTHON:-python}"
+SEED="${FUZZ_SEED:-1}"
 if ! "$PY" -c "import atheris" 2>/dev/null; then
     echo "fuzz_smoke: atheris is not installed: pip install '.[fuzz]'" >&2
     exit 1
@@ -20,8 +23,8 @@ status=0
 for target in pad_sequences layers; do
     corpus="$OUT/corpus_$target"
     cp -r "fuzz/corpus_$target" "$corpus"
-    echo "fuzz_smoke: $target for ${SECONDS_PER_TARGET}s ($(ls "$corpus" | wc -l) seeds)"
-    if ! "$PY" "fuzz/fuzz_$target.py" -max_total_time="$SECONDS_PER_TARGET" -timeout=60 \
+    echo "fuzz_smoke: $target for ${SECONDS_PER_TARGET}s ($(ls "$corpus" | wc -l) seeds, -seed=$SEED)"
+    if ! "$PY" "fuzz/fuzz_$target.py" -max_total_time="$SECONDS_PER_TARGET" -timeout=60 -seed="$SEED" \
             -rss_limit_mb=4096 -artifact_prefix="$OUT/" "$corpus" > "$OUT/$target.log" 2>&1; then
         echo "fuzz_smoke: $target FAILED; last lines of its log:" >&2
         tail -n 40 "$OUT/$target.log" >&2

@@ -76,9 +76,10 @@ class Attention(Layer):
              use_causal_mask=False):
         self._validate_inputs(inputs=inputs, mask=mask)
         dtype = self._dtype_policy._compute_np
-        q = plain(inputs[0])
-        v = plain(inputs[1])
-        k = plain(inputs[2]) if len(inputs) > 2 else v
+        # C order whatever the caller's layout, so the same values give the same bits.
+        q = np.ascontiguousarray(plain(inputs[0]))
+        v = np.ascontiguousarray(plain(inputs[1]))
+        k = np.ascontiguousarray(plain(inputs[2])) if len(inputs) > 2 else v
         q_mask = mask[0] if mask else None
         v_mask = mask[1] if mask else None
         q_mask = None if q_mask is None else _as_bool(q_mask, "query_mask (mask[0])")

@@ -1094,6 +1094,14 @@ def _layer_layout_cases():
         for lname, view in layouts(x()).items():
             case(f"layer-{name}-x-{lname}",
                  _layer_pair(mk, x, lambda _x, v=view: v(), m), pair())
+        if x().dtype == F32:
+            # float64 input: a byte-swapped (">f8") array is float64 too, computed
+            # as native float64 is (the fuzz smoke found LayerNormalization taking
+            # it down to float32 first: a 1e-6 difference where Keras has none)
+            x64 = (lambda x=x: x().astype(np.float64))
+            for lname in ("byteswapped", "fortran"):
+                case(f"layer-{name}-x64-{lname}",
+                     _layer_pair(mk, x64, lambda _x, v=layouts(x64())[lname]: v(), m), pair())
         if m is not None:
             for lname, view in layouts(m()).items():
                 if lname == "byteswapped":

@@ -11,6 +11,12 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
 
 
+def native_dtype(dtype):
+    """`dtype` in the machine's byte order (a byte-swapped float64 is still float64)."""
+    dtype = np.dtype(dtype)
+    return dtype if dtype.isnative else dtype.newbyteorder("=")
+
+
 def _describe(x):
     if isinstance(x, np.ndarray):
         return f"array of shape {x.shape} and dtype {x.dtype}"
@@ -51,7 +57,8 @@ def as_float_array(x, name, ndim=None, min_ndim=None, dtype=None):
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"`{name}` must be a real numeric array. Received: {name}={_describe(arr)}")
     if dtype is None:
-        dtype = arr.dtype if arr.dtype in FLOAT_DTYPES else np.dtype(np.float32)
+        native = native_dtype(arr.dtype)
+        dtype = native if native in FLOAT_DTYPES else np.dtype(np.float32)
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"`{name}` must have rank {ndim}. Received: {name}.shape={arr.shape}")
     if min_ndim is not None and arr.ndim < min_ndim:
@@ -72,7 +79,9 @@ def as_index_array(x, name, ndim=None):
     elif arr.dtype.kind == "b":
         arr = arr.astype(np.int32)
     elif arr.dtype.kind in "iu":
-        if arr.dtype not in INDEX_DTYPES:
+        if native_dtype(arr.dtype) in INDEX_DTYPES:
+            arr = arr.astype(native_dtype(arr.dtype), copy=False)
+        else:
             if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
                 raise ValueError(f"`{name}` has ids beyond int64.")
             arr = arr.astype(np.int64)

@@ -35,7 +35,7 @@ threads, each calling a single-threaded BLAS (see `_run_blocks`).
 import numpy as np
 
 from ._threads import blas_threads, effective_num_threads
-from ._validation import FLOAT_DTYPES, as_array
+from ._validation import FLOAT_DTYPES, as_array, native_dtype
 
 __all__ = ["conv1d", "conv1d_transpose", "conv1d_output_length",
            "conv1d_transpose_output_length"]
@@ -73,7 +73,7 @@ def _data_format(data_format):
 def _compute_dtype(*arrays):
     """The widest float dtype among the float arrays (float32 if none is float32/64):
     integer or bool inputs take the kernel's precision, not NumPy's float64 promotion."""
-    floats = [a.dtype for a in arrays if a is not None and a.dtype.kind == "f"]
+    floats = [native_dtype(a.dtype) for a in arrays if a is not None and a.dtype.kind == "f"]
     dtype = np.result_type(*floats) if floats else np.dtype(np.float32)
     return dtype if dtype in FLOAT_DTYPES else np.dtype(np.float32)
 

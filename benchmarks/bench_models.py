@@ -32,8 +32,9 @@ or alone with `python benchmarks/bench_models.py`):
     ner          ner_transformers (subclassed NERModel), 1 block, T 64, batch 1024
     addition     addition_rnn, LSTM(128) > RepeatVector > LSTM(128), bool, T 7, batch 1024
 
-The model code is `benchmarks/keras_io_models/` (keras-io, Apache-2.0; the fixes
-Keras itself needs to save and reload three of them are listed in those files).
+The model code is `tests/keras_io/` (keras-io, Apache-2.0; the fixes Keras itself
+needs to save and reload three of them are listed in those files), reached through
+`benchmarks/keras_io_models.py`.
 Each model is built once in Keras (JAX backend) with seeded, perturbed random
 weights, saved to a `.keras` file with its inputs (made like the example's) and
 Keras-JAX's outputs, in a cache directory ($FASTMASK_BENCH_CACHE, default
@@ -187,13 +188,14 @@ TOLERANCE = 1e-4       # max |diff| / max(1, max |output|) before a peer is time
 
 @dataclasses.dataclass(frozen=True)
 class KerasIOModel:
-    """One keras-io model shape: its module, batch, and the sizes of the quick variant."""
+    """One keras-io model shape: its module (tests/keras_io/), batch, and sizes:
+    `sizes` for the full run (the example's), `quick` what the quick variant changes."""
     key: str
     module: str
     full_batch: int
     recurrent: bool
-    quick_build: dict
-    quick_inputs: dict
+    sizes: dict
+    quick: dict
 
     def target(self):
         return 1.5 if self.recurrent else 1.0
@@ -201,20 +203,26 @@ class KerasIOModel:
 
 KERAS_IO_MODELS = (
     KerasIOModel("bilstm", "bidirectional_lstm_imdb", 256, True,
-                 dict(max_features=200, embed_dim=16, units=8), dict(maxlen=20, max_features=200)),
+                 dict(max_features=20000, embed_dim=128, units=64, maxlen=200),
+                 dict(max_features=200, embed_dim=16, units=8, maxlen=20)),
     KerasIOModel("transformer", "text_classification_with_transformer", 1024, False,
-                 dict(vocab_size=200, maxlen=20, embed_dim=8, ff_dim=8),
-                 dict(maxlen=20, vocab_size=200)),
+                 dict(vocab_size=20000, maxlen=200, embed_dim=32, num_heads=2, ff_dim=32),
+                 dict(vocab_size=200, maxlen=20, embed_dim=8, ff_dim=8)),
     KerasIOModel("seq2seq", "lstm_seq2seq", 256, True,
-                 dict(num_encoder_tokens=11, num_decoder_tokens=13, latent_dim=16),
-                 dict(num_encoder_tokens=11, num_decoder_tokens=13, max_encoder_seq_length=5,
-                      max_decoder_seq_length=7)),
+                 dict(num_encoder_tokens=71, num_decoder_tokens=93, latent_dim=256,
+                      max_encoder_seq_length=16, max_decoder_seq_length=59),
+                 dict(num_encoder_tokens=11, num_decoder_tokens=13, latent_dim=16,
+                      max_encoder_seq_length=5, max_decoder_seq_length=7)),
     KerasIOModel("mini-gpt", "text_generation_with_miniature_gpt", 32, False,
-                 dict(vocab_size=300, maxlen=16, embed_dim=16, feed_forward_dim=16),
-                 dict(maxlen=16, vocab_size=300)),
+                 dict(vocab_size=20000, maxlen=80, embed_dim=256, num_heads=2,
+                      feed_forward_dim=256),
+                 dict(vocab_size=300, maxlen=16, embed_dim=16, feed_forward_dim=16)),
     KerasIOModel("ner", "ner_transformers", 1024, False,
-                 dict(vocab_size=200, embed_dim=8, ff_dim=8), dict(seq_len=16, vocab_size=200)),
-    KerasIOModel("addition", "addition_rnn", 1024, True, dict(units=16), {}),
+                 dict(num_tags=10, vocab_size=20000, embed_dim=32, num_heads=4, ff_dim=64,
+                      seq_len=64),
+                 dict(vocab_size=200, embed_dim=8, ff_dim=8, seq_len=16)),
+    KerasIOModel("addition", "addition_rnn", 1024, True,
+                 dict(maxlen=7, num_chars=12, digits=3, units=128), dict(units=16)),
 )
 QUICK_BATCH = 8
 
@@ -235,8 +243,7 @@ def _build_job(spec, quick):
     import keras_io_models
     job = {"role": "build", "module": spec.module, "seed": 0, "noise": 0.05,
            "full_batch": QUICK_BATCH if quick else spec.full_batch,
-           "build": spec.quick_build if quick else {},
-           "inputs": spec.quick_inputs if quick else {}}
+           "sizes": dict(spec.sizes, **spec.quick) if quick else spec.sizes}
     key = hashlib.sha1((json.dumps(job, sort_keys=True) + keras_io_models.source(spec.module)
                         + _keras_version()).encode()).hexdigest()[:12]
     d = os.path.join(cache_dir(), f"{spec.key}-{key}")

@@ -7,9 +7,9 @@ starts, so `bench_models.py` runs every (model, peer, thread count) in a fresh
 process of this script and reads the JSON it prints on its last stdout line.
 The job's "role":
 
-* "build": Keras on JAX builds the keras-io model (`keras_io_models`), perturbs its
-  weights (seeded), saves it as a `.keras` file, and saves the inputs of the full
-  batch and Keras-JAX's `predict` of them (the reference).
+* "build": Keras on JAX builds the keras-io model (`keras_io_models`) at the job's
+  "sizes", perturbs its weights (seeded), saves it as a `.keras` file, and saves the
+  inputs of the full batch and Keras-JAX's `predict` of them (the reference).
 * "fastmask": `fastmask.models.load_model` + `model.predict`.
 * "keras-jax": Keras-JAX `model.predict`, then a jitted `stateless_call`
   ("jax-jit": inputs already on the device, `block_until_ready`: its best case).
@@ -246,15 +246,15 @@ def build(job):
     os.environ["KERAS_BACKEND"] = "jax"
     import keras
     models = _import_models_package()
-    module = models.load(job["module"], "keras")
+    code = models.load(job["module"], "keras")
     keras.utils.set_random_seed(job.get("seed", 0))
-    model = module.build_model(**job.get("build", {}))
+    model = code.build_model(job["sizes"])
     rng = np.random.default_rng(job.get("seed", 0))
     # Perturb every weight so that zero biases, unit gammas, etc. are exercised.
     model.set_weights([w + job.get("noise", 0.05) * rng.standard_normal(w.shape).astype(w.dtype)
                        for w in model.get_weights()])
-    inputs = module.make_inputs(job["full_batch"], np.random.default_rng(job.get("seed", 0)),
-                                **job.get("inputs", {}))
+    inputs = code.make_inputs(job["full_batch"], np.random.default_rng(job.get("seed", 0)),
+                              job["sizes"])
     flat_in = inputs if isinstance(inputs, list) else [inputs]
     y = model.predict(inputs, batch_size=job["full_batch"], verbose=0)
     tmp = job["model_path"] + ".tmp.keras"
@@ -309,11 +309,11 @@ def _load(job):
     models = _import_models_package()
     if job["role"].startswith("fastmask"):
         import fastmask
-        module = models.load(job["module"], "fastmask")
-        return fastmask.models.load_model(job["model_path"], custom_objects=module.CUSTOM_OBJECTS)
+        code = models.load(job["module"], "fastmask")
+        return fastmask.models.load_model(job["model_path"], custom_objects=code.custom_objects)
     import keras
-    module = models.load(job["module"], "keras")
-    return keras.saving.load_model(job["model_path"], custom_objects=module.CUSTOM_OBJECTS)
+    code = models.load(job["module"], "keras")
+    return keras.saving.load_model(job["model_path"], custom_objects=code.custom_objects)
 
 
 def run_peer(job):

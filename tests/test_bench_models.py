@@ -1,7 +1,7 @@
-"""The whole-model benchmark (benchmarks/bench_models.py, model_worker.py, keras_io_models/).
+"""The whole-model benchmark (benchmarks/bench_models.py, model_worker.py, keras_io_models.py).
 
-The timing runs themselves are benchmark rows, not tests; here: the model files and
-their fastmask twin, the worker's measurements (thread demand, output checks,
+The timing runs themselves are benchmark rows, not tests; here: the model code (the
+tests' keras_io/, built over fastmask), the worker's measurements (thread demand, output checks,
 peak RSS) on a tiny model in a real subprocess, and the tables on fake results.
 """
 import json
@@ -23,24 +23,22 @@ import model_worker  # noqa: E402
 
 
 # ------------------------------------------------------------------ the model files
-@pytest.mark.parametrize("name", keras_io_models.NAMES)
-def test_fastmask_twin_differs_only_in_imports(name):
-    text = keras_io_models.source(name)
-    twin = keras_io_models.to_fastmask(text)
-    changed = [(a, b) for a, b in zip(text.splitlines(), twin.splitlines()) if a != b]
-    assert len(text.splitlines()) == len(twin.splitlines())
-    assert changed and all(a in keras_io_models.import_lines(text) for a, _ in changed)
-    for a, b in changed:
-        assert b in (a.replace("import keras", "import fastmask as keras"),
-                     a.replace("from keras import", "from fastmask import"))
-    assert "Apache" in text and "keras-io" in text         # the attribution stays
+def test_benchmark_uses_the_tests_model_code():
+    """One copy of the keras-io code: the benchmark reads tests/keras_io/."""
+    for name in keras_io_models.NAMES:
+        assert keras_io_models.source(name) == open(os.path.join(
+            ROOT, "tests", "keras_io", f"{name}.py")).read()
+    for spec in bench_models.KERAS_IO_MODELS:
+        assert spec.module in keras_io_models.NAMES
+        assert set(spec.quick) <= set(spec.sizes)
+        assert set(keras_io_models.keras_io.module(spec.module).BUILD_ARGS) <= set(spec.sizes)
 
 
 @pytest.mark.parametrize("name", keras_io_models.NAMES)
-def test_fastmask_twin_imports(name):
-    module = keras_io_models.load(name, "fastmask")
-    assert module.keras is fastmask
-    for cls in module.CUSTOM_OBJECTS.values():
+def test_fastmask_classes(name):
+    code = keras_io_models.load(name, "fastmask")
+    assert code.keras is fastmask
+    for cls in code.custom_objects.values():
         assert issubclass(cls, fastmask.layers.Layer)
         assert cls.__name__ not in fastmask.core.registry.__dict__.get("_BUILTINS", {})
 
@@ -50,6 +48,8 @@ def test_load_rejects_unknown_names():
         keras_io_models.load("addition_rnn", "torch")
     with pytest.raises(ValueError, match="Received: name="):
         keras_io_models.source("resnet")
+    with pytest.raises(ValueError, match="Received: name="):
+        keras_io_models.load("timeseries_anomaly_detection")
 
 
 # ------------------------------------------------------------------ measurements
@@ -88,9 +88,10 @@ def test_thread_env():
 def tiny_model(tmp_path_factory):
     """A tiny masked BiLSTM from the keras-io file, saved by fastmask, with its inputs."""
     d = tmp_path_factory.mktemp("bench_models")
-    module = keras_io_models.load("bidirectional_lstm_imdb", "fastmask")
-    model = module.build_model(max_features=50, embed_dim=4, units=3)
-    x = module.make_inputs(6, np.random.default_rng(0), maxlen=9, max_features=50)
+    code = keras_io_models.load("bidirectional_lstm_imdb", "fastmask")
+    sizes = dict(max_features=50, embed_dim=4, units=3, maxlen=9)
+    model = code.build_model(sizes)
+    x = code.make_inputs(6, np.random.default_rng(0), sizes)
     y = model.predict(x, batch_size=6, verbose=0)
     model.save(str(d / "model.keras"))
     model_worker._save_arrays(str(d / "inputs.npz"), [x])

@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 
+from .core.config_objects import lookup_custom
 from .core.registry import register_builtin_functions
 
 __all__ = ["linear", "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "sigmoid",
@@ -172,17 +173,6 @@ _LAMBDA_REFUSED = (
     "the loading function, or calling `keras.config.enable_unsafe_deserialization()`.")
 
 
-def _lookup_custom(names, custom_objects=None):
-    """A user's object (custom_objects, custom_object_scope or registry) under one of `names`."""
-    from .core.registry import get_registered_object
-    for key in names:
-        if isinstance(key, str) and key:
-            found = get_registered_object(key, custom_objects)
-            if found is not None:
-                return found
-    return None
-
-
 def _not_found(kind, name, config):
     return TypeError(
         f"Could not locate {kind} '{name}'. Make sure custom classes and functions are "
@@ -211,7 +201,7 @@ def _from_dict(config, custom_objects):
         return deserialize_function({"class_name": "__lambda__", "config": inner},
                                     safe_mode=False)
     if class_name == "function":
-        found = _lookup_custom([config.get("registered_name"), inner], custom_objects)
+        found = lookup_custom([config.get("registered_name"), inner], custom_objects)
         if found is None and isinstance(inner, str):
             found = ALL_OBJECTS.get(inner)
         if found is None and isinstance(inner, str):
@@ -225,7 +215,7 @@ def _from_dict(config, custom_objects):
         return found
     if "config" not in config:
         raise ValueError(f"Could not interpret activation function identifier: {config}")
-    found = _lookup_custom([config.get("registered_name"), class_name], custom_objects)
+    found = lookup_custom([config.get("registered_name"), class_name], custom_objects)
     if not isinstance(found, type):
         raise _not_found("class", class_name, config)
     return found.from_config(inner or {}) if hasattr(found, "from_config") \
@@ -244,7 +234,7 @@ def deserialize(config, custom_objects=None):
     if isinstance(config, dict):
         found = _from_dict(config, custom_objects)
     elif isinstance(config, str):
-        found = ALL_OBJECTS.get(config) or _lookup_custom([config], custom_objects)
+        found = ALL_OBJECTS.get(config) or lookup_custom([config], custom_objects)
     else:
         found = config
     if callable(found) and not isinstance(found, type):

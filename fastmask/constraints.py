@@ -7,13 +7,12 @@ loads and saves back unchanged). Calling one applies Keras's projection in NumPy
 `get(identifier)` accepts a name ("max_norm", "NonNeg", ...), a serialized
 dict (Keras's format), a class, an instance, or a callable.
 """
-import inspect
-import re
 
 import numpy as np
 
 from . import backend
-from .core.registry import get_registered_name, get_registered_object
+from .core.config_objects import (builtin_table, deserialize_object, get_object,
+                                  serialize_object)
 
 __all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "max_norm",
            "min_max_norm", "non_neg", "unit_norm", "get", "serialize", "deserialize"]
@@ -98,14 +97,8 @@ class MinMaxNorm(Constraint):
                 "axis": self.axis}
 
 
-def _snake(name):
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 _CLASSES = (Constraint, MaxNorm, MinMaxNorm, NonNeg, UnitNorm)
-ALL_OBJECTS = {c.__name__: c for c in _CLASSES}
-ALL_OBJECTS.update({_snake(c.__name__): c for c in _CLASSES})
+ALL_OBJECTS = builtin_table(_CLASSES)
 
 # Keras's lower-case exports (keras.constraints.max_norm is the class MaxNorm).
 max_norm, min_max_norm, non_neg, unit_norm = MaxNorm, MinMaxNorm, NonNeg, UnitNorm
@@ -113,62 +106,16 @@ max_norm, min_max_norm, non_neg, unit_norm = MaxNorm, MinMaxNorm, NonNeg, UnitNo
 
 def serialize(constraint):
     """Keras's serialized dict of a constraint (None stays None)."""
-    if constraint is None:
-        return None
-    if isinstance(constraint, Constraint) and type(constraint) in _CLASSES:
-        return {"module": "keras.constraints", "class_name": type(constraint).__name__,
-                "config": constraint.get_config(), "registered_name": None}
-    if hasattr(constraint, "get_config"):
-        cls = type(constraint)
-        return {"module": cls.__module__, "class_name": cls.__name__,
-                "config": constraint.get_config(), "registered_name": get_registered_name(cls)}
-    if callable(constraint):
-        return {"module": getattr(constraint, "__module__", None) or "builtins",
-                "class_name": "function", "config": get_registered_name(constraint),
-                "registered_name": "function"}
-    raise ValueError(f"Cannot serialize constraint {constraint!r}.")
-
-
-def _custom(name, registered_name, custom_objects):
-    for key in (registered_name, name):
-        if not isinstance(key, str):
-            continue
-        if custom_objects and key in custom_objects:
-            return custom_objects[key]
-        found = get_registered_object(key)
-        if found is not None:
-            return found
-    return None
+    return serialize_object(constraint, "constraint", "keras.constraints", _CLASSES)
 
 
 def deserialize(config, custom_objects=None):
     """The constraint a `serialize` dict (or Keras's) describes."""
     if not isinstance(config, dict):
         return get(config)
-    class_name = config.get("class_name")
-    inner = config.get("config") or {}
-    if class_name == "function":
-        name = inner if isinstance(inner, str) else config.get("registered_name")
-        found = _custom(name, config.get("registered_name"), custom_objects)
-    else:
-        found = _custom(class_name, config.get("registered_name"), custom_objects)
-        if found is None:
-            found = ALL_OBJECTS.get(class_name)
-    if found is None:
-        raise ValueError(f"Could not interpret constraint identifier: {config}")
-    return found.from_config(inner) if inspect.isclass(found) else found
+    return deserialize_object(config, "constraint", ALL_OBJECTS, custom_objects)
 
 
 def get(identifier):
     """A constraint from None, a name, a config dict, a class, an instance or a callable."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = ALL_OBJECTS.get(identifier)
-    else:
-        obj = identifier
-    if callable(obj):
-        return obj() if inspect.isclass(obj) else obj
-    raise ValueError(f"Could not interpret constraint identifier: {identifier}")
+    return get_object(identifier, "constraint", ALL_OBJECTS, deserialize)

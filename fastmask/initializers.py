@@ -16,6 +16,9 @@ import random
 
 import numpy as np
 
+from .core.config_objects import builtin_table, lookup_custom
+from .core.naming import to_snake_case
+
 __all__ = ["Initializer", "Zeros", "Ones", "Constant", "Identity", "RandomUniform",
            "RandomNormal", "TruncatedNormal", "VarianceScaling", "GlorotUniform",
            "GlorotNormal", "HeNormal", "HeUniform", "LecunNormal", "LecunUniform",
@@ -270,24 +273,17 @@ class Orthogonal(_Random):
         return {"seed": self.seed, "gain": self.gain}
 
 
-def _snake(name):
-    import re
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 _CLASSES = [Zeros, Ones, Constant, Identity, RandomUniform, RandomNormal, TruncatedNormal,
             VarianceScaling, GlorotUniform, GlorotNormal, HeNormal, HeUniform, LecunNormal,
             LecunUniform, Orthogonal]
-ALL_OBJECTS = {c.__name__: c for c in _CLASSES}
-ALL_OBJECTS.update({_snake(c.__name__): c for c in _CLASSES})
+ALL_OBJECTS = builtin_table(_CLASSES)
 ALL_OBJECTS.update({"normal": RandomNormal, "uniform": RandomUniform, "one": Ones,
                     "zero": Zeros, "OrthogonalInitializer": Orthogonal,
                     "IdentityInitializer": Identity})
 
 # Lower-case aliases as in Keras (keras.initializers.glorot_uniform is the class).
 for _cls in _CLASSES:
-    globals()[_snake(_cls.__name__)] = _cls
+    globals()[to_snake_case(_cls.__name__)] = _cls
 del _cls
 
 
@@ -315,15 +311,10 @@ def deserialize(config, custom_objects=None):
     name = config.get("class_name")
     cls = None
     if isinstance(name, str):
-        from .core.registry import get_registered_object
         keys = (config.get("registered_name"), name)
         if name == "function":      # a registered initializer function, saved by name
             keys = (config.get("registered_name"), config.get("config"))
-        for key in keys:
-            if isinstance(key, str) and key:
-                cls = get_registered_object(key, custom_objects)
-                if cls is not None:
-                    break
+        cls = lookup_custom(keys, custom_objects)
         if cls is None:
             cls = ALL_OBJECTS.get(name)
     if name == "function" and callable(cls) and not isinstance(cls, type):

@@ -7,13 +7,12 @@ unchanged). Calling one still gives Keras's penalty, in NumPy.
 `get(identifier)` accepts a name ("l1", "l2", "L1L2", "orthogonal_regularizer"),
 a serialized dict (Keras's format), a class, an instance, or a callable.
 """
-import inspect
 import math
-import re
 
 import numpy as np
 
-from .core.registry import get_registered_name, get_registered_object
+from .core.config_objects import (builtin_table, deserialize_object, get_object,
+                                  serialize_object)
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2", "l1_l2",
            "orthogonal_regularizer", "get", "serialize", "deserialize"]
@@ -123,14 +122,8 @@ class OrthogonalRegularizer(Regularizer):
         return {"factor": self.factor, "mode": self.mode}
 
 
-def _snake(name):
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 _CLASSES = (Regularizer, L1, L2, L1L2, OrthogonalRegularizer)
-ALL_OBJECTS = {c.__name__: c for c in _CLASSES}
-ALL_OBJECTS.update({_snake(c.__name__): c for c in _CLASSES})
+ALL_OBJECTS = builtin_table(_CLASSES)
 
 # Keras's lower-case exports (keras.regularizers.l1 is the class L1).
 l1, l2, l1_l2, orthogonal_regularizer = L1, L2, L1L2, OrthogonalRegularizer
@@ -138,65 +131,16 @@ l1, l2, l1_l2, orthogonal_regularizer = L1, L2, L1L2, OrthogonalRegularizer
 
 def serialize(regularizer):
     """Keras's serialized dict of a regularizer (None stays None)."""
-    if regularizer is None:
-        return None
-    if isinstance(regularizer, Regularizer) and type(regularizer) in _CLASSES:
-        return {"module": "keras.regularizers", "class_name": type(regularizer).__name__,
-                "config": regularizer.get_config(), "registered_name": None}
-    if hasattr(regularizer, "get_config"):
-        cls = type(regularizer)
-        return {"module": cls.__module__, "class_name": cls.__name__,
-                "config": regularizer.get_config(),
-                "registered_name": get_registered_name(cls)}
-    if callable(regularizer):
-        return {"module": getattr(regularizer, "__module__", None) or "builtins",
-                "class_name": "function", "config": get_registered_name(regularizer),
-                "registered_name": "function"}
-    raise ValueError(f"Cannot serialize regularizer {regularizer!r}.")
+    return serialize_object(regularizer, "regularizer", "keras.regularizers", _CLASSES)
 
 
 def deserialize(config, custom_objects=None):
     """The regularizer a `serialize` dict (or Keras's) describes."""
     if not isinstance(config, dict):
         return get(config)
-    class_name = config.get("class_name")
-    inner = config.get("config") or {}
-    if class_name == "function":
-        name = inner if isinstance(inner, str) else config.get("registered_name")
-        found = _custom(name, config.get("registered_name"), custom_objects)
-        if found is None:
-            raise ValueError(f"Could not interpret regularizer identifier: {config}")
-        return found
-    found = _custom(class_name, config.get("registered_name"), custom_objects)
-    if found is None:
-        found = ALL_OBJECTS.get(class_name)
-    if found is None:
-        raise ValueError(f"Could not interpret regularizer identifier: {config}")
-    return found.from_config(inner) if inspect.isclass(found) else found
-
-
-def _custom(name, registered_name, custom_objects):
-    for key in (registered_name, name):
-        if not isinstance(key, str):
-            continue
-        if custom_objects and key in custom_objects:
-            return custom_objects[key]
-        found = get_registered_object(key)
-        if found is not None:
-            return found
-    return None
+    return deserialize_object(config, "regularizer", ALL_OBJECTS, custom_objects)
 
 
 def get(identifier):
     """A regularizer from None, a name, a config dict, a class, an instance or a callable."""
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = ALL_OBJECTS.get(identifier)
-    else:
-        obj = identifier
-    if callable(obj):
-        return obj() if inspect.isclass(obj) else obj
-    raise ValueError(f"Could not interpret regularizer identifier: {identifier}")
+    return get_object(identifier, "regularizer", ALL_OBJECTS, deserialize)

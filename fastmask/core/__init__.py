@@ -12,6 +12,8 @@ Imports NumPy and itself only (never kernels, ops, layers, models or saving):
 * `dtype_policy`: `DTypePolicy`, `get_policy`.
 * `registry`: custom objects by name and fastmask's own classes by class name.
 * `serialization`: Keras's serialized dicts of layers, models and functions.
+* `config_objects`: `get`/`serialize`/`deserialize` of constraints and regularizers,
+  and the user-object lookup initializers and activations share.
 """
 from . import tree, naming, tensor, operation, shape_inference, dtype_policy  # noqa: F401
-from . import registry, serialization  # noqa: F401
+from . import registry, serialization, config_objects  # noqa: F401

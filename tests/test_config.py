@@ -237,6 +237,45 @@ def test_blas_threads_limits_scipy_blas_used_by_the_kernels():
         assert all(i["num_threads"] == 1 for i in libs), libs
 
 
+def test_overlapping_kernel_calls_share_the_blas_limit():
+    """Two threads' kernel calls overlap (A in, B in, A out, B out): BLAS stays at one
+    thread until B leaves, then is back at its count from before (a per-call limit
+    restored it under B, and left the process at one thread after both). The main
+    thread limits first: threadpoolctl then ignored other threads' limits."""
+    import threading
+    from threadpoolctl import threadpool_info
+
+    def counts():
+        return sorted(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+    with _config.blas_threads(1):
+        pass
+    before = counts()
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def call_a():
+        with _config.blas_threads(1):
+            a_in.set()
+            b_in.wait(10)
+        a_out.set()
+
+    def call_b():
+        a_in.wait(10)
+        with _config.blas_threads(1):
+            b_in.set()
+            a_out.wait(10)
+            seen["under_b"] = counts()
+
+    threads = [threading.Thread(target=call_a), threading.Thread(target=call_b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert set(seen["under_b"]) == {1}
+    assert counts() == before
+
+
 @pytest.mark.parametrize("n", [65, 100000, 2 ** 31])
 def test_huge_thread_counts_are_capped(n):
     with fastmask.num_threads(n):

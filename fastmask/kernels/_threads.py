@@ -146,8 +146,76 @@ def _threadpool_controller():
     return _controller
 
 
+def _release_blas_ownership():
+    """Let any thread set OpenBLAS's thread count through threadpoolctl again."""
+    import threadpoolctl
+    clear = getattr(getattr(threadpoolctl, "OpenBLASController", None),
+                    "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+
+
+class _SingleThreadedBlas:
+    """BLAS at one thread while any kernel call in any thread needs it.
+
+    OpenBLAS's thread count is one value per process (its
+    `openblas_set_num_threads_local` sets that same value), so a kernel cannot
+    limit BLAS for its own calls only. Each call's own threadpoolctl limit
+    would save the count at entry and restore it at exit: two overlapping calls
+    then restored the default while the second still ran (BLAS threads on top
+    of its own threads) and left the process at one BLAS thread after both.
+    Here the first call in limits, the last call out restores, whichever threads
+    they run in; NumPy calls of other threads run single-threaded BLAS meanwhile.
+    threadpoolctl (3.6+) lets one thread at a time set a pthreads OpenBLAS's count
+    and silently ignores the others (so a second thread's per-call limit did
+    nothing); the first and last callers here may be different threads, so each
+    change takes that ownership and gives it back (`_release_blas_ownership`).
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._limiter = None
+
+    def __enter__(self):
+        controller = _threadpool_controller()     # outside the lock: may import scipy
+        with self._lock:
+            if self._holders == 0:
+                _release_blas_ownership()
+                self._limiter = controller.limit(limits=1, user_api="blas")
+                _release_blas_ownership()
+            self._holders += 1
+        return self
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self._holders -= 1
+            if self._holders == 0:
+                _release_blas_ownership()
+                self._limiter.restore_original_limits()
+                _release_blas_ownership()
+                self._limiter = None
+        return False
+
+    def _after_fork_in_child(self):
+        # Only the forking thread survives: no other holder will ever leave.
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._limiter = None
+
+
+_single_threaded_blas = _SingleThreadedBlas()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_single_threaded_blas._after_fork_in_child)
+
+
 def blas_threads(n):
-    """Context manager limiting BLAS to `n` threads (for the kernels' GEMMs)."""
+    """Context manager limiting BLAS to `n` threads (for the kernels' GEMMs).
+
+    `n == 1` (the kernels) is shared by concurrent calls (`_SingleThreadedBlas`);
+    another `n` is a plain threadpoolctl limit (benchmarks)."""
+    if n == 1:
+        return _single_threaded_blas
     return _threadpool_controller().limit(limits=n, user_api="blas")
 
 

@@ -30,7 +30,13 @@ float32 and float64 inputs compute in their own precision, float16 in
 float32 (the result is float32; the layer casts it back). Both functions
 release the GIL inside BLAS and keep no state: they are thread-safe. Threads:
 large calls share their blocks out to `fastmask.get_num_threads()` Python
-threads, each calling a single-threaded BLAS (see `_run_blocks`).
+threads, each calling a single-threaded BLAS (see `_run_blocks`). That limit is
+`_threads.blas_threads(1)`, as in the other kernels: shared by concurrent calls,
+process-wide because OpenBLAS has no per-call or per-thread thread count (its
+`openblas_set_num_threads_local` sets the process's count too), so while a call
+runs, NumPy's BLAS in other threads runs on one thread (speed only). The GEMMs
+stay NumPy's (`np.matmul` with `out=`): `_cython_blas` reaches SciPy's OpenBLAS,
+limited the same way, and would not change that.
 """
 import numpy as np
 

@@ -41,7 +41,7 @@ from .registry import (_NAMES, builtin_class, builtin_classes, builtin_function,
                        custom_object_scope, custom_objects_in_scope, get_registered_object,
                        is_layer, resolve_safe_mode, safe_mode_scope)
 
-__all__ = ["serialize", "deserialize", "supported_layer_names", "serialize_function",
+__all__ = ["serialize", "deserialize", "supported_layer_names", "serialize_function", "json_default",
            "deserialize_function", "is_bytecode_function", "check_config_depth",
            "MAX_CONFIG_DEPTH", "NON_MODELING_APIS", "ConfigTypeError"]
 
@@ -99,6 +99,19 @@ def supported_layer_names():
     """Sorted names of the layer and model classes fastmask can rebuild from a config."""
     return sorted(name for name in builtin_classes()
                   if not name.startswith("_") and name not in _ABSTRACT)
+
+
+def json_default(obj):
+    """`json.dumps`'s `default` for configs: NumPy scalars and arrays as Python
+    values and lists, sets as sorted lists; anything else is a TypeError."""
+    import numpy as np
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable: {obj!r}")
 
 
 def check_config_depth(config, limit=MAX_CONFIG_DEPTH, what="config"):

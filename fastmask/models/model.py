@@ -455,8 +455,8 @@ class Model(Layer):
         """The model's Keras config (`serialize_keras_object(model)`) as a JSON string;
         `fastmask.models.model_from_json` (or Keras's) rebuilds the model from it.
         `kwargs` are passed to `json.dumps`."""
-        from ..core.serialization import serialize
-        return json.dumps(serialize(self), default=_json_default, **kwargs)
+        from ..core.serialization import json_default, serialize
+        return json.dumps(serialize(self), default=json_default, **kwargs)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -549,14 +549,6 @@ def map_shape_structure(fn, structure):
     if isinstance(structure, (list, tuple)):
         return type(structure)(map_shape_structure(fn, v) for v in structure)
     return structure
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable: {obj!r}")
 
 
 class Progbar:

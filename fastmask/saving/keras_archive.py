@@ -26,7 +26,8 @@ import numpy as np
 
 from .. import __version__
 from ..core.registry import safe_mode_scope
-from ..core.serialization import MAX_CONFIG_DEPTH, check_config_depth, deserialize, serialize
+from ..core.serialization import (MAX_CONFIG_DEPTH, check_config_depth, deserialize,
+                                  json_default, serialize)
 from ..core.weight_budget import weight_budget
 from .archive_reader import CONFIG, METADATA, WEIGHTS, open_archive
 from .h5_reader import open_weights_h5
@@ -101,7 +102,7 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"{filepath} exists and overwrite=False.")
     config = serialize(model)
-    config_json = json.dumps(config, default=_json_default)
+    config_json = json.dumps(config, default=json_default)
     metadata_json = json.dumps({
         "keras_version": KERAS_VERSION,
         "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
@@ -131,17 +132,6 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
-
-
-def _json_default(obj):
-    import numpy as np
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj)
-    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable: {obj!r}")
 
 
 def _weight_counts(model):

@@ -11,7 +11,7 @@ import json
 import numpy as np
 
 from ..core.registry import custom_object_scope, safe_mode_scope
-from ..core.serialization import deserialize
+from ..core.serialization import deserialize, json_default
 from .keras_h5 import assign_weights
 
 __all__ = ["from_keras", "keras_weight_entries"]
@@ -73,18 +73,10 @@ def from_keras(keras_model, custom_objects=None):
         raise ValueError(f"Keras model '{keras_model.name}' is not built: call it on data (or "
                          "start it with an `Input`) before converting it.")
     config = json.loads(json.dumps(keras.saving.serialize_keras_object(keras_model),
-                                   default=_json_default))
+                                   default=json_default))
     # The object is live in this process: its lambdas are as trusted as the caller.
     with custom_object_scope(custom_objects), safe_mode_scope(False):
         model = deserialize(config, custom_objects=custom_objects, safe_mode=False)
     assign_weights(model, keras_weight_entries(keras_model),
                    what=f"Keras model '{keras_model.name}'")
     return model
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable: {obj!r}")

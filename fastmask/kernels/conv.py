@@ -96,6 +96,14 @@ def _float3d(x, name, dtype):
     return arr
 
 
+def _operands(x, kernel):
+    """(x, kernel, compute dtype): both checked 3-D float arrays of the dtype they compute in."""
+    x = as_array(x, "x")
+    kernel = as_array(kernel, "kernel")
+    dtype = _compute_dtype(x, kernel)
+    return _float3d(x, "x", dtype), _float3d(kernel, "kernel", dtype), dtype
+
+
 def _bias(bias, filters, dtype):
     if bias is None:
         return None
@@ -172,11 +180,7 @@ def conv1d(x, kernel, bias=None, *, strides=1, padding="valid", dilation_rate=1,
     groups = _positive_int(groups, "groups")
     padding = _padding(padding, ("valid", "same", "causal"))
     channels_first = _data_format(data_format) == "channels_first"
-    x = as_array(x, "x")
-    kernel = as_array(kernel, "kernel")
-    dtype = _compute_dtype(x, kernel)
-    x = _float3d(x, "x", dtype)
-    kernel = _float3d(kernel, "kernel", dtype)
+    x, kernel, dtype = _operands(x, kernel)
     x_cl = x.transpose(0, 2, 1) if channels_first else x
     batch, length, channels = x_cl.shape
     kernel_size, group_channels, filters = kernel.shape
@@ -368,11 +372,7 @@ def conv1d_transpose(x, kernel, bias=None, *, strides=1, padding="valid", output
         raise ValueError("`output_padding` must be None or an int >= 0. "
                          f"Received: output_padding={output_padding!r}")
     channels_first = _data_format(data_format) == "channels_first"
-    x = as_array(x, "x")
-    kernel = as_array(kernel, "kernel")
-    dtype = _compute_dtype(x, kernel)
-    x = _float3d(x, "x", dtype)
-    kernel = _float3d(kernel, "kernel", dtype)
+    x, kernel, dtype = _operands(x, kernel)
     x_cl = x.transpose(0, 2, 1) if channels_first else x
     batch, length, channels = x_cl.shape
     kernel_size, filters, kernel_channels = kernel.shape

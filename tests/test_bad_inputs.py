@@ -1146,9 +1146,11 @@ def _signature_params(make_layer):
 _layer_layout_cases()
 
 
-def _attention_layer_call(variant=None, mvariant=None):
+def _attention_layer_call(make_layer, variant=None, mvariant=None):
+    """A call of a fresh `make_layer()` on [query, value] with masks, the inputs (or
+    masks) passed through `variant` (`mvariant`), and the plain call as reference."""
     def call():
-        layer = L.Attention()
+        layer = make_layer()
         q, v = xf((3, 4, 2), 1), xf((3, 5, 2), 2)
         qm, vm = mask_bt(3, 4), mask_bt(3, 5)
         ref = layer([q, v], mask=[qm, vm])
@@ -1160,12 +1162,17 @@ def _attention_layer_call(variant=None, mvariant=None):
     return call
 
 
-for _ln, _view in layouts(xf((3, 4, 2))).items():
-    case(f"layer-Attention-x-{_ln}", _attention_layer_call(
-        lambda a, ln=_ln: layouts(a)[ln]()), pair())
-for _ln in ("fortran", "negstride", "readonly", "laststride"):
-    case(f"layer-Attention-mask-{_ln}", _attention_layer_call(
-        None, lambda a, ln=_ln: layouts(a)[ln]()), pair())
+def _attention_layout_cases(name, make_layer):
+    """Inputs and masks of every memory layout give the contiguous call's result."""
+    for ln in layouts(xf((3, 4, 2))):
+        case(f"layer-{name}-x-{ln}", _attention_layer_call(
+            make_layer, lambda a, ln=ln: layouts(a)[ln]()), pair())
+    for ln in ("fortran", "negstride", "readonly", "laststride"):
+        case(f"layer-{name}-mask-{ln}", _attention_layer_call(
+            make_layer, None, lambda a, ln=ln: layouts(a)[ln]()), pair())
+
+
+_attention_layout_cases("Attention", L.Attention)
 case("layer-Attention-not-list", lambda: L.Attention()(xf((2, 3, 2))), raises(ValueError, "list"))
 case("layer-Attention-mask-not-list", lambda: L.Attention()(
     [xf((2, 3, 2)), xf((2, 3, 2))], mask=mask_bt(2, 3)), raises(ValueError, "mask"))
@@ -1181,26 +1188,7 @@ case("layer-Attention-fully-masked-values", lambda: L.Attention()(
 
 
 
-def _additive_attention_call(variant=None, mvariant=None):
-    def call():
-        layer = L.AdditiveAttention()
-        q, v = xf((3, 4, 2), 1), xf((3, 5, 2), 2)
-        qm, vm = mask_bt(3, 4), mask_bt(3, 5)
-        ref = layer([q, v], mask=[qm, vm])
-        if variant:
-            q, v = variant(q), variant(v)
-        if mvariant:
-            qm, vm = mvariant(qm), mvariant(vm)
-        return layer([q, v], mask=[qm, vm]), ref
-    return call
-
-
-for _ln, _view in layouts(xf((3, 4, 2))).items():
-    case(f"layer-AdditiveAttention-x-{_ln}", _additive_attention_call(
-        lambda a, ln=_ln: layouts(a)[ln]()), pair())
-for _ln in ("fortran", "negstride", "readonly", "laststride"):
-    case(f"layer-AdditiveAttention-mask-{_ln}", _additive_attention_call(
-        None, lambda a, ln=_ln: layouts(a)[ln]()), pair())
+_attention_layout_cases("AdditiveAttention", L.AdditiveAttention)
 case("layer-AdditiveAttention-not-list", lambda: L.AdditiveAttention()(xf((2, 3, 2))),
      raises(ValueError, "list"))
 case("layer-AdditiveAttention-complex", lambda: L.AdditiveAttention()(

@@ -42,6 +42,23 @@ def small_model(seed=0):
     return model
 
 
+def load_outcome(model, how, path):
+    """(result, weights unchanged) of loading `path` with fastmask: `how` is
+    "load_weights" (into `model`) or "load_model"; result is "loaded" or
+    "<ExceptionType>: <message>"."""
+    before = [w.numpy() for w in model.weights]
+    try:
+        if how == "load_weights":
+            model.load_weights(path)
+        else:
+            fastmask.models.load_model(path)
+        result = "loaded"
+    except Exception as e:
+        result = type(e).__name__ + ": " + str(e)
+    unchanged = all((a == w.numpy()).all() for a, w in zip(before, model.weights))
+    return result, bool(unchanged)
+
+
 def first_weight_path(model):
     """HDF5 path of the model's first weight (`layers/lstm/cell/vars/0`)."""
     for path, _, own in weight_paths(model):

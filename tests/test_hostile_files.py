@@ -418,18 +418,9 @@ def fifo_results(tmp_path_factory):
         os.environ["KERAS_BACKEND"] = "numpy"
         import fastmask, hostile
         model = hostile.small_model()
-        before = [w.numpy() for w in model.weights]
         for case, (how, path) in {cases!r}.items():
-            try:
-                if how == "load_weights":
-                    model.load_weights(path)
-                else:
-                    fastmask.models.load_model(path)
-                result = "loaded"
-            except Exception as e:
-                result = type(e).__name__ + ": " + str(e)
-            unchanged = all((a == w.numpy()).all() for a, w in zip(before, model.weights))
-            report(case=case, result=result, unchanged=bool(unchanged))
+            result, unchanged = hostile.load_outcome(model, how, path)
+            report(case=case, result=result, unchanged=unchanged)
     ''', timeout=180)
     return cases, {r["case"]: r for r in reports}
 
@@ -523,21 +514,11 @@ def bomb_results(tmp_path_factory):
         os.environ["KERAS_BACKEND"] = "numpy"
         import fastmask, hostile
         model = hostile.small_model()
-        before = [w.numpy() for w in model.weights]
         fastmask.models.load_model(hostile.archive_with({str(d / "warm.keras")!r}, model))
         baseline = rss_mib()
         for case, (how, path) in {cases!r}.items():
-            try:
-                if how == "load_weights":
-                    model.load_weights(path)
-                else:
-                    fastmask.models.load_model(path)
-                result = "loaded"
-            except Exception as e:
-                result = type(e).__name__ + ": " + str(e)
-            unchanged = all((a == w.numpy()).all() for a, w in zip(before, model.weights))
-            report(case=case, result=result, rss=rss_mib() - baseline,
-                   unchanged=bool(unchanged))
+            result, unchanged = hostile.load_outcome(model, how, path)
+            report(case=case, result=result, rss=rss_mib() - baseline, unchanged=unchanged)
     ''', timeout=300)
     assert finished, "a bomb case hung"
     return {r["case"]: r for r in reports}

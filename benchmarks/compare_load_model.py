@@ -33,25 +33,12 @@ for name in {models!r}:
 _WORKER = r"""
 import json, sys, time
 sys.path.insert(0, {root!r})
-import numpy as np
 import fastmask
 assert fastmask.__file__.startswith({root!r}), fastmask.__file__
 
-@fastmask.saving.register_keras_serializable(package="FastmaskTest", name="MaskedDense")
-class MaskedDense(fastmask.layers.Layer):
-    def __init__(self, units=4, **kwargs):
-        super().__init__(**kwargs)
-        self.units = units
-        self.supports_masking = True
-    def build(self, input_shape):
-        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name="kernel")
-        self.bias = self.add_weight(shape=(self.units,), name="bias", initializer="zeros")
-    def call(self, x, mask=None):
-        return np.tanh(x @ self.kernel + self.bias)
-    def compute_mask(self, inputs, mask=None):
-        return mask
-    def get_config(self):
-        return {{**super().get_config(), "units": self.units}}
+sys.path.insert(1, {tests!r})
+import test_keras_models
+test_keras_models.masked_dense_class(fastmask)   # registers the "custom" model's layer
 
 out = {{}}
 for name in {models!r}:
@@ -82,7 +69,8 @@ def main():
         samples = {k: {m: [] for m in MODELS} for k in roots}
         for _ in range(args.rounds):
             for key, root in roots.items():
-                code = _WORKER.format(root=root, models=MODELS, dir=d, loads=args.loads)
+                code = _WORKER.format(root=root, tests=TESTS, models=MODELS, dir=d,
+                                      loads=args.loads)
                 res = subprocess.run([sys.executable, "-c", code], check=True, env=env,
                                      capture_output=True, text=True, cwd=d)
                 for m, times in json.loads(res.stdout.strip().splitlines()[-1]).items():

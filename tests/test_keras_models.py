@@ -38,12 +38,13 @@ VOCAB, T, T2, B = 30, 9, 5, 6
 
 # --------------------------------------------------------------------------- custom layers
 
-def _custom_classes():
-    """The same mask-aware layer written for Keras and for fastmask, one registered name."""
-    K = keras()
+def masked_dense_class(M):
+    """A mask-aware Dense-like layer written over module M (keras or fastmask),
+    registered as "FastmaskTest>MaskedDense" in M: the Keras class and its fastmask
+    twin are the same text, and files name it by that registered name."""
 
-    @K.saving.register_keras_serializable(package="FastmaskTest")
-    class MaskedDense(K.layers.Layer):
+    @M.saving.register_keras_serializable(package="FastmaskTest", name="MaskedDense")
+    class MaskedDense(M.layers.Layer):
         def __init__(self, units=4, **kwargs):
             super().__init__(**kwargs)
             self.units = units
@@ -54,9 +55,9 @@ def _custom_classes():
             self.bias = self.add_weight(shape=(self.units,), name="bias", initializer="zeros")
 
         def call(self, x, mask=None):
-            y = K.ops.tanh(K.ops.matmul(x, self.kernel) + self.bias)
+            y = M.ops.tanh(M.ops.matmul(x, self.kernel) + self.bias)
             if mask is not None:
-                y = y * K.ops.expand_dims(K.ops.cast(mask, y.dtype), -1)
+                y = y * M.ops.expand_dims(M.ops.cast(mask, y.dtype), -1)
             return y
 
         def compute_mask(self, inputs, mask=None):
@@ -65,40 +66,17 @@ def _custom_classes():
         def get_config(self):
             return {**super().get_config(), "units": self.units}
 
-    # The fastmask twin, registered under the Keras class's name (its Python
-    # name does not matter: files use the registered name).
-    @saving.register_keras_serializable(package="FastmaskTest", name="MaskedDense")
-    class FmMaskedDense(fastmask.layers.Layer):
-        def __init__(self, units=4, **kwargs):
-            super().__init__(**kwargs)
-            self.units = units
-            self.supports_masking = True
-
-        def build(self, input_shape):
-            self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name="kernel")
-            self.bias = self.add_weight(shape=(self.units,), name="bias", initializer="zeros")
-
-        def call(self, x, mask=None):
-            y = np.tanh(x @ self.kernel + self.bias)
-            if mask is not None:
-                y = y * mask[..., None].astype(y.dtype)
-            return y
-
-        def compute_mask(self, inputs, mask=None):
-            return mask
-
-        def get_config(self):
-            return {**super().get_config(), "units": self.units}
-
-    return MaskedDense, FmMaskedDense
+    return MaskedDense
 
 
 _CUSTOM = {}
 
 
 def custom(M):
+    """M's MaskedDense; the first call registers both (a Keras file then loads in fastmask)."""
     if not _CUSTOM:
-        _CUSTOM["keras"], _CUSTOM["fastmask"] = _custom_classes()
+        _CUSTOM["keras"], _CUSTOM["fastmask"] = masked_dense_class(keras()), \
+            masked_dense_class(fastmask)
     return _CUSTOM["fastmask" if M is fastmask else "keras"]
 
 

@@ -280,19 +280,32 @@ def _k_twin_with_weights(fm_model, k_model, x):
     return k_model
 
 
-# keras/src/saving/saving_lib_test.py::SavingTest::test_save_load_weights_only
-def test_save_load_weights_only(tmp_path):
-    path = os.path.join(tmp_path, "mymodel.weights.h5")
+def _saved_basic_functional(path, save):
+    """A `_basic_functional` fastmask model saved to `path` by `save(model, path)`;
+    (reference input, its output)."""
     model = _basic_functional(fastmask)
     ref_input = rng.random((2, 4))
     ref_output = model.predict(ref_input)
-    model.save_weights(path)
-    model = _basic_functional(fastmask)
+    save(model, path)
+    return ref_input, ref_output
+
+
+def _check_weights_load(path, build, ref_input, ref_output):
+    """`load_weights(path)` into a new `build(fastmask)` and `build(keras)` model gives
+    `ref_output` on `ref_input` in both."""
+    model = build(fastmask)
     model.load_weights(path)
     assert_numbers(model.predict(ref_input), stated=ref_output)
-    k_model = _basic_functional(keras())
+    k_model = build(keras())
     k_model.load_weights(path)
     assert_numbers(ref_output, k_model.predict(ref_input, verbose=0))
+
+
+# keras/src/saving/saving_lib_test.py::SavingTest::test_save_load_weights_only
+def test_save_load_weights_only(tmp_path):
+    path = os.path.join(tmp_path, "mymodel.weights.h5")
+    ref = _saved_basic_functional(path, lambda m, p: m.save_weights(p))
+    _check_weights_load(path, _basic_functional, *ref)
 
 
 # keras/src/saving/saving_lib_test.py::SavingTest::test_save_weights_only_with_unbuilt_model
@@ -316,25 +329,14 @@ def test_load_weights_only_with_unbuilt_model(tmp_path):
 # keras/src/saving/saving_lib_test.py::SavingTest::test_load_weights_only_with_keras_file
 def test_load_weights_only_with_keras_file(tmp_path):
     path = os.path.join(tmp_path, "mymodel.keras")
-    model = _basic_functional(fastmask)
-    ref_input = rng.random((2, 4))
-    ref_output = model.predict(ref_input)
-    model.save(path)
-    model = _basic_functional(fastmask)
-    model.load_weights(path)
-    assert_numbers(model.predict(ref_input), stated=ref_output)
-    k_model = _basic_functional(keras())
-    k_model.load_weights(path)
-    assert_numbers(ref_output, k_model.predict(ref_input, verbose=0))
+    ref = _saved_basic_functional(path, lambda m, p: m.save(p))
+    _check_weights_load(path, _basic_functional, *ref)
 
 
 # keras/src/saving/saving_lib_test.py::SavingTest::test_save_weights_subclassed_functional
 def test_save_weights_subclassed_functional(tmp_path):
     path = os.path.join(tmp_path, "mymodel.weights.h5")
-    model = _basic_functional(fastmask)
-    ref_input = rng.random((2, 4))
-    ref_output = model.predict(ref_input)
-    model.save_weights(path)
+    ref_input, ref_output = _saved_basic_functional(path, lambda m, p: m.save_weights(p))
     model = _subclassed_functional(fastmask)
     model.load_weights(path)
     assert_numbers(model.predict(ref_input), stated=ref_output)
@@ -509,10 +511,7 @@ def test_saving_api_errors(tmp_path):
 # keras/src/saving/saving_lib_test.py::SavingAPITest::test_model_api_endpoint
 def test_model_api_endpoint(tmp_path):
     path = os.path.join(tmp_path, "mymodel.keras")
-    model = _basic_functional(fastmask)
-    ref_input = rng.random((2, 4))
-    ref_output = model.predict(ref_input)
-    model.save(path)
+    ref_input, ref_output = _saved_basic_functional(path, lambda m, p: m.save(p))
     assert_numbers(fastmask.saving.load_model(path).predict(ref_input), stated=ref_output)
     assert_numbers(ref_output, keras().saving.load_model(path).predict(ref_input, verbose=0))
 

@@ -33,6 +33,18 @@ from fastmask.kernels.attention import linear
 FAMILY = "attention"
 
 
+def _mha_weights(rng, E, H, D):
+    """MultiHeadAttention's weights by name, float32: kernels scaled by 1/sqrt(fan-in),
+    biases * 0.1 (query/key/value (E, H, D) and (H, D), output (H, D, E) and (E,))."""
+    w = {n: (rng.standard_normal(s, dtype=np.float32) / math.sqrt(s[0]))
+         for n, s in (("query_kernel", (E, H, D)), ("key_kernel", (E, H, D)),
+                      ("value_kernel", (E, H, D)), ("output_kernel", (H, D, E)))}
+    w.update({n: rng.standard_normal(s, dtype=np.float32) * 0.1
+              for n, s in (("query_bias", (H, D)), ("key_bias", (H, D)),
+                           ("value_bias", (H, D)), ("output_bias", (E,)))})
+    return w
+
+
 def cases(quick=False):
     rng = np.random.default_rng(0)
     B, T, H, D = (4, 64, 4, 16) if quick else (32, 256, 8, 64)
@@ -40,12 +52,7 @@ def cases(quick=False):
     x = rng.standard_normal((B, T, E), dtype=np.float32)
     lengths = rng.integers(T // 2, T + 1, B)
     mask = np.arange(T)[None, :] < lengths[:, None]
-    w = {n: (rng.standard_normal(s, dtype=np.float32) / math.sqrt(s[0]))
-         for n, s in (("query_kernel", (E, H, D)), ("key_kernel", (E, H, D)),
-                      ("value_kernel", (E, H, D)), ("output_kernel", (H, D, E)))}
-    w.update({n: rng.standard_normal(s, dtype=np.float32) * 0.1
-              for n, s in (("query_bias", (H, D)), ("key_bias", (H, D)),
-                           ("value_bias", (H, D)), ("output_bias", (E,)))})
+    w = _mha_weights(rng, E, H, D)
     shape = f"B={B}, T={T}, {H} heads, key_dim {D}, padding mask ({mask.mean():.0%} kept)"
     flops = 2 * B * T * E * E * 4 + 4 * B * H * T * T * D
 
@@ -101,12 +108,7 @@ def _classifier_case(rng, quick, torch):
     B, T, H, D = (64, 50, 2, 32) if quick else (1024, 200, 2, 32)
     E = 32
     x = rng.standard_normal((B, T, E), dtype=np.float32)
-    w = {n: (rng.standard_normal(s, dtype=np.float32) / math.sqrt(s[0]))
-         for n, s in (("query_kernel", (E, H, D)), ("key_kernel", (E, H, D)),
-                      ("value_kernel", (E, H, D)), ("output_kernel", (H, D, E)))}
-    w.update({n: rng.standard_normal(s, dtype=np.float32) * 0.1
-              for n, s in (("query_bias", (H, D)), ("key_bias", (H, D)),
-                           ("value_bias", (H, D)), ("output_bias", (E,)))})
+    w = _mha_weights(rng, E, H, D)
     o = np.empty((B, T, E), np.float32)
 
     def unfused():

@@ -391,6 +391,13 @@ def _touch(path):
     return path
 
 
+def _archive_with_weights(archive, weights_file, out):
+    """`out`: a .keras archive with `archive`'s config.json and `weights_file` as weights."""
+    with zipfile.ZipFile(archive) as src, zipfile.ZipFile(out, "w") as dst:
+        dst.writestr("config.json", src.read("config.json"))
+        dst.writestr("model.weights.h5", open(weights_file, "rb").read())
+
+
 def test_weights_of_another_architecture(tmp_path):
     keras_model("mha").save_weights(tmp_path / "mha.weights.h5")
     f = fm_model("bilstm")
@@ -420,10 +427,8 @@ def test_weights_of_another_architecture(tmp_path):
     # An archive whose config and weights disagree is refused whole.
     k = keras_model("gru")
     k.save(tmp_path / "gru.keras")
-    with zipfile.ZipFile(tmp_path / "gru.keras") as src, \
-            zipfile.ZipFile(tmp_path / "mixed.keras", "w") as dst:
-        dst.writestr("config.json", src.read("config.json"))
-        dst.writestr("model.weights.h5", (tmp_path / "other.weights.h5").read_bytes())
+    _archive_with_weights(tmp_path / "gru.keras", tmp_path / "other.weights.h5",
+                          tmp_path / "mixed.keras")
     with pytest.raises(ValueError, match="mixed.keras"):
         fastmask.models.load_model(tmp_path / "mixed.keras")
 
@@ -445,10 +450,8 @@ def test_missing_weight(tmp_path):
     assert _unchanged(f, before)
     # Inside an archive: load_model raises, no model is returned.
     k.save(tmp_path / "k.keras")
-    with zipfile.ZipFile(tmp_path / "k.keras") as src, \
-            zipfile.ZipFile(tmp_path / "holed.keras", "w") as dst:
-        dst.writestr("config.json", src.read("config.json"))
-        dst.writestr("model.weights.h5", (tmp_path / "k.weights.h5").read_bytes())
+    _archive_with_weights(tmp_path / "k.keras", tmp_path / "k.weights.h5",
+                          tmp_path / "holed.keras")
     with pytest.raises(ValueError, match="holed.keras"):
         fastmask.models.load_model(tmp_path / "holed.keras")
 

@@ -30,7 +30,7 @@ import pytest
 os.environ.setdefault("KERAS_BACKEND", "numpy")
 
 import fastmask  # noqa: E402
-from oracle import flat, k_get_mask, keras  # noqa: E402
+from oracle import assert_outputs_close, flat, k_get_mask, keras  # noqa: E402
 
 ATOL = 1e-5
 RTOL = 1e-5
@@ -109,12 +109,7 @@ def assert_numbers(fm_out, k_out=None, stated=None, atol=ATOL, rtol=RTOL, stated
                                        rtol=stated_rtol, err_msg=f"output[{i}] vs stated")
     if k_out is not None:
         k_flat = flat(k_out) if isinstance(fm_out, (list, tuple, dict)) else [k_out]
-        assert len(k_flat) == len(fm_flat), f"{len(fm_flat)} outputs, Keras {len(k_flat)}"
-        for i, (f, k) in enumerate(zip(fm_flat, k_flat)):
-            f, k = to_numpy(f), to_numpy(k)
-            assert f.shape == k.shape, f"output[{i}]: shape {f.shape}, Keras {k.shape}"
-            np.testing.assert_allclose(f, k, atol=atol, rtol=rtol, equal_nan=True,
-                                       err_msg=f"output[{i}] vs Keras")
+        assert_outputs_close(k_flat, fm_flat, atol=atol, rtol=rtol)
 
 
 def copy_weights(k_obj, fm_obj):

@@ -1,8 +1,8 @@
 """`ELU`: `x` where `x > 0`, else `alpha * (exp(x) - 1)` (mask passes through)."""
 from ... import activations
-from ...core.tensor import plain
 from ..call_signature import _is_default
 from ..layer import Layer
+from .real_inputs import real_inputs
 
 __all__ = ["ELU"]
 
@@ -29,12 +29,7 @@ class ELU(Layer):
         self.built = _is_default(self.build)   # Keras's _build_at_init: stateless
 
     def call(self, inputs):
-        x = plain(inputs)
-        if x.dtype.kind not in "biuf":
-            raise TypeError(f"Layer '{self.name}' (of type ELU) takes real numbers. "
-                            f"Received: inputs.dtype={x.dtype}")
-        if x.dtype.kind != "f":
-            x = x.astype(self.compute_dtype)
+        x = real_inputs(self, inputs, "ELU")
         return activations.elu(x, alpha=self.alpha)
 
     def compute_output_shape(self, input_shape):

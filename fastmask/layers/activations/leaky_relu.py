@@ -3,9 +3,9 @@ import warnings
 
 import numpy as np
 
-from ...core.tensor import plain
 from ..call_signature import _is_default
 from ..layer import Layer
+from .real_inputs import real_inputs
 
 __all__ = ["LeakyReLU"]
 
@@ -45,12 +45,7 @@ class LeakyReLU(Layer):
         self.built = _is_default(self.build)   # Keras's _build_at_init: stateless
 
     def call(self, inputs):
-        x = plain(inputs)
-        if x.dtype.kind not in "biuf":
-            raise TypeError(f"Layer '{self.name}' (of type LeakyReLU) takes real numbers. "
-                            f"Received: inputs.dtype={x.dtype}")
-        if x.dtype.kind != "f":
-            x = x.astype(self.compute_dtype)
+        x = real_inputs(self, inputs, "LeakyReLU")
         return np.where(x >= 0, x, x.dtype.type(self.negative_slope) * x)
 
     def compute_output_shape(self, input_shape):

@@ -2,9 +2,9 @@
 import numpy as np
 
 from ... import constraints, initializers, regularizers
-from ...core.tensor import plain
 from ..input_spec import InputSpec
 from ..layer import Layer
+from .real_inputs import real_inputs
 
 __all__ = ["PReLU"]
 
@@ -67,12 +67,7 @@ class PReLU(Layer):
         self.input_spec = InputSpec(ndim=len(input_shape), axes=axes)
 
     def call(self, inputs):
-        x = plain(inputs)
-        if x.dtype.kind not in "biuf":
-            raise TypeError(f"Layer '{self.name}' (of type PReLU) takes real numbers. "
-                            f"Received: inputs.dtype={x.dtype}")
-        if x.dtype.kind != "f":
-            x = x.astype(self.compute_dtype)
+        x = real_inputs(self, inputs, "PReLU")
         alpha = self.alpha.value.astype(x.dtype, copy=False)
         zero = x.dtype.type(0)
         return np.maximum(x, zero) + (-alpha) * np.maximum(-x, zero)

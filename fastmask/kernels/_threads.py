@@ -146,9 +146,54 @@ def _threadpool_controller():
     return _controller
 
 
+_blas_libs = None     # threadpoolctl's controllers of the loaded BLAS libraries
+
+
+def _blas_controllers():
+    global _blas_libs
+    libs = _blas_libs
+    if libs is None:
+        libs = _blas_libs = tuple(
+            _threadpool_controller().select(user_api="blas").lib_controllers)
+    return libs
+
+
+class _BlasLimit:
+    """`with blas_threads(n):` -- each BLAS library limited to `n` threads inside
+    the block and given back its own count after it. threadpoolctl's `limit` does
+    the same but first queries every library's version and architecture (about
+    0.1 ms a call, more than a small kernel); this reads each library's thread
+    count (one C call) and sets it only when it differs."""
+
+    __slots__ = ("n", "changed")
+
+    def __init__(self, n):
+        self.n = n
+        self.changed = None
+
+    def __enter__(self):
+        n, changed = self.n, None
+        for lib in _blas_controllers():
+            before = lib.get_num_threads()
+            if before != n:
+                lib.set_num_threads(n)
+                if changed is None:
+                    changed = []
+                changed.append((lib, before))
+        self.changed = changed
+        return self
+
+    def __exit__(self, *exc):
+        changed, self.changed = self.changed, None
+        if changed:
+            for lib, before in changed:
+                lib.set_num_threads(before)
+        return False
+
+
 def blas_threads(n):
     """Context manager limiting BLAS to `n` threads (for the kernels' GEMMs)."""
-    return _threadpool_controller().limit(limits=n, user_api="blas")
+    return _BlasLimit(n)
 
 
 def blas_info():

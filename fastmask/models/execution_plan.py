@@ -17,7 +17,8 @@ dtype, mask); `compile_plan` turns that into a flat tuple of steps:
   `Layer.__call__` resolves it, `mask` filled from the input, the output mask
   set as `__call__` sets it. It is taken only for a node with one tensor
   argument and default keyword arguments, of a built layer whose `__call__` is
-  `Layer.__call__`, that supports a mask it receives. At run time a guard checks
+  `Layer.__call__`, that supports a mask it receives (a layer that calls in its
+  name scope, `_scope_calls`, still does). At run time a guard checks
   that the input has the recorded type, shape, dtype and mask presence; if not
   (a value-dependent shape) the step runs the general call.
 * a *general* step calls the node as `_run_through_graph` does (layers with
@@ -44,7 +45,7 @@ from ..core.tensor import Tensor, get_mask, with_mask
 from ..core.tree import flatten
 from ..layers.layer import Layer
 from ..layers.layer_weights import structure_epoch
-from ..layers.name_scope import any_scope_open
+from ..layers.name_scope import any_scope_open, layer_scope
 
 __all__ = ["ExecutionPlan", "PlanCache", "signature_of", "compile_plan"]
 
@@ -99,7 +100,7 @@ def _fast_step(op, node, single, out_id, seen):
     """The fast step of a node whose single input was recorded as `seen`, or None."""
     if seen is None or not isinstance(op, Layer) or not op.built:
         return None
-    if type(op).__call__ is not _LAYER_CALL or op._scope_calls:
+    if type(op).__call__ is not _LAYER_CALL:
         return None
     info = op.__dict__.get("_call_info")
     if info is None or not info.single:
@@ -120,7 +121,7 @@ def _fast_step(op, node, single, out_id, seen):
             cast_to = target
     return (_FAST, op, single, out_id, shape, dtype, mask_dtype is not None, cast_to,
             info.has_training, info.training_default, info.has_mask, op._supports_masking,
-            node)
+            op._scope_calls, node)
 
 
 class ExecutionPlan:
@@ -145,7 +146,7 @@ class ExecutionPlan:
         for step in self.steps:
             if step[0] == _FAST:
                 (_, layer, in_id, out_id, shape, dtype, masked, cast_to, has_training,
-                 training_default, has_mask, masking, node, frees) = step
+                 training_default, has_mask, masking, scoped, node, frees) = step
                 x = values[in_id]
                 t = type(x)
                 if (t is np.ndarray or t is Tensor) and x.shape == shape and x.dtype == dtype \
@@ -154,7 +155,7 @@ class ExecutionPlan:
                     if (m is not None) == masked and (m is None or type(m) is np.ndarray):
                         values[out_id] = _run_fast(layer, x, m, training, ctx, cast_to,
                                                    has_training, training_default, has_mask,
-                                                   masking, targets, out_id)
+                                                   masking, scoped, targets, out_id)
                         for i in frees:
                             del values[i]
                         continue
@@ -170,7 +171,7 @@ class ExecutionPlan:
 
 
 def _run_fast(layer, x, m, training, ctx, cast_to, has_training, training_default, has_mask,
-              masking, targets, out_id):
+              masking, scoped, targets, out_id):
     """One fast step: what `Layer.__call__` does for this input, minus what the plan's
     signature already proved (see the module docstring)."""
     if cast_to is not None:
@@ -196,12 +197,15 @@ def _run_fast(layer, x, m, training, ctx, cast_to, has_training, training_defaul
         dest = targets.get(out_id)
     if dest is not None:
         ctx.into = (layer, dest)
-        try:
+    try:
+        if scoped:    # sublayers built in `call` get paths under this layer (as __call__)
+            with layer_scope(layer):
+                out = layer.call(x, **kwargs)
+        else:
             out = layer.call(x, **kwargs)
-        finally:
+    finally:
+        if dest is not None:
             ctx.into = None
-    else:
-        out = layer.call(x, **kwargs)
     if masking:
         if type(out) is np.ndarray:
             mask = layer.compute_mask(x, m)

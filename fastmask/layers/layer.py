@@ -502,7 +502,7 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             self._check_super_called()
         if (len(args) == 1 and self.built and info.single
                 and (type(args[0]) is np.ndarray or type(args[0]) is Tensor)
-                and self._convert_input_args and not CALL_CONTEXT.tracing):
+                and not CALL_CONTEXT.tracing):
             if not kwargs:
                 return self._fast_call(args[0], info)
             if len(kwargs) == 1:   # `layer(x, training=...)` with a bool or None
@@ -680,9 +680,10 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
         """`layer(x)` (or `layer(x, training=training)` when `explicit`, training a bool
         or None) for one built array argument: the general path, minus its generality."""
         self.__dict__["_called"] = True
-        if x.dtype.kind in _NON_NUMERIC_KINDS:
+        convert = self._convert_input_args    # False: a model converts its inputs itself
+        if convert and x.dtype.kind in _NON_NUMERIC_KINDS:
             _check_input_dtype(self, x)
-        if x.dtype.kind == "f" and self.autocast:
+        if convert and x.dtype.kind == "f" and self.autocast:
             target = (self._dtype_policy._compute_np if self._plain_input_dtype
                       else np.dtype(self.input_dtype))
             if x.dtype != target:
@@ -691,7 +692,7 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
                 if m is not None:
                     x = with_mask(x, m)
         if self._input_spec is not None:
-            _assert_input_compatibility(self._input_spec, x, self.name)
+            self._assert_input_compatibility(x)
         kwargs = {}
         ctx = CALL_CONTEXT
         is_entry = ctx.entry is None

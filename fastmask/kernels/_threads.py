@@ -146,6 +146,27 @@ def _threadpool_controller():
     return _controller
 
 
+_blas_libs = None     # ((get, set) thread-count calls of each loaded BLAS library)
+
+
+def _openblas_calls(lib):
+    """OpenBLAS's own (get, set) thread-count C functions, or None.
+
+    threadpoolctl's wrappers cost microseconds a call and let one Python thread
+    at a time set a pthreads OpenBLAS's count (silently ignoring the others);
+    the kernels serialise their changes themselves (`_SingleThreadedBlas`)."""
+    if getattr(lib, "internal_api", None) != "openblas" \
+            or getattr(lib, "threading_layer", None) == "openmp":
+        return None
+    try:
+        prefix, suffix = lib._symbol_prefix, lib._symbol_suffix   # threadpoolctl 3.5+
+        get = getattr(lib.dynlib, f"{prefix}openblas_get_num_threads{suffix}")
+        set_ = getattr(lib.dynlib, f"{prefix}openblas_set_num_threads{suffix}")
+    except AttributeError:
+        return None
+    return get, set_
+
+
 def _release_blas_ownership():
     """Let any thread set OpenBLAS's thread count through threadpoolctl again."""
     import threadpoolctl
@@ -155,35 +176,68 @@ def _release_blas_ownership():
         clear(force=True)
 
 
+def _threadpoolctl_calls(lib):
+    """(get, set) through threadpoolctl's controller (any BLAS it knows)."""
+    def set_(n):
+        _release_blas_ownership()
+        lib.set_num_threads(n)
+        _release_blas_ownership()
+    return lib.get_num_threads, set_
+
+
+def _blas_controllers():
+    global _blas_libs
+    libs = _blas_libs
+    if libs is None:
+        libs = _blas_libs = tuple(
+            _openblas_calls(lib) or _threadpoolctl_calls(lib)
+            for lib in _threadpool_controller().select(user_api="blas").lib_controllers)
+    return libs
+
+
+def _set_blas_threads(n):
+    """Set every BLAS library to `n` threads; [(set, its count before)] of those changed.
+
+    Reads each library's count (one C call) and sets only those that differ
+    (threadpoolctl's `limit` first queries every library's version and
+    architecture: about 0.1 ms a call, more than a small kernel)."""
+    changed = []
+    for get, set_ in _blas_controllers():
+        before = get()
+        if before is not None and before != n:
+            set_(n)
+            changed.append((set_, before))
+    return changed
+
+
+def _restore_blas_threads(changed):
+    for set_, before in changed:
+        set_(before)
+
+
 class _SingleThreadedBlas:
     """BLAS at one thread while any kernel call in any thread needs it.
 
     OpenBLAS's thread count is one value per process (its
     `openblas_set_num_threads_local` sets that same value), so a kernel cannot
-    limit BLAS for its own calls only. Each call's own threadpoolctl limit
-    would save the count at entry and restore it at exit: two overlapping calls
-    then restored the default while the second still ran (BLAS threads on top
-    of its own threads) and left the process at one BLAS thread after both.
-    Here the first call in limits, the last call out restores, whichever threads
-    they run in; NumPy calls of other threads run single-threaded BLAS meanwhile.
-    threadpoolctl (3.6+) lets one thread at a time set a pthreads OpenBLAS's count
-    and silently ignores the others (so a second thread's per-call limit did
-    nothing); the first and last callers here may be different threads, so each
-    change takes that ownership and gives it back (`_release_blas_ownership`).
+    limit BLAS for its own calls only. Each call's own limit would save the
+    count at entry and restore it at exit: two overlapping calls then restored
+    the default while the second still ran (BLAS threads on top of its own
+    threads) and left the process at one BLAS thread after both. Here the first
+    call in limits, the last call out restores, whichever threads they run in;
+    NumPy calls of other threads run single-threaded BLAS meanwhile.
     """
 
     def __init__(self):
         self._lock = threading.Lock()
         self._holders = 0
-        self._limiter = None
+        self._changed = ()
 
     def __enter__(self):
-        controller = _threadpool_controller()     # outside the lock: may import scipy
+        _blas_controllers()     # outside the lock: the first call may import scipy
         with self._lock:
             if self._holders == 0:
-                _release_blas_ownership()
-                self._limiter = controller.limit(limits=1, user_api="blas")
-                _release_blas_ownership()
+                self._changed = _set_blas_threads(1)
             self._holders += 1
         return self
 
@@ -191,17 +245,15 @@ class _SingleThreadedBlas:
         with self._lock:
             self._holders -= 1
             if self._holders == 0:
-                _release_blas_ownership()
-                self._limiter.restore_original_limits()
-                _release_blas_ownership()
-                self._limiter = None
+                changed, self._changed = self._changed, ()
+                _restore_blas_threads(changed)
         return False
 
     def _after_fork_in_child(self):
         # Only the forking thread survives: no other holder will ever leave.
         self._lock = threading.Lock()
         self._holders = 0
-        self._limiter = None
+        self._changed = ()
 
 
 _single_threaded_blas = _SingleThreadedBlas()
@@ -209,14 +261,34 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_single_threaded_blas._after_fork_in_child)
 
 
+class _BlasLimit:
+    """`with blas_threads(n)` for n > 1 (benchmarks): each library at `n` inside
+    the block, given back its own count after it."""
+
+    __slots__ = ("n", "changed")
+
+    def __init__(self, n):
+        self.n = n
+        self.changed = ()
+
+    def __enter__(self):
+        self.changed = _set_blas_threads(self.n)
+        return self
+
+    def __exit__(self, *exc):
+        changed, self.changed = self.changed, ()
+        _restore_blas_threads(changed)
+        return False
+
+
 def blas_threads(n):
     """Context manager limiting BLAS to `n` threads (for the kernels' GEMMs).
 
     `n == 1` (the kernels) is shared by concurrent calls (`_SingleThreadedBlas`);
-    another `n` is a plain threadpoolctl limit (benchmarks)."""
+    another `n` is a per-block limit (benchmarks)."""
     if n == 1:
         return _single_threaded_blas
-    return _threadpool_controller().limit(limits=n, user_api="blas")
+    return _BlasLimit(n)
 
 
 def blas_info():

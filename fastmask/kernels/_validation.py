@@ -53,6 +53,11 @@ def as_float_array(x, name, ndim=None, min_ndim=None, dtype=None):
     Floats keep their precision (float16 -> float32), ints and bools become
     float32 unless `dtype` is given. Object, string and complex input is a TypeError.
     """
+    if type(x) is np.ndarray and x.ndim and (dtype is None or x.dtype == dtype) \
+            and x.dtype in FLOAT_DTYPES and x.flags.c_contiguous and x.flags.aligned \
+            and x.dtype.isnative and (ndim is None or x.ndim == ndim) \
+            and (min_ndim is None or x.ndim >= min_ndim):
+        return x     # already what the conversion below would return (no copy)
     arr = as_array(x, name)
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"`{name}` must be a real numeric array. Received: {name}={_describe(arr)}")

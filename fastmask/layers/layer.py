@@ -500,10 +500,15 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
         info = self.__dict__.get("_call_info")
         if info is None:
             self._check_super_called()
-        if (not kwargs and len(args) == 1 and self.built and info.single
+        if (len(args) == 1 and self.built and info.single
                 and (type(args[0]) is np.ndarray or type(args[0]) is Tensor)
-                and self._convert_input_args and not CALL_CONTEXT.tracing):
-            return self._fast_call(args[0], info)
+                and not CALL_CONTEXT.tracing):
+            if not kwargs:
+                return self._fast_call(args[0], info)
+            if len(kwargs) == 1:   # `layer(x, training=...)` with a bool or None
+                training = kwargs.get("training", 0)
+                if training is None or type(training) is bool:
+                    return self._fast_call(args[0], info, True, training)
         self.__dict__["_called"] = True
         original_args, original_kwargs = args, kwargs
 
@@ -671,12 +676,14 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             record_node(self, original_args, node_kwargs, outputs)
         return outputs
 
-    def _fast_call(self, x, info):
-        """`layer(x)` for one built array argument: the general path, minus its generality."""
+    def _fast_call(self, x, info, explicit=False, training=None):
+        """`layer(x)` (or `layer(x, training=training)` when `explicit`, training a bool
+        or None) for one built array argument: the general path, minus its generality."""
         self.__dict__["_called"] = True
-        if x.dtype.kind in _NON_NUMERIC_KINDS:
+        convert = self._convert_input_args    # False: a model converts its inputs itself
+        if convert and x.dtype.kind in _NON_NUMERIC_KINDS:
             _check_input_dtype(self, x)
-        if x.dtype.kind == "f" and self.autocast:
+        if convert and x.dtype.kind == "f" and self.autocast:
             target = (self._dtype_policy._compute_np if self._plain_input_dtype
                       else np.dtype(self.input_dtype))
             if x.dtype != target:
@@ -685,7 +692,7 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
                 if m is not None:
                     x = with_mask(x, m)
         if self._input_spec is not None:
-            _assert_input_compatibility(self._input_spec, x, self.name)
+            self._assert_input_compatibility(x)
         kwargs = {}
         ctx = CALL_CONTEXT
         is_entry = ctx.entry is None
@@ -694,9 +701,12 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             ctx.entry = self
             ctx.training = None
         try:
-            value = ctx.training
-            if value is None:
-                value = info.training_default
+            if explicit:
+                value = training
+            else:
+                value = ctx.training
+                if value is None:
+                    value = info.training_default
             ctx.training = value
             if info.has_training and value is not None:
                 kwargs["training"] = value

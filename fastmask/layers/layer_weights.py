@@ -29,6 +29,30 @@ _LOCKED_MESSAGE = ("You cannot add new elements of state (variables or sub-layer
                    "`__init__()` method or in the `build()` method.")
 
 
+# Attributes whose change can change how a built layer runs a call (its build state,
+# dtype policy, masking, input checks, its `call`): setting one, or assigning a
+# `Variable` or a layer as an attribute, moves the structure epoch on. Compiled
+# execution plans (`models/execution_plan.py`) hold on to what these decided, and are
+# dropped when the epoch they were made at is no longer the current one.
+_STRUCTURE_ATTRIBUTES = frozenset({
+    "built", "_dtype_policy", "dtype_policy", "trainable", "_trainable", "autocast",
+    "supports_masking", "_supports_masking", "input_spec", "_input_spec", "call",
+    "_call_info", "compute_mask", "_convert_input_args", "_scope_calls",
+    "_mask_from_first_arg", "_writes_out", "_functional", "_layers"})
+_epoch = [0]
+
+
+def structure_epoch():
+    """A number that changes whenever some layer's structure may have changed (see
+    `_STRUCTURE_ATTRIBUTES`); equal numbers mean no such change happened in between."""
+    return _epoch[0]
+
+
+def bump_structure_epoch():
+    """Declare that some layer's structure changed (drops every compiled plan)."""
+    _epoch[0] += 1
+
+
 class LayerWeightsMixin:
     """`Layer`'s weights, `trainable` and sublayer tracking (see `fastmask.layers.Layer`)."""
 
@@ -37,7 +61,14 @@ class LayerWeightsMixin:
         # tracker), even before `super().__init__()` ran.
         if isinstance(value, Variable):
             self._track_variable(value)
+            _epoch[0] += 1
+        elif name in _STRUCTURE_ATTRIBUTES or isinstance(value, LayerWeightsMixin):
+            _epoch[0] += 1
         object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        _epoch[0] += 1
+        object.__delattr__(self, name)
 
     def _track_variable(self, var):
         d = self.__dict__
@@ -54,6 +85,7 @@ class LayerWeightsMixin:
         if not d.get("_trainable", True):
             var.trainable = False
         store.append(var)
+        _epoch[0] += 1
 
     @property
     def trainable(self):

@@ -9,13 +9,15 @@ as in eager mode; a `mask=` given to the model is attached to its inputs.
 import collections
 import functools
 import inspect
+import threading
 import warnings
 
 import numpy as np
 
 from .. import ops
 from ..core.naming import to_snake_case
-from ..core.operation import KerasHistory, Node, Operation, _FunctionOp, record_node
+from ..core.operation import (CALL_CONTEXT, KerasHistory, Node, Operation, _FunctionOp,
+                              record_node)
 from ..core.serialization import deserialize, serialize
 from ..core.shape_inference import any_symbolic, detached, tracing
 from ..core.tensor import KerasTensor, get_mask, plain, standardize_dtype, with_mask
@@ -24,8 +26,13 @@ from ..layers.core.input_layer import InputLayer
 from ..layers.core.lambda_layer import Lambda
 from ..layers.input_spec import InputSpec
 from ..layers.layer import Layer
+from ..layers.layer_weights import structure_epoch
+from ..layers.name_scope import any_scope_open
+from .execution_plan import PlanCache, compile_plan, record_input, signature_of
 from .model import Model
 from .predict_outputs import take_outputs_into
+
+_PLANS_LOCK = threading.Lock()
 
 __all__ = ["Functional", "functional_from_config"]
 
@@ -410,17 +417,25 @@ class Functional(Model):
             adjusted.append(with_mask(y, mask) if mask is not None else y)
         return adjusted
 
-    def _run_through_graph(self, flat_inputs, training=None, into=None):
+    def _output_targets(self, into):
+        """{id of an output tensor: the array offered for it} from `into` (or None)."""
+        if into is None:
+            return None
+        targets = {}
+        for x, dest in zip(self._outputs, into):
+            targets.setdefault(id(x), dest)
+        return targets
+
+    def _run_through_graph(self, flat_inputs, training=None, into=None, record=None):
         """Replay the nodes on arrays. `into`: None, or one array (or None) per model
         output that the layer producing it may write the output into (`predict`'s
-        rows; only layers with `_writes_out` are offered one)."""
+        rows; only layers with `_writes_out` are offered one). `record`: None, or a
+        dict that gets, for the plan compiler, "ran" (the indices of the steps that
+        ran) and per step index with a single input what `record_input` says of it."""
         values = {id(x): v for x, v in zip(self._inputs, flat_inputs)}
-        targets = None
-        if into is not None:
-            targets = {}
-            for x, dest in zip(self._outputs, into):
-                targets.setdefault(id(x), dest)
-        for node, op, input_ids, single, out_id, is_layer in self._steps:
+        targets = self._output_targets(into)
+        ran = None if record is None else record.setdefault("ran", set())
+        for index, (node, op, input_ids, single, out_id, is_layer) in enumerate(self._steps):
             computable = True
             for i in input_ids:
                 if i not in values:
@@ -428,6 +443,10 @@ class Functional(Model):
                     break
             if not computable:
                 continue
+            if ran is not None:
+                ran.add(index)
+                if single is not None:
+                    record[index] = record_input(values[single])
             dest = None
             if targets is not None and is_layer and op._writes_out:
                 dest = targets.get(out_id)
@@ -468,8 +487,45 @@ class Functional(Model):
             masks = flatten(mask) if isinstance(mask, (list, tuple, dict)) else [mask]
             flat = [with_mask(x, m) if m is not None and x is not None else x
                     for x, m in zip(flat, masks)] + flat[len(masks):]
-        return _unpack_singleton(self._run_through_graph(flat, training=training,
-                                                         into=take_outputs_into(self)))
+        into = take_outputs_into(self)
+        ctx = CALL_CONTEXT
+        if ctx.entry is not None and not ctx.tracing and self._plan_cache_size:
+            key = signature_of(flat, training)
+            if key is not None and not any_scope_open():
+                return self._run_planned(key, flat, training, into)
+        return _unpack_singleton(self._run_through_graph(flat, training=training, into=into))
+
+    # Plans kept per model (`models/execution_plan.py`); 0 turns plans off.
+    _plan_cache_size = 8
+
+    @property
+    def _plans(self):
+        """This model's `PlanCache` (made on first use)."""
+        cache = self.__dict__.get("_fm_plans")
+        if cache is None:
+            with _PLANS_LOCK:
+                cache = self.__dict__.get("_fm_plans")
+                if cache is None:
+                    cache = self.__dict__["_fm_plans"] = PlanCache(self._plan_cache_size)
+        return cache
+
+    def _run_planned(self, key, flat, training, into):
+        """Run the plan of this signature, compiling it first (from one general run)
+        when there is none."""
+        cache = self._plans
+        plan = cache.get(key)
+        if plan is not None:
+            outputs = plan.run(flat, training, self._output_targets(into))
+            return _unpack_singleton(pack_as(self._outputs_struct, outputs))
+        epoch = structure_epoch()
+        record = {}
+        outputs = self._run_through_graph(flat, training=training, into=into, record=record)
+        cache.put(key, compile_plan(self, record, epoch))
+        return _unpack_singleton(outputs)
+
+    def clear_plans(self):
+        """Drop this model's compiled execution plans (they are made again as needed)."""
+        self._plans.clear()
 
     def compute_output_spec(self, inputs, training=None, mask=None):
         """Output KerasTensor(s) for symbolic `inputs`: the graph walked symbolically.

@@ -488,8 +488,9 @@ class Model(Layer):
 
 def _is_batch_iterator(x):
     """A generator or iterator of batches (not an array or a structure of arrays)."""
-    return isinstance(x, (types.GeneratorType, collections.abc.Iterator)) and \
-        not isinstance(x, (np.ndarray, list, tuple, dict, str, bytes))
+    if isinstance(x, (np.ndarray, list, tuple, dict, str, bytes)):
+        return False     # (asked first: the ABC check below is the slower one)
+    return isinstance(x, (types.GeneratorType, collections.abc.Iterator))
 
 
 def model_from_json(json_string, custom_objects=None):

@@ -6,6 +6,7 @@ use these helpers, and their symbolic rules read dtypes from the same code
 (`symbolic.probe_dtype` runs the eager op on 1-element stand-ins).
 """
 import builtins
+import functools
 
 import numpy as np
 
@@ -37,6 +38,18 @@ def dtype_of(x):
 
 def result_type(*dtypes):
     """Keras's (JAX-like) promotion: Python scalars are weak; 64-bit canonicalized to 32."""
+    try:
+        return _result_type_cached(dtypes)
+    except TypeError:   # an unhashable dtype description: computed each time
+        return _result_type(dtypes)
+
+
+@functools.lru_cache(maxsize=1024)
+def _result_type_cached(dtypes):
+    return _result_type(dtypes)
+
+
+def _result_type(dtypes):
     strong = [standardize_dtype(d) for d in dtypes if d not in (int, float, bool)]
     weak = [d for d in dtypes if d in (int, float, bool)]
     floats = [d for d in strong if d in _FLOAT_ORDER]
@@ -65,8 +78,10 @@ def to_array(x, dtype=None):
             return plain(x).astype(dtype, copy=x.dtype != dtype)
         return np.array(x, dtype=dtype)
     if isinstance(x, np.ndarray):
-        target = result_type(x.dtype.name) if x.dtype.kind in "biuf" else None
-        if target is None or target == x.dtype.name:
+        target = _CONVERT_TO.get(x.dtype, _UNKNOWN)
+        if target is _UNKNOWN:
+            target = _convert_target(x.dtype)
+        if target is None:
             return plain(x)
         return x.astype(target)
     arr = np.asarray(x)
@@ -74,6 +89,19 @@ def to_array(x, dtype=None):
         return arr
     items = flatten(x) if isinstance(x, (list, tuple)) else [x]
     return np.array(x, dtype=result_type(*[dtype_of(i) for i in items] or ["float32"]))
+
+
+_UNKNOWN = object()
+_CONVERT_TO = {}    # np.dtype -> the dtype name `to_array` casts an array of it to, or None
+
+
+def _convert_target(dtype):
+    """What `to_array` casts an array of `dtype` to (None: kept), remembered per dtype."""
+    target = result_type(dtype.name) if dtype.kind in "biuf" else None
+    if target == dtype.name:
+        target = None
+    _CONVERT_TO[dtype] = target
+    return target
 
 
 def as_array(x):

@@ -81,8 +81,8 @@ MISSING_PEERS = {}
 # Impl labels that are not peers: fastmask itself behind another API (self-checks)
 # and machine primitives timed as bounds (references: outputs not compared).
 SELF_CHECK_PEERS = ("kernels", "kernels + 50us")
-REFERENCE_IMPLS = ("np.copyto", "x.max()", "x.sum()", "np.array(flat)", "np.full(out)",
-                   "scipy sgemm") + SELF_CHECK_PEERS
+REFERENCE_IMPLS = ("np.copyto", "np.exp(out=)", "x.max()", "x.sum()", "np.array(flat)",
+                   "np.full(out)", "scipy sgemm") + SELF_CHECK_PEERS
 
 
 def peer_keras():
@@ -219,6 +219,14 @@ def parallel_copyto(dst, src, n_threads=None):
         raise ValueError(f"parallel_copyto needs C-contiguous arrays of one shape. "
                          f"Received: dst.shape={dst.shape}, src.shape={src.shape}")
     _chunked(np.copyto, (dst, src), n_threads)
+
+
+def parallel_exp(dst, src, n_threads=None):
+    """np.exp(src, out=dst) split over `n_threads` Python threads (C-contiguous, same shape)."""
+    if dst.shape != src.shape or not (dst.flags.c_contiguous and src.flags.c_contiguous):
+        raise ValueError(f"parallel_exp needs C-contiguous arrays of one shape. "
+                         f"Received: dst.shape={dst.shape}, src.shape={src.shape}")
+    _chunked(lambda d, s: np.exp(s, out=d), (dst, src), n_threads)
 
 
 def parallel_max(x, n_threads=None):

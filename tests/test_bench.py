@@ -424,10 +424,12 @@ def test_softmax_out_case_times_like_with_like():
     import bench_softmax
     out_case, alloc_case = bench_softmax.cases(quick=True)[:2]
     assert "out=" in out_case.name and set(out_case.impls) == {"fastmask", "np.copyto",
-                                                               "numpy out="}
-    assert {t.peer for t in out_case.targets} == {"np.copyto"}
+                                                               "np.exp(out=)", "numpy out="}
+    assert {t.peer for t in out_case.targets} == {"numpy out="}   # the only out= peer
     assert {"torch", "numpy"} & {t.peer for t in alloc_case.targets}
-    assert bench.check_outputs(out_case)["numpy out="] == "same"
+    status = bench.check_outputs(out_case)
+    assert status["numpy out="] == "same"
+    assert status["np.copyto"] == status["np.exp(out=)"] == "reference"   # bounds, not peers
 
 
 def test_scaling_flags_slower():

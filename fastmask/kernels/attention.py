@@ -270,8 +270,8 @@ def linear(x, kernel, bias=None, *, out=None, n_threads=None, blas_limited=False
         raise ValueError(f"`kernel` must have shape ({E}, ...) for x.shape={x.shape}. "
                          f"Received: kernel.shape={k.shape}")
     out_tail = k.shape[1:]
-    N = int(np.prod(out_tail, dtype=np.int64))
-    M = x.size // E if E else int(np.prod(x.shape[:-1], dtype=np.int64))
+    N = math.prod(out_tail)
+    M = x.size // E if E else math.prod(x.shape[:-1])
     b = None
     if bias is not None:
         b = np.ascontiguousarray(bias, dtype=x.dtype)

@@ -495,6 +495,35 @@ def gate_failures(results, machine=None):
     return out
 
 
+def failing_cases(results, machine=None):
+    """{(family, kernel, case)} of the cases with a failed peer target (not unreachable);
+    outputs that differ are left out: timing them again cannot change them."""
+    out = set()
+    for r in analyse(results, machine):
+        if any(kind == "peer" and ok is False and "unreachable" not in text
+               for text, ok, kind in r["checks"]):
+            out.add((r["family"], r["kernel"], r["case"]))
+    return out
+
+
+def merge_best(results, again):
+    """`results` with each (case, impl, threads) row replaced by its row in `again`
+    when that one is faster (a lower median, no error): the best of the rounds of each
+    implementation, as `quick_table` keeps. Noise from other processes only slows a
+    call, so the best round is the least disturbed one, for fastmask and its peers
+    alike."""
+    def key(r):
+        return (r["family"], r["kernel"], r["case"], r["threads"], r["impl"])
+    faster = {key(r): r for r in again if r.get("time") and not r.get("error")}
+    out = []
+    for r in results:
+        new = faster.get(key(r))
+        better = new is not None and (r.get("time") is None or new["time"] < r["time"])
+        out.append(dict(new, rounds=r.get("rounds", 1) + 1) if better
+                   else dict(r, rounds=r.get("rounds", 1) + (key(r) in faster)))
+    return out
+
+
 WIDTH = 100
 ROW_HEADERS = ("impl", "thr", "median", "speed-up", "% bound", "2t vs 1t")
 

@@ -16,13 +16,16 @@ pytest (the bench files also define pytest-benchmark suites) a stand-in lets
 them import.
 
 Exit status: 0, even when targets fail (the summary line "peer targets: N ok,
-M FAIL" says so), unless --check: then 1 when a peer target failed (one an
-implementation at the machine's bound could meet) or a peer's output differed
-from fastmask's, with the failures listed on stderr, so a release can gate on
-it. Self-checks (fastmask against itself, the machine rows) never fail --check,
-nor do the tables a family times in separate processes (bench_models' keras-io
-shapes: printed after the main table, left out of --quick unless the family is
-named with --family). 2 when no case could be run.
+M FAIL" says so), unless --check: then the cases with a failed peer target are
+timed again (up to twice, every implementation, each row keeping its best
+round: noise from other processes only slows a call), and the exit status is 1
+when a peer target still fails (one an implementation at the machine's bound
+could meet) or a peer's output differed from fastmask's, with the failures
+listed on stderr, so a release can gate on it. Self-checks (fastmask against
+itself, the machine rows) never fail --check, nor do the tables a family times
+in separate processes (bench_models' keras-io shapes: printed after the main
+table, left out of --quick unless the family is named with --family). 2 when
+no case could be run.
 """
 import argparse
 import glob
@@ -122,6 +125,32 @@ def _skip(family, path, err):
           file=err or sys.stderr)
 
 
+RETIME_ROUNDS = 2
+
+
+def retime_failing(modules, results, machine, args, budget, rounds=RETIME_ROUNDS):
+    """--check: the cases with a failed peer target timed again (every implementation,
+    at every thread count), up to `rounds` more times while some still fail; each
+    row keeps its best round (harness.merge_best). On a machine shared with other
+    processes one disturbed block of samples must not fail the gate; a target that
+    fails in every round still does."""
+    for n in range(rounds):
+        failing = bench.failing_cases(results, machine)
+        if not failing:
+            break
+        print(f"--check: timing {len(failing)} case(s) with a failed target again "
+              f"(round {n + 2}; each row keeps its best round) ...", file=sys.stderr,
+              flush=True)
+        for family, module in modules.items():
+            cases = [c for c in family_cases(family, module, args.quick)
+                     if (c.family, c.name, c.shape) in failing]
+            if cases:
+                again = bench.run_cases(cases, args.threads, budget, progress=sys.stderr)
+                results = bench.merge_best(results, again)
+            del cases
+    return results
+
+
 def _threads(text):
     try:
         threads = tuple(int(t) for t in text.split(","))
@@ -167,7 +196,8 @@ def main(argv=None):
         return 2
     budget = args.budget if args.budget is not None else (1.0 if args.quick else 3.0)
     print(f"measuring the machine at threads {args.threads} ...", file=sys.stderr, flush=True)
-    sizes = dict(budget=1.5, gemm_n=1024) if args.quick else {}
+    # --quick: 64 MiB arrays (still past the last-level cache: DRAM bandwidth, as at 256 MiB)
+    sizes = dict(budget=1.5, gemm_n=1024, size_mib=64) if args.quick else {}
     machine = bench.measure_machine(args.threads, **sizes)
     results, separate = [], []
     for family, module in modules.items():   # one family's inputs in memory at a time
@@ -189,6 +219,8 @@ def main(argv=None):
         return 2
     print("measuring the machine again ...", file=sys.stderr, flush=True)
     machine = bench.measure_machine(args.threads, previous=machine, **sizes)
+    if args.check:
+        results = retime_failing(modules, results, machine, args, budget)
     for name, reason in sorted(missing_peers().items()):
         print(f"{name} {reason}: peer skipped")
     print(bench.format_table(results, machine))

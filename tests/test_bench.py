@@ -580,6 +580,44 @@ def test_report_check_exits_1_on_a_failed_peer_target(report, bench_dir, capsys)
     assert "--check: every peer target met" in capsys.readouterr().err
 
 
+def test_merge_best_keeps_each_rows_fastest_round():
+    first = [row("fastmask", 1, 0.5), row("numpy", 1, 0.8), row("fastmask", 2, 0.1)]
+    again = [row("fastmask", 1, 0.2), row("numpy", 1, 0.9), row("fastmask", 2, None,
+                                                                 error="boom")]
+    merged = {(r["impl"], r["threads"]): r for r in bench.merge_best(first, again)}
+    assert merged["fastmask", 1]["time"] == 0.2          # faster round kept
+    assert merged["numpy", 1]["time"] == 0.8             # the first round was faster
+    assert merged["fastmask", 2]["time"] == 0.1          # an error never replaces a time
+    assert merged["fastmask", 1]["rounds"] == merged["numpy", 1]["rounds"] == 2
+    assert bench.failing_cases(first) == {("fake", "pad", "tiny")}     # numpy 1.6x < 2x
+    assert bench.failing_cases(bench.merge_best(first, again)) == set()  # 4x
+
+
+FLAKY_BENCH = """
+import time
+from harness import Case, Target
+CALLS = []
+def cases(quick=False):
+    CALLS.append(1)
+    slow = len(CALLS) == 1              # the first round is 'disturbed'
+    return [Case("flaky", "k", "q", impls={{
+        "fastmask": lambda: time.sleep(0.004 if slow else 0.0005),
+        "numpy": lambda: time.sleep(0.002)}}, targets=[Target("numpy", {ratio})])]
+"""
+
+
+@pytest.mark.parametrize("ratio,rc", [(2.0, 0), (1e6, 1)])
+def test_report_check_times_a_failed_case_again(report, tmp_path, capsys, ratio, rc):
+    """--check times a case with a failed peer target again and keeps each row's best
+    round: a disturbed first round passes (2x), a target that fails every round fails."""
+    (tmp_path / "bench_flaky.py").write_text(FLAKY_BENCH.format(ratio=ratio))
+    assert report.main(["--dir", str(tmp_path), "--threads", "1", "--budget", "0.2",
+                        "--check"]) == rc
+    err = capsys.readouterr().err
+    assert "--check: timing 1 case(s) with a failed target again (round 2" in err
+    assert ("round 3" in err) == (rc == 1)
+
+
 NO_PEERS = """
 import sys
 sys.modules["torch"] = None            # import torch -> ImportError

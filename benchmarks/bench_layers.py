@@ -235,7 +235,8 @@ def conv_cases(rng, keras, quick=False):
         if torch is not None:
             xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 2, 1)))
             run = _torch_conv(torch, layer_name, kwargs, kernel, bias, shape[1])
-            impls["torch"] = lambda run=run, xt=xt: run(xt)
+            # (B, C, T) -> Keras's (B, T, C) as a view (no copy), so its output is checked
+            impls["torch"] = lambda run=run, xt=xt: run(xt).transpose(1, 2)
         taps = kwargs["kernel_size"] * shape[2] * kwargs["filters"]
         out_steps = layer.compute_output_shape(shape)[1]
         steps = shape[1] if layer_name == "Conv1DTranspose" else out_steps
@@ -296,6 +297,7 @@ def _fused_dense_cases(rng, quick):
         cases.append(Case(FAMILY, name, f"({m}, {k}) x ({k}, {n}) float32"
                           + (f" + {act}" if act else "") + ", out=",
                           impls=impls, bound="gemm", flops=2 * m * k * n,
+                          references=("matmul only",),     # the bare GEMM: no bias, no act
                           targets=[Target("numpy", 1.0), Target("matmul only", 1 / 1.1)]))
     return cases
 

@@ -480,24 +480,38 @@ def _summary(results, machine=None):
     return line
 
 
-def gate_failures(results, machine=None):
+def gate_failures(results, machine=None, unjudged=None):
     """What `report.py --check` fails on: every peer target that failed (except those
     no implementation could meet on this machine: "unreachable") and every peer
-    whose output differs from fastmask's. A list of lines; empty = pass."""
+    whose output differs from fastmask's. A list of lines; empty = pass.
+
+    A failed target whose fastmask or peer row was timed while other processes used
+    the cores it needed (`contended`, "*" in the table: the harness's own sign that
+    the timing is not fastmask's or the peer's) is not judged: it goes to the list
+    `unjudged` (when given) instead. Outputs that differ always fail."""
+    rows = analyse(results, machine)
+    busy = {(r["family"], r["kernel"], r["case"], r["threads"]): r["contended"]
+            for r in rows if r["impl"] == "fastmask"}
     out = []
-    for r in analyse(results, machine):
+    for r in rows:
         where = f"{r['family']}: {r['kernel']} [{r['case']}] t{r['threads']}"
         if _differs(r.get("output")):
             out.append(f"{where}: {r['impl']} {r['output']}")
+        contended = r["contended"] or busy.get((r["family"], r["kernel"], r["case"],
+                                                 r["threads"]), False)
         for text, ok, kind in r["checks"]:
             if kind == "peer" and ok is False and "unreachable" not in text:
-                out.append(f"{where}: {text}")
+                if contended and unjudged is not None:
+                    unjudged.append(f"{where}: {text} (timed while busy)")
+                elif not contended:
+                    out.append(f"{where}: {text}")
     return out
 
 
 def failing_cases(results, machine=None):
-    """{(family, kernel, case)} of the cases with a failed peer target (not unreachable);
-    outputs that differ are left out: timing them again cannot change them."""
+    """{(family, kernel, case)} of the cases with a failed peer target (not unreachable),
+    judged or not (see `gate_failures`); outputs that differ are left out: timing them
+    again cannot change them."""
     out = set()
     for r in analyse(results, machine):
         if any(kind == "peer" and ok is False and "unreachable" not in text

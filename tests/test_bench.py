@@ -580,6 +580,23 @@ def test_report_check_exits_1_on_a_failed_peer_target(report, bench_dir, capsys)
     assert "--check: every peer target met" in capsys.readouterr().err
 
 
+def test_gate_does_not_judge_targets_timed_while_busy():
+    """A failed target whose fastmask or peer row ran while other processes used the
+    cores it needed ("*") is listed as not judged, not failed; outputs still fail."""
+    targets = [["numpy", 2.0]]
+    quiet = [row("fastmask", 1, 0.2, targets=targets, busy=0.1), row("numpy", 1, 0.3, busy=0.1)]
+    busy_fm = [row("fastmask", 1, 0.2, targets=targets, busy=1.9),
+               row("numpy", 1, 0.3, busy=0.1)]
+    busy_peer = [row("fastmask", 1, 0.2, targets=targets, busy=0.1),
+                 row("numpy", 1, 0.3, busy=1.9)]
+    assert len(bench.gate_failures(quiet, FAKE_MACHINE)) == 1
+    for results in (busy_fm, busy_peer):
+        unjudged = []
+        assert bench.gate_failures(results, FAKE_MACHINE, unjudged) == []
+        assert unjudged == ["fake: pad [tiny] t1: numpy 1.50x >= 2x FAIL (timed while busy)"]
+        assert bench.failing_cases(results, FAKE_MACHINE) == {("fake", "pad", "tiny")}
+
+
 def test_merge_best_keeps_each_rows_fastest_round():
     first = [row("fastmask", 1, 0.5), row("numpy", 1, 0.8), row("fastmask", 2, 0.1)]
     again = [row("fastmask", 1, 0.2), row("numpy", 1, 0.9), row("fastmask", 2, None,

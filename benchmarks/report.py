@@ -17,7 +17,7 @@ them import.
 
 Exit status: 0, even when targets fail (the summary line "peer targets: N ok,
 M FAIL" says so), unless --check: then the cases with a failed peer target are
-timed again (up to twice, every implementation, each row keeping its best
+timed again (once more, every implementation, each row keeping its best
 round: noise from other processes only slows a call), and the exit status is 1
 when a peer target still fails (one an implementation at the machine's bound
 could meet) or a peer's output differed from fastmask's, with the failures
@@ -125,7 +125,7 @@ def _skip(family, path, err):
           file=err or sys.stderr)
 
 
-RETIME_ROUNDS = 2
+RETIME_ROUNDS = 1
 
 
 def retime_failing(modules, results, machine, args, budget, rounds=RETIME_ROUNDS):

@@ -29,8 +29,8 @@ question is what the Keras-compatible API adds on top of them.
   variance, then scale and shift, each a pass) and "np.copyto" (one read and
   one write of the tensor: the memory bound).
   Open (issue 17): at the --quick sizes these fused-dense and layer-norm targets
-  fail, in every run of `report.py --quick --check` on a busy 2-core AVX2 machine
-  (2026-12-07, rows timed while no other process took the cores): fused dense
+  fail in every run of `report.py --quick --check` on a busy 2-core AVX2 machine
+  (2026-12-07; judged, or marked as timed while busy): at 1 thread, fused dense
   0.56-0.69x NumPy and 1.7-2.8x the bare GEMM measured in the same run ("matmul
   only" reaches 90%+ of the machine's GEMM rate on these small shapes, fastmask
   30-55%); layer norm 3.2x NumPy (target 5x) and 5.3x np.copyto (target 1.5x) on

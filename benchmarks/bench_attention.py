@@ -14,12 +14,18 @@ layout, key padding mask only) against F.scaled_dot_product_attention, for
 information (no target: GEMM, fused masked softmax, GEMM per (batch, head)
 against torch's fused CPU kernel).
 
+Open (issue 17): at the --quick size (B=4, T=64) the "MultiHeadAttention" target
+"torch 1x" fails at 1 thread in every run of `report.py --quick --check` on a
+busy 2-core AVX2 machine (0.52-0.69x, 2026-12-07): torch's fused kernels win on
+this small input; not lowered, left to find.
+
 "MultiHeadAttention, transformer classifier": issue 16's unmasked self-attention
 (B=1024, T=200, 2 heads x 32, model dim 32, keras-io's text classifier) writing
 into a preallocated `out=`: Q|K|V projected by one GEMM, attention read from its
 views with the scores in per-thread scratch. Peer "unfused": the same kernels
 called one by one (three projections into fresh arrays, masked_attention,
-the output projection), as MultiHeadAttention ran before.
+the output projection), as MultiHeadAttention ran before: fastmask against
+fastmask, so its 1.1x target is a self-check (counted apart, not gated).
 """
 import math
 
@@ -137,7 +143,7 @@ def _classifier_case(rng, quick, torch):
     return Case(FAMILY, "MultiHeadAttention, transformer classifier",
                 f"B={B}, T={T}, {H} heads x {D}, dim {E}, no mask, out=", impls=impls,
                 bound="gemm", flops=2 * B * T * E * H * D * 4 + 4 * B * H * T * T * D,
-                targets=[Target("unfused", 1.1)])
+                targets=[Target("unfused", 1.1, self_check=True)])   # fastmask vs fastmask
 
 
 @pytest.mark.parametrize("case,impl,threads", pytest_params(cases(quick=True)))

@@ -81,8 +81,8 @@ MISSING_PEERS = {}
 # Impl labels that are not peers: fastmask itself behind another API (self-checks)
 # and machine primitives timed as bounds (references: outputs not compared).
 SELF_CHECK_PEERS = ("kernels", "kernels + 50us")
-REFERENCE_IMPLS = ("np.copyto", "x.max()", "x.sum()", "np.array(flat)", "np.full(out)",
-                   "scipy sgemm") + SELF_CHECK_PEERS
+REFERENCE_IMPLS = ("np.copyto", "np.exp(out=)", "x.max()", "x.sum()", "np.array(flat)",
+                   "np.full(out)", "scipy sgemm") + SELF_CHECK_PEERS
 
 
 def peer_keras():
@@ -219,6 +219,14 @@ def parallel_copyto(dst, src, n_threads=None):
         raise ValueError(f"parallel_copyto needs C-contiguous arrays of one shape. "
                          f"Received: dst.shape={dst.shape}, src.shape={src.shape}")
     _chunked(np.copyto, (dst, src), n_threads)
+
+
+def parallel_exp(dst, src, n_threads=None):
+    """np.exp(src, out=dst) split over `n_threads` Python threads (C-contiguous, same shape)."""
+    if dst.shape != src.shape or not (dst.flags.c_contiguous and src.flags.c_contiguous):
+        raise ValueError(f"parallel_exp needs C-contiguous arrays of one shape. "
+                         f"Received: dst.shape={dst.shape}, src.shape={src.shape}")
+    _chunked(lambda d, s: np.exp(s, out=d), (dst, src), n_threads)
 
 
 def parallel_max(x, n_threads=None):
@@ -472,18 +480,61 @@ def _summary(results, machine=None):
     return line
 
 
-def gate_failures(results, machine=None):
+def gate_failures(results, machine=None, unjudged=None):
     """What `report.py --check` fails on: every peer target that failed (except those
     no implementation could meet on this machine: "unreachable") and every peer
-    whose output differs from fastmask's. A list of lines; empty = pass."""
+    whose output differs from fastmask's. A list of lines; empty = pass.
+
+    A failed target whose fastmask or peer row was timed while other processes used
+    the cores it needed (`contended`, "*" in the table: the harness's own sign that
+    the timing is not fastmask's or the peer's) is not judged: it goes to the list
+    `unjudged` (when given) instead. Outputs that differ always fail."""
+    rows = analyse(results, machine)
+    busy = {(r["family"], r["kernel"], r["case"], r["threads"]): r["contended"]
+            for r in rows if r["impl"] == "fastmask"}
     out = []
-    for r in analyse(results, machine):
+    for r in rows:
         where = f"{r['family']}: {r['kernel']} [{r['case']}] t{r['threads']}"
         if _differs(r.get("output")):
             out.append(f"{where}: {r['impl']} {r['output']}")
+        contended = r["contended"] or busy.get((r["family"], r["kernel"], r["case"],
+                                                 r["threads"]), False)
         for text, ok, kind in r["checks"]:
             if kind == "peer" and ok is False and "unreachable" not in text:
-                out.append(f"{where}: {text}")
+                if contended and unjudged is not None:
+                    unjudged.append(f"{where}: {text} (timed while busy)")
+                elif not contended:
+                    out.append(f"{where}: {text}")
+    return out
+
+
+def failing_cases(results, machine=None):
+    """{(family, kernel, case)} of the cases with a failed peer target (not unreachable),
+    judged or not (see `gate_failures`); outputs that differ are left out: timing them
+    again cannot change them."""
+    out = set()
+    for r in analyse(results, machine):
+        if any(kind == "peer" and ok is False and "unreachable" not in text
+               for text, ok, kind in r["checks"]):
+            out.add((r["family"], r["kernel"], r["case"]))
+    return out
+
+
+def merge_best(results, again):
+    """`results` with each (case, impl, threads) row replaced by its row in `again`
+    when that one is faster (a lower median, no error): the best of the rounds of each
+    implementation, as `quick_table` keeps. Noise from other processes only slows a
+    call, so the best round is the least disturbed one, for fastmask and its peers
+    alike."""
+    def key(r):
+        return (r["family"], r["kernel"], r["case"], r["threads"], r["impl"])
+    faster = {key(r): r for r in again if r.get("time") and not r.get("error")}
+    out = []
+    for r in results:
+        new = faster.get(key(r))
+        better = new is not None and (r.get("time") is None or new["time"] < r["time"])
+        out.append(dict(new, rounds=r.get("rounds", 1) + 1) if better
+                   else dict(r, rounds=r.get("rounds", 1) + (key(r) in faster)))
     return out
 
 

@@ -73,11 +73,12 @@ cdef inline void _rows(const floating *x, intp_t rows, intp_t rs, intp_t n, floa
 cdef void _masking_blocks(const floating *x, intp_t n_rows, intp_t n_feat, intp_t row_stride,
                           floating mv, floating *out, uint8_t *mask, bint out_is_zero,
                           int n_threads) noexcept nogil:
-    """Blocks of rows of x (n_rows, n_feat) split among threads; out NULL: mask only."""
+    """Blocks of rows of x (n_rows, n_feat) handed to the threads dynamically (a thread
+    slowed by another process takes fewer); out NULL: mask only."""
     cdef intp_t b, lo, hi
     cdef intp_t block = _block_rows(n_rows, n_threads)
     cdef intp_t n_blocks = (n_rows + block - 1) // block
-    for b in prange(n_blocks, schedule='static', num_threads=n_threads):
+    for b in prange(n_blocks, schedule='dynamic', num_threads=n_threads):
         lo = b * block
         hi = min(lo + block, n_rows)
         _rows(x + lo * row_stride, hi - lo, row_stride, n_feat, mv,
@@ -149,7 +150,8 @@ def embedding_gather(const index_t[::1] ids, const floating[:, :] table, floatin
 
     ids (n,) int32/int64; table (n_rows, dim) with a contiguous last axis (any
     row stride); out (n, dim). The ids are split into len(first_bad) equal
-    chunks, one per parallel task; first_bad[c] receives the position of the
+    chunks, handed to the threads dynamically (a thread slowed by another
+    process takes fewer); first_bad[c] receives the position of the
     first out-of-range id in chunk c (-1 if none), so the first bad position
     overall is the first non-negative entry, whatever the thread count.
     """
@@ -172,6 +174,6 @@ def embedding_gather(const index_t[::1] ids, const floating[:, :] table, floatin
     if mask is not None:
         mbase = &mask[0]
     with nogil:
-        for c in prange(n_chunks, schedule='static', num_threads=n_threads):
+        for c in prange(n_chunks, schedule='dynamic', num_threads=n_threads):
             first_bad[c] = _gather_chunk(&ids[0], c * n // n_chunks, (c + 1) * n // n_chunks,
                                          tbase, row_stride, n_rows, dim, obase, mbase)

@@ -236,7 +236,9 @@ def masked_reduce_flat(
     if op_ == NULL or n_items <= 0:
         return
     n_threads = threads_for(n_items, <double>x.shape[0] * sizeof(floating), n_threads)
-    for it in prange(n_items, nogil=True, schedule='static', num_threads=n_threads):
+    # dynamic: rows differ in kept steps, and a thread slowed by another process
+    # takes fewer items instead of the call waiting for its static share
+    for it in prange(n_items, nogil=True, schedule='dynamic', num_threads=n_threads):
         bp = it // n_blocks
         blk = it - bp * n_blocks
         b = bp // n_pre

@@ -35,6 +35,15 @@ def isa_in_use():
     return ISA_NAMES[fm_softmax_isa()]
 
 
+# Rows (or column blocks) are handed out dynamically, about ROWS_CHUNK_ELEMENTS
+# elements at a time: on a machine shared with other processes a thread that
+# loses its core for a while takes fewer rows instead of the whole call waiting
+# for its static half (2 threads were 5-20x slower than 1 on a busy 2-core
+# machine with schedule='static'). Each row's work is fixed, so results do not
+# depend on the split.
+cdef enum:
+    ROWS_CHUNK_ELEMENTS = 8192
+
 # Elements per thread below which no further thread is started, so small inputs
 # run on one thread: 32768 float32 elements are ~24 us at the 0.73 ns each
 # measured on one thread; a float64 element takes ~2.7 ns and counts 4. Tests
@@ -91,19 +100,21 @@ def masked_softmax_flat(
     cdef int nd = <int>outer_shape.shape[0]
     cdef floating f = <floating>fill
     cdef Py_ssize_t o, t, blk, i0, w, n_blocks
+    cdef Py_ssize_t chunk = max(1, ROWS_CHUNK_ELEMENTS // max(1, n_axis))
     cdef Py_ssize_t row = n_axis * n_inner
     cdef int m_stride = 1 if m_ls != 0 else 0
     if xp == NULL or n_outer <= 0 or row <= 0:
         return
     n_threads = threads_for(n_outer, n_axis, n_inner, floating is float64_t, n_threads)
     if n_inner == 1:
-        for o in prange(n_outer, nogil=True, schedule='static', num_threads=n_threads):
+        for o in prange(n_outer, nogil=True, schedule='dynamic', chunksize=chunk,
+                        num_threads=n_threads):
             _row(xp + o * row,
                  (mp + fm_outer_offset(o, nd, shp, stp)) if mp != NULL else NULL,
                  m_stride, op + o * row, n_axis, mode, f, zero_masked)
     else:
         n_blocks = (n_inner + FM_COL_BLOCK - 1) // FM_COL_BLOCK
-        for t in prange(n_outer * n_blocks, nogil=True, schedule='static',
+        for t in prange(n_outer * n_blocks, nogil=True, schedule='dynamic',
                         num_threads=n_threads):
             o = t // n_blocks
             blk = t - o * n_blocks

@@ -280,7 +280,9 @@ def embedding(ids, embeddings, mask_zero=False, n_threads=None):
     if n:
         flat = idx.reshape(-1)
         n_threads = _threads_for(2 * out.nbytes + flat.nbytes, n_threads)
-        n_chunks = max(1, min(n_threads, n))
+        # Several chunks per thread, handed out dynamically: on a busy machine a
+        # thread that loses its core takes fewer instead of the call waiting for it.
+        n_chunks = 1 if n_threads == 1 else max(1, min(4 * n_threads, n))
         first_bad = np.full(n_chunks, -1, dtype=np.intp)
         _masking.embedding_gather(
             flat, _as_rows(table), out.reshape(n, output_dim),

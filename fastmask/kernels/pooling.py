@@ -10,6 +10,7 @@ A sample with no kept step gets `empty_value` (default 0.0; pass np.nan for
 keras.layers.GlobalAveragePooling1D's 0/0). NaN inputs propagate through
 max/min as in NumPy. One pass over x; masked steps are not read.
 """
+import math
 import numbers
 
 import numpy as np
@@ -44,8 +45,8 @@ def _reduce(x, mask, axis, op, empty_value, keepdims, n_threads):
         m = _NO_MASK
     else:
         m = as_mask(mask, "mask", (n_batch, n_time)).view(np.uint8).reshape(-1)
-    n_pre = int(np.prod(xa.shape[1:ax], dtype=np.int64))
-    n_post = int(np.prod(xa.shape[ax + 1:], dtype=np.int64))
+    n_pre = math.prod(xa.shape[1:ax])        # math.prod: np.prod cost ~10 us a call
+    n_post = math.prod(xa.shape[ax + 1:])
     out_shape = xa.shape[:ax] + xa.shape[ax + 1:]
     out = np.empty(out_shape, dtype=xa.dtype)
     _pooling.masked_reduce_flat(xa.reshape(-1), m if m.size else _NO_MASK, mask is not None,

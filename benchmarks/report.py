@@ -21,7 +21,10 @@ timed again (once more, every implementation, each row keeping its best
 round: noise from other processes only slows a call), and the exit status is 1
 when a peer target still fails (one an implementation at the machine's bound
 could meet) or a peer's output differed from fastmask's, with the failures
-listed on stderr, so a release can gate on it. Self-checks (fastmask against
+listed on stderr, so a release can gate on it. It is a ratchet: the targets
+known to fail today are listed with their owner and reason in open_targets.py
+and reported as "known open" without failing the check (their FAIL still shows
+in the table); one met in a run is reported so it can come off the list. Self-checks (fastmask against
 itself, the machine rows) never fail --check, nor do the tables a family times
 in separate processes (bench_models' keras-io shapes: printed after the main
 table, left out of --quick unless the family is named with --family). 2 when
@@ -45,6 +48,7 @@ if any(glob.glob(os.path.join(ROOT, "fastmask", "kernels", "_openmp_helpers*." +
 
 sys.path.insert(0, HERE)      # harness.py
 import harness as bench  # noqa: E402
+import open_targets  # noqa: E402
 
 PEERS = ("keras", "torch")    # the peer libraries the benchmark families use when present
 
@@ -125,7 +129,7 @@ def _skip(family, path, err):
           file=err or sys.stderr)
 
 
-RETIME_ROUNDS = 1
+RETIME_ROUNDS = 2
 
 
 def retime_failing(modules, results, machine, args, budget, rounds=RETIME_ROUNDS):
@@ -135,7 +139,8 @@ def retime_failing(modules, results, machine, args, budget, rounds=RETIME_ROUNDS
     processes one disturbed block of samples must not fail the gate; a target that
     fails in every round still does."""
     for n in range(rounds):
-        failing = bench.failing_cases(results, machine)
+        failing = {key for key in bench.failing_cases(results, machine)
+                   if not open_targets.is_open("{}: {} [{}]".format(*key))}
         if not failing:
             break
         print(f"--check: timing {len(failing)} case(s) with a failed target again "
@@ -243,11 +248,24 @@ def main(argv=None):
             print(f"--check: {len(unjudged)} failed target(s) not judged: fastmask or the "
                   f"peer was timed while other processes used the cores it needed (*), in "
                   f"every round:\n  " + "\n  ".join(unjudged), file=sys.stderr)
+        failures, known = open_targets.split_known(failures)
+        if known:
+            print(f"--check: {len(known)} known open target(s) failed (benchmarks/"
+                  f"open_targets.py: not gating):\n  "
+                  + "\n  ".join(f"{line} [{owner}: {reason}]" for line, owner, reason in known),
+                  file=sys.stderr)
+        names = {f"{r['family']}: {r['kernel']} [{r['case']}]"
+                 for r in bench.analyse(results, machine)}
+        met = open_targets.now_met(known + [(u, "", "") for u in unjudged], names)
+        if met:
+            print("--check: known open target(s) met in this run (take them off "
+                  "benchmarks/open_targets.py):\n  " + "\n  ".join(met), file=sys.stderr)
         if failures:
             print(f"--check: {len(failures)} failure(s):\n  " + "\n  ".join(failures),
                   file=sys.stderr)
             return 1
-        print("--check: every peer target met, every peer output equal", file=sys.stderr)
+        print("--check: every peer target met (but the known open ones), every peer output equal",
+              file=sys.stderr)
     return 0
 
 

@@ -40,6 +40,9 @@
 #define FM_AVX2_ATTR __attribute__((target("avx2")))
 #endif
 
+#include "fm_hot.h"
+FM_HOT_BEGIN
+
 #if defined(__GNUC__) || defined(__clang__)
 #define FM_PREFETCH(p) \
     __builtin_prefetch((const void *)((uintptr_t)(p) + FM_PREFETCH_AHEAD), 0, 3)
@@ -198,5 +201,7 @@ static inline void fm_masking_rows_f64(const double *x, Py_ssize_t rows, Py_ssiz
                                        unsigned char *mask, int out_is_zero) {
     FM_DISPATCH(fm_masking_rows_f64, x, rows, rs, n, mv, out, mask, out_is_zero);
 }
+
+FM_HOT_END
 
 #endif

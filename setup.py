@@ -11,12 +11,16 @@ Environment variables:
   FASTMASK_EXTENSIONS=a,b         developers only: build just these modules (e.g. _padding).
   FASTMASK_BUILD_JOBS=N           parallel Cython and C compiler jobs (default: the CPUs this
                                   process may use; `-j N` of build_ext wins).
+  FASTMASK_GLUE_OPT=O1|O2|O3      optimisation of the C files Cython generates (default O1 with
+                                  GCC; see GLUE_OPT). The kernels are -O3 whatever this says.
 
 The build runs on every CPU: Cython translates the modules in parallel processes, then the
 C compiler compiles the object files of all extensions through one pool of jobs, the
 costliest first (a module's C kernels may be split over several files, csrc/fm_<family>_*.c,
 which then compile in parallel: the recurrent kernels are one file per dtype x instruction
-set), and each extension is linked as soon as its objects are ready. Cython's shared utility code
+set), and each extension is linked as soon as its objects are ready. The C files Cython
+generates are compiled at -O1 with GCC (GLUE_OPT: half their compile time; the kernels they
+include from csrc/ stay at -O3, see csrc/fm_hot.h). Cython's shared utility code
 (memoryviews and the like) is compiled once, into fastmask.kernels._cyutility, instead of into
 every module. Progress lines ("fastmask: ...") are printed as it goes: `pip install -v .`
 shows them.
@@ -102,6 +106,29 @@ def compile_weight(pyx):
     return weight
 
 
+# The C file Cython generates from a .pyx is the module's Python glue: argument parsing,
+# memoryview acquisition, the module's init, and the thread split around the kernels. Its hot
+# loops are the C kernels of csrc/ (fm_*.h, included into it between FM_HOT_BEGIN/END, and
+# the recurrent csrc/fm_recurrent_*.c files) and _pooling.pyx's verbatim C block (also
+# between FM_HOT_BEGIN/END); the nogil loops written in the .pyx files themselves only deal
+# work out, build mask rows or memcpy rows. So the glue compiles at GLUE_OPT and defines
+# FM_HOT_O3, which keeps those kernels at -O3 (GCC's optimize pragma; the benchmarks of every
+# kernel family ran at the same speed, README "Install time"). With a compiler that has no
+# such pragma (clang) or in debug builds every file gets the one level of CFLAGS.
+GLUE_OPT = "O1"
+
+
+def glue_opt_flags(compiler_is_gcc, debug):
+    """Extra flags for the Cython-generated C files (after CFLAGS; empty: CFLAGS alone)."""
+    level = os.environ.get("FASTMASK_GLUE_OPT", "").strip().upper() or GLUE_OPT
+    if level not in ("O1", "O2", "O3"):
+        raise ValueError(f"FASTMASK_GLUE_OPT must be O1, O2 or O3. "
+                         f"Received: FASTMASK_GLUE_OPT={level!r}")
+    if debug or not compiler_is_gcc or level == "O3":
+        return []
+    return [f"-{level}", "-DFM_HOT_O3"]
+
+
 def openmp_flags(compiler_type):
     if compiler_type == "msvc":
         return ["/openmp"], []
@@ -181,11 +208,16 @@ class CompilePool:
             t.join()
 
 
+def is_kernel_source(src):
+    """Whether a C file is one of the kernel files of csrc/ (not Cython's output)."""
+    return os.path.dirname(os.path.abspath(src)) == os.path.join(HERE, "csrc")
+
+
 def source_cost(src):
     """Estimated compile cost of one C file, for the order of the pool: the kernel files in
     csrc/ (template instantiations, the slowest per byte) before Cython's C files, each
     group largest first."""
-    if os.path.dirname(os.path.abspath(src)) == os.path.join(HERE, "csrc"):
+    if is_kernel_source(src):
         return 1e9 + compile_weight(src)
     return os.path.getsize(src) if os.path.exists(src) else 0
 
@@ -250,11 +282,15 @@ class BuildExt(build_ext):
 
     def compile_one(self, obj, src, ext, cc_args, extra_postargs, pp_opts):
         t0 = time.perf_counter()
+        glue = not is_kernel_source(src) and self._glue_flags
+        if glue:
+            extra_postargs = list(extra_postargs) + self._glue_flags
         self.compiler._compile(obj, src, ext, cc_args, extra_postargs, pp_opts)
         with self._progress_lock:
             self._objects_done += 1
             progress(f"  object {self._objects_done}: {os.path.relpath(src, HERE)} compiled in "
-                     f"{time.perf_counter() - t0:.1f} s")
+                     f"{time.perf_counter() - t0:.1f} s" +
+                     (f" ({' '.join(self._glue_flags)})" if glue else ""))
 
     def compile_and_link_all(self):
         """build_ext.build_extensions with one compile pool of `self.parallel` jobs for the
@@ -320,7 +356,10 @@ class BuildExt(build_ext):
         for ext in self.extensions:
             ext.extra_compile_args = cflags + ext.extra_compile_args
             ext.extra_link_args = ldflags + ext.extra_link_args
-        self.write_build_info(use_omp, cflags, ldflags)
+        # (the pooled compile applies them; other compilers build every file with cflags)
+        self._glue_flags = (glue_opt_flags(self.compiler_is_gcc(), debug)
+                            if ctype == "unix" else [])
+        self.write_build_info(use_omp, cflags, ldflags, self._glue_flags)
         t0 = time.perf_counter()
         n_objects = sum(len(e.sources) for e in self.extensions)
         progress(f"compiling {len(self.extensions)} extensions ({n_objects} C files) with "
@@ -346,7 +385,19 @@ class BuildExt(build_ext):
             out = ""
         return cmd[0], (out.splitlines() or [""])[0].strip()
 
-    def write_build_info(self, use_omp, cflags, ldflags):
+    def compiler_is_gcc(self):
+        """Whether the C compiler is GCC (whose optimize pragma csrc/fm_hot.h uses)."""
+        cmd = getattr(self.compiler, "compiler_so", None)
+        if not cmd:
+            return False
+        try:
+            out = subprocess.run([cmd[0], "--version"], capture_output=True, text=True,
+                                 timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            return False
+        return "Free Software Foundation" in out and "clang" not in out.lower()
+
+    def write_build_info(self, use_omp, cflags, ldflags, glue_flags=()):
         compiler, version = self.compiler_description()
         base = list(getattr(self.compiler, "compiler_so", None) or [])[1:]
         text = (
@@ -357,6 +408,8 @@ class BuildExt(build_ext):
             f"# fastmask's own flags (after Python's, below)\n"
             f"CFLAGS = {cflags!r}\n"
             f"LDFLAGS = {ldflags!r}\n"
+            f"# added for the C files Cython generates (kernels stay at CFLAGS' level)\n"
+            f"GLUE_CFLAGS = {list(glue_flags)!r}\n"
             f"# the flags Python was built with, which the compiler also gets first\n"
             f"PYTHON_CFLAGS = {base!r}\n"
             f"DEBUG = {env_flag('FASTMASK_DEBUG') or env_flag('FASTMASK_SANITIZE')!r}\n"

@@ -59,6 +59,9 @@
 #define FM_X86 0
 #endif
 
+#include "fm_hot.h"
+FM_HOT_BEGIN
+
 /* Activation codes shared with fastmask/kernels/_recurrent.pyx. */
 enum {
     FM_ACT_LINEAR = 0,
@@ -254,5 +257,7 @@ static inline void fm_activation_inplace_d(int kind, double *x, intptr_t n) {
     default: break;
     }
 }
+
+FM_HOT_END
 
 #endif /* FASTMASK_FM_ACTIVATIONS_H */

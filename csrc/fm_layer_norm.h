@@ -29,6 +29,9 @@
 
 #include "fm_isa.h"
 
+#include "fm_hot.h"
+FM_HOT_BEGIN
+
 #if defined(_OPENMP)
 #define FM_LN_PRAGMA(x) _Pragma(#x)
 #define FM_LN_SIMD(clauses) FM_LN_PRAGMA(omp simd clauses)
@@ -158,5 +161,7 @@ static inline void fm_ln_rows_f64(int isa, const double *x, double *out, ptrdiff
     (void)isa;
     fm_ln_rows_f64_base(x, out, rows, n, gamma, beta, epsilon, rms);
 }
+
+FM_HOT_END
 
 #endif /* FASTMASK_FM_LAYER_NORM_H */

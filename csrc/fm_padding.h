@@ -26,6 +26,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fm_hot.h"
+FM_HOT_BEGIN
+
 enum {
     FM_BOOL = 0, FM_I8, FM_I16, FM_I32, FM_I64,
     FM_U8, FM_U16, FM_U32, FM_U64, FM_F32, FM_F64,
@@ -360,5 +363,7 @@ static inline int64_t fm_count_nonzero(const uint8_t *p, Py_ssize_t n)
     for (; i < n; i++) total += (p[i] != 0);
     return total;
 }
+
+FM_HOT_END
 
 #endif /* FASTMASK_FM_PADDING_H */

@@ -36,6 +36,9 @@
 #include "fm_activations.h"
 #include "fm_isa.h"
 
+#include "fm_hot.h"
+FM_HOT_BEGIN
+
 enum { FM_CELL_SIMPLE = 0, FM_CELL_LSTM = 1, FM_CELL_GRU = 2 };
 
 typedef struct {
@@ -290,5 +293,7 @@ static inline void fm_rnn_tiles(int isa, const fm_rnn_args *a, ptrdiff_t s, int 
                                 ptrdiff_t g_hi) {
     FMR_DISPATCH(isa, a->dbl, fm_rnn_tiles_impl, a, s, phase, i_lo, i_hi, g_lo, g_hi);
 }
+
+FM_HOT_END
 
 #endif /* FASTMASK_FM_RECURRENT_H */

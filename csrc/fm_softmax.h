@@ -37,6 +37,9 @@
  * x86-64-v3 (AVX2 + FMA) and the baseline; each call runs the one selected
  * library-wide (fm_isa.h: FASTMASK_ISA or the CPU's best). */
 #include "fm_isa.h"
+
+#include "fm_hot.h"
+FM_HOT_BEGIN
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && \
     !defined(FASTMASK_NO_MULTIVERSION)
 #define FM_MULTIVERSION 1
@@ -216,5 +219,7 @@ static void fm_softmax_cols_f64(const double *x, ptrdiff_t n, ptrdiff_t row_stri
     FM_DISPATCH(fm_softmax_cols_f64, (x, n, row_stride, w, m, m_ls, m_cs, out, mode, fill,
                                       zero_masked));
 }
+
+FM_HOT_END
 
 #endif

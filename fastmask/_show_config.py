@@ -59,6 +59,9 @@ def _build_lines():
     version = getattr(bi, "COMPILER_VERSION", "")
     lines = [f"  compiler: {version} [{bi.COMPILER}]" if version else f"  compiler: {bi.COMPILER}",
              f"  fastmask flags: {' '.join(bi.CFLAGS)}; link: {' '.join(bi.LDFLAGS) or '-'}"]
+    glue = getattr(bi, "GLUE_CFLAGS", None)
+    if glue:   # the C files Cython generates; the kernels keep the flags above
+        lines.append(f"  Cython glue (not the kernels): {' '.join(glue)}")
     if bi.DEBUG or bi.SANITIZE:
         lines.append(f"  debug build: {bi.DEBUG}, sanitizers: {bi.SANITIZE}")
     return lines

@@ -86,6 +86,13 @@ def test_show_config_compiler_line_is_fastmasks_own():
     assert ("-fopenmp" in flags) == bi.OPENMP
     # Python's own flags (-fwrapv, -Wsign-compare) are not fastmask's.
     assert "-fwrapv" not in flags and "-Wsign-compare" not in flags
+    # The glue's lower level (setup.py's GLUE_OPT) is its own line, shown when it was used.
+    glue = [line for line in lines if line.startswith("  Cython glue")]
+    if getattr(bi, "GLUE_CFLAGS", None):
+        assert glue == [f"  Cython glue (not the kernels): {' '.join(bi.GLUE_CFLAGS)}"]
+        assert "-DFM_HOT_O3" in bi.GLUE_CFLAGS
+    else:
+        assert glue == []
 
 
 @pytest.mark.parametrize("name", _isa.NAMES + (None,))

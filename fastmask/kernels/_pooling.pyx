@@ -18,6 +18,8 @@ from fastmask.kernels._typedefs cimport float32_t, float64_t, uint8_t
 cdef extern from *:
     """
     #include "fm_softmax.h"   /* fm_softmax_isa, FM_TARGET_V3/V4, FM_MULTIVERSION */
+    #include "fm_hot.h"      /* FM_HOT_BEGIN/END: these kernels stay at -O3 */
+    FM_HOT_BEGIN
 
     #define FM_POOL_SUM 0
     #define FM_POOL_MEAN 1
@@ -163,6 +165,7 @@ cdef extern from *:
                             double *out) {
         FM_POOL_DISPATCH(fm_pool_f64, isa, (x, m, n, q_stride, w, op, empty_value, out));
     }
+    FM_HOT_END
     """
     int FM_POOL_BLOCK
     int FM_SOFTMAX_ISA_MAX

@@ -47,7 +47,7 @@ from ..layers.layer import Layer
 from ..layers.layer_weights import structure_epoch
 from ..layers.name_scope import any_scope_open, layer_scope
 
-__all__ = ["ExecutionPlan", "PlanCache", "signature_of", "compile_plan"]
+__all__ = ["ExecutionPlan", "PlanCache", "signature_of", "compile_plan", "run_node"]
 
 _LAYER_CALL = Layer.__call__
 _ARRAY_TYPES = (np.ndarray, Tensor)
@@ -159,12 +159,10 @@ class ExecutionPlan:
                         for i in frees:
                             del values[i]
                         continue
-                _run_general(node, layer, (in_id,), in_id, out_id, True, values, training,
-                             targets)
+                run_node(node, layer, in_id, out_id, True, values, training, targets)
             else:
                 _, node, op, input_ids, single, out_id, is_layer, frees = step
-                _run_general(node, op, input_ids, single, out_id, is_layer, values, training,
-                             targets)
+                run_node(node, op, single, out_id, is_layer, values, training, targets)
             for i in frees:
                 del values[i]
         return [values[i] for i in self.output_ids]
@@ -217,8 +215,12 @@ def _run_fast(layer, x, m, training, ctx, cast_to, has_training, training_defaul
     return out
 
 
-def _run_general(node, op, input_ids, single, out_id, is_layer, values, training, targets):
-    """One node as `Functional._run_through_graph` runs it."""
+def run_node(node, op, single, out_id, is_layer, values, training, targets):
+    """Run one graph node through its `__call__` (the general path: what
+    `Functional._run_through_graph` does for every node, and a plan's general
+    steps): reads its inputs from `values` ({id(symbolic tensor): array}), writes
+    its outputs there. `targets`: None or {out_id: array} rows a layer with
+    `_writes_out` writes its output into (predict's preallocated outputs)."""
     dest = None
     if targets is not None and is_layer and op._writes_out:
         dest = targets.get(out_id)

@@ -28,7 +28,7 @@ from ..layers.input_spec import InputSpec
 from ..layers.layer import Layer
 from ..layers.layer_weights import structure_epoch
 from ..layers.name_scope import any_scope_open
-from .execution_plan import PlanCache, compile_plan, record_input, signature_of
+from .execution_plan import PlanCache, compile_plan, record_input, run_node, signature_of
 from .model import Model
 from .predict_outputs import take_outputs_into
 
@@ -447,32 +447,7 @@ class Functional(Model):
                 ran.add(index)
                 if single is not None:
                     record[index] = record_input(values[single])
-            dest = None
-            if targets is not None and is_layer and op._writes_out:
-                dest = targets.get(out_id)
-            if dest is not None:
-                if single is not None:
-                    args, kwargs = (values[single],), {}
-                else:
-                    args, kwargs = node.fill_in(values)
-                if training is not None:
-                    kwargs["training"] = training
-                outputs = op._call_into(dest, *args, **kwargs)
-            elif single is not None:
-                if training is not None and is_layer:
-                    outputs = op(values[single], training=training)
-                else:
-                    outputs = op(values[single])
-            else:
-                args, kwargs = node.fill_in(values)
-                if training is not None and is_layer:
-                    kwargs["training"] = training
-                outputs = op(*args, **kwargs)
-            if out_id is not None and not isinstance(outputs, (list, tuple, dict)):
-                values[out_id] = outputs
-            else:
-                for x, y in zip(node.outputs, flatten(outputs)):
-                    values[id(x)] = y
+            run_node(node, op, single, out_id, is_layer, values, training, targets)
         results = []
         for i, x in enumerate(self._outputs):
             if id(x) not in values:

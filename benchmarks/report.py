@@ -19,8 +19,9 @@ Exit status: 0, even when targets fail (the summary line "peer targets: N ok,
 M FAIL" says so), unless --check: then the cases with a failed peer target are
 timed again (once more, every implementation, each row keeping its best
 round: noise from other processes only slows a call), and the exit status is 1
-when a peer target still fails (one an implementation at the machine's bound
-could meet) or a peer's output differed from fastmask's, with the failures
+when a peer target still fails by 10% or more (harness.GATE_TOLERANCE; one an
+implementation at the machine's bound could meet; a smaller miss is listed as a
+near miss) or a peer's output differed from fastmask's, with the failures
 listed on stderr, so a release can gate on it. It is a ratchet: the targets
 known to fail today are listed with their owner and reason in open_targets.py
 and reported as "known open" without failing the check (their FAIL still shows
@@ -242,13 +243,19 @@ def main(argv=None):
         except RuntimeError as exc:
             print(f"--png: {exc}", file=sys.stderr)
     if args.check:
-        unjudged = []
-        failures = bench.gate_failures(results, machine, unjudged)
+        unjudged, near = [], []
+        failures = bench.gate_failures(results, machine, unjudged, near)
         if unjudged:
             print(f"--check: {len(unjudged)} failed target(s) not judged: fastmask or the "
                   f"peer was timed while other processes used the cores it needed (*), in "
                   f"every round:\n  " + "\n  ".join(unjudged), file=sys.stderr)
         failures, known = open_targets.split_known(failures)
+        near, near_known = open_targets.split_known(near)
+        known += near_known
+        if near:
+            print(f"--check: {len(near)} near miss(es), within {bench.GATE_TOLERANCE:.0%} of "
+                  f"the target in the best round (not gating; a shared machine moves a quick "
+                  f"ratio that much):\n  " + "\n  ".join(near), file=sys.stderr)
         if known:
             print(f"--check: {len(known)} known open target(s) failed (benchmarks/"
                   f"open_targets.py: not gating):\n  "
@@ -264,7 +271,8 @@ def main(argv=None):
             print(f"--check: {len(failures)} failure(s):\n  " + "\n  ".join(failures),
                   file=sys.stderr)
             return 1
-        print("--check: every peer target met (but the known open ones), every peer output equal",
+        print("--check: every peer target met (but the known open ones and near misses), "
+              "every peer output equal",
               file=sys.stderr)
     return 0
 

@@ -721,13 +721,7 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             else:
                 outputs = self.call(x, **kwargs) if kwargs else self.call(x)
             if self._supports_masking:
-                if type(outputs) is np.ndarray:
-                    m = self.compute_mask(x, previous_mask)
-                    if m is not None:
-                        outputs = (with_mask(outputs, m) if not isinstance(m, (list, tuple))
-                                   else self._set_mask_metadata(x, outputs, previous_mask))
-                else:
-                    outputs = self._set_mask_metadata(x, outputs, previous_mask)
+                outputs = self._attach_output_mask(x, outputs, previous_mask)
             elif previous_mask is not None:
                 warnings.warn(
                     f"Layer '{self.name}' (of type {self.__class__.__name__}) was passed "

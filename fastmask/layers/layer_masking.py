@@ -50,6 +50,20 @@ class LayerMaskingMixin:
                 f"(batch, time) dimensions {tuple(x.shape[:max(mask.ndim, 1)])}. "
                 f"Received: mask.shape={mask.shape}, inputs.shape={x.shape}")
 
+    def _attach_output_mask(self, inputs, outputs, previous_mask):
+        """`outputs` carrying `compute_mask(inputs, previous_mask)`: the step after
+        `call` in `__call__` and in an execution plan's fast steps. A plain ndarray
+        output (the common case) is wrapped directly; anything else goes through
+        `_set_mask_metadata`."""
+        if type(outputs) is not np.ndarray:
+            return self._set_mask_metadata(inputs, outputs, previous_mask)
+        mask = self.compute_mask(inputs, previous_mask)
+        if mask is None:
+            return outputs
+        if isinstance(mask, (list, tuple)):
+            return self._set_mask_metadata(inputs, outputs, previous_mask)
+        return with_mask(outputs, mask)
+
     def _set_mask_metadata(self, inputs, outputs, previous_mask):
         """Attach `compute_mask(inputs, previous_mask)` to outputs lacking a mask."""
         if isinstance(outputs, (list, tuple, dict)):

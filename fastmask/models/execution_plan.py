@@ -205,13 +205,7 @@ def _run_fast(layer, x, m, training, ctx, cast_to, has_training, training_defaul
         if dest is not None:
             ctx.into = None
     if masking:
-        if type(out) is np.ndarray:
-            mask = layer.compute_mask(x, m)
-            if mask is not None:
-                out = (with_mask(out, mask) if not isinstance(mask, (list, tuple))
-                       else layer._set_mask_metadata(x, out, m))
-        else:
-            out = layer._set_mask_metadata(x, out, m)
+        out = layer._attach_output_mask(x, out, m)
     return out
 
 

@@ -602,3 +602,24 @@ def test_masked_steps_cost_nothing_counted(cell, reset_after, split_small_steps)
                                   "simple_rnn": layers.SimpleRNN}[cell](U))
     layer(x, mask=mask)
     assert _recurrent.last_plan["row_steps"] == [int(mask.sum())] * 2
+
+
+def test_unmasked_schedules_are_shared_read_only_and_bounded(monkeypatch):
+    """An unmasked (B, T) schedule is built once and shared: every row at every step,
+    read-only (the kernel only reads it), the cache bounded in entries and size."""
+    monkeypatch.setattr(_recurrent, "_FULL_SCHEDULES", {})
+    off, rows = _recurrent.schedule(None, 3, 4, False)
+    np.testing.assert_array_equal(off, [0, 3, 6, 9, 12])
+    np.testing.assert_array_equal(rows, [0, 1, 2] * 4)
+    assert not off.flags.writeable and not rows.flags.writeable
+    again = _recurrent.schedule(None, 3, 4, True)       # direction does not change it
+    assert again[0] is off and again[1] is rows
+    # a row subset or a mask builds its own (writable) schedule
+    off_sub, rows_sub = _recurrent.schedule(None, 3, 2, False, np.array([0, 2]))
+    np.testing.assert_array_equal(rows_sub, [0, 2, 0, 2])
+    big = _recurrent._FULL_SCHEDULE_MAX_ROWS + 1
+    off_big, rows_big = _recurrent.schedule(None, big, 1, False)
+    assert rows_big.shape == (big,) and (big, 1) not in _recurrent._FULL_SCHEDULES
+    for b in range(1, 2 * _recurrent._FULL_SCHEDULE_MAX_KEPT):
+        _recurrent.schedule(None, b, 2, False)
+    assert len(_recurrent._FULL_SCHEDULES) <= _recurrent._FULL_SCHEDULE_MAX_KEPT

@@ -206,6 +206,30 @@ def pack(str cell_name, const floating[:, ::1] kernel, const floating[:, ::1] re
     return p
 
 
+# Schedules of unmasked problems depend only on (B, T): kept, read-only, for
+# the small ones (a batch-1 call spent a fifth of its fixed cost building one).
+_FULL_SCHEDULES = {}
+_FULL_SCHEDULE_MAX_ROWS = 1 << 16     # B * T per kept schedule (512 KiB of row indices)
+_FULL_SCHEDULE_MAX_KEPT = 64
+
+
+def _full_schedule(Py_ssize_t B, Py_ssize_t T):
+    """schedule(None, B, T, ...) for every row: (off, rows), read-only, shared."""
+    key = (B, T)
+    kept = _FULL_SCHEDULES.get(key)
+    if kept is not None:
+        return kept
+    off = np.arange(T + 1, dtype=np.intp) * B
+    rows = np.tile(np.arange(B, dtype=np.intp), T)
+    if B * T <= _FULL_SCHEDULE_MAX_ROWS:
+        off.flags.writeable = False
+        rows.flags.writeable = False
+        if len(_FULL_SCHEDULES) >= _FULL_SCHEDULE_MAX_KEPT:
+            _FULL_SCHEDULES.clear()
+        _FULL_SCHEDULES[key] = (off, rows)
+    return off, rows
+
+
 def schedule(const uint8_t[:, ::1] mask, Py_ssize_t B, Py_ssize_t T, bint go_backwards,
              row_subset=None):
     """(off (T+1,), rows) of the active rows per processing step, rows ascending.
@@ -214,6 +238,8 @@ def schedule(const uint8_t[:, ::1] mask, Py_ssize_t B, Py_ssize_t T, bint go_bac
     (default all B rows).
     """
     cdef Py_ssize_t s, t, i, b, n = 0
+    if mask is None and row_subset is None:
+        return _full_schedule(B, T)
     cdef intp_t[::1] off = np.empty(T + 1, dtype=np.intp)
     cdef intp_t[::1] rows
     cdef const intp_t[::1] sub = (np.arange(B, dtype=np.intp) if row_subset is None
@@ -361,6 +387,23 @@ cdef inline void *_data(arr):
     return cnp.PyArray_DATA(arr) if arr.size > 0 else NULL
 
 
+def _max_step_rows(const intp_t[::1] off):
+    """The most rows any step of a schedule runs: max(off[s+1] - off[s])."""
+    cdef Py_ssize_t s, most = 0
+    for s in range(off.shape[0] - 1):
+        most = max(most, off[s + 1] - off[s])
+    return most
+
+
+def _padded_copy(arr, Py_ssize_t width):
+    """A new (rows, width) C array: `arr` (rows, U <= width) then zeros."""
+    if arr.shape[1] == width:
+        return arr.copy()
+    out = np.zeros((arr.shape[0], width), dtype=arr.dtype)
+    out[:, :arr.shape[1]] = arr
+    return out
+
+
 def _c_array(arr, dtype, name):
     if not (isinstance(arr, np.ndarray) and arr.dtype == dtype and arr.flags.c_contiguous):
         raise TypeError(f"`{name}` must be a C-contiguous {np.dtype(dtype).name} array.")
@@ -431,10 +474,10 @@ def _plan(problems, int n_threads):
     """[parts per problem], team size: batch split per problem when it has the
     rows for it, per-step split for a single problem with few rows."""
     flops = []
-    for p in problems:
-        lengths = (np.full(p.B, p.T, dtype=np.intp) if p.mask is None
-                   else np.count_nonzero(p.mask, axis=1))
-        p_flops = 2.0 * lengths.sum() * (p.F + p.U) * fm_rnn_gates(p.cell) * p.U
+    for p in problems:      # lengths None: every row runs all T steps
+        lengths = None if p.mask is None else np.count_nonzero(p.mask, axis=1)
+        row_steps = p.B * p.T if lengths is None else int(lengths.sum())
+        p_flops = 2.0 * row_steps * (p.F + p.U) * fm_rnn_gates(p.cell) * p.U
         flops.append((lengths, p_flops))
     total = sum(f for _, f in flops)
     nt = max(1, n_threads)
@@ -473,7 +516,7 @@ def forward_many(problems, int n_threads=1):
     cdef fm_rnn_args *parts = <fm_rnn_args *>malloc(max(1, total_parts) * sizeof(fm_rnn_args))
     if parts == NULL:
         raise MemoryError()
-    cdef intp_t[::1] off, rows
+    cdef const intp_t[::1] off, rows
     cdef int i = 0, c_parts = total_parts, c_team, c_step, isa = problems[0].packed.isa
     cdef Py_ssize_t itemsize, out_off, a_block, s_stride
     cdef int jj, kk
@@ -491,16 +534,15 @@ def forward_many(problems, int n_threads=1):
             L = p.packed.lanes
             Upad = fm_rnn_groups(p.U, L) * L
             two_phase = p.cell == FM_CELL_GRU and not p.packed.reset_after
+            if k > 1 and lengths is None:
+                lengths = np.full(p.B, p.T, dtype=np.intp)
             subsets = partition_rows(lengths, k) if k > 1 else [None]
             scheds = [schedule(p.mask, p.B, p.T, p.go_backwards, sub) for sub in subsets]
-            Mmax = max(1, max(int(np.diff(o).max()) if p.T > 0 else 0 for o, _ in scheds))
-            hs = np.zeros((p.B, Upad), dtype=p.dtype)
-            hs[:, :p.U] = p.h0
-            cs = np.zeros((p.B, Upad) if p.cell == FM_CELL_LSTM else (1, 1), dtype=p.dtype)
-            if p.cell == FM_CELL_LSTM:
-                cs[:, :p.U] = p.c0
-            bias = np.zeros((p.bias_rows.shape[0], Upad), dtype=p.dtype)
-            bias[:, :p.U] = p.bias_rows
+            Mmax = max(1, max(_max_step_rows(o) for o, _ in scheds))
+            hs = _padded_copy(p.h0, Upad)       # updated in place by the kernel
+            cs = (_padded_copy(p.c0, Upad) if p.cell == FM_CELL_LSTM
+                  else np.zeros((1, 1), dtype=p.dtype))
+            bias = p.bias_rows if Upad == p.U else _padded_copy(p.bias_rows, Upad)
             A = np.empty((k, Mmax, p.F + Upad), dtype=p.dtype)
             scratch = np.empty((3, k, Mmax * Upad if two_phase else 1), dtype=p.dtype)
             keep.append((hs, cs, bias, A, scratch))
@@ -555,8 +597,9 @@ def forward_many(problems, int n_threads=1):
         free(parts)
     # (row, step) pairs each problem computed: its parts' tiles over its unit groups
     row_steps = [0] * len(problems)
+    tiles = work_arr.sum(axis=1).tolist()
     for j, (k_prob, groups) in enumerate(zip(part_problem, part_groups)):
-        row_steps[k_prob] += int(work_arr[j].sum()) // groups
+        row_steps[k_prob] += tiles[j] // groups
     last_plan = {"n_threads": min(nt, total_parts) if total_parts > 1 else step_threads,
                  "batch_split": total_parts > len(problems), "parts": total_parts,
                  "problems": len(problems), "row_steps": row_steps}
@@ -567,8 +610,10 @@ def forward_many(problems, int n_threads=1):
             if p.mask is not None and p.out.size > 0:
                 _fill(p, nt)
             out = p.out if p.out.shape[2] == p.U else None
-        h = np.ascontiguousarray(hs[:, :p.U])
-        c = np.ascontiguousarray(cs[:, :p.U]) if p.cell == FM_CELL_LSTM else None
+        h = hs if hs.shape[1] == p.U else np.ascontiguousarray(hs[:, :p.U])
+        c = None
+        if p.cell == FM_CELL_LSTM:
+            c = cs if cs.shape[1] == p.U else np.ascontiguousarray(cs[:, :p.U])
         results.append((out, h, c))
     return results
 

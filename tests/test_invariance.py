@@ -25,6 +25,7 @@ isa = isa_fixture(_recurrent, autouse=False)
 def split_small_steps(monkeypatch):
     """Let these small problems use several threads (both split strategies)."""
     monkeypatch.setattr(_recurrent, "MIN_STEP_FLOPS_PER_THREAD", 0.0)
+    monkeypatch.setattr(_recurrent, "MIN_PART_FLOPS", 0.0)
 
 
 def _weights(cell, reset_after, F, U, dtype, rng):

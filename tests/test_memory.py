@@ -255,6 +255,7 @@ def threaded_paths(monkeypatch):
     import importlib
     from fastmask.kernels import _attention, _pooling, _recurrent, _softmax
     monkeypatch.setattr(_recurrent, "MIN_STEP_FLOPS_PER_THREAD", 0.0)
+    monkeypatch.setattr(_recurrent, "MIN_PART_FLOPS", 0.0)
     monkeypatch.setattr(_softmax, "MIN_ELEMENTS_PER_THREAD", 1)
     monkeypatch.setattr(_pooling, "MIN_BYTES_PER_THREAD", 1)
     monkeypatch.setattr(_attention, "MIN_FLOPS_PER_THREAD", 1)

@@ -482,6 +482,7 @@ def test_bidirectional_thread_count_invariance(monkeypatch):
     """Both directions in one team (1 part each, or batch parts): bit-identical."""
     from fastmask.kernels import _recurrent
     monkeypatch.setattr(_recurrent, "MIN_STEP_FLOPS_PER_THREAD", 0.0)
+    monkeypatch.setattr(_recurrent, "MIN_PART_FLOPS", 0.0)
     rng = np.random.default_rng(13)
     x, mask = _x(rng, 40, 6, 4), random_mask(rng, 40, 6, "holes")
     for merge_mode in ("concat", "ave"):

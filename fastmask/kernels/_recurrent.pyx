@@ -15,7 +15,8 @@ order. Work is done only for unmasked (b, t) pairs:
   call (`pack`; a `Packed` can be reused by the caller).
 * Threads (`_plan`): rows are independent through the whole recurrence, so
   the batch is dealt (by decreasing length, zigzag) into PARTS_PER_THREAD
-  parts per thread, each keeping >= 2 register blocks of rows; every part
+  parts per thread, each keeping >= 1 register block of rows, when the
+  recurrence has MIN_PART_FLOPS of work per thread; every part
   runs the entire time loop on one thread with its own schedule and scratch
   (dynamic schedule, no barrier at all: a thread slowed by another process
   costs at most its own share).
@@ -108,6 +109,16 @@ bind_kernels()     # run the variant fastmask.kernels._isa selects (FASTMASK_ISA
 # many flops (~20 us): below it the per-step barriers cost more than they
 # save (and on a loaded machine a barrier can cost a scheduler time slice).
 MIN_STEP_FLOPS_PER_THREAD = 2e6
+
+# A batch split (no barrier: each part runs its whole time loop alone) is used
+# only when the whole recurrence is worth this many flops per thread (~200 us
+# at one thread). Measured at 2 threads, LSTM(64), T=20, F=32, random lengths:
+# B=16 1.16-1.21x faster split than whole, B=24 1.34-1.41x; B=12 masked 1.0x
+# (6.2 Mflop: left whole by this threshold).
+MIN_PART_FLOPS = 4e6
+
+# Masked outputs are filled by several threads only from this many bytes.
+MIN_FILL_BYTES = 1 << 20
 
 # Batch parts per thread in the batch split (dynamic schedule). More parts
 # balance better when another process takes a core, but each part has its own
@@ -481,18 +492,17 @@ def _plan(problems, int n_threads):
         flops.append((lengths, p_flops))
     total = sum(f for _, f in flops)
     nt = max(1, n_threads)
-    if nt > 1 and MIN_STEP_FLOPS_PER_THREAD > 0:
-        nt = max(1, min(nt, int(total / (10 * MIN_STEP_FLOPS_PER_THREAD))))
+    if nt > 1 and MIN_PART_FLOPS > 0:
+        nt = max(1, min(nt, int(total / MIN_PART_FLOPS)))
     per = max(1, nt // len(problems))
     parts, step_threads = [], 1
     for p, (lengths, p_flops) in zip(problems, flops):
         mr = fm_rnn_mr(p.packed.isa, p.dtype == np.float64, p.cell, p.packed.reset_after, 0)
-        k_max = p.B // (2 * mr)          # each part keeps >= 2 register blocks of rows
-        if nt > 1 and k_max >= per:
-            parts.append(max(1, min(PARTS_PER_THREAD * per, k_max)))
-        else:
-            parts.append(1)
-    if len(problems) == 1 and parts[0] == 1 and nt > 1:
+        k_max = p.B // mr                # each part keeps >= 1 register block of rows
+        # (as many parts as blocks when there are fewer blocks than threads)
+        parts.append(max(1, min(PARTS_PER_THREAD * per, k_max)) if nt > 1 else 1)
+    if (len(problems) == 1 and parts[0] == 1 and nt > 1
+            and total >= 10 * MIN_STEP_FLOPS_PER_THREAD):
         p, (lengths, p_flops) = problems[0], flops[0]
         n_steps = p.T if p.mask is None else int(np.count_nonzero(p.mask.any(axis=0)))
         step_threads = max(1, min(nt, p.B))
@@ -608,7 +618,7 @@ def forward_many(problems, int n_threads=1):
         out = None
         if p.return_sequences:
             if p.mask is not None and p.out.size > 0:
-                _fill(p, nt)
+                _fill(p, nt if p.out.nbytes >= MIN_FILL_BYTES else 1)
             out = p.out if p.out.shape[2] == p.U else None
         h = hs if hs.shape[1] == p.U else np.ascontiguousarray(hs[:, :p.U])
         c = None

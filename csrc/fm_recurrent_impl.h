@@ -175,9 +175,18 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_lstm)(const int m, const int act, const int
     const FMR_VT bc = FMR(fmr_load)(bias + 2 * a->Upad), bo = FMR(fmr_load)(bias + 3 * a->Upad);
     FMR_ZERO_ACC(m, 4);
 #if FMR_LSTM_SPLIT
-    /* two passes of 2 gates each: twice the rows per block in 16 registers */
-    FMR(fmr_mk_call)(m, FMR_MR4, 2, 0, 1, A, a->lda, W, 4, a->F + a->U, acc);
-    FMR(fmr_mk_call)(m, FMR_MR4, 2, 2, 3, A, a->lda, W + 2 * FMR_V, 4, a->F + a->U, acc);
+    if (m <= 2) {
+        /* 1-2 rows (batch 1, the tail of a masked batch): all 4 gates in one pass.
+         * A 2-gate pass of one row has 2 accumulators, so each k waits on the FMA
+         * latency; 4-8 fit the 16 registers. Each gate sums the same products in
+         * the same order either way: results are bit-identical. */
+        FMR(fmr_mk_call)(m, 2, 4, 0, 3, A, a->lda, W, 4, a->F + a->U, acc);
+    } else {
+        /* two passes of 2 gates each: twice the rows per block in 16 registers */
+        FMR(fmr_mk_call)(m, FMR_MR4, 2, 0, 1, A, a->lda, W, 4, a->F + a->U, acc);
+        FMR(fmr_mk_call)(m, FMR_MR4, 2, 2, 3, A, a->lda, W + 2 * FMR_V, 4, a->F + a->U,
+                         acc);
+    }
 #else
     FMR(fmr_mk_call)(m, FMR_MR4, 4, 0, 3, A, a->lda, W, 4, a->F + a->U, acc);
 #endif

@@ -166,13 +166,34 @@ FM_INLINE FMR_ATTR void FMR(fmr_mk_call)(const int m, const int maxm, const int 
 #define FMR_OUT_ROW(b)                                                        \
     (out + ((b) * a->T + ((a->out_time && a->go_backwards) ? a->T - 1 - s : s)) * a->ldo + gv)
 
+/* LSTM state update of batch row b, unit group g, from its 4 gate sums. */
+FM_INLINE FMR_ATTR void FMR(fmr_lstm_update)(const int act, const int ract,
+                                              const fm_rnn_args *a, ptrdiff_t s, ptrdiff_t b,
+                                              ptrdiff_t g, const FMR_VT acc[4]) {
+    const ptrdiff_t gv = g * FMR_UB(a->cell), nv = a->U - gv;
+    const FMR_T *bias = (const FMR_T *)a->bias + gv;
+    FMR_T *h = (FMR_T *)a->h, *out = (FMR_T *)a->out;
+    FMR_T *cp = (FMR_T *)a->c + b * a->Upad + gv;
+    const FMR_VT i = FMR_ACT(ract, acc[0] + FMR(fmr_load)(bias));
+    const FMR_VT f = FMR_ACT(ract, acc[1] + FMR(fmr_load)(bias + a->Upad));
+    const FMR_VT gg = FMR_ACT(act, acc[2] + FMR(fmr_load)(bias + 2 * a->Upad));
+    const FMR_VT o = FMR_ACT(ract, acc[3] + FMR(fmr_load)(bias + 3 * a->Upad));
+    const FMR_VT cn = f * FMR(fmr_load)(cp) + i * gg;
+    const FMR_VT hn = o * FMR_ACT(act, cn);
+    FMR(fmr_store)(cp, cn);
+    FMR(fmr_store)(h + b * a->Upad + gv, hn);
+    if (out) FMR(fmr_store_n)(FMR_OUT_ROW(b), hn, nv);
+}
+
 FM_INLINE FMR_ATTR void FMR(fmr_tile_lstm)(const int m, const int act, const int ract,
                                               const fm_rnn_args *a, ptrdiff_t s,
                                               const ptrdiff_t *rows, ptrdiff_t i0, ptrdiff_t g) {
-    FMR_TILE_PROLOGUE;
-    FMR_T *c = (FMR_T *)a->c;
-    const FMR_VT bi = FMR(fmr_load)(bias), bf = FMR(fmr_load)(bias + a->Upad);
-    const FMR_VT bc = FMR(fmr_load)(bias + 2 * a->Upad), bo = FMR(fmr_load)(bias + 3 * a->Upad);
+    const ptrdiff_t Wp = fm_rnn_panel_size(a->cell, a->reset_after, a->F, a->U,
+                                           FMR_UB(a->cell));
+    const FMR_T *A = (const FMR_T *)a->A + i0 * a->lda;
+    const FMR_T *W = (const FMR_T *)a->wp + g * Wp;
+    FMR_VT acc[FMR_MRMAX][4];
+    int r;
     FMR_ZERO_ACC(m, 4);
 #if FMR_LSTM_SPLIT
     if (m <= 2) {
@@ -190,19 +211,49 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_lstm)(const int m, const int act, const int
 #else
     FMR(fmr_mk_call)(m, FMR_MR4, 4, 0, 3, A, a->lda, W, 4, a->F + a->U, acc);
 #endif
-    for (r = 0; r < m; r++) {
-        const ptrdiff_t b = rows[i0 + r];
-        FMR_T *cp = c + b * a->Upad + gv;
-        const FMR_VT i = FMR_ACT(ract, acc[r][0] + bi);
-        const FMR_VT f = FMR_ACT(ract, acc[r][1] + bf);
-        const FMR_VT gg = FMR_ACT(act, acc[r][2] + bc);
-        const FMR_VT o = FMR_ACT(ract, acc[r][3] + bo);
-        const FMR_VT cn = f * FMR(fmr_load)(cp) + i * gg;
-        const FMR_VT hn = o * FMR_ACT(act, cn);
-        FMR(fmr_store)(cp, cn);
-        FMR(fmr_store)(h + b * a->Upad + gv, hn);
-        if (out) FMR(fmr_store_n)(FMR_OUT_ROW(b), hn, nv);
+    for (r = 0; r < m; r++)
+        FMR(fmr_lstm_update)(act, ract, a, s, rows[i0 + r], g, acc[r]);
+}
+
+/* Gate sums of one row for two unit groups at once (panels W0 and W1): 8
+ * independent accumulators where one group's pass has 4, so a lone row (batch
+ * 1) is not bound by the FMA latency. Each sum runs over k in order from 0, as
+ * in fmr_mk: bit-identical to the one-group tiles. */
+static FMR_ATTR FMR_NOINLINE void FMR(fmr_mk_lstm_1x2)(const FMR_T *FMR_RESTRICT A,
+                                                       const FMR_T *FMR_RESTRICT W0,
+                                                       const FMR_T *FMR_RESTRICT W1,
+                                                       const ptrdiff_t K,
+                                                       FMR_VT (*FMR_RESTRICT acc)[4]) {
+    FMR_VT r0 = {0}, r1 = {0}, r2 = {0}, r3 = {0}, r4 = {0}, r5 = {0}, r6 = {0}, r7 = {0};
+    ptrdiff_t k;
+    for (k = 0; k < K; k++) {
+        const FMR_VT b = FMR(fmr_bcast)(A[k]);
+        const FMR_T *w0 = W0 + k * 4 * FMR_V, *w1 = W1 + k * 4 * FMR_V;
+        r0 += b * FMR(fmr_load)(w0);
+        r1 += b * FMR(fmr_load)(w0 + FMR_V);
+        r2 += b * FMR(fmr_load)(w0 + 2 * FMR_V);
+        r3 += b * FMR(fmr_load)(w0 + 3 * FMR_V);
+        r4 += b * FMR(fmr_load)(w1);
+        r5 += b * FMR(fmr_load)(w1 + FMR_V);
+        r6 += b * FMR(fmr_load)(w1 + 2 * FMR_V);
+        r7 += b * FMR(fmr_load)(w1 + 3 * FMR_V);
     }
+    acc[0][0] = r0; acc[0][1] = r1; acc[0][2] = r2; acc[0][3] = r3;
+    acc[1][0] = r4; acc[1][1] = r5; acc[1][2] = r6; acc[1][3] = r7;
+}
+
+/* One active row, unit groups g and g + 1. */
+FM_INLINE FMR_ATTR void FMR(fmr_tile_lstm_1x2)(const int act, const int ract,
+                                                  const fm_rnn_args *a, ptrdiff_t s,
+                                                  const ptrdiff_t *rows, ptrdiff_t i0,
+                                                  ptrdiff_t g) {
+    const ptrdiff_t Wp = fm_rnn_panel_size(a->cell, a->reset_after, a->F, a->U,
+                                           FMR_UB(a->cell));
+    const FMR_T *W = (const FMR_T *)a->wp + g * Wp;
+    FMR_VT acc[2][4];
+    FMR(fmr_mk_lstm_1x2)((const FMR_T *)a->A + i0 * a->lda, W, W + Wp, a->F + a->U, acc);
+    FMR(fmr_lstm_update)(act, ract, a, s, rows[i0], g, acc[0]);
+    FMR(fmr_lstm_update)(act, ract, a, s, rows[i0], g + 1, acc[1]);
 }
 
 FM_INLINE FMR_ATTR void FMR(fmr_tile_simple)(const int m, const int act, const int ract,
@@ -345,6 +396,11 @@ FM_INLINE FMR_ATTR void FMR(fmr_tiles)(const int act, const int ract, const int 
     for (ic = i_lo; ic < i_hi; ic = ie) {
     ie = i_hi - ic > rc ? ic + rc : i_hi;
     for (g = g_lo; g < g_hi; g++) {
+        if (a->cell == FM_CELL_LSTM && ie - ic == 1 && g + 1 < g_hi) {
+            FMR(fmr_tile_lstm_1x2)(act, ract, a, s, rows, ic, g);   /* a lone row */
+            g++;
+            continue;
+        }
         for (i0 = ic; i0 < ie; i0 += m) {
             /* Blocks of 1-2 rows are bound by streaming the weight panel (they
              * cost about as much as 3 rows): the last full block and such a

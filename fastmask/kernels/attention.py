@@ -397,7 +397,7 @@ def join_projections(w, names, dtype):
     `w["join"]` (optional, same signature) replaces this function: a layer passes
     one that keeps the result until its weights change."""
     flat = [np.asarray(w[nm + "_kernel"], dtype) for nm in names]
-    flat = [k.reshape(k.shape[0], -1) for k in flat]
+    flat = [k.reshape(k.shape[0], math.prod(k.shape[1:])) for k in flat]
     if all(w[nm + "_bias"] is None for nm in names):
         bias = None
     else:

@@ -30,6 +30,7 @@ functions (`np.sum(x)`) by `fastmask.ops`.
 asking a symbolic value for a number raises (`np.asarray(x)`, `int(dim)`).
 """
 import contextlib
+import itertools
 import threading
 
 import numpy as np
@@ -160,12 +161,22 @@ class Tensor(_PlainResultArray):
     """
 
 
+_VERSIONS = itertools.count(1)   # `Variable._version` numbers, never reused
+_WRITE_LOCK = threading.Lock()
+
+
 class Variable(_PlainResultArray):
     """A layer weight: an ndarray with `name`, `path`, `trainable`, `assign()`, `numpy()`.
 
-    The data is updated in place by `assign` / `Layer.set_weights`, so code
-    holding `layer.kernel` sees new values. Arithmetic on it returns plain
-    ndarrays; `value` is a plain view.
+    The data is updated in place by `assign` / `assign_add` / `assign_sub` /
+    `Layer.set_weights` / weight loading, so code holding `layer.kernel` sees
+    new values. Outside those writes the data is read-only: `var[0] = 1` raises
+    TypeError (as Keras's variables), and NumPy writes into it or into its views
+    (`np.copyto(var, ...)`, `var.value[0] = 1`, `var += 1`) raise ValueError.
+    Every write moves `_version` on to a number no variable has had before, so
+    arrays derived from weights (`layers/weight_cache.py`) know when to be made
+    again. Arithmetic on it returns plain ndarrays; `value` is a plain
+    (read-only) view.
     """
 
     # `fastmask.initializers` installs its `get` here (core imports no upper room), so
@@ -226,12 +237,35 @@ class Variable(_PlainResultArray):
 
     @classmethod
     def create(cls, value, name=None, trainable=True, path=None):
-        var = np.ndarray.view(np.array(value, order="C"), cls)
+        data = np.array(value, order="C")   # owns the memory; writeable only inside `_write`
+        var = np.ndarray.view(data, cls)
         var.name = name
         var.trainable = bool(trainable)
         var.path = path
+        var._data = data
+        var._version = next(_VERSIONS)
+        data.flags.writeable = False
+        var.flags.writeable = False
         var.value = np.ndarray.view(var, np.ndarray)
         return var
+
+    def _write(self, value):
+        """Copy `value` (this shape, cast unsafely to this dtype) into the data, then move
+        `_version` on. The caller holds `weight_swap.writing()` (or stages the write)."""
+        data = self._data
+        with _WRITE_LOCK:   # the writeable flag is shared: one write at a time
+            data.flags.writeable = True
+            try:
+                np.copyto(data, value, casting="unsafe")
+            finally:
+                data.flags.writeable = False
+                # After the copy: a reader that sees the new number sees the new data.
+                self._version = next(_VERSIONS)
+
+    def __setitem__(self, key, value):
+        raise TypeError("'Variable' object does not support item assignment. Use "
+                        "`variable.assign(value)` to change a weight. Received: "
+                        f"variable[{key!r}] = ...")
 
     def assign(self, value):
         """Copy `value` (same shape, cast to this dtype) into the variable.
@@ -253,8 +287,16 @@ class Variable(_PlainResultArray):
         if arr.dtype != self.dtype:
             arr = arr.astype(self.dtype, casting="unsafe")
         with writing():
-            np.copyto(self.value, arr, casting="unsafe")
+            self._write(arr)
         return self
+
+    def assign_add(self, value):
+        """`assign(self + value)`."""
+        return self.assign(self.value + np.asarray(value))
+
+    def assign_sub(self, value):
+        """`assign(self - value)`."""
+        return self.assign(self.value - np.asarray(value))
 
     def numpy(self):
         """A plain copy of the value."""

@@ -378,21 +378,33 @@ def _project(src, w, dtype, n):
                              f"({x.shape[-1]}). Received: "
                              + ", ".join(f"{nm}_kernel.shape={k.shape}"
                                          for nm, k in zip(g, kernels)))
-        flat = [k.reshape(k.shape[0], k.shape[1] * k.shape[2]) for k in kernels]
-        if all(w[nm + "_bias"] is None for nm in g):
-            bias = None
-        else:
-            bias = np.concatenate([np.zeros(k.shape[1], dtype) if w[nm + "_bias"] is None
-                                   else np.asarray(w[nm + "_bias"], dtype).reshape(-1)
-                                   for nm, k in zip(g, flat)])
-        out = linear(x, flat[0] if len(g) == 1 else np.concatenate(flat, axis=1), bias,
-                     n_threads=n, blas_limited=True)
+        join = w.get("join") or join_projections
+        kernel, bias = join(w, tuple(g), dtype)
+        out = linear(x, kernel, bias, n_threads=n, blas_limited=True)
         c0 = 0
         for nm, k in zip(g, kernels):
             c = k.shape[1] * k.shape[2]
             proj[nm] = out[..., c0:c0 + c].reshape(out.shape[:-1] + k.shape[1:])
             c0 += c
     return proj
+
+
+def join_projections(w, names, dtype):
+    """(kernel (E, sum of H*D), bias (sum of H*D,) or None): the projections `names`
+    (of "query", "key", "value") of the weights dict `w` of `multi_head_attention`,
+    joined side by side in `dtype` so that one GEMM computes them all (a missing
+    bias is zeros). One name: views of its own kernel and bias when the dtype fits.
+    `w["join"]` (optional, same signature) replaces this function: a layer passes
+    one that keeps the result until its weights change."""
+    flat = [np.asarray(w[nm + "_kernel"], dtype) for nm in names]
+    flat = [k.reshape(k.shape[0], math.prod(k.shape[1:])) for k in flat]
+    if all(w[nm + "_bias"] is None for nm in names):
+        bias = None
+    else:
+        bias = np.concatenate([np.zeros(k.shape[1], dtype) if w[nm + "_bias"] is None
+                               else np.asarray(w[nm + "_bias"], dtype).reshape(-1)
+                               for nm, k in zip(names, flat)])
+    return (flat[0] if len(names) == 1 else np.concatenate(flat, axis=1)), bias
 
 
 def _bthd_strides(a):

@@ -365,7 +365,8 @@ def _run_many(cell, x, specs, mask, return_sequences, zero_output_for_mask, unro
     out_time=True (its sequence output comes back in time order).
 
     specs: [dict(kernel, recurrent_kernel, bias, initial_state, go_backwards,
-    activation, recurrent_activation, reset_after, out_time)].
+    activation, recurrent_activation, reset_after, out_time, packed)]; `packed`
+    (optional, from `pack_weights`) is used when it matches the call.
     Returns (results as `_run` gives them, the (B, T, n * U) concat buffer or
     None), or None when an activation needs the NumPy reference loop.
     """
@@ -384,7 +385,10 @@ def _run_many(cell, x, specs, mask, return_sequences, zero_output_for_mask, unro
     if concat and return_sequences:
         buf = np.empty((B, T, len(specs) * U), dtype=preps[0][0]["x"].dtype)
     for i, (sp, (p, act_c, ract_c)) in enumerate(zip(specs, preps)):
-        packed = _recurrent.pack(cell, p["kernel"], p["recurrent_kernel"], sp["reset_after"])
+        packed = sp.get("packed")
+        if packed is None or not packed.matches(_recurrent.CELLS[cell], sp["reset_after"],
+                                                p["F"], p["U"], p["x"].dtype):
+            packed = _recurrent.pack(cell, p["kernel"], p["recurrent_kernel"], sp["reset_after"])
         mask_u8 = None if p["mask"] is None else p["mask"].view(np.uint8)
         h0 = p["states"][0]
         c0 = p["states"][1] if cell == "lstm" else h0
@@ -399,6 +403,30 @@ def _run_many(cell, x, specs, mask, return_sequences, zero_output_for_mask, unro
             out = _last_output(h, p["mask"], sp["go_backwards"], zero_output_for_mask, unroll)
         results.append((out, h, c) if cell == "lstm" else (out, h))
     return results, buf
+
+
+def pack_weights(cell, kernel, recurrent_kernel, reset_after=True, dtype=np.float32):
+    """`kernel` (F, NG*U) and `recurrent_kernel` (U, NG*U) packed for the compiled kernel
+    (what `_run` would pack on each call), in `dtype`; pass it back as `packed=` for as
+    long as the weights do not change (`_run` checks that it fits the call and packs
+    afresh when it does not: other shapes, dtype or ISA)."""
+    if cell not in _GATES:
+        raise ValueError(f"`cell` must be one of {tuple(_GATES)}. Received: cell={cell!r}")
+    dt = np.dtype(dtype)
+    ng = _GATES[cell]
+    rk = as_float_array(recurrent_kernel, "recurrent_kernel", dtype=dt)
+    k = as_float_array(kernel, "kernel", dtype=dt)
+    if rk.ndim != 2 or rk.shape[0] < 1 or rk.shape[1] != ng * rk.shape[0] or k.ndim != 2 \
+            or k.shape[1] != rk.shape[1]:
+        raise ValueError(f"`kernel` and `recurrent_kernel` must have shapes (features, {ng} * "
+                         f"units) and (units, {ng} * units) for {cell}. Received: "
+                         f"kernel.shape={k.shape}, recurrent_kernel.shape={rk.shape}")
+    return _recurrent.pack(cell, k, rk, _flag(reset_after, "reset_after"))
+
+
+def isa_in_use():
+    """The instruction-set variant the compiled recurrent kernels run now."""
+    return _recurrent.isa_in_use()
 
 
 def lstm(x, kernel, recurrent_kernel, bias=None, mask=None, initial_state=None, *,

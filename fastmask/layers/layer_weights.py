@@ -21,7 +21,7 @@ def assign_all(variables, values):
         return
     with writing():
         for variable, value in zip(variables, values):
-            np.copyto(variable.value, value, casting="unsafe")
+            variable._write(value)
 
 
 _LOCKED_MESSAGE = ("You cannot add new elements of state (variables or sub-layers) to a "

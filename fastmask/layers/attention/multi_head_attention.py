@@ -10,6 +10,7 @@ from ...core.tensor import KerasTensor, get_mask, plain
 from ...kernels import attention as _att
 from ...kernels._validation import as_mask_array
 from ..layer import Layer, usable_out
+from ..weight_cache import weight_cache
 
 __all__ = ["MultiHeadAttention"]
 
@@ -378,11 +379,23 @@ class MultiHeadAttention(Layer):
         return out
 
     def _weights_dict(self, dtype):
+        """The weights dict of `kernels.attention.multi_head_attention` in `dtype`, with a
+        `join` that keeps the joined Q|K|V projections in the layer's weight cache."""
         out = {}
-        for name, layer in (("query", self._query_dense), ("key", self._key_dense),
-                            ("value", self._value_dense), ("output", self._output_dense)):
+        dense = {"query": self._query_dense, "key": self._key_dense,
+                 "value": self._value_dense, "output": self._output_dense}
+        for name, layer in dense.items():
             out[name + "_kernel"] = np.asarray(layer.kernel, dtype)
             out[name + "_bias"] = None if layer.bias is None else np.asarray(layer.bias, dtype)
+        cache = weight_cache(self)
+        dtype_key = np.dtype(dtype).str
+
+        def join(w, names, dt):
+            sources = [v for nm in names for v in (dense[nm].kernel, dense[nm].bias)]
+            return cache.get(("join",) + names, sources, dtype_key,
+                             lambda: _att.join_projections(w, names, dt))
+
+        out["join"] = join
         return out
 
     def compute_output_spec(self, query, value, key=None, query_mask=None, value_mask=None,

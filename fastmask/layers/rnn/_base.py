@@ -13,6 +13,7 @@ from ... import activations, constraints, initializers, regularizers
 from ...kernels import recurrent as _kr
 from ..layer import Layer
 from ..layer_config import constructor_config
+from ..weight_cache import weight_cache
 from .dropout_rnn_cell import DropoutRNNCell
 from .rnn import RNN
 
@@ -146,6 +147,19 @@ class KernelCell(Layer, DropoutRNNCell):
             b = None if b is None else b.astype(dtype)
         return k, r, b
 
+    def _fm_packed(self, dtype, k, r):
+        """The kernels packed for the compiled kernel in `dtype` (`k`, `r`: the weights in
+        `dtype`), kept in the layer's weight cache until a kernel changes; None when an
+        activation runs the NumPy loop (nothing to pack)."""
+        if _kr.resolve_activation(self.activation)[0] is None or _kr.resolve_activation(
+                self.recurrent_activation, "recurrent_activation")[0] is None:
+            return None
+        reset_after = getattr(self, "reset_after", True)
+        return weight_cache(self).get(
+            "packed", (self.kernel, self.recurrent_kernel),
+            (self._fm_kernel, dtype.str, bool(reset_after), _kr.isa_in_use()),
+            lambda: _kr.pack_weights(self._fm_kernel, k, r, reset_after, dtype))
+
     def _fm_applicable(self, sequences, training):
         if type(self).call is not self._fm_call_impl:
             return False  # a subclass changed the cell's computation
@@ -164,7 +178,8 @@ class KernelCell(Layer, DropoutRNNCell):
         x = sequences if sequences.dtype == dtype else sequences.astype(dtype)
         res = _kr._run(self._fm_kernel, x, k, r, b, mask, list(initial_state), go_backwards,
                        return_sequences, zero_output_for_mask, unroll, self.activation,
-                       self.recurrent_activation, getattr(self, "reset_after", True), None)
+                       self.recurrent_activation, getattr(self, "reset_after", True), None,
+                       packed=self._fm_packed(dtype, k, r))
         return res[0], list(res[1:])
 
 

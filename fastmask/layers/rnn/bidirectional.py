@@ -157,6 +157,7 @@ class Bidirectional(Layer):
         for cell, state, back in ((cf, forward_state, False), (cb, backward_state, True)):
             k, r, b = cell._fm_weights(dtype)
             specs.append(dict(kernel=k, recurrent_kernel=r, bias=b,
+                              packed=cell._fm_packed(dtype, k, r),
                               initial_state=None if state is None else list(state),
                               go_backwards=back, out_time=back,
                               activation=cell.activation,

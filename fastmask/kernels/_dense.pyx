@@ -4,10 +4,14 @@
 The output is cut into blocks of `row_block` rows x `col_block` columns (fixed
 by the caller from the shape, never from the thread count). Each block, on one
 OpenMP thread:
-    1. is pre-filled with the bias (or left as it is when there is none:
-       the GEMM then runs with beta = 0),
+    1. BLAS path (panel == 0): is pre-filled with the bias (or left as it is
+       when there is none: the GEMM then runs with beta = 0), and
     2. gets x[rows] @ w[:, cols] from one single-threaded BLAS GEMM (beta = 1
-       with a bias, so the bias is added in the GEMM's own output pass),
+       with a bias, so the bias is added in the GEMM's own output pass);
+       small-GEMM path (panel > 0, w also given packed by `pack`): 1 and 2 are
+       one pass of the register-blocked micro-kernel of csrc/fm_dense.h (its
+       accumulators start from the bias), for the ISA variant
+       fastmask.kernels._isa selects,
     3. gets its activation (C code of csrc/fm_activations.h, or the softmax
        row kernel of csrc/fm_softmax.h over whole rows, in the instruction-set
        variant fastmask.kernels._isa selects) while it is in cache.
@@ -16,6 +20,8 @@ threads must not multiply). Each element's value depends only on its block's
 GEMM call, so results do not depend on the thread count (blocks are handed
 out dynamically: a thread slowed by another process takes fewer).
 """
+import numpy as np
+
 from cython.parallel cimport prange
 from libc.string cimport memcpy, memset
 
@@ -25,6 +31,23 @@ from fastmask.kernels._isa cimport bind_kernels
 from fastmask.kernels._softmax cimport (
     FM_SOFTMAX_ISA_MAX, fm_softmax_isa, fm_softmax_row_f32, fm_softmax_row_f64)
 from fastmask.kernels._openmp_helpers cimport threads_for_work
+
+cdef extern from "fm_dense.h" nogil:
+    enum:
+        FM_DENSE_ISA_MAX
+    int fm_dense_isa()
+    int fm_dense_panel(int isa, int dbl)
+    Py_ssize_t fm_dense_packed_size(Py_ssize_t K, Py_ssize_t N, Py_ssize_t nr)
+    void fm_dense_pack_f32(const float *w, Py_ssize_t K, Py_ssize_t N, Py_ssize_t nr,
+                           float *wp)
+    void fm_dense_pack_f64(const double *w, Py_ssize_t K, Py_ssize_t N, Py_ssize_t nr,
+                           double *wp)
+    void fm_dense_block_f32(int isa, const float *x, Py_ssize_t K, const float *wp,
+                            const float *bias, float *out, Py_ssize_t N, Py_ssize_t r0,
+                            Py_ssize_t nr, Py_ssize_t c0, Py_ssize_t nc)
+    void fm_dense_block_f64(int isa, const double *x, Py_ssize_t K, const double *wp,
+                            const double *bias, double *out, Py_ssize_t N, Py_ssize_t r0,
+                            Py_ssize_t nr, Py_ssize_t c0, Py_ssize_t nc)
 
 cdef extern from "fm_activations.h" nogil:
     void fm_activation_inplace_f(int kind, float *x, Py_ssize_t n) noexcept
@@ -36,15 +59,41 @@ bind_kernels()     # run the variant fastmask.kernels._isa selects (FASTMASK_ISA
 
 
 def compiled_isas():
-    """The ISA variants compiled into the fused softmax activation, lowest first
-    (the GEMM is BLAS's; the other activations are portable C)."""
-    return ISA_NAMES[:FM_SOFTMAX_ISA_MAX + 1]
+    """The ISA variants compiled into both the small-GEMM micro-kernel and the fused
+    softmax activation, lowest first (the large GEMM is BLAS's; the other
+    activations are portable C)."""
+    return ISA_NAMES[:min(FM_SOFTMAX_ISA_MAX, FM_DENSE_ISA_MAX) + 1]
 
 
 def isa_in_use():
-    """The variant the fused softmax activation runs: fastmask.kernels._isa's choice,
-    at most the best compiled."""
-    return ISA_NAMES[fm_softmax_isa()]
+    """The variant the small-GEMM micro-kernel runs: fastmask.kernels._isa's choice,
+    at most the best compiled (the fused softmax follows the same choice)."""
+    return ISA_NAMES[fm_dense_isa()]
+
+
+def panel_width(bint float64):
+    """Columns per packed kernel panel of the variant in use (`pack`'s layout)."""
+    return fm_dense_panel(fm_dense_isa(), float64)
+
+
+def pack(const floating[:, ::1] w):
+    """w (K, N), C order, packed in column panels of `panel_width` columns for
+    the variant in use: a 1-D array of the same dtype (dense_flat's `wpacked`)."""
+    cdef Py_ssize_t K = w.shape[0], N = w.shape[1]
+    cdef int dbl = 0
+    if floating is float64_t:
+        dbl = 1
+    cdef Py_ssize_t nr = fm_dense_panel(fm_dense_isa(), dbl)
+    out = np.empty(max(1, fm_dense_packed_size(K, N, nr)),
+                   np.float64 if floating is float64_t else np.float32)
+    cdef floating[::1] o = out
+    if K > 0 and N > 0:
+        with nogil:
+            if floating is float32_t:
+                fm_dense_pack_f32(&w[0, 0], K, N, nr, &o[0])
+            else:
+                fm_dense_pack_f64(&w[0, 0], K, N, nr, &o[0])
+    return out
 
 
 # Activation codes: FM_ACT_* of csrc/fm_activations.h, plus SOFTMAX (a whole
@@ -91,7 +140,9 @@ def dense_flat(
         Py_ssize_t M, Py_ssize_t K, Py_ssize_t N,
         int activation,               # ACTIVATIONS value
         Py_ssize_t row_block, Py_ssize_t col_block,
-        int n_threads):
+        int n_threads,
+        const floating[::1] wpacked=None,  # IN  `pack(w)` for the small-GEMM path
+        Py_ssize_t panel=0):          # its panel_width(); 0: the BLAS path
     """out = activation(x @ w + bias) by blocks; see the module docstring."""
     cdef const floating *xp = &x[0]
     cdef const floating *wp = &w[0]
@@ -100,12 +151,28 @@ def dense_flat(
     cdef Py_ssize_t RB = row_block, CB = col_block
     cdef Py_ssize_t n_rb, n_cb, n_blocks, blk, r0, c0, nr, nc, r
     cdef floating beta
+    cdef const floating *pp = NULL
+    cdef int isa = fm_dense_isa()
+    cdef int dbl = 0
+    if floating is float64_t:
+        dbl = 1
     if M <= 0 or N <= 0:
         return
+    if panel > 0:
+        if panel != fm_dense_panel(isa, dbl):
+            raise ValueError(f"`wpacked` was packed in panels of {panel} columns; the "
+                             f"variant in use takes {fm_dense_panel(isa, dbl)}. "
+                             f"Received: panel={panel}")
+        if wpacked is None or (K > 0 and wpacked.shape[0] < fm_dense_packed_size(K, N, panel)):
+            raise ValueError(f"`wpacked` must hold {fm_dense_packed_size(K, N, panel)} values. "
+                             f"Received: {None if wpacked is None else wpacked.shape[0]}")
+        pp = &wpacked[0]
     if RB <= 0 or RB > M:
         RB = M
     if CB <= 0 or CB > N or activation == ACT_SOFTMAX:
         CB = N
+    if panel > 0 and CB < N:
+        CB = (CB + panel - 1) // panel * panel   # blocks start on a panel
     n_rb = (M + RB - 1) // RB
     n_cb = (N + CB - 1) // CB
     n_blocks = n_rb * n_cb
@@ -119,6 +186,15 @@ def dense_flat(
         nc = N - c0
         if nc > CB:
             nc = CB
+        if pp != NULL:
+            if floating is float32_t:
+                fm_dense_block_f32(isa, xp, K, pp, bp, op, N, r0, nr, c0, nc)
+            else:
+                fm_dense_block_f64(isa, xp, K, pp, bp, op, N, r0, nr, c0, nc)
+            if activation != ACT_LINEAR:
+                for r in range(nr):
+                    _activate(activation, op + (r0 + r) * N + c0, nc)
+            continue
         beta = 0
         if bp != NULL:
             beta = 1

@@ -30,7 +30,7 @@ from ._threads import blas_threads, effective_num_threads
 from ._validation import as_float_array, check_out
 from . import _dense
 
-__all__ = ["dense", "FUSED_ACTIVATIONS"]
+__all__ = ["dense", "pack_kernel", "PackedKernel", "FUSED_ACTIVATIONS"]
 
 FUSED_ACTIVATIONS = tuple(_dense.ACTIVATIONS)
 # Output block sizes: about BLOCK_BYTES of output per block (L2-sized, so the
@@ -42,6 +42,16 @@ BLOCK_BYTES = 1 << 19
 MAX_COLS = 1024
 ROW_ALIGN = 16
 MIN_ROWS = 256
+# Small-GEMM path (see the module docstring): taken when K <= SMALL_MAX_K,
+# N <= SMALL_MAX_N and M*K*N <= SMALL_MAX_MKN; SMALL_GEMM = False turns it off,
+# FORCE_PATH = "small"/"blas" (tests) overrides the choice. `last_path` says which
+# path the last dense() call of the process took ("small"/"blas"; tests).
+SMALL_GEMM = True
+SMALL_MAX_K = 512
+SMALL_MAX_N = 512
+SMALL_MAX_MKN = 1 << 24
+FORCE_PATH = None
+last_path = None
 # Aim for at least this many blocks (when each keeps >= MIN_ROWS rows), so
 # that the threads' shares stay even (blocks are handed out dynamically).
 MIN_BLOCKS = 16
@@ -57,6 +67,49 @@ def blocks(M, N, itemsize, softmax=False):
     rows = min(rows, -(-even // ROW_ALIGN) * ROW_ALIGN)
     rows = max(MIN_ROWS, rows // ROW_ALIGN * ROW_ALIGN)
     return min(rows, max(M, 1)), max(cols, 1)
+
+
+class PackedKernel:
+    """A (K, N) kernel packed for the small-GEMM path (`pack_kernel`): the panels
+    of `_dense.pack` for one dtype and ISA variant. Not for editing."""
+
+    __slots__ = ("data", "K", "N", "dtype", "panel", "isa")
+
+    def __init__(self, data, K, N, dtype, panel, isa):
+        self.data, self.K, self.N, self.dtype = data, K, N, np.dtype(dtype)
+        self.panel, self.isa = panel, isa
+
+    def matches(self, K, N, dtype):
+        """Whether this pack is what `dense` would make now for (K, N) in `dtype`."""
+        return (self.K == K and self.N == N and self.dtype == dtype
+                and self.isa == _dense.isa_in_use()
+                and self.panel == _dense.panel_width(self.dtype == np.float64))
+
+    def __repr__(self):
+        return (f"<PackedKernel K={self.K} N={self.N} dtype={self.dtype} "
+                f"panel={self.panel} isa={self.isa}>")
+
+
+def pack_kernel(kernel, dtype=None):
+    """`kernel` (K, N) packed for the small-GEMM path in `dtype` (default: the
+    kernel's compute dtype, float32 or float64); pass it back as `dense(...,
+    packed=)` to skip packing on each call (the Dense layer caches it)."""
+    w = as_float_array(kernel, "kernel", dtype=None if dtype is None else np.dtype(dtype))
+    if w.ndim != 2:
+        raise ValueError(f"`kernel` must be 2-D (K, units). Received: kernel.shape={w.shape}")
+    w = np.ascontiguousarray(w)
+    return PackedKernel(_dense.pack(w), w.shape[0], w.shape[1], w.dtype,
+                        _dense.panel_width(w.dtype == np.float64), _dense.isa_in_use())
+
+
+def use_small_gemm(M, K, N, dtype):
+    """Whether dense() computes an (M, K) @ (K, N) product in `dtype` with the
+    small-GEMM micro-kernel (else BLAS); see the module docstring."""
+    if FORCE_PATH is not None:
+        return FORCE_PATH == "small"
+    if not SMALL_GEMM:
+        return False
+    return K <= SMALL_MAX_K and N <= SMALL_MAX_N and M * K * N <= SMALL_MAX_MKN
 
 
 def _resolve_activation(activation):
@@ -83,7 +136,7 @@ def _resolve_activation(activation):
 
 
 def dense(x, kernel, bias=None, activation=None, *, out=None, n_threads=None,
-          blas_limited=False):
+          blas_limited=False, packed=None):
     """activation(x @ kernel + bias) over the last axis of x.
 
     Args:
@@ -99,6 +152,8 @@ def dense(x, kernel, bias=None, activation=None, *, out=None, n_threads=None,
             (except for an activation applied afterwards by NumPy).
         n_threads: OpenMP threads (None: fastmask's setting).
         blas_limited: the caller already limited BLAS to one thread.
+        packed: optional `pack_kernel(kernel, dtype)` result, used when the
+            small-GEMM path runs and it still matches (else packed again).
 
     Returns:
         (..., N) array of x's compute dtype (`out` when given).
@@ -124,16 +179,27 @@ def dense(x, kernel, bias=None, activation=None, *, out=None, n_threads=None,
         check_out(out, shape, dtype, [a for a in (xa, w, b) if a is not None])
     M = math.prod(xa.shape[:-1])
     if M > 0 and N > 0:
+        global last_path
         fused = 0 if code is None else code
         rows, cols = blocks(M, N, dtype.itemsize, softmax=fused == _dense.ACTIVATIONS["softmax"])
         dummy = np.zeros(1, dtype)
-        ctx = blas_threads(1) if not blas_limited else _NULL_CONTEXT
-        with ctx:
-            _dense.dense_flat(xa.reshape(-1) if xa.size else dummy,
-                              w.reshape(-1) if w.size else dummy,
-                              dummy if b is None else b, b is not None,
-                              out.reshape(-1), M, K, N, fused, rows, cols,
-                              effective_num_threads(n_threads))
+        xf = xa.reshape(-1) if xa.size else dummy
+        bf = dummy if b is None else b
+        if use_small_gemm(M, K, N, dtype):
+            last_path = "small"
+            if packed is None or not isinstance(packed, PackedKernel) or not packed.matches(
+                    K, N, dtype):
+                packed = pack_kernel(w, dtype)
+            _dense.dense_flat(xf, dummy, bf, b is not None, out.reshape(-1), M, K, N, fused,
+                              rows, cols, effective_num_threads(n_threads),
+                              packed.data, packed.panel)
+        else:
+            last_path = "blas"
+            ctx = blas_threads(1) if not blas_limited else _NULL_CONTEXT
+            with ctx:
+                _dense.dense_flat(xf, w.reshape(-1) if w.size else dummy, bf, b is not None,
+                                  out.reshape(-1), M, K, N, fused, rows, cols,
+                                  effective_num_threads(n_threads))
     if np_act is not None:
         res = np_act(out)
         if res is not out:

@@ -91,8 +91,9 @@ def test_default_blocks_large_shapes(isa):
 
 
 def test_isa_variants_agree_within_rounding():
-    """The softmax activation runs the selected variant; the variants agree
-    within float32 rounding (the other activations are portable C: same bits)."""
+    """The softmax activation and the small-GEMM micro-kernel run the selected
+    variant; the variants agree within float32 rounding (the GEMM's products are
+    fused multiply-adds on AVX2/AVX-512, separate on generic code: not the same bits)."""
     rng = np.random.default_rng(8)
     x = rng.standard_normal((300, 24)).astype(np.float32)
     w = (rng.standard_normal((24, 40)) / 5).astype(np.float32)
@@ -106,7 +107,7 @@ def test_isa_variants_agree_within_rounding():
         with using(name, [_dense]):
             fast = dense(x, w, b, "softmax"), dense(x, w, b, "tanh")
         np.testing.assert_allclose(fast[0], base[0], rtol=2e-6, atol=1e-7)
-        np.testing.assert_array_equal(fast[1], base[1])
+        np.testing.assert_allclose(fast[1], base[1], rtol=1e-5, atol=1e-6)
         ran += 1
     if not ran:
         pytest.skip("no variant besides generic compiled or executable here")
@@ -122,7 +123,9 @@ def test_equals_numpy_dense_within_rounding():
     old = np.matmul(x, w)
     old += b
     np.testing.assert_allclose(dense(x, w, b), old, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(dense(x, w, b, "tanh"), np.tanh(old), rtol=1e-5, atol=1e-6)
+    # tanh is 1-Lipschitz: the product's tolerance carries over (the small-GEMM
+    # path sums k in order, BLAS in its own blocks: both within ~5e-6 of float64 here)
+    np.testing.assert_allclose(dense(x, w, b, "tanh"), np.tanh(old), rtol=1e-5, atol=1e-5)
 
 
 def test_leading_dims_and_input_dtypes():

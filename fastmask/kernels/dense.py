@@ -42,14 +42,14 @@ BLOCK_BYTES = 1 << 19
 MAX_COLS = 1024
 ROW_ALIGN = 16
 MIN_ROWS = 256
-# Small-GEMM path (see the module docstring): taken when K <= SMALL_MAX_K,
-# N <= SMALL_MAX_N and M*K*N <= SMALL_MAX_MKN; SMALL_GEMM = False turns it off,
+# Small-GEMM path (see the module docstring): taken when one packed kernel panel
+# (K x panel_width values) fits in SMALL_MAX_PANEL_BYTES (the L1 data cache)
+# and M*K*N <= SMALL_MAX_MKN; SMALL_GEMM = False turns it off,
 # FORCE_PATH = "small"/"blas" (tests) overrides the choice. `last_path` says which
 # path the last dense() call of the process took ("small"/"blas"; tests).
 SMALL_GEMM = True
-SMALL_MAX_K = 512
-SMALL_MAX_N = 512
-SMALL_MAX_MKN = 1 << 24
+SMALL_MAX_PANEL_BYTES = 32 << 10
+SMALL_MAX_MKN = 1 << 25
 FORCE_PATH = None
 last_path = None
 # Aim for at least this many blocks (when each keeps >= MIN_ROWS rows), so
@@ -102,6 +102,11 @@ def pack_kernel(kernel, dtype=None):
                         _dense.panel_width(w.dtype == np.float64), _dense.isa_in_use())
 
 
+def isa_in_use():
+    """The instruction-set variant the small-GEMM path runs ("generic", "avx2", "avx512")."""
+    return _dense.isa_in_use()
+
+
 def use_small_gemm(M, K, N, dtype):
     """Whether dense() computes an (M, K) @ (K, N) product in `dtype` with the
     small-GEMM micro-kernel (else BLAS); see the module docstring."""
@@ -109,7 +114,8 @@ def use_small_gemm(M, K, N, dtype):
         return FORCE_PATH == "small"
     if not SMALL_GEMM:
         return False
-    return K <= SMALL_MAX_K and N <= SMALL_MAX_N and M * K * N <= SMALL_MAX_MKN
+    panel_bytes = K * _dense.panel_width(dtype == np.float64) * np.dtype(dtype).itemsize
+    return panel_bytes <= SMALL_MAX_PANEL_BYTES and M * K * N <= SMALL_MAX_MKN
 
 
 def _resolve_activation(activation):

@@ -4,9 +4,10 @@ import math
 import numpy as np
 
 from ... import activations, constraints, initializers, regularizers
-from ...kernels.dense import dense as fused_dense
+from ...kernels.dense import dense as fused_dense, isa_in_use, pack_kernel, use_small_gemm
 from ..input_spec import InputSpec
 from ..layer import Layer, usable_out
+from ..weight_cache import weight_cache
 
 __all__ = ["Dense"]
 
@@ -99,7 +100,8 @@ class Dense(Layer):
             if not usable_out(out, lead + (self.units,), dtype, (x, kernel, bias)):
                 out = None
             return fused_dense(x if x.dtype == dtype else x.astype(dtype), kernel,
-                               bias, self.activation, out=out)
+                               bias, self.activation, out=out,
+                               packed=self._packed_kernel(x, kernel, dtype))
         # Other compute dtypes (float16): one GEMM for all steps, on a C-contiguous
         # (rows, features) matrix (BLAS rounds differently for transposed/strided
         # operands, so this makes the result independent of the memory layout).
@@ -111,6 +113,17 @@ class Dense(Layer):
         if self.activation is not None and self.activation is not activations.linear:
             out = self.activation(out)  # None: set after construction, as Keras allows
         return out
+
+    def _packed_kernel(self, x, kernel, dtype):
+        """The kernel (in `dtype`) packed for the small-GEMM path, kept in the layer's
+        weight cache until it changes; None when this call's shape takes BLAS."""
+        K, N = kernel.shape
+        if not use_small_gemm(math.prod(x.shape[:-1]), K, N, np.dtype(dtype)):
+            return None
+        return weight_cache(self).get(
+            "packed_kernel", (self._kernel,),
+            (np.dtype(dtype).str, isa_in_use()),
+            lambda: pack_kernel(kernel, dtype))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)

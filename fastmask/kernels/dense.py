@@ -1,26 +1,57 @@
 """Fused dense layer as a plain function: `activation(x @ kernel + bias)`.
 
-    dense(x, kernel, bias=None, activation=None, *, out=None, n_threads=None)
+    dense(x, kernel, bias=None, activation=None, *, out=None, n_threads=None, packed=None)
 
 One pass over the output: the output is cut into blocks of rows (and, for
-wide outputs, of columns) sized for the cache; each block is pre-filled with
-the bias, gets its share of the product from a single-threaded BLAS GEMM that
-adds into it (beta = 1), and then its activation while it is still in cache.
-Blocks run on OpenMP threads (as many as the work is worth, see
-`_dense.dense_threads`). Compare NumPy's `activation(np.matmul(x, kernel) + b)`:
-three passes over a fresh output.
+wide outputs, of columns) sized for the cache; each block gets its product
+and its bias from one of two GEMM paths, then its activation while it is
+still in cache. Blocks run on OpenMP threads (as many as the work is worth,
+see `_dense.dense_threads`). Compare NumPy's
+`activation(np.matmul(x, kernel) + b)`: three passes over a fresh output.
+
+GEMM paths (`use_small_gemm` chooses by shape; `last_path` says which ran):
+* small-GEMM: the register-blocked micro-kernel of csrc/fm_dense.h (ISA
+  variants generic / AVX2+FMA / AVX-512, as fastmask.kernels._isa selects)
+  on the kernel packed in column panels of 2 vectors (`pack_kernel`: packed
+  per call here, cached by the Dense layer); its accumulators start from the
+  bias, so bias and product are one pass. Taken when one panel (K x 2 vectors)
+  fits in L1 (SMALL_MAX_PANEL_BYTES = 32 KiB: K <= 512 for float32 and
+  float64 on AVX2, K <= 256 on AVX-512) and M*K*N <= SMALL_MAX_MKN = 2^25.
+* BLAS: each block pre-filled with the bias, then one single-threaded BLAS
+  GEMM adding into it (beta = 1).
+
+Crossover, measured on this machine (2 shared cores, AVX2, OpenBLAS 0.3.30,
+load ~2.3; small/BLAS time of dense(..., "relu") with a cached pack, same
+process, alternating rounds, medians; script /work/scratch/gemm/crossover.py),
+1 thread, float32 | float64:
+    (200, 32) @ (32, 32)     0.52 | 0.70     (64, 32) @ (32, 64)     0.66 | 0.72
+    (64, 64) @ (64, 10)      0.77 | 0.75     (256, 64) @ (64, 64)    0.65 | 0.71
+    (1000, 32) @ (32, 32)    0.85 | 0.84     (6400, 32) @ (32, 32)   0.88 | 0.87
+    (512, 256) @ (256, 256)  0.27 | 0.87 (also 0.27 at M=1024: BLAS slow on
+    256-row blocks of K = N = 256 here)   (4096, 256) @ (256, 256) 0.91 | 0.88
+    512^3                    0.84 | 0.86     (64, 2048) @ (2048, 64) 0.75 | 0.77
+    (1024, 128) @ (128, 1024) 0.97 | 0.90
+The small path was never slower in these runs; its gain shrinks towards large
+products (BLAS's cache blocking and packing pay off there, and a loaded
+machine flattered it: the issue measured OpenBLAS at 61 GFLOP/s on 512^3
+unloaded, the micro-kernel reached ~36 here), so the limit keeps BLAS for
+products above 2^25 multiply-adds (e.g. (4096, 256) @ (256, 256)) and for
+long K (a panel out of L1). Per-token sizes gain most: the call's fixed
+costs (Python checks ~30 us here) then dominate what is left.
 
 Activations computed in the same pass (C code): "linear" (None), "relu",
 "tanh", "sigmoid", "hard_sigmoid" and "softmax" (over the last axis). Any
 other name of `fastmask.activations`, or a callable, is applied afterwards
 by NumPy (a second pass, and a temporary the size of the output).
 
-Results do not depend on the thread count (the blocks do not). They are not
-batch-invariant bit for bit, unlike the recurrent kernels: a row's value comes
-from the BLAS GEMM of its block, and OpenBLAS rounds a row differently by
-where it falls in the call (its edge micro-kernels accumulate in another
-order; measured on OpenBLAS 0.3.30 Haswell, as with np.matmul itself), so a
-row alone and the same row inside a batch agree within float32 rounding only.
+Results do not depend on the thread count (the blocks do not). On the
+small-GEMM path they are batch-invariant bit for bit (each element is the
+bias plus its k products summed in order, whatever block it falls in); on
+the BLAS path they are not: OpenBLAS rounds a row differently by where it
+falls in the call (its edge micro-kernels accumulate in another order;
+measured on OpenBLAS 0.3.30 Haswell, as with np.matmul itself), so a row
+alone and the same row inside a batch agree within float32 rounding only.
+The ISA variants of the small path agree within rounding (FMA or not).
 """
 import math
 

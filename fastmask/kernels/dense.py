@@ -53,6 +53,7 @@ measured on OpenBLAS 0.3.30 Haswell, as with np.matmul itself), so a row
 alone and the same row inside a batch agree within float32 rounding only.
 The ISA variants of the small path agree within rounding (FMA or not).
 """
+import functools
 import math
 
 import numpy as np
@@ -91,12 +92,18 @@ MIN_BLOCKS = 16
 def blocks(M, N, itemsize, softmax=False):
     """(rows, cols) of the output blocks for an (M, N) output: a function of the
     shape only (never of the thread count), so results do not depend on it."""
-    cols = N if (softmax or N <= MAX_COLS) else MAX_COLS
-    rows = BLOCK_BYTES // max(1, cols * itemsize)
+    return _blocks(M, N, itemsize, softmax,
+                   BLOCK_BYTES, MAX_COLS, ROW_ALIGN, MIN_ROWS, MIN_BLOCKS)
+
+
+@functools.lru_cache(maxsize=256)      # (the sizes are part of the key: tests change them)
+def _blocks(M, N, itemsize, softmax, block_bytes, max_cols, row_align, min_rows, min_blocks):
+    cols = N if (softmax or N <= max_cols) else max_cols
+    rows = block_bytes // max(1, cols * itemsize)
     n_col_blocks = -(-N // cols) if N else 1
-    even = -(-M // max(1, MIN_BLOCKS // n_col_blocks))
-    rows = min(rows, -(-even // ROW_ALIGN) * ROW_ALIGN)
-    rows = max(MIN_ROWS, rows // ROW_ALIGN * ROW_ALIGN)
+    even = -(-M // max(1, min_blocks // n_col_blocks))
+    rows = min(rows, -(-even // row_align) * row_align)
+    rows = max(min_rows, rows // row_align * row_align)
     return min(rows, max(M, 1)), max(cols, 1)
 
 
@@ -149,10 +156,19 @@ def use_small_gemm(M, K, N, dtype):
     return panel_bytes <= SMALL_MAX_PANEL_BYTES and M * K * N <= SMALL_MAX_MKN
 
 
+# fastmask's own activation functions (a handful) -> their fused code.
+_FUSED_CALLABLES = {}
+
+
 def _resolve_activation(activation):
     """(fused C code or None, NumPy function or None) of `activation`."""
     if activation is None:
         return 0, None
+    if type(activation) is str and activation in _dense.ACTIVATIONS:
+        return _dense.ACTIVATIONS[activation], None
+    fused = _FUSED_CALLABLES.get(activation) if callable(activation) else None
+    if fused is not None:       # fastmask.activations.relu, ...: seen before
+        return fused, None
     from .. import activations as _acts
     if isinstance(activation, str):
         if activation in _dense.ACTIVATIONS:
@@ -166,6 +182,7 @@ def _resolve_activation(activation):
     if callable(activation):
         name = getattr(activation, "__name__", None)
         if name in _dense.ACTIVATIONS and _acts.ALL_OBJECTS.get(name) is activation:
+            _FUSED_CALLABLES[activation] = _dense.ACTIVATIONS[name]
             return _dense.ACTIVATIONS[name], None
         return None, activation
     raise TypeError(f"`activation` must be None, a str or a callable. "

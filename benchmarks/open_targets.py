@@ -35,6 +35,13 @@ OPEN_TARGETS = [
      "keras 0.92x at 2 threads (1 thread passes), as Conv1D"),
     ("layers: Conv1D text CNN (text_classification) [x (4, 96, 128)", "issue 16",
      "keras 0.85x at 2 threads (1 thread passes), as Conv1D"),
+    ("padding: pad_ragged pre [5k seqs, len 1..200", "issue 16",
+     "within 2x of np.copyto: 1.3-1.9x alone, but 2.40x at 2 threads in a full quick "
+     "run (CI run of a0f02f7: 742 us at 2 threads against 580 us at 1, in all three "
+     "rounds, not marked busy); suspected: two threads first-touching a fresh 4 MB "
+     "output after the heap was churned by the earlier families (not yet confirmed)"),
+    ("padding: pad_ragged post [5k seqs, len 1..200", "issue 16",
+     "as pad_ragged pre (2.39x at 2 threads in the same run)"),
     ("masking: masking_mask [x (32, 128, 64) float32, padded]", "issue 16",
      "1.3-1.4x of x.max() against 1.3x: the padded rows' early exit does not "
      "make up for the mask's write pass at this size"),

@@ -184,3 +184,24 @@ def rnn_ref(cell, x, kernel, recurrent_kernel, bias=None, mask=None, initial_sta
         prev_out = out
     result = outputs if return_sequences else outputs[:, -1]
     return (result, *states)
+
+
+def dense_activation_ref(name, y):
+    """Activation `name` of the fused Dense kernel (and gelu) in plain NumPy."""
+    if name in (None, "linear"):
+        return y
+    if name == "relu":
+        return np.maximum(y, 0)
+    if name == "tanh":
+        return np.tanh(y)
+    if name == "sigmoid":
+        return 1 / (1 + np.exp(-y))
+    if name == "hard_sigmoid":
+        return np.clip(y / 6 + 0.5, 0, 1)
+    if name == "softmax":
+        e = np.exp(y - y.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+    if name == "gelu":
+        from scipy.special import erf
+        return 0.5 * y * (1 + erf(y / math.sqrt(2)))
+    raise AssertionError(name)

@@ -14,6 +14,7 @@ import pytest
 from fastmask.kernels import _dense
 from fastmask.kernels.dense import dense
 from isa_variants import isa_fixture, skip_reason, using
+from np_reference import dense_activation_ref
 
 # The module (fastmask.kernels.dense is also the name of the function).
 dense_mod = importlib.import_module("fastmask.kernels.dense")
@@ -21,31 +22,11 @@ dense_mod = importlib.import_module("fastmask.kernels.dense")
 isa = isa_fixture(_dense, autouse=False)
 
 
-def _np_act(name, y):
-    if name in (None, "linear"):
-        return y
-    if name == "relu":
-        return np.maximum(y, 0)
-    if name == "tanh":
-        return np.tanh(y)
-    if name == "sigmoid":
-        return 1 / (1 + np.exp(-y))
-    if name == "hard_sigmoid":
-        return np.clip(y / 6 + 0.5, 0, 1)
-    if name == "softmax":
-        e = np.exp(y - y.max(axis=-1, keepdims=True))
-        return e / e.sum(axis=-1, keepdims=True)
-    if name == "gelu":
-        from scipy.special import erf
-        return 0.5 * y * (1 + erf(y / math.sqrt(2)))
-    raise AssertionError(name)
-
-
 def _reference(x, w, b, act):
     y = np.asarray(x, np.float64) @ np.asarray(w, np.float64)
     if b is not None:
         y = y + np.asarray(b, np.float64)
-    return _np_act(act, y)
+    return dense_activation_ref(act, y)
 
 
 def _tol(dtype, K):

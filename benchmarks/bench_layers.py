@@ -21,8 +21,11 @@ question is what the Keras-compatible API adds on top of them.
   (32*80, 256) x (256, 20000), the transformer's projections
   (1024*200, 64) x (64, 64) and a per-token Dense with relu. Peers: "numpy"
   (`np.matmul(x, W) + b`, then the activation: what Dense did before) and
-  "matmul only" (`np.matmul(x, W, out=)`: the bare GEMM, no bias); the
-  bound is the machine's GEMM rate.
+  "matmul only" (`np.matmul(x, W, out=)`: the bare GEMM, no bias), and
+  "blas path": the same call forced onto dense()'s BLAS path (every one of
+  these shapes takes the small-GEMM path by itself: the ratio shows that
+  choice, measured in the same run; no target); the bound is the machine's
+  GEMM rate.
 * "layer norm over the last axis": `fastmask.kernels.layer_norm` with `out=`
   on the transformer's (1024, 200, 32) float32 activations (26 MB). Peers:
   "numpy" (the NumPy formula LayerNormalization used before: mean, centred
@@ -46,6 +49,7 @@ question is what the Keras-compatible API adds on top of them.
   with the same weights, and torch's conv1d / conv_transpose1d on the input already
   in torch's (batch, channels, steps) layout, padding done inside the timed call.
 """
+import importlib
 import time
 
 import numpy as np
@@ -56,6 +60,9 @@ from fastmask import layers, ops
 from harness import Case, Target, parallel_copyto, peer_keras, peer_torch, pytest_params
 from fastmask.kernels.dense import dense as fused_dense
 from fastmask.kernels.normalization import layer_norm
+
+# The module (`fastmask.kernels.dense` the attribute is the function): its FORCE_PATH.
+dense_module = importlib.import_module("fastmask.kernels.dense")
 
 FAMILY = "layers"
 
@@ -299,8 +306,15 @@ def _fused_dense_cases(rng, quick):
             y += b
             return np.maximum(y, np.float32(0)) if act == "relu" else y
 
+        def blas_path(x=x, w=w, b=b, o=o, act=act):
+            saved, dense_module.FORCE_PATH = dense_module.FORCE_PATH, "blas"
+            try:
+                return fused_dense(x, w, b, act, out=o)
+            finally:
+                dense_module.FORCE_PATH = saved
+
         impls = {"fastmask": lambda x=x, w=w, b=b, o=o, act=act: fused_dense(x, w, b, act, out=o),
-                 "numpy": numpy_dense,
+                 "numpy": numpy_dense, "blas path": blas_path,
                  "matmul only": lambda x=x, w=w, c=c: np.matmul(x, w, out=c)}
         cases.append(Case(FAMILY, name, f"({m}, {k}) x ({k}, {n}) float32"
                           + (f" + {act}" if act else "") + ", out=",

@@ -152,20 +152,23 @@ def test_packed_kernel_reused_and_checked(isa):
 
 
 def test_path_choice_by_shape(monkeypatch):
-    """The per-token sizes of the issue take the small path, large products BLAS,
-    and SMALL_GEMM = False turns the small path off."""
+    """Products whose packed kernel panel fits in L1 take the small path whatever M
+    and N (the per-token sizes of the issue, the seq2seq's and mini-GPT's output
+    Dense), a long K BLAS, and SMALL_GEMM = False turns the small path off."""
     choose = dense_mod.use_small_gemm
     for M, K, N in [(200, 32, 32), (64, 32, 64), (64, 64, 10), (6400, 32, 32), (256, 64, 64)]:
         assert choose(M, K, N, np.dtype(np.float32)) and choose(M, K, N, np.dtype(np.float64))
-    assert not choose(4096, 256, 256, np.dtype(np.float32))
+    for M, K, N in [(4096, 256, 256), (59 * 256, 256, 93), (32 * 80, 256, 20000)]:
+        assert choose(M, K, N, np.dtype(np.float32))
     assert not choose(4, 8192, 4, np.dtype(np.float32))        # a panel larger than L1
+    assert not choose(4, 8192, 4, np.dtype(np.float64))
     monkeypatch.setattr(dense_mod, "SMALL_GEMM", False)
     assert not choose(200, 32, 32, np.dtype(np.float32))
 
 
 def test_dense_layer_takes_small_path_and_caches_pack(monkeypatch):
     """Dense on a per-token batch-1 input runs the small path with its kernel packed
-    once, packed again after a weight write (new values used), BLAS for a large input."""
+    once, packed again after a weight write (new values used), BLAS for a long K."""
     packs = []
     real = dense_layer_mod.pack_kernel
 
@@ -188,8 +191,8 @@ def test_dense_layer_takes_small_path_and_caches_pack(monkeypatch):
     y2 = np.asarray(layer(x))
     assert len(packs) == 2
     np.testing.assert_allclose(y2, _oracle(x, k2, b, "relu", np.float32), rtol=1e-5, atol=1e-5)
-    big = fastmask.layers.Dense(256)
-    xb = rng.standard_normal((4096, 256)).astype(np.float32)
+    big = fastmask.layers.Dense(64)
+    xb = rng.standard_normal((64, 4096)).astype(np.float32)
     yb = np.asarray(big(xb))
     assert dense_mod.last_path == "blas" and len(packs) == 2
     kb, bb = big.get_weights()

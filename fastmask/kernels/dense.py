@@ -16,28 +16,33 @@ GEMM paths (`use_small_gemm` chooses by shape; `last_path` says which ran):
   per call here, cached by the Dense layer); its accumulators start from the
   bias, so bias and product are one pass. Taken when one panel (K x 2 vectors)
   fits in L1 (SMALL_MAX_PANEL_BYTES = 32 KiB: K <= 512 for float32 and
-  float64 on AVX2, K <= 256 on AVX-512) and M*K*N <= SMALL_MAX_MKN = 2^25.
+  float64 on AVX2, K <= 256 on AVX-512), whatever M and N.
 * BLAS: each block pre-filled with the bias, then one single-threaded BLAS
   GEMM adding into it (beta = 1).
 
-Crossover, measured on this machine (2 shared cores, AVX2, OpenBLAS 0.3.30,
-load ~2.3; small/BLAS time of dense(..., "relu") with a cached pack, same
-process, alternating rounds, medians; script /work/scratch/gemm/crossover.py),
-1 thread, float32 | float64:
-    (200, 32) @ (32, 32)     0.52 | 0.70     (64, 32) @ (32, 64)     0.66 | 0.72
-    (64, 64) @ (64, 10)      0.77 | 0.75     (256, 64) @ (64, 64)    0.65 | 0.71
-    (1000, 32) @ (32, 32)    0.85 | 0.84     (6400, 32) @ (32, 32)   0.88 | 0.87
-    (512, 256) @ (256, 256)  0.27 | 0.87 (also 0.27 at M=1024: BLAS slow on
-    256-row blocks of K = N = 256 here)   (4096, 256) @ (256, 256) 0.91 | 0.88
-    512^3                    0.84 | 0.86     (64, 2048) @ (2048, 64) 0.75 | 0.77
-    (1024, 128) @ (128, 1024) 0.97 | 0.90
-The small path was never slower in these runs; its gain shrinks towards large
-products (BLAS's cache blocking and packing pay off there, and a loaded
-machine flattered it: the issue measured OpenBLAS at 61 GFLOP/s on 512^3
-unloaded, the micro-kernel reached ~36 here), so the limit keeps BLAS for
-products above 2^25 multiply-adds (e.g. (4096, 256) @ (256, 256)) and for
-long K (a panel out of L1). Per-token sizes gain most: the call's fixed
-costs (Python checks ~30 us here) then dominate what is left.
+Crossover, measured on this machine (2 shared cores, AVX2, OpenBLAS 0.3.31
+Haswell kernels, 2026-12-07, load ~1): time of the small path / time of the BLAS
+path of dense(..., out=) with a cached pack, same process, best of 3-20
+(benchmarks/bench_layers.py's "fused dense" cases time both, "blas path" beside
+"fastmask"). float32, 1 thread, after a large GEMM had run (see below):
+    (64, 32) @ (32, 64)      0.74     (1888, 256) @ (256, 93)    0.91
+    (4096, 256) @ (256, 256) 0.94-0.97    (4096, 256) @ (256, 512) 0.84
+    (2048, 512) @ (512, 512) 0.84     (8192, 256) @ (256, 1024)  0.83
+    (2560, 256) @ (256, 20000) 0.83  (16384, 32) @ (32, 96)     0.97
+    (32768, 128) @ (128, 12) 1.07 (the one loss seen, within noise)
+2 threads: the same ratios (0.80-1.06). float64: 0.97-1.07 (a tie), 0.76 at
+(64, 32) @ (32, 64). The micro-kernel runs at 33-36 GFLOP/s on one core here,
+the machine's GEMM rate as report.py measures it, so nothing is left for BLAS's
+cache blocking to win while a panel stays in L1 (the rows stream through it,
+the packed kernel from L2 or memory one panel at a time); with a longer K,
+BLAS. An earlier limit on M*K*N (2^25) sent the seq2seq's Dense to 93
+characters and the mini-GPT's Dense to 20000 words to BLAS, 1.1-1.2x slower.
+OpenBLAS was also seen here to run 2.3-3.7x slower on narrow outputs (N <= 256)
+until the process had run one GEMM with many output columns (e.g.
+(256, 2048) @ ... as BLAS sees it; a large-N Dense, an LSTM's input projection):
+(1888, 256) @ (256, 93) took 8.7 ms before and 3.9 ms after, the small path
+2.6 ms either way. Why is not known (not page faults, not transparent huge
+pages: measured); the small path does not depend on it.
 
 Activations computed in the same pass (C code): "linear" (None), "relu",
 "tanh", "sigmoid", "hard_sigmoid" and "softmax" (over the last axis). Any
@@ -75,13 +80,12 @@ MAX_COLS = 1024
 ROW_ALIGN = 16
 MIN_ROWS = 256
 # Small-GEMM path (see the module docstring): taken when one packed kernel panel
-# (K x panel_width values) fits in SMALL_MAX_PANEL_BYTES (the L1 data cache)
-# and M*K*N <= SMALL_MAX_MKN; SMALL_GEMM = False turns it off,
+# (K x panel_width values) fits in SMALL_MAX_PANEL_BYTES (the L1 data cache),
+# whatever M and N; SMALL_GEMM = False turns it off,
 # FORCE_PATH = "small"/"blas" (tests) overrides the choice. `last_path` says which
 # path the last dense() call of the process took ("small"/"blas"; tests).
 SMALL_GEMM = True
 SMALL_MAX_PANEL_BYTES = 32 << 10
-SMALL_MAX_MKN = 1 << 25
 FORCE_PATH = None
 last_path = None
 # Aim for at least this many blocks (when each keeps >= MIN_ROWS rows), so
@@ -152,8 +156,8 @@ def use_small_gemm(M, K, N, dtype):
         return FORCE_PATH == "small"
     if not SMALL_GEMM:
         return False
-    panel_bytes = K * _dense.panel_width(dtype == np.float64) * np.dtype(dtype).itemsize
-    return panel_bytes <= SMALL_MAX_PANEL_BYTES and M * K * N <= SMALL_MAX_MKN
+    dbl = dtype == np.float64
+    return K * _dense.panel_width(dbl) * (8 if dbl else 4) <= SMALL_MAX_PANEL_BYTES
 
 
 # fastmask's own activation functions (a handful) -> their fused code.

@@ -428,3 +428,108 @@ def test_threads_predicting_on_one_model():
     for i, x in enumerate(inputs):
         for a, b in zip(got[i], k.predict(x, verbose=0)):
             np.testing.assert_allclose(a, b, atol=ATOL, rtol=1e-5)
+
+
+# -- recycled one-batch outputs (OutputPool)
+
+
+def _vocab_model(units=4096, E=16):
+    inp = fastmask.Input((E,))
+    return fastmask.Model(inp, fastmask.layers.Dense(units)(inp))
+
+
+def _address(a):
+    return a.__array_interface__["data"][0]
+
+
+@pytest.mark.parametrize("batch_size", [100, 32])
+def test_a_dropped_output_is_written_again(batch_size):
+    """A predict (one batch, or several) whose large output nobody holds any more
+    writes the next output of that shape into its memory (no fresh pages), with the
+    new values."""
+    model = _vocab_model()
+    rng = np.random.default_rng(20)
+    x1, x2 = (rng.standard_normal((100, 16)).astype("float32") for _ in range(2))
+    first = model.predict(x1, batch_size=batch_size, verbose=0)
+    where = _address(first)
+    del first
+    second = model.predict(x2, batch_size=batch_size, verbose=0)
+    assert _address(second) == where
+    np.testing.assert_allclose(second, model(x2), rtol=1e-6, atol=1e-6)  # x2's, not x1's
+    assert second.flags.owndata and second.flags.writeable
+
+
+def test_a_held_output_or_view_is_never_written_again():
+    """The caller's result, or any view of it, keeps its memory out of the pool: later
+    predicts return other memory and the held values do not change."""
+    model = _vocab_model()
+    rng = np.random.default_rng(21)
+    xs = [rng.standard_normal((100, 16)).astype("float32") for _ in range(4)]
+    held = model.predict(xs[0], batch_size=100, verbose=0)
+    kept = held.copy()
+    view = model.predict(xs[1], batch_size=100, verbose=0)[3:5, ::7]     # only a view of the 2nd result
+    kept_view = view.copy()
+    for x in xs[2:]:
+        y = model.predict(x, batch_size=100, verbose=0)
+        assert not np.shares_memory(y, held) and not np.shares_memory(y, view)
+    np.testing.assert_array_equal(held, kept)
+    np.testing.assert_array_equal(view, kept_view)
+
+
+def test_a_predict_loop_alternates_two_buffers():
+    """`y = model.predict(x)` in a loop: the previous result is still bound while the
+    next is computed, so two buffers alternate; every result is right."""
+    model = _vocab_model()
+    rng = np.random.default_rng(22)
+    addresses = set()
+    y = None
+    for _ in range(6):
+        x = rng.standard_normal((100, 16)).astype("float32")
+        y = model.predict(x, batch_size=100, verbose=0)
+        np.testing.assert_array_equal(y, model(x))
+        addresses.add(_address(y))
+    assert len(addresses) == 2
+    assert len(fastmask.models.predict_outputs.output_pool(model)) <= 2
+
+
+def test_pool_keeps_only_large_plain_outputs_and_is_not_state():
+    """Small outputs are not kept (malloc reuses them anyway); the pool is emptied by
+    pickling and copying, and is freed with the model."""
+    import copy
+    import gc
+    import pickle
+    import weakref
+    small = _vocab_model(units=8)
+    small.predict(np.ones((4, 16), "float32"), verbose=0)
+    assert len(fastmask.models.predict_outputs.output_pool(small)) == 0
+    model = _vocab_model()
+    y = model.predict(np.ones((100, 16), "float32"), batch_size=100, verbose=0)
+    assert len(fastmask.models.predict_outputs.output_pool(model)) == 1
+    for clone in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        pool = clone.__dict__.get("_fm_output_pool")
+        assert pool is None or len(pool) == 0
+        np.testing.assert_allclose(clone.predict(np.ones((100, 16), "float32"), batch_size=100,
+                                                 verbose=0), y,
+                                   rtol=1e-6, atol=1e-6)
+    gone = weakref.ref(y)
+    del y, model
+    gc.collect()
+    assert gone() is None
+
+
+def test_pack_as_leaves_no_reference_cycle():
+    """pack_as frees its leaves as soon as its result is dropped (no cyclic GC needed):
+    a recursive closure used to keep them alive until the collector ran."""
+    import gc
+    import weakref
+    from fastmask.core.tree import pack_as
+    leaf = np.ones(3)
+    gone = weakref.ref(leaf)
+    gc.disable()
+    try:
+        out = pack_as([(0, {"a": 0})], [np.zeros(1), leaf])
+        assert out[0][1]["a"] is leaf
+        del out, leaf
+        assert gone() is None
+    finally:
+        gc.enable()

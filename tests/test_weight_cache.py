@@ -281,6 +281,33 @@ def test_mha_joins_projections_once(use_bias, joins):
     assert_outputs_close(km(q, q), fm(q, q))
 
 
+def test_mha_packs_its_projections_once(monkeypatch):
+    """The small-GEMM packs of the joined Q|K|V kernel and of the output kernel are
+    made once, and again only for the kernels written (the output kernel here)."""
+    import fastmask.layers.attention.multi_head_attention as mha_module
+    packs = []
+    real = mha_module.pack_kernel
+
+    def counting(kernel, dtype=None):
+        packs.append(kernel.shape)
+        return real(kernel, dtype)
+
+    monkeypatch.setattr(mha_module, "pack_kernel", counting)
+    rng, _ = stable_rng("mha-pack-cache")
+    km, fm, q, _ = _mha_pair(rng)
+    packs.clear()
+    for _ in range(3):
+        assert_outputs_close(km(q, q), fm(q, q))
+    assert sorted(packs) == [(6, 24), (8, 6)], packs        # Q|K|V (E, 3*H*D), (H*D, E)
+    value = _randomized([km._output_dense.kernel.numpy()], rng)[0]
+    km._output_dense.kernel.assign(value)
+    fm._output_dense.kernel.assign(value)
+    packs.clear()
+    for _ in range(3):
+        assert_outputs_close(km(q, q), fm(q, q))
+    assert packs == [(8, 6)], packs
+
+
 def test_mha_after_loading_weights(tmp_path, joins):
     rng, _ = stable_rng("mha-cache-load")
     km, fm, q, _ = _mha_pair(rng)
@@ -393,7 +420,10 @@ def test_cache_is_not_pickled_copied_or_configured():
     m = layers.MultiHeadAttention(2, 3)
     x = rng.standard_normal((2, 3, 5)).astype(np.float32)
     y, ym = f(x), m(x, x)
-    assert len(f.cell._weight_cache) == 1 and len(m._weight_cache) == 1
+    assert len(f.cell._weight_cache) == 1
+    assert sorted(map(str, m._weight_cache._entries)) == sorted(map(str, [   # join + 2 packs
+        ("join", "query", "key", "value"), ("pack", "query", "key", "value"),
+        ("pack", "output")]))
     assert "_weight_cache" not in f.get_config() and "_weight_cache" not in m.get_config()
     for clone in (pickle.loads(pickle.dumps(f)), copy.deepcopy(f)):
         cache = clone.cell.__dict__.get("_weight_cache")

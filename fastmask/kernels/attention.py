@@ -202,10 +202,13 @@ def _sdpa_core(q, k, v, out, weights, B, H, Tq, S, D, Dv, km, qm, am, ast, causa
 
 
 def _flat(a, dummy):
-    """A 1-D view from a's first element to its last (a C-contiguous array, or a
-    strided view whose rows are contiguous, e.g. columns of a fused projection)."""
+    """A 1-D view from a's first element to (at least) its last (a C-contiguous array,
+    or a strided view whose rows are contiguous, e.g. columns of a fused projection:
+    `_project` hands those over as `_Strided`, which carry it)."""
     if a.size == 0:
         return dummy
+    if type(a) is _Strided and a.flat_from_first is not None:
+        return a.flat_from_first
     if a.flags.c_contiguous:
         return a.reshape(-1)
     last = sum((n - 1) * st for n, st in zip(a.shape, a.strides)) // a.itemsize + 1
@@ -257,11 +260,13 @@ def masked_attention(query, key, value, *, key_mask=None, query_mask=None, atten
                  return_weights=return_weights, n_threads=n_threads, compact=True, out=out)
 
 
-def linear(x, kernel, bias=None, *, out=None, n_threads=None, blas_limited=False):
+def linear(x, kernel, bias=None, *, out=None, n_threads=None, blas_limited=False,
+           packed=None):
     """x (..., E) @ kernel (E, *out) + bias (*out) -> (..., *out): `fastmask.kernels.dense`
     (blocks of rows on OpenMP threads, each a single-threaded BLAS GEMM with the
     bias in its output pass; BLAS's own threads would otherwise spin next to
     fastmask's on a machine with few cores). out: optional (..., *out) buffer.
+    packed: optional `pack_kernel` of the (E, prod(out)) kernel (dense's `packed=`).
     """
     x = as_float_array(x, "x", min_ndim=1)
     k = np.ascontiguousarray(kernel, dtype=x.dtype)
@@ -286,7 +291,7 @@ def linear(x, kernel, bias=None, *, out=None, n_threads=None, blas_limited=False
     if M == 0 or N == 0:
         return out
     dense(x.reshape(M, E), k.reshape(E, N), None if b is None else b.reshape(N),
-          out=out.reshape(M, N), n_threads=n_threads, blas_limited=blas_limited)
+          out=out.reshape(M, N), n_threads=n_threads, blas_limited=blas_limited, packed=packed)
     return out
 
 
@@ -358,6 +363,24 @@ def multi_head_attention(query, value, key=None, *, query_kernel, key_kernel, va
     return res
 
 
+class _Strided(np.ndarray):
+    """A (B, T, H, D) column view of a fused projection's C-contiguous output that
+    also holds `flat_from_first`: the output's 1-D view from this view's first
+    element on (what `_flat` would build with as_strided, ~5 us a call). Views
+    made from it (reshape, slicing) do not inherit it."""
+    flat_from_first = None
+
+    def __array_finalize__(self, obj):
+        self.flat_from_first = None
+
+
+def _strided_view(out2d, c0, shape):
+    """out2d[..., c0:c0+c] reshaped to `shape`, as a `_Strided` (see there)."""
+    view = out2d[..., c0:c0 + math.prod(shape[2:])].reshape(shape).view(_Strided)
+    view.flat_from_first = out2d.reshape(-1)[c0:]
+    return view
+
+
 def _project(src, w, dtype, n):
     """Q, K, V projections {name: (B, T, H, D) view} of src {"query": xq, "key": xk,
     "value": xv}: projections of the same array run as one GEMM on the concatenated
@@ -380,11 +403,14 @@ def _project(src, w, dtype, n):
                                          for nm, k in zip(g, kernels)))
         join = w.get("join") or join_projections
         kernel, bias = join(w, tuple(g), dtype)
-        out = linear(x, kernel, bias, n_threads=n, blas_limited=True)
+        packed = w["pack"](tuple(g), kernel, dtype) if "pack" in w else None
+        out = linear(x, kernel, bias, n_threads=n, blas_limited=True, packed=packed)
         c0 = 0
         for nm, k in zip(g, kernels):
             c = k.shape[1] * k.shape[2]
-            proj[nm] = out[..., c0:c0 + c].reshape(out.shape[:-1] + k.shape[1:])
+            shape = out.shape[:-1] + k.shape[1:]
+            proj[nm] = (_strided_view(out, c0, shape) if out.ndim == 3 and out.flags.c_contiguous
+                        else out[..., c0:c0 + c].reshape(shape))
             c0 += c
     return proj
 
@@ -447,8 +473,10 @@ def _mha_plain(q_in, k_in, v_in, w, qm, km, attention_mask, causal, fill, zero_m
                None if qm is None else np.ascontiguousarray(qm).view(np.uint8),
                am, ast, causal, False, _REPLACE, fill, zero_masked,
                1.0 / math.sqrt(float(D)) if D else 1.0, n, True)
-    y = linear(ctx.reshape(B, Tq, H * Dv), ok.reshape((H * Dv,) + ok.shape[2:]),
-               w["output_bias"], out=out, n_threads=n, blas_limited=True)
+    ok = ok.reshape((H * Dv,) + ok.shape[2:])
+    packed = w["pack"](("output",), ok, dtype) if "pack" in w else None
+    y = linear(ctx.reshape(B, Tq, H * Dv), ok, w["output_bias"], out=out, n_threads=n,
+               blas_limited=True, packed=packed)
     return (y, weights) if return_weights else y
 
 

@@ -29,7 +29,7 @@ from ..core.tensor import KerasTensor, get_mask, plain, with_mask
 from ..core.tree import flatten, pack_as
 from ..layers.call_signature import _is_default
 from ..layers.layer import Layer
-from .predict_outputs import PredictOutputs
+from .predict_outputs import PredictOutputs, output_pool
 
 __all__ = ["Model", "Progbar", "model_from_json"]
 
@@ -208,7 +208,9 @@ class Model(Layer):
             raise ValueError("Expected input data to be non-empty.")
         masks = [None if a is None else get_mask(a) for a in flat_x]
         bar = Progbar(n_batches, verbose=verbose)
-        collected = PredictOutputs(min(n, n_batches * batch_size), n_batches, arrays)
+        graph = self._predict_graph()
+        collected = PredictOutputs(min(n, n_batches * batch_size), n_batches, arrays,
+                                   pool=output_pool(self) if graph is not None else None)
         for b in range(n_batches):
             sl = slice(b * batch_size, min(n, (b + 1) * batch_size))
             batch = []
@@ -219,7 +221,9 @@ class Model(Layer):
                 part = plain(a)[sl]
                 batch.append(with_mask(part, np.asarray(m)[sl]) if m is not None else part)
             if b:   # the layers producing the outputs may write them into their rows
-                collected.offer(self._predict_graph(), sl)
+                collected.offer(graph, sl)
+            elif n_batches == 1:   # ... or into a free earlier output of this model
+                collected.offer_recycled(graph)
             try:
                 out = self(pack_as(x, batch) if isinstance(x, (list, tuple, dict)) else batch[0],
                            training=False)

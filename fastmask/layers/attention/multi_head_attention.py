@@ -10,6 +10,7 @@ from ...core.tensor import KerasTensor, get_mask, plain
 from ...kernels import attention as _att
 from ...kernels._validation import as_mask_array
 from ..layer import Layer, usable_out
+from ...kernels.dense import isa_in_use, pack_kernel, use_small_gemm
 from ..weight_cache import weight_cache
 
 __all__ = ["MultiHeadAttention"]
@@ -380,7 +381,8 @@ class MultiHeadAttention(Layer):
 
     def _weights_dict(self, dtype):
         """The weights dict of `kernels.attention.multi_head_attention` in `dtype`, with a
-        `join` that keeps the joined Q|K|V projections in the layer's weight cache."""
+        `join` that keeps the joined Q|K|V projections in the layer's weight cache and a
+        `pack` that keeps their (and the output projection's) small-GEMM packing there."""
         out = {}
         dense = {"query": self._query_dense, "key": self._key_dense,
                  "value": self._value_dense, "output": self._output_dense}
@@ -395,7 +397,18 @@ class MultiHeadAttention(Layer):
             return cache.get(("join",) + names, sources, dtype_key,
                              lambda: _att.join_projections(w, names, dt))
 
+        def pack(names, kernel2d, dt):
+            """kernel2d (the joined kernel of `names`, or the output kernel as (H*Dv, N))
+            packed for dense's small-GEMM path; None when that path does not take it."""
+            K, N = kernel2d.shape[0], math.prod(kernel2d.shape[1:])
+            if K * N == 0 or not use_small_gemm(1, K, N, np.dtype(dt)):
+                return None
+            sources = [dense[nm].kernel for nm in names]
+            return cache.get(("pack",) + names, sources, (dtype_key, isa_in_use()),
+                             lambda: pack_kernel(kernel2d.reshape(K, N), dt))
+
         out["join"] = join
+        out["pack"] = pack
         return out
 
     def compute_output_spec(self, query, value, key=None, query_mask=None, value_mask=None,

@@ -74,8 +74,9 @@ class Embedding(Layer):
 
     def call(self, inputs):
         table = self._embeddings.value
-        if table.dtype.name != self.compute_dtype:
-            table = table.astype(self.compute_dtype)
+        dtype = self._dtype_policy._compute_np
+        if table.dtype != dtype:
+            table = table.astype(dtype)
         out, mask = kernels.embedding(inputs, table, mask_zero=self.mask_zero)
         if out.dtype != table.dtype:   # float16 tables are gathered in float32: exact back
             out = out.astype(table.dtype)

@@ -16,6 +16,16 @@ from oracle import keras
 isa = isa_fixture(_attention)
 
 
+@pytest.fixture(autouse=True, params=["small-gemm", "blas"])
+def gemm_path(request, monkeypatch):
+    """Every test under both per-head GEMM paths of sdpa_flat: dense's small-GEMM
+    micro-kernel (K^T and V packed per head; the default up to SMALL_MAX_KEYS keys)
+    and BLAS."""
+    monkeypatch.setattr(A, "SMALL_GEMM", request.param == "small-gemm")
+    monkeypatch.setattr(A, "SMALL_MAX_KEYS", 1 << 30)
+    return request.param
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(3)

@@ -5,9 +5,11 @@ For every (batch b, head h), in chunks of query rows:
                                                      or into the weights output)
     weights = masked softmax of each scores row    (fm_softmax_row, in place)
     out[b, :, h] = weights @ V[b, :, h]            (gemm)
-so the only (Tq, S) temporary is one chunk per thread. (b, h) pairs are split
-among OpenMP threads; the caller limits BLAS to one thread (OpenMP and BLAS
-threads must not multiply). Each (b, h) is computed by one thread in a fixed
+so the only (Tq, S) temporary is one chunk per thread. The two GEMMs are BLAS's,
+or (panel > 0: up to 128 keys whose panels fit in L1, kernels/attention.py
+chooses) _dense's small-GEMM micro-kernel on K^T and V packed once per (b, h)
+in per-thread scratch. (b, h) pairs are split among OpenMP threads; the caller
+limits BLAS to one thread (OpenMP and BLAS threads must not multiply). Each (b, h) is computed by one thread in a fixed
 order, so results do not depend on the thread count.
 
 Arrays are flat with element strides: q[b * q_bs + h * q_hs + i * q_rs + d],
@@ -18,11 +20,12 @@ With zero_qrows the query mask only zeroes output rows (keras.layers.Attention);
 otherwise a masked query masks its whole row (MultiHeadAttention).
 """
 from cython.parallel cimport prange
-from libc.string cimport memset
+from libc.string cimport memcpy, memset
 
 from fastmask.kernels._typedefs cimport float32_t, float64_t, int64_t, uint8_t
 from libc.math cimport INFINITY
 from fastmask.kernels._cython_blas cimport gemm, floating
+from fastmask.kernels._dense cimport small_gemm_f32, small_gemm_f64
 from fastmask.kernels._isa cimport bind_kernels
 from fastmask.kernels._softmax cimport (
     FM_SOFTMAX_ISA_MAX, fm_softmax_isa, fm_softmax_row_f32, fm_softmax_row_f64)
@@ -41,8 +44,8 @@ def compiled_isas():
 
 
 def isa_in_use():
-    """The variant the attention softmax runs (the GEMMs are BLAS's): fastmask.kernels._isa's
-    choice, at most the best compiled."""
+    """The variant the attention softmax runs (the GEMMs are BLAS's or _dense's small-GEMM
+    kernel, in its own variant): fastmask.kernels._isa's choice, at most the best compiled."""
     return ISA_NAMES[fm_softmax_isa()]
 
 # Work per thread below which no further thread is started, so small inputs
@@ -71,6 +74,37 @@ cdef inline void _softmax_inplace(floating *row, const uint8_t *m, int m_stride,
         fm_softmax_row_f32(row, m, m_stride, row, n, mode, fill, zero_masked, row_max)
     else:
         fm_softmax_row_f64(row, m, m_stride, row, n, mode, fill, zero_masked, row_max)
+
+
+cdef inline void _pack_rows(const floating *w, Py_ssize_t ldw, Py_ssize_t K, Py_ssize_t N,
+                            Py_ssize_t nr, floating *wp) noexcept nogil:
+    """W (K, N), rows ldw apart, into panels of nr columns (fm_dense_pack's layout:
+    panel p, row k at wp + (p*K + k)*nr; columns >= N zero)."""
+    cdef Py_ssize_t p, k, j, c
+    for p in range((N + nr - 1) // nr):
+        for k in range(K):
+            for j in range(nr):
+                c = p * nr + j
+                wp[(p * K + k) * nr + j] = w[k * ldw + c] if c < N else 0
+
+
+cdef inline void _pack_transposed(const floating *m, Py_ssize_t ldm, Py_ssize_t S,
+                                  Py_ssize_t D, Py_ssize_t nr, floating *wp) noexcept nogil:
+    """W = M^T (D, S) for M (S, D), rows ldm apart, into panels of nr columns (of S)."""
+    cdef Py_ssize_t p, d, j, c
+    for p in range((S + nr - 1) // nr):
+        for d in range(D):
+            for j in range(nr):
+                c = p * nr + j
+                wp[(p * D + d) * nr + j] = m[c * ldm + d] if c < S else 0
+
+
+cdef inline void _small_gemm(const floating *x, Py_ssize_t K, const floating *wp,
+                             floating *out, Py_ssize_t N, Py_ssize_t nr) noexcept nogil:
+    if floating is float32_t:
+        small_gemm_f32(x, K, wp, out, N, nr)
+    else:
+        small_gemm_f64(x, K, wp, out, N, nr)
 
 
 cdef inline const uint8_t *_row_mask(
@@ -114,8 +148,14 @@ def sdpa_flat(
         double scale, Py_ssize_t chunk_rows,
         floating[::1] scratch,        # (n_threads * chunk_rows * S,) unless has_weights
         uint8_t[::1] mask_rows,       # (n_threads * S,)
-        int n_threads):
-    """Fill out (and weights) with masked attention; see the module docstring."""
+        int n_threads,
+        Py_ssize_t panel=0,           # > 0: the GEMMs on the small-GEMM micro-kernel
+        floating[::1] gemm_scratch=None):  # its per-thread buffers (small_gemm_scratch)
+    """Fill out (and weights) with masked attention; see the module docstring.
+    panel > 0: both GEMMs run on the small-GEMM micro-kernel of _dense (panel =
+    its panel width) instead of BLAS, K^T and V packed once per (batch, head),
+    the query rows copied (times scale) and the output rows staged in
+    `gemm_scratch` (n_threads * small_gemm_scratch(...) values)."""
     cdef const floating *qp = &q[0]
     cdef const floating *kp = &k[0]
     cdef const floating *vp = &v[0]
@@ -135,10 +175,24 @@ def sdpa_flat(
     cdef uint8_t *mrow
     cdef const uint8_t *mr
     cdef int ms, tid
+    cdef floating *gs
+    cdef floating *kpk
+    cdef floating *vpk
+    cdef floating *qb
+    cdef floating *ob
+    cdef Py_ssize_t per_thread = 0, d
     if n_items <= 0 or Tq <= 0:
         return
     if R > Tq:
         R = Tq
+    if panel > 0:
+        if S <= 0 or D <= 0:
+            panel = 0
+        else:
+            per_thread = small_gemm_scratch(S, D, Dv, R, panel)
+            if gemm_scratch is None or gemm_scratch.shape[0] < per_thread * n_threads:
+                raise ValueError("`gemm_scratch` must hold n_threads * small_gemm_scratch() "
+                                 "values.")
     n_threads = sdpa_threads(<double>n_items * Tq * S, D, Dv if op != NULL else 0,
                              floating is float64_t, n_items, n_threads)
     for it in prange(n_items, nogil=True, schedule='static', num_threads=n_threads):
@@ -146,13 +200,27 @@ def sdpa_flat(
         mrow = mrows + tid * S
         b = it // H
         h = it - b * H
+        if panel > 0:
+            gs = &gemm_scratch[0] + tid * per_thread
+            kpk = gs
+            vpk = kpk + ((S + panel - 1) // panel) * D * panel
+            qb = vpk + ((Dv + panel - 1) // panel) * S * panel
+            ob = qb + R * D
+            _pack_transposed(kp + b * k_bs + h * k_hs, k_rs, S, D, panel, kpk)
+            if op != NULL and Dv > 0:
+                _pack_rows(vp + b * v_bs + h * v_hs, v_rs, S, Dv, panel, vpk)
         r0 = 0
         while r0 < Tq:
             nr = Tq - r0
             if nr > R:
                 nr = R
             blk = (wp + (it * Tq + r0) * S) if wp != NULL else (scr + tid * R * S)
-            if S > 0 and D > 0:
+            if panel > 0:
+                for ii in range(nr):      # the query rows, times scale (as Keras scales q)
+                    for d in range(D):
+                        qb[ii * D + d] = alpha * qp[b * q_bs + h * q_hs + (r0 + ii) * q_rs + d]
+                _small_gemm(qb, D, kpk, blk, S, nr)
+            elif S > 0 and D > 0:
                 gemm(False, True, <int>nr, <int>S, <int>D, alpha,
                      qp + b * q_bs + h * q_hs + r0 * q_rs, <int>q_rs,
                      kp + b * k_bs + h * k_hs, <int>k_rs,
@@ -166,7 +234,12 @@ def sdpa_flat(
                                am_is, am_js, causal, zero_qrows, mrow, &ms)
                 _softmax_inplace(blk + ii * S, mr, ms, S, mode, f, zero_masked, NULL)
             if op != NULL and Dv > 0:
-                if S > 0:
+                if panel > 0:
+                    _small_gemm(blk, S, vpk, ob, Dv, nr)
+                    for ii in range(nr):
+                        memcpy(op + b * o_bs + h * o_hs + (r0 + ii) * o_rs, ob + ii * Dv,
+                               Dv * sizeof(floating))
+                elif S > 0:
                     gemm(False, False, <int>nr, <int>Dv, <int>S, <floating>1,
                          blk, <int>S, vp + b * v_bs + h * v_hs, <int>v_rs,
                          <floating>0, op + b * o_bs + h * o_hs + r0 * o_rs, <int>o_rs)
@@ -180,6 +253,14 @@ def sdpa_flat(
                             memset(op + b * o_bs + h * o_hs + (r0 + ii) * o_rs, 0,
                                    Dv * sizeof(floating))
             r0 = r0 + nr
+
+
+cpdef Py_ssize_t small_gemm_scratch(Py_ssize_t S, Py_ssize_t D, Py_ssize_t Dv,
+                                    Py_ssize_t chunk_rows, Py_ssize_t panel) noexcept nogil:
+    """Values of sdpa_flat's gemm_scratch per thread for the small-GEMM path: K^T and V
+    packed in panels of `panel` columns, chunk_rows query rows and output rows."""
+    return (((S + panel - 1) // panel) * D * panel + ((Dv + panel - 1) // panel) * S * panel
+            + chunk_rows * (D + Dv))
 
 
 def sdpa_compact_flat(

@@ -71,6 +71,22 @@ def isa_in_use():
     return ISA_NAMES[fm_dense_isa()]
 
 
+cdef int small_gemm_panel(bint dbl) noexcept nogil:
+    return fm_dense_panel(fm_dense_isa(), dbl)
+
+
+cdef void small_gemm_f32(const float *x, Py_ssize_t K, const float *wp, float *out,
+                         Py_ssize_t N, Py_ssize_t nr) noexcept nogil:
+    if nr > 0 and N > 0:
+        fm_dense_block_f32(fm_dense_isa(), x, K, wp, NULL, out, N, 0, nr, 0, N)
+
+
+cdef void small_gemm_f64(const double *x, Py_ssize_t K, const double *wp, double *out,
+                         Py_ssize_t N, Py_ssize_t nr) noexcept nogil:
+    if nr > 0 and N > 0:
+        fm_dense_block_f64(fm_dense_isa(), x, K, wp, NULL, out, N, 0, nr, 0, N)
+
+
 def panel_width(bint float64):
     """Columns per packed kernel panel of the variant in use (`pack`'s layout)."""
     return fm_dense_panel(fm_dense_isa(), float64)

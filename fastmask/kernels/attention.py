@@ -20,8 +20,9 @@ Keras's two MultiHeadAttention paths:
 Rows with at least one attended key agree between the two.
 
 Work: one GEMM pair per (batch, head) around the fused masked softmax, with
-per-thread scratch of at most `chunk_rows x S` scores; BLAS runs single
-threaded inside the OpenMP loop.
+per-thread scratch of at most `chunk_rows x S` scores; the GEMMs are dense's
+small-GEMM micro-kernel up to SMALL_MAX_KEYS keys (see there), else BLAS,
+single threaded inside the OpenMP loop.
 """
 import contextlib
 import math
@@ -31,8 +32,8 @@ import numpy as np
 
 from ._threads import blas_threads, effective_num_threads
 from ._validation import _describe, as_float_array, as_mask, as_mask_array, check_out
-from . import _attention
-from .dense import dense
+from . import _attention, _dense
+from .dense import dense, use_small_gemm
 
 __all__ = ["masked_attention", "multi_head_attention", "linear", "DOT_PRODUCT_FILL",
            "SOFTMAX_FILL"]
@@ -46,6 +47,17 @@ SOFTMAX_FILL = -1e9
 # Query rows per scores block: about 256 KiB of float32 scratch per thread.
 _CHUNK_ELEMS = 1 << 16
 _EMPTY_U8 = np.zeros(1, dtype=np.uint8)
+# The per-head GEMMs of sdpa_flat on dense's small-GEMM micro-kernel (when dense would
+# take it for their shapes and there are at most SMALL_MAX_KEYS keys) instead of BLAS;
+# False: always BLAS (tests, benchmarks). Measured on the 2-core AVX2 machine
+# (2026-12-07, whole keras-io models, same process, alternating, small/BLAS time):
+# NER (T 64, 4 heads x 32) 0.79 / 0.81 / 0.94 at batch 1024 / 32 / 1 (0.81 at 2
+# threads), mini-GPT (T 80, 2 x 128, causal) 0.99; the transformer classifier
+# (T 200, 2 x 32) 1.04 (1.04 at 2 threads). Alone (masked_attention, fresh process)
+# the two paths are within 0.89-1.06 of each other: inside a model BLAS ran its small
+# GEMMs slower (this OpenBLAS's state-dependent speed, see kernels/dense.py).
+SMALL_GEMM = True
+SMALL_MAX_KEYS = 128
 
 
 def _bool_array(mask, name, shape):
@@ -185,6 +197,14 @@ def _sdpa_core(q, k, v, out, weights, B, H, Tq, S, D, Dv, km, qm, am, ast, causa
     scratch = np.empty(1 if return_weights else n_threads * chunk * max(S, 1), dtype)
     mrows = np.empty(n_threads * max(S, 1), np.uint8)
     dummy = np.zeros(1, dtype)
+    # Per-head GEMMs on the small-GEMM micro-kernel when its panels (K = D for the
+    # scores, K = S for weights @ V) fit in L1, as dense() chooses; else BLAS.
+    panel, gemm_scratch = 0, None
+    if (SMALL_GEMM and 0 < S <= SMALL_MAX_KEYS and D > 0 and use_small_gemm(1, D, 1, dtype)
+            and use_small_gemm(1, S, 1, dtype)):
+        panel = _dense.panel_width(dtype == np.float64)
+        gemm_scratch = np.empty(
+            n_threads * _attention.small_gemm_scratch(S, D, Dv, chunk, panel), dtype)
     with _single_threaded_blas(blas_limited):
         _attention.sdpa_flat(
             _flat(q, dummy), q_bs, q_hs, q_rs,
@@ -198,7 +218,7 @@ def _sdpa_core(q, k, v, out, weights, B, H, Tq, S, D, Dv, km, qm, am, ast, causa
             _EMPTY_U8 if qm is None else qm.reshape(-1), qm is not None, Tq,
             _EMPTY_U8 if am is None else am, am is not None, *ast,
             bool(causal), bool(zero_qrows), mode, float(fill), bool(zero_masked),
-            float(scale), chunk, scratch, mrows, n_threads)
+            float(scale), chunk, scratch, mrows, n_threads, panel, gemm_scratch)
 
 
 def _flat(a, dummy):

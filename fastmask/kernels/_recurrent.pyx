@@ -130,6 +130,28 @@ PARTS_PER_THREAD = 1
 last_plan = None
 
 
+class _Plan(dict):
+    """`last_plan`: the thread plan of the last forward_many call (n_threads,
+    batch_split, parts, problems); "row_steps", the (row, step) pairs each problem
+    computed (its parts' tiles over its unit groups), is counted when first read
+    (a few microseconds a call that only tests and diagnostics need)."""
+
+    def __init__(self, work, part_problem, part_groups, n_problems, **plan):
+        super().__init__(**plan)
+        self._counts = (work, part_problem, part_groups, n_problems)
+
+    def __missing__(self, key):
+        if key != "row_steps":
+            raise KeyError(key)
+        work, part_problem, part_groups, n_problems = self._counts
+        row_steps = [0] * n_problems
+        tiles = work.sum(axis=1).tolist()
+        for j, (k_prob, groups) in enumerate(zip(part_problem, part_groups)):
+            row_steps[k_prob] += tiles[j] // groups
+        self["row_steps"] = row_steps
+        return row_steps
+
+
 def compiled_isas():
     """The ISA variants compiled into these kernels, lowest first."""
     return ISA_NAMES[:FM_RNN_ISA_MAX + 1]
@@ -605,14 +627,10 @@ def forward_many(problems, int n_threads=1):
                     _time_loop(&parts[i], isa, c_step, &work[i, 0])
     finally:
         free(parts)
-    # (row, step) pairs each problem computed: its parts' tiles over its unit groups
-    row_steps = [0] * len(problems)
-    tiles = work_arr.sum(axis=1).tolist()
-    for j, (k_prob, groups) in enumerate(zip(part_problem, part_groups)):
-        row_steps[k_prob] += tiles[j] // groups
-    last_plan = {"n_threads": min(nt, total_parts) if total_parts > 1 else step_threads,
-                 "batch_split": total_parts > len(problems), "parts": total_parts,
-                 "problems": len(problems), "row_steps": row_steps}
+    last_plan = _Plan(work_arr, part_problem, part_groups, len(problems),
+                      n_threads=min(nt, total_parts) if total_parts > 1 else step_threads,
+                      batch_split=total_parts > len(problems), parts=total_parts,
+                      problems=len(problems))
     results = []
     for p, (hs, cs) in zip(problems, states):
         out = None

@@ -255,6 +255,13 @@ def _mha_pair(rng, **kw):
     return km, fm, q, v
 
 
+def _write_kernel(km, fm, projection, rng):
+    """The same new random values into projection `projection`'s kernel of both layers."""
+    value = _randomized([getattr(km, projection).kernel.numpy()], rng)[0]
+    getattr(km, projection).kernel.assign(value)
+    getattr(fm, projection).kernel.assign(value)
+
+
 @pytest.mark.parametrize("use_bias", [True, False])
 def test_mha_joins_projections_once(use_bias, joins):
     rng, _ = stable_rng("mha-cache", use_bias)
@@ -268,9 +275,7 @@ def test_mha_joins_projections_once(use_bias, joins):
     assert sorted(set(joins)) == [("key", "value"), ("query",), ("query", "key", "value")]
     assert len(joins) == 3, joins
     # A write to the key kernel: the joins holding it are made again, ("query",) is not.
-    value = _randomized([km._key_dense.kernel.numpy()], rng)[0]
-    km._key_dense.kernel.assign(value)
-    fm._key_dense.kernel.assign(value)
+    _write_kernel(km, fm, "_key_dense", rng)
     joins.clear()
     for _ in range(3):
         assert_outputs_close(km(q, q), fm(q, q))
@@ -299,9 +304,7 @@ def test_mha_packs_its_projections_once(monkeypatch):
     for _ in range(3):
         assert_outputs_close(km(q, q), fm(q, q))
     assert sorted(packs) == [(6, 24), (8, 6)], packs        # Q|K|V (E, 3*H*D), (H*D, E)
-    value = _randomized([km._output_dense.kernel.numpy()], rng)[0]
-    km._output_dense.kernel.assign(value)
-    fm._output_dense.kernel.assign(value)
+    _write_kernel(km, fm, "_output_dense", rng)
     packs.clear()
     for _ in range(3):
         assert_outputs_close(km(q, q), fm(q, q))

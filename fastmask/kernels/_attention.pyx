@@ -76,27 +76,18 @@ cdef inline void _softmax_inplace(floating *row, const uint8_t *m, int m_stride,
         fm_softmax_row_f64(row, m, m_stride, row, n, mode, fill, zero_masked, row_max)
 
 
-cdef inline void _pack_rows(const floating *w, Py_ssize_t ldw, Py_ssize_t K, Py_ssize_t N,
-                            Py_ssize_t nr, floating *wp) noexcept nogil:
-    """W (K, N), rows ldw apart, into panels of nr columns (fm_dense_pack's layout:
-    panel p, row k at wp + (p*K + k)*nr; columns >= N zero)."""
+cdef inline void _pack_panels(const floating *w, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t K,
+                              Py_ssize_t N, Py_ssize_t nr, floating *wp) noexcept nogil:
+    """W (K, N), element (k, c) at w[k * rs + c * cs], into panels of nr columns
+    (fm_dense_pack's layout: panel p, row k at wp + (p*K + k)*nr; columns >= N zero).
+    V (S, Dv) rows v_rs apart: rs = v_rs, cs = 1; K^T (D, S) of K (S, D) rows k_rs
+    apart: rs = 1, cs = k_rs."""
     cdef Py_ssize_t p, k, j, c
     for p in range((N + nr - 1) // nr):
         for k in range(K):
             for j in range(nr):
                 c = p * nr + j
-                wp[(p * K + k) * nr + j] = w[k * ldw + c] if c < N else 0
-
-
-cdef inline void _pack_transposed(const floating *m, Py_ssize_t ldm, Py_ssize_t S,
-                                  Py_ssize_t D, Py_ssize_t nr, floating *wp) noexcept nogil:
-    """W = M^T (D, S) for M (S, D), rows ldm apart, into panels of nr columns (of S)."""
-    cdef Py_ssize_t p, d, j, c
-    for p in range((S + nr - 1) // nr):
-        for d in range(D):
-            for j in range(nr):
-                c = p * nr + j
-                wp[(p * D + d) * nr + j] = m[c * ldm + d] if c < S else 0
+                wp[(p * K + k) * nr + j] = w[k * rs + c * cs] if c < N else 0
 
 
 cdef inline void _small_gemm(const floating *x, Py_ssize_t K, const floating *wp,
@@ -206,9 +197,9 @@ def sdpa_flat(
             vpk = kpk + ((S + panel - 1) // panel) * D * panel
             qb = vpk + ((Dv + panel - 1) // panel) * S * panel
             ob = qb + R * D
-            _pack_transposed(kp + b * k_bs + h * k_hs, k_rs, S, D, panel, kpk)
+            _pack_panels(kp + b * k_bs + h * k_hs, 1, k_rs, D, S, panel, kpk)
             if op != NULL and Dv > 0:
-                _pack_rows(vp + b * v_bs + h * v_hs, v_rs, S, Dv, panel, vpk)
+                _pack_panels(vp + b * v_bs + h * v_hs, v_rs, 1, S, Dv, panel, vpk)
         r0 = 0
         while r0 < Tq:
             nr = Tq - r0

@@ -9,7 +9,6 @@ as in eager mode; a `mask=` given to the model is attached to its inputs.
 import collections
 import functools
 import inspect
-import threading
 import warnings
 
 import numpy as np
@@ -28,11 +27,11 @@ from ..layers.input_spec import InputSpec
 from ..layers.layer import Layer
 from ..layers.layer_weights import structure_epoch
 from ..layers.name_scope import any_scope_open
+from .attached import attached
 from .execution_plan import PlanCache, compile_plan, record_input, run_node, signature_of
 from .model import Model
 from .predict_outputs import take_outputs_into
 
-_PLANS_LOCK = threading.Lock()
 
 __all__ = ["Functional", "functional_from_config"]
 
@@ -476,13 +475,7 @@ class Functional(Model):
     @property
     def _plans(self):
         """This model's `PlanCache` (made on first use)."""
-        cache = self.__dict__.get("_fm_plans")
-        if cache is None:
-            with _PLANS_LOCK:
-                cache = self.__dict__.get("_fm_plans")
-                if cache is None:
-                    cache = self.__dict__["_fm_plans"] = PlanCache(self._plan_cache_size)
-        return cache
+        return attached(self, "_fm_plans", lambda: PlanCache(self._plan_cache_size))
 
     def _run_planned(self, key, flat, training, into):
         """Run the plan of this signature, compiling it first (from one general run)

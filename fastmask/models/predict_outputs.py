@@ -36,6 +36,7 @@ import numpy as np
 
 from ..core.tensor import get_mask, plain, with_mask
 from ..core.tree import flatten, map_structure, pack_as
+from .attached import attached
 
 __all__ = ["OutputPool", "PredictOutputs", "output_pool", "take_outputs_into"]
 
@@ -141,19 +142,9 @@ class OutputPool:
         return (OutputPool, ())
 
 
-_POOL_LOCK = threading.Lock()
-
-
 def output_pool(model):
     """`model`'s `OutputPool` (made on first use, as `model._fm_output_pool`)."""
-    pool = model.__dict__.get("_fm_output_pool")
-    if pool is None:
-        with _POOL_LOCK:
-            pool = model.__dict__.get("_fm_output_pool")
-            if pool is None:
-                pool = OutputPool()
-                object.__setattr__(model, "_fm_output_pool", pool)
-    return pool
+    return attached(model, "_fm_output_pool", OutputPool)
 
 
 class PredictOutputs:

@@ -300,10 +300,14 @@ def test_mha_packs_its_projections_once(monkeypatch):
     monkeypatch.setattr(mha_module, "pack_kernel", counting)
     rng, _ = stable_rng("mha-pack-cache")
     km, fm, q, _ = _mha_pair(rng)
+    qmask = np.array([[1] * 5, [1] * 3 + [0] * 2], bool)      # padding skipped (compact)
     packs.clear()
     for _ in range(3):
         assert_outputs_close(km(q, q), fm(q, q))
-    assert sorted(packs) == [(6, 24), (8, 6)], packs        # Q|K|V (E, 3*H*D), (H*D, E)
+        assert_outputs_close(km(q, q, value_mask=qmask), fm(q, q, value_mask=qmask))
+    # Q|K|V (E, 3*H*D) and (H*D, E); the compact path gathers the kept queries and the
+    # kept keys apart: Q (E, H*D) and K|V (E, 2*H*D). Each packed once.
+    assert sorted(packs) == [(6, 8), (6, 16), (6, 24), (8, 6)], packs
     _write_kernel(km, fm, "_output_dense", rng)
     packs.clear()
     for _ in range(3):

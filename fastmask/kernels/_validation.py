@@ -157,18 +157,24 @@ def check_out(out, shape, dtype, inputs=(), name="out"):
     """
     if not isinstance(out, np.ndarray):
         raise TypeError(f"`{name}` must be a NumPy array. Received: {name}={_describe(out)}")
-    shape, dtype = tuple(shape), np.dtype(dtype)
+    if type(shape) is not tuple:
+        shape = tuple(shape)
+    if not isinstance(dtype, np.dtype):
+        dtype = np.dtype(dtype)
     if out.shape != shape or out.dtype != dtype:
         raise ValueError(f"`{name}` must have shape {shape} and dtype {dtype}. "
                          f"Received: {name}={_describe(out)}")
-    if not (out.flags.c_contiguous and out.flags.aligned):
+    flags = out.flags            # (each `.flags` makes a new object)
+    if not (flags.c_contiguous and flags.aligned):
         raise ValueError(f"`{name}` must be C-contiguous (and aligned). "
                          f"Received: {name} with strides {out.strides}")
-    if not out.flags.writeable:
+    if not flags.writeable:
         raise ValueError(f"`{name}` must be writeable. Received: {name}={_describe(out)} (read-only)")
+    if not out.size:
+        return out
     for a in inputs:
         # Both are contiguous, so the bounds test is exact.
-        if a is not None and out.size and a.size and np.may_share_memory(out, a):
+        if a is not None and a.size and np.may_share_memory(out, a):
             raise ValueError(f"`{name}` must not overlap the inputs. Received: {name} "
                              f"sharing memory with an input of shape {a.shape}")
     return out

@@ -538,6 +538,7 @@ def _mha_compact(q_in, k_in, v_in, w, qm, km, attention_mask, causal, fully_mask
         raise ValueError(f"`output_kernel` must have shape (num_heads, head_dim, ...) = "
                          f"{(H, Dv)} + (...). Received: output_kernel.shape={ok.shape}")
     ok2 = ok.reshape((H * Dv,) + ok.shape[2:])
+    packed = w["pack"](("output",), ok2, dtype) if "pack" in w else None
     # Output of a query that sees no key: mean of all S values (uniform), or 0.
     if zero_masked:
         empty = np.zeros((B, H, Dv), dtype)
@@ -551,11 +552,11 @@ def _mha_compact(q_in, k_in, v_in, w, qm, km, attention_mask, causal, fully_mask
     y = np.empty((B, T) + out_tail, dtype)
     if len(bq):
         y[bq, tq] = linear(ctx.reshape(len(bq), H * Dv), ok2, w["output_bias"], n_threads=n,
-                           blas_limited=True)
+                           blas_limited=True, packed=packed)
     pb, pt = np.nonzero(~qkeep)
     if len(pb):
         pad = linear(empty.reshape(B, H * Dv), ok2, w["output_bias"], n_threads=n,
-                     blas_limited=True)
+                     blas_limited=True, packed=packed)
         y[pb, pt] = pad[pb]
     for b in fallback:
         sl = slice(b, b + 1)

@@ -20,10 +20,11 @@ shapes for the real batch/time dims are not known before; once symbolic
 shape inference gives them (`_allocate`'s one caller), the first batch can
 write into its rows too.
 
-Recycled outputs (`OutputPool`, one per model): a one-batch predict's large
-outputs are kept by the model, and offered to a later one-batch predict once
-nothing outside the pool refers to them any more (the caller dropped them and
-every view of them). Fresh memory costs page faults, and the kernel zeroes
+Recycled outputs (`OutputPool`, one per graph model): a predict's large outputs
+(a one-batch predict's own, or the all-samples arrays of several batches) are
+kept by the model, and reused by a later predict (offered to the graph, or as
+the all-samples arrays when their shapes match) once nothing outside the pool
+refers to them any more (the caller dropped them and every view of them). Fresh memory costs page faults, and the kernel zeroes
 each page: 0.3 s for the mini-GPT's 205 MB of logits on the development
 machine (THP pages zeroed at ~0.7 GB/s), a third of its whole predict. With
 `y = model.predict(x)` in a loop two entries alternate (the previous result is
@@ -88,7 +89,7 @@ def _owned(outputs, inputs):
 
 
 class OutputPool:
-    """Outputs of earlier one-batch predicts of one model, offered again once free.
+    """Outputs of earlier predicts of one model, used again once free.
 
     An entry is the flat list of one call's output arrays (plain, C-contiguous,
     owning their memory, together at least MIN_BYTES); at most MAX_ENTRIES are

@@ -23,6 +23,7 @@
 
 #include "fm_activations.h"
 #include "fm_isa.h"
+#include "fm_pack.h"
 
 #include "fm_hot.h"
 FM_HOT_BEGIN
@@ -78,23 +79,15 @@ static inline ptrdiff_t fm_dense_packed_size(ptrdiff_t K, ptrdiff_t N, ptrdiff_t
     return ((N + nr - 1) / nr) * K * nr;
 }
 
-/* Pack W (K, N), rows ldw apart, into panels of nr columns (see the top). */
-#define FM_DENSE_DEFINE_PACK(TT, SUF)                                                   \
-static inline void fm_dense_pack_##SUF(const TT *w, ptrdiff_t K, ptrdiff_t N,          \
-                                       ptrdiff_t nr, TT *wp) {                          \
-    const ptrdiff_t P = (N + nr - 1) / nr;                                              \
-    ptrdiff_t p, k, j;                                                                  \
-    for (k = 0; k < K; k++)                                                             \
-        for (p = 0; p < P; p++) {                                                       \
-            TT *d = wp + (p * K + k) * nr;                                              \
-            const TT *s = w + k * N + p * nr;                                           \
-            const ptrdiff_t n = N - p * nr < nr ? N - p * nr : nr;                      \
-            for (j = 0; j < n; j++) d[j] = s[j];                                        \
-            for (; j < nr; j++) d[j] = (TT)0;                                           \
-        }                                                                               \
+/* Pack W (K, N), C-contiguous, into panels of nr columns (see the top). */
+static inline void fm_dense_pack_f32(const float *w, ptrdiff_t K, ptrdiff_t N, ptrdiff_t nr,
+                                     float *wp) {
+    fm_pack_panels_f32(w, N, 1, K, N, nr, wp);
 }
-FM_DENSE_DEFINE_PACK(float, f32)
-FM_DENSE_DEFINE_PACK(double, f64)
+static inline void fm_dense_pack_f64(const double *w, ptrdiff_t K, ptrdiff_t N, ptrdiff_t nr,
+                                     double *wp) {
+    fm_pack_panels_f64(w, N, 1, K, N, nr, wp);
+}
 
 /* Block [r0, r0+nr) x [c0, c0+nc) of out (M, N) (c0 a multiple of the panel
  * width of `isa`; bias NULL for none). */

@@ -76,18 +76,35 @@ cdef inline void _softmax_inplace(floating *row, const uint8_t *m, int m_stride,
         fm_softmax_row_f64(row, m, m_stride, row, n, mode, fill, zero_masked, row_max)
 
 
+cdef extern from "fm_pack.h" nogil:
+    void fm_pack_panels_f32(const float *w, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t K,
+                            Py_ssize_t N, Py_ssize_t nr, float *wp)
+    void fm_pack_panels_f64(const double *w, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t K,
+                            Py_ssize_t N, Py_ssize_t nr, double *wp)
+    void fm_scaled_rows_f32(const float *src, Py_ssize_t src_rs, Py_ssize_t n, Py_ssize_t d,
+                            float alpha, float *dst)
+    void fm_scaled_rows_f64(const double *src, Py_ssize_t src_rs, Py_ssize_t n, Py_ssize_t d,
+                            double alpha, double *dst)
+
+
 cdef inline void _pack_panels(const floating *w, Py_ssize_t rs, Py_ssize_t cs, Py_ssize_t K,
                               Py_ssize_t N, Py_ssize_t nr, floating *wp) noexcept nogil:
     """W (K, N), element (k, c) at w[k * rs + c * cs], into panels of nr columns
-    (fm_dense_pack's layout: panel p, row k at wp + (p*K + k)*nr; columns >= N zero).
-    V (S, Dv) rows v_rs apart: rs = v_rs, cs = 1; K^T (D, S) of K (S, D) rows k_rs
-    apart: rs = 1, cs = k_rs."""
-    cdef Py_ssize_t p, k, j, c
-    for p in range((N + nr - 1) // nr):
-        for k in range(K):
-            for j in range(nr):
-                c = p * nr + j
-                wp[(p * K + k) * nr + j] = w[k * rs + c * cs] if c < N else 0
+    (csrc/fm_pack.h). V (S, Dv) rows v_rs apart: rs = v_rs, cs = 1; K^T (D, S) of
+    K (S, D) rows k_rs apart: rs = 1, cs = k_rs."""
+    if floating is float32_t:
+        fm_pack_panels_f32(w, rs, cs, K, N, nr, wp)
+    else:
+        fm_pack_panels_f64(w, rs, cs, K, N, nr, wp)
+
+
+cdef inline void _scaled_rows(const floating *src, Py_ssize_t src_rs, Py_ssize_t n,
+                              Py_ssize_t d, floating alpha, floating *dst) noexcept nogil:
+    """dst (n, d) C-contiguous = alpha * src (n rows of d values, src_rs apart)."""
+    if floating is float32_t:
+        fm_scaled_rows_f32(src, src_rs, n, d, alpha, dst)
+    else:
+        fm_scaled_rows_f64(src, src_rs, n, d, alpha, dst)
 
 
 cdef inline void _small_gemm(const floating *x, Py_ssize_t K, const floating *wp,
@@ -171,7 +188,7 @@ def sdpa_flat(
     cdef floating *vpk
     cdef floating *qb
     cdef floating *ob
-    cdef Py_ssize_t per_thread = 0, d
+    cdef Py_ssize_t per_thread = 0
     if n_items <= 0 or Tq <= 0:
         return
     if R > Tq:
@@ -207,9 +224,8 @@ def sdpa_flat(
                 nr = R
             blk = (wp + (it * Tq + r0) * S) if wp != NULL else (scr + tid * R * S)
             if panel > 0:
-                for ii in range(nr):      # the query rows, times scale (as Keras scales q)
-                    for d in range(D):
-                        qb[ii * D + d] = alpha * qp[b * q_bs + h * q_hs + (r0 + ii) * q_rs + d]
+                # the query rows, times scale (as Keras scales q)
+                _scaled_rows(qp + b * q_bs + h * q_hs + r0 * q_rs, q_rs, nr, D, alpha, qb)
                 _small_gemm(qb, D, kpk, blk, S, nr)
             elif S > 0 and D > 0:
                 gemm(False, True, <int>nr, <int>S, <int>D, alpha,

@@ -92,6 +92,21 @@ def test_matches_reference(rng, fully_masked, causal, dtype, monkeypatch):
         np.testing.assert_allclose(out2, out, rtol=tol * 10, atol=tol * 10)
 
 
+@pytest.mark.parametrize("D,S", [(1, 1), (3, 4), (5, 17), (7, 37), (8, 33), (13, 64)])
+def test_odd_head_sizes_and_key_counts(rng, D, S):
+    """K^T is packed in 4 x 4 transposes plus scalar edges (csrc/fm_pack.h): head
+    sizes and key counts that are not multiples of 4 (or of the panel) hit the edges."""
+    q, k, v, km, qm = data(rng, B=2, T=9, S=S, H=3, D=D, Dv=D + 2)
+    k = np.ascontiguousarray(k)
+    for kw in ({}, {"key_mask": km}):
+        allowed = allowed_mask(2, 3, 9, S, kw.get("key_mask"), None, None, False)
+        out, w = masked_attention(q, k, v, return_weights=True, **kw)
+        ro, rw = reference(q, k, v, allowed, 1 / np.sqrt(D), "zeros")
+        np.testing.assert_allclose(w, rw, rtol=2e-5, atol=2e-6)
+        np.testing.assert_allclose(out, ro, rtol=2e-5, atol=2e-5)
+        np.testing.assert_allclose(masked_attention(q, k, v, **kw), ro, rtol=2e-5, atol=2e-5)
+
+
 def test_layouts_and_chunks(rng, monkeypatch):
     q, k, v, km, qm = data(rng, B=2, T=40, S=33, H=3)
     want = masked_attention(q, k, v, key_mask=km, causal=True)

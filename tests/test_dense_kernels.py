@@ -245,3 +245,41 @@ def test_bad_arguments(kwargs, exc, match):
     args.update(kwargs)
     with pytest.raises(exc, match=match):
         dense(**args)
+
+
+# ---------------------------------------------- prepared weights (the Dense layer's path)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("path", ["small", "blas"])
+@pytest.mark.parametrize("act", [None, "relu", "softmax", "gelu"])
+def test_prepared_dense_is_dense_bit_for_bit(monkeypatch, small_blocks, dtype, path, act):
+    monkeypatch.setattr(dense_mod, "FORCE_PATH", path)
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((9, 13)).astype(dtype)
+    b = rng.standard_normal(13).astype(dtype)
+    packed = dense_mod.pack_kernel(w, dtype)
+    for bias, pk in ((b, packed), (None, None)):
+        prep = dense_mod.prepare_dense(w, bias, act, dtype, packed=pk)
+        for shape in ((1, 9), (3, 5, 9), (40, 9), (0, 9)):
+            x = rng.standard_normal(shape).astype(dtype)
+            want = dense(x, w, bias, act, n_threads=2)
+            np.testing.assert_array_equal(prep(x, n_threads=2), want)
+            out = np.full(shape[:-1] + (13,), np.nan, dtype)
+            assert prep(x, out=out, n_threads=2) is out
+            np.testing.assert_array_equal(out, want)
+            assert dense_mod.last_path == path or x.size == 0
+
+
+def test_prepared_dense_refuses_what_it_was_not_prepared_for():
+    w = np.ones((4, 3), np.float32)
+    prep = dense_mod.prepare_dense(w, None, "relu", np.float32)
+    for bad in (np.ones((2, 5), np.float32), np.ones((2, 4)), np.ones((4, 2), np.float32).T,
+                [[1.0] * 4]):
+        with pytest.raises(ValueError, match="Received: "):
+            prep(bad)
+    with pytest.raises(ValueError, match="float32 or float64"):
+        dense_mod.prepare_dense(w, None, None, np.float16)
+    with pytest.raises(ValueError, match="bias"):
+        dense_mod.prepare_dense(w, np.ones(4, np.float32), None, np.float32)
+    # a pack of other weights is not used (made for the call instead)
+    other = dense_mod.pack_kernel(np.ones((4, 5), np.float32))
+    assert dense_mod.prepare_dense(w, None, None, np.float32, packed=other).packed is None

@@ -234,3 +234,41 @@ def test_bad_arguments(kwargs, exc, match):
     args.update(kwargs)
     with pytest.raises(exc, match=match):
         layer_norm(**args)
+
+
+# ---------------------------------------- prepared parameters (the layer's path)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("params,rms", [((True, True), False), ((True, False), False),
+                                        ((False, False), False), ((True, True), True)])
+def test_prepared_layer_norm_is_layer_norm_bit_for_bit(threaded, dtype, params, rms):
+    from fastmask.kernels.normalization import prepare_layer_norm
+    rng = np.random.default_rng(11)
+    n = 37
+    g = rng.standard_normal(n).astype(dtype) if params[0] else None
+    b = rng.standard_normal(n).astype(dtype) if params[1] else None
+    prep = prepare_layer_norm(n, g, b, 1e-5, rms, dtype)
+    for shape in ((1, n), (4, 9, n), (0, n)):
+        x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+        want = layer_norm(x, g, b, 1e-5, rms, n_threads=2)
+        np.testing.assert_array_equal(prep(x, n_threads=2), want)
+        out = np.full(shape, np.nan, dtype)
+        assert prep(x, out=out, n_threads=2) is out
+        np.testing.assert_array_equal(out, want)
+        y = x.copy()
+        assert prep(y, out=y) is y        # in place
+        np.testing.assert_array_equal(y, layer_norm(x, g, b, 1e-5, rms))
+
+
+def test_prepared_layer_norm_refuses_what_it_was_not_prepared_for():
+    from fastmask.kernels.normalization import prepare_layer_norm
+    prep = prepare_layer_norm(4, None, None, 1e-3, False, np.float32)
+    for bad in (np.ones((2, 5), np.float32), np.ones((2, 4)), np.ones((4, 2), np.float32).T,
+                [[1.0] * 4]):
+        with pytest.raises(ValueError, match="Received: "):
+            prep(bad)
+    with pytest.raises(ValueError, match="float32 or float64"):
+        prepare_layer_norm(4, None, None, 1e-3, False, np.float16)
+    with pytest.raises(ValueError, match="gamma"):
+        prepare_layer_norm(4, np.ones(3), None, 1e-3, False, np.float32)
+    with pytest.raises(ValueError, match="epsilon"):
+        prepare_layer_norm(4, None, None, -1.0, False, np.float32)

@@ -356,12 +356,13 @@ def test_an_unusable_offer_is_ignored():
 def test_last_dense_writes_into_predicts_rows():
     """From the second batch on, the Dense producing the output writes into the
     rows of predict's output (no copy): counted through the kernel."""
-    import fastmask.layers.core.dense as dense_module
+    import importlib
+    prepared = importlib.import_module("fastmask.kernels.dense").PreparedDense
     calls = []
-    real = dense_module.fused_dense
+    real = prepared.__call__
 
-    def counting(*args, out=None, **kwargs):
-        res = real(*args, out=out, **kwargs)
+    def counting(self, x, out=None, n_threads=None):
+        res = real(self, x, out=out, n_threads=n_threads)
         calls.append(out is not None)
         return res
 
@@ -369,11 +370,11 @@ def test_last_dense_writes_into_predicts_rows():
     model = fastmask.Model(inp, fastmask.layers.Dense(5)(fastmask.layers.Dense(4)(inp)))
     x = np.random.default_rng(8).standard_normal((10, 6)).astype("float32")
     want = model(x)
-    dense_module.fused_dense = counting
+    prepared.__call__ = counting
     try:
         got = model.predict(x, batch_size=3, verbose=0)
     finally:
-        dense_module.fused_dense = real
+        prepared.__call__ = real
     np.testing.assert_allclose(got, want, atol=1e-6)
     # 4 batches x 2 Dense: the first batch allocates; batches 2-4 write their output.
     assert calls == [False, False, False, True, False, True, False, True]

@@ -624,3 +624,67 @@ def test_unmasked_schedules_are_shared_read_only_and_bounded(monkeypatch):
     for b in range(1, 2 * _recurrent._FULL_SCHEDULE_MAX_KEPT):
         _recurrent.schedule(None, b, 2, False)
     assert len(_recurrent._FULL_SCHEDULES) <= _recurrent._FULL_SCHEDULE_MAX_KEPT
+
+
+# ------------------------------------------------ prepared recurrences (layers' path)
+@pytest.mark.parametrize("cell,reset_after", CELLS)
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_prepared_recurrence_is_bit_identical_to_run(cell, reset_after, n_threads,
+                                                     split_small_steps):
+    """`prepare` once, then `run_prepared` with other masks and states on every call:
+    the same bits as `_run` (the layers' path at inference), and None exactly when
+    `_run` would split the batch (then the caller runs `_run`)."""
+    import importlib
+    rec = importlib.import_module("fastmask.kernels.recurrent")
+    rng, seed = stable_rng("prepared", cell, reset_after, n_threads)
+    F, U, refused = 3, 19, 0
+    for B, T in ((1, 6), (5, 1), (5, 6), (40, 4)):
+        x = rng.standard_normal((B, T, F)).astype(np.float32)
+        w = make_weights(cell, F, U, np.float32, rng, reset_after)
+        for rs, gb, zo, unroll in itertools.product([False, True], repeat=4):
+            kw = dict(go_backwards=gb, return_sequences=rs, zero_output_for_mask=zo,
+                      unroll=unroll)
+            r = rec.prepare(cell, x, *w, activation="tanh", recurrent_activation="sigmoid",
+                            reset_after=reset_after, **kw)
+            for kind, init in itertools.product(["none", "holes", "all_masked_rows"],
+                                                [False, True]):
+                mask = make_mask(kind, B, T, rng)
+                state = make_state(cell, B, U, np.float32, rng) if init else None
+                xi = (x + rng.standard_normal(x.shape).astype(np.float32)).astype(np.float32)
+                got = rec.run_prepared(r, cell, xi, mask, state, n_threads)
+                want = rec._run(cell, xi, *w, mask, state, gb, rs, zo, unroll, "tanh",
+                                "sigmoid", reset_after, n_threads)
+                split = _recurrent.last_plan["batch_split"]
+                refused += got is None
+                if got is None:
+                    assert split, (B, kind, seed)
+                    continue
+                assert not split, (B, kind, seed)
+                assert len(got) == len(want)
+                for g, wv in zip(got, want):
+                    np.testing.assert_array_equal(g, wv, err_msg=f"{B, T, kind, kw} {seed}")
+    assert (refused > 0) == (n_threads > 1), refused    # B=40 at 2 threads: batch split
+
+
+def test_prepared_recurrence_refuses_other_inputs():
+    """Arrays that do not fit the prepared shape or dtype go back to `_run` (None);
+    wrong states are errors naming them."""
+    import importlib
+    rec = importlib.import_module("fastmask.kernels.recurrent")
+    rng, _ = stable_rng("prepared-refuse")
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    w = make_weights("lstm", 4, 5, np.float32, rng)
+    r = rec.prepare("lstm", x, *w, go_backwards=False, return_sequences=False,
+                    zero_output_for_mask=False, unroll=False, activation="tanh",
+                    recurrent_activation="sigmoid", reset_after=True)
+    assert rec.run_prepared(r, "lstm", x[:1], None, None) is None
+    assert rec.run_prepared(r, "lstm", x.astype(np.float64), None, None) is None
+    assert rec.run_prepared(r, "lstm", np.asfortranarray(x), None, None) is None
+    assert rec.run_prepared(r, "lstm", x, np.ones((2, 2), bool), None) is None
+    with pytest.raises(ValueError, match="initial_state"):
+        rec.run_prepared(r, "lstm", x, None, [np.zeros((2, 6), np.float32)] * 2)
+    with pytest.raises(ValueError, match="x"):
+        r(x[:, :2].copy(), None, None, None, 1)
+    assert rec.prepare("lstm", x, *w, go_backwards=False, return_sequences=False,
+                       zero_output_for_mask=False, unroll=False, activation="softplus",
+                       recurrent_activation="sigmoid", reset_after=True) is None

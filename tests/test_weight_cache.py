@@ -332,6 +332,94 @@ def test_mha_after_loading_weights(tmp_path, joins):
     assert len(joins) == 1
 
 
+# ----------------------------------------------------------------- Dense
+@pytest.fixture
+def dense_preps(monkeypatch):
+    """Counts `prepare_dense` calls made by Dense layers (weights resolved once)."""
+    import fastmask.layers.core.dense as dense_layer
+    calls = []
+    real = dense_layer.prepare_dense
+
+    def counting(*args, **kwargs):
+        calls.append(args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dense_layer, "prepare_dense", counting)
+    return calls
+
+
+def test_dense_prepares_once_and_follows_every_write(dense_preps):
+    rng, _ = stable_rng("dense-cache")
+    k, f = _pair("Dense", 6, activation="relu")
+    x = rng.standard_normal((3, 5, 4)).astype(np.float32)
+    k(x)
+    f(x)
+    f.set_weights(k.get_weights())
+    dense_preps.clear()
+    for _ in range(3):
+        assert_outputs_close(k(x), f(x))
+    assert len(dense_preps) == 1
+    k.set_weights(_randomized(k.get_weights(), rng))
+    f.set_weights(k.get_weights())
+    assert_outputs_close(k(x), f(x))
+    bias = _randomized([k.bias.numpy()], rng)[0]
+    k.bias.assign(bias)
+    f.bias.assign(bias)
+    assert_outputs_close(k(x), f(x))
+    kernel = _randomized([k.kernel.numpy()], rng)[0]
+    k.kernel.assign(kernel)
+    f.kernel.assign(kernel)
+    assert_outputs_close(k(x), f(x))
+    assert len(dense_preps) == 4, dense_preps
+    # the activation set after construction (Keras allows it) is the one applied
+    k.activation = keras().activations.tanh
+    f.activation = fastmask.activations.tanh
+    assert_outputs_close(k(x), f(x))
+    assert dense_preps[-1] is fastmask.activations.tanh
+
+
+def test_layer_norm_follows_every_write_and_setting():
+    rng, _ = stable_rng("ln-cache")
+    k, f = _pair("LayerNormalization", epsilon=1e-6)
+    x = (rng.standard_normal((3, 5, 8)) * 2 + 1).astype(np.float32)
+    k(x)
+    f(x)
+    for _ in range(2):
+        k.set_weights(_randomized(k.get_weights(), rng))
+        f.set_weights(k.get_weights())
+        assert_outputs_close(k(x), f(x))
+    beta = _randomized([k.beta.numpy()], rng)[0]
+    k.beta.assign(beta)
+    f.beta.assign(beta)
+    assert_outputs_close(k(x), f(x))
+    k.epsilon = f.epsilon = 0.5          # a setting changed after the first calls
+    assert_outputs_close(k(x), f(x))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: (layers.MultiHeadAttention(2, 4), 2), lambda: (layers.Dense(3), 1),
+    lambda: (layers.LayerNormalization(), 1), lambda: (layers.LSTM(3), 1)])
+def test_weight_caches_make_no_reference_cycle(make):
+    """A layer with filled weight caches is freed as soon as it is dropped, without the
+    cyclic GC (the MHA's cached weights dict reaches the cache through a weak reference)."""
+    import gc
+    import weakref
+    x = np.ones((2, 5, 6), np.float32)
+    gc.collect()
+    gc.disable()
+    try:
+        layer, n_inputs = make()
+        for _ in range(2):
+            layer(*([x] * n_inputs))
+        assert len(layer._weight_cache if n_inputs == 2 or not hasattr(layer, "cell")
+                   else layer.cell._weight_cache) > 0
+        ref = weakref.ref(layer)
+        del layer
+        assert ref() is None
+    finally:
+        gc.enable()
+
+
 # ----------------------------------------------------------------- threads
 def _race(layer, call, weight_sets, expected, n_calls=60):
     """A writer alternates `weight_sets` with `set_weights` while this thread calls
@@ -365,6 +453,22 @@ def _race(layer, call, weight_sets, expected, n_calls=60):
         t.join()
     assert not errors, errors
     return seen
+
+
+def test_dense_calls_racing_set_weights_never_see_stale_weights():
+    rng, _ = stable_rng("race-dense")
+    k, f = keras().layers.Dense(5), layers.Dense(5)
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    k(x)
+    f(x)
+    sets = [_randomized(k.get_weights(), rng) for _ in range(3)]
+    expected = []
+    for ws in sets:
+        fresh = layers.Dense(5)
+        fresh(x)
+        fresh.set_weights(ws)
+        expected.append(np.asarray(fresh(x)))
+    assert _race(f, lambda: np.asarray(f(x)), sets, expected), "no call ran"
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
@@ -427,10 +531,11 @@ def test_cache_is_not_pickled_copied_or_configured():
     m = layers.MultiHeadAttention(2, 3)
     x = rng.standard_normal((2, 3, 5)).astype(np.float32)
     y, ym = f(x), m(x, x)
-    assert len(f.cell._weight_cache) == 1
-    assert sorted(map(str, m._weight_cache._entries)) == sorted(map(str, [   # join + 2 packs
-        ("join", "query", "key", "value"), ("pack", "query", "key", "value"),
-        ("pack", "output")]))
+    assert sorted(f.cell._weight_cache._entries) == ["packed", "recurrence"]
+    assert sorted(map(str, m._weight_cache._entries)) == sorted(map(str, [
+        # the weights dict, the Q|K|V join, 2 packs, 2 prepared projections
+        "weights_dict", ("join", "query", "key", "value"), ("pack", "query", "key", "value"),
+        ("pack", "output"), ("prepared", "query", "key", "value"), ("prepared", "output")]))
     assert "_weight_cache" not in f.get_config() and "_weight_cache" not in m.get_config()
     for clone in (pickle.loads(pickle.dumps(f)), copy.deepcopy(f)):
         cache = clone.cell.__dict__.get("_weight_cache")

@@ -420,12 +420,13 @@ cdef inline void *_data(arr):
     return cnp.PyArray_DATA(arr) if arr.size > 0 else NULL
 
 
-def _max_step_rows(const intp_t[::1] off):
-    """The most rows any step of a schedule runs: max(off[s+1] - off[s])."""
-    cdef Py_ssize_t s, most = 0
+def _step_counts(const intp_t[::1] off):
+    """(the most rows any step of a schedule runs, the steps that run any row)."""
+    cdef Py_ssize_t s, most = 0, busy = 0
     for s in range(off.shape[0] - 1):
         most = max(most, off[s + 1] - off[s])
-    return most
+        busy += off[s + 1] > off[s]
+    return most, busy
 
 
 def _padded_copy(arr, Py_ssize_t width):
@@ -503,6 +504,39 @@ def problem(str cell_name, x, packed, bias_rows, h0, c0, mask, bint go_backwards
     return p
 
 
+def _flops(p, row_steps):
+    """Flops of `row_steps` (row, step) pairs of problem p (one fused GEMM each)."""
+    return 2.0 * row_steps * (p.F + p.U) * fm_rnn_gates(p.cell) * p.U
+
+
+def _team(double total, int n_threads):
+    """The team size for `total` flops of recurrences when n_threads are asked for."""
+    nt = max(1, n_threads)
+    if nt > 1 and MIN_PART_FLOPS > 0:
+        nt = max(1, min(nt, int(total / MIN_PART_FLOPS)))
+    return nt
+
+
+def _n_parts(p, int per, int nt):
+    """Batch parts of problem p with `per` threads of a team of nt: each part keeps
+    >= 1 register block of rows (as many parts as blocks when blocks are fewer)."""
+    if nt <= 1:
+        return 1
+    mr = fm_rnn_mr(p.packed.isa, p.dtype == np.float64, p.cell, p.packed.reset_after, 0)
+    return max(1, min(PARTS_PER_THREAD * per, p.B // mr))
+
+
+def _step_threads(p, double p_flops, Py_ssize_t n_steps, int nt):
+    """Threads splitting each step of a single unsplit problem (1: none)."""
+    if nt <= 1 or p_flops < 10 * MIN_STEP_FLOPS_PER_THREAD:
+        return 1
+    step_threads = max(1, min(nt, p.B))
+    if MIN_STEP_FLOPS_PER_THREAD > 0:
+        step_threads = max(1, min(step_threads,
+                                  int(p_flops / max(1, n_steps) / MIN_STEP_FLOPS_PER_THREAD)))
+    return step_threads
+
+
 def _plan(problems, int n_threads):
     """[parts per problem], team size: batch split per problem when it has the
     rows for it, per-step split for a single problem with few rows."""
@@ -510,28 +544,39 @@ def _plan(problems, int n_threads):
     for p in problems:      # lengths None: every row runs all T steps
         lengths = None if p.mask is None else np.count_nonzero(p.mask, axis=1)
         row_steps = p.B * p.T if lengths is None else int(lengths.sum())
-        p_flops = 2.0 * row_steps * (p.F + p.U) * fm_rnn_gates(p.cell) * p.U
-        flops.append((lengths, p_flops))
-    total = sum(f for _, f in flops)
-    nt = max(1, n_threads)
-    if nt > 1 and MIN_PART_FLOPS > 0:
-        nt = max(1, min(nt, int(total / MIN_PART_FLOPS)))
+        flops.append((lengths, _flops(p, row_steps)))
+    nt = _team(sum(f for _, f in flops), n_threads)
     per = max(1, nt // len(problems))
-    parts, step_threads = [], 1
-    for p, (lengths, p_flops) in zip(problems, flops):
-        mr = fm_rnn_mr(p.packed.isa, p.dtype == np.float64, p.cell, p.packed.reset_after, 0)
-        k_max = p.B // mr                # each part keeps >= 1 register block of rows
-        # (as many parts as blocks when there are fewer blocks than threads)
-        parts.append(max(1, min(PARTS_PER_THREAD * per, k_max)) if nt > 1 else 1)
-    if (len(problems) == 1 and parts[0] == 1 and nt > 1
-            and total >= 10 * MIN_STEP_FLOPS_PER_THREAD):
-        p, (lengths, p_flops) = problems[0], flops[0]
+    parts = [_n_parts(p, per, nt) for p in problems]
+    step_threads = 1
+    if len(problems) == 1 and parts[0] == 1:
+        p = problems[0]
         n_steps = p.T if p.mask is None else int(np.count_nonzero(p.mask.any(axis=0)))
-        step_threads = max(1, min(nt, p.B))
-        if MIN_STEP_FLOPS_PER_THREAD > 0:
-            step_threads = max(1, min(step_threads,
-                                      int(p_flops / max(1, n_steps) / MIN_STEP_FLOPS_PER_THREAD)))
+        step_threads = _step_threads(p, flops[0][1], n_steps, nt)
     return [(lengths, k) for (lengths, _), k in zip(flops, parts)], nt, step_threads
+
+
+cdef _set_args(fm_rnn_args *a, p, Py_ssize_t Upad, bias, hs, cs, x, out,
+               Py_ssize_t out_offset):
+    """Fill *a for problem p (a `Problem` or `Recurrence`: its cell, flags and sizes) on
+    these arrays: bias and states padded to Upad units, x, out (None: no sequence
+    output) written from unit out_offset. The schedule and scratch are the caller's."""
+    a.cell, a.reset_after, a.act, a.ract = p.cell, p.packed.reset_after, p.act, p.ract
+    a.dbl = p.dtype == np.float64
+    a.go_backwards = p.go_backwards
+    a.B, a.T, a.F, a.U, a.Upad, a.lda = p.B, p.T, p.F, p.U, Upad, p.F + Upad
+    a.x = _data(x)
+    a.wp = _data(p.packed.wp)
+    a.bias = _data(bias)
+    a.h = _data(hs)
+    a.c = _data(cs)
+    a.out = NULL
+    a.ldo = p.U
+    a.out_time = p.out_time
+    cdef Py_ssize_t itemsize = p.dtype.itemsize
+    if out is not None and out.size > 0:
+        a.out = <char *>_data(out) + out_offset * itemsize
+        a.ldo = out.shape[2]
 
 
 def forward_many(problems, int n_threads=1):
@@ -550,7 +595,7 @@ def forward_many(problems, int n_threads=1):
         raise MemoryError()
     cdef const intp_t[::1] off, rows
     cdef int i = 0, c_parts = total_parts, c_team, c_step, isa = problems[0].packed.isa
-    cdef Py_ssize_t itemsize, out_off, a_block, s_stride
+    cdef Py_ssize_t itemsize, a_block, s_stride
     cdef int jj, kk
     cdef char *base
     # Work counts: (row, unit group) tiles computed, per part and thread slot.
@@ -570,7 +615,7 @@ def forward_many(problems, int n_threads=1):
                 lengths = np.full(p.B, p.T, dtype=np.intp)
             subsets = partition_rows(lengths, k) if k > 1 else [None]
             scheds = [schedule(p.mask, p.B, p.T, p.go_backwards, sub) for sub in subsets]
-            Mmax = max(1, max(_max_step_rows(o) for o, _ in scheds))
+            Mmax = max(1, max(_step_counts(o)[0] for o, _ in scheds))
             hs = _padded_copy(p.h0, Upad)       # updated in place by the kernel
             cs = (_padded_copy(p.c0, Upad) if p.cell == FM_CELL_LSTM
                   else np.zeros((1, 1), dtype=p.dtype))
@@ -580,22 +625,7 @@ def forward_many(problems, int n_threads=1):
             keep.append((hs, cs, bias, A, scratch))
             states.append((hs, cs))
             itemsize = p.dtype.itemsize
-            a.cell, a.reset_after, a.act, a.ract = p.cell, p.packed.reset_after, p.act, p.ract
-            a.dbl = p.dtype == np.float64
-            a.go_backwards = p.go_backwards
-            a.B, a.T, a.F, a.U, a.Upad, a.lda = p.B, p.T, p.F, p.U, Upad, p.F + Upad
-            a.x = _data(p.x)
-            a.wp = _data(p.packed.wp)
-            a.bias = _data(bias)
-            a.h = _data(hs)
-            a.c = _data(cs)
-            a.out = NULL
-            a.ldo = p.U
-            a.out_time = p.out_time
-            if p.out is not None and p.out.size > 0:
-                out_off = p.out_offset * itemsize
-                a.out = <char *>_data(p.out) + out_off
-                a.ldo = p.out.shape[2]
+            _set_args(&a, p, Upad, bias, hs, cs, p.x, p.out, p.out_offset)
             a_block = Mmax * (p.F + Upad) * itemsize
             s_stride = scratch.shape[2] * itemsize
             kk = k
@@ -636,31 +666,33 @@ def forward_many(problems, int n_threads=1):
         out = None
         if p.return_sequences:
             if p.mask is not None and p.out.size > 0:
-                _fill(p, nt if p.out.nbytes >= MIN_FILL_BYTES else 1)
+                _fill(p, p.out, p.out_offset, p.h0, p.mask,
+                      nt if p.out.nbytes >= MIN_FILL_BYTES else 1)
             out = p.out if p.out.shape[2] == p.U else None
-        h = hs if hs.shape[1] == p.U else np.ascontiguousarray(hs[:, :p.U])
-        c = None
-        if p.cell == FM_CELL_LSTM:
-            c = cs if cs.shape[1] == p.U else np.ascontiguousarray(cs[:, :p.U])
-        results.append((out, h, c))
+        c = _unpadded(cs, p.U) if p.cell == FM_CELL_LSTM else None
+        results.append((out, _unpadded(hs, p.U), c))
     return results
 
 
-def _fill(p, int n_threads):
+def _fill(p, out_arr, Py_ssize_t out_offset, h0_arr, mask_arr, int n_threads):
+    """Problem p's masked sequence outputs in out_arr (units from out_offset): the
+    previous h (h0_arr before the first step), 0 or the previous output."""
     cdef Py_ssize_t itemsize = p.dtype.itemsize
-    cdef Py_ssize_t out_off = p.out_offset * itemsize
-    out_arr = p.out
-    cdef char *out = <char *>_data(out_arr) + out_off
-    cdef Py_ssize_t ldo_bytes = p.out.shape[2] * itemsize
+    cdef char *out = <char *>_data(out_arr) + out_offset * itemsize
+    cdef Py_ssize_t ldo_bytes = out_arr.shape[2] * itemsize
     cdef Py_ssize_t row_bytes = p.U * itemsize
-    h0_arr = p.h0
     cdef const char *h0 = <const char *>_data(h0_arr)
-    cdef const uint8_t[:, ::1] mask = p.mask
+    cdef const uint8_t[:, ::1] mask = mask_arr
     cdef int mode = 2 if p.unroll else (1 if p.zero_output_for_mask else 0)
     cdef bint gb = p.go_backwards, ot = p.out_time
     cdef Py_ssize_t B = p.B, T = p.T
     with nogil:
         _fill_masked_outputs(out, ldo_bytes, h0, mask, B, T, row_bytes, gb, ot, mode, n_threads)
+
+
+def _unpadded(arr, Py_ssize_t U):
+    """arr (rows, Upad >= U) without its padding units (arr itself when there is none)."""
+    return arr if arr.shape[1] == U else np.ascontiguousarray(arr[:, :U])
 
 
 def forward(str cell_name, x, packed, bias_rows, h0, c0, mask, bint go_backwards=False,
@@ -675,3 +707,101 @@ def forward(str cell_name, x, packed, bias_rows, h0, c0, mask, bint go_backwards
     return forward_many([problem(cell_name, x, packed, bias_rows, h0, c0, mask, go_backwards,
                                  return_sequences, zero_output_for_mask, unroll, activation,
                                  recurrent_activation)], n_threads)[0]
+
+
+cdef class Recurrence:
+    """One recurrence made ready for repeated calls on inputs of one shape and dtype.
+
+    `forward` checks its arrays, plans its threads and pads its bias on every call:
+    at batch 1 that was about half of an LSTM(128) call over 7 steps. A Recurrence is
+    made once from a checked `Problem` (`problem(...)`) and keeps its cell, flags,
+    sizes, packed weights and padded bias rows (not its arrays). Calling it with x
+    (the problem's x shape and dtype, C order), h0 and c0 (None: zeros) and mask
+    ((B, T) uint8 C array or None) runs the recurrence as `forward` would, with the
+    same thread plan and the same results bit for bit, or returns None when
+    `forward_many` would split the batch into parts (the caller then runs
+    `forward`). Immutable: any number of threads may call one.
+    """
+    cdef readonly int cell, act, ract
+    cdef readonly bint go_backwards, return_sequences, zero_output_for_mask, unroll, out_time
+    cdef readonly Py_ssize_t B, T, F, U, Upad
+    cdef readonly object packed, dtype, bias_rows
+    cdef int isa, two_phase
+    cdef Py_ssize_t groups
+
+    def __init__(self, p):
+        self.cell, self.act, self.ract = p.cell, p.act, p.ract
+        self.go_backwards, self.return_sequences = p.go_backwards, p.return_sequences
+        self.zero_output_for_mask, self.unroll = p.zero_output_for_mask, p.unroll
+        self.out_time = False
+        self.B, self.T, self.F, self.U = p.B, p.T, p.F, p.U
+        self.packed, self.dtype = p.packed, p.dtype
+        self.isa = p.packed.isa
+        L = p.packed.lanes
+        self.groups = fm_rnn_groups(p.U, L)
+        self.Upad = self.groups * L
+        self.bias_rows = (p.bias_rows if self.Upad == p.U
+                          else _padded_copy(p.bias_rows, self.Upad))
+        self.two_phase = p.cell == FM_CELL_GRU and not p.packed.reset_after
+
+    def _state(self, s, name):
+        """State s (B, U) padded to Upad units (zeros for None)."""
+        if s is None:
+            return np.zeros((self.B, self.Upad), dtype=self.dtype)
+        s = _c_array(s, self.dtype, name)
+        if s.shape != (self.B, self.U):
+            raise ValueError(f"{name} must have shape (batch, units) = {(self.B, self.U)}.")
+        return _padded_copy(s, self.Upad)
+
+    def __call__(self, x, h0, c0, mask, int n_threads=1):
+        """(outputs (B, T, U) in processing order or None, h (B, U), c (B, U) or None),
+        or None when this call needs forward_many's batch split."""
+        global last_plan
+        cdef Py_ssize_t B = self.B, T = self.T, Upad = self.Upad, row_steps, n_steps, most
+        x = _c_array(x, self.dtype, "x")
+        if x.shape != (B, T, self.F):
+            raise ValueError(f"`x` must have shape {(B, T, self.F)}. Received: {x.shape}.")
+        if mask is None:
+            off_arr, rows_arr = _full_schedule(B, T)
+            row_steps, n_steps, most = B * T, T, B
+        else:
+            mask = _c_array(mask, np.uint8, "mask")
+            if mask.shape != (B, T):
+                raise ValueError(f"mask must have shape (batch, timesteps) = {(B, T)}.")
+            off_arr, rows_arr = schedule(mask, B, T, self.go_backwards)
+            row_steps = off_arr[T]
+            most, n_steps = _step_counts(off_arr)
+        flops = _flops(self, row_steps)
+        nt = _team(flops, n_threads)
+        if _n_parts(self, nt, nt) > 1:
+            return None
+        cdef int step_threads = _step_threads(self, flops, n_steps, nt)
+        hs = self._state(h0, "h0")
+        cs = (self._state(c0, "c0") if self.cell == FM_CELL_LSTM
+              else np.zeros((1, 1), dtype=self.dtype))
+        A = np.empty((max(1, most), self.F + Upad), dtype=self.dtype)
+        scratch = np.empty((3, max(1, most) * Upad if self.two_phase else 1), dtype=self.dtype)
+        out = np.empty((B, T, self.U), dtype=self.dtype) if self.return_sequences else None
+        if rows_arr.shape[0] == 0:
+            rows_arr = np.zeros(1, np.intp)
+        cdef const intp_t[::1] off = off_arr
+        cdef const intp_t[::1] rows = rows_arr
+        cdef fm_rnn_args a
+        _set_args(&a, self, Upad, self.bias_rows, hs, cs, x, out, 0)
+        a.off = <const ptrdiff_t *>&off[0]
+        a.rows = <const ptrdiff_t *>&rows[0]
+        a.A = _data(A)
+        cdef char *base = <char *>_data(scratch)
+        cdef Py_ssize_t stride = scratch.shape[1] * scratch.itemsize
+        a.z, a.hx, a.rh = base, base + stride, base + 2 * stride
+        work_arr = np.zeros((1, max(1, step_threads)), dtype=np.int64)
+        cdef long long[:, ::1] work = work_arr
+        with nogil:
+            _time_loop(&a, self.isa, step_threads, &work[0, 0])
+        last_plan = _Plan(work_arr, [0], [self.groups], 1, n_threads=step_threads,
+                          batch_split=False, parts=1, problems=1)
+        if out is not None and mask is not None and out.size > 0:
+            _fill(self, out, 0, np.zeros((B, self.U), self.dtype) if h0 is None else h0, mask,
+                  nt if out.nbytes >= MIN_FILL_BYTES else 1)
+        return (out, _unpadded(hs, self.U),
+                _unpadded(cs, self.U) if self.cell == FM_CELL_LSTM else None)

@@ -421,10 +421,12 @@ def _project(src, w, dtype, n):
                              f"({x.shape[-1]}). Received: "
                              + ", ".join(f"{nm}_kernel.shape={k.shape}"
                                          for nm, k in zip(g, kernels)))
-        join = w.get("join") or join_projections
-        kernel, bias = join(w, tuple(g), dtype)
-        packed = w["pack"](tuple(g), kernel, dtype) if "pack" in w else None
-        out = linear(x, kernel, bias, n_threads=n, blas_limited=True, packed=packed)
+        out = _prepared_linear(w, tuple(g), x, dtype, n)
+        if out is None:
+            join = w.get("join") or join_projections
+            kernel, bias = join(w, tuple(g), dtype)
+            packed = w["pack"](tuple(g), kernel, dtype) if "pack" in w else None
+            out = linear(x, kernel, bias, n_threads=n, blas_limited=True, packed=packed)
         c0 = 0
         for nm, k in zip(g, kernels):
             c = k.shape[1] * k.shape[2]
@@ -433,6 +435,25 @@ def _project(src, w, dtype, n):
                         else out[..., c0:c0 + c].reshape(shape))
             c0 += c
     return proj
+
+
+def _prepared_linear(w, names, x, dtype, n, out=None):
+    """x (..., E) @ the joined kernels `names` (+ bias) through the `PreparedDense` a
+    layer keeps (`w["prepared"]`, see `kernels.dense.prepare_dense`): (..., N), written
+    into `out` (checked by the caller) when given; None when `w` has none or x is not a
+    C-contiguous array of `dtype` (the caller then runs `linear`)."""
+    prepared = w.get("prepared")
+    if prepared is None or type(x) is not np.ndarray or x.dtype != dtype \
+            or not x.flags.c_contiguous or x.ndim < 1:
+        return None
+    dense = prepared(names, dtype)
+    K, N = dense.w.shape
+    if x.shape[-1] != K:
+        return None
+    lead = x.shape[:-1]
+    M = math.prod(lead)
+    y = dense(x.reshape(M, K), out=None if out is None else out.reshape(M, N), n_threads=n)
+    return y.reshape(lead + (N,)) if out is None else out
 
 
 def join_projections(w, names, dtype):
@@ -493,10 +514,14 @@ def _mha_plain(q_in, k_in, v_in, w, qm, km, attention_mask, causal, fill, zero_m
                None if qm is None else np.ascontiguousarray(qm).view(np.uint8),
                am, ast, causal, False, _REPLACE, fill, zero_masked,
                1.0 / math.sqrt(float(D)) if D else 1.0, n, True)
-    ok = ok.reshape((H * Dv,) + ok.shape[2:])
-    packed = w["pack"](("output",), ok, dtype) if "pack" in w else None
-    y = linear(ctx.reshape(B, Tq, H * Dv), ok, w["output_bias"], out=out, n_threads=n,
-               blas_limited=True, packed=packed)
+    y = _prepared_linear(w, ("output",), ctx.reshape(B, Tq, H * Dv), dtype, n, out=out)
+    if y is None:
+        ok = ok.reshape((H * Dv,) + ok.shape[2:])
+        packed = w["pack"](("output",), ok, dtype) if "pack" in w else None
+        y = linear(ctx.reshape(B, Tq, H * Dv), ok, w["output_bias"], out=out, n_threads=n,
+                   blas_limited=True, packed=packed)
+    elif out is None and ok.ndim != 3:       # (H, Dv, *O) with O not one axis
+        y = y.reshape((B, Tq) + ok.shape[2:])
     return (y, weights) if return_weights else y
 
 

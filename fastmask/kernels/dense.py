@@ -67,7 +67,8 @@ from ._threads import blas_threads, effective_num_threads
 from ._validation import as_float_array, check_out
 from . import _dense
 
-__all__ = ["dense", "pack_kernel", "PackedKernel", "FUSED_ACTIVATIONS"]
+__all__ = ["dense", "pack_kernel", "PackedKernel", "prepare_dense", "PreparedDense",
+           "FUSED_ACTIVATIONS"]
 
 FUSED_ACTIVATIONS = tuple(_dense.ACTIVATIONS)
 # Output block sizes: about BLOCK_BYTES of output per block (L2-sized, so the
@@ -235,9 +236,18 @@ def dense(x, kernel, bias=None, activation=None, *, out=None, n_threads=None,
         out = np.empty(shape, dtype)
     else:
         check_out(out, shape, dtype, [a for a in (xa, w, b) if a is not None])
+    return _compute(xa, w, b, code, np_act, out, packed, n_threads, blas_limited)
+
+
+def _compute(xa, w, b, code, np_act, out, packed, n_threads, blas_limited):
+    """dense() on checked arguments: xa (..., K) C-contiguous float32/float64, w (K, N)
+    and b (N,) or None C arrays of its dtype, the activation's fused code (None for 0)
+    and NumPy function (or None), out (..., N) C-contiguous (not overlapping them)."""
+    global last_path
+    dtype = xa.dtype
+    K, N = w.shape
     M = math.prod(xa.shape[:-1])
     if M > 0 and N > 0:
-        global last_path
         fused = 0 if code is None else code
         rows, cols = blocks(M, N, dtype.itemsize, softmax=fused == _dense.ACTIVATIONS["softmax"])
         dummy = np.zeros(1, dtype)
@@ -263,6 +273,56 @@ def dense(x, kernel, bias=None, activation=None, *, out=None, n_threads=None,
         if res is not out:
             np.copyto(out, res, casting="same_kind")
     return out
+
+
+class PreparedDense:
+    """`dense(x, kernel, bias, activation, packed=...)` with its weights and activation
+    checked and resolved once, for inputs of one compute dtype (float32 or float64):
+    what a Dense layer keeps between calls (a batch-1 call spent more time in
+    dense()'s checks than in its GEMM). Immutable; `__call__` computes exactly what
+    dense() computes. Made by `prepare_dense`."""
+
+    __slots__ = ("w", "b", "code", "np_act", "dtype", "packed")
+
+    def __call__(self, x, out=None, n_threads=None):
+        """activation(x @ kernel + bias) for x (..., K): a C-contiguous array of this
+        dtype; out: None or an (..., N) C-contiguous writeable array of this dtype that
+        overlaps neither x nor the weights (the caller has checked it)."""
+        w = self.w
+        if not (type(x) is np.ndarray and x.dtype == self.dtype and x.ndim >= 1
+                and x.shape[-1] == w.shape[0] and x.flags.c_contiguous):
+            got = (f"x.shape={x.shape}, x.dtype={x.dtype}, C-contiguous: "
+                   f"{x.flags.c_contiguous}" if isinstance(x, np.ndarray)
+                   else f"x of type {type(x).__name__}")
+            raise ValueError(f"`x` must be a C-contiguous {self.dtype} NumPy array of shape "
+                             f"(..., {w.shape[0]}). Received: {got}")
+        if out is None:
+            out = np.empty(x.shape[:-1] + (w.shape[1],), self.dtype)
+        return _compute(x, w, self.b, self.code, self.np_act, out, self.packed, n_threads,
+                        False)
+
+
+def prepare_dense(kernel, bias, activation, dtype, packed=None):
+    """A `PreparedDense` of these weights (cast to `dtype`, float32 or float64) and
+    activation; `packed`: an optional `pack_kernel` of them for the small-GEMM path."""
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"`dtype` must be float32 or float64. Received: dtype={dtype}")
+    w = np.ascontiguousarray(as_float_array(kernel, "kernel", dtype=dtype))
+    if w.ndim != 2:
+        raise ValueError(f"`kernel` must be 2-D (K, units). Received: kernel.shape={w.shape}")
+    b = None
+    if bias is not None:
+        b = np.ascontiguousarray(as_float_array(bias, "bias", dtype=dtype))
+        if b.shape != (w.shape[1],):
+            raise ValueError(f"`bias` must have shape ({w.shape[1]},). "
+                             f"Received: bias.shape={b.shape}")
+    prep = PreparedDense()
+    prep.w, prep.b, prep.dtype = w, b, dtype
+    prep.code, prep.np_act = _resolve_activation(activation)
+    prep.packed = packed if isinstance(packed, PackedKernel) and packed.matches(
+        w.shape[0], w.shape[1], dtype) else None
+    return prep
 
 
 class _NullContext:

@@ -18,7 +18,7 @@ from ._threads import effective_num_threads
 from ._validation import as_float_array, check_out
 from . import _normalization
 
-__all__ = ["layer_norm"]
+__all__ = ["layer_norm", "prepare_layer_norm", "PreparedLayerNorm"]
 
 
 def _param(v, name, n, dtype):
@@ -29,6 +29,14 @@ def _param(v, name, n, dtype):
         raise ValueError(f"`{name}` must have shape ({n},) (the last axis of x). "
                          f"Received: {name}.shape={a.shape}")
     return a.reshape(n)
+
+
+def _check_scalars(epsilon, rms_scaling):
+    if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) \
+            or not epsilon >= 0:
+        raise ValueError(f"`epsilon` must be a real number >= 0. Received: epsilon={epsilon!r}")
+    if not isinstance(rms_scaling, (bool, np.bool_)):
+        raise TypeError(f"`rms_scaling` must be a bool. Received: rms_scaling={rms_scaling!r}")
 
 
 def layer_norm(x, gamma=None, beta=None, epsilon=1e-3, rms_scaling=False, *, out=None,
@@ -52,11 +60,7 @@ def layer_norm(x, gamma=None, beta=None, epsilon=1e-3, rms_scaling=False, *, out
     """
     xa = as_float_array(x, "x", min_ndim=1)
     dtype = xa.dtype
-    if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) \
-            or not epsilon >= 0:
-        raise ValueError(f"`epsilon` must be a real number >= 0. Received: epsilon={epsilon!r}")
-    if not isinstance(rms_scaling, (bool, np.bool_)):
-        raise TypeError(f"`rms_scaling` must be a bool. Received: rms_scaling={rms_scaling!r}")
+    _check_scalars(epsilon, rms_scaling)
     n = xa.shape[-1]
     g = _param(gamma, "gamma", n, dtype)
     b = None if rms_scaling else _param(beta, "beta", n, dtype)
@@ -69,13 +73,60 @@ def layer_norm(x, gamma=None, beta=None, epsilon=1e-3, rms_scaling=False, *, out
                 and out.__array_interface__["data"][0] == xa.__array_interface__["data"][0])
         check_out(out, xa.shape, dtype, [a for a in (g, b) if a is not None]
                   + ([] if same else [xa]))
+    return _compute(xa, g, b, float(epsilon), bool(rms_scaling), out, n_threads)
+
+
+def _compute(xa, g, b, epsilon, rms_scaling, out, n_threads):
+    """layer_norm on checked arguments: xa (..., n) C-contiguous float32/float64, g and b
+    (n,) C arrays of its dtype or None, out like xa (or xa itself)."""
     if xa.size == 0:
         return out
-    rows = xa.size // n
-    dummy = np.zeros(1, dtype)
-    _normalization.layer_norm_flat(xa.reshape(-1), out.reshape(-1), rows, n,
+    n = xa.shape[-1]
+    dummy = np.zeros(1, xa.dtype)
+    _normalization.layer_norm_flat(xa.reshape(-1), out.reshape(-1), xa.size // n, n,
                                    dummy if g is None else g, g is not None,
                                    dummy if b is None else b, b is not None,
-                                   float(epsilon), bool(rms_scaling),
-                                   effective_num_threads(n_threads))
+                                   epsilon, rms_scaling, effective_num_threads(n_threads))
     return out
+
+
+class PreparedLayerNorm:
+    """`layer_norm(x, gamma, beta, epsilon, rms_scaling)` with its parameters checked
+    once for inputs (..., n) of one dtype (float32 or float64): what a
+    LayerNormalization layer keeps between calls. Immutable; `__call__` computes
+    exactly what layer_norm computes. Made by `prepare_layer_norm`."""
+
+    __slots__ = ("gamma", "beta", "epsilon", "rms_scaling", "n", "dtype")
+
+    def __call__(self, x, out=None, n_threads=None):
+        """x (..., n): a C-contiguous array of this dtype; out: None, x itself, or an
+        array of x's shape and dtype, C-contiguous, writeable, overlapping neither the
+        parameters nor (unless it is x) x (the caller has checked it)."""
+        if not (type(x) is np.ndarray and x.dtype == self.dtype and x.ndim >= 1
+                and x.shape[-1] == self.n and x.flags.c_contiguous):
+            got = (f"x.shape={x.shape}, x.dtype={x.dtype}, C-contiguous: "
+                   f"{x.flags.c_contiguous}" if isinstance(x, np.ndarray)
+                   else f"x of type {type(x).__name__}")
+            raise ValueError(f"`x` must be a C-contiguous {self.dtype} NumPy array of shape "
+                             f"(..., {self.n}). Received: {got}")
+        if out is None:
+            out = np.empty_like(x)
+        return _compute(x, self.gamma, self.beta, self.epsilon, self.rms_scaling, out,
+                        n_threads)
+
+
+def prepare_layer_norm(n, gamma, beta, epsilon, rms_scaling, dtype):
+    """A `PreparedLayerNorm` over rows of n values in `dtype` (float32 or float64);
+    arguments as `layer_norm`'s."""
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"`dtype` must be float32 or float64. Received: dtype={dtype}")
+    _check_scalars(epsilon, rms_scaling)
+    prep = PreparedLayerNorm()
+    prep.gamma = _param(gamma, "gamma", n, dtype)
+    prep.beta = None if rms_scaling else _param(beta, "beta", n, dtype)
+    prep.gamma = None if prep.gamma is None else np.ascontiguousarray(prep.gamma)
+    prep.beta = None if prep.beta is None else np.ascontiguousarray(prep.beta)
+    prep.epsilon, prep.rms_scaling = float(epsilon), bool(rms_scaling)
+    prep.n, prep.dtype = n, dtype
+    return prep

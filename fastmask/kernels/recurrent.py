@@ -327,6 +327,29 @@ def _last_output(h, mask, go_backwards, zero_output_for_mask, unroll):
     return np.where(keep[:, None], h, h.dtype.type(0))
 
 
+def _problem(cell, p, packed, go_backwards, return_sequences, zero_output_for_mask, unroll,
+             act_c, ract_c, reset_after):
+    """The compiled kernel's `Problem` for `_prepare`'s checked arrays p (`packed`
+    used when it fits, else the weights packed now)."""
+    if packed is None or not packed.matches(_recurrent.CELLS[cell], reset_after, p["F"],
+                                            p["U"], p["x"].dtype):
+        packed = _recurrent.pack(cell, p["kernel"], p["recurrent_kernel"], reset_after)
+    mask_u8 = None if p["mask"] is None else p["mask"].view(np.uint8)
+    h0 = p["states"][0]
+    c0 = p["states"][1] if cell == "lstm" else h0
+    return _recurrent.problem(cell, p["x"], packed, p["bias_rows"], h0, c0, mask_u8,
+                              go_backwards, return_sequences, zero_output_for_mask, unroll,
+                              act_c, ract_c)
+
+
+def _result(cell, out, h, c, mask, go_backwards, return_sequences, zero_output_for_mask,
+            unroll):
+    """`_run`'s return value from the kernel's (out, h, c)."""
+    if not return_sequences:
+        out = _last_output(h, mask, go_backwards, zero_output_for_mask, unroll)
+    return (out, h, c) if cell == "lstm" else (out, h)
+
+
 def _run(cell, x, kernel, recurrent_kernel, bias, mask, initial_state, go_backwards,
          return_sequences, zero_output_for_mask, unroll, activation, recurrent_activation,
          reset_after, n_threads, packed=None, lengths=None, padding=None):
@@ -343,18 +366,56 @@ def _run(cell, x, kernel, recurrent_kernel, bias, mask, initial_state, go_backwa
     if act_c is None or ract_c is None:
         return _reference_run(cell, p, bias, go_backwards, return_sequences,
                               zero_output_for_mask, unroll, act_np, ract_np, reset_after)
-    if packed is None or not packed.matches(_recurrent.CELLS[cell], reset_after, p["F"],
-                                            p["U"], p["x"].dtype):
-        packed = _recurrent.pack(cell, p["kernel"], p["recurrent_kernel"], reset_after)
-    mask_u8 = None if p["mask"] is None else p["mask"].view(np.uint8)
-    h0 = p["states"][0]
-    c0 = p["states"][1] if cell == "lstm" else h0
-    out, h, c = _recurrent.forward(cell, p["x"], packed, p["bias_rows"], h0, c0, mask_u8,
-                                   go_backwards, return_sequences, zero_output_for_mask, unroll,
-                                   act_c, ract_c, n_threads)
-    if not return_sequences:
-        out = _last_output(h, p["mask"], go_backwards, zero_output_for_mask, unroll)
-    return (out, h, c) if cell == "lstm" else (out, h)
+    problem = _problem(cell, p, packed, go_backwards, return_sequences, zero_output_for_mask,
+                       unroll, act_c, ract_c, reset_after)
+    out, h, c = _recurrent.forward_many([problem], n_threads)[0]
+    return _result(cell, out, h, c, p["mask"], go_backwards, return_sequences,
+                   zero_output_for_mask, unroll)
+
+
+def prepare(cell, x, kernel, recurrent_kernel, bias, *, go_backwards, return_sequences,
+            zero_output_for_mask, unroll, activation, recurrent_activation, reset_after,
+            packed=None):
+    """The recurrence `_run(cell, x', kernel, ...)` would run, checked and laid out
+    once for inputs x' of x's shape and dtype (`run_prepared` calls it with any mask
+    and initial state): a `_recurrent.Recurrence`, or None when an activation is
+    not compiled (`_run` runs those in NumPy)."""
+    flags = [_flag(v, n) for v, n in ((go_backwards, "go_backwards"),
+                                      (return_sequences, "return_sequences"),
+                                      (zero_output_for_mask, "zero_output_for_mask"),
+                                      (unroll, "unroll"), (reset_after, "reset_after"))]
+    act_c = resolve_activation(activation, "activation")[0]
+    ract_c = resolve_activation(recurrent_activation, "recurrent_activation")[0]
+    if act_c is None or ract_c is None:
+        return None
+    p = _prepare(cell, x, kernel, recurrent_kernel, bias, None, None, flags[4])
+    return _recurrent.Recurrence(_problem(cell, p, packed, *flags[:4], act_c, ract_c,
+                                          flags[4]))
+
+
+def run_prepared(recurrence, cell, x, mask, initial_state, n_threads=None):
+    """`_run`'s result for a `prepare`d recurrence on x (its shape and dtype), mask
+    ((B, T) bool or None) and initial_state (None: zeros, or the states `_run`
+    takes); None when the call is better run by `_run` (the batch split into parts,
+    or arrays that do not fit the recurrence)."""
+    if type(x) is not np.ndarray or x.dtype != recurrence.dtype or x.shape != (
+            recurrence.B, recurrence.T, recurrence.F) or not x.flags.c_contiguous:
+        return None
+    m = None
+    if mask is not None:
+        if not (type(mask) is np.ndarray and mask.dtype == np.bool_
+                and mask.shape == x.shape[:2] and mask.flags.c_contiguous):
+            return None
+        m = mask.view(np.uint8)
+    h0 = c0 = None
+    if initial_state is not None:
+        states = _initial_state(cell, initial_state, recurrence.B, recurrence.U, x.dtype)
+        h0, c0 = states[0], (states[1] if cell == "lstm" else None)
+    res = recurrence(x, h0, c0, m, effective_num_threads(n_threads))
+    if res is None:
+        return None
+    return _result(cell, *res, mask, recurrence.go_backwards, recurrence.return_sequences,
+                   recurrence.zero_output_for_mask, recurrence.unroll)
 
 
 def _run_many(cell, x, specs, mask, return_sequences, zero_output_for_mask, unroll,

@@ -1,6 +1,7 @@
 """`MultiHeadAttention`: Keras's layer (weights, masks, both attention paths) over fused kernels."""
 import math
 import string
+import weakref
 
 import numpy as np
 
@@ -10,7 +11,7 @@ from ...core.tensor import KerasTensor, get_mask, plain
 from ...kernels import attention as _att
 from ...kernels._validation import as_mask_array
 from ..layer import Layer, usable_out
-from ...kernels.dense import isa_in_use, pack_kernel, use_small_gemm
+from ...kernels.dense import isa_in_use, pack_kernel, prepare_dense, use_small_gemm
 from ..weight_cache import weight_cache
 
 __all__ = ["MultiHeadAttention"]
@@ -271,7 +272,8 @@ class MultiHeadAttention(Layer):
         dropping = bool(training) and self._dropout > 0
         n = effective_num_threads()
         with blas_threads(1):
-            if not return_attention_scores and not dropping and not self._use_gate:
+            if (not return_attention_scores and not dropping and not self._use_gate
+                    and (qm is not None or km is not None)):
                 # Padding skipped: only kept queries/keys are projected and attended.
                 y = _att._mha_compact(q, k, v, self._weights_dict(dtype), qm, km, am,
                                       use_causal_mask, "zeros" if softmax_path else "uniform", n)
@@ -381,21 +383,37 @@ class MultiHeadAttention(Layer):
 
     def _weights_dict(self, dtype):
         """The weights dict of `kernels.attention.multi_head_attention` in `dtype`, with a
-        `join` that keeps the joined Q|K|V projections in the layer's weight cache and a
-        `pack` that keeps their (and the output projection's) small-GEMM packing there."""
-        out = {}
+        `join` that keeps the joined Q|K|V projections in the layer's weight cache, a
+        `pack` that keeps their (and the output projection's) small-GEMM packing there
+        and a `prepared` that keeps them as `PreparedDense`s; the dict itself is kept in
+        the weight cache too (until a weight changes)."""
         dense = {"query": self._query_dense, "key": self._key_dense,
                  "value": self._value_dense, "output": self._output_dense}
+        sources = [v for layer in dense.values() for v in (layer.kernel, layer.bias)]
+        return weight_cache(self).get("weights_dict", sources, np.dtype(dtype).str,
+                                      lambda: self._make_weights_dict(dense, dtype))
+
+    def _make_weights_dict(self, dense, dtype):
+        # The dict lives in the layer's weight cache: its functions reach the cache
+        # through a weak reference to the layer (no layer -> cache -> dict -> layer
+        # cycle, which only the cyclic GC would free).
+        weights = {}
         for name, layer in dense.items():
-            out[name + "_kernel"] = np.asarray(layer.kernel, dtype)
-            out[name + "_bias"] = None if layer.bias is None else np.asarray(layer.bias, dtype)
-        cache = weight_cache(self)
+            weights[name + "_kernel"] = np.asarray(layer.kernel, dtype)
+            weights[name + "_bias"] = (None if layer.bias is None
+                                       else np.asarray(layer.bias, dtype))
+        layer_ref = weakref.ref(self)
         dtype_key = np.dtype(dtype).str
+
+        def cached(slot, sources, params, make):
+            owner = layer_ref()
+            return make() if owner is None else weight_cache(owner).get(slot, sources, params,
+                                                                        make)
 
         def join(w, names, dt):
             sources = [v for nm in names for v in (dense[nm].kernel, dense[nm].bias)]
-            return cache.get(("join",) + names, sources, dtype_key,
-                             lambda: _att.join_projections(w, names, dt))
+            return cached(("join",) + names, sources, dtype_key,
+                          lambda: _att.join_projections(w, names, dt))
 
         def pack(names, kernel2d, dt):
             """kernel2d (the joined kernel of `names`, or the output kernel as (H*Dv, N))
@@ -404,12 +422,25 @@ class MultiHeadAttention(Layer):
             if K * N == 0 or not use_small_gemm(1, K, N, np.dtype(dt)):
                 return None
             sources = [dense[nm].kernel for nm in names]
-            return cache.get(("pack",) + names, sources, (dtype_key, isa_in_use()),
-                             lambda: pack_kernel(kernel2d.reshape(K, N), dt))
+            return cached(("pack",) + names, sources, (dtype_key, isa_in_use()),
+                          lambda: pack_kernel(kernel2d.reshape(K, N), dt))
 
-        out["join"] = join
-        out["pack"] = pack
-        return out
+        def prepared(names, dt):
+            """The joined projections `names` (or ("output",): the output projection as
+            (H*Dv, N)) as a `PreparedDense` in `dt` (`kernels.dense.prepare_dense`)."""
+            def make():
+                if names == ("output",):
+                    k, b = weights["output_kernel"], weights["output_bias"]
+                    kernel2d = k.reshape(k.shape[0] * k.shape[1], -1)
+                    bias = None if b is None else b.reshape(-1)
+                else:
+                    kernel2d, bias = join(weights, names, dt)
+                return prepare_dense(kernel2d, bias, None, dt, packed=pack(names, kernel2d, dt))
+
+            sources = [v for nm in names for v in (dense[nm].kernel, dense[nm].bias)]
+            return cached(("prepared",) + names, sources, (dtype_key, isa_in_use()), make)
+
+        return dict(weights, join=join, pack=pack, prepared=prepared)
 
     def compute_output_spec(self, query, value, key=None, query_mask=None, value_mask=None,
                             key_mask=None, attention_mask=None, return_attention_scores=False,

@@ -4,7 +4,8 @@ import math
 import numpy as np
 
 from ... import activations, constraints, initializers, regularizers
-from ...kernels.dense import dense as fused_dense, isa_in_use, pack_kernel, use_small_gemm
+from ...kernels.dense import (dense as fused_dense, isa_in_use, pack_kernel,
+                               prepare_dense, use_small_gemm)
 from ..input_spec import InputSpec
 from ..layer import Layer, usable_out
 from ..weight_cache import weight_cache
@@ -94,6 +95,14 @@ class Dense(Layer):
                             f"inputs must be real numbers (bool, int or float dtype). "
                             f"Received: inputs.dtype={x.dtype}")
         lead = x.shape[:-1]
+        if x.dtype == dtype and dtype in _FUSED_DTYPES and x.flags.c_contiguous \
+                and x.ndim >= 1 and x.shape[-1] == self._kernel.shape[0]:
+            # The common case: weights and activation resolved once (weight cache).
+            prepared = self._prepared(dtype)
+            if not usable_out(out, lead + (self.units,), dtype,
+                              (x, prepared.w, prepared.b)):
+                out = None
+            return prepared(x, out=out)
         bias = None if self.bias is None else self.bias.value
         if np.dtype(dtype) in _FUSED_DTYPES:
             # One pass: bias and activation fused into the GEMM's output blocks.
@@ -113,6 +122,20 @@ class Dense(Layer):
         if self.activation is not None and self.activation is not activations.linear:
             out = self.activation(out)  # None: set after construction, as Keras allows
         return out
+
+    def _prepared(self, dtype):
+        """This layer's `PreparedDense` in `dtype` (float32/float64), kept in its
+        weight cache until a weight or the activation changes."""
+        def make():
+            kernel = self._kernel.value
+            packed = None
+            if use_small_gemm(1, kernel.shape[0], kernel.shape[1], dtype):
+                packed = pack_kernel(kernel, dtype)
+            return prepare_dense(kernel, None if self.bias is None else self.bias.value,
+                                 self.activation, dtype, packed=packed)
+
+        return weight_cache(self).get("prepared", (self._kernel, self.bias),
+                                      (dtype.str, isa_in_use(), self.activation), make)
 
     def _packed_kernel(self, x, kernel, dtype):
         """The kernel (in `dtype`) packed for the small-GEMM path, kept in the layer's

@@ -2,10 +2,14 @@
 import numpy as np
 
 from ... import constraints, initializers, regularizers
-from ...kernels.normalization import layer_norm
+from ...kernels.normalization import layer_norm, prepare_layer_norm
 from ..layer import Layer, usable_out
+from ..weight_cache import weight_cache
 
 __all__ = ["LayerNormalization"]
+
+
+_PREPARED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _value(weight):
@@ -76,6 +80,14 @@ class LayerNormalization(Layer):
     def call(self, inputs):
         into = self._take_out()
         x = np.ndarray.view(inputs, np.ndarray)
+        dtype = self._dtype_policy._compute_np
+        if (x.dtype == dtype and dtype in _PREPARED_DTYPES and x.flags.c_contiguous
+                and self.axis in ([-1], [x.ndim - 1])):
+            # The common case: over the last axis, parameters checked once (weight cache).
+            prepared = self._prepared(x.shape[-1], dtype)
+            if not usable_out(into, x.shape, dtype, (x, prepared.gamma, prepared.beta)):
+                into = None
+            return prepared(x, out=into)
         orig = x.dtype
         if x.dtype.kind != "f" or x.dtype.itemsize < 4:
             x = x.astype(np.float32)
@@ -114,6 +126,15 @@ class LayerNormalization(Layer):
                 res = res + beta
             out = x * inv + res
         return self._cast_out(out, orig)
+
+    def _prepared(self, n, dtype):
+        """This layer's `PreparedLayerNorm` for rows of n values in `dtype`, kept in its
+        weight cache until gamma, beta or a setting changes."""
+        return weight_cache(self).get(
+            "prepared", (self.gamma, self.beta),
+            (n, dtype.str, self.epsilon, self.rms_scaling),
+            lambda: prepare_layer_norm(n, _value(self.gamma), _value(self.beta),
+                                       self.epsilon, self.rms_scaling, dtype))
 
     def _cast_out(self, out, orig):
         """Back to the input's float dtype (Keras's cast), then the compute dtype."""

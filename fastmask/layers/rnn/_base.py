@@ -168,14 +168,51 @@ class KernelCell(Layer, DropoutRNNCell):
         return (np.dtype(self.compute_dtype) in _FLOATS and sequences.ndim == 3
                 and self.built)
 
+    def _fm_default_state_is_zeros(self):
+        """Whether this cell's `get_initial_state` is zeros (not overridden): `RNN`
+        then passes None for the state, which the compiled kernel takes as zeros."""
+        return type(self).get_initial_state is KernelCell.get_initial_state
+
+    def _fm_recurrence(self, x, flags):
+        """The recurrence of this cell for inputs of x's shape and dtype (the compute
+        dtype) and these (go_backwards, return_sequences, zero_output_for_mask,
+        unroll), checked and laid out once (`fastmask.kernels.recurrent.prepare`) and
+        kept in the weight cache until a weight, the shape or a flag changes; None
+        when an activation runs the NumPy loop."""
+        dtype = x.dtype
+        reset_after = getattr(self, "reset_after", True)
+
+        def make():
+            k, r, b = self._fm_weights(dtype)
+            return _kr.prepare(
+                self._fm_kernel, x, k, r, b, go_backwards=flags[0],
+                return_sequences=flags[1], zero_output_for_mask=flags[2], unroll=flags[3],
+                activation=self.activation, recurrent_activation=self.recurrent_activation,
+                reset_after=reset_after, packed=self._fm_packed(dtype, k, r))
+
+        return weight_cache(self).get(
+            "recurrence", (self.kernel, self.recurrent_kernel, self.bias),
+            (x.shape, dtype.str, flags, self.activation, self.recurrent_activation,
+             bool(reset_after), _kr.isa_in_use()), make)
+
     def _fm_forward(self, sequences, initial_state, mask, training, *, go_backwards,
                     return_sequences, zero_output_for_mask, unroll):
-        """(output, states) computed by the masked kernel, or None to use the generic loop."""
+        """(output, states) computed by the masked kernel, or None to use the generic loop.
+        initial_state None: zeros (the cell's default state)."""
         if not self._fm_applicable(sequences, training):
             return None
         dtype = np.dtype(self.compute_dtype)
-        k, r, b = self._fm_weights(dtype)
         x = sequences if sequences.dtype == dtype else sequences.astype(dtype)
+        flags = (bool(go_backwards), bool(return_sequences), bool(zero_output_for_mask),
+                 bool(unroll))
+        recurrence = self._fm_recurrence(x, flags)
+        if recurrence is not None:
+            res = _kr.run_prepared(recurrence, self._fm_kernel, x, mask, initial_state)
+            if res is not None:
+                return res[0], list(res[1:])
+        k, r, b = self._fm_weights(dtype)
+        if initial_state is None:
+            initial_state = self.get_initial_state(batch_size=x.shape[0])
         res = _kr._run(self._fm_kernel, x, k, r, b, mask, list(initial_state), go_backwards,
                        return_sequences, zero_output_for_mask, unroll, self.activation,
                        self.recurrent_activation, getattr(self, "reset_after", True), None,

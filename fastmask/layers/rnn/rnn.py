@@ -19,6 +19,10 @@ from .stacked_rnn_cells import StackedRNNCells, _is_nested
 __all__ = ["RNN", "rnn_loop"]
 
 
+def _no():
+    return False
+
+
 def _plain(x):
     return np.ndarray.view(x, np.ndarray) if isinstance(x, np.ndarray) else np.asarray(x)
 
@@ -252,7 +256,12 @@ class RNN(Layer):
             raise ValueError(f"Layer '{self.name}' expects a 3D input (batch, timesteps, "
                              f"features). Received: sequences.shape={sequences.shape}")
         batch = sequences.shape[0]
-        if initial_state is None:
+        # The default state of fastmask's cells is zeros: the compiled kernel starts
+        # from zeros when given None (no state arrays made and converted per call).
+        zero_state = (initial_state is None and not self.stateful
+                      and type(self).get_initial_state is RNN.get_initial_state
+                      and getattr(self.cell, "_fm_default_state_is_zeros", _no)())
+        if initial_state is None and not zero_state:
             if self.stateful:
                 initial_state = map_structure(lambda v: v.value, self.states)
             else:
@@ -264,11 +273,8 @@ class RNN(Layer):
                 "same as the batch size of the initial state. \n"
                 f"- Expected batch size: {self._expected_batch_size}\n"
                 f"- Received batch size: {batch}")
-        if not _is_nested(initial_state):
-            initial_state = [initial_state]
-        dtype = self.cell.compute_dtype if isinstance(self.cell, Layer) else self.compute_dtype
-        initial_state = map_structure(lambda s: np.asarray(_plain(s), dtype=dtype),
-                                      list(initial_state))
+        if not zero_state:
+            initial_state = self._states_in_compute_dtype(initial_state)
         if mask is not None:
             mask = flatten(mask)[0] if _is_nested(mask) else mask
         if mask is not None:
@@ -282,6 +288,8 @@ class RNN(Layer):
         output, states = self._run(sequences, initial_state, mask, training)
         cdt = np.dtype(self.compute_dtype)
         output = np.asarray(output).astype(cdt, copy=False)
+        if not (self.stateful or self.return_state):
+            return output
         states = map_structure(lambda s: np.asarray(s).astype(cdt, copy=False), states)
         if self.stateful:
             for var, value in zip(flatten(self.states), flatten(states)):
@@ -290,9 +298,18 @@ class RNN(Layer):
             return (output, *states)
         return output
 
+    def _states_in_compute_dtype(self, initial_state):
+        """initial_state (an array or a list of them) as a list of NumPy arrays of the
+        cell's compute dtype."""
+        if not _is_nested(initial_state):
+            initial_state = [initial_state]
+        dtype = self.cell.compute_dtype if isinstance(self.cell, Layer) else self.compute_dtype
+        return map_structure(lambda s: np.asarray(_plain(s), dtype=dtype), list(initial_state))
+
     def _run(self, sequences, initial_state, mask, training):
         """(output (last or sequence), final states): the compiled kernel when the
-        cell offers one for this call, else Keras's generic loop."""
+        cell offers one for this call, else Keras's generic loop. initial_state None:
+        the cell's default state (zeros)."""
         fast = getattr(self.cell, "_fm_forward", None)
         if fast is not None:
             res = fast(sequences, initial_state, mask, training, go_backwards=self.go_backwards,
@@ -300,6 +317,9 @@ class RNN(Layer):
                        zero_output_for_mask=self.zero_output_for_mask, unroll=self.unroll)
             if res is not None:
                 return res
+        if initial_state is None:
+            initial_state = self._states_in_compute_dtype(
+                self.get_initial_state(batch_size=sequences.shape[0]))
         return self._generic_run(sequences, initial_state, mask, training)
 
     def _generic_run(self, sequences, initial_state, mask, training):

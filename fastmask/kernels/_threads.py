@@ -35,16 +35,18 @@ def _cpu_count():
 # kernel module, before this one runs): read it once here too (a lookup in
 # os.environ costs ~2.5 us, a tenth of a small kernel call).
 _OMP_NUM_THREADS_SET = "OMP_NUM_THREADS" in os.environ
-_usable_cpus = (None, 0)      # (pid, CPUs this process may run on), refreshed after fork
+_OPENMP = _openmp_helpers.openmp_enabled()
+_openmp_max_threads = _openmp_helpers.openmp_max_threads
+_usable_cpus = None      # CPUs this process may run on: measured once, again after fork
 
 
 def _usable_cpu_count():
-    """_cpu_count(), measured once per process (a forked child measures again)."""
+    """_cpu_count(), measured once per process (a forked child measures again: the
+    fork handler below forgets it)."""
     global _usable_cpus
-    pid = os.getpid()
-    if _usable_cpus[0] != pid:
-        _usable_cpus = (pid, _cpu_count())
-    return _usable_cpus[1]
+    if _usable_cpus is None:
+        _usable_cpus = _cpu_count()
+    return _usable_cpus
 
 
 def _check_n(n, name="n"):
@@ -76,7 +78,8 @@ _forked_child = False       # forked after a team was started: kernels run on 1 
 
 
 def _after_fork_in_child():
-    global _forked_child
+    global _forked_child, _usable_cpus
+    _usable_cpus = None
     if _threads_used:
         _forked_child = True
 
@@ -96,19 +99,23 @@ def _resolve(n):
     explicit OMP_NUM_THREADS as given, else capped at the usable CPUs). Always
     1..MAX_THREADS; without OpenMP, or in a child forked after threads were used: 1."""
     global _threads_used
-    if _forked_child or not _openmp_helpers.openmp_enabled():
+    if _forked_child or not _OPENMP:
         return 1
-    max_threads = _openmp_helpers.openmp_max_threads()
+    max_threads = _openmp_max_threads()
     if not _OMP_NUM_THREADS_SET:
-        max_threads = min(max_threads, _usable_cpu_count())
+        cpus = _usable_cpus if _usable_cpus is not None else _usable_cpu_count()
+        if cpus < max_threads:
+            max_threads = cpus
     if n is None:
         n = max_threads
     elif n < 0:
         n = max_threads + 1 + n
-    n = max(1, min(n, MAX_THREADS))
+    if n > MAX_THREADS:
+        n = MAX_THREADS
     if n > 1:
         _threads_used = True
-    return n
+        return n
+    return 1
 
 
 def set_num_threads(n):

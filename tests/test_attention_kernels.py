@@ -92,7 +92,8 @@ def test_matches_reference(rng, fully_masked, causal, dtype, monkeypatch):
         np.testing.assert_allclose(out2, out, rtol=tol * 10, atol=tol * 10)
 
 
-@pytest.mark.parametrize("D,S", [(1, 1), (3, 4), (5, 17), (7, 37), (8, 33), (13, 64)])
+@pytest.mark.parametrize("D,S", [(1, 1), (3, 4), (5, 17), (7, 37), (8, 33), (13, 64), (32, 200),
+                                 (5, 301)])
 def test_odd_head_sizes_and_key_counts(rng, D, S):
     """K^T is packed in 4 x 4 transposes plus scalar edges (csrc/fm_pack.h): head
     sizes and key counts that are not multiples of 4 (or of the panel) hit the edges."""

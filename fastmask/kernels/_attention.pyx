@@ -6,7 +6,7 @@ For every (batch b, head h), in chunks of query rows:
     weights = masked softmax of each scores row    (fm_softmax_row, in place)
     out[b, :, h] = weights @ V[b, :, h]            (gemm)
 so the only (Tq, S) temporary is one chunk per thread. The two GEMMs are BLAS's,
-or (panel > 0: up to 128 keys whose panels fit in L1, kernels/attention.py
+or (panel > 0: up to SMALL_MAX_KEYS keys whose panels fit in L1, kernels/attention.py
 chooses) _dense's small-GEMM micro-kernel on K^T and V packed once per (b, h)
 in per-thread scratch. (b, h) pairs are split among OpenMP threads; the caller
 limits BLAS to one thread (OpenMP and BLAS threads must not multiply). Each (b, h) is computed by one thread in a fixed

@@ -48,16 +48,18 @@ SOFTMAX_FILL = -1e9
 _CHUNK_ELEMS = 1 << 16
 _EMPTY_U8 = np.zeros(1, dtype=np.uint8)
 # The per-head GEMMs of sdpa_flat on dense's small-GEMM micro-kernel (when dense would
-# take it for their shapes and there are at most SMALL_MAX_KEYS keys) instead of BLAS;
-# False: always BLAS (tests, benchmarks). Measured on the 2-core AVX2 machine
-# (2026-12-07, whole keras-io models, same process, alternating, small/BLAS time):
-# NER (T 64, 4 heads x 32) 0.79 / 0.81 / 0.94 at batch 1024 / 32 / 1 (0.81 at 2
-# threads), mini-GPT (T 80, 2 x 128, causal) 0.99; the transformer classifier
-# (T 200, 2 x 32) 1.04 (1.04 at 2 threads). Alone (masked_attention, fresh process)
-# the two paths are within 0.89-1.06 of each other: inside a model BLAS ran its small
-# GEMMs slower (this OpenBLAS's state-dependent speed, see kernels/dense.py).
+# take it for their shapes: a K = S panel of V fits L1, S <= 512 keys in float32 on
+# AVX2, and there are at most SMALL_MAX_KEYS keys) instead of BLAS; False: always BLAS
+# (tests, benchmarks). Measured on the 2-core AVX2 machine (2026-12-07, same process,
+# alternating, small/BLAS time): whole keras-io models: NER (T 64, 4 heads x 32) 0.79 /
+# 0.81 / 0.94 at batch 1024 / 32 / 1, mini-GPT (T 80, 2 x 128, causal) 0.99;
+# MultiHeadAttention alone, after K^T, V and Q were staged by vectorised copies
+# (csrc/fm_pack.h; with scalar staging T 200 was 1.04 and the limit 128 keys):
+# (64, 200, 2 x 32) 0.96-0.98 at 1 and 2 threads, (8, 384, 2 x 32) 0.68,
+# (16, 256, 4 x 64) 0.64. Inside a model BLAS also runs small GEMMs slower (this
+# OpenBLAS's state-dependent speed, see kernels/dense.py).
 SMALL_GEMM = True
-SMALL_MAX_KEYS = 128
+SMALL_MAX_KEYS = 512
 
 
 def _bool_array(mask, name, shape):

@@ -27,18 +27,24 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:Depreca
 RNNS = [("LSTM", {}), ("GRU", {}), ("GRU", {"reset_after": False}), ("SimpleRNN", {})]
 
 
+def _count_calls(monkeypatch, module, name, arg):
+    """Replace module.name by a wrapper recording its positional argument `arg` of every
+    call in the list returned."""
+    calls = []
+    real = getattr(module, name)
+
+    def counting(*args, **kwargs):
+        calls.append(args[arg])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counting)
+    return calls
+
+
 @pytest.fixture
 def packs(monkeypatch):
     """Counts `_recurrent.pack` calls (the packing every recurrent call did before)."""
-    calls = []
-    real = _recurrent.pack
-
-    def counting(*args, **kwargs):
-        calls.append(args[0])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_recurrent, "pack", counting)
-    return calls
+    return _count_calls(monkeypatch, _recurrent, "pack", 0)
 
 
 @pytest.fixture
@@ -333,19 +339,25 @@ def test_mha_after_loading_weights(tmp_path, joins):
 
 
 # ----------------------------------------------------------------- Dense
+def _write_and_compare(k, f, x, rng, names):
+    """set_weights, then an assign to each weight in `names`, in the Keras layer k and
+    the fastmask layer f alike: after each, their outputs on x must agree."""
+    k.set_weights(_randomized(k.get_weights(), rng))
+    f.set_weights(k.get_weights())
+    assert_outputs_close(k(x), f(x))
+    for name in names:
+        value = _randomized([getattr(k, name).numpy()], rng)[0]
+        getattr(k, name).assign(value)
+        getattr(f, name).assign(value)
+        assert_outputs_close(k(x), f(x))
+
+
 @pytest.fixture
 def dense_preps(monkeypatch):
-    """Counts `prepare_dense` calls made by Dense layers (weights resolved once)."""
+    """Counts `prepare_dense` calls made by Dense layers (weights resolved once),
+    recording the activation of each."""
     import fastmask.layers.core.dense as dense_layer
-    calls = []
-    real = dense_layer.prepare_dense
-
-    def counting(*args, **kwargs):
-        calls.append(args[2])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(dense_layer, "prepare_dense", counting)
-    return calls
+    return _count_calls(monkeypatch, dense_layer, "prepare_dense", 2)
 
 
 def test_dense_prepares_once_and_follows_every_write(dense_preps):
@@ -359,17 +371,7 @@ def test_dense_prepares_once_and_follows_every_write(dense_preps):
     for _ in range(3):
         assert_outputs_close(k(x), f(x))
     assert len(dense_preps) == 1
-    k.set_weights(_randomized(k.get_weights(), rng))
-    f.set_weights(k.get_weights())
-    assert_outputs_close(k(x), f(x))
-    bias = _randomized([k.bias.numpy()], rng)[0]
-    k.bias.assign(bias)
-    f.bias.assign(bias)
-    assert_outputs_close(k(x), f(x))
-    kernel = _randomized([k.kernel.numpy()], rng)[0]
-    k.kernel.assign(kernel)
-    f.kernel.assign(kernel)
-    assert_outputs_close(k(x), f(x))
+    _write_and_compare(k, f, x, rng, ["bias", "kernel"])
     assert len(dense_preps) == 4, dense_preps
     # the activation set after construction (Keras allows it) is the one applied
     k.activation = keras().activations.tanh
@@ -384,14 +386,7 @@ def test_layer_norm_follows_every_write_and_setting():
     x = (rng.standard_normal((3, 5, 8)) * 2 + 1).astype(np.float32)
     k(x)
     f(x)
-    for _ in range(2):
-        k.set_weights(_randomized(k.get_weights(), rng))
-        f.set_weights(k.get_weights())
-        assert_outputs_close(k(x), f(x))
-    beta = _randomized([k.beta.numpy()], rng)[0]
-    k.beta.assign(beta)
-    f.beta.assign(beta)
-    assert_outputs_close(k(x), f(x))
+    _write_and_compare(k, f, x, rng, ["beta", "gamma"])
     k.epsilon = f.epsilon = 0.5          # a setting changed after the first calls
     assert_outputs_close(k(x), f(x))
 

@@ -23,6 +23,17 @@ def _describe(x):
     return f"{x!r} (of type {type(x).__name__})"
 
 
+def check_row_input(x, dtype, n):
+    """x must be a C-contiguous NumPy array of `dtype` with n values in its last axis
+    (what a prepared kernel call was prepared for); ValueError otherwise."""
+    if not (type(x) is np.ndarray and x.dtype == dtype and x.ndim >= 1
+            and x.shape[-1] == n and x.flags.c_contiguous):
+        got = (f"x.shape={x.shape}, x.dtype={x.dtype}, C-contiguous: {x.flags.c_contiguous}"
+               if isinstance(x, np.ndarray) else f"x of type {type(x).__name__}")
+        raise ValueError(f"`x` must be a C-contiguous {dtype} NumPy array of shape "
+                         f"(..., {n}). Received: {got}")
+
+
 def contiguous(arr, dtype=None):
     """`arr` as a C-contiguous, aligned array (of `dtype`), copied only when needed.
 

@@ -64,7 +64,7 @@ import math
 import numpy as np
 
 from ._threads import blas_threads, effective_num_threads
-from ._validation import as_float_array, check_out
+from ._validation import as_float_array, check_out, check_row_input
 from . import _dense
 
 __all__ = ["dense", "pack_kernel", "PackedKernel", "prepare_dense", "PreparedDense",
@@ -291,11 +291,7 @@ class PreparedDense:
         w = self.w
         if not (type(x) is np.ndarray and x.dtype == self.dtype and x.ndim >= 1
                 and x.shape[-1] == w.shape[0] and x.flags.c_contiguous):
-            got = (f"x.shape={x.shape}, x.dtype={x.dtype}, C-contiguous: "
-                   f"{x.flags.c_contiguous}" if isinstance(x, np.ndarray)
-                   else f"x of type {type(x).__name__}")
-            raise ValueError(f"`x` must be a C-contiguous {self.dtype} NumPy array of shape "
-                             f"(..., {w.shape[0]}). Received: {got}")
+            check_row_input(x, self.dtype, w.shape[0])
         if out is None:
             out = np.empty(x.shape[:-1] + (w.shape[1],), self.dtype)
         return _compute(x, w, self.b, self.code, self.np_act, out, self.packed, n_threads,

@@ -15,7 +15,7 @@ import numbers
 import numpy as np
 
 from ._threads import effective_num_threads
-from ._validation import as_float_array, check_out
+from ._validation import as_float_array, check_out, check_row_input
 from . import _normalization
 
 __all__ = ["layer_norm", "prepare_layer_norm", "PreparedLayerNorm"]
@@ -104,11 +104,7 @@ class PreparedLayerNorm:
         parameters nor (unless it is x) x (the caller has checked it)."""
         if not (type(x) is np.ndarray and x.dtype == self.dtype and x.ndim >= 1
                 and x.shape[-1] == self.n and x.flags.c_contiguous):
-            got = (f"x.shape={x.shape}, x.dtype={x.dtype}, C-contiguous: "
-                   f"{x.flags.c_contiguous}" if isinstance(x, np.ndarray)
-                   else f"x of type {type(x).__name__}")
-            raise ValueError(f"`x` must be a C-contiguous {self.dtype} NumPy array of shape "
-                             f"(..., {self.n}). Received: {got}")
+            check_row_input(x, self.dtype, self.n)
         if out is None:
             out = np.empty_like(x)
         return _compute(x, self.gamma, self.beta, self.epsilon, self.rms_scaling, out,

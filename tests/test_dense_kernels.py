@@ -269,11 +269,19 @@ def test_prepared_dense_is_dense_bit_for_bit(monkeypatch, small_blocks, dtype, p
             assert dense_mod.last_path == path or x.size == 0
 
 
+def _unaligned_f32(shape):
+    """A C-contiguous float32 array at an odd byte address (not aligned)."""
+    n = int(np.prod(shape))
+    a = np.frombuffer(bytearray(4 * n + 1), np.float32, count=n, offset=1).reshape(shape)
+    assert a.flags.c_contiguous and not a.flags.aligned
+    return a
+
+
 def test_prepared_dense_refuses_what_it_was_not_prepared_for():
     w = np.ones((4, 3), np.float32)
     prep = dense_mod.prepare_dense(w, None, "relu", np.float32)
     for bad in (np.ones((2, 5), np.float32), np.ones((2, 4)), np.ones((4, 2), np.float32).T,
-                [[1.0] * 4]):
+                [[1.0] * 4], _unaligned_f32((2, 4))):
         with pytest.raises(ValueError, match="Received: "):
             prep(bad)
     with pytest.raises(ValueError, match="float32 or float64"):

@@ -262,8 +262,10 @@ def test_prepared_layer_norm_is_layer_norm_bit_for_bit(threaded, dtype, params, 
 def test_prepared_layer_norm_refuses_what_it_was_not_prepared_for():
     from fastmask.kernels.normalization import prepare_layer_norm
     prep = prepare_layer_norm(4, None, None, 1e-3, False, np.float32)
+    unaligned = np.frombuffer(bytearray(4 * 8 + 1), np.float32, count=8, offset=1).reshape(2, 4)
+    assert not unaligned.flags.aligned
     for bad in (np.ones((2, 5), np.float32), np.ones((2, 4)), np.ones((4, 2), np.float32).T,
-                [[1.0] * 4]):
+                [[1.0] * 4], unaligned):
         with pytest.raises(ValueError, match="Received: "):
             prep(bad)
     with pytest.raises(ValueError, match="float32 or float64"):

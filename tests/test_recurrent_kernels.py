@@ -680,6 +680,10 @@ def test_prepared_recurrence_refuses_other_inputs():
     assert rec.run_prepared(r, "lstm", x[:1], None, None) is None
     assert rec.run_prepared(r, "lstm", x.astype(np.float64), None, None) is None
     assert rec.run_prepared(r, "lstm", np.asfortranarray(x), None, None) is None
+    unaligned = np.frombuffer(bytearray(x.nbytes + 1), np.float32, count=x.size,
+                              offset=1).reshape(x.shape)
+    assert not unaligned.flags.aligned
+    assert rec.run_prepared(r, "lstm", unaligned, None, None) is None
     assert rec.run_prepared(r, "lstm", x, np.ones((2, 2), bool), None) is None
     with pytest.raises(ValueError, match="initial_state"):
         rec.run_prepared(r, "lstm", x, None, [np.zeros((2, 6), np.float32)] * 2)

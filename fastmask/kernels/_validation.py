@@ -24,13 +24,14 @@ def _describe(x):
 
 
 def check_row_input(x, dtype, n):
-    """x must be a C-contiguous NumPy array of `dtype` with n values in its last axis
+    """x must be a C-contiguous, aligned NumPy array of `dtype` with n values in its last axis
     (what a prepared kernel call was prepared for); ValueError otherwise."""
     if not (type(x) is np.ndarray and x.dtype == dtype and x.ndim >= 1
-            and x.shape[-1] == n and x.flags.c_contiguous):
-        got = (f"x.shape={x.shape}, x.dtype={x.dtype}, C-contiguous: {x.flags.c_contiguous}"
+            and x.shape[-1] == n and x.flags.c_contiguous and x.flags.aligned):
+        got = (f"x.shape={x.shape}, x.dtype={x.dtype}, C-contiguous: {x.flags.c_contiguous}, "
+               f"aligned: {x.flags.aligned}"
                if isinstance(x, np.ndarray) else f"x of type {type(x).__name__}")
-        raise ValueError(f"`x` must be a C-contiguous {dtype} NumPy array of shape "
+        raise ValueError(f"`x` must be a C-contiguous, aligned {dtype} NumPy array of shape "
                          f"(..., {n}). Received: {got}")
 
 

@@ -446,7 +446,7 @@ def _prepared_linear(w, names, x, dtype, n, out=None):
     C-contiguous array of `dtype` (the caller then runs `linear`)."""
     prepared = w.get("prepared")
     if prepared is None or type(x) is not np.ndarray or x.dtype != dtype \
-            or not x.flags.c_contiguous or x.ndim < 1:
+            or not (x.flags.c_contiguous and x.flags.aligned) or x.ndim < 1:
         return None
     dense = prepared(names, dtype)
     K, N = dense.w.shape

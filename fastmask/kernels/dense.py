@@ -290,7 +290,7 @@ class PreparedDense:
         overlaps neither x nor the weights (the caller has checked it)."""
         w = self.w
         if not (type(x) is np.ndarray and x.dtype == self.dtype and x.ndim >= 1
-                and x.shape[-1] == w.shape[0] and x.flags.c_contiguous):
+                and x.shape[-1] == w.shape[0] and x.flags.c_contiguous and x.flags.aligned):
             check_row_input(x, self.dtype, w.shape[0])
         if out is None:
             out = np.empty(x.shape[:-1] + (w.shape[1],), self.dtype)

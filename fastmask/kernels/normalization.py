@@ -103,7 +103,7 @@ class PreparedLayerNorm:
         array of x's shape and dtype, C-contiguous, writeable, overlapping neither the
         parameters nor (unless it is x) x (the caller has checked it)."""
         if not (type(x) is np.ndarray and x.dtype == self.dtype and x.ndim >= 1
-                and x.shape[-1] == self.n and x.flags.c_contiguous):
+                and x.shape[-1] == self.n and x.flags.c_contiguous and x.flags.aligned):
             check_row_input(x, self.dtype, self.n)
         if out is None:
             out = np.empty_like(x)

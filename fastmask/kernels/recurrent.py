@@ -399,7 +399,8 @@ def run_prepared(recurrence, cell, x, mask, initial_state, n_threads=None):
     takes); None when the call is better run by `_run` (the batch split into parts,
     or arrays that do not fit the recurrence)."""
     if type(x) is not np.ndarray or x.dtype != recurrence.dtype or x.shape != (
-            recurrence.B, recurrence.T, recurrence.F) or not x.flags.c_contiguous:
+            recurrence.B, recurrence.T, recurrence.F) or not (x.flags.c_contiguous
+                                                           and x.flags.aligned):
         return None
     m = None
     if mask is not None:

@@ -96,6 +96,7 @@ class Dense(Layer):
                             f"Received: inputs.dtype={x.dtype}")
         lead = x.shape[:-1]
         if x.dtype == dtype and dtype in _FUSED_DTYPES and x.flags.c_contiguous \
+                and x.flags.aligned \
                 and x.ndim >= 1 and x.shape[-1] == self._kernel.shape[0]:
             # The common case: weights and activation resolved once (weight cache).
             prepared = self._prepared(dtype)

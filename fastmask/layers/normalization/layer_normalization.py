@@ -82,6 +82,7 @@ class LayerNormalization(Layer):
         x = np.ndarray.view(inputs, np.ndarray)
         dtype = self._dtype_policy._compute_np
         if (x.dtype == dtype and dtype in _PREPARED_DTYPES and x.flags.c_contiguous
+                and x.flags.aligned
                 and self.axis in ([-1], [x.ndim - 1])):
             # The common case: over the last axis, parameters checked once (weight cache).
             prepared = self._prepared(x.shape[-1], dtype)

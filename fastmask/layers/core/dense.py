@@ -111,7 +111,7 @@ class Dense(Layer):
                 out = None
             return fused_dense(x if x.dtype == dtype else x.astype(dtype), kernel,
                                bias, self.activation, out=out,
-                               packed=self._packed_kernel(x, kernel, dtype))
+                               packed=self._packed_kernel(kernel, dtype))
         # Other compute dtypes (float16): one GEMM for all steps, on a C-contiguous
         # (rows, features) matrix (BLAS rounds differently for transposed/strided
         # operands, so this makes the result independent of the memory layout).
@@ -129,20 +129,19 @@ class Dense(Layer):
         weight cache until a weight or the activation changes."""
         def make():
             kernel = self._kernel.value
-            packed = None
-            if use_small_gemm(1, kernel.shape[0], kernel.shape[1], dtype):
-                packed = pack_kernel(kernel, dtype)
             return prepare_dense(kernel, None if self.bias is None else self.bias.value,
-                                 self.activation, dtype, packed=packed)
+                                 self.activation, dtype,
+                                 packed=self._packed_kernel(kernel, dtype))
 
         return weight_cache(self).get("prepared", (self._kernel, self.bias),
                                       (dtype.str, isa_in_use(), self.activation), make)
 
-    def _packed_kernel(self, x, kernel, dtype):
+    def _packed_kernel(self, kernel, dtype):
         """The kernel (in `dtype`) packed for the small-GEMM path, kept in the layer's
-        weight cache until it changes; None when this call's shape takes BLAS."""
+        weight cache until it changes (one pack for both call paths); None when its
+        shape takes BLAS."""
         K, N = kernel.shape
-        if not use_small_gemm(math.prod(x.shape[:-1]), K, N, np.dtype(dtype)):
+        if not use_small_gemm(1, K, N, np.dtype(dtype)):
             return None
         return weight_cache(self).get(
             "packed_kernel", (self._kernel,),

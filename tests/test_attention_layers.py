@@ -311,3 +311,71 @@ def test_multi_head_attention_rank_2_inputs_value_error_where_keras_index_error(
     with pytest.raises(ValueError, match=r"MultiHeadAttention needs inputs of rank 3 or more.*"
                                          r"Received: query_shape=\(2, 4\)"):
         L.MultiHeadAttention(num_heads=2, key_dim=2)(x, x)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("shape, heads, key_dim, value_dim, output_shape", [
+    ((2, 7, 5), 2, 3, None, None), ((1, 64, 32), 4, 32, None, None),
+    ((3, 17, 8), 3, 5, 6, (2, 3)), ((1, 1, 4), 1, 4, None, None), ((2, 40, 6), 2, 9, 2, 7)])
+def test_mha_self_attention_prepared_path_is_the_general_path(
+        monkeypatch, rng, dtype, causal, shape, heads, key_dim, value_dim, output_shape):
+    """`mha(x, x)` without masks runs its `PreparedSelfAttention` (kept per shape in the
+    weight cache) and gives the general fused path's result bit for bit, also into a
+    caller's array (predict's rows) and after a weight changes."""
+    import importlib
+    att = importlib.import_module("fastmask.kernels.attention")
+    layer = L.MultiHeadAttention(heads, key_dim, value_dim=value_dim,
+                                 output_shape=output_shape, dtype=dtype)
+    x = rng.standard_normal(shape).astype(dtype)
+    layer(x, x)
+    taken = []
+    real = att.PreparedSelfAttention.__call__
+    monkeypatch.setattr(att.PreparedSelfAttention, "__call__",
+                        lambda self, *a, **k: taken.append(1) or real(self, *a, **k))
+    y = layer(x, x, use_causal_mask=causal)
+    into = np.full(y.shape, np.nan, dtype)
+    y_into = layer._call_into(into, x, x, use_causal_mask=causal)
+    assert taken == [1, 1] and y_into is into
+    with monkeypatch.context() as m:
+        m.setattr(L.MultiHeadAttention, "_self_attention", lambda *a: None)
+        ref = layer(x, x, use_causal_mask=causal)
+        layer.set_weights([w * 0.5 for w in layer.get_weights()])
+        ref2 = layer(x, x, use_causal_mask=causal)
+    np.testing.assert_array_equal(y, ref)
+    np.testing.assert_array_equal(into, ref)
+    np.testing.assert_array_equal(layer(x, x, use_causal_mask=causal), ref2)
+    assert len(taken) == 3 and y.dtype == np.dtype(dtype)
+
+
+def test_mha_self_attention_prepared_path_declines(monkeypatch, rng):
+    """Masks, another key/value array, a layout the micro-kernel does not take (more
+    keys than SMALL_MAX_KEYS) or an input of another shape run the general path, with
+    its results."""
+    import importlib
+    att = importlib.import_module("fastmask.kernels.attention")
+    layer = L.MultiHeadAttention(2, 4)
+    x = rng.standard_normal((2, 9, 6)).astype(np.float32)
+    base = layer(x, x)
+    w = layer._weights_dict(np.dtype(np.float32))
+    assert att.prepare_self_attention(w, x.shape, np.float32) is not None
+    monkeypatch.setattr(att, "SMALL_MAX_KEYS", 8)
+    assert att.prepare_self_attention(w, x.shape, np.float32) is None
+    prep = att.prepare_self_attention(w, (2, 8, 6), np.float32)
+    assert prep(x, None) is None and prep(x[:, :8], None) is None   # shape; not C order
+    monkeypatch.setattr(att, "SMALL_MAX_KEYS", 7)
+    assert prep(np.ascontiguousarray(x[:, :8]), None) is None        # settings moved
+    monkeypatch.setattr(att, "SMALL_MAX_KEYS", 512)
+    np.testing.assert_array_equal(layer(x, x), base)
+    with monkeypatch.context() as m:
+        m.setattr(att.PreparedSelfAttention, "__call__",
+                  lambda *a, **k: pytest.fail("prepared path taken"))
+        mask = rng.random((2, 9)) < 0.7
+        mask[:, 0] = True
+        xm = fastmask.with_mask(x, mask)
+        ym = layer(xm, xm)
+        np.testing.assert_array_equal(layer(x, x, value_mask=mask), layer(x, xm))
+        assert ym.shape == x.shape and np.isfinite(ym).all()
+        layer(x, x.copy())
+        layer(x, x, attention_mask=np.ones((2, 9, 9), bool))
+        layer(x, x, return_attention_scores=True)

@@ -116,12 +116,17 @@ def test_dense_is_one_gemm(monkeypatch):
     import importlib
     import fastmask.layers.core.dense as dense_mod
     kernels_dense = importlib.import_module("fastmask.kernels.dense")
-    compute = kernels_dense._compute
+    real = kernels_dense._dense
     calls = []
 
-    def counting_compute(xa, w, *args, **kwargs):     # every fused GEMM passes here
-        calls.append((xa.shape, w.shape))
-        return compute(xa, w, *args, **kwargs)
+    class CountingKernel:      # every fused GEMM passes through _dense.dense_flat
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        @staticmethod
+        def dense_flat(x, w, bias, has_bias, out, M, K, N, *args):
+            calls.append(((M, K), (K, N)))
+            return real.dense_flat(x, w, bias, has_bias, out, M, K, N, *args)
 
     class CountingNumpy:
         def __getattr__(self, name):
@@ -135,9 +140,10 @@ def test_dense_is_one_gemm(monkeypatch):
     d = layers.Dense(7)
     x = np.ones((5, 9, 3), np.float32)
     d(x)
-    monkeypatch.setattr(kernels_dense, "_compute", counting_compute)
+    monkeypatch.setattr(kernels_dense, "_dense", CountingKernel())
     out = d(x)
-    assert calls == [((5, 9, 3), (3, 7))] and out.shape == (5, 9, 7) and out.dtype == np.float32
+    monkeypatch.setattr(kernels_dense, "_dense", real)
+    assert calls == [((45, 3), (3, 7))] and out.shape == (5, 9, 7) and out.dtype == np.float32
     calls.clear()
     h = layers.Dense(7, dtype="float16")
     h(x)

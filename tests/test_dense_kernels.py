@@ -269,6 +269,26 @@ def test_prepared_dense_is_dense_bit_for_bit(monkeypatch, small_blocks, dtype, p
             assert dense_mod.last_path == path or x.size == 0
 
 
+def test_prepared_dense_follows_the_path_settings_made_after_it(monkeypatch):
+    """A PreparedDense resolves its small-GEMM call once, but takes the path the
+    settings choose at each call (switched to BLAS after preparation: BLAS runs)."""
+    rng = np.random.default_rng(6)
+    w = rng.standard_normal((9, 13)).astype(np.float32)
+    b = rng.standard_normal(13).astype(np.float32)
+    x = rng.standard_normal((7, 9)).astype(np.float32)
+    prep = dense_mod.prepare_dense(w, b, "relu", np.float32,
+                                   packed=dense_mod.pack_kernel(w, np.float32))
+    assert prep.small is not None
+    np.testing.assert_array_equal(prep(x), dense(x, w, b, "relu"))
+    assert dense_mod.last_path == "small"
+    for name, value in (("FORCE_PATH", "blas"), ("SMALL_GEMM", False),
+                        ("SMALL_MAX_PANEL_BYTES", 64)):
+        with monkeypatch.context() as m:
+            m.setattr(dense_mod, name, value)
+            np.testing.assert_array_equal(prep(x), dense(x, w, b, "relu"))
+            assert dense_mod.last_path == "blas", name
+
+
 def _unaligned_f32(shape):
     """A C-contiguous float32 array at an odd byte address (not aligned)."""
     n = int(np.prod(shape))

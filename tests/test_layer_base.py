@@ -7,6 +7,7 @@ import pytest
 
 import fastmask
 from fastmask import get_mask, ops, with_mask
+from fastmask.core.tensor import Tensor
 from fastmask.layers import InputSpec, Layer
 from oracle import (assert_masks_equal, assert_outputs_close, k_get_mask, k_set_mask, keras,
                     keras_symbolic_masks, mask_cases, random_mask)
@@ -459,3 +460,67 @@ def test_global_dtype_policy_as_keras():
         fastmask.config.set_dtype_policy(original)
         K.config.set_dtype_policy(k_original)
     assert fastmask.layers.Dense(3)(x).dtype == np.float32
+
+
+def test_several_array_arguments_take_the_fast_path_as_the_general_one(monkeypatch):
+    """`layer(a, b)` with unmasked arrays runs `_fast_call_many`; what `call` sees
+    (casts, training, the mask arguments' defaults) and what comes out are what the
+    general path gives (reached here with `b` passed by keyword)."""
+    seen = []
+
+    class Two(Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.supports_masking = True
+            self.input_spec = InputSpec(ndim=3)
+
+        def call(self, a, b, c=None, training=None, mask=None, b_mask="default"):
+            seen.append((a.dtype, b.dtype, c is None, training, mask, b_mask))
+            return a * 2.0 + b
+
+        def compute_mask(self, a, mask=None):
+            return None if mask is None else mask
+
+    fast = []
+    real = Layer._fast_call_many
+    monkeypatch.setattr(Layer, "_fast_call_many",
+                        lambda self, *args, **kw: fast.append(1) or real(self, *args, **kw))
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((2, 3, 4))                        # float64: cast to float32
+    b = rng.standard_normal((2, 3, 4)).astype(np.float32).view(Tensor)   # a layer output
+    layer = Two()
+    layer(a, b=b)                                            # builds (general path)
+    for kwargs in ({}, {"training": True}, {"training": False}, {"training": None}):
+        seen.clear(), fast.clear()
+        general = layer(a, b=b, **kwargs)
+        quick = layer(a, b, **kwargs)
+        assert fast == [1], kwargs
+        assert seen[0] == seen[1], (kwargs, seen)
+        assert seen[1][:2] == (np.float32, np.float32)
+        np.testing.assert_array_equal(quick, general)
+        assert get_mask(quick) is None and quick.dtype == general.dtype == np.float32
+
+    class Outer(Layer):                                      # training from the outer call
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.two = Two()
+
+        def call(self, x):
+            return self.two(x, x)
+
+    outer = Outer()
+    outer(a)
+    seen.clear()
+    outer(a, training=True)
+    outer(a)
+    assert [s[3] for s in seen] == [True, None]
+    # Not taken: a mask on an argument, too few arguments, a wrong rank (refused as before).
+    fast.clear()
+    masked = with_mask(a.astype(np.float32), np.ones((2, 3), bool))
+    out = layer(masked, b)
+    assert fast == [] and seen[-1][4] is None     # several tensors: `mask` is not filled
+    with pytest.raises(ValueError, match="ndim"):
+        layer(a[0], b[0])
+    with pytest.raises(TypeError, match="missing a required argument"):
+        layer(a)
+    assert get_mask(out) is get_mask(masked)

@@ -528,9 +528,11 @@ def test_cache_is_not_pickled_copied_or_configured():
     y, ym = f(x), m(x, x)
     assert sorted(f.cell._weight_cache._entries) == ["packed", "recurrence"]
     assert sorted(map(str, m._weight_cache._entries)) == sorted(map(str, [
-        # the weights dict, the Q|K|V join, 2 packs, 2 prepared projections
+        # the weights dict, the Q|K|V join, 2 packs, 2 prepared projections, the
+        # prepared self-attention of x's shape
         "weights_dict", ("join", "query", "key", "value"), ("pack", "query", "key", "value"),
-        ("pack", "output"), ("prepared", "query", "key", "value"), ("prepared", "output")]))
+        ("pack", "output"), ("prepared", "query", "key", "value"), ("prepared", "output"),
+        "self_attention"]))
     assert "_weight_cache" not in f.get_config() and "_weight_cache" not in m.get_config()
     for clone in (pickle.loads(pickle.dumps(f)), copy.deepcopy(f)):
         cache = clone.cell.__dict__.get("_weight_cache")

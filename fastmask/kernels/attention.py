@@ -27,6 +27,7 @@ single threaded inside the OpenMP loop.
 import contextlib
 import math
 import numbers
+import sys
 
 import numpy as np
 
@@ -40,6 +41,7 @@ __all__ = ["masked_attention", "multi_head_attention", "linear", "DOT_PRODUCT_FI
 
 # Kernel modes (csrc/fm_softmax.h).
 _REPLACE, _SUBTRACT = 0, 1
+_dense_settings = sys.modules[__package__ + ".dense"]   # its module globals, read live
 # Keras's fills: backend/numpy/nn.py _get_large_negative (float32), and
 # layers/activations/softmax.py _large_negative_number.
 DOT_PRODUCT_FILL = float(np.float32(3.38953e38 * -0.7))
@@ -525,6 +527,95 @@ def _mha_plain(q_in, k_in, v_in, w, qm, km, attention_mask, causal, fill, zero_m
     elif out is None and ok.ndim != 3:       # (H, Dv, *O) with O not one axis
         y = y.reshape((B, Tq) + ok.shape[2:])
     return (y, weights) if return_weights else y
+
+
+class PreparedSelfAttention:
+    """`_mha_plain` for one input x (B, T, E) attending to itself (query, key and value
+    the same array; no masks, no scores returned, causal or not) with everything that
+    depends only on the weights and the shape worked out once: the joined Q|K|V and the
+    output projections as `PreparedDense`s, the heads' strides in the projection's
+    output, the chunking and the GEMM path. At batch 1 `_mha_plain`'s generality cost
+    more than its kernels. Made by `prepare_self_attention` for the small-GEMM path
+    only; immutable, any number of threads may call one. `__call__` computes what
+    `_mha_plain` computes, bit for bit."""
+
+    __slots__ = ("qkv", "proj", "shape", "dtype", "H", "D", "Dv", "y_shape", "causal",
+                 "fill", "zero_masked", "scale", "chunk", "panel", "per_thread", "path")
+
+    def __call__(self, x, out=None, n_threads=None):
+        """y (B, T, *output dims) for x (B, T, E), a C-contiguous aligned array of this
+        shape and dtype (anything else: None, the caller takes the general path), or
+        None when the GEMM path chosen at preparation no longer applies. out: None or an
+        array of y's shape and dtype the caller has checked (`usable_out`)."""
+        if not (type(x) is np.ndarray and x.shape == self.shape and x.dtype == self.dtype
+                and x.flags.c_contiguous and x.flags.aligned) or self.path != _path_key():
+            return None
+        B, T, E = self.shape
+        H, D, Dv, dtype = self.H, self.D, self.Dv, self.dtype
+        n = effective_num_threads(n_threads)
+        y = self.qkv(x.reshape(B * T, E), n_threads=n)       # (B*T, H*D + H*D + H*Dv)
+        cols = y.shape[1]
+        flat = y.reshape(-1)
+        ctx = np.empty((B, T, H, Dv), dtype)
+        nt = max(1, min(n, B * H))
+        chunk = self.chunk
+        dummy = _EMPTY_U8
+        _attention.sdpa_flat(
+            flat, T * cols, D, cols,
+            flat[H * D:], T * cols, D, cols,
+            flat[2 * H * D:], T * cols, Dv, cols,
+            ctx.reshape(-1), T * H * Dv, Dv, H * Dv,
+            np.zeros(1, dtype), False, True,
+            B, H, T, T, D, Dv,
+            dummy, False, T, dummy, False, T, dummy, False, 0, 0, 0, 0,
+            self.causal, False, _REPLACE, self.fill, self.zero_masked,
+            self.scale, chunk, np.empty(nt * chunk * T, dtype), np.empty(nt * T, np.uint8),
+            nt, self.panel, np.empty(nt * self.per_thread, dtype))
+        ctx2 = ctx.reshape(B * T, H * Dv)
+        if out is None:
+            return self.proj(ctx2, n_threads=n).reshape(self.y_shape)
+        self.proj(ctx2, out=out.reshape(B * T, -1), n_threads=n)
+        return out
+
+
+def _path_key():
+    """The module settings the small-GEMM choice of attention depends on."""
+    return (SMALL_GEMM, SMALL_MAX_KEYS, _dense_settings.FORCE_PATH, _dense_settings.SMALL_GEMM,
+            _dense_settings.SMALL_MAX_PANEL_BYTES)
+
+
+def prepare_self_attention(w, shape, dtype, causal=False, fully_masked="uniform"):
+    """A `PreparedSelfAttention` for inputs of `shape` (B, T, E) in `dtype` (float32 or
+    float64) and the weights dict `w` of `multi_head_attention` (with its `prepared`
+    function, as MultiHeadAttention's `_weights_dict` gives), or None when the
+    attention would not run on the small-GEMM micro-kernel (then `_mha_plain` runs)."""
+    dtype = np.dtype(dtype)
+    B, T, E = shape
+    qk, vk, ok = (np.asarray(w[nm + "_kernel"]) for nm in ("query", "value", "output"))
+    prepared = w.get("prepared")
+    if (prepared is None or dtype.itemsize < 4 or qk.ndim != 3 or vk.ndim != 3
+            or np.asarray(w["key_kernel"]).shape != qk.shape or qk.shape[0] != E
+            or vk.shape[0] != E or vk.shape[1] != qk.shape[1] or ok.ndim < 2
+            or ok.shape[:2] != vk.shape[1:] or min(B, T, E) <= 0):
+        return None
+    H, D, Dv = qk.shape[1], qk.shape[2], vk.shape[2]
+    if not (SMALL_GEMM and T <= SMALL_MAX_KEYS and D > 0 and Dv > 0
+            and use_small_gemm(1, D, 1, dtype) and use_small_gemm(1, T, 1, dtype)):
+        return None
+    prep = PreparedSelfAttention()
+    prep.qkv = prepared(("query", "key", "value"), dtype)
+    prep.proj = prepared(("output",), dtype)
+    prep.shape, prep.dtype, prep.H, prep.D, prep.Dv = (B, T, E), dtype, H, D, Dv
+    prep.y_shape = (B, T) + ok.shape[2:]
+    prep.causal = bool(causal)
+    fill, zero_masked = _fully_masked_mode(fully_masked)
+    prep.fill, prep.zero_masked = float(fill), bool(zero_masked)
+    prep.scale = 1.0 / math.sqrt(float(D))
+    prep.chunk = min(max(16, _CHUNK_ELEMS // T), T)
+    prep.panel = _dense.panel_width(dtype == np.float64)
+    prep.per_thread = _attention.small_gemm_scratch(T, D, Dv, prep.chunk, prep.panel)
+    prep.path = _path_key()
+    return prep
 
 
 # Exactness margin of the compact path: masked logits (at the fill value) lower

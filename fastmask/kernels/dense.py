@@ -282,7 +282,7 @@ class PreparedDense:
     dense()'s checks than in its GEMM). Immutable; `__call__` computes exactly what
     dense() computes. Made by `prepare_dense`."""
 
-    __slots__ = ("w", "b", "code", "np_act", "dtype", "packed")
+    __slots__ = ("w", "b", "code", "np_act", "dtype", "packed", "small")
 
     def __call__(self, x, out=None, n_threads=None):
         """activation(x @ kernel + bias) for x (..., K): a C-contiguous array of this
@@ -292,10 +292,29 @@ class PreparedDense:
         if not (type(x) is np.ndarray and x.dtype == self.dtype and x.ndim >= 1
                 and x.shape[-1] == w.shape[0] and x.flags.c_contiguous and x.flags.aligned):
             check_row_input(x, self.dtype, w.shape[0])
+        K, N = w.shape
         if out is None:
-            out = np.empty(x.shape[:-1] + (w.shape[1],), self.dtype)
+            out = np.empty(x.shape[:-1] + (N,), self.dtype)
+        small = self.small
+        if small is not None and small[0] == _small_key() and x.size:
+            # The small-GEMM call `_compute` would make, its arguments resolved once.
+            global last_path
+            last_path = "small"
+            _, bias, has_bias, dummy, softmax = small
+            M = x.size // K
+            rows, cols = blocks(M, N, self.dtype.itemsize, softmax)
+            _dense.dense_flat(x.reshape(-1), dummy, bias, has_bias, out.reshape(-1), M, K, N,
+                              self.code, rows, cols, effective_num_threads(n_threads),
+                              self.packed.data, self.packed.panel)
+            return out
         return _compute(x, w, self.b, self.code, self.np_act, out, self.packed, n_threads,
                         False)
+
+
+def _small_key():
+    """What decides, besides the shape, whether `_compute` takes the small-GEMM path
+    with a given pack (the module settings, the ISA variant in use)."""
+    return (FORCE_PATH, SMALL_GEMM, SMALL_MAX_PANEL_BYTES, _dense.isa_in_use())
 
 
 def prepare_dense(kernel, bias, activation, dtype, packed=None):
@@ -318,6 +337,15 @@ def prepare_dense(kernel, bias, activation, dtype, packed=None):
     prep.code, prep.np_act = _resolve_activation(activation)
     prep.packed = packed if isinstance(packed, PackedKernel) and packed.matches(
         w.shape[0], w.shape[1], dtype) else None
+    prep.small = None
+    K, N = w.shape
+    if prep.packed is not None and prep.np_act is None and K > 0 and N > 0 \
+            and use_small_gemm(1, K, N, dtype):
+        code = 0 if prep.code is None else prep.code
+        prep.code = code
+        dummy = np.zeros(1, dtype)
+        prep.small = (_small_key(), dummy if b is None else b, b is not None, dummy,
+                      code == _dense.ACTIVATIONS["softmax"])
     return prep
 
 

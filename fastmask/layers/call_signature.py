@@ -44,6 +44,10 @@ class _Signature:
                        and len(self.required) <= 1
                        and (not self.required or self.required[0] == self.positional[0]))
         self.first = self.positional[0] if self.positional else None
+        # Positional arguments a call must give for every required parameter to be
+        # bound (simple signatures: all required parameters are positional).
+        self.n_leading_required = max((self.positional.index(n) + 1 for n in self.required
+                                       if n in self.positional), default=0)
         self.mask_default_none = self.defaults.get("mask", None) is None
         self.training_default = self.defaults.get("training")
 

@@ -144,6 +144,17 @@ _BUILD_LOCK = threading.RLock()
 _NON_NUMERIC_KINDS = frozenset("SUOVMm")
 
 
+def _unmasked_arrays(args):
+    """Every one of `args` is an ndarray or a `Tensor` carrying no mask."""
+    for a in args:
+        t = type(a)
+        if t is np.ndarray:
+            continue
+        if t is not Tensor or get_mask(a) is not None:
+            return False
+    return True
+
+
 def _check_input_dtype(layer, x, name="inputs"):
     if isinstance(x, np.ndarray) and x.dtype.kind in _NON_NUMERIC_KINDS:
         raise ValueError(f"Layer '{layer.name}' (of type {layer.__class__.__name__}) "
@@ -509,6 +520,15 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
                 training = kwargs.get("training", 0)
                 if training is None or type(training) is bool:
                     return self._fast_call(args[0], info, True, training)
+        elif (len(args) > 1 and self.built and info.simple
+                and info.n_leading_required <= len(args) <= len(info.positional)
+                and not CALL_CONTEXT.tracing and _unmasked_arrays(args)):
+            if not kwargs:
+                return self._fast_call_many(args, info)
+            if len(kwargs) == 1:
+                training = kwargs.get("training", 0)
+                if training is None or type(training) is bool:
+                    return self._fast_call_many(args, info, True, training)
         self.__dict__["_called"] = True
         original_args, original_kwargs = args, kwargs
 
@@ -728,6 +748,52 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
                     "an input with a mask attached to it. However, this layer does not "
                     "support masking and will therefore destroy the mask information. "
                     "Downstream layers will not see the mask.", stacklevel=2)
+        finally:
+            if is_entry:
+                ctx.entry = None
+                ctx.training = None
+                end_read()
+        return outputs
+
+    def _fast_call_many(self, args, info, explicit=False, training=None):
+        """`layer(a, b, ...)` (or with `training=` a bool or None when `explicit`) for a
+        built layer and several array arguments none of which carries a mask, bound to
+        the first positional parameters of a simple signature: what the general path
+        does for them (casts, dtype and input-spec checks, `training`; every mask
+        argument it would fill is None, so the call's defaults stand), minus its
+        generality."""
+        self.__dict__["_called"] = True
+        if self._convert_input_args:
+            args = tuple(self._maybe_convert(a) for a in args)
+            for a in args:
+                _check_input_dtype(self, a)
+        first = args[0]
+        if self._input_spec is not None:
+            self._assert_input_compatibility(first)
+        kwargs = {}
+        ctx = CALL_CONTEXT
+        is_entry = ctx.entry is None
+        if is_entry:
+            begin_read()   # the whole call sees one set of weights (core/weight_swap.py)
+            ctx.entry = self
+            ctx.training = None
+        try:
+            if explicit:
+                value = training
+            else:
+                value = ctx.training
+                if value is None:
+                    value = info.training_default
+            ctx.training = value
+            if info.has_training and value is not None:
+                kwargs["training"] = value
+            if self._scope_calls or any_scope_open():   # sublayers may build: paths nest
+                with layer_scope(self):
+                    outputs = self.call(*args, **kwargs)
+            else:
+                outputs = self.call(*args, **kwargs)
+            if self._supports_masking:
+                outputs = self._set_mask_metadata(first, outputs, None)
         finally:
             if is_entry:
                 ctx.entry = None

@@ -7,7 +7,7 @@ import numpy as np
 
 from ... import activations, constraints, initializers, regularizers
 from ...kernels._threads import blas_threads, effective_num_threads
-from ...core.tensor import KerasTensor, get_mask, plain
+from ...core.tensor import KerasTensor, Tensor, get_mask, plain
 from ...kernels import attention as _att
 from ...kernels._validation import as_mask_array
 from ..layer import Layer, usable_out
@@ -233,6 +233,12 @@ class MultiHeadAttention(Layer):
              attention_mask=None, return_attention_scores=False, training=None,
              use_causal_mask=False):
         into = self._take_out()
+        if (value is query and key is None and attention_mask is None and value_mask is None
+                and key_mask is None and not return_attention_scores
+                and not (training and self._dropout > 0) and type(use_causal_mask) is bool):
+            y = self._self_attention(query, use_causal_mask, into)
+            if y is not None:
+                return y
         key_given = key is not None
         if key is None:
             key = value
@@ -380,6 +386,29 @@ class MultiHeadAttention(Layer):
         if return_attention_scores:
             return out, weights.astype(dtype, copy=False)
         return out
+
+    def _self_attention(self, x, causal, into):
+        """`call(x, x)` (no masks, scores or dropout) through the `PreparedSelfAttention`
+        kept in the weight cache for x's shape, or None (the general path runs)."""
+        if type(x) is not np.ndarray:
+            if type(x) is not Tensor or get_mask(x) is not None:
+                return None
+            x = x.view(np.ndarray)
+        dtype = self._dtype_policy._compute_np
+        if (x.dtype != dtype or x.ndim != 3 or not getattr(self, "_fused", True) or self._use_gate
+                or self._attention_axes != (1,) or self._sliding_window is not None):
+            return None
+        dense = (self._query_dense, self._key_dense, self._value_dense, self._output_dense)
+        sources = [v for layer in dense for v in (layer.kernel, layer.bias)]
+        prep = weight_cache(self).get(
+            "self_attention", sources, (dtype.str, isa_in_use(), x.shape, causal),
+            lambda: _att.prepare_self_attention(self._weights_dict(dtype), x.shape, dtype,
+                                                causal))
+        if prep is None:
+            return None
+        if not usable_out(into, prep.y_shape, dtype, (x,)):
+            into = None
+        return prep(x, out=into)
 
     def _weights_dict(self, dtype):
         """The weights dict of `kernels.attention.multi_head_attention` in `dtype`, with a

@@ -147,6 +147,46 @@ cdef inline void _activate(int act, floating *row, Py_ssize_t n) noexcept nogil:
             fm_activation_inplace_d(act, row, n)
 
 
+cdef inline void _dense_block(Py_ssize_t blk, Py_ssize_t n_cb, Py_ssize_t RB, Py_ssize_t CB,
+                              Py_ssize_t M, Py_ssize_t N, Py_ssize_t K, int isa,
+                              const floating *xp, const floating *wp, const floating *pp,
+                              const floating *bp, floating *op, int activation) noexcept nogil:
+    """Output block `blk` of dense_flat (rows RB, columns CB; n_cb column blocks)."""
+    cdef Py_ssize_t r0, c0, nr, nc, r
+    cdef floating beta
+    r0 = (blk // n_cb) * RB
+    c0 = (blk % n_cb) * CB
+    nr = M - r0
+    if nr > RB:
+        nr = RB
+    nc = N - c0
+    if nc > CB:
+        nc = CB
+    if pp != NULL:
+        if floating is float32_t:
+            fm_dense_block_f32(isa, xp, K, pp, bp, op, N, r0, nr, c0, nc)
+        else:
+            fm_dense_block_f64(isa, xp, K, pp, bp, op, N, r0, nr, c0, nc)
+        if activation != ACT_LINEAR:
+            for r in range(nr):
+                _activate(activation, op + (r0 + r) * N + c0, nc)
+        return
+    beta = 0
+    if bp != NULL:
+        beta = 1
+        for r in range(nr):
+            memcpy(op + (r0 + r) * N + c0, bp + c0, nc * sizeof(floating))
+    if K > 0:
+        gemm(False, False, <int>nr, <int>nc, <int>K, <floating>1, xp + r0 * K, <int>K,
+             wp + c0, <int>N, beta, op + r0 * N + c0, <int>N)
+    elif bp == NULL:
+        for r in range(nr):
+            memset(op + (r0 + r) * N + c0, 0, nc * sizeof(floating))
+    if activation != ACT_LINEAR:
+        for r in range(nr):
+            _activate(activation, op + (r0 + r) * N + c0, nc)
+
+
 def dense_flat(
         const floating[::1] x,        # IN  (M, K) row-major
         const floating[::1] w,        # IN  (K, N) row-major
@@ -165,8 +205,7 @@ def dense_flat(
     cdef const floating *bp = &bias[0] if has_bias else NULL
     cdef floating *op = &out[0]
     cdef Py_ssize_t RB = row_block, CB = col_block
-    cdef Py_ssize_t n_rb, n_cb, n_blocks, blk, r0, c0, nr, nc, r
-    cdef floating beta
+    cdef Py_ssize_t n_rb, n_cb, n_blocks, blk
     cdef const floating *pp = NULL
     cdef int isa = fm_dense_isa()
     cdef int dbl = 0
@@ -193,35 +232,10 @@ def dense_flat(
     n_cb = (N + CB - 1) // CB
     n_blocks = n_rb * n_cb
     n_threads = dense_threads(M, K, N, floating is float64_t, n_blocks, n_threads)
-    for blk in prange(n_blocks, nogil=True, schedule='dynamic', num_threads=n_threads):
-        r0 = (blk // n_cb) * RB
-        c0 = (blk % n_cb) * CB
-        nr = M - r0
-        if nr > RB:
-            nr = RB
-        nc = N - c0
-        if nc > CB:
-            nc = CB
-        if pp != NULL:
-            if floating is float32_t:
-                fm_dense_block_f32(isa, xp, K, pp, bp, op, N, r0, nr, c0, nc)
-            else:
-                fm_dense_block_f64(isa, xp, K, pp, bp, op, N, r0, nr, c0, nc)
-            if activation != ACT_LINEAR:
-                for r in range(nr):
-                    _activate(activation, op + (r0 + r) * N + c0, nc)
-            continue
-        beta = 0
-        if bp != NULL:
-            beta = 1
-            for r in range(nr):
-                memcpy(op + (r0 + r) * N + c0, bp + c0, nc * sizeof(floating))
-        if K > 0:
-            gemm(False, False, <int>nr, <int>nc, <int>K, <floating>1, xp + r0 * K, <int>K,
-                 wp + c0, <int>N, beta, op + r0 * N + c0, <int>N)
-        elif bp == NULL:
-            for r in range(nr):
-                memset(op + (r0 + r) * N + c0, 0, nc * sizeof(floating))
-        if activation != ACT_LINEAR:
-            for r in range(nr):
-                _activate(activation, op + (r0 + r) * N + c0, nc)
+    if n_threads <= 1:       # one thread: no OpenMP team to start (batch-1 calls)
+        with nogil:
+            for blk in range(n_blocks):
+                _dense_block(blk, n_cb, RB, CB, M, N, K, isa, xp, wp, pp, bp, op, activation)
+    else:
+        for blk in prange(n_blocks, nogil=True, schedule='dynamic', num_threads=n_threads):
+            _dense_block(blk, n_cb, RB, CB, M, N, K, isa, xp, wp, pp, bp, op, activation)

@@ -174,6 +174,13 @@ def embedding_gather(const index_t[::1] ids, const floating[:, :] table, floatin
     if mask is not None:
         mbase = &mask[0]
     with nogil:
-        for c in prange(n_chunks, schedule='dynamic', num_threads=n_threads):
-            first_bad[c] = _gather_chunk(&ids[0], c * n // n_chunks, (c + 1) * n // n_chunks,
-                                         tbase, row_stride, n_rows, dim, obase, mbase)
+        if n_threads <= 1:   # one thread: no OpenMP team to start (batch-1 calls)
+            for c in range(n_chunks):
+                first_bad[c] = _gather_chunk(&ids[0], c * n // n_chunks,
+                                             (c + 1) * n // n_chunks, tbase, row_stride,
+                                             n_rows, dim, obase, mbase)
+        else:
+            for c in prange(n_chunks, schedule='dynamic', num_threads=n_threads):
+                first_bad[c] = _gather_chunk(&ids[0], c * n // n_chunks,
+                                             (c + 1) * n // n_chunks, tbase, row_stride,
+                                             n_rows, dim, obase, mbase)

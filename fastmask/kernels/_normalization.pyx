@@ -72,12 +72,23 @@ def layer_norm_flat(
         return
     n_blocks = (rows + ROW_BLOCK - 1) // ROW_BLOCK
     n_threads = layer_norm_threads(rows, n, sizeof(floating), n_threads)
+    if n_threads <= 1:       # one thread: no OpenMP team to start (batch-1 calls)
+        with nogil:
+            _ln_rows(isa, xp, op, 0, rows, n, gp, bp, epsilon, rms_scaling)
+        return
     for blk in prange(n_blocks, nogil=True, schedule='dynamic', num_threads=n_threads):
         r0 = blk * ROW_BLOCK
         nr = rows - r0
         if nr > ROW_BLOCK:
             nr = ROW_BLOCK
-        if floating is float32_t:
-            fm_ln_rows_f32(isa, xp + r0 * n, op + r0 * n, nr, n, gp, bp, epsilon, rms_scaling)
-        else:
-            fm_ln_rows_f64(isa, xp + r0 * n, op + r0 * n, nr, n, gp, bp, epsilon, rms_scaling)
+        _ln_rows(isa, xp, op, r0, nr, n, gp, bp, epsilon, rms_scaling)
+
+
+cdef inline void _ln_rows(int isa, const floating *xp, floating *op, Py_ssize_t r0,
+                          Py_ssize_t nr, Py_ssize_t n, const floating *gp, const floating *bp,
+                          double epsilon, bint rms_scaling) noexcept nogil:
+    """Rows [r0, r0 + nr) of layer_norm_flat."""
+    if floating is float32_t:
+        fm_ln_rows_f32(isa, xp + r0 * n, op + r0 * n, nr, n, gp, bp, epsilon, rms_scaling)
+    else:
+        fm_ln_rows_f64(isa, xp + r0 * n, op + r0 * n, nr, n, gp, bp, epsilon, rms_scaling)

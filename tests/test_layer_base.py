@@ -463,7 +463,7 @@ def test_global_dtype_policy_as_keras():
 
 
 def test_several_array_arguments_take_the_fast_path_as_the_general_one(monkeypatch):
-    """`layer(a, b)` with unmasked arrays runs `_fast_call_many`; what `call` sees
+    """`layer(a, b)` with unmasked arrays runs `_fast_call`; what `call` sees
     (casts, training, the mask arguments' defaults) and what comes out are what the
     general path gives (reached here with `b` passed by keyword)."""
     seen = []
@@ -482,9 +482,10 @@ def test_several_array_arguments_take_the_fast_path_as_the_general_one(monkeypat
             return None if mask is None else mask
 
     fast = []
-    real = Layer._fast_call_many
-    monkeypatch.setattr(Layer, "_fast_call_many",
-                        lambda self, *args, **kw: fast.append(1) or real(self, *args, **kw))
+    real = Layer._fast_call
+    monkeypatch.setattr(Layer, "_fast_call",
+                        lambda self, args, *rest: (len(args) > 1 and fast.append(1))
+                        or real(self, args, *rest))
     rng = np.random.default_rng(0)
     a = rng.standard_normal((2, 3, 4))                        # float64: cast to float32
     b = rng.standard_normal((2, 3, 4)).astype(np.float32).view(Tensor)   # a layer output

@@ -515,20 +515,20 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
                 and (type(args[0]) is np.ndarray or type(args[0]) is Tensor)
                 and not CALL_CONTEXT.tracing):
             if not kwargs:
-                return self._fast_call(args[0], info)
+                return self._fast_call(args, info)
             if len(kwargs) == 1:   # `layer(x, training=...)` with a bool or None
                 training = kwargs.get("training", 0)
                 if training is None or type(training) is bool:
-                    return self._fast_call(args[0], info, True, training)
+                    return self._fast_call(args, info, True, training)
         elif (len(args) > 1 and self.built and info.simple
                 and info.n_leading_required <= len(args) <= len(info.positional)
                 and not CALL_CONTEXT.tracing and _unmasked_arrays(args)):
             if not kwargs:
-                return self._fast_call_many(args, info)
+                return self._fast_call(args, info)
             if len(kwargs) == 1:
                 training = kwargs.get("training", 0)
                 if training is None or type(training) is bool:
-                    return self._fast_call_many(args, info, True, training)
+                    return self._fast_call(args, info, True, training)
         self.__dict__["_called"] = True
         original_args, original_kwargs = args, kwargs
 
@@ -696,21 +696,36 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             record_node(self, original_args, node_kwargs, outputs)
         return outputs
 
-    def _fast_call(self, x, info, explicit=False, training=None):
-        """`layer(x)` (or `layer(x, training=training)` when `explicit`, training a bool
-        or None) for one built array argument: the general path, minus its generality."""
+    def _fast_call(self, args, info, explicit=False, training=None):
+        """`layer(*args)` (or with `training=training` when `explicit`, training a bool or
+        None) for a built layer and array arguments: one array (with or without a
+        mask), or several none of which carries a mask, bound to the first positional
+        parameters of a simple signature (every mask argument the general path would
+        fill is then None, so the call's defaults stand). What the general path does
+        for them (casts, dtype and input-spec checks, `training`, masks), minus its
+        generality."""
         self.__dict__["_called"] = True
         convert = self._convert_input_args    # False: a model converts its inputs itself
-        if convert and x.dtype.kind in _NON_NUMERIC_KINDS:
-            _check_input_dtype(self, x)
-        if convert and x.dtype.kind == "f" and self.autocast:
-            target = (self._dtype_policy._compute_np if self._plain_input_dtype
-                      else np.dtype(self.input_dtype))
-            if x.dtype != target:
-                m = get_mask(x)
-                x = x.astype(target)
-                if m is not None:
-                    x = with_mask(x, m)
+        if len(args) == 1:
+            x = args[0]
+            if convert and x.dtype.kind in _NON_NUMERIC_KINDS:
+                _check_input_dtype(self, x)
+            if convert and x.dtype.kind == "f" and self.autocast:
+                target = (self._dtype_policy._compute_np if self._plain_input_dtype
+                          else np.dtype(self.input_dtype))
+                if x.dtype != target:
+                    m = get_mask(x)
+                    x = x.astype(target)
+                    if m is not None:
+                        x = with_mask(x, m)
+                    args = (x,)
+            previous_mask = get_mask(x)
+        else:
+            if convert:
+                args = tuple(self._maybe_convert(a) for a in args)
+                for a in args:
+                    _check_input_dtype(self, a)
+            x, previous_mask = args[0], None
         if self._input_spec is not None:
             self._assert_input_compatibility(x)
         kwargs = {}
@@ -730,16 +745,15 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             ctx.training = value
             if info.has_training and value is not None:
                 kwargs["training"] = value
-            previous_mask = get_mask(x)
             if previous_mask is not None and getattr(previous_mask, "dtype", bool) != bool:
                 self._check_mask_values(previous_mask)
-            if info.has_mask and info.mask_default_none:
+            if info.has_mask and info.mask_default_none and len(args) == 1:
                 kwargs["mask"] = previous_mask
             if self._scope_calls or any_scope_open():   # sublayers may build: paths nest
                 with layer_scope(self):
-                    outputs = self.call(x, **kwargs) if kwargs else self.call(x)
+                    outputs = self.call(*args, **kwargs)
             else:
-                outputs = self.call(x, **kwargs) if kwargs else self.call(x)
+                outputs = self.call(*args, **kwargs)
             if self._supports_masking:
                 outputs = self._attach_output_mask(x, outputs, previous_mask)
             elif previous_mask is not None:
@@ -748,52 +762,6 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
                     "an input with a mask attached to it. However, this layer does not "
                     "support masking and will therefore destroy the mask information. "
                     "Downstream layers will not see the mask.", stacklevel=2)
-        finally:
-            if is_entry:
-                ctx.entry = None
-                ctx.training = None
-                end_read()
-        return outputs
-
-    def _fast_call_many(self, args, info, explicit=False, training=None):
-        """`layer(a, b, ...)` (or with `training=` a bool or None when `explicit`) for a
-        built layer and several array arguments none of which carries a mask, bound to
-        the first positional parameters of a simple signature: what the general path
-        does for them (casts, dtype and input-spec checks, `training`; every mask
-        argument it would fill is None, so the call's defaults stand), minus its
-        generality."""
-        self.__dict__["_called"] = True
-        if self._convert_input_args:
-            args = tuple(self._maybe_convert(a) for a in args)
-            for a in args:
-                _check_input_dtype(self, a)
-        first = args[0]
-        if self._input_spec is not None:
-            self._assert_input_compatibility(first)
-        kwargs = {}
-        ctx = CALL_CONTEXT
-        is_entry = ctx.entry is None
-        if is_entry:
-            begin_read()   # the whole call sees one set of weights (core/weight_swap.py)
-            ctx.entry = self
-            ctx.training = None
-        try:
-            if explicit:
-                value = training
-            else:
-                value = ctx.training
-                if value is None:
-                    value = info.training_default
-            ctx.training = value
-            if info.has_training and value is not None:
-                kwargs["training"] = value
-            if self._scope_calls or any_scope_open():   # sublayers may build: paths nest
-                with layer_scope(self):
-                    outputs = self.call(*args, **kwargs)
-            else:
-                outputs = self.call(*args, **kwargs)
-            if self._supports_masking:
-                outputs = self._set_mask_metadata(first, outputs, None)
         finally:
             if is_entry:
                 ctx.entry = None

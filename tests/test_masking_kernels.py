@@ -462,6 +462,26 @@ def test_embedding_float_ids_out_of_range():
         embedding(np.array([1.0, np.nan]), table)
 
 
+@pytest.mark.parametrize("id_dtype", [np.float16, np.float32, np.float64])
+def test_embedding_float_ids_truncate_like_int_ids(rng, id_dtype):
+    """In-range float ids (checked by their min and max) look up the rows of their
+    truncation toward zero, in any layout; the mask is on the raw values."""
+    table = rng.standard_normal((40, 3)).astype(np.float32)
+    raw = (rng.uniform(-39.9, 39.9, (6, 9)) * (rng.random((6, 9)) < 0.8)).astype(id_dtype)
+    for ids in (raw, raw.T, raw[:, ::2], raw[0]):
+        out, mask = embedding(ids, table, mask_zero=True)
+        want, _ = embedding(np.trunc(ids.astype(np.float64)).astype(np.int64), table)
+        np.testing.assert_array_equal(out, want)
+        np.testing.assert_array_equal(mask, ids != 0)
+    # Beside the int32 range: truncated to an int32 id (out of this table), or refused.
+    with pytest.raises(IndexError, match=r"id -2147483648 \(from -2147483648\.5\)"):
+        embedding(np.array([1.0, -2147483648.5]), table)
+    with pytest.raises(IndexError, match=r"id 2147483648\.0 at position \(0,\)"):
+        embedding(np.array([2.0 ** 31, 1.0]), table)
+    with pytest.raises(ValueError, match="NaN"):
+        embedding(np.array([np.inf, 1.0], np.float32), table)
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_embedding_layouts(rng, dtype):
     big = rng.standard_normal((20, 11)).astype(dtype)

@@ -217,6 +217,9 @@ def _embedding_ids(ids):
     """
     raw = as_array(ids, "ids")
     if raw.dtype.kind == "f":
+        if raw.size and _INT32_MIN - 1 < float(raw.min()) and float(raw.max()) < _INT32_MAX + 1:
+            # Every id finite and in range (min/max are NaN if any is): truncate them.
+            return raw.astype(np.int32, order="C"), raw
         r64 = raw.astype(np.float64, copy=False)
         outside = np.isfinite(r64) & ((r64 <= _INT32_MIN - 1) | (r64 >= _INT32_MAX + 1))
         if outside.any():

@@ -286,13 +286,13 @@ def embedding(ids, embeddings, mask_zero=False, n_threads=None):
         # Several chunks per thread, handed out dynamically: on a busy machine a
         # thread that loses its core takes fewer instead of the call waiting for it.
         n_chunks = 1 if n_threads == 1 else max(1, min(4 * n_threads, n))
-        first_bad = np.full(n_chunks, -1, dtype=np.intp)
+        first_bad = np.empty(n_chunks, dtype=np.intp)   # the kernel sets every entry
         _masking.embedding_gather(
             flat, _as_rows(table), out.reshape(n, output_dim),
             None if kernel_mask is None else kernel_mask.reshape(-1).view(np.uint8),
             first_bad, n_threads)
-        bad = first_bad[first_bad >= 0]
-        if bad.size:
+        if (first_bad[0] if n_chunks == 1 else first_bad.max()) >= 0:
+            bad = first_bad[first_bad >= 0]
             pos = int(bad[0])
             where = tuple(int(p) for p in np.unravel_index(pos, idx.shape))
             bad_id = int(flat[pos])

@@ -511,24 +511,19 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
         info = self.__dict__.get("_call_info")
         if info is None:
             self._check_super_called()
-        if (len(args) == 1 and self.built and info.single
-                and (type(args[0]) is np.ndarray or type(args[0]) is Tensor)
-                and not CALL_CONTEXT.tracing):
+        if self.built and len(kwargs) <= 1 and not CALL_CONTEXT.tracing and (
+                (len(args) == 1 and info.single
+                 and (type(args[0]) is np.ndarray or type(args[0]) is Tensor))
+                or (len(args) > 1 and info.simple
+                    and info.n_leading_required <= len(args) <= len(info.positional)
+                    and _unmasked_arrays(args))):
+            # One array, or several unmasked ones: the fast call, alone or with
+            # `training=` a bool or None.
             if not kwargs:
                 return self._fast_call(args, info)
-            if len(kwargs) == 1:   # `layer(x, training=...)` with a bool or None
-                training = kwargs.get("training", 0)
-                if training is None or type(training) is bool:
-                    return self._fast_call(args, info, True, training)
-        elif (len(args) > 1 and self.built and info.simple
-                and info.n_leading_required <= len(args) <= len(info.positional)
-                and not CALL_CONTEXT.tracing and _unmasked_arrays(args)):
-            if not kwargs:
-                return self._fast_call(args, info)
-            if len(kwargs) == 1:
-                training = kwargs.get("training", 0)
-                if training is None or type(training) is bool:
-                    return self._fast_call(args, info, True, training)
+            training = kwargs.get("training", 0)
+            if training is None or type(training) is bool:
+                return self._fast_call(args, info, True, training)
         self.__dict__["_called"] = True
         original_args, original_kwargs = args, kwargs
 

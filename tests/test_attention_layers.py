@@ -348,6 +348,47 @@ def test_mha_self_attention_prepared_path_is_the_general_path(
     assert len(taken) == 3 and y.dtype == np.dtype(dtype)
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("causal", [False, True])
+def test_mha_self_attention_batch_chunks_change_no_bit(monkeypatch, rng, causal, n_threads):
+    """`PreparedSelfAttention` runs the batch in chunks (projections, attention and output
+    projection per chunk, into the output's rows): chunks of 1, 2 or 3 (the last one
+    short) and the whole batch give the same bits, also into a caller's array; the chunk
+    follows `_SELF_CHUNK_BYTES` and `_SELF_CHUNK_ITEMS`."""
+    import importlib
+    att = importlib.import_module("fastmask.kernels.attention")
+    layer = L.MultiHeadAttention(2, 5, value_dim=3, output_shape=(4,))
+    x = rng.standard_normal((7, 11, 6)).astype(np.float32)
+    layer(x, x)
+    prep = att.prepare_self_attention(layer._weights_dict(np.dtype(np.float32)), x.shape,
+                                      np.float32, causal)
+    assert prep.sample_bytes == 11 * (2 * 2 * 5 + 2 * 3) * 4
+    results, chunks = [], []
+    real_qkv = type(prep.qkv).__call__
+    monkeypatch.setattr(type(prep.qkv), "__call__", lambda self, xx, *a, **k: (
+        chunks.append(xx.shape[0]) if self is prep.qkv else None) or real_qkv(self, xx, *a, **k))
+    # (chunk bytes, items per thread) -> samples per chunk at 1 and at 2 threads
+    # (2 heads: ceil(items * threads / 2) samples; 7 is the whole batch)
+    for chunk_bytes, items, want in ((1, 1, (1, 1)), (1, 3, (2, 3)), (1 << 40, 1, (7, 7))):
+        monkeypatch.setattr(att, "_SELF_CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(att, "_SELF_CHUNK_ITEMS", items)
+        bc = prep.batch_chunk(n_threads)
+        assert bc == want[n_threads - 1]
+        del chunks[:]
+        y = prep(x, n_threads=n_threads)
+        assert chunks == [bc * 11] * (7 // bc) + ([7 % bc * 11] if 7 % bc else [])
+        into = np.full(y.shape, np.nan, np.float32)
+        assert prep(x, out=into, n_threads=n_threads) is into
+        np.testing.assert_array_equal(into, y)
+        results.append(y)
+    assert results[0].shape == (7, 11, 4)
+    for y in results[1:]:
+        np.testing.assert_array_equal(y, results[0])
+    with monkeypatch.context() as m:
+        m.setattr(L.MultiHeadAttention, "_self_attention", lambda *a: None)
+        np.testing.assert_array_equal(layer(x, x, use_causal_mask=causal), results[0])
+
+
 def test_mha_self_attention_prepared_path_declines(monkeypatch, rng):
     """Masks, another key/value array, a layout the micro-kernel does not take (more
     keys than SMALL_MAX_KEYS) or an input of another shape run the general path, with

@@ -368,8 +368,10 @@ def test_mha_self_attention_batch_chunks_change_no_bit(monkeypatch, rng, causal,
     monkeypatch.setattr(type(prep.qkv), "__call__", lambda self, xx, *a, **k: (
         chunks.append(xx.shape[0]) if self is prep.qkv else None) or real_qkv(self, xx, *a, **k))
     # (chunk bytes, items per thread) -> samples per chunk at 1 and at 2 threads
-    # (2 heads: ceil(items * threads / 2) samples; 7 is the whole batch)
-    for chunk_bytes, items, want in ((1, 1, (1, 1)), (1, 3, (2, 3)), (1 << 40, 1, (7, 7))):
+    # (2 heads: ceil(items * threads / 2) samples, at least; 7 is the whole batch)
+    # (5 per chunk is 2 chunks: 4 + 3, not 5 + 2)
+    for chunk_bytes, items, want in ((1, 1, (1, 1)), (1, 3, (2, 3)), (1, 10, (4, 7)),
+                                     (1 << 40, 1, (7, 7))):
         monkeypatch.setattr(att, "_SELF_CHUNK_BYTES", chunk_bytes)
         monkeypatch.setattr(att, "_SELF_CHUNK_ITEMS", items)
         bc = prep.batch_chunk(n_threads)

@@ -558,12 +558,15 @@ class PreparedSelfAttention:
                  "sample_bytes")
 
     def batch_chunk(self, n_threads):
-        """Samples per chunk at n_threads threads (at most B): `_SELF_CHUNK_BYTES` of
-        projections per thread, and at least `_SELF_CHUNK_ITEMS` (sample, head) pairs
-        per thread (fewer left threads idle at the chunk's end)."""
+        """Samples per chunk at n_threads threads (at most B): about
+        `_SELF_CHUNK_BYTES` of projections per thread, and at least `_SELF_CHUNK_ITEMS`
+        (sample, head) pairs per thread (fewer left threads idle at the chunk's end),
+        the batch cut into chunks of equal size."""
+        B = self.shape[0]
         per = max((_SELF_CHUNK_BYTES * n_threads) // self.sample_bytes,
                   -(-_SELF_CHUNK_ITEMS * n_threads // self.H), 1)
-        return min(self.shape[0], per)
+        n_chunks = -(-B // per)
+        return -(-B // n_chunks)      # chunks of equal size (32 by 10: 8, not 10 + 2)
 
     def __call__(self, x, out=None, n_threads=None):
         """y (B, T, *output dims) for x (B, T, E), a C-contiguous aligned array of this

@@ -9,6 +9,7 @@ Also: no copy for one batch, no result aliasing another call's memory, the
 """
 import threading
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
@@ -209,6 +210,46 @@ def test_one_batch_is_not_copied():
     x = np.ones((3, 4), "float32")
     out = model.predict(x, verbose=0)
     assert np.shares_memory(out, seen[-1])
+
+
+def test_one_batch_of_plain_arrays_takes_the_short_path(monkeypatch, capsys):
+    """One batch of unmasked arrays (all samples <= batch_size, no `steps` cut) runs
+    `Model._predict_one`, with Keras's numbers, the arrays themselves as the batch and
+    the progress bar of one step; `steps` cutting the samples, several batches or a
+    masked input take the general path."""
+    from fastmask.models.model import Model
+    k, f = _pair(dict_model)
+    rng = np.random.default_rng(3)
+    x = {"a": rng.standard_normal((5, 7)).astype("float32"),
+         "b": rng.standard_normal((5, 3, 7)).astype("float32")}
+    taken, batches = [], []
+    real_one, real_call = Model._predict_one, type(f).__call__
+    monkeypatch.setattr(Model, "_predict_one",
+                        lambda self, *a: taken.append(1) or real_one(self, *a))
+    monkeypatch.setattr(type(f), "__call__",
+                        lambda self, inp, **kw: batches.append(inp) or real_call(self, inp, **kw))
+    want = k.predict(x, batch_size=5, verbose=0)
+    for bs in (5, 32):
+        got = f.predict(x, batch_size=bs, verbose=0)
+        for key in want:
+            np.testing.assert_allclose(got[key], want[key], atol=ATOL, rtol=1e-5)
+    assert taken == [1, 1] and all(b["a"] is x["a"] and b["b"] is x["b"] for b in batches)
+    f.predict(x, batch_size=5, verbose=1)
+    out = capsys.readouterr().out
+    assert "1/1" in out and "/step" in out
+    f.predict(x, batch_size=5, verbose=2)
+    assert capsys.readouterr().out.count("\n") == 1
+    f.predict(x, batch_size=5)
+    assert capsys.readouterr().out == "" and len(taken) == 5
+    got = f.predict(x, batch_size=3, steps=1, verbose=0)       # 3 of 5 samples
+    assert got["head"].shape == (3, 2) and len(taken) == 5
+    np.testing.assert_allclose(got["head"], want["head"][:3], atol=ATOL, rtol=1e-5)
+    f.predict(x, batch_size=2, verbose=0)
+    xm = {key: fastmask.with_mask(v, np.ones(v.shape[:2], bool)) for key, v in x.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # the model drops the masks (it says so)
+        f.predict(xm, batch_size=5, verbose=0)
+    assert len(taken) == 5
 
 
 def test_outputs_never_alias_inputs_or_each_other():

@@ -207,6 +207,8 @@ class Model(Layer):
         if n_batches == 0:
             raise ValueError("Expected input data to be non-empty.")
         masks = [None if a is None else get_mask(a) for a in flat_x]
+        if n_batches == 1 and n <= batch_size and not any(m is not None for m in masks):
+            return self._predict_one(x, flat_x, arrays, n, verbose)
         bar = Progbar(n_batches, verbose=verbose)
         graph = self._predict_graph()
         collected = PredictOutputs(min(n, n_batches * batch_size), n_batches, arrays,
@@ -233,6 +235,30 @@ class Model(Layer):
             bar.update(b + 1)
         return collected.result()
 
+
+    def _predict_one(self, x, flat_x, arrays, n, verbose):
+        """`_predict_arrays` for one batch of unmasked arrays (a server's call): the
+        arrays themselves are the batch, the result is the model's output (copied only
+        where it shares memory with an input or an earlier output) and the model may
+        write its outputs into a free pool entry, as in the general path, without its
+        per-batch bookkeeping."""
+        start = time.perf_counter() if verbose != 0 else None
+        graph = self._predict_graph()
+        pool = output_pool(self) if graph is not None else None
+        collected = PredictOutputs(n, 1, arrays, pool=pool)
+        collected.offer_recycled(graph)
+        batch = [None if a is None else plain(a) for a in flat_x]
+        try:
+            out = self(pack_as(x, batch) if isinstance(x, (list, tuple, dict)) else batch[0],
+                       training=False)
+        finally:
+            collected.withdraw()
+        collected.add(out, slice(0, n))
+        if start is not None:
+            bar = Progbar(1, verbose=verbose)
+            bar.start = start
+            bar.update(1)
+        return collected.result()
 
     def _predict_batches(self, batches, steps, verbose):
         """`predict` on a generator/iterator of batches: each item is `x`, or a tuple

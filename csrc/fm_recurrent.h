@@ -59,6 +59,11 @@ typedef struct {
     ptrdiff_t ldo;       /* distance between output rows (U for a plain (B, T, U) array) */
     int out_time;        /* 1: write step s at time slot t(s) (time order) instead of s */
     void *A;             /* (max active rows, lda) scratch */
+    void *xw;            /* LSTM only: NULL, or the input projections x[b, t] @ kernel of
+                          * every (b, t), (B*T, groups, 4 gates, lanes), which
+                          * fm_rnn_xproj fills before the time loop ("hoisted"): a step
+                          * then gathers h alone (lda = Upad) and sums over the U
+                          * recurrent rows of the panels from there */
     void *z, *hx, *rh;   /* (max active rows, Upad) scratch for GRU reset_after=False */
     const ptrdiff_t *off;   /* (T + 1,) step offsets into rows */
     const ptrdiff_t *rows;  /* active batch rows of each step, ascending */
@@ -146,7 +151,7 @@ static inline void fm_rnn_pack_##SUF(int cell, int reset_after, ptrdiff_t F,    
 FM_RNN_DEFINE_PACK(float, f)
 FM_RNN_DEFINE_PACK(double, d)
 
-/* Gather A rows i_lo..i_hi-1 of step s: [x[b, t(s)] | h[b]]. */
+/* Gather A rows i_lo..i_hi-1 of step s: [x[b, t(s)] | h[b]] ([h[b]] when hoisted). */
 #define FM_RNN_DEFINE_GATHER(TT, SUF)                                                    \
 static inline void fm_rnn_gather_##SUF(const fm_rnn_args *a, ptrdiff_t s,               \
                                        ptrdiff_t i_lo, ptrdiff_t i_hi) {                \
@@ -155,11 +160,12 @@ static inline void fm_rnn_gather_##SUF(const fm_rnn_args *a, ptrdiff_t s,       
     const TT *x = (const TT *)a->x, *h = (const TT *)a->h;                                 \
     TT *A = (TT *)a->A;                                                                   \
     ptrdiff_t i;                                                                        \
+    const ptrdiff_t F = a->xw != NULL ? 0 : a->F;  /* hoisted: x is in xw already */  \
     for (i = i_lo; i < i_hi; i++) {                                                     \
         const ptrdiff_t b = rows[i];                                                    \
-        if (a->F > 0) /* x may be NULL when there are no features */                  \
-            memcpy(A + i * a->lda, x + (b * a->T + t) * a->F, (size_t)a->F * sizeof(TT)); \
-        memcpy(A + i * a->lda + a->F, h + b * a->Upad, (size_t)a->Upad * sizeof(TT));    \
+        if (F > 0) /* x may be NULL when there are no features */                      \
+            memcpy(A + i * a->lda, x + (b * a->T + t) * F, (size_t)F * sizeof(TT));      \
+        memcpy(A + i * a->lda + F, h + b * a->Upad, (size_t)a->Upad * sizeof(TT));       \
     }                                                                                   \
 }
 FM_RNN_DEFINE_GATHER(float, f)
@@ -212,7 +218,7 @@ static inline void fm_rnn_barrier(void) {
 /* The variants are compiled in their own translation units, one per dtype x instruction
  * set (csrc/fm_recurrent_<dtype>_<isa>.c: each defines the FMR_* parameters and includes
  * fm_recurrent_impl.h), so the build compiles them in parallel instead of as one long
- * compile of _recurrent.pyx's C file. Each exports these four functions. */
+ * compile of _recurrent.pyx's C file. Each exports these five functions. */
 #define FMR_DECLARE_VARIANT(SUF)                                                         \
     FM_RNN_VARIANT_API int fm_rnn_lanes_impl_##SUF(void);                                 \
     FM_RNN_VARIANT_API int fm_rnn_mr_impl_##SUF(int cell, int reset_after, int phase);    \
@@ -220,6 +226,8 @@ static inline void fm_rnn_barrier(void) {
     FM_RNN_VARIANT_API void fm_rnn_tiles_impl_##SUF(const fm_rnn_args *a, ptrdiff_t s,    \
                                                     int phase, ptrdiff_t i_lo,            \
                                                     ptrdiff_t i_hi, ptrdiff_t g_lo,       \
+                                                    ptrdiff_t g_hi);                      \
+    FM_RNN_VARIANT_API void fm_rnn_xproj_impl_##SUF(const fm_rnn_args *a, ptrdiff_t g_lo,  \
                                                     ptrdiff_t g_hi);
 /* Not exported from the extension module (it links the variants in). */
 #if defined(__GNUC__) || defined(__clang__)
@@ -292,6 +300,15 @@ static inline void fm_rnn_tiles(int isa, const fm_rnn_args *a, ptrdiff_t s, int 
                                 ptrdiff_t i_lo, ptrdiff_t i_hi, ptrdiff_t g_lo,
                                 ptrdiff_t g_hi) {
     FMR_DISPATCH(isa, a->dbl, fm_rnn_tiles_impl, a, s, phase, i_lo, i_hi, g_lo, g_hi);
+}
+
+/* LSTM: a->xw's projections of unit groups g_lo..g_hi-1 for every (b, t) of x: the
+ * sums over the F kernel rows of the panels, accumulated in the order a fused tile
+ * accumulates them, so a hoisted recurrence's results are bit-identical to the
+ * fused one's. */
+static inline void fm_rnn_xproj(int isa, const fm_rnn_args *a, ptrdiff_t g_lo,
+                                ptrdiff_t g_hi) {
+    FMR_DISPATCH(isa, a->dbl, fm_rnn_xproj_impl, a, g_lo, g_hi);
 }
 
 FM_HOT_END

@@ -185,6 +185,38 @@ FM_INLINE FMR_ATTR void FMR(fmr_lstm_update)(const int act, const int ract,
     if (out) FMR(fmr_store_n)(FMR_OUT_ROW(b), hn, nv);
 }
 
+/* acc[r][0..3] += the 4 gate sums of rows r < m of A (lda apart) over K rows of the
+ * panel W (rows of 4 gate vectors), k in order (the split or one-pass blocking does
+ * not change a sum). */
+FM_INLINE FMR_ATTR void FMR(fmr_lstm_sums)(const int m, const FMR_T *A, const ptrdiff_t lda,
+                                           const FMR_T *W, const ptrdiff_t K,
+                                           FMR_VT acc[FMR_MRMAX][4]) {
+#if FMR_LSTM_SPLIT
+    if (m <= 2) {
+        /* 1-2 rows (batch 1, the tail of a masked batch): all 4 gates in one pass.
+         * A 2-gate pass of one row has 2 accumulators, so each k waits on the FMA
+         * latency; 4-8 fit the 16 registers. Each gate sums the same products in
+         * the same order either way: results are bit-identical. */
+        FMR(fmr_mk_call)(m, 2, 4, 0, 3, A, lda, W, 4, K, acc);
+    } else {
+        /* two passes of 2 gates each: twice the rows per block in 16 registers */
+        FMR(fmr_mk_call)(m, FMR_MR4, 2, 0, 1, A, lda, W, 4, K, acc);
+        FMR(fmr_mk_call)(m, FMR_MR4, 2, 2, 3, A, lda, W + 2 * FMR_V, 4, K, acc);
+    }
+#else
+    FMR(fmr_mk_call)(m, FMR_MR4, 4, 0, 3, A, lda, W, 4, K, acc);
+#endif
+}
+
+/* Where the hoisted input projection of (batch row b, step s) for unit group g starts
+ * in a->xw (4 gate vectors). */
+FM_INLINE FMR_ATTR const FMR_T *FMR(fmr_xw_row)(const fm_rnn_args *a, ptrdiff_t s,
+                                                 ptrdiff_t b, ptrdiff_t g) {
+    const ptrdiff_t t = a->go_backwards ? a->T - 1 - s : s;
+    const ptrdiff_t G = fm_rnn_groups(a->U, FMR_V);
+    return (const FMR_T *)a->xw + ((b * a->T + t) * G + g) * 4 * FMR_V;
+}
+
 FM_INLINE FMR_ATTR void FMR(fmr_tile_lstm)(const int m, const int act, const int ract,
                                               const fm_rnn_args *a, ptrdiff_t s,
                                               const ptrdiff_t *rows, ptrdiff_t i0, ptrdiff_t g) {
@@ -193,24 +225,18 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_lstm)(const int m, const int act, const int
     const FMR_T *A = (const FMR_T *)a->A + i0 * a->lda;
     const FMR_T *W = (const FMR_T *)a->wp + g * Wp;
     FMR_VT acc[FMR_MRMAX][4];
-    int r;
-    FMR_ZERO_ACC(m, 4);
-#if FMR_LSTM_SPLIT
-    if (m <= 2) {
-        /* 1-2 rows (batch 1, the tail of a masked batch): all 4 gates in one pass.
-         * A 2-gate pass of one row has 2 accumulators, so each k waits on the FMA
-         * latency; 4-8 fit the 16 registers. Each gate sums the same products in
-         * the same order either way: results are bit-identical. */
-        FMR(fmr_mk_call)(m, 2, 4, 0, 3, A, a->lda, W, 4, a->F + a->U, acc);
+    int r, j;
+    if (a->xw != NULL) {
+        /* hoisted: the sums over the kernel rows so far, then the recurrent rows */
+        for (r = 0; r < m; r++) {
+            const FMR_T *xw = FMR(fmr_xw_row)(a, s, rows[i0 + r], g);
+            for (j = 0; j < 4; j++) acc[r][j] = FMR(fmr_load)(xw + j * FMR_V);
+        }
+        FMR(fmr_lstm_sums)(m, A, a->lda, W + a->F * 4 * FMR_V, a->U, acc);
     } else {
-        /* two passes of 2 gates each: twice the rows per block in 16 registers */
-        FMR(fmr_mk_call)(m, FMR_MR4, 2, 0, 1, A, a->lda, W, 4, a->F + a->U, acc);
-        FMR(fmr_mk_call)(m, FMR_MR4, 2, 2, 3, A, a->lda, W + 2 * FMR_V, 4, a->F + a->U,
-                         acc);
+        FMR_ZERO_ACC(m, 4);
+        FMR(fmr_lstm_sums)(m, A, a->lda, W, a->F + a->U, acc);
     }
-#else
-    FMR(fmr_mk_call)(m, FMR_MR4, 4, 0, 3, A, a->lda, W, 4, a->F + a->U, acc);
-#endif
     for (r = 0; r < m; r++)
         FMR(fmr_lstm_update)(act, ract, a, s, rows[i0 + r], g, acc[r]);
 }
@@ -223,9 +249,21 @@ static FMR_ATTR FMR_NOINLINE void FMR(fmr_mk_lstm_1x2)(const FMR_T *FMR_RESTRICT
                                                        const FMR_T *FMR_RESTRICT W0,
                                                        const FMR_T *FMR_RESTRICT W1,
                                                        const ptrdiff_t K,
+                                                       const FMR_T *init0,
+                                                       const FMR_T *init1,
                                                        FMR_VT (*FMR_RESTRICT acc)[4]) {
     FMR_VT r0 = {0}, r1 = {0}, r2 = {0}, r3 = {0}, r4 = {0}, r5 = {0}, r6 = {0}, r7 = {0};
     ptrdiff_t k;
+    if (init0 != NULL) {     /* hoisted: from the two groups' input projections */
+        r0 = FMR(fmr_load)(init0);
+        r1 = FMR(fmr_load)(init0 + FMR_V);
+        r2 = FMR(fmr_load)(init0 + 2 * FMR_V);
+        r3 = FMR(fmr_load)(init0 + 3 * FMR_V);
+        r4 = FMR(fmr_load)(init1);
+        r5 = FMR(fmr_load)(init1 + FMR_V);
+        r6 = FMR(fmr_load)(init1 + 2 * FMR_V);
+        r7 = FMR(fmr_load)(init1 + 3 * FMR_V);
+    }
     for (k = 0; k < K; k++) {
         const FMR_VT b = FMR(fmr_bcast)(A[k]);
         const FMR_T *w0 = W0 + k * 4 * FMR_V, *w1 = W1 + k * 4 * FMR_V;
@@ -251,7 +289,14 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_lstm_1x2)(const int act, const int ract,
                                            FMR_UB(a->cell));
     const FMR_T *W = (const FMR_T *)a->wp + g * Wp;
     FMR_VT acc[2][4];
-    FMR(fmr_mk_lstm_1x2)((const FMR_T *)a->A + i0 * a->lda, W, W + Wp, a->F + a->U, acc);
+    if (a->xw != NULL)
+        FMR(fmr_mk_lstm_1x2)((const FMR_T *)a->A + i0 * a->lda, W + a->F * 4 * FMR_V,
+                             W + Wp + a->F * 4 * FMR_V, a->U,
+                             FMR(fmr_xw_row)(a, s, rows[i0], g),
+                             FMR(fmr_xw_row)(a, s, rows[i0], g + 1), acc);
+    else
+        FMR(fmr_mk_lstm_1x2)((const FMR_T *)a->A + i0 * a->lda, W, W + Wp, a->F + a->U,
+                             NULL, NULL, acc);
     FMR(fmr_lstm_update)(act, ract, a, s, rows[i0], g, acc[0]);
     FMR(fmr_lstm_update)(act, ract, a, s, rows[i0], g + 1, acc[1]);
 }
@@ -352,6 +397,31 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_p1)(const int m, const int act, const i
 }
 
 FM_RNN_VARIANT_API int FMR(fm_rnn_lanes_impl)(void) { return FMR_V; }
+
+/* LSTM: the input projections of unit groups g_lo..g_hi-1 into a->xw for every row
+ * (b, t) of x (B*T rows F apart): each the sum over the panel's F kernel rows that a
+ * fused tile computes first (same micro-kernel, same order, from 0). */
+FM_RNN_VARIANT_API FMR_ATTR void FMR(fm_rnn_xproj_impl)(const fm_rnn_args *a,
+                                                           ptrdiff_t g_lo, ptrdiff_t g_hi) {
+    const ptrdiff_t R = a->B * a->T, G = fm_rnn_groups(a->U, FMR_V);
+    const ptrdiff_t Wp = fm_rnn_panel_size(a->cell, a->reset_after, a->F, a->U, FMR_V);
+    const FMR_T *x = (const FMR_T *)a->x;
+    FMR_T *xw = (FMR_T *)a->xw;
+    FMR_VT acc[FMR_MRMAX][4];
+    ptrdiff_t g, r0;
+    int r, j, m;
+    for (g = g_lo; g < g_hi; g++) {
+        const FMR_T *W = (const FMR_T *)a->wp + g * Wp;
+        for (r0 = 0; r0 < R; r0 += m) {
+            m = (int)(R - r0 < FMR_MR4 ? R - r0 : FMR_MR4);
+            FMR_ZERO_ACC(m, 4);
+            FMR(fmr_lstm_sums)(m, x + r0 * a->F, a->F, W, a->F, acc);
+            for (r = 0; r < m; r++)
+                for (j = 0; j < 4; j++)
+                    FMR(fmr_store)(xw + ((r0 + r) * G + g) * 4 * FMR_V + j * FMR_V, acc[r][j]);
+        }
+    }
+}
 
 /* Test hook: the vector activations of this ISA applied to x[0..n) in place. */
 FM_RNN_VARIANT_API FMR_ATTR void FMR(fm_rnn_act_vec_impl)(int kind, void *xv, ptrdiff_t n) {

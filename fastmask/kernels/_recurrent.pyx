@@ -66,6 +66,7 @@ cdef extern from "fm_recurrent.h" nogil:
         ptrdiff_t ldo
         int out_time
         void *A
+        void *xw
         void *z
         void *hx
         void *rh
@@ -88,6 +89,7 @@ cdef extern from "fm_recurrent.h" nogil:
     void fm_rnn_tiles(int isa, const fm_rnn_args *a, ptrdiff_t s, int phase,
                       ptrdiff_t i_lo, ptrdiff_t i_hi, ptrdiff_t g_lo, ptrdiff_t g_hi)
     void fm_rnn_barrier()
+    void fm_rnn_xproj(int isa, const fm_rnn_args *a, ptrdiff_t g_lo, ptrdiff_t g_hi)
     void fm_rnn_act_vec(int isa, int dbl, int kind, void *x, ptrdiff_t n)
     float fm_act_f(int kind, float x)
     double fm_act_d(int kind, double x)
@@ -120,6 +122,32 @@ MIN_PART_FLOPS = 4e6
 # Masked outputs are filled by several threads only from this many bytes.
 MIN_FILL_BYTES = 1 << 20
 
+# An LSTM recurrence of at most HOIST_MAX_ROWS batch rows (and not split into batch
+# parts) with F >= U / 4 features computes the input projections x[b, t] @ kernel of
+# every step before its time loop ("hoisted", fm_rnn_xproj: the same sums in the same
+# order as the fused step, so the results are bit-identical), when they take at most
+# HOIST_MAX_BYTES. A step then streams the U recurrent rows of the weights instead of
+# F + U: with 1-2 rows a step is bound by streaming its weights from L2 or L3, and
+# the kernel rows were read once per step for one or two rows' sums. Measured on the
+# 2-core AVX2 machine (2026-12-07, same process, alternating), fused / hoisted time
+# at batch 1: (T, F, U) (200, 128, 64) 1.33x, (4, 128, 128) 1.19x, (59, 93, 256)
+# 1.12x, (16, 71, 256) 1.11x, but (7, 12, 128) 0.95x (hence F >= U / 4); at batch 2
+# 1.0-1.29x, at batch 4 0.99-1.08x.
+HOIST_MAX_ROWS = 2
+HOIST_MAX_BYTES = 16 << 20
+
+
+def _hoisted_xw(p, Py_ssize_t B, Py_ssize_t Upad):
+    """The input-projection buffer (B*T*4*Upad values) of problem p (a `Problem` or
+    `Recurrence`) run whole on B rows when it is hoisted, else None."""
+    if (p.cell != FM_CELL_LSTM or p.F <= 0 or 4 * p.F < p.U or p.T <= 1
+            or B > HOIST_MAX_ROWS):
+        return None
+    n = B * p.T * 4 * Upad
+    if n * p.dtype.itemsize > HOIST_MAX_BYTES:
+        return None
+    return np.empty(n, dtype=p.dtype)
+
 # Batch parts per thread in the batch split (dynamic schedule). More parts
 # balance better when another process takes a core, but each part has its own
 # tail of nearly empty steps: measured on B=64 LSTM/GRU at 2 threads, 2 parts
@@ -132,7 +160,8 @@ last_plan = None
 
 class _Plan(dict):
     """`last_plan`: the thread plan of the last forward_many call (n_threads,
-    batch_split, parts, problems); "row_steps", the (row, step) pairs each problem
+    batch_split, parts, problems, hoisted: the problems whose input projections were
+    hoisted out of the time loop); "row_steps", the (row, step) pairs each problem
     computed (its parts' tiles over its unit groups), is counted when first read
     (a few microseconds a call that only tests and diagnostics need)."""
 
@@ -366,12 +395,17 @@ cdef void _time_loop(const fm_rnn_args *a, int isa, int n_threads,
     cdef int tid = 0, nth = 1
     s = 0
     if n_threads <= 1:
+        if a.xw != NULL:
+            fm_rnn_xproj(isa, a, 0, G)
         for s in range(a.T):
             work[0] += _step(a, isa, s, 0, 1, mr, G, two_phase)
         return
     with parallel(num_threads=n_threads):
         tid = omp_get_thread_num()
         nth = omp_get_num_threads()
+        if a.xw != NULL:
+            fm_rnn_xproj(isa, a, tid * G // nth, (tid + 1) * G // nth)
+            fm_rnn_barrier()
         for s in range(a.T):
             work[tid] += _step(a, isa, s, tid, nth, mr, G, two_phase)
 
@@ -571,6 +605,7 @@ cdef _set_args(fm_rnn_args *a, p, Py_ssize_t Upad, bias, hs, cs, x, out,
     a.h = _data(hs)
     a.c = _data(cs)
     a.out = NULL
+    a.xw = NULL
     a.ldo = p.U
     a.out_time = p.out_time
     cdef Py_ssize_t itemsize = p.dtype.itemsize
@@ -604,6 +639,7 @@ def forward_many(problems, int n_threads=1):
     cdef Py_ssize_t work_stride = work_arr.shape[1]
     part_problem, part_groups = [], []
     keep, states = [], []
+    n_hoisted = 0
     try:
         for p, (lengths, k) in zip(problems, plan):
             if p.packed.isa != isa:
@@ -626,6 +662,12 @@ def forward_many(problems, int n_threads=1):
             states.append((hs, cs))
             itemsize = p.dtype.itemsize
             _set_args(&a, p, Upad, bias, hs, cs, p.x, p.out, p.out_offset)
+            xw = _hoisted_xw(p, p.B, Upad) if k == 1 else None
+            if xw is not None:
+                keep.append(xw)
+                a.xw = _data(xw)
+                a.lda = Upad
+                n_hoisted += 1
             a_block = Mmax * (p.F + Upad) * itemsize
             s_stride = scratch.shape[2] * itemsize
             kk = k
@@ -660,7 +702,7 @@ def forward_many(problems, int n_threads=1):
     last_plan = _Plan(work_arr, part_problem, part_groups, len(problems),
                       n_threads=min(nt, total_parts) if total_parts > 1 else step_threads,
                       batch_split=total_parts > len(problems), parts=total_parts,
-                      problems=len(problems))
+                      problems=len(problems), hoisted=n_hoisted)
     results = []
     for p, (hs, cs) in zip(problems, states):
         out = None
@@ -788,6 +830,10 @@ cdef class Recurrence:
         cdef const intp_t[::1] rows = rows_arr
         cdef fm_rnn_args a
         _set_args(&a, self, Upad, self.bias_rows, hs, cs, x, out, 0)
+        xw = _hoisted_xw(self, B, Upad)
+        if xw is not None:
+            a.xw = _data(xw)
+            a.lda = Upad
         a.off = <const ptrdiff_t *>&off[0]
         a.rows = <const ptrdiff_t *>&rows[0]
         a.A = _data(A)
@@ -799,7 +845,8 @@ cdef class Recurrence:
         with nogil:
             _time_loop(&a, self.isa, step_threads, &work[0, 0])
         last_plan = _Plan(work_arr, [0], [self.groups], 1, n_threads=step_threads,
-                          batch_split=False, parts=1, problems=1)
+                          batch_split=False, parts=1, problems=1,
+                          hoisted=int(xw is not None))
         if out is not None and mask is not None and out.size > 0:
             _fill(self, out, 0, np.zeros((B, self.U), self.dtype) if h0 is None else h0, mask,
                   nt if out.nbytes >= MIN_FILL_BYTES else 1)

@@ -756,3 +756,35 @@ def test_hoisted_input_projection_is_bit_identical(isa, dtype, n_threads, split_
                                                                  f"{run.__name__} {seed}")
                 runs += 1
     assert runs == 6 * 32 * 3
+
+
+@pytest.mark.parametrize("hoist", [0, 2])
+def test_streaming_bound_steps_split_between_threads(monkeypatch, hoist):
+    """A batch-1 LSTM whose weights streamed per step take >= MIN_STEP_WEIGHT_BYTES splits
+    each step's unit groups between 2 threads (below MIN_STEP_FLOPS_PER_THREAD), with the
+    1-thread bits; smaller weights, or 3 rows, keep one thread. Hoisting (the recurrent
+    rows alone are streamed) is counted."""
+    import importlib
+    rec = importlib.import_module("fastmask.kernels.recurrent")
+    monkeypatch.setattr(_recurrent, "HOIST_MAX_ROWS", hoist)
+    monkeypatch.setattr(_recurrent, "MIN_PART_FLOPS", 0.0)
+    rng, seed = stable_rng("streaming", hoist)
+    F, U = 40, 64
+    per_step = ((0 if hoist else F) + U) * 4 * U * 4          # float32 bytes
+    for B, limit, want in ((1, per_step, 2), (1, per_step + 1, 1), (3, per_step, 1)):
+        monkeypatch.setattr(_recurrent, "MIN_STEP_WEIGHT_BYTES", limit)
+        x = rng.standard_normal((B, 6, F)).astype(np.float32)
+        w = make_weights("lstm", F, U, np.float32, rng, scale=0.4)
+        r = rec.prepare("lstm", x, *w, go_backwards=False, return_sequences=True,
+                        zero_output_for_mask=False, unroll=False, activation="tanh",
+                        recurrent_activation="sigmoid", reset_after=True)
+        mask = make_mask("holes", B, 6, rng)
+        one = rec.run_prepared(r, "lstm", x, mask, None, 1)
+        two = rec.run_prepared(r, "lstm", x, mask, None, 2)
+        assert _recurrent.last_plan["n_threads"] == want, (B, limit, seed)
+        assert _recurrent.last_plan["hoisted"] == int(hoist > 0 and B <= 2)
+        for a, b in zip(one, two):
+            np.testing.assert_array_equal(a, b, err_msg=f"{B} {seed}")
+        got = lstm(x, *w, mask, None, return_sequences=True, n_threads=2)
+        assert _recurrent.last_plan["n_threads"] == want
+        np.testing.assert_array_equal(got[0], one[0])

@@ -137,16 +137,38 @@ HOIST_MAX_ROWS = 2
 HOIST_MAX_BYTES = 16 << 20
 
 
+# A recurrence of at most STREAM_MAX_ROWS rows whose weights streamed per step take at
+# least MIN_STEP_WEIGHT_BYTES (more than this machine's L2) splits each step's unit
+# groups between the threads even below MIN_STEP_FLOPS_PER_THREAD: such a step is
+# bound by streaming its weights from L3, not by its flops, and each thread streams
+# its own groups' panels. Measured on the 2-core AVX2 machine (2026-12-07, same
+# process, alternating): the keras-io seq2seq model's batch-1 predict (LSTM(256), 1.0
+# and 1.4 MB of weights per step) 1.5x faster at 2 threads.
+MIN_STEP_WEIGHT_BYTES = 512 * 1024
+STREAM_MAX_ROWS = 2
+
+
+def _hoists(p, Py_ssize_t B):
+    """Whether problem p (a `Problem` or `Recurrence`) run whole on B rows hoists its
+    input projections (see HOIST_MAX_ROWS)."""
+    return (p.cell == FM_CELL_LSTM and p.F > 0 and 4 * p.F >= p.U and p.T > 1
+            and B <= HOIST_MAX_ROWS
+            and B * p.T * 4 * p.U * p.dtype.itemsize <= HOIST_MAX_BYTES)
+
+
 def _hoisted_xw(p, Py_ssize_t B, Py_ssize_t Upad):
-    """The input-projection buffer (B*T*4*Upad values) of problem p (a `Problem` or
-    `Recurrence`) run whole on B rows when it is hoisted, else None."""
-    if (p.cell != FM_CELL_LSTM or p.F <= 0 or 4 * p.F < p.U or p.T <= 1
-            or B > HOIST_MAX_ROWS):
+    """The input-projection buffer (B*T*4*Upad values) of problem p run whole on B
+    rows when it is hoisted, else None."""
+    if not _hoists(p, B):
         return None
-    n = B * p.T * 4 * Upad
-    if n * p.dtype.itemsize > HOIST_MAX_BYTES:
-        return None
-    return np.empty(n, dtype=p.dtype)
+    return np.empty(B * p.T * 4 * Upad, dtype=p.dtype)
+
+
+def _step_weight_bytes(p):
+    """Bytes of packed weights a step of problem p streams (the recurrent rows only
+    when its input projections are hoisted)."""
+    rows = p.U if _hoists(p, p.B) else p.F + p.U
+    return rows * fm_rnn_gates(p.cell) * p.U * p.dtype.itemsize
 
 # Batch parts per thread in the batch split (dynamic schedule). More parts
 # balance better when another process takes a core, but each part has its own
@@ -562,7 +584,12 @@ def _n_parts(p, int per, int nt):
 
 def _step_threads(p, double p_flops, Py_ssize_t n_steps, int nt):
     """Threads splitting each step of a single unsplit problem (1: none)."""
-    if nt <= 1 or p_flops < 10 * MIN_STEP_FLOPS_PER_THREAD:
+    if nt <= 1:
+        return 1
+    if p.B <= STREAM_MAX_ROWS and _step_weight_bytes(p) >= MIN_STEP_WEIGHT_BYTES:
+        # streaming-bound steps: split the unit groups (see MIN_STEP_WEIGHT_BYTES)
+        return max(1, min(nt, fm_rnn_groups(p.U, p.packed.lanes)))
+    if p_flops < 10 * MIN_STEP_FLOPS_PER_THREAD:
         return 1
     step_threads = max(1, min(nt, p.B))
     if MIN_STEP_FLOPS_PER_THREAD > 0:

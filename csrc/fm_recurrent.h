@@ -59,8 +59,8 @@ typedef struct {
     ptrdiff_t ldo;       /* distance between output rows (U for a plain (B, T, U) array) */
     int out_time;        /* 1: write step s at time slot t(s) (time order) instead of s */
     void *A;             /* (max active rows, lda) scratch */
-    void *xw;            /* LSTM only: NULL, or the input projections x[b, t] @ kernel of
-                          * every (b, t), (B*T, groups, 4 gates, lanes), which
+    void *xw;            /* NULL, or the input projections x[b, t] @ kernel of every
+                          * (b, t), (B*T, groups, gates, unit block), which
                           * fm_rnn_xproj fills before the time loop ("hoisted"): a step
                           * then gathers h alone (lda = Upad) and sums over the U
                           * recurrent rows of the panels from there */
@@ -302,8 +302,8 @@ static inline void fm_rnn_tiles(int isa, const fm_rnn_args *a, ptrdiff_t s, int 
     FMR_DISPATCH(isa, a->dbl, fm_rnn_tiles_impl, a, s, phase, i_lo, i_hi, g_lo, g_hi);
 }
 
-/* LSTM: a->xw's projections of unit groups g_lo..g_hi-1 for every (b, t) of x: the
- * sums over the F kernel rows of the panels, accumulated in the order a fused tile
+/* a->xw's projections of unit groups g_lo..g_hi-1 for every (b, t) of x: the sums
+ * over the F kernel rows of the panels, accumulated in the order a fused tile
  * accumulates them, so a hoisted recurrence's results are bit-identical to the
  * fused one's. */
 static inline void fm_rnn_xproj(int isa, const fm_rnn_args *a, ptrdiff_t g_lo,

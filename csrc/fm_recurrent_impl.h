@@ -209,12 +209,23 @@ FM_INLINE FMR_ATTR void FMR(fmr_lstm_sums)(const int m, const FMR_T *A, const pt
 }
 
 /* Where the hoisted input projection of (batch row b, step s) for unit group g starts
- * in a->xw (4 gate vectors). */
+ * in a->xw: the cell's gates x the unit block (LSTM 4 vectors, GRU 3, SimpleRNN 2). */
 FM_INLINE FMR_ATTR const FMR_T *FMR(fmr_xw_row)(const fm_rnn_args *a, ptrdiff_t s,
                                                  ptrdiff_t b, ptrdiff_t g) {
     const ptrdiff_t t = a->go_backwards ? a->T - 1 - s : s;
-    const ptrdiff_t G = fm_rnn_groups(a->U, FMR_V);
-    return (const FMR_T *)a->xw + ((b * a->T + t) * G + g) * 4 * FMR_V;
+    const ptrdiff_t ub = FMR_UB(a->cell), G = fm_rnn_groups(a->U, ub);
+    return (const FMR_T *)a->xw + ((b * a->T + t) * G + g) * fm_rnn_gates(a->cell) * ub;
+}
+
+/* acc[r][0..n-1] = the hoisted input projections of rows i0.. (n vectors each). */
+FM_INLINE FMR_ATTR void FMR(fmr_xw_init)(const int m, const int n, const fm_rnn_args *a,
+                                         ptrdiff_t s, const ptrdiff_t *rows, ptrdiff_t i0,
+                                         ptrdiff_t g, FMR_VT acc[FMR_MRMAX][4]) {
+    int r, j;
+    for (r = 0; r < m; r++) {
+        const FMR_T *xw = FMR(fmr_xw_row)(a, s, rows[i0 + r], g);
+        for (j = 0; j < n; j++) acc[r][j] = FMR(fmr_load)(xw + j * FMR_V);
+    }
 }
 
 FM_INLINE FMR_ATTR void FMR(fmr_tile_lstm)(const int m, const int act, const int ract,
@@ -225,13 +236,10 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_lstm)(const int m, const int act, const int
     const FMR_T *A = (const FMR_T *)a->A + i0 * a->lda;
     const FMR_T *W = (const FMR_T *)a->wp + g * Wp;
     FMR_VT acc[FMR_MRMAX][4];
-    int r, j;
+    int r;
     if (a->xw != NULL) {
         /* hoisted: the sums over the kernel rows so far, then the recurrent rows */
-        for (r = 0; r < m; r++) {
-            const FMR_T *xw = FMR(fmr_xw_row)(a, s, rows[i0 + r], g);
-            for (j = 0; j < 4; j++) acc[r][j] = FMR(fmr_load)(xw + j * FMR_V);
-        }
+        FMR(fmr_xw_init)(m, 4, a, s, rows, i0, g, acc);
         FMR(fmr_lstm_sums)(m, A, a->lda, W + a->F * 4 * FMR_V, a->U, acc);
     } else {
         FMR_ZERO_ACC(m, 4);
@@ -309,8 +317,13 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_simple)(const int m, const int act, const i
     FMR_TILE_PROLOGUE;
     const FMR_VT b0 = FMR(fmr_load)(bias), b1 = FMR(fmr_load)(bias + FMR_V);
     (void)ract;
-    FMR_ZERO_ACC(m, 2);
-    FMR(fmr_mk_call)(m, FMR_MRS, 2, 0, 1, A, a->lda, W, 2, a->F + a->U, acc);
+    if (a->xw != NULL) {     /* hoisted: the kernel rows' sums, then the recurrent rows */
+        FMR(fmr_xw_init)(m, 2, a, s, rows, i0, g, acc);
+        FMR(fmr_mk_call)(m, FMR_MRS, 2, 0, 1, A, a->lda, W + a->F * 2 * FMR_V, 2, a->U, acc);
+    } else {
+        FMR_ZERO_ACC(m, 2);
+        FMR(fmr_mk_call)(m, FMR_MRS, 2, 0, 1, A, a->lda, W, 2, a->F + a->U, acc);
+    }
     for (r = 0; r < m; r++) {
         const ptrdiff_t b = rows[i0 + r];
         const FMR_VT h0 = FMR_ACT(act, acc[r][0] + b0), h1 = FMR_ACT(act, acc[r][1] + b1);
@@ -330,13 +343,17 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_ra)(const int m, const int act, const i
     FMR_TILE_PROLOGUE;
     const FMR_VT bz = FMR(fmr_load)(bias), br = FMR(fmr_load)(bias + a->Upad);
     const FMR_VT bxh = FMR(fmr_load)(bias + 2 * a->Upad), bhh = FMR(fmr_load)(bias + 3 * a->Upad);
+    const ptrdiff_t Fa = a->xw != NULL ? 0 : a->F;      /* where h starts in A's rows */
     FMR_ZERO_ACC(m, 4);
-    FMR(fmr_mk_call)(m, FMR_MR3, 3, 0, 2, A, a->lda, W, 3, a->F, acc);
-    FMR(fmr_mk_call)(m, FMR_MR3, 3, 0, 3, A + a->F, a->lda, W + a->F * 3 * FMR_V, 3, a->U,
+    if (a->xw != NULL)       /* hoisted: slots z, r, x@K_h from the kernel rows' sums */
+        FMR(fmr_xw_init)(m, 3, a, s, rows, i0, g, acc);
+    else
+        FMR(fmr_mk_call)(m, FMR_MR3, 3, 0, 2, A, a->lda, W, 3, a->F, acc);
+    FMR(fmr_mk_call)(m, FMR_MR3, 3, 0, 3, A + Fa, a->lda, W + a->F * 3 * FMR_V, 3, a->U,
                      acc);
     for (r = 0; r < m; r++) {
         const ptrdiff_t b = rows[i0 + r];
-        const FMR_VT hp = FMR(fmr_load)(A + r * a->lda + a->F + gv);
+        const FMR_VT hp = FMR(fmr_load)(A + r * a->lda + Fa + gv);
         const FMR_VT z = FMR_ACT(ract, acc[r][0] + bz);
         const FMR_VT rr = FMR_ACT(ract, acc[r][1] + br);
         const FMR_VT hh = FMR_ACT(act, (acc[r][2] + bxh) + rr * (acc[r][3] + bhh));
@@ -354,14 +371,19 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_p0)(const int m, const int act, const i
     FMR_T *zs = (FMR_T *)a->z, *hxs = (FMR_T *)a->hx, *rhs = (FMR_T *)a->rh;
     const FMR_VT bz = FMR(fmr_load)(bias), br = FMR(fmr_load)(bias + a->Upad);
     const FMR_VT bh = FMR(fmr_load)(bias + 2 * a->Upad);
-    (void)rows; (void)h; (void)out; (void)nv; (void)s;
-    FMR_ZERO_ACC(m, 3);
-    FMR(fmr_mk_call)(m, FMR_MR3, 3, 0, 2, A, a->lda, W, 3, a->F, acc);
-    FMR(fmr_mk_call)(m, FMR_MR3, 2, 0, 1, A + a->F, a->lda, W + a->F * 3 * FMR_V, 2, a->U,
+    const ptrdiff_t Fa = a->xw != NULL ? 0 : a->F;      /* where h starts in A's rows */
+    (void)h; (void)out; (void)nv;
+    if (a->xw != NULL) {     /* hoisted: slots z, r, x@K_h from the kernel rows' sums */
+        FMR(fmr_xw_init)(m, 3, a, s, rows, i0, g, acc);
+    } else {
+        FMR_ZERO_ACC(m, 3);
+        FMR(fmr_mk_call)(m, FMR_MR3, 3, 0, 2, A, a->lda, W, 3, a->F, acc);
+    }
+    FMR(fmr_mk_call)(m, FMR_MR3, 2, 0, 1, A + Fa, a->lda, W + a->F * 3 * FMR_V, 2, a->U,
                      acc);
     for (r = 0; r < m; r++) {
         const ptrdiff_t row = (i0 + r) * a->Upad + gv;
-        const FMR_VT hp = FMR(fmr_load)(A + r * a->lda + a->F + gv);
+        const FMR_VT hp = FMR(fmr_load)(A + r * a->lda + Fa + gv);
         const FMR_VT rr = FMR_ACT(ract, acc[r][1] + br);
         FMR(fmr_store)(zs + row, FMR_ACT(ract, acc[r][0] + bz));
         FMR(fmr_store)(hxs + row, acc[r][2] + bh);
@@ -387,7 +409,8 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_p1)(const int m, const int act, const i
     FMR(fmr_mk_call)(m, FMR_MR1, 1, 0, 0, rh, a->Upad, W, 1, a->U, acc);
     for (r = 0; r < m; r++) {
         const ptrdiff_t b = rows[i0 + r], row = (i0 + r) * a->Upad + gv;
-        const FMR_VT hp = FMR(fmr_load)(A + (i0 + r) * a->lda + a->F + gv);
+        const FMR_VT hp = FMR(fmr_load)(A + (i0 + r) * a->lda + (a->xw != NULL ? 0 : a->F)
+                                        + gv);
         const FMR_VT z = FMR(fmr_load)(zs + row);
         const FMR_VT hh = FMR_ACT(act, FMR(fmr_load)(hxs + row) + acc[r][0]);
         const FMR_VT hn = z * hp + ((FMR_T)1 - z) * hh;
@@ -398,13 +421,16 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_p1)(const int m, const int act, const i
 
 FM_RNN_VARIANT_API int FMR(fm_rnn_lanes_impl)(void) { return FMR_V; }
 
-/* LSTM: the input projections of unit groups g_lo..g_hi-1 into a->xw for every row
- * (b, t) of x (B*T rows F apart): each the sum over the panel's F kernel rows that a
- * fused tile computes first (same micro-kernel, same order, from 0). */
+/* The input projections of unit groups g_lo..g_hi-1 into a->xw for every row (b, t)
+ * of x (B*T rows F apart): the sums over the panel's F kernel rows that a fused tile
+ * computes first (same micro-kernel calls, same order, from 0), n vectors a group:
+ * LSTM's 4 gates, GRU's z, r and x@K_h, SimpleRNN's unit block of 2 vectors. */
 FM_RNN_VARIANT_API FMR_ATTR void FMR(fm_rnn_xproj_impl)(const fm_rnn_args *a,
                                                            ptrdiff_t g_lo, ptrdiff_t g_hi) {
-    const ptrdiff_t R = a->B * a->T, G = fm_rnn_groups(a->U, FMR_V);
-    const ptrdiff_t Wp = fm_rnn_panel_size(a->cell, a->reset_after, a->F, a->U, FMR_V);
+    const ptrdiff_t ub = FMR_UB(a->cell), R = a->B * a->T, G = fm_rnn_groups(a->U, ub);
+    const ptrdiff_t Wp = fm_rnn_panel_size(a->cell, a->reset_after, a->F, a->U, ub);
+    const int n = a->cell == FM_CELL_LSTM ? 4 : (a->cell == FM_CELL_GRU ? 3 : 2);
+    const int mr = FMR(fm_rnn_mr_impl)(a->cell, a->reset_after, 0);
     const FMR_T *x = (const FMR_T *)a->x;
     FMR_T *xw = (FMR_T *)a->xw;
     FMR_VT acc[FMR_MRMAX][4];
@@ -413,12 +439,18 @@ FM_RNN_VARIANT_API FMR_ATTR void FMR(fm_rnn_xproj_impl)(const fm_rnn_args *a,
     for (g = g_lo; g < g_hi; g++) {
         const FMR_T *W = (const FMR_T *)a->wp + g * Wp;
         for (r0 = 0; r0 < R; r0 += m) {
-            m = (int)(R - r0 < FMR_MR4 ? R - r0 : FMR_MR4);
+            const FMR_T *A = x + r0 * a->F;
+            m = (int)(R - r0 < mr ? R - r0 : mr);
             FMR_ZERO_ACC(m, 4);
-            FMR(fmr_lstm_sums)(m, x + r0 * a->F, a->F, W, a->F, acc);
+            if (a->cell == FM_CELL_LSTM)
+                FMR(fmr_lstm_sums)(m, A, a->F, W, a->F, acc);
+            else if (a->cell == FM_CELL_GRU)
+                FMR(fmr_mk_call)(m, FMR_MR3, 3, 0, 2, A, a->F, W, 3, a->F, acc);
+            else
+                FMR(fmr_mk_call)(m, FMR_MRS, 2, 0, 1, A, a->F, W, 2, a->F, acc);
             for (r = 0; r < m; r++)
-                for (j = 0; j < 4; j++)
-                    FMR(fmr_store)(xw + ((r0 + r) * G + g) * 4 * FMR_V + j * FMR_V, acc[r][j]);
+                for (j = 0; j < n; j++)
+                    FMR(fmr_store)(xw + ((r0 + r) * G + g) * n * FMR_V + j * FMR_V, acc[r][j]);
         }
     }
 }

@@ -694,49 +694,50 @@ def test_prepared_recurrence_refuses_other_inputs():
                        recurrent_activation="sigmoid", reset_after=True) is None
 
 
-# ------------------------------------------ hoisted input projections (batch 1-2 LSTM)
+# ------------------------------------------ hoisted input projections (batch 1-2)
+@pytest.mark.parametrize("cell,reset_after", CELLS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_hoisted_input_projection_is_bit_identical(isa, dtype, n_threads, split_small_steps,
-                                                   monkeypatch):
-    """An LSTM of 1-2 rows with F >= U / 4 computes x @ kernel for every step before its
-    time loop (`fm_rnn_xproj`), in the order the fused step sums: the public kernel,
+def test_hoisted_input_projection_is_bit_identical(isa, cell, reset_after, dtype, n_threads,
+                                                   split_small_steps, monkeypatch):
+    """A recurrence of 1-2 rows with F >= U / 4 computes x @ kernel for every step before
+    its time loop (`fm_rnn_xproj`), in the order the fused step sums: the public kernel,
     the layers' prepared recurrence and Bidirectional's two recurrences in one team give
-    the fused path's bits (HOIST_MAX_ROWS = 0), for every mask kind, direction, output
-    kind and initial state, on each ISA variant this CPU runs; `last_plan["hoisted"]`
-    says which ran, and 3 rows or few features are not hoisted."""
+    the fused path's bits (HOIST_MAX_ROWS = 0), for every cell, mask kind, direction,
+    output kind and initial state, on each ISA variant this CPU runs;
+    `last_plan["hoisted"]` says which ran, and 3 rows or few features are not hoisted."""
     import importlib
     rec = importlib.import_module("fastmask.kernels.recurrent")
-    rng, seed = stable_rng("hoisted", str(np.dtype(dtype)), n_threads)
+    rng, seed = stable_rng("hoisted", cell, reset_after, str(np.dtype(dtype)), n_threads)
     runs = 0
     for B, T, F, U in ((1, 6, 7, 13), (2, 5, 16, 8), (1, 1, 5, 9), (2, 4, 9, 33),
                        (3, 4, 9, 9), (1, 5, 2, 24)):
         expect = int(B <= 2 and T > 1 and 4 * F >= U)
         x = rng.standard_normal((B, T, F)).astype(dtype)
-        w = make_weights("lstm", F, U, dtype, rng, scale=0.5)
-        w2 = make_weights("lstm", F, U, dtype, rng, scale=0.5)
+        w = make_weights(cell, F, U, dtype, rng, reset_after, scale=0.5)
+        w2 = make_weights(cell, F, U, dtype, rng, reset_after, scale=0.5)
         for kind, gb, rs, init in itertools.product(["none", "post", "holes", "all_masked"],
                                                     [False, True], [False, True],
                                                     [False, True]):
             mask = make_mask(kind, B, T, rng)
-            state = make_state("lstm", B, U, dtype, rng) if init else None
+            state = make_state(cell, B, U, dtype, rng) if init else None
             kw = dict(go_backwards=gb, return_sequences=rs)
 
             def public():
-                return lstm(x, *w, mask, state, n_threads=n_threads, **kw)
+                return call(cell, reset_after, x, *w, mask, state, n_threads=n_threads, **kw)
 
             def prepared():
-                r = rec.prepare("lstm", x, *w, zero_output_for_mask=False, unroll=False,
+                r = rec.prepare(cell, x, *w, zero_output_for_mask=False, unroll=False,
                                 activation="tanh", recurrent_activation="sigmoid",
-                                reset_after=True, **kw)
-                return rec.run_prepared(r, "lstm", x, mask, state, n_threads)
+                                reset_after=reset_after, **kw)
+                return rec.run_prepared(r, cell, x, mask, state, n_threads)
 
             def bidirectional():
                 specs = [dict(kernel=ww[0], recurrent_kernel=ww[1], bias=ww[2],
                               initial_state=state, go_backwards=back, activation="tanh",
-                              recurrent_activation="sigmoid", reset_after=True,
+                              recurrent_activation="sigmoid", reset_after=reset_after,
                               out_time=back) for ww, back in ((w, False), (w2, True))]
-                results, buf = rec._run_many("lstm", x, specs, mask, rs, False, False,
+                results, buf = rec._run_many(cell, x, specs, mask, rs, False, False,
                                              n_threads, concat=True)
                 return [a for r in results for a in r if a is not None] + (
                     [buf] if buf is not None else [])

@@ -122,7 +122,7 @@ MIN_PART_FLOPS = 4e6
 # Masked outputs are filled by several threads only from this many bytes.
 MIN_FILL_BYTES = 1 << 20
 
-# An LSTM recurrence of at most HOIST_MAX_ROWS batch rows (and not split into batch
+# A recurrence of at most HOIST_MAX_ROWS batch rows (and not split into batch
 # parts) with F >= U / 4 features computes the input projections x[b, t] @ kernel of
 # every step before its time loop ("hoisted", fm_rnn_xproj: the same sums in the same
 # order as the fused step, so the results are bit-identical), when they take at most
@@ -130,9 +130,10 @@ MIN_FILL_BYTES = 1 << 20
 # F + U: with 1-2 rows a step is bound by streaming its weights from L2 or L3, and
 # the kernel rows were read once per step for one or two rows' sums. Measured on the
 # 2-core AVX2 machine (2026-12-07, same process, alternating), fused / hoisted time
-# at batch 1: (T, F, U) (200, 128, 64) 1.33x, (4, 128, 128) 1.19x, (59, 93, 256)
+# at batch 1, LSTM: (T, F, U) (200, 128, 64) 1.33x, (4, 128, 128) 1.19x, (59, 93, 256)
 # 1.12x, (16, 71, 256) 1.11x, but (7, 12, 128) 0.95x (hence F >= U / 4); at batch 2
-# 1.0-1.29x, at batch 4 0.99-1.08x.
+# 1.0-1.29x, at batch 4 0.99-1.08x. GRU 1.08-1.47x, SimpleRNN 1.19-1.63x at batch 1
+# on (59, 93, 256), (200, 128, 64) and (50, 64, 128).
 HOIST_MAX_ROWS = 2
 HOIST_MAX_BYTES = 16 << 20
 
@@ -151,17 +152,16 @@ STREAM_MAX_ROWS = 2
 def _hoists(p, Py_ssize_t B):
     """Whether problem p (a `Problem` or `Recurrence`) run whole on B rows hoists its
     input projections (see HOIST_MAX_ROWS)."""
-    return (p.cell == FM_CELL_LSTM and p.F > 0 and 4 * p.F >= p.U and p.T > 1
-            and B <= HOIST_MAX_ROWS
-            and B * p.T * 4 * p.U * p.dtype.itemsize <= HOIST_MAX_BYTES)
+    return (p.F > 0 and 4 * p.F >= p.U and p.T > 1 and B <= HOIST_MAX_ROWS
+            and B * p.T * fm_rnn_gates(p.cell) * p.U * p.dtype.itemsize <= HOIST_MAX_BYTES)
 
 
 def _hoisted_xw(p, Py_ssize_t B, Py_ssize_t Upad):
-    """The input-projection buffer (B*T*4*Upad values) of problem p run whole on B
-    rows when it is hoisted, else None."""
+    """The input-projection buffer (B*T*gates*Upad values) of problem p run whole on
+    B rows when it is hoisted, else None."""
     if not _hoists(p, B):
         return None
-    return np.empty(B * p.T * 4 * Upad, dtype=p.dtype)
+    return np.empty(B * p.T * fm_rnn_gates(p.cell) * Upad, dtype=p.dtype)
 
 
 def _step_weight_bytes(p):

@@ -152,7 +152,7 @@ STREAM_MAX_ROWS = 2
 def _hoists(p, Py_ssize_t B):
     """Whether problem p (a `Problem` or `Recurrence`) run whole on B rows hoists its
     input projections (see HOIST_MAX_ROWS)."""
-    return (p.F > 0 and 4 * p.F >= p.U and p.T > 1 and B <= HOIST_MAX_ROWS
+    return (p.F > 0 and 4 * p.F >= p.U and p.T > 1 and 0 < B <= HOIST_MAX_ROWS
             and B * p.T * fm_rnn_gates(p.cell) * p.U * p.dtype.itemsize <= HOIST_MAX_BYTES)
 
 
@@ -169,6 +169,7 @@ def _step_weight_bytes(p):
     when its input projections are hoisted)."""
     rows = p.U if _hoists(p, p.B) else p.F + p.U
     return rows * fm_rnn_gates(p.cell) * p.U * p.dtype.itemsize
+
 
 # Batch parts per thread in the batch split (dynamic schedule). More parts
 # balance better when another process takes a core, but each part has its own

@@ -25,6 +25,11 @@ one-hot characters F=93, 256 units, initial state given) and a B=1024 encoder
 (T=16, F=71). Peer "one GEMM, same FLOPs": np.matmul of (B*T, F+U) x (F+U, 4U),
 the whole recurrence's arithmetic as one large GEMM (what the recurrence
 cannot be, but the bound it is measured against); target: >= 80% of it.
+
+Batch 1 (a server's request): the seq2seq decoder with one row, fastmask (input
+projections hoisted out of the time loop) against "fastmask fused steps" (the
+same call with hoisting off: the same bits) and torch. No target: a batch-1 step
+is bound by streaming its weights, so % of the GEMM bound is low for every peer.
 """
 import time
 
@@ -160,6 +165,7 @@ def cases(quick=False):
                     targets=[Target("fastmask 1 direction", 1 / 2.2)]))
 
     out += _unmasked_large_batch_cases(rng, quick)
+    out.append(_batch_one_case(rng, quick, torch))
 
     # ---- GRU and SimpleRNN
     for kind, fn, gates in (("gru", gru, 3), ("simple_rnn", simple_rnn, 1)):
@@ -198,6 +204,42 @@ def _unmasked_large_batch_cases(rng, quick):
                           references=["one GEMM, same FLOPs"],   # a bound: computes other numbers
                           targets=[Target("one GEMM, same FLOPs", 0.8)]))
     return cases
+
+
+def _batch_one_case(rng, quick, torch):
+    """The seq2seq decoder at batch 1 (a server's request): fastmask with its input
+    projections hoisted out of the time loop (the default at 1-2 rows) against the
+    fused steps it replaces (same bits) and torch's LSTM at batch 1."""
+    from fastmask.kernels import _recurrent
+    T, F, U = (14, 93, 64) if quick else (59, 93, 256)
+    x = np.eye(F, dtype=np.float32)[rng.integers(0, F, (1, T))]
+    k, r, b = _weights(rng, "lstm", F, U)
+    h0 = rng.standard_normal((1, U), dtype=np.float32) * 0.1
+    c0 = rng.standard_normal((1, U), dtype=np.float32) * 0.1
+
+    def run():
+        return lstm(x, k, r, b, initial_state=[h0, c0], return_sequences=True)
+
+    def fused():
+        saved, _recurrent.HOIST_MAX_ROWS = _recurrent.HOIST_MAX_ROWS, 0
+        try:
+            return run()
+        finally:
+            _recurrent.HOIST_MAX_ROWS = saved
+
+    impls = {"fastmask": run, "fastmask fused steps": fused}
+    if torch is not None:
+        module = _torch_module(torch, "lstm", F, U, k, r, b)
+        xt = torch.from_numpy(x)
+        state = (torch.from_numpy(h0)[None], torch.from_numpy(c0)[None])
+
+        def torch_lstm():
+            with torch.no_grad():
+                return module(xt, state)
+        impls["torch"] = torch_lstm
+    return Case(FAMILY, "lstm seq2seq decoder, batch 1",
+                f"x (1, {T}, {F}) one-hot float32, {U} units, initial state",
+                impls=impls, bound="gemm", flops=2 * T * (F + U) * 4 * U)
 
 
 @pytest.mark.parametrize("case,impl,threads", pytest_params(cases(quick=True)))

@@ -246,3 +246,41 @@ def test_bad_masks_and_args(rng):
         masked_softmax(x, out=np.empty((2, 3, 4), np.float64))
     with pytest.raises(ValueError, match="n_threads"):
         masked_softmax(x, n_threads=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 3, 8, 10, 17, 64, 200])
+def test_row_groups_give_each_rows_bits(rng, dtype, n):
+    """fm_softmax_rows (groups of FM_ROW_GROUP rows whose passes overlap: the Softmax of
+    rows without a mask, MultiHeadAttention's scores, Dense's fused softmax) gives each
+    row the bits of fm_softmax_row alone, for every mask kind and special row, and
+    for row counts that leave a short last group."""
+    R = 11
+    x = (rng.standard_normal((R, n)) * 4).astype(dtype)
+    x[1, 0] = np.nan                    # a NaN row
+    x[2, -1] = np.inf                   # a +inf row
+    x[3] = -np.inf                      # a row of -inf
+    x[4, :] = x[4, :1]                  # equal logits
+    x[5] *= 1e4                         # exp underflows to 0 but at the max
+    keep = rng.random((R, n)) < 0.6
+    keep[6] = False                     # a fully masked row
+    whole = np.array([1, 0] * R, np.uint8)[:R]
+    masks = [(np.zeros(1, np.uint8), False, 0, 1),                  # none
+             (keep[0].astype(np.uint8), True, 0, 1),                # one mask for all rows
+             (keep.astype(np.uint8).reshape(-1), True, n, 1),       # a mask per row
+             (whole, True, 1, 0)]                                   # one byte per row
+    for mask, has_mask, m_ls, m_stride in masks:
+        for mode in (0, 1, 2):          # replace, subtract, replace | +inf gives NaN
+            for zero_masked in (False, True):
+                for rows in (R, 4, 3, 1):
+                    args = (mask, has_mask, m_ls, m_stride, mode, -1e9, zero_masked)
+                    one, grouped = np.empty((rows, n), dtype), np.empty((rows, n), dtype)
+                    _softmax.softmax_rows_flat(x[:rows], one, *args, False)
+                    _softmax.softmax_rows_flat(x[:rows], grouped, *args, True)
+                    np.testing.assert_array_equal(
+                        grouped.view(np.uint8), one.view(np.uint8),
+                        err_msg=f"mask {m_ls, m_stride} mode {mode} zero {zero_masked}")
+    # and the grouped rows are the softmax (not only equal to something)
+    out = np.empty((R, n), dtype)
+    _softmax.softmax_rows_flat(x, out, masks[0][0], False, 0, 1, 0, -1e9, False, True)
+    np.testing.assert_allclose(out[7:], reference(x[7:], None), rtol=RTOL[dtype], atol=1e-30)

@@ -25,6 +25,7 @@ FLAGS = ["-O3", "-fno-math-errno", "-fopenmp", "-Wno-unused-function"]
 
 CALLS = {
     "row": "{fn}(x, m, 1, out, n, 0, (T)-1e9, 1, (T *)0);",
+    "rows": "{fn}(x, n, out, n, 5, m, 0, 1, n, 0, (T)-1e9, 1);",
     "cols": "{fn}(x, n, 64, 64, m, 64, 1, out, 0, (T)-1e9, 1);",
 }
 # (dtype suffix, C type, variant suffix): the baseline float64 exp is not vectorised
@@ -41,17 +42,20 @@ def _gcc_major():
 
 def _exp_loops():
     """{kernel: (first, last)}: the lines of fm_softmax_impl.h from the `for` of the
-    loop that calls FM_EXP to that call (GCC reports a loop at a line of its body)."""
+    loop that calls FM_EXP to that call (GCC reports a loop at a line of its body,
+    inlined or not): fm_softmax_cols's own, and pass 2's (fm_softmax_p2), which
+    fm_softmax_row and fm_softmax_rows call."""
     loops, kernel, last_for = {}, None, None
     with open(IMPL) as f:
         for i, line in enumerate(f, 1):
-            m = re.search(r"FM_NAME\(fm_softmax_(row|cols)\)", line)
+            m = re.search(r"FM_NAME\(fm_softmax_(p2|cols)\)", line)
             if m:
                 kernel = m.group(1)
             if re.match(r"\s*for \(", line):
                 last_for = i
             if "FM_EXP(" in line and kernel:
                 loops[kernel] = (last_for, i)
+    loops["row"] = loops["rows"] = loops.pop("p2")
     return loops
 
 

@@ -28,7 +28,8 @@ from fastmask.kernels._cython_blas cimport gemm, floating
 from fastmask.kernels._dense cimport small_gemm_f32, small_gemm_f64
 from fastmask.kernels._isa cimport bind_kernels
 from fastmask.kernels._softmax cimport (
-    FM_SOFTMAX_ISA_MAX, fm_softmax_isa, fm_softmax_row_f32, fm_softmax_row_f64)
+    FM_SOFTMAX_ISA_MAX, fm_softmax_isa, fm_softmax_row_f32, fm_softmax_row_f64,
+    fm_softmax_rows_f32, fm_softmax_rows_f64)
 from fastmask.kernels._openmp_helpers cimport omp_get_thread_num, threads_for_work
 
 cdef uint8_t _ZERO = 0
@@ -74,6 +75,17 @@ cdef inline void _softmax_inplace(floating *row, const uint8_t *m, int m_stride,
         fm_softmax_row_f32(row, m, m_stride, row, n, mode, fill, zero_masked, row_max)
     else:
         fm_softmax_row_f64(row, m, m_stride, row, n, mode, fill, zero_masked, row_max)
+
+
+cdef inline void _softmax_rows_inplace(floating *rows, Py_ssize_t nr, Py_ssize_t n,
+                                       const uint8_t *m, int mode, floating fill,
+                                       int zero_masked) noexcept nogil:
+    """_softmax_inplace of nr contiguous rows of n scores sharing the mask m (stride 1)
+    or none, in groups whose passes overlap (the same bits, see fm_softmax_rows)."""
+    if floating is float32_t:
+        fm_softmax_rows_f32(rows, n, rows, n, nr, m, 0, 1, n, mode, fill, zero_masked)
+    else:
+        fm_softmax_rows_f64(rows, n, rows, n, nr, m, 0, 1, n, mode, fill, zero_masked)
 
 
 cdef extern from "fm_pack.h" nogil:
@@ -234,12 +246,17 @@ def sdpa_flat(
                      <floating>0, blk, <int>S)
             elif S > 0:
                 memset(blk, 0, nr * S * sizeof(floating))
-            for ii in range(nr):
-                i = r0 + ii
-                ms = 1
-                mr = _row_mask(b, h, i, S, kmp, km_bs, qmp, qm_bs, amp, am_bs, am_hs,
-                               am_is, am_js, causal, zero_qrows, mrow, &ms)
-                _softmax_inplace(blk + ii * S, mr, ms, S, mode, f, zero_masked, NULL)
+            if amp == NULL and not causal and (qmp == NULL or zero_qrows):
+                # every row's mask is the key mask (or none; _row_mask's first cases)
+                _softmax_rows_inplace(blk, nr, S, (kmp + b * km_bs) if kmp != NULL
+                                      else NULL, mode, f, zero_masked)
+            else:
+                for ii in range(nr):
+                    i = r0 + ii
+                    ms = 1
+                    mr = _row_mask(b, h, i, S, kmp, km_bs, qmp, qm_bs, amp, am_bs, am_hs,
+                                   am_is, am_js, causal, zero_qrows, mrow, &ms)
+                    _softmax_inplace(blk + ii * S, mr, ms, S, mode, f, zero_masked, NULL)
             if op != NULL and Dv > 0:
                 if panel > 0:
                     _small_gemm(blk, S, vpk, ob, Dv, nr)

@@ -29,7 +29,7 @@ from fastmask.kernels._typedefs cimport float32_t, float64_t, uint8_t
 from fastmask.kernels._cython_blas cimport gemm, floating
 from fastmask.kernels._isa cimport bind_kernels
 from fastmask.kernels._softmax cimport (
-    FM_SOFTMAX_ISA_MAX, fm_softmax_isa, fm_softmax_row_f32, fm_softmax_row_f64)
+    FM_SOFTMAX_ISA_MAX, fm_softmax_isa, fm_softmax_rows_f32, fm_softmax_rows_f64)
 from fastmask.kernels._openmp_helpers cimport threads_for_work
 
 cdef extern from "fm_dense.h" nogil:
@@ -134,17 +134,21 @@ cpdef int dense_threads(Py_ssize_t M, Py_ssize_t K, Py_ssize_t N, bint float64,
     return threads_for_work(n_threads, flops, MIN_FLOPS_PER_THREAD, n_blocks)
 
 
-cdef inline void _activate(int act, floating *row, Py_ssize_t n) noexcept nogil:
+cdef inline void _activate(int act, floating *rows, Py_ssize_t nr, Py_ssize_t n,
+                           Py_ssize_t ld) noexcept nogil:
+    """The activation `act` in place on nr rows of n values, ld apart."""
+    cdef Py_ssize_t r
     if act == ACT_SOFTMAX:
         if floating is float32_t:
-            fm_softmax_row_f32(row, NULL, 1, row, n, 0, 0, 0, NULL)
+            fm_softmax_rows_f32(rows, ld, rows, ld, nr, NULL, 0, 1, n, 0, 0, 0)
         else:
-            fm_softmax_row_f64(row, NULL, 1, row, n, 0, 0, 0, NULL)
+            fm_softmax_rows_f64(rows, ld, rows, ld, nr, NULL, 0, 1, n, 0, 0, 0)
     elif act != ACT_LINEAR:
-        if floating is float32_t:
-            fm_activation_inplace_f(act, row, n)
-        else:
-            fm_activation_inplace_d(act, row, n)
+        for r in range(nr):
+            if floating is float32_t:
+                fm_activation_inplace_f(act, rows + r * ld, n)
+            else:
+                fm_activation_inplace_d(act, rows + r * ld, n)
 
 
 cdef inline void _dense_block(Py_ssize_t blk, Py_ssize_t n_cb, Py_ssize_t RB, Py_ssize_t CB,
@@ -168,8 +172,7 @@ cdef inline void _dense_block(Py_ssize_t blk, Py_ssize_t n_cb, Py_ssize_t RB, Py
         else:
             fm_dense_block_f64(isa, xp, K, pp, bp, op, N, r0, nr, c0, nc)
         if activation != ACT_LINEAR:
-            for r in range(nr):
-                _activate(activation, op + (r0 + r) * N + c0, nc)
+            _activate(activation, op + r0 * N + c0, nr, nc, N)
         return
     beta = 0
     if bp != NULL:
@@ -183,8 +186,7 @@ cdef inline void _dense_block(Py_ssize_t blk, Py_ssize_t n_cb, Py_ssize_t RB, Py
         for r in range(nr):
             memset(op + (r0 + r) * N + c0, 0, nc * sizeof(floating))
     if activation != ACT_LINEAR:
-        for r in range(nr):
-            _activate(activation, op + (r0 + r) * N + c0, nc)
+        _activate(activation, op + r0 * N + c0, nr, nc, N)
 
 
 def dense_flat(

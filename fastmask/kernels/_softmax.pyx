@@ -12,8 +12,8 @@ from fastmask.kernels._openmp_helpers cimport threads_for_work
 from fastmask.kernels._typedefs cimport float32_t, float64_t, int64_t, uint8_t
 from fastmask.kernels._softmax cimport (
     FM_COL_BLOCK, FM_SOFTMAX_ISA_MAX, fm_outer_offset, fm_softmax_isa,
-    fm_softmax_row_f32, fm_softmax_row_f64,
-    fm_softmax_cols_f32, fm_softmax_cols_f64,
+    FM_ROW_GROUP, fm_softmax_row_f32, fm_softmax_row_f64,
+    fm_softmax_rows_f32, fm_softmax_rows_f64, fm_softmax_cols_f32, fm_softmax_cols_f64,
 )
 
 ctypedef fused floating:
@@ -69,6 +69,42 @@ cdef inline void _row(const floating *x, const uint8_t *m, int m_stride,
         fm_softmax_row_f64(x, m, m_stride, out, n, mode, fill, zero_masked, NULL)
 
 
+cdef inline void _rows(const floating *x, Py_ssize_t ldx, floating *out, Py_ssize_t ldo,
+                       Py_ssize_t rows, const uint8_t *m, Py_ssize_t m_ls, int m_stride,
+                       Py_ssize_t n, int mode, floating fill, int zero_masked) noexcept nogil:
+    if floating is float32_t:
+        fm_softmax_rows_f32(x, ldx, out, ldo, rows, m, m_ls, m_stride, n, mode, fill,
+                            zero_masked)
+    else:
+        fm_softmax_rows_f64(x, ldx, out, ldo, rows, m, m_ls, m_stride, n, mode, fill,
+                            zero_masked)
+
+
+def softmax_rows_flat(const floating[:, ::1] x, floating[:, ::1] out,
+                      const uint8_t[::1] mask, bint has_mask, Py_ssize_t m_ls, int m_stride,
+                      int mode, double fill, bint zero_masked, bint grouped):
+    """Test hook: the softmax of each row of x (R, n) into out, row i's mask at
+    mask[i * m_ls] (m_stride 1: a byte per element, 0: one byte for the row), through
+    fm_softmax_rows (grouped) or one fm_softmax_row call per row."""
+    cdef Py_ssize_t R = x.shape[0], n = x.shape[1], i
+    cdef const uint8_t *mp = &mask[0] if has_mask else NULL
+    if out.shape[0] != R or out.shape[1] != n:
+        raise ValueError(f"`out` must have x's shape {(R, n)}. Received: out.shape="
+                         f"{(out.shape[0], out.shape[1])}")
+    if has_mask and (m_ls < 0 or mask.shape[0] < (R - 1) * m_ls + (n if m_stride else 1)):
+        raise ValueError(f"`mask` is too short for {R} rows {m_ls} apart. Received: "
+                         f"mask.shape={(mask.shape[0],)}")
+    if R == 0 or n == 0:
+        return
+    if grouped:
+        _rows(&x[0, 0], n, &out[0, 0], n, R, mp, m_ls, m_stride, n, mode,
+              <floating>fill, zero_masked)
+    else:
+        for i in range(R):
+            _row(&x[i, 0], (mp + i * m_ls) if mp != NULL else NULL, m_stride, &out[i, 0],
+                 n, mode, <floating>fill, zero_masked)
+
+
 cdef inline void _cols(const floating *x, Py_ssize_t n, Py_ssize_t row_stride,
                        Py_ssize_t w, const uint8_t *m, Py_ssize_t m_ls,
                        Py_ssize_t m_cs, floating *out, int mode, floating fill,
@@ -106,7 +142,18 @@ def masked_softmax_flat(
     if xp == NULL or n_outer <= 0 or row <= 0:
         return
     n_threads = threads_for(n_outer, n_axis, n_inner, floating is float64_t, n_threads)
-    if n_inner == 1:
+    if n_inner == 1 and mp == NULL:
+        # groups of FM_ROW_GROUP rows (fm_softmax_rows overlaps their passes)
+        n_blocks = (n_outer + FM_ROW_GROUP - 1) // FM_ROW_GROUP
+        for t in prange(n_blocks, nogil=True, schedule='dynamic',
+                        chunksize=max(1, chunk // FM_ROW_GROUP), num_threads=n_threads):
+            o = t * FM_ROW_GROUP
+            w = n_outer - o
+            if w > FM_ROW_GROUP:
+                w = FM_ROW_GROUP
+            _rows(xp + o * row, row, op + o * row, row, w, NULL, 0, 1, n_axis, mode, f,
+                  zero_masked)
+    elif n_inner == 1:
         for o in prange(n_outer, nogil=True, schedule='dynamic', chunksize=chunk,
                         num_threads=n_threads):
             _row(xp + o * row,

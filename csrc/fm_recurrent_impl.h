@@ -185,6 +185,43 @@ FM_INLINE FMR_ATTR void FMR(fmr_lstm_update)(const int act, const int ract,
     if (out) FMR(fmr_store_n)(FMR_OUT_ROW(b), hn, nv);
 }
 
+/* The LSTM state update of m batch rows (rows[r], their 4 gate sums acc[r]), unit
+ * group g: fmr_lstm_update's operations, stage by stage over the rows (the gates of
+ * every row, then the carries, then their tanh): one row's update is a chain of
+ * dependent operations (exp, division, exp, division) longer than the CPU's window,
+ * while the rows are independent, so a stage over rows keeps the units busy (the
+ * update took as long as the gate sums at F + U = 140). Each value is computed by
+ * the same expression as in fmr_lstm_update: the same bits. */
+FM_INLINE FMR_ATTR void FMR(fmr_lstm_update_rows)(const int m, const int act, const int ract,
+                                                   const fm_rnn_args *a, ptrdiff_t s,
+                                                   const ptrdiff_t *rows, ptrdiff_t g,
+                                                   FMR_VT acc[FMR_MRMAX][4]) {
+    const ptrdiff_t gv = g * FMR_UB(a->cell), nv = a->U - gv, Up = a->Upad;
+    const FMR_T *bias = (const FMR_T *)a->bias + gv;
+    FMR_T *h = (FMR_T *)a->h, *out = (FMR_T *)a->out, *c = (FMR_T *)a->c;
+    const FMR_VT bi = FMR(fmr_load)(bias), bf = FMR(fmr_load)(bias + Up);
+    const FMR_VT bg = FMR(fmr_load)(bias + 2 * Up), bo = FMR(fmr_load)(bias + 3 * Up);
+    FMR_VT cn[FMR_MRMAX];
+    int r;
+    for (r = 0; r < m; r++) {
+        acc[r][0] = FMR_ACT(ract, acc[r][0] + bi);
+        acc[r][1] = FMR_ACT(ract, acc[r][1] + bf);
+        acc[r][2] = FMR_ACT(act, acc[r][2] + bg);
+        acc[r][3] = FMR_ACT(ract, acc[r][3] + bo);
+    }
+    for (r = 0; r < m; r++) {
+        FMR_T *cp = c + rows[r] * Up + gv;
+        cn[r] = acc[r][1] * FMR(fmr_load)(cp) + acc[r][0] * acc[r][2];
+        FMR(fmr_store)(cp, cn[r]);
+    }
+    for (r = 0; r < m; r++) {
+        const ptrdiff_t b = rows[r];
+        const FMR_VT hn = acc[r][3] * FMR_ACT(act, cn[r]);
+        FMR(fmr_store)(h + b * Up + gv, hn);
+        if (out) FMR(fmr_store_n)(FMR_OUT_ROW(b), hn, nv);
+    }
+}
+
 /* acc[r][0..3] += the 4 gate sums of rows r < m of A (lda apart) over K rows of the
  * panel W (rows of 4 gate vectors), k in order (the split or one-pass blocking does
  * not change a sum). */
@@ -236,7 +273,6 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_lstm)(const int m, const int act, const int
     const FMR_T *A = (const FMR_T *)a->A + i0 * a->lda;
     const FMR_T *W = (const FMR_T *)a->wp + g * Wp;
     FMR_VT acc[FMR_MRMAX][4];
-    int r;
     if (a->xw != NULL) {
         /* hoisted: the sums over the kernel rows so far, then the recurrent rows */
         FMR(fmr_xw_init)(m, 4, a, s, rows, i0, g, acc);
@@ -245,8 +281,7 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_lstm)(const int m, const int act, const int
         FMR_ZERO_ACC(m, 4);
         FMR(fmr_lstm_sums)(m, A, a->lda, W, a->F + a->U, acc);
     }
-    for (r = 0; r < m; r++)
-        FMR(fmr_lstm_update)(act, ract, a, s, rows[i0 + r], g, acc[r]);
+    FMR(fmr_lstm_update_rows)(m, act, ract, a, s, rows + i0, g, acc);
 }
 
 /* Gate sums of one row for two unit groups at once (panels W0 and W1): 8
@@ -351,12 +386,16 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_ra)(const int m, const int act, const i
         FMR(fmr_mk_call)(m, FMR_MR3, 3, 0, 2, A, a->lda, W, 3, a->F, acc);
     FMR(fmr_mk_call)(m, FMR_MR3, 3, 0, 3, A + Fa, a->lda, W + a->F * 3 * FMR_V, 3, a->U,
                      acc);
+    /* z and r of every row, then the rest (stage by stage, as fmr_lstm_update_rows) */
+    for (r = 0; r < m; r++) {
+        acc[r][0] = FMR_ACT(ract, acc[r][0] + bz);
+        acc[r][1] = FMR_ACT(ract, acc[r][1] + br);
+    }
     for (r = 0; r < m; r++) {
         const ptrdiff_t b = rows[i0 + r];
         const FMR_VT hp = FMR(fmr_load)(A + r * a->lda + Fa + gv);
-        const FMR_VT z = FMR_ACT(ract, acc[r][0] + bz);
-        const FMR_VT rr = FMR_ACT(ract, acc[r][1] + br);
-        const FMR_VT hh = FMR_ACT(act, (acc[r][2] + bxh) + rr * (acc[r][3] + bhh));
+        const FMR_VT z = acc[r][0];
+        const FMR_VT hh = FMR_ACT(act, (acc[r][2] + bxh) + acc[r][1] * (acc[r][3] + bhh));
         const FMR_VT hn = z * hp + ((FMR_T)1 - z) * hh;
         FMR(fmr_store)(h + b * a->Upad + gv, hn);
         if (out) FMR(fmr_store_n)(FMR_OUT_ROW(b), hn, nv);

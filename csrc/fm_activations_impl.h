@@ -45,12 +45,13 @@ FM_INLINE FMA_VT FMA_NAME(fm_copysign)(FMA_VT a, FMA_VT b) {
 
 #ifdef FMA_EXP
 FM_INLINE FMA_VT FMA_NAME(fm_exp)(FMA_VT x) { return FMA_EXP(x); }
+FM_INLINE FMA_VT FMA_NAME(fm_exp_in_range)(FMA_VT x) { return FMA_EXP(x); }
 #else
-FM_INLINE FMA_VT FMA_NAME(fm_exp)(FMA_VT x) {
+/* exp(x) for x in [-87.3, 88] (float) / [-708, 709] (double), or NaN: fm_exp's
+ * computation without its clamps and selects (no-ops there; the same bits). */
+FM_INLINE FMA_VT FMA_NAME(fm_exp_in_range)(FMA_VT x) {
 #if FMA_IS_DOUBLE
     FMA_VT y, n, r, xx, px, qx, e;
-    const FMA_VT x0 = x;
-    x = FMA_NAME(fm_clamp)(x, -708.0, 709.0);
     /* y = round(x / ln 2) + 1.5 * 2^52: its low mantissa bits hold n */
     y = x * 1.4426950408889634 + 6755399441055744.0;
     n = y - 6755399441055744.0;
@@ -62,14 +63,9 @@ FM_INLINE FMA_VT FMA_NAME(fm_exp)(FMA_VT x) {
     qx = ((3.00198505138664455042E-6 * xx + 2.52448340349684104192E-3) * xx
           + 2.27265548208155028766E-1) * xx + 2.00000000000000000009E0;
     e = 1.0 + 2.0 * (px / (qx - px));
-    e = e * FMA_AS_VT((FMA_AS_INT(y) - FMA_AS_INT(FMA_SPLAT(6755399441055744.0)) + 1023) << 52);
-    /* overflow to inf like libm; below the clamp (denormal range) flush to 0 */
-    e = FMA_SEL(x0 > 709.782712893384, FMA_SPLAT(INFINITY), e);
-    return FMA_SEL(x0 < -708.0, FMA_SPLAT(0), e);
+    return e * FMA_AS_VT((FMA_AS_INT(y) - FMA_AS_INT(FMA_SPLAT(6755399441055744.0)) + 1023) << 52);
 #else
     FMA_VT y, n, r, p;
-    const FMA_VT x0 = x;
-    x = FMA_NAME(fm_clamp)(x, -87.3f, 88.0f);
     /* y = round(x / ln 2) + 1.5 * 2^23: its low mantissa bits hold n */
     y = x * 1.44269504088896341f + 12582912.0f;
     n = y - 12582912.0f;
@@ -81,7 +77,20 @@ FM_INLINE FMA_VT FMA_NAME(fm_exp)(FMA_VT x) {
     p = p * r + 1.6666665459E-1f;
     p = p * r + 5.0000001201E-1f;
     p = p * (r * r) + r + 1.0f;
-    p = p * FMA_AS_VT((FMA_AS_INT(y) - FMA_AS_INT(FMA_SPLAT(12582912.0f)) + 127) << 23);
+    return p * FMA_AS_VT((FMA_AS_INT(y) - FMA_AS_INT(FMA_SPLAT(12582912.0f)) + 127) << 23);
+#endif
+}
+
+FM_INLINE FMA_VT FMA_NAME(fm_exp)(FMA_VT x) {
+#if FMA_IS_DOUBLE
+    const FMA_VT x0 = x;
+    FMA_VT e = FMA_NAME(fm_exp_in_range)(FMA_NAME(fm_clamp)(x, -708.0, 709.0));
+    /* overflow to inf like libm; below the clamp (denormal range) flush to 0 */
+    e = FMA_SEL(x0 > 709.782712893384, FMA_SPLAT(INFINITY), e);
+    return FMA_SEL(x0 < -708.0, FMA_SPLAT(0), e);
+#else
+    const FMA_VT x0 = x;
+    FMA_VT p = FMA_NAME(fm_exp_in_range)(FMA_NAME(fm_clamp)(x, -87.3f, 88.0f));
     /* overflow to inf like libm; below the clamp (denormal range) flush to 0 */
     p = FMA_SEL(x0 > 88.72283935546875f, FMA_SPLAT(INFINITY), p);
     return FMA_SEL(x0 < -87.3f, FMA_SPLAT(0), p);
@@ -93,12 +102,20 @@ FM_INLINE FMA_VT FMA_NAME(fm_exp)(FMA_VT x) {
  * FMA_RCP (exactly 0 is returned where exp(-x) overflows, as in NumPy). */
 FM_INLINE FMA_VT FMA_NAME(fm_sigmoid)(FMA_VT x) {
 #if FMA_IS_DOUBLE
-    const FMA_T cap = 709.0, ovf = 709.782712893384;
+    const FMA_T cap = 709.0, ovf = 709.782712893384, lo = -708.0;
 #else
-    const FMA_T cap = 88.0f, ovf = 88.72283935546875f;
+    const FMA_T cap = 88.0f, ovf = 88.72283935546875f, lo = -87.3f;
 #endif
-    FMA_VT nx = -x;
-    FMA_VT s = FMA_RCP((FMA_T)1 + FMA_NAME(fm_exp)(FMA_SEL(nx > cap, FMA_SPLAT(cap), nx)));
+    FMA_VT nx = -x, t = FMA_SEL(nx > cap, FMA_SPLAT(cap), nx), e, s;
+#ifdef FMA_EXP
+    (void)lo;
+    e = FMA_NAME(fm_exp)(t);
+#else
+    /* fm_exp(t) for t <= cap: only its low clamp and underflow to 0 can apply */
+    e = FMA_NAME(fm_exp_in_range)(FMA_SEL(t < lo, FMA_SPLAT(lo), t));
+    e = FMA_SEL(t < lo, FMA_SPLAT(0), e);
+#endif
+    s = FMA_RCP((FMA_T)1 + e);
     return FMA_SEL(nx > ovf, FMA_SPLAT(0), s);
 }
 
@@ -110,13 +127,13 @@ FM_INLINE FMA_VT FMA_NAME(fm_tanh)(FMA_VT x) {
                           - 1.61468768441708447952E3)
                          / (((z + 1.12811678491632931402E2) * z + 2.23548839060100448583E3) * z
                             + 4.84406305325125486048E3));
-    e = FMA_NAME(fm_exp)(2.0 * FMA_SEL(ax > 20.0, FMA_SPLAT(20.0), ax));
+    e = FMA_NAME(fm_exp_in_range)(2.0 * FMA_SEL(ax > 20.0, FMA_SPLAT(20.0), ax));
     large = 1.0 - 2.0 * FMA_RCP(e + 1.0);
     return FMA_SEL(ax < 0.625, small, FMA_NAME(fm_copysign)(large, x));
 #else
     small = ((((-5.70498872745E-3f * z + 2.06390887954E-2f) * z - 5.37397155531E-2f) * z
               + 1.33314422036E-1f) * z - 3.33332819422E-1f) * z * x + x;
-    e = FMA_NAME(fm_exp)(2.0f * FMA_SEL(ax > 10.0f, FMA_SPLAT(10.0f), ax));
+    e = FMA_NAME(fm_exp_in_range)(2.0f * FMA_SEL(ax > 10.0f, FMA_SPLAT(10.0f), ax));
     large = 1.0f - 2.0f * FMA_RCP(e + 1.0f);
     return FMA_SEL(ax < 0.625f, small, FMA_NAME(fm_copysign)(large, x));
 #endif

@@ -525,3 +525,19 @@ def test_several_array_arguments_take_the_fast_path_as_the_general_one(monkeypat
     with pytest.raises(TypeError, match="missing a required argument"):
         layer(a)
     assert get_mask(out) is get_mask(masked)
+    # The fast path's casts and dtype checks: to the layer's compute dtype, none with
+    # autocast off, ints untouched, non-numeric refused as on the general path.
+    fast.clear()
+    wide = Two(dtype="float64")
+    wide(a, b=b)
+    seen.clear()
+    wide(a.astype(np.float32), b)
+    assert fast == [1] and seen[-1][:2] == (np.float64, np.float64)
+    plain = Two(autocast=False)
+    plain(a, b=b)
+    plain(a, b)
+    assert seen[-1][:2] == (np.float64, np.float32)
+    layer(a, np.ones((2, 3, 4), np.int32))
+    assert seen[-1][:2] == (np.float32, np.int32)
+    with pytest.raises(ValueError, match="non-numeric dtype"):
+        layer(a, np.full((2, 3, 4), "x"))

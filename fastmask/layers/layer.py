@@ -717,9 +717,22 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
             previous_mask = get_mask(x)
         else:
             if convert:
-                args = tuple(self._maybe_convert(a) for a in args)
+                # `_maybe_convert` and `_check_input_dtype` of each argument, for arrays
+                # without masks (what `__call__` sends here)
+                target = None
+                converted = []
                 for a in args:
-                    _check_input_dtype(self, a)
+                    kind = a.dtype.kind
+                    if kind in _NON_NUMERIC_KINDS:
+                        _check_input_dtype(self, a)
+                    if kind == "f" and self.autocast:
+                        if target is None:
+                            target = (self._dtype_policy._compute_np if self._plain_input_dtype
+                                      else np.dtype(self.input_dtype))
+                        if a.dtype != target:
+                            a = a.astype(target)
+                    converted.append(a)
+                args = tuple(converted)
             x, previous_mask = args[0], None
         if self._input_spec is not None:
             self._assert_input_compatibility(x)

@@ -13,8 +13,8 @@ import numpy as np
 from . import _masking
 from ._threads import effective_num_threads
 from ._openmp_helpers import threads_for
-from ._validation import (FLOAT_DTYPES, as_array, as_float_array, as_index_array,
-                           contiguous)
+from ._validation import (FLOAT_DTYPES, INDEX_DTYPES, as_array, as_float_array,
+                           as_index_array, contiguous)
 
 __all__ = ["masking", "masking_mask", "embedding"]
 
@@ -260,6 +260,13 @@ def embedding(ids, embeddings, mask_zero=False, n_threads=None):
     >>> out.tolist(), mask.tolist()
     ([[[2.0, 3.0], [0.0, 1.0], [4.0, 5.0]]], [[True, False, True]])
     """
+    if (type(ids) is np.ndarray and ids.dtype in INDEX_DTYPES and ids.flags.c_contiguous
+            and ids.flags.aligned and type(embeddings) is np.ndarray and embeddings.ndim == 2
+            and embeddings.dtype in FLOAT_DTYPES and embeddings.dtype.isnative
+            and type(mask_zero) is bool):
+        # A layer's call: int32/int64 ids and a float table as they are (no checks or
+        # conversions apply; ids.dtype == int32 also means native byte order).
+        return _gather(ids, embeddings, mask_zero, n_threads, None)
     if not isinstance(mask_zero, (bool, np.bool_, numbers.Integral)):
         raise TypeError(f"`mask_zero` must be a bool. Received: mask_zero={_describe(mask_zero)}")
     mask_zero = bool(mask_zero)
@@ -273,6 +280,13 @@ def embedding(ids, embeddings, mask_zero=False, n_threads=None):
     if not (table.dtype in FLOAT_DTYPES and table.dtype.isnative):
         table = as_float_array(table, "embeddings", dtype=_float_dtype(table.dtype))
     idx, raw_float = _embedding_ids(ids)
+    return _gather(idx, table, mask_zero, n_threads, raw_float)
+
+
+def _gather(idx, table, mask_zero, n_threads, raw_float):
+    """`embedding`'s lookup of C-contiguous int32/int64 ids `idx` in a float32/float64
+    `table` (2-D, native): (out, mask or None); raw_float: the float ids they were
+    truncated from (the mask's source), or None."""
     n_threads = effective_num_threads(n_threads)
 
     input_dim, output_dim = table.shape

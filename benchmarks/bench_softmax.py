@@ -39,7 +39,7 @@ import numpy as np
 import pytest
 
 from harness import Case, Target, parallel_copyto, parallel_exp, peer_torch, pytest_params
-from fastmask.kernels import masked_softmax
+from fastmask.kernels import _softmax, masked_softmax
 
 FAMILY = "softmax"
 
@@ -110,6 +110,22 @@ def cases(quick=False):
     out.append(Case(FAMILY, "masked_softmax", "x (256, 512) float32, mask (256, 512)",
                     impls=impls, bound="memory", bytes=2 * xs.nbytes,
                     targets=[Target("torch", 1.5)]))
+
+    # Short rows (attention scores of short sequences, a small vocabulary), no mask: the
+    # kernel alone on one thread (the test hook), its rows in groups whose passes
+    # overlap (fm_softmax_rows, what the Softmax layer, attention and Dense's fused
+    # softmax run) against the same kernel one row at a time (the same bits).
+    xr = rng.standard_normal((1024, 64) if quick else (16384, 64), dtype=np.float32)
+    out_rows, out_one = np.empty_like(xr), np.empty_like(xr)
+    no_mask = np.zeros(1, np.uint8)
+    out.append(Case(
+        FAMILY, "softmax rows kernel (1 thread)", f"x {xr.shape} float32, rows of 64, no mask",
+        impls={"fastmask": lambda: _softmax.softmax_rows_flat(
+                   xr, out_rows, no_mask, False, 0, 1, 0, 0.0, False, True),
+               "fastmask 1 row at a time": lambda: _softmax.softmax_rows_flat(
+                   xr, out_one, no_mask, False, 0, 1, 0, 0.0, False, False)},
+        bound="memory", bytes=2 * xr.nbytes,
+        targets=[Target("fastmask 1 row at a time", 1.05)]))
     return out
 
 

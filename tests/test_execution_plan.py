@@ -16,6 +16,7 @@ import pytest
 import fastmask
 import keras_io
 from fastmask import get_mask, with_mask
+from fastmask.layers import planned_call
 from fastmask.models import execution_plan
 from fastmask.models.functional import Functional
 from oracle import assert_masks_equal, assert_outputs_close, k_get_mask, keras
@@ -224,6 +225,9 @@ def test_mask_given_to_the_model_is_part_of_the_signature(monkeypatch):
 # ------------------------------------------------------------------ the cache
 
 def test_a_plan_is_reused_per_signature_and_made_per_batch_size(monkeypatch):
+    # The plan cache itself: the model's planned call (layers/planned_call.py) would
+    # take the plan it holds for any inference signature of that shape.
+    monkeypatch.setattr(planned_call, "ENABLED", False)
     rng = np.random.default_rng(1)
     model = _masked_rnn_stack(fastmask)
     ids = _ids(rng)
@@ -254,6 +258,7 @@ def test_signature_keys_shape_dtype_and_mask_presence():
 
 
 def test_the_cache_is_an_lru_of_a_few_signatures(monkeypatch):
+    monkeypatch.setattr(planned_call, "ENABLED", False)    # (as above)
     monkeypatch.setattr(Functional, "_plan_cache_size", 2)
     model = _nested(fastmask)
     x = np.ones((5, 2, 5), np.float32)

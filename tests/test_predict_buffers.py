@@ -404,7 +404,8 @@ def test_last_dense_writes_into_predicts_rows():
 
     def counting(self, x, out=None, n_threads=None):
         res = real(self, x, out=out, n_threads=n_threads)
-        calls.append(out is not None)
+        if self.w.shape[1] == 5:     # the output Dense (the first may run planned)
+            calls.append(out is not None)
         return res
 
     inp = fastmask.Input((6,))
@@ -417,8 +418,8 @@ def test_last_dense_writes_into_predicts_rows():
     finally:
         prepared.__call__ = real
     np.testing.assert_allclose(got, want, atol=1e-6)
-    # 4 batches x 2 Dense: the first batch allocates; batches 2-4 write their output.
-    assert calls == [False, False, False, True, False, True, False, True]
+    # 4 batches: the first batch allocates; batches 2-4 write their output.
+    assert calls == [False, True, True, True]
 
 
 # -- memory and threads

@@ -162,6 +162,16 @@ class Tensor(_PlainResultArray):
 
 
 _VERSIONS = itertools.count(1)   # `Variable._version` numbers, never reused
+# The last number given out, set after the variable's `_version`: equal values mean
+# no Variable was made or written in between (planned calls check their weights with
+# one read: layers/planned_call.py).
+LAST_VERSION = [0]
+
+
+def _set_new_version(var):
+    v = next(_VERSIONS)
+    var._version = v
+    LAST_VERSION[0] = v
 _WRITE_LOCK = threading.Lock()
 
 
@@ -243,7 +253,7 @@ class Variable(_PlainResultArray):
         var.trainable = bool(trainable)
         var.path = path
         var._data = data
-        var._version = next(_VERSIONS)
+        _set_new_version(var)
         data.flags.writeable = False
         var.flags.writeable = False
         var.value = np.ndarray.view(var, np.ndarray)
@@ -260,7 +270,7 @@ class Variable(_PlainResultArray):
             finally:
                 data.flags.writeable = False
                 # After the copy: a reader that sees the new number sees the new data.
-                self._version = next(_VERSIONS)
+                _set_new_version(self)
 
     def __setitem__(self, key, value):
         raise TypeError("'Variable' object does not support item assignment. Use "

@@ -311,6 +311,39 @@ class PreparedDense:
                         False)
 
 
+    def planned(self, shape):
+        """`self(x)` for C-contiguous aligned inputs x of `shape` (..., K) and this dtype
+        with its small-GEMM call's arguments worked out once (a Dense layer's planned
+        call, `layers/planned_call.py`): a function of x giving the (..., N) result
+        (NotImplemented for an x that is not C-contiguous and aligned, None when the
+        module settings or the ISA variant changed since), or None when this shape does
+        not take the small-GEMM path."""
+        small = self.small
+        K, N = self.w.shape
+        if small is None or len(shape) < 1 or shape[-1] != K or math.prod(shape) == 0:
+            return None
+        key, bias, has_bias, dummy, softmax = small
+        M = math.prod(shape[:-1])
+        out_shape = tuple(shape[:-1]) + (N,)
+        dtype, code, itemsize = self.dtype, self.code, self.dtype.itemsize
+        data, panel = self.packed.data, self.packed.panel
+        flat = _dense.dense_flat
+
+        def run(x):
+            global last_path
+            if not (x.flags.c_contiguous and x.flags.aligned):
+                return NotImplemented
+            if key != _small_key():
+                return None
+            last_path = "small"
+            out = np.empty(out_shape, dtype)
+            rows, cols = blocks(M, N, itemsize, softmax)
+            flat(x.reshape(-1), dummy, bias, has_bias, out.reshape(-1), M, K, N, code, rows,
+                 cols, effective_num_threads(None), data, panel)
+            return out
+        return run
+
+
 def _small_key():
     """What decides, besides the shape, whether `_compute` takes the small-GEMM path
     with a given pack (the module settings, the ISA variant in use)."""

@@ -10,6 +10,7 @@ scaled and shifted while it is in cache. See csrc/fm_layer_norm.h for the
 formula and its rounding. Rows run on OpenMP threads; each row's result does
 not depend on the thread count or on the other rows.
 """
+import math
 import numbers
 
 import numpy as np
@@ -109,6 +110,32 @@ class PreparedLayerNorm:
             out = np.empty_like(x)
         return _compute(x, self.gamma, self.beta, self.epsilon, self.rms_scaling, out,
                         n_threads)
+
+
+    def planned(self, shape):
+        """`self(x)` for C-contiguous aligned inputs x of `shape` (..., n) and this dtype,
+        its kernel call's arguments worked out once (a LayerNormalization layer's planned
+        call, `layers/planned_call.py`): a function of x giving the result
+        (NotImplemented for an x that is not C-contiguous and aligned), or None for an
+        empty shape or one whose rows are not n values."""
+        if len(shape) < 1 or shape[-1] != self.n or math.prod(shape) == 0:
+            return None
+        n, rows, dtype = self.n, math.prod(shape) // self.n, self.dtype
+        dummy = np.zeros(1, dtype)
+        g = dummy if self.gamma is None else self.gamma
+        b = dummy if self.beta is None else self.beta
+        has_g, has_b = self.gamma is not None, self.beta is not None
+        epsilon, rms_scaling = self.epsilon, self.rms_scaling
+        flat = _normalization.layer_norm_flat
+
+        def run(x):
+            if not (x.flags.c_contiguous and x.flags.aligned):
+                return NotImplemented
+            out = np.empty(shape, dtype)
+            flat(x.reshape(-1), out.reshape(-1), rows, n, g, has_g, b, has_b, epsilon,
+                 rms_scaling, effective_num_threads(None))
+            return out
+        return run
 
 
 def prepare_layer_norm(n, gamma, beta, epsilon, rms_scaling, dtype):

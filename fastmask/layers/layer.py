@@ -130,6 +130,8 @@ from .layer_masking import LayerMaskingMixin
 from .layer_weights import LayerWeightsMixin
 from .name_scope import any_scope_open, current_path, layer_scope
 from .pickling import reduce_layer
+from . import planned_call
+from .planned_call import MISS, call_planned, make_planned, self_key
 
 # InputSpec, DTypePolicy and constructor_config live in input_spec.py, core/dtype_policy.py
 # and layer_config.py; they are importable from here too, as before the split.
@@ -508,6 +510,17 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
         self.build(first_shape)
 
     def __call__(self, *args, **kwargs):
+        if args and type(args[0]) is np.ndarray:
+            # A planned call (layers/planned_call.py) for `layer(x)` or `layer(x, x)`.
+            if len(args) == 1:
+                if self._plan_call is not None:
+                    y = call_planned(self, args[0], kwargs, args[0].shape)
+                    if y is not MISS:
+                        return y
+            elif len(args) == 2 and args[1] is args[0] and self._plan_self_call is not None:
+                y = call_planned(self, args[0], kwargs, self_key(args[0]))
+                if y is not MISS:
+                    return y
         info = self.__dict__.get("_call_info")
         if info is None:
             self._check_super_called()
@@ -701,8 +714,11 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
         generality."""
         self.__dict__["_called"] = True
         convert = self._convert_input_args    # False: a model converts its inputs itself
+        plan = False
         if len(args) == 1:
             x = args[0]
+            if type(x) is np.ndarray and self._plan_call is not None and planned_call.ENABLED:
+                plan = x      # plan the call below (`__call__` found no planned call)
             if convert and x.dtype.kind in _NON_NUMERIC_KINDS:
                 _check_input_dtype(self, x)
             if convert and x.dtype.kind == "f" and self.autocast:
@@ -716,6 +732,9 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
                     args = (x,)
             previous_mask = get_mask(x)
         else:
+            if (len(args) == 2 and args[1] is args[0] and type(args[0]) is np.ndarray
+                    and self._plan_self_call is not None and planned_call.ENABLED):
+                plan = args[0]   # `layer(x, x)`: plan it below (as above)
             if convert:
                 # `_maybe_convert` and `_check_input_dtype` of each argument, for arrays
                 # without masks (what `__call__` sends here)
@@ -770,12 +789,26 @@ class Layer(LayerConfigMixin, LayerWeightsMixin, LayerMaskingMixin, Operation):
                     "an input with a mask attached to it. However, this layer does not "
                     "support masking and will therefore destroy the mask information. "
                     "Downstream layers will not see the mask.", stacklevel=2)
+            if plan is x:     # not cast: plan the call for inputs like this one
+                if len(args) == 1:
+                    make_planned(self, x, value, x.shape, self._plan_call)
+                elif args[1] is x:
+                    make_planned(self, x, value, self_key(x), self._plan_self_call)
         finally:
             if is_entry:
                 ctx.entry = None
                 ctx.training = None
                 end_read()
         return outputs
+
+    # A built-in layer whose inference call on a plain array can be worked out once per
+    # input shape and dtype defines `_plan_call(x)`: None, or (run, weights) as
+    # `layers/planned_call.PlannedCall` takes them (`run(x)` gives what `call` gives for
+    # inputs like x with `training` None/False and no mask, bit for bit, or None when a
+    # module setting changed; `weights`: the Variables it was made from).
+    _plan_call = None
+    # The same for `layer(x, x)` (`_plan_self_call(x)`: MultiHeadAttention).
+    _plan_self_call = None
 
     # ------------------------------------------------------------------ out= (private)
 

@@ -40,6 +40,9 @@ _STRUCTURE_ATTRIBUTES = frozenset({
     "_call_info", "compute_mask", "_convert_input_args", "_scope_calls",
     "_mask_from_first_arg", "_writes_out", "_functional", "_layers"})
 _epoch = [0]
+# Moves on every attribute set or deleted on any layer (planned calls, which depend on
+# attributes such as `activation`, are stale after it: `layers/planned_call.py`).
+_attribute_epoch = [0]
 
 
 def structure_epoch():
@@ -57,6 +60,7 @@ class LayerWeightsMixin:
     """`Layer`'s weights, `trainable` and sublayer tracking (see `fastmask.layers.Layer`)."""
 
     def __setattr__(self, name, value):
+        _attribute_epoch[0] += 1
         # A `Variable` assigned as an attribute is one of the layer's weights (Keras's
         # tracker), even before `super().__init__()` ran.
         if isinstance(value, Variable):
@@ -67,6 +71,7 @@ class LayerWeightsMixin:
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name):
+        _attribute_epoch[0] += 1
         _epoch[0] += 1
         object.__delattr__(self, name)
 

@@ -25,10 +25,11 @@ __all__ = ["WeightCache", "weight_cache"]
 class WeightCache:
     """{slot: (key, array)} of one layer; see the module docstring."""
 
-    __slots__ = ("_entries",)
+    __slots__ = ("_entries", "planned")
 
     def __init__(self):
         self._entries = {}
+        self.planned = {}     # {key: PlannedCall} (`layers/planned_call.py`)
 
     def get(self, slot, weights, params, make):
         """The array `make()` gives for `weights` (Variables or None) and the hashable
@@ -54,6 +55,7 @@ class WeightCache:
     def clear(self):
         """Forget every entry (the next call makes them again)."""
         self._entries = {}
+        self.planned = {}
 
     def __len__(self):
         return len(self._entries)

@@ -46,6 +46,8 @@ from ..core.tree import flatten
 from ..layers.layer import Layer
 from ..layers.layer_weights import structure_epoch
 from ..layers.name_scope import any_scope_open, layer_scope
+from ..layers import planned_call
+from ..layers.planned_call import MISS, make_planned, run_planned
 
 __all__ = ["ExecutionPlan", "PlanCache", "signature_of", "compile_plan", "run_node"]
 
@@ -172,6 +174,20 @@ def _run_fast(layer, x, m, training, ctx, cast_to, has_training, training_defaul
               masking, scoped, targets, out_id):
     """One fast step: what `Layer.__call__` does for this input, minus what the plan's
     signature already proved (see the module docstring)."""
+    value = training
+    if value is None:
+        value = ctx.training
+        if value is None:
+            value = training_default
+    dest = None
+    if targets is not None and layer._writes_out:
+        dest = targets.get(out_id)
+    plan = (m is None and cast_to is None and dest is None and type(x) is np.ndarray
+            and layer._plan_call is not None and planned_call.ENABLED)
+    if plan:   # the layer's planned call for this shape (layers/planned_call.py)
+        y = run_planned(layer, x, value, x.shape)
+        if y is not MISS:
+            return y
     if cast_to is not None:
         x = x.astype(cast_to)
         if m is not None:
@@ -179,20 +195,12 @@ def _run_fast(layer, x, m, training, ctx, cast_to, has_training, training_defaul
     if m is not None and m.dtype != bool:
         layer._check_mask_values(m)
     layer.__dict__["_called"] = True
-    value = training
-    if value is None:
-        value = ctx.training
-        if value is None:
-            value = training_default
     ctx.training = value
     kwargs = {}
     if has_training and value is not None:
         kwargs["training"] = value
     if has_mask:
         kwargs["mask"] = m
-    dest = None
-    if targets is not None and layer._writes_out:
-        dest = targets.get(out_id)
     if dest is not None:
         ctx.into = (layer, dest)
     try:
@@ -206,6 +214,8 @@ def _run_fast(layer, x, m, training, ctx, cast_to, has_training, training_defaul
             ctx.into = None
     if masking:
         out = layer._attach_output_mask(x, out, m)
+    if plan:
+        make_planned(layer, x, value, x.shape, layer._plan_call)
     return out
 
 

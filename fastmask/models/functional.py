@@ -26,7 +26,6 @@ from ..layers.core.lambda_layer import Lambda
 from ..layers.input_spec import InputSpec
 from ..layers.layer import Layer
 from ..layers.layer_weights import structure_epoch
-from ..layers.name_scope import any_scope_open
 from .attached import attached
 from .execution_plan import PlanCache, compile_plan, record_input, run_node, signature_of
 from .model import Model
@@ -464,8 +463,11 @@ class Functional(Model):
         into = take_outputs_into(self)
         ctx = CALL_CONTEXT
         if ctx.entry is not None and not ctx.tracing and self._plan_cache_size:
+            # (Also inside a name scope, e.g. a Sequential called by a layer without a
+            # `build`: a plan is made from one general run, in which anything built
+            # lazily got its nested paths, and its fast steps run built layers only.)
             key = signature_of(flat, training)
-            if key is not None and not any_scope_open():
+            if key is not None:
                 return self._run_planned(key, flat, training, into)
         return _unpack_singleton(self._run_through_graph(flat, training=training, into=into))
 
@@ -490,6 +492,52 @@ class Functional(Model):
         outputs = self._run_through_graph(flat, training=training, into=into, record=record)
         cache.put(key, compile_plan(self, record, epoch))
         return _unpack_singleton(outputs)
+
+    def _plan_call(self, x, caller=None):
+        """The planned call (`layers/planned_call.py`) of this model on one input like x:
+        its execution plan for x's signature (made by the general call just before) run
+        directly, without `call`'s input handling (x already has the Input's dtype and
+        rank), or None. caller: the layer whose call this is (a Sequential whose graph
+        this is; default this model): the call's entry and its output mask's source."""
+        owner = self if caller is None else caller
+        plans = self.__dict__.get("_fm_plans")
+        struct = self._inputs_struct
+        if (type(self).call is not Functional.call or plans is None or len(self._inputs) != 1
+                or not (isinstance(struct, KerasTensor) or (
+                    isinstance(struct, list) and len(struct) == 1))
+                or x.dtype.kind not in "biuf" or x.ndim != len(self._inputs[0].shape)):
+            return None
+        dtype = self._input_np_dtypes[0]
+        cast = x.dtype != dtype       # as `_convert_inputs` casts (one-hot bools)
+        if cast:
+            x = np.empty(x.shape, dtype)
+        for training in (None, False):
+            plan = plans.get(signature_of([x], training))
+            if plan is not None:
+                break
+        else:
+            return None
+        outputs_struct, targets_of = self._outputs_struct, self._output_targets
+
+        def run(given):
+            if plan.epoch != structure_epoch():
+                return None
+            x = given.astype(dtype) if cast else given
+            into = take_outputs_into(self)
+            ctx = CALL_CONTEXT
+            entry = ctx.entry is None
+            if entry:
+                ctx.entry, ctx.training = owner, None
+            try:
+                outputs = plan.run([x], training, targets_of(into))
+            finally:
+                if entry:
+                    ctx.entry = ctx.training = None
+            outputs = _unpack_singleton(pack_as(outputs_struct, outputs))
+            if owner._supports_masking:
+                outputs = owner._attach_output_mask(given, outputs, None)
+            return outputs
+        return run, ()
 
     def clear_plans(self):
         """Drop this model's compiled execution plans (they are made again as needed)."""

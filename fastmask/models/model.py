@@ -172,6 +172,8 @@ class Model(Layer):
                              f"Received: batch_size={batch_size}")
         if verbose not in ("auto", 0, 1, 2):
             raise ValueError(f"`verbose` must be 'auto', 0, 1 or 2. Received: verbose={verbose}")
+        if type(x) is np.ndarray and steps is None and x.ndim and 0 < x.shape[0] <= batch_size:
+            return self._predict_one(x, [x], [x], x.shape[0], verbose)   # (no mask)
         if _is_batch_iterator(x):
             return _concatenate(self._predict_batches(x, steps, verbose))
         return self._predict_arrays(x, batch_size, steps, verbose)
@@ -245,6 +247,21 @@ class Model(Layer):
         start = time.perf_counter() if verbose != 0 else None
         graph = self._predict_graph()
         pool = output_pool(self) if graph is not None else None
+        if (pool is None or not pool._entries) and type(x) is np.ndarray:
+            # Nothing to offer (small outputs are never kept): `result()` inline for
+            # one plain output, what a batch-1 server call costs in Python.
+            out = self(x, training=False)
+            if type(out) is np.ndarray and out.ndim:
+                if out.size and np.may_share_memory(out, x):
+                    out = out.copy()
+                if pool is not None and out.nbytes >= pool.MIN_BYTES:
+                    pool.give([out])
+                _show_one_batch(start, verbose)
+                return out
+            collected = PredictOutputs(n, 1, arrays, pool=pool)
+            collected.add(out, slice(0, n))
+            _show_one_batch(start, verbose)
+            return collected.result()
         collected = PredictOutputs(n, 1, arrays, pool=pool)
         collected.offer_recycled(graph)
         batch = [None if a is None else plain(a) for a in flat_x]
@@ -254,10 +271,7 @@ class Model(Layer):
         finally:
             collected.withdraw()
         collected.add(out, slice(0, n))
-        if start is not None:
-            bar = Progbar(1, verbose=verbose)
-            bar.start = start
-            bar.update(1)
+        _show_one_batch(start, verbose)
         return collected.result()
 
     def _predict_batches(self, batches, steps, verbose):
@@ -627,6 +641,14 @@ class Progbar:
         self._shown = True
         self.stream.write("\r" + self._line(current) + ("\n" if done else ""))
         self.stream.flush()
+
+
+def _show_one_batch(start, verbose):
+    """The progress bar of a one-batch predict that started at `start` (None: verbose 0)."""
+    if start is not None:
+        bar = Progbar(1, verbose=verbose)
+        bar.start = start
+        bar.update(1)
 
 
 def _concatenate(chunks):

@@ -167,6 +167,12 @@ class Sequential(Model):
             mask = get_mask(inputs)
         return inputs
 
+    def _plan_call(self, x):
+        """The planned call (`layers/planned_call.py`): its graph's (`Functional`)."""
+        if type(self).call is not Sequential.call or self._functional is None:
+            return None
+        return self._functional._plan_call(x, self)
+
     def compute_output_spec(self, inputs, training=None, mask=None, **kwargs):
         if self._functional is not None:
             return self._functional.compute_output_spec(inputs, training=training, mask=mask)

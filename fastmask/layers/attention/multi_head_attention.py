@@ -387,6 +387,17 @@ class MultiHeadAttention(Layer):
             return out, weights.astype(dtype, copy=False)
         return out
 
+    def _plan_self_call(self, x):
+        """The planned call of `self(x, x)` (`layers/planned_call.py`): the
+        `PreparedSelfAttention` for x's shape, or None."""
+        if type(self) is not MultiHeadAttention:
+            return None
+        prep = self._prepared_self_attention(x, False)
+        if prep is None:
+            return None
+        dense = (self._query_dense, self._key_dense, self._value_dense, self._output_dense)
+        return prep, [v for layer in dense for v in (layer.kernel, layer.bias)]
+
     def _self_attention(self, x, causal, into):
         """`call(x, x)` (no masks, scores or dropout) through the `PreparedSelfAttention`
         kept in the weight cache for x's shape, or None (the general path runs)."""
@@ -394,21 +405,26 @@ class MultiHeadAttention(Layer):
             if type(x) is not Tensor or get_mask(x) is not None:
                 return None
             x = x.view(np.ndarray)
+        prep = self._prepared_self_attention(x, causal)
+        if prep is None:
+            return None
+        if not usable_out(into, prep.y_shape, prep.dtype, (x,)):
+            into = None
+        return prep(x, out=into)
+
+    def _prepared_self_attention(self, x, causal):
+        """The `PreparedSelfAttention` of `call(x, x)` for x's shape (kept in the weight
+        cache), or None when that call takes the general path."""
         dtype = self._dtype_policy._compute_np
         if (x.dtype != dtype or x.ndim != 3 or not getattr(self, "_fused", True) or self._use_gate
                 or self._attention_axes != (1,) or self._sliding_window is not None):
             return None
         dense = (self._query_dense, self._key_dense, self._value_dense, self._output_dense)
         sources = [v for layer in dense for v in (layer.kernel, layer.bias)]
-        prep = weight_cache(self).get(
+        return weight_cache(self).get(
             "self_attention", sources, (dtype.str, isa_in_use(), x.shape, causal),
             lambda: _att.prepare_self_attention(self._weights_dict(dtype), x.shape, dtype,
                                                 causal))
-        if prep is None:
-            return None
-        if not usable_out(into, prep.y_shape, dtype, (x,)):
-            into = None
-        return prep(x, out=into)
 
     def _weights_dict(self, dtype):
         """The weights dict of `kernels.attention.multi_head_attention` in `dtype`, with a

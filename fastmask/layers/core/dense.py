@@ -124,6 +124,16 @@ class Dense(Layer):
             out = self.activation(out)  # None: set after construction, as Keras allows
         return out
 
+    def _plan_call(self, x):
+        """The planned call (`layers/planned_call.py`) for inputs like x: the prepared
+        kernel's small-GEMM call for x's shape, or None."""
+        dtype = self._dtype_policy._compute_np
+        if type(self) is not Dense or x.dtype != dtype or dtype not in _FUSED_DTYPES \
+                or x.ndim < 2 or x.shape[-1] != self._kernel.shape[0]:
+            return None
+        run = self._prepared(dtype).planned(x.shape)
+        return None if run is None else (run, (self._kernel, self.bias))
+
     def _prepared(self, dtype):
         """This layer's `PreparedDense` in `dtype` (float32/float64), kept in its
         weight cache until a weight or the activation changes."""

@@ -5,6 +5,7 @@ import numpy as np
 
 from ... import constraints, initializers, kernels, ops, regularizers
 from ...core.tensor import KerasTensor, with_mask
+from ...kernels.masking import planned_embedding
 from ..layer import Layer
 
 __all__ = ["Embedding"]
@@ -81,6 +82,24 @@ class Embedding(Layer):
         if out.dtype != table.dtype:   # float16 tables are gathered in float32: exact back
             out = out.astype(table.dtype)
         return out if mask is None else with_mask(out, mask)
+
+    def _plan_call(self, x):
+        """The planned call (`layers/planned_call.py`) for ids like x: the table lookup
+        (and `mask_zero`'s mask) with its checks done once, or None."""
+        table = self._embeddings.value
+        if type(self) is not Embedding or table.dtype != self._dtype_policy._compute_np:
+            return None
+        gather = planned_embedding(x.shape, x.dtype, table, self.mask_zero)
+        if gather is None:
+            return None
+
+        def run(ids):
+            res = gather(ids)
+            if res is NotImplemented:
+                return res
+            out, mask = res
+            return out if mask is None else with_mask(out, mask)
+        return run, (self._embeddings,)
 
     def compute_mask(self, inputs, mask=None):
         if not self.mask_zero:

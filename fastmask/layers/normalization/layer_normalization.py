@@ -128,6 +128,16 @@ class LayerNormalization(Layer):
             out = x * inv + res
         return self._cast_out(out, orig)
 
+    def _plan_call(self, x):
+        """The planned call (`layers/planned_call.py`) for inputs like x: the prepared
+        kernel's call over the last axis for x's shape, or None."""
+        dtype = self._dtype_policy._compute_np
+        if type(self) is not LayerNormalization or x.dtype != dtype \
+                or dtype not in _PREPARED_DTYPES or self.axis not in ([-1], [x.ndim - 1]):
+            return None
+        run = self._prepared(x.shape[-1], dtype).planned(x.shape)
+        return None if run is None else (run, (self.gamma, self.beta))
+
     def _prepared(self, n, dtype):
         """This layer's `PreparedLayerNorm` for rows of n values in `dtype`, kept in its
         weight cache until gamma, beta or a setting changes."""

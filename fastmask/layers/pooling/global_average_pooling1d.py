@@ -43,6 +43,19 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
     def call(self, inputs, mask=None):
         return self._masked(masked_mean, inputs, mask)
 
+    def _plan_call(self, x):
+        """The planned call (`layers/planned_call.py`): the mean over the steps of
+        unmasked x, without the layer call's checks."""
+        if type(self) is not GlobalAveragePooling1D or "call" in self.__dict__ or x.ndim != 3:
+            return None
+        axis, empty_value, keepdims, cast = (self._steps_axis, self.empty_value,
+                                             self.keepdims, self._cast)
+
+        def run(x):
+            return cast(masked_mean(x, None, axis=axis, empty_value=empty_value,
+                                    keepdims=keepdims))
+        return run, ()
+
     def get_config(self):
         config = super().get_config()
         if not math.isnan(self.empty_value):

@@ -225,6 +225,43 @@ class KernelRNN(RNN):
 
     _cell_keys = ()   # extra cell config keys (unit_forget_bias, reset_after, ...)
 
+    def _plan_call(self, x):
+        """The planned call (`layers/planned_call.py`) for sequences like x (no mask, the
+        cell's zero initial state): the cell's prepared recurrence run on x, or None when
+        `call` would take another path (states kept or returned, a method overridden, an
+        activation without a compiled kernel)."""
+        cell = self.cell
+        cls = type(self)
+        if (self.stateful or self.return_state or x.ndim != 3 or cls.call is not RNN.call
+                or cls._run is not RNN._run or cls.get_initial_state is not RNN.get_initial_state
+                or cls.compute_mask is not RNN.compute_mask
+                or type(cell)._fm_forward is not KernelCell._fm_forward
+                or not cell._fm_default_state_is_zeros()
+                or not cell._fm_applicable(x, False)
+                or np.dtype(cell.compute_dtype) != np.dtype(self.compute_dtype)):
+            return None
+        dtype = np.dtype(cell.compute_dtype)
+        cast = x.dtype != dtype     # bool/int sequences (one-hot): as `_fm_forward` casts
+        if cast and x.dtype.kind not in "biu":
+            return None
+        if cast:
+            x = x.astype(dtype)
+        flags = (bool(self.go_backwards), bool(self.return_sequences),
+                 bool(self.zero_output_for_mask), bool(self.unroll))
+        recurrence = cell._fm_recurrence(x, flags)
+        if recurrence is None:
+            return None
+        kind = cell._fm_kernel
+
+        def run(x):
+            if cast:
+                x = x.astype(dtype)
+            elif not (x.flags.c_contiguous and x.flags.aligned):
+                return NotImplemented
+            res = _kr.run_prepared(recurrence, kind, x, None, None)
+            return NotImplemented if res is None else res[0]
+        return run, (cell.kernel, cell.recurrent_kernel, cell.bias)
+
     def __init__(self, cell, _use_cudnn=None, **kwargs):
         # `_use_cudnn`: LSTM's and GRU's `use_cudnn` (SimpleRNN has none, as in Keras: a
         # `use_cudnn=` given to it stays in `kwargs` and is refused by `Layer`).

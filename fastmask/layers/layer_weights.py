@@ -124,7 +124,9 @@ class LayerWeightsMixin:
                 for item in v.values():
                     visit(item, depth + 1)
 
-        for key, value in self.__dict__.items():
+        # A snapshot: another thread's call may add a helper attribute (the weight
+        # cache, execution plans) while this one walks.
+        for key, value in list(self.__dict__.items()):
             if key in ("_inbound_nodes", "_outbound_nodes", "_auto_config"):
                 continue
             visit(value)

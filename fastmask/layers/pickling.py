@@ -43,7 +43,7 @@ def reduce_layer(layer, protocol=2):
         weights = [np.array(w.value) for w in layer.weights]
         return (_rebuild_model, (config, weights, _custom_objects(layer)))
     boxes = {}
-    state = {k: _box(v, boxes) for k, v in layer.__dict__.items()
+    state = {k: _box(v, boxes) for k, v in list(layer.__dict__.items())
              if k not in ("_inbound_nodes", "_outbound_nodes", "_call_info", "_weight_cache")}
     return (_restore_layer, (type(layer), state))
 

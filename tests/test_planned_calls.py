@@ -222,24 +222,54 @@ def test_a_module_setting_change_is_seen():
     del dense_kernels
 
 
-def test_predict_and_functional_plans_use_planned_calls_and_match():
+def test_a_model_of_planned_layers_chains_their_planned_calls(monkeypatch):
+    from fastmask.models import execution_plan
     inputs = fastmask.Input((7, 12))
     h = layers.LSTM(16)(inputs)
     h = layers.RepeatVector(4)(h)
     h = layers.LSTM(16, return_sequences=True)(h)
     out = layers.Dense(12, activation="softmax")(h)
     model = fastmask.Model(inputs, out)
-    x = (rng.random((5, 7, 12)) < 0.3)
+    x = (rng.random((5, 7, 12)) < 0.3)             # bool one-hot: cast to the Input's dtype
     reference = _general(lambda: model.predict(x, batch_size=2, verbose=0))
     model.predict(x, batch_size=2, verbose=0)
-    lstm = model.layers[1]
-    runs = _Runs(lstm, (2, 7, 12))
+    model.predict(x, batch_size=2, verbose=0)
+    plan_runs = [0]
+    real_run = execution_plan.ExecutionPlan.run
+
+    def counting(plan, *args):
+        plan_runs[0] += 1
+        return real_run(plan, *args)
+    monkeypatch.setattr(execution_plan.ExecutionPlan, "run", counting)
+    runs = _Runs(model, (2, 7, 12))
     got = model.predict(x, batch_size=2, verbose=0)
     np.testing.assert_array_equal(got, reference, strict=True)
-    assert runs.count == 2           # two full batches of 2; the last batch of 1 too
+    # Batches 2 and 3 chain the layers' planned calls (the first writes nothing into
+    # predict's rows; from the second on the rows are offered: the plan writes them).
+    assert runs.count == 2
     for _ in range(3):
         np.testing.assert_array_equal(model(x[:2]), reference[:2], strict=True)
     assert runs.count == 5
+    chained_before = plan_runs[0]
+    model(x[:2])
+    assert plan_runs[0] == chained_before            # no execution plan: the chain
+    # A layer's weight written: the model's planned call is stale, the general path runs.
+    dense = model.layers[-1]
+    dense.kernel.assign(dense.kernel.value * 2)
+    np.testing.assert_array_equal(model(x[:2]), _general(lambda: model(x[:2])), strict=True)
+    # A link that declines its input (another layout) makes the chain run the plan.
+    small = fastmask.Sequential([fastmask.Input((5, 3)), layers.LSTM(4), layers.Dense(2)])
+    y = _floats((2, 5, 3))
+    for _ in range(3):
+        small(y)
+    strided = _floats((2, 5, 6))[..., ::2]
+    before = plan_runs[0]
+    got = small(strided)
+    assert plan_runs[0] == before + 1
+    np.testing.assert_array_equal(got, _general(lambda: small(strided)), strict=True)
+    before = plan_runs[0]
+    small(y)
+    assert plan_runs[0] == before
 
 
 def test_many_threads_share_planned_calls():

@@ -138,6 +138,30 @@ class ExecutionPlan:
         self.epoch = epoch
         self.n_fast = sum(1 for s in steps if s[0] == _FAST)
 
+    def planned_chain(self):
+        """(links, weights): the plan's steps as the planned calls of their layers
+        (`layers/planned_call.py`), each link (run, input id, output id, ids to drop
+        after it), and the weights they were made from; or None when a step has no
+        valid planned call for its recorded input (a general step, a mask, a cast).
+        A model whose steps all have one runs them back to back
+        (`Functional._plan_call`): no per-step guards, one validity check."""
+        links, weights = [], []
+        for step in self.steps:
+            if step[0] != _FAST:
+                return None
+            (_, layer, in_id, out_id, shape, dtype, masked, cast_to, _, _, _, _, _, _,
+             frees) = step
+            if masked or cast_to is not None:
+                return None
+            cache = layer.__dict__.get("_weight_cache")
+            planned = None if cache is None else cache.planned.get(shape)
+            if (planned is None or planned.run is None or planned.dtype != dtype
+                    or planned.training_default not in (None, False) or not planned.valid()):
+                return None
+            links.append((planned.run, in_id, out_id, frees))
+            weights.extend(planned.variables)
+        return tuple(links), weights
+
     def run(self, flat_inputs, training, targets):
         """The model's flat outputs for `flat_inputs` (of this plan's signature).
 

@@ -519,11 +519,13 @@ class Functional(Model):
             return None
         outputs_struct, targets_of = self._outputs_struct, self._output_targets
 
-        def run(given):
-            if plan.epoch != structure_epoch():
-                return None
-            x = given.astype(dtype) if cast else given
-            into = take_outputs_into(self)
+        def finish(given, outputs):
+            outputs = _unpack_singleton(pack_as(outputs_struct, outputs))
+            if owner._supports_masking:
+                outputs = owner._attach_output_mask(given, outputs, None)
+            return outputs
+
+        def run_plan(given, x, into):
             ctx = CALL_CONTEXT
             entry = ctx.entry is None
             if entry:
@@ -533,11 +535,37 @@ class Functional(Model):
             finally:
                 if entry:
                     ctx.entry = ctx.training = None
-            outputs = _unpack_singleton(pack_as(outputs_struct, outputs))
-            if owner._supports_masking:
-                outputs = owner._attach_output_mask(given, outputs, None)
-            return outputs
-        return run, ()
+            return finish(given, outputs)
+
+        def run(given):
+            if plan.epoch != structure_epoch():
+                return None
+            x = given.astype(dtype) if cast else given
+            return run_plan(given, x, take_outputs_into(self))
+
+        chain = plan.planned_chain()
+        if chain is None:
+            return run, ()
+        links, weights = chain
+        (input_id,), output_ids = plan.input_ids, plan.output_ids
+
+        def run_chain(given):
+            # Every step by its layer's planned call; their weights and the epochs are
+            # this planned call's own (checked once by the caller).
+            x = given.astype(dtype) if cast else given
+            into = take_outputs_into(self)
+            if into is not None:             # outputs offered: the plan writes them
+                return run_plan(given, x, into)
+            values = {input_id: x}
+            for fn, i, o, frees in links:
+                y = fn(values[i])
+                if y is None or y is NotImplemented:   # a setting moved, a layout
+                    return run_plan(given, x, None)
+                values[o] = y
+                for f in frees:
+                    del values[f]
+            return finish(given, [values[i] for i in output_ids])
+        return run_chain, weights
 
     def clear_plans(self):
         """Drop this model's compiled execution plans (they are made again as needed)."""

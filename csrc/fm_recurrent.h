@@ -64,6 +64,8 @@ typedef struct {
                           * fm_rnn_xproj fills before the time loop ("hoisted"): a step
                           * then gathers h alone (lda = Upad) and sums over the U
                           * recurrent rows of the panels from there */
+    ptrdiff_t xw_T;      /* time slots of x and xw: T, or 1 when every step's input is
+                          * the same row (x (B, F): a repeated vector; hoisted only) */
     void *z, *hx, *rh;   /* (max active rows, Upad) scratch for GRU reset_after=False */
     const ptrdiff_t *off;   /* (T + 1,) step offsets into rows */
     const ptrdiff_t *rows;  /* active batch rows of each step, ascending */

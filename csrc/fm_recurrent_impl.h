@@ -246,12 +246,13 @@ FM_INLINE FMR_ATTR void FMR(fmr_lstm_sums)(const int m, const FMR_T *A, const pt
 }
 
 /* Where the hoisted input projection of (batch row b, step s) for unit group g starts
- * in a->xw: the cell's gates x the unit block (LSTM 4 vectors, GRU 3, SimpleRNN 2). */
+ * in a->xw: the cell's gates x the unit block (LSTM 4 vectors, GRU 3, SimpleRNN 2).
+ * With one time slot (a->xw_T == 1: a repeated input) every step reads slot 0. */
 FM_INLINE FMR_ATTR const FMR_T *FMR(fmr_xw_row)(const fm_rnn_args *a, ptrdiff_t s,
                                                  ptrdiff_t b, ptrdiff_t g) {
-    const ptrdiff_t t = a->go_backwards ? a->T - 1 - s : s;
+    const ptrdiff_t t = a->xw_T == 1 ? 0 : (a->go_backwards ? a->T - 1 - s : s);
     const ptrdiff_t ub = FMR_UB(a->cell), G = fm_rnn_groups(a->U, ub);
-    return (const FMR_T *)a->xw + ((b * a->T + t) * G + g) * fm_rnn_gates(a->cell) * ub;
+    return (const FMR_T *)a->xw + ((b * a->xw_T + t) * G + g) * fm_rnn_gates(a->cell) * ub;
 }
 
 /* acc[r][0..n-1] = the hoisted input projections of rows i0.. (n vectors each). */
@@ -461,12 +462,12 @@ FM_INLINE FMR_ATTR void FMR(fmr_tile_gru_p1)(const int m, const int act, const i
 FM_RNN_VARIANT_API int FMR(fm_rnn_lanes_impl)(void) { return FMR_V; }
 
 /* The input projections of unit groups g_lo..g_hi-1 into a->xw for every row (b, t)
- * of x (B*T rows F apart): the sums over the panel's F kernel rows that a fused tile
- * computes first (same micro-kernel calls, same order, from 0), n vectors a group:
+ * of x (B*xw_T rows F apart): the sums over the panel's F kernel rows that a fused
+ * tile computes first (same micro-kernel calls, same order, from 0), n vectors a group:
  * LSTM's 4 gates, GRU's z, r and x@K_h, SimpleRNN's unit block of 2 vectors. */
 FM_RNN_VARIANT_API FMR_ATTR void FMR(fm_rnn_xproj_impl)(const fm_rnn_args *a,
                                                            ptrdiff_t g_lo, ptrdiff_t g_hi) {
-    const ptrdiff_t ub = FMR_UB(a->cell), R = a->B * a->T, G = fm_rnn_groups(a->U, ub);
+    const ptrdiff_t ub = FMR_UB(a->cell), R = a->B * a->xw_T, G = fm_rnn_groups(a->U, ub);
     const ptrdiff_t Wp = fm_rnn_panel_size(a->cell, a->reset_after, a->F, a->U, ub);
     const int n = a->cell == FM_CELL_LSTM ? 4 : (a->cell == FM_CELL_GRU ? 3 : 2);
     const int mr = FMR(fm_rnn_mr_impl)(a->cell, a->reset_after, 0);

@@ -405,3 +405,53 @@ def test_planned_embedding_wraps_negative_ids_and_reports_bad_ones(shape):
     with pytest.raises(IndexError, match=r"id 50 at position \(1, 3\), out of range"):
         layer(bad)
     assert runs.count == 2
+
+
+@pytest.mark.parametrize("decoder,threads,batch,dtype", [
+    (lambda d: layers.LSTM(16, return_sequences=True, dtype=d), 1, 5, "float32"),
+    (lambda d: layers.LSTM(16, return_sequences=True, dtype=d), 2, 64, "float32"),
+    (lambda d: layers.GRU(8, go_backwards=True, dtype=d), 2, 3, "float32"),
+    (lambda d: layers.GRU(8, return_sequences=True, reset_after=False, dtype=d), 1, 2,
+     "float32"),
+    (lambda d: layers.SimpleRNN(6, return_sequences=True, dtype=d), 2, 33, "float32"),
+    (lambda d: layers.LSTM(16, return_sequences=True, dtype=d), 1, 4, "float64"),
+])
+def test_a_repeated_vector_feeds_the_recurrence_without_being_made(
+        monkeypatch, decoder, threads, batch, dtype):
+    from fastmask.kernels import recurrent as kr
+    model = fastmask.Sequential([fastmask.Input((7, 12), dtype=dtype),
+                                 layers.LSTM(16, dtype=dtype), layers.RepeatVector(4, dtype=dtype),
+                                 decoder(dtype), layers.Dense(5, dtype=dtype)])
+    x = (rng.random((batch, 7, 12)) < 0.3)
+    saved = fastmask.get_num_threads()
+    fastmask.set_num_threads(threads)
+    try:
+        reference = _general(lambda: model.predict(x, verbose=0))
+        for _ in range(3):
+            model.predict(x, verbose=0)
+        calls = [0]
+        real = kr.run_repeated
+
+        def counting(*args, **kwargs):
+            calls[0] += 1
+            return real(*args, **kwargs)
+        monkeypatch.setattr(kr, "run_repeated", counting)
+        got = model.predict(x, verbose=0)
+    finally:
+        fastmask.set_num_threads(saved)
+    assert calls[0] == 1                     # the decoder ran on the unrepeated vector
+    np.testing.assert_array_equal(got, reference, strict=True)   # bit for bit
+
+
+def test_a_repeated_vector_also_used_elsewhere_is_made():
+    inputs = fastmask.Input((7, 3))
+    v = layers.LSTM(4)(inputs)
+    r = layers.RepeatVector(2)(v)
+    out = layers.LSTM(4, return_sequences=True)(r)
+    model = fastmask.Model(inputs, [out, r])       # the repeat is an output too
+    x = _floats((2, 7, 3))
+    reference = _general(lambda: model(x))
+    for _ in range(3):
+        got = model(x)
+    for a, b in zip(got, reference):
+        np.testing.assert_array_equal(a, b, strict=True)

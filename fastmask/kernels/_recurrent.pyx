@@ -67,6 +67,7 @@ cdef extern from "fm_recurrent.h" nogil:
         int out_time
         void *A
         void *xw
+        ptrdiff_t xw_T
         void *z
         void *hx
         void *rh
@@ -634,6 +635,7 @@ cdef _set_args(fm_rnn_args *a, p, Py_ssize_t Upad, bias, hs, cs, x, out,
     a.c = _data(cs)
     a.out = NULL
     a.xw = NULL
+    a.xw_T = p.T
     a.ldo = p.U
     a.out_time = p.out_time
     cdef Py_ssize_t itemsize = p.dtype.itemsize
@@ -823,13 +825,22 @@ cdef class Recurrence:
             raise ValueError(f"{name} must have shape (batch, units) = {(self.B, self.U)}.")
         return _padded_copy(s, self.Upad)
 
-    def __call__(self, x, h0, c0, mask, int n_threads=1):
+    def __call__(self, x, h0, c0, mask, int n_threads=1, bint repeated=False):
         """(outputs (B, T, U) in processing order or None, h (B, U), c (B, U) or None),
-        or None when this call needs forward_many's batch split."""
+        or None when this call needs forward_many's batch split.
+
+        repeated: x is (B, F), every step's input (RepeatVector's output, not made):
+        its input projections are computed once per row (hoisted into one time slot)
+        and the steps split between threads (no batch split); the results are those of
+        x repeated T times, bit for bit (the hoisted sums are the fused ones). No mask."""
         global last_plan
         cdef Py_ssize_t B = self.B, T = self.T, Upad = self.Upad, row_steps, n_steps, most
         x = _c_array(x, self.dtype, "x")
-        if x.shape != (B, T, self.F):
+        if repeated:
+            if x.shape != (B, self.F) or mask is not None or B == 0 or T == 0:
+                raise ValueError(f"a repeated `x` must have shape {(B, self.F)} (no mask). "
+                                 f"Received: {x.shape}.")
+        elif x.shape != (B, T, self.F):
             raise ValueError(f"`x` must have shape {(B, T, self.F)}. Received: {x.shape}.")
         if mask is None:
             off_arr, rows_arr = _full_schedule(B, T)
@@ -843,9 +854,15 @@ cdef class Recurrence:
             most, n_steps = _step_counts(off_arr)
         flops = _flops(self, row_steps)
         nt = _team(flops, n_threads)
-        if _n_parts(self, nt, nt) > 1:
+        cdef int step_threads
+        if repeated:
+            # Rows split per step (a barrier a step: repeated inputs feed short decoders).
+            step_threads = max(1, min(nt, B // fm_rnn_mr(self.isa, self.dtype == np.float64,
+                                                         self.cell, self.packed.reset_after, 0)))
+        elif _n_parts(self, nt, nt) > 1:
             return None
-        cdef int step_threads = _step_threads(self, flops, n_steps, nt)
+        else:
+            step_threads = _step_threads(self, flops, n_steps, nt)
         hs = self._state(h0, "h0")
         cs = (self._state(c0, "c0") if self.cell == FM_CELL_LSTM
               else np.zeros((1, 1), dtype=self.dtype))
@@ -858,7 +875,11 @@ cdef class Recurrence:
         cdef const intp_t[::1] rows = rows_arr
         cdef fm_rnn_args a
         _set_args(&a, self, Upad, self.bias_rows, hs, cs, x, out, 0)
-        xw = _hoisted_xw(self, B, Upad)
+        if repeated:
+            xw = np.empty(B * fm_rnn_gates(self.cell) * Upad, dtype=self.dtype)
+            a.xw_T = 1
+        else:
+            xw = _hoisted_xw(self, B, Upad)
         if xw is not None:
             a.xw = _data(xw)
             a.lda = Upad

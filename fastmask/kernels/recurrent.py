@@ -419,6 +419,17 @@ def run_prepared(recurrence, cell, x, mask, initial_state, n_threads=None):
                    recurrence.zero_output_for_mask, recurrence.unroll)
 
 
+def run_repeated(recurrence, cell, x, n_threads=None):
+    """`run_prepared(recurrence, cell, np.repeat(x[:, None], T, axis=1), None, None)`
+    for x (B, F) of the recurrence's dtype (its input at every step, as RepeatVector
+    makes it) without making the repeated array: each row's input projections are
+    computed once, not once a step. The same results, bit for bit."""
+    res = recurrence(np.ascontiguousarray(x), None, None, None,
+                     effective_num_threads(n_threads), True)
+    return _result(cell, *res, None, recurrence.go_backwards, recurrence.return_sequences,
+                   recurrence.zero_output_for_mask, recurrence.unroll)
+
+
 def _run_many(cell, x, specs, mask, return_sequences, zero_output_for_mask, unroll,
               n_threads, concat=False):
     """Several recurrences of the same cell type over the same x and mask, run in

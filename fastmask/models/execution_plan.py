@@ -158,9 +158,37 @@ class ExecutionPlan:
             if (planned is None or planned.run is None or planned.dtype != dtype
                     or planned.training_default not in (None, False) or not planned.valid()):
                 return None
-            links.append((planned.run, in_id, out_id, frees))
+            links.append([planned.run, in_id, out_id, frees])
             weights.extend(planned.variables)
-        return tuple(links), weights
+        self._fuse_repeats(links, weights)
+        return tuple(tuple(link) for link in links if link is not None), weights
+
+    def _fuse_repeats(self, links, weights):
+        """Fuse a producer that repeats its input along the time axis (RepeatVector:
+        `_repeats_input`) into the one step consuming it when that layer plans a call
+        on the unrepeated input (`_plan_repeated_call`: a recurrent layer computes each
+        row's input projections once); the repeated array is then never made. Links
+        are edited in place (a fused producer's link becomes None)."""
+        uses = collections.Counter(step[2] for step in self.steps)
+        outputs = set(self.output_ids)
+        for i, step in enumerate(self.steps):
+            if not getattr(step[1], "_repeats_input", False):
+                continue
+            repeated = step[3]
+            if uses[repeated] != 1 or repeated in outputs:
+                continue
+            j = next(k for k in range(i + 1, len(self.steps)) if self.steps[k][2] == repeated)
+            consumer = self.steps[j]
+            plan_repeated = getattr(consumer[1], "_plan_repeated_call", None)
+            made = None if plan_repeated is None else plan_repeated(
+                np.empty(consumer[4], consumer[5]))
+            if made is None:
+                continue
+            run, extra = made
+            frees = tuple(f for f in dict.fromkeys(links[i][3] + links[j][3]) if f != repeated)
+            links[j] = [run, links[i][1], links[j][2], frees]
+            links[i] = None
+            weights.extend(v for v in extra if v is not None)
 
     def run(self, flat_inputs, training, targets):
         """The model's flat outputs for `flat_inputs` (of this plan's signature).

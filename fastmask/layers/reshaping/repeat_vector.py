@@ -35,6 +35,10 @@ class RepeatVector(Layer):
         x = plain(inputs)
         return np.repeat(x[:, None, :], self.n, axis=1)
 
+    # Its output is its input repeated along axis 1: an execution plan may hand the
+    # input itself to the consuming layer's `_plan_repeated_call` (recurrent layers).
+    _repeats_input = True
+
     def _plan_call(self, x):
         """The planned call (`layers/planned_call.py`): the repeat, without the layer
         call's checks."""

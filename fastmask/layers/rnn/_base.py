@@ -225,11 +225,12 @@ class KernelRNN(RNN):
 
     _cell_keys = ()   # extra cell config keys (unit_forget_bias, reset_after, ...)
 
-    def _plan_call(self, x):
-        """The planned call (`layers/planned_call.py`) for sequences like x (no mask, the
-        cell's zero initial state): the cell's prepared recurrence run on x, or None when
-        `call` would take another path (states kept or returned, a method overridden, an
-        activation without a compiled kernel)."""
+    def _planned_recurrence(self, x):
+        """(recurrence, dtype, cast) of the planned calls for sequences like x (no mask,
+        the cell's zero initial state): the cell's prepared recurrence, the dtype it
+        runs in and whether x is cast to it first (bool/int one-hot sequences, as
+        `_fm_forward` casts); or None when `call` would take another path (states kept
+        or returned, a method overridden, an activation without a compiled kernel)."""
         cell = self.cell
         cls = type(self)
         if (self.stateful or self.return_state or x.ndim != 3 or cls.call is not RNN.call
@@ -241,7 +242,7 @@ class KernelRNN(RNN):
                 or np.dtype(cell.compute_dtype) != np.dtype(self.compute_dtype)):
             return None
         dtype = np.dtype(cell.compute_dtype)
-        cast = x.dtype != dtype     # bool/int sequences (one-hot): as `_fm_forward` casts
+        cast = x.dtype != dtype
         if cast and x.dtype.kind not in "biu":
             return None
         if cast:
@@ -249,9 +250,19 @@ class KernelRNN(RNN):
         flags = (bool(self.go_backwards), bool(self.return_sequences),
                  bool(self.zero_output_for_mask), bool(self.unroll))
         recurrence = cell._fm_recurrence(x, flags)
-        if recurrence is None:
+        return None if recurrence is None else (recurrence, dtype, cast)
+
+    def _plan_call(self, x):
+        """The planned call (`layers/planned_call.py`) for sequences like x: the cell's
+        prepared recurrence run on x, or None (see `_planned_recurrence`)."""
+        planned = self._planned_recurrence(x)
+        if planned is None:
             return None
+        recurrence, dtype, cast = planned
+        cell = self.cell
         kind = cell._fm_kernel
+        flags = dict(go_backwards=self.go_backwards, return_sequences=self.return_sequences,
+                     zero_output_for_mask=self.zero_output_for_mask, unroll=self.unroll)
 
         def run(x):
             if cast:
@@ -259,8 +270,29 @@ class KernelRNN(RNN):
             elif not (x.flags.c_contiguous and x.flags.aligned):
                 return NotImplemented
             res = _kr.run_prepared(recurrence, kind, x, None, None)
+            if res is None:      # the batch split between threads: the kernel's own path
+                res = cell._fm_forward(x, None, None, False, **flags)
             return NotImplemented if res is None else res[0]
-        return run, (cell.kernel, cell.recurrent_kernel, cell.bias)
+        return run, self._fm_weights_of_cell()
+
+    def _plan_repeated_call(self, x):
+        """The planned call of this layer on `RepeatVector(n)(v)` for sequences like x
+        (B, n, F), as a function of v (B, F): the repeated array is not made and each
+        row's input projections are computed once (`kernels.recurrent.run_repeated`);
+        the same results bit for bit. None when `_plan_call` would give none."""
+        planned = self._planned_recurrence(x)
+        if planned is None or x.shape[0] == 0 or x.shape[1] == 0:
+            return None
+        recurrence, dtype, cast = planned
+        kind = self.cell._fm_kernel
+
+        def run(v):
+            return _kr.run_repeated(recurrence, kind, v.astype(dtype) if cast else v)[0]
+        return run, self._fm_weights_of_cell()
+
+    def _fm_weights_of_cell(self):
+        cell = self.cell
+        return (cell.kernel, cell.recurrent_kernel, cell.bias)
 
     def __init__(self, cell, _use_cudnn=None, **kwargs):
         # `_use_cudnn`: LSTM's and GRU's `use_cudnn` (SimpleRNN has none, as in Keras: a

@@ -21,7 +21,9 @@ The timing exists only while `profile` runs: it wraps `__call__` of the layer
 classes involved and restores them afterwards, so unprofiled calls run the
 normal code. Only calls made by the profiling thread are timed (other threads
 using the same layers meanwhile run untimed, at the cost of one attribute look-up
-per call). Times have the profiler's own bookkeeping subtracted.
+per call). Times have the profiler's own bookkeeping subtracted. Planned calls
+(`layers/planned_call.py`) are off while a profile runs (in every thread), so each
+layer is called, and timed, through its `__call__`.
 """
 import dataclasses
 import functools
@@ -34,6 +36,7 @@ import numpy as np
 from .core.tensor import get_mask, plain
 from .core.tree import flatten
 from .kernels import _threads
+from .layers import planned_call
 from .layers.layer import Layer
 
 __all__ = ["profile", "Profile", "LayerProfile", "machine_bounds"]
@@ -42,6 +45,7 @@ _LOCAL = threading.local()          # .session: the Session profiling in this th
 _PATCH_LOCK = threading.Lock()
 _PATCHED = {}                       # class -> [original __call__, number of active profiles]
 _BOUNDS = {}                        # (fastmask threads, BLAS threads) -> bounds
+_PLANNED_OFF = [0, True]            # active profiles, planned_call.ENABLED before them
 
 
 @dataclasses.dataclass
@@ -288,6 +292,12 @@ def _classes_to_wrap(layers):
 
 def _wrap(classes):
     with _PATCH_LOCK:
+        if not _PLANNED_OFF[0]:
+            # Planned calls (layers/planned_call.py) would skip the wrapped `__call__`s
+            # of the layers inside a planned model: off while any profile runs.
+            _PLANNED_OFF[1] = planned_call.ENABLED
+            planned_call.ENABLED = False
+        _PLANNED_OFF[0] += 1
         for cls in classes:
             entry = _PATCHED.get(cls)
             if entry is None:
@@ -299,6 +309,9 @@ def _wrap(classes):
 
 def _unwrap(classes):
     with _PATCH_LOCK:
+        _PLANNED_OFF[0] -= 1
+        if not _PLANNED_OFF[0]:
+            planned_call.ENABLED = _PLANNED_OFF[1]
         for cls in classes:
             entry = _PATCHED[cls]
             entry[1] -= 1

@@ -14,9 +14,16 @@ import numpy as np
 import pytest
 
 import fastmask
+import keras_io
 from fastmask import get_mask, layers, with_mask
 from fastmask.layers import planned_call
 from fastmask.layers.weight_cache import weight_cache
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Do not pass an `input_shape`:UserWarning"),
+    pytest.mark.filterwarnings("ignore:`build\\(\\)` was called on layer:UserWarning"),
+    pytest.mark.filterwarnings("ignore:Argument `alpha` is deprecated:UserWarning"),
+]
 
 
 def _general(fn):
@@ -455,3 +462,40 @@ def test_a_repeated_vector_also_used_elsewhere_is_made():
         got = model(x)
     for a, b in zip(got, reference):
         np.testing.assert_array_equal(a, b, strict=True)
+
+
+@pytest.mark.parametrize("case", list(keras_io.CASES))
+def test_keras_io_models_keep_their_planned_calls_in_a_steady_loop(case):
+    """Nothing in an inference call sets a layer attribute or writes a weight (which
+    would make every planned call stale, and each call plan again), and the planned
+    calls give the general path's numbers."""
+    from fastmask.layers import layer_weights
+    rng = np.random.default_rng(0)
+    model = keras_io.example(case, fastmask).build()
+    x = keras_io.inputs(case, 3, rng)
+    reference = _general(lambda: model.predict(x, verbose=0))
+    for _ in range(3):
+        model.predict(x, verbose=0)
+        model(x)
+    made = []
+    real_init = planned_call.PlannedCall.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(args)
+        real_init(self, *args, **kwargs)
+    epochs = (layer_weights._epoch[0], layer_weights._attribute_epoch[0])
+    planned_call.PlannedCall.__init__ = counting
+    try:
+        for _ in range(3):
+            got = model.predict(x, verbose=0)
+            model(x)
+    finally:
+        planned_call.PlannedCall.__init__ = real_init
+    assert not made
+    assert (layer_weights._epoch[0], layer_weights._attribute_epoch[0]) == epochs
+    for a, b in zip(flatten_outputs(got), flatten_outputs(reference)):
+        np.testing.assert_array_equal(a, b, strict=True)
+
+
+def flatten_outputs(out):
+    return list(out) if isinstance(out, (list, tuple)) else [out]

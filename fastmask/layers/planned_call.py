@@ -85,6 +85,13 @@ def call_planned(layer, x, kwargs, key):
     """`layer(x, **kwargs)` (or `layer(x, x, **kwargs)`, as `key` says) by its planned
     call (x a plain ndarray), or MISS: what `Layer.__call__` tries first. kwargs: the
     call's; only none or `training=` None/False take a planned call."""
+    cache = layer.__dict__.get("_weight_cache")
+    if cache is None:
+        return MISS
+    plan = cache.planned.get(key)
+    if plan is None or plan.run is None or plan.dtype != x.dtype or not ENABLED:
+        return MISS
+    ctx = CALL_CONTEXT
     if kwargs:
         if len(kwargs) != 1:
             return MISS
@@ -92,10 +99,10 @@ def call_planned(layer, x, kwargs, key):
         if training is not None and training is not False:
             return MISS
     else:
-        training = CALL_CONTEXT.training
-    if CALL_CONTEXT.tracing or not ENABLED:
+        training = ctx.training
+    if ctx.tracing:
         return MISS
-    return run_planned(layer, x, training, key)
+    return _run(layer, cache, plan, x, training, key, ctx)
 
 
 def run_planned(layer, x, training, key):
@@ -106,13 +113,16 @@ def run_planned(layer, x, training, key):
     if cache is None:
         return MISS
     plan = cache.planned.get(key)
-    if plan is None or plan.dtype != x.dtype or plan.run is None:
+    if plan is None or plan.run is None or plan.dtype != x.dtype:
         return MISS
+    return _run(layer, cache, plan, x, training, key, CALL_CONTEXT)
+
+
+def _run(layer, cache, plan, x, training, key, ctx):
     if training is None:
         training = plan.training_default
     if training is not None and training is not False:
         return MISS
-    ctx = CALL_CONTEXT
     into = ctx.into
     if into is not None and into[0] is layer:
         return MISS
@@ -120,7 +130,10 @@ def run_planned(layer, x, training, key):
     if entry:
         begin_read()    # the whole call sees one set of weights (core/weight_swap.py)
     try:
-        if not plan.valid():
+        epochs = plan.epochs     # `plan.valid()`, its common case inline
+        if not (epochs[0] == _epoch[0] and epochs[1] == _attribute_epoch[0]
+                and plan.last_version == LAST_VERSION[0] and epochs[2] == active_isa()
+                ) and not plan.valid():
             cache.planned.pop(key, None)
             return MISS
         y = plan.run(x)

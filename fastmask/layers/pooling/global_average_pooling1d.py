@@ -48,12 +48,12 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
         unmasked x, without the layer call's checks."""
         if type(self) is not GlobalAveragePooling1D or "call" in self.__dict__ or x.ndim != 3:
             return None
-        axis, empty_value, keepdims, cast = (self._steps_axis, self.empty_value,
-                                             self.keepdims, self._cast)
+        axis, empty_value, keepdims = self._steps_axis, self.empty_value, self.keepdims
+        dtype = self._dtype_policy._compute_np      # (`_cast`; the closure keeps no layer)
 
         def run(x):
-            return cast(masked_mean(x, None, axis=axis, empty_value=empty_value,
-                                    keepdims=keepdims))
+            out = masked_mean(x, None, axis=axis, empty_value=empty_value, keepdims=keepdims)
+            return out if out.dtype == dtype else out.astype(dtype)
         return run, ()
 
     def get_config(self):

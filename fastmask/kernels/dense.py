@@ -310,7 +310,6 @@ class PreparedDense:
         return _compute(x, w, self.b, self.code, self.np_act, out, self.packed, n_threads,
                         False)
 
-
     def planned(self, shape):
         """`self(x)` for C-contiguous aligned inputs x of `shape` (..., K) and this dtype
         with its small-GEMM call's arguments worked out once (a Dense layer's planned

@@ -111,7 +111,6 @@ class PreparedLayerNorm:
         return _compute(x, self.gamma, self.beta, self.epsilon, self.rms_scaling, out,
                         n_threads)
 
-
     def planned(self, shape):
         """`self(x)` for C-contiguous aligned inputs x of `shape` (..., n) and this dtype,
         its kernel call's arguments worked out once (a LayerNormalization layer's planned
